@@ -1,0 +1,103 @@
+//! The one function that builds the SDK configuration from the command line's settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::config::Credentials;
+
+use super::{Aws, CallStats};
+
+/// The emulator endpoint `--local` talks to.
+pub const LOCAL_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// Where and as whom to talk to AWS, resolved from flags and environment.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// The local emulator with test credentials, like `awslocal`.
+    pub local: bool,
+}
+
+impl AwsSettings {
+    /// The endpoint override in force: `--endpoint-url` (or `AWS_ENDPOINT_URL`), else the
+    /// emulator for `--local`.
+    pub fn endpoint(&self) -> Option<String> {
+        self.endpoint_url
+            .clone()
+            .or_else(|| self.local.then(|| LOCAL_ENDPOINT.to_owned()))
+    }
+}
+
+/// Builds the client bundle. Standard retry mode with more attempts than the default (labs make
+/// bursts of calls that real AWS throttles), and a short connect timeout so an emulator that is
+/// not running is reported at once.
+pub async fn connect(settings: &AwsSettings) -> Aws {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(6)
+                .with_initial_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    let endpoint = settings.endpoint();
+    let region = settings
+        .region
+        .clone()
+        .or_else(|| settings.local.then(|| "us-east-1".to_owned()));
+    if let Some(region) = &region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    if settings.local {
+        loader = loader.credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "awslab-local",
+        ));
+    }
+    let sdk = loader.load().await;
+    let region = sdk
+        .region()
+        .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+    let stats = Arc::new(CallStats::default());
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
+    let ssm = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
+    Aws {
+        ec2,
+        ssm,
+        sts,
+        region,
+        endpoint,
+        stats,
+    }
+}

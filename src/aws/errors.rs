@@ -1,0 +1,200 @@
+//! AWS errors, classified in one place: already gone, dependency (wait and retry), throttled
+//! (retry), unreachable / credentials (exit 3), fatal. Classification is by error code, never by
+//! message text.
+
+use std::error::Error as StdError;
+use std::fmt::Debug;
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use miette::Diagnostic;
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The resource does not exist (any more): a delete succeeded.
+    Gone,
+    /// Something still uses it; it will clear (draining ENIs, a NAT being deleted).
+    Dependency,
+    /// Throttled or a transient server error.
+    Throttled,
+    /// No answer: endpoint down, DNS, timeout.
+    Unreachable,
+    /// Missing, invalid or expired credentials.
+    Credentials,
+    Fatal,
+}
+
+/// An AWS call that failed: which call, on what, the AWS error code and message.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{op} on {resource} failed: {code}: {message}")]
+pub struct AwsError {
+    pub op: &'static str,
+    pub resource: String,
+    pub code: String,
+    pub message: String,
+    pub class: ErrorClass,
+    #[source]
+    pub source: Option<Box<dyn StdError + Send + Sync>>,
+    #[help]
+    pub help: Option<String>,
+}
+
+impl AwsError {
+    pub fn from_sdk<E, R>(
+        op: &'static str,
+        resource: impl Into<String>,
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: Debug + Send + Sync + 'static,
+    {
+        let resource = resource.into();
+        let (code, message, class) = match &err {
+            SdkError::DispatchFailure(d) => {
+                let text = format!("{d:?} {}", source_chain(&err)).to_ascii_lowercase();
+                let cred = text.contains("credential");
+                if cred {
+                    (
+                        "NoCredentials".to_owned(),
+                        "no usable AWS credentials".to_owned(),
+                        ErrorClass::Credentials,
+                    )
+                } else {
+                    (
+                        "Unreachable".to_owned(),
+                        "could not connect to the endpoint".to_owned(),
+                        ErrorClass::Unreachable,
+                    )
+                }
+            }
+            SdkError::TimeoutError(_) => (
+                "Timeout".to_owned(),
+                "the request timed out".to_owned(),
+                ErrorClass::Unreachable,
+            ),
+            _ => {
+                let code = err.code().unwrap_or("Unknown").to_owned();
+                let message = err.message().unwrap_or("").to_owned();
+                let class = classify(&code);
+                (code, message, class)
+            }
+        };
+        let help = match class {
+            ErrorClass::Unreachable => Some(
+                "is the endpoint right? For the local emulator run `localstack/up` (or pass --local only when it runs)".to_owned(),
+            ),
+            ErrorClass::Credentials => Some(
+                "configure credentials (aws configure / aws sso login / AWS_PROFILE), or use --local for the emulator".to_owned(),
+            ),
+            _ => None,
+        };
+        let message = if message.is_empty() {
+            source_chain(&err)
+        } else {
+            message
+        };
+        AwsError {
+            op,
+            resource,
+            code,
+            message,
+            class,
+            source: Some(Box::new(err)),
+            help,
+        }
+    }
+
+    /// An error awslab itself raises about AWS state (a wait that timed out, a missing field).
+    pub fn other(
+        op: &'static str,
+        resource: impl Into<String>,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            op,
+            resource: resource.into(),
+            code: code.to_owned(),
+            message: message.into(),
+            class: ErrorClass::Fatal,
+            source: None,
+            help: None,
+        }
+    }
+
+    pub fn with_class(mut self, class: ErrorClass) -> Self {
+        self.class = class;
+        self
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.class == ErrorClass::Gone
+    }
+}
+
+fn source_chain(err: &dyn StdError) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(s) = cur {
+        parts.push(s.to_string());
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The class of an AWS error code.
+pub fn classify(code: &str) -> ErrorClass {
+    match code {
+        "DependencyViolation"
+        | "InvalidIPAddress.InUse"
+        | "InvalidGroup.InUse"
+        | "ResourceInUse"
+        | "IncorrectState"
+        | "InvalidState" => ErrorClass::Dependency,
+        "RequestLimitExceeded"
+        | "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestThrottled"
+        | "ServiceUnavailable"
+        | "Unavailable"
+        | "InternalError"
+        | "InternalFailure"
+        | "InsufficientInstanceCapacity" => ErrorClass::Throttled,
+        "AuthFailure"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "SignatureDoesNotMatch"
+        | "MissingAuthenticationToken" => ErrorClass::Credentials,
+        "NatGatewayNotFound" | "InvalidNatGatewayID.NotFound" | "Gateway.NotAttached" => {
+            ErrorClass::Gone
+        }
+        c if c.ends_with(".NotFound")
+            || c.ends_with("NotFound")
+            || c.ends_with("NotFoundException") =>
+        {
+            ErrorClass::Gone
+        }
+        _ => ErrorClass::Fatal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ErrorClass, classify};
+
+    #[test]
+    fn codes_are_classified() {
+        assert_eq!(classify("InvalidVpcID.NotFound"), ErrorClass::Gone);
+        assert_eq!(classify("InvalidGroup.NotFound"), ErrorClass::Gone);
+        assert_eq!(classify("NatGatewayNotFound"), ErrorClass::Gone);
+        assert_eq!(classify("DependencyViolation"), ErrorClass::Dependency);
+        assert_eq!(classify("InvalidIPAddress.InUse"), ErrorClass::Dependency);
+        assert_eq!(classify("RequestLimitExceeded"), ErrorClass::Throttled);
+        assert_eq!(classify("AuthFailure"), ErrorClass::Credentials);
+        assert_eq!(classify("InvalidParameterValue"), ErrorClass::Fatal);
+    }
+}

@@ -1,0 +1,43 @@
+//! Everything between awslab and the AWS SDK: the one `SdkConfig` ([`config`]), the client bundle
+//! ([`Aws`]), the call-counting interceptor ([`stats`]) and error classification ([`errors`]).
+
+pub mod config;
+pub mod errors;
+pub mod stats;
+pub mod tags;
+
+pub use config::{AwsSettings, connect};
+pub use errors::{AwsError, ErrorClass};
+pub use stats::CallStats;
+
+use std::sync::Arc;
+
+/// The clients a command needs, built from one `SdkConfig`, all counting their calls.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+    /// The endpoint override (emulator), if any.
+    pub endpoint: Option<String>,
+    pub stats: Arc<CallStats>,
+}
+
+impl Aws {
+    /// True when talking to an emulator rather than real AWS (live checks are skipped there).
+    pub fn is_emulator(&self) -> bool {
+        self.endpoint.is_some()
+    }
+
+    /// The account id, through `sts:GetCallerIdentity`.
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", "caller", e))?;
+        Ok(out.account().unwrap_or("unknown").to_owned())
+    }
+}

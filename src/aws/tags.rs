@@ -1,0 +1,71 @@
+//! The awslab tags: what makes a resource the lab's, and how to find it again.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+
+pub const LAB: &str = "awslab:lab";
+pub const ENV: &str = "awslab:env";
+pub const RESOURCE: &str = "awslab:resource";
+pub const EXPIRES: &str = "awslab:expires-at";
+pub const NAME: &str = "Name";
+
+/// Tags as a map (EC2 returns them as a list).
+pub type Tags = BTreeMap<String, String>;
+
+pub fn from_ec2(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Which lab environment a command works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub lab: String,
+    pub env: String,
+}
+
+impl Owner {
+    /// The tags every resource of this owner gets at creation.
+    pub fn tags_for(&self, logical: &str) -> Vec<(String, String)> {
+        vec![
+            (NAME.to_owned(), logical.to_owned()),
+            (LAB.to_owned(), self.lab.clone()),
+            (ENV.to_owned(), self.env.clone()),
+            (RESOURCE.to_owned(), logical.to_owned()),
+        ]
+    }
+
+    /// A create-time `TagSpecification` (never a second call that a crash could skip).
+    pub fn tag_spec(&self, rtype: ResourceType, logical: &str) -> TagSpecification {
+        let mut b = TagSpecification::builder().resource_type(rtype);
+        for (k, v) in self.tags_for(logical) {
+            b = b.tags(Tag::builder().key(k).value(v).build());
+        }
+        b.build()
+    }
+
+    /// EC2 filters that select this owner's resources.
+    pub fn filters(&self) -> Vec<Filter> {
+        vec![
+            Filter::builder()
+                .name(format!("tag:{LAB}"))
+                .values(&self.lab)
+                .build(),
+            Filter::builder()
+                .name(format!("tag:{ENV}"))
+                .values(&self.env)
+                .build(),
+        ]
+    }
+
+    pub fn owns(&self, tags: &Tags) -> bool {
+        tags.get(LAB) == Some(&self.lab) && tags.get(ENV) == Some(&self.env)
+    }
+}

@@ -1,0 +1,149 @@
+//! `check`: discover a setup (the tool's or a student's), bind the lab's resources to it, and grade
+//! it: resource checks (exists, every declared attribute) and the lab's semantic checks.
+
+pub mod bind;
+pub mod report;
+pub mod semantic;
+
+pub use bind::Binding;
+pub use report::{CheckResult, Report, Status};
+
+use crate::aws::tags::Owner;
+use crate::aws::{Aws, AwsError};
+use crate::engine::discover;
+use crate::lab::{Kind, Lab, Resource, StageSel};
+use crate::resources::{self, Bindings, Scope, World};
+
+/// Discovers what `check` looks at: the lab's VPCs (by `Name` tag, which the tool also sets),
+/// everything inside them, and the region's addresses and key pairs. One call per kind.
+pub async fn discover_for(aws: &Aws, lab: &Lab) -> Result<World, AwsError> {
+    let vpc_names: Vec<String> = lab
+        .resources
+        .iter()
+        .filter(|r| r.kind() == Kind::Vpc)
+        .map(|r| r.name.clone())
+        .collect();
+    let named = Scope::Named(vpc_names);
+    let (vpcs, azs) = tokio::try_join!(
+        resources::kind(Kind::Vpc).discover(aws, &named),
+        discover::availability_zones(aws)
+    )?;
+    let vpc_ids: Vec<String> = vpcs.iter().map(|v| v.id.clone()).collect();
+    let inside: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| !matches!(k, Kind::Vpc | Kind::ElasticIp | Kind::KeyPair))
+        .collect();
+    let in_scope = Scope::InVpcs(vpc_ids);
+    let (in_vpcs, regional) = tokio::try_join!(
+        discover::scope(aws, &inside, &in_scope),
+        discover::scope(aws, &[Kind::ElasticIp, Kind::KeyPair], &Scope::Region)
+    )?;
+    let mut world = World { items: vpcs, azs };
+    world.merge(in_vpcs);
+    world.merge(regional);
+    Ok(world)
+}
+
+/// Grades `world` against the lab.
+pub fn grade(lab: &Lab, stage: StageSel, owner: &Owner, world: &World) -> Report {
+    let (bound, bindings) = bind::bind(lab, world, owner);
+    let mut results = Vec::new();
+    for res in lab.resources_for(stage) {
+        results.extend(resource_checks(res, bindings.get(&res.name), &bound, world));
+    }
+    if stage == StageSel::Full {
+        for check in &lab.checks {
+            results.push(semantic::evaluate(check, &bound, world));
+        }
+    }
+    Report::new(lab.id.clone(), owner.env.clone(), results)
+}
+
+pub async fn check(
+    aws: &Aws,
+    lab: &Lab,
+    stage: StageSel,
+    owner: &Owner,
+) -> Result<Report, AwsError> {
+    let world = discover_for(aws, lab).await?;
+    Ok(grade(lab, stage, owner, &world))
+}
+
+fn resource_checks(
+    res: &Resource,
+    binding: Option<&Binding>,
+    bound: &Bindings,
+    world: &World,
+) -> Vec<CheckResult> {
+    let kind = res.kind();
+    let exists_id = res.name.clone();
+    let exists_title = format!("{} `{}` exists", kind.label(), res.name);
+    let Some(obs) = bound.get(&res.name) else {
+        let message = match binding {
+            Some(Binding::Ambiguous { ids }) => format!(
+                "more than one {} named `{}`: {}",
+                kind.label(),
+                res.name,
+                ids.join(", ")
+            ),
+            Some(Binding::Missing { reason }) => reason.clone(),
+            _ => format!("no {} named `{}`", kind.label(), res.name),
+        };
+        let hint = match binding {
+            Some(Binding::Ambiguous { .. }) => format!(
+                "keep one {} named `{}` and rename or delete the others",
+                kind.label(),
+                res.name
+            ),
+            _ => format!(
+                "create the {} `{}` as the instructions say (Name tag `{}`)",
+                kind.label(),
+                res.name,
+                res.name
+            ),
+        };
+        let mut out = vec![CheckResult::fail(exists_id, exists_title, 1, message, hint)];
+        // Attributes cannot be checked; they still count, so the maximum score does not depend
+        // on what exists.
+        for key in resources::kind(kind).attr_keys(res) {
+            out.push(CheckResult::fail(
+                format!("{}.{key}", res.name),
+                format!("{} `{}` {key}", kind.label(), res.name),
+                1,
+                format!("not checked: `{}` was not found", res.name),
+                String::new(),
+            ));
+        }
+        return out;
+    };
+    let how = match binding {
+        Some(Binding::Found { how, .. }) => how.clone(),
+        _ => String::new(),
+    };
+    let mut out = vec![CheckResult::pass(
+        exists_id,
+        exists_title,
+        1,
+        format!("found {} ({how})", obs.id),
+    )];
+    for a in resources::kind(kind).compare(res, obs, bound, world) {
+        let id = format!("{}.{}", res.name, a.key);
+        let title = format!("{} `{}` {}", kind.label(), res.name, a.key);
+        let mut r = if a.ok {
+            CheckResult::pass(id, title, 1, a.found.clone())
+        } else {
+            CheckResult::fail(
+                id,
+                title,
+                1,
+                format!("expected {}, found {}", a.expected, a.found),
+                format!("set {} of `{}` to: {}", a.key, res.name, a.expected),
+            )
+        };
+        r.expected = Some(a.expected);
+        r.found = Some(a.found);
+        out.push(r);
+    }
+    out
+}

@@ -1,0 +1,230 @@
+//! The semantic check kinds: public and private subnets by their routes (not their names),
+//! egress through a NAT gateway, and spread across availability zones.
+
+use std::collections::BTreeSet;
+
+use super::report::CheckResult;
+use crate::lab::{Check, CheckKind, Kind};
+use crate::resources::{Bindings, Facts, Observed, RouteEntry, World};
+
+const DEFAULT_ROUTE: &str = "0.0.0.0/0";
+
+pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
+    let outcome = match &check.kind {
+        CheckKind::PublicSubnet { subnets } => {
+            each(subnets, bound, |name, s| public(name, s, bound, world))
+        }
+        CheckKind::PrivateSubnet { subnets } => {
+            each(subnets, bound, |name, s| private(name, s, bound, world))
+        }
+        CheckKind::EgressViaNat { from } => {
+            each(from, bound, |name, s| egress_via_nat(name, s, bound, world))
+        }
+        CheckKind::MultiAz { resources } => multi_az(resources, bound, world),
+    };
+    match outcome {
+        Ok(message) => {
+            CheckResult::pass(check.id.clone(), check.title.clone(), check.points, message)
+        }
+        Err(message) => CheckResult::fail(
+            check.id.clone(),
+            check.title.clone(),
+            check.points,
+            message,
+            check.hint.clone(),
+        ),
+    }
+}
+
+/// Runs `f` on every named subnet; the first failure is the answer, else all the evidence.
+fn each(
+    names: &[String],
+    bound: &Bindings,
+    mut f: impl FnMut(&str, &Observed) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut evidence = Vec::new();
+    for name in names {
+        let Some(subnet) = bound.get(name) else {
+            return Err(format!("subnet `{name}` was not found"));
+        };
+        evidence.push(f(name, subnet)?);
+    }
+    Ok(evidence.join("; "))
+}
+
+/// The table that routes a subnet, with a label such as `rtb-… (main)`.
+fn table_of<'w>(
+    name: &str,
+    subnet: &Observed,
+    bound: &Bindings,
+    world: &'w World,
+) -> Result<(&'w Observed, String, &'w [RouteEntry]), String> {
+    let table = world
+        .route_table_of(&subnet.id)
+        .ok_or_else(|| format!("{name}: no route table governs it"))?;
+    let mut label = bound.label(&table.id);
+    if table.is_vpc_default() {
+        label.push_str(" (main)");
+    }
+    let routes = match &table.facts {
+        Facts::RouteTable { routes, .. } => routes.as_slice(),
+        _ => &[],
+    };
+    Ok((table, label, routes))
+}
+
+fn default_route(routes: &[RouteEntry]) -> Option<&RouteEntry> {
+    routes.iter().find(|r| r.dest == DEFAULT_ROUTE)
+}
+
+fn igw_attached_to(world: &World, igw: &str, vpc: Option<&str>) -> bool {
+    world.get(igw).is_some_and(|g| match &g.facts {
+        Facts::InternetGateway { attached_vpcs } => {
+            vpc.is_some_and(|v| attached_vpcs.iter().any(|a| a == v))
+        }
+        _ => false,
+    })
+}
+
+fn public(
+    name: &str,
+    subnet: &Observed,
+    bound: &Bindings,
+    world: &World,
+) -> Result<String, String> {
+    let (_, table, routes) = table_of(name, subnet, bound, world)?;
+    let route = default_route(routes)
+        .ok_or_else(|| format!("{name}: route table {table} has no 0.0.0.0/0 route"))?;
+    let target = route.target.as_deref().unwrap_or("none");
+    if !target.starts_with("igw-") {
+        return Err(format!(
+            "{name}: route table {table} sends 0.0.0.0/0 to {}, not to an internet gateway",
+            bound.label(target)
+        ));
+    }
+    if route.state != "active" || !igw_attached_to(world, target, subnet.vpc_id()) {
+        return Err(format!(
+            "{name}: route table {table} sends 0.0.0.0/0 to internet gateway {}, which is not attached to the VPC",
+            bound.label(target)
+        ));
+    }
+    Ok(format!(
+        "{name}: 0.0.0.0/0 -> {} in {table}",
+        bound.label(target)
+    ))
+}
+
+fn private(
+    name: &str,
+    subnet: &Observed,
+    bound: &Bindings,
+    world: &World,
+) -> Result<String, String> {
+    let (_, table, routes) = table_of(name, subnet, bound, world)?;
+    if let Some(r) = routes
+        .iter()
+        .find(|r| r.target.as_deref().is_some_and(|t| t.starts_with("igw-")))
+    {
+        return Err(format!(
+            "{name}: route table {table} sends {} to internet gateway {}, so the subnet is public",
+            r.dest,
+            bound.label(r.target.as_deref().unwrap_or_default())
+        ));
+    }
+    Ok(format!(
+        "{name}: no route to an internet gateway in {table}"
+    ))
+}
+
+fn egress_via_nat(
+    name: &str,
+    subnet: &Observed,
+    bound: &Bindings,
+    world: &World,
+) -> Result<String, String> {
+    let (_, table, routes) = table_of(name, subnet, bound, world)?;
+    let route = default_route(routes).ok_or_else(|| {
+        format!("{name}: route table {table} has no 0.0.0.0/0 route, so no egress")
+    })?;
+    let target = route.target.as_deref().unwrap_or("none");
+    if !target.starts_with("nat-") {
+        return Err(format!(
+            "{name}: route table {table} sends 0.0.0.0/0 to {}, not to a NAT gateway",
+            bound.label(target)
+        ));
+    }
+    let nat = world.get(target).ok_or_else(|| {
+        format!(
+            "{name}: NAT gateway {} in {table} does not exist (blackhole route)",
+            bound.label(target)
+        )
+    })?;
+    let Facts::NatGateway {
+        state,
+        subnet_id,
+        public_ip,
+        allocation_ids,
+        ..
+    } = &nat.facts
+    else {
+        return Err(format!("{name}: {target} is not a NAT gateway"));
+    };
+    if state != "available" {
+        return Err(format!(
+            "{name}: NAT gateway {} is {state}, not available",
+            bound.label(target)
+        ));
+    }
+    if public_ip.is_none() && allocation_ids.is_empty() {
+        return Err(format!(
+            "{name}: NAT gateway {} has no Elastic IP",
+            bound.label(target)
+        ));
+    }
+    let nat_subnet = subnet_id
+        .as_deref()
+        .and_then(|s| world.get(s))
+        .ok_or_else(|| {
+            format!(
+                "{name}: NAT gateway {} is in an unknown subnet",
+                bound.label(target)
+            )
+        })?;
+    let nat_subnet_name = bound.label(&nat_subnet.id);
+    public(&nat_subnet_name, nat_subnet, bound, world).map_err(|why| {
+        format!(
+            "{name}: NAT gateway {} sits in {nat_subnet_name}, which is not public ({why})",
+            bound.label(target)
+        )
+    })?;
+    Ok(format!(
+        "{name}: 0.0.0.0/0 -> {} in public subnet {nat_subnet_name}",
+        bound.label(target)
+    ))
+}
+
+fn multi_az(names: &[String], bound: &Bindings, world: &World) -> Result<String, String> {
+    let mut azs = BTreeSet::new();
+    let mut seen = Vec::new();
+    for name in names {
+        let o = bound
+            .get(name)
+            .ok_or_else(|| format!("`{name}` was not found"))?;
+        let subnet = match o.kind {
+            Kind::Subnet => Some(o),
+            _ => o.subnet_id().and_then(|s| world.get(s)),
+        };
+        let az = subnet.and_then(|s| match &s.facts {
+            Facts::Subnet { az, .. } => az.clone(),
+            _ => None,
+        });
+        let az = az.ok_or_else(|| format!("`{name}`: availability zone unknown"))?;
+        seen.push(format!("{name} in {az}"));
+        azs.insert(az);
+    }
+    if azs.len() >= 2 {
+        Ok(seen.join(", "))
+    } else {
+        Err(format!("all in one availability zone: {}", seen.join(", ")))
+    }
+}

@@ -1,0 +1,242 @@
+//! The command line (clap derive types only), converted at once into [`Settings`] + [`Command`].
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::aws::AwsSettings;
+use crate::error::Error;
+use crate::lab::StageSel;
+use crate::settings::{Command, Format, Settings};
+
+/// Spin up, grade and tear down AWS hands-on labs.
+#[derive(Debug, Parser)]
+#[command(
+    name = "awslab",
+    version,
+    propagate_version = true,
+    after_help = "Examples:
+  awslab list
+  awslab --local up vpc-public-private --yes     # on the local emulator (localstack/up)
+  awslab check vpc-public-private --env alice    # grade what student alice built
+  awslab down vpc-public-private --env alice"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// AWS profile to use (standard credential chain otherwise).
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS region (defaults to the profile's, or us-east-1 with --local).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Use the local emulator on 127.0.0.1:4566 with test credentials (start it with localstack/up).
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Lab environment: one per student or attempt; resources are tagged with it.
+    #[arg(long, global = true, env = "AWSLAB_ENV", default_value = "default")]
+    pub env: String,
+    /// Output format of the data written to stdout.
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Colour: auto (on a terminal, unless NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// Print only results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail: -v shows API call counts and plain progress lines, -vv SDK tracing.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print API call and retry counts at the end.
+    #[arg(long, global = true)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StageArg {
+    /// Only what the student starts from.
+    Setup,
+    /// The whole solution.
+    Full,
+}
+
+impl From<StageArg> for StageSel {
+    fn from(s: StageArg) -> Self {
+        match s {
+            StageArg::Setup => StageSel::Setup,
+            StageArg::Full => StageSel::Full,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// List the labs: bundled ones and ./labs/*.toml.
+    #[command(after_help = "Example:\n  awslab list --format json")]
+    List,
+    /// Show a lab: instructions, resources, checks.
+    #[command(
+        after_help = "Example:\n  awslab show vpc-public-private --set ssh_cidr=203.0.113.7/32"
+    )]
+    Show {
+        /// A bundled lab id or a path to a lab file.
+        lab: String,
+        /// Set a lab parameter (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Check lab files offline; errors point at file:line:col. Exit 2 on error.
+    #[command(after_help = "Example:\n  awslab validate labs/*.toml")]
+    Validate {
+        /// Lab ids or files.
+        #[arg(required = true)]
+        labs: Vec<String>,
+    },
+    /// Show what `up` would create, change or leave, without changing anything.
+    #[command(after_help = "Example:\n  awslab --local plan vpc-public-private")]
+    Plan(LabStage),
+    /// Provision a lab (the whole solution, or only the setup a student starts from).
+    #[command(
+        after_help = "Examples:\n  awslab up vpc-public-private --set ssh_cidr=203.0.113.7/32\n  awslab up vpc-public-private --stage setup --env alice --yes"
+    )]
+    Up {
+        #[command(flatten)]
+        target: LabStage,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.
+    #[command(
+        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json"
+    )]
+    Check(LabStage),
+    /// Tear down everything the lab environment owns, in dependency order.
+    #[command(after_help = "Example:\n  awslab down vpc-public-private --env alice --yes")]
+    Down {
+        /// A bundled lab id or a path to a lab file.
+        lab: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LabStage {
+    /// A bundled lab id or a path to a lab file.
+    pub lab: String,
+    /// Which part of the lab.
+    #[arg(long, value_enum, default_value_t = StageArg::Full)]
+    pub stage: StageArg,
+    /// Set a lab parameter (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+}
+
+fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    sets.iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    Error::usage(
+                        format!("--set {s}: expected NAME=VALUE"),
+                        Some("e.g. --set ssh_cidr=203.0.113.7/32"),
+                    )
+                })
+        })
+        .collect()
+}
+
+impl Cli {
+    /// Plain settings and command; `is_terminal` is whether stderr is a terminal.
+    pub fn resolve(self, is_terminal: bool) -> Result<(Settings, Command), Error> {
+        let g = self.global;
+        let color = match g.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        if g.env.is_empty()
+            || !g
+                .env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::usage(
+                format!("--env `{}`: use letters, digits, `-` or `_`", g.env),
+                None,
+            ));
+        }
+        let settings = Settings {
+            aws: AwsSettings {
+                profile: g.profile,
+                region: g.region,
+                endpoint_url: g.endpoint_url.filter(|u| !u.is_empty()),
+                local: g.local,
+            },
+            env: g.env,
+            format: match g.format {
+                FormatArg::Text => Format::Text,
+                FormatArg::Json => Format::Json,
+            },
+            color,
+            quiet: g.quiet,
+            verbose: g.verbose,
+            stats: g.stats || g.verbose > 0,
+        };
+        let command = match self.command {
+            Cmd::List => Command::List,
+            Cmd::Show { lab, sets } => Command::Show {
+                lab,
+                sets: parse_sets(&sets)?,
+            },
+            Cmd::Validate { labs } => Command::Validate { labs },
+            Cmd::Plan(t) => Command::Plan {
+                lab: t.lab,
+                stage: t.stage.into(),
+                sets: parse_sets(&t.sets)?,
+            },
+            Cmd::Up { target, yes } => Command::Up {
+                lab: target.lab,
+                stage: target.stage.into(),
+                sets: parse_sets(&target.sets)?,
+                yes,
+            },
+            Cmd::Check(t) => Command::Check {
+                lab: t.lab,
+                stage: t.stage.into(),
+                sets: parse_sets(&t.sets)?,
+            },
+            Cmd::Down { lab, yes } => Command::Down { lab, yes },
+        };
+        Ok((settings, command))
+    }
+}

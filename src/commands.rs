@@ -1,0 +1,362 @@
+//! One function per command: load the lab, talk to AWS through the engine, hand results to `ui`.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::aws::tags::Owner;
+use crate::aws::{self, Aws};
+use crate::check;
+use crate::engine::{self, EngineOptions, Verb};
+use crate::error::{Error, exit};
+use crate::lab::catalog::{self, Loaded};
+use crate::lab::{Lab, StageSel};
+use crate::settings::{Command, Format, Settings};
+use crate::ui::{Printer, TermReporter, render};
+
+/// Renders an error once and returns its exit code.
+pub fn fail(printer: Option<&Printer>, e: &Error) -> ExitCode {
+    match printer {
+        Some(p) => p.diagnostic(e),
+        None => {
+            let p = Printer {
+                format: Format::Text,
+                color: false,
+                quiet: false,
+                verbose: 0,
+                stats: false,
+                interactive: false,
+            };
+            p.diagnostic(e);
+        }
+    }
+    ExitCode::from(e.exit_code())
+}
+
+/// `-vv` turns on tracing of awslab and the SDK to stderr.
+pub fn init_tracing(verbose: u8) {
+    if verbose < 2 {
+        return;
+    }
+    let filter = if verbose >= 3 {
+        "debug"
+    } else {
+        "info,awslab=debug"
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<Lab, Error> {
+    let Loaded { lab, warnings } = catalog::load_lab(arg, sets)?;
+    if let Some(w) = warnings
+        && !p.quiet
+    {
+        p.diagnostic(&w);
+    }
+    Ok(lab)
+}
+
+pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Error> {
+    match command {
+        Command::List => list(p),
+        Command::Show { lab, sets } => show(p, &lab, &sets),
+        Command::Validate { labs } => Ok(validate(p, &labs)),
+        Command::Plan { lab, stage, sets } => {
+            let lab = load(p, &lab, &sets)?;
+            let aws = aws::connect(&s.aws).await;
+            let started = Instant::now();
+            let plan = engine::plan::plan(&aws, &lab, stage, &owner(s, &lab)).await?;
+            match p.format {
+                Format::Json => p.json(&plan),
+                Format::Text => p.out(&render::plan(p, &plan)),
+            }
+            stats(p, "plan", &aws, started);
+            Ok(exit::OK)
+        }
+        Command::Up {
+            lab,
+            stage,
+            sets,
+            yes,
+        } => {
+            let lab = load(p, &lab, &sets)?;
+            up(s, p, &lab, stage, yes).await
+        }
+        Command::Check { lab, stage, sets } => {
+            let lab = load(p, &lab, &sets)?;
+            let aws = aws::connect(&s.aws).await;
+            let started = Instant::now();
+            let report = check::check(&aws, &lab, stage, &owner(s, &lab)).await?;
+            match p.format {
+                Format::Json => p.json(&report),
+                Format::Text => p.out(&render::report(p, &report)),
+            }
+            stats(p, "check", &aws, started);
+            Ok(if report.passed() {
+                exit::OK
+            } else {
+                exit::FAILED
+            })
+        }
+        Command::Down { lab, yes } => {
+            let lab = load(p, &lab, &BTreeMap::new())?;
+            down(s, p, &lab, yes).await
+        }
+    }
+}
+
+fn owner(s: &Settings, lab: &Lab) -> Owner {
+    Owner {
+        lab: lab.id.clone(),
+        env: s.env.clone(),
+    }
+}
+
+fn stats(p: &Printer, command: &str, aws: &Aws, started: Instant) {
+    if p.stats {
+        let text = render::stats(command, &aws.stats.summary(), started.elapsed());
+        eprint_block(p, &text);
+    }
+}
+
+fn eprint_block(p: &Printer, text: &str) {
+    for line in text.lines() {
+        p.info(line);
+    }
+}
+
+#[derive(Serialize)]
+struct LabSummary<'a> {
+    id: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    resources: usize,
+    checks: usize,
+}
+
+fn list(p: &Printer) -> Result<u8, Error> {
+    let mut labs = Vec::new();
+    for id in catalog::all_ids() {
+        labs.push(load(p, &id, &BTreeMap::new())?);
+    }
+    match p.format {
+        Format::Json => p.json(
+            &labs
+                .iter()
+                .map(|l| LabSummary {
+                    id: &l.id,
+                    title: &l.title,
+                    summary: &l.summary,
+                    resources: l.resources.len(),
+                    checks: l.checks.len(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Format::Text => p.out(&render::list(&labs)),
+    }
+    Ok(exit::OK)
+}
+
+fn show(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<u8, Error> {
+    let lab = load(p, arg, sets)?;
+    match p.format {
+        Format::Json => p.json(&serde_json::json!({
+            "id": lab.id,
+            "title": lab.title,
+            "summary": lab.summary,
+            "source": lab.source,
+            "instructions": lab.instructions,
+            "params": lab.params,
+            "resources": lab.resources.iter().map(|r| serde_json::json!({
+                "name": r.name, "type": r.kind(), "stage": r.stage,
+            })).collect::<Vec<_>>(),
+            "checks": lab.checks.iter().map(|c| serde_json::json!({
+                "id": c.id, "title": c.title, "points": c.points,
+            })).collect::<Vec<_>>(),
+        })),
+        Format::Text => p.out(&render::show(p, &lab)),
+    }
+    Ok(exit::OK)
+}
+
+fn validate(p: &Printer, args: &[String]) -> u8 {
+    let mut code = exit::OK;
+    for arg in args {
+        match catalog::load_lab(arg, &BTreeMap::new()) {
+            Ok(Loaded { lab, warnings }) => {
+                if let Some(w) = warnings {
+                    p.diagnostic(&w);
+                }
+                p.out(&format!(
+                    "ok: {} ({}: {} resources, {} checks)",
+                    lab.origin,
+                    lab.id,
+                    lab.resources.len(),
+                    lab.checks.len()
+                ));
+            }
+            Err(e) => {
+                p.diagnostic(&e);
+                code = code.max(e.exit_code());
+            }
+        }
+    }
+    code
+}
+
+/// Shows where the command acts and asks, unless `--yes`. Without a terminal it refuses rather
+/// than hang.
+async fn confirm(p: &Printer, aws: &Aws, action: &str, yes: bool) -> Result<(), Error> {
+    let account = aws.account_id().await?;
+    let target = match &aws.endpoint {
+        Some(e) => format!("account {account}, region {}, endpoint {e}", aws.region),
+        None => format!("account {account}, region {}", aws.region),
+    };
+    p.info(&format!("{action} in {target}"));
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            format!("refusing to {action} without confirmation: stdin is not a terminal"),
+            Some("pass --yes to confirm non-interactively"),
+        ));
+    }
+    if p.confirm("Continue?") {
+        Ok(())
+    } else {
+        Err(Error::usage("cancelled", None))
+    }
+}
+
+async fn up(s: &Settings, p: &Printer, lab: &Lab, stage: StageSel, yes: bool) -> Result<u8, Error> {
+    let aws = aws::connect(&s.aws).await;
+    let stage_text = match stage {
+        StageSel::Setup => "setup stage",
+        StageSel::Full => "full solution",
+    };
+    confirm(
+        p,
+        &aws,
+        &format!("create lab {} ({stage_text}), env {}", lab.id, s.env),
+        yes,
+    )
+    .await?;
+    let started = Instant::now();
+    let reporter = TermReporter::new(p);
+    let opts = EngineOptions::default();
+    let outcome = engine::apply::apply(&aws, lab, stage, &owner(s, lab), &opts, &reporter).await?;
+    let summary = format!(
+        "up {}: {} created, {} updated, {} unchanged in {:.1}s",
+        lab.id,
+        outcome.count(Verb::Create),
+        outcome.count(Verb::Update),
+        outcome.count(Verb::Keep),
+        started.elapsed().as_secs_f64()
+    );
+    if p.format == Format::Json {
+        p.json(&serde_json::json!({
+            "lab": lab.id,
+            "env": s.env,
+            "resources": outcome.done.iter().map(|(n, v, id)| serde_json::json!({"name": n, "action": v, "id": id})).collect::<Vec<_>>(),
+            "failed": outcome.failed.iter().map(|(n, e)| serde_json::json!({"name": n, "error": e.to_string()})).collect::<Vec<_>>(),
+            "skipped": outcome.skipped.iter().map(|(n, c)| serde_json::json!({"name": n, "blocked_by": c})).collect::<Vec<_>>(),
+        }));
+    }
+    p.info(&summary);
+    for (name, o) in outcome.bound.iter() {
+        if let crate::resources::Facts::KeyPair { key_name } = &o.facts {
+            let path = crate::resources::key_path(&opts.keys_dir, key_name);
+            if path.exists() {
+                p.info(&format!("private key of {name}: {}", path.display()));
+            }
+        }
+    }
+    stats(p, "up", &aws, started);
+    if outcome.failed.is_empty() && outcome.skipped.is_empty() {
+        p.info(&format!(
+            "next: awslab check {} · when done: awslab down {}",
+            lab.id, lab.id
+        ));
+        Ok(exit::OK)
+    } else {
+        let detail = outcome
+            .failed
+            .iter()
+            .map(|(n, e)| format!("{n}: {e}"))
+            .chain(
+                outcome
+                    .skipped
+                    .iter()
+                    .map(|(n, c)| format!("{n}: not attempted, {c} failed")),
+            )
+            .collect::<Vec<_>>()
+            .join("\n");
+        Err(Error::Incomplete {
+            what: format!("up {}", lab.id),
+            verb: "created",
+            count: outcome.failed.len() + outcome.skipped.len(),
+            detail: format!(
+                "{detail}\nrun `awslab up {}` again to resume; it creates only what is missing",
+                lab.id
+            ),
+        })
+    }
+}
+
+async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool) -> Result<u8, Error> {
+    let aws = aws::connect(&s.aws).await;
+    confirm(
+        p,
+        &aws,
+        &format!("delete everything of lab {}, env {}", lab.id, s.env),
+        yes,
+    )
+    .await?;
+    let started = Instant::now();
+    let reporter = TermReporter::new(p);
+    let outcome =
+        engine::destroy::destroy(&aws, &owner(s, lab), &EngineOptions::default(), &reporter)
+            .await?;
+    if p.format == Format::Json {
+        p.json(&serde_json::json!({
+            "lab": lab.id,
+            "env": s.env,
+            "deleted": outcome.deleted.iter().map(|(n, k, id)| serde_json::json!({"name": n, "type": k, "id": id})).collect::<Vec<_>>(),
+            "left": outcome.left.iter().map(|(n, k, id, why)| serde_json::json!({"name": n, "type": k, "id": id, "reason": why})).collect::<Vec<_>>(),
+        }));
+    }
+    p.info(&format!(
+        "down {}: {} deleted, {} left in {:.1}s",
+        lab.id,
+        outcome.deleted.len(),
+        outcome.left.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    stats(p, "down", &aws, started);
+    if outcome.left.is_empty() {
+        Ok(exit::OK)
+    } else {
+        Err(Error::Incomplete {
+            what: format!("down {}", lab.id),
+            verb: "deleted",
+            count: outcome.left.len(),
+            detail: outcome
+                .left
+                .iter()
+                .map(|(n, k, _, why)| format!("{n} ({k}): {why}"))
+                .chain(std::iter::once(format!(
+                    "run `awslab down {}` again once the cause is fixed",
+                    lab.id
+                )))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+    }
+}

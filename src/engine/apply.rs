@@ -1,0 +1,193 @@
+//! `up`: discover what the owner already has, then create or fix only what is missing, in
+//! parallel along the lab's graph. Run twice, the second run changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::discover;
+use super::schedule::{self, NodeResult};
+use super::{EngineOptions, Event, Reporter, Verb};
+use crate::aws::tags::{self, Owner};
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Lab, Resource, StageSel};
+use crate::resources::{self, AmiCache, ApplyCx, Bindings, Observed, World};
+
+/// What `up` did, resource by resource.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub done: Vec<(String, Verb, String)>,
+    pub failed: Vec<(String, AwsError)>,
+    /// Not attempted, with the dependency that failed.
+    pub skipped: Vec<(String, String)>,
+    pub bound: Bindings,
+}
+
+impl ApplyOutcome {
+    pub fn count(&self, verb: Verb) -> usize {
+        self.done.iter().filter(|(_, v, _)| *v == verb).count()
+    }
+}
+
+/// The owner's resource for a logical name (by the `awslab:resource` tag).
+pub fn find_owned<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Option<&'w Observed> {
+    world.of_kind(res.kind()).find(|o| {
+        owner.owns(&o.tags)
+            && o.tags.get(tags::RESOURCE).map(String::as_str) == Some(res.name.as_str())
+    })
+}
+
+/// What `up` would do to one resource, given what exists.
+pub fn verb_for(
+    res: &Resource,
+    existing: Option<&Observed>,
+    bound: &Bindings,
+    world: &World,
+) -> Verb {
+    match existing {
+        None => Verb::Create,
+        Some(o) => {
+            if resources::kind(res.kind())
+                .compare(res, o, bound, world)
+                .iter()
+                .all(|a| a.ok)
+            {
+                Verb::Keep
+            } else {
+                Verb::Update
+            }
+        }
+    }
+}
+
+pub async fn apply(
+    aws: &Aws,
+    lab: &Lab,
+    stage: StageSel,
+    owner: &Owner,
+    opts: &EngineOptions,
+    reporter: &dyn Reporter,
+) -> Result<ApplyOutcome, AwsError> {
+    reporter.event(Event::Note("discovering what exists".to_owned()));
+    let world = discover::owned(aws, owner, false).await?;
+    let wanted: Vec<&Resource> = lab.resources_for(stage).collect();
+    let names: BTreeSet<&str> = wanted.iter().map(|r| r.name.as_str()).collect();
+    let deps: BTreeMap<String, BTreeSet<String>> = wanted
+        .iter()
+        .map(|r| {
+            let d = r
+                .spec
+                .refs()
+                .into_iter()
+                .filter(|x| names.contains(x))
+                .map(str::to_owned)
+                .collect();
+            (r.name.clone(), d)
+        })
+        .collect();
+    let bound = Mutex::new(Bindings::default());
+    // Resources of another stage that already exist are still bound (references may need them).
+    for r in &lab.resources {
+        if let Some(o) = find_owned(&world, owner, r)
+            && let Ok(mut b) = bound.lock()
+        {
+            b.insert(&r.name, o.clone());
+        }
+    }
+    let amis = AmiCache::default();
+    let verbs = Mutex::new(BTreeMap::new());
+    let results = schedule::run(deps, opts.concurrency, |name| {
+        let res = wanted.iter().find(|r| r.name == name).copied();
+        let snapshot = bound.lock().map(|b| b.clone()).unwrap_or_default();
+        let world = &world;
+        let amis = &amis;
+        let bound = &bound;
+        let verbs = &verbs;
+        async move {
+            let Some(res) = res else {
+                return Err(AwsError::other("apply", &name, "Unknown", "not in the lab"));
+            };
+            let existing = find_owned(world, owner, res);
+            let verb = verb_for(res, existing, &snapshot, world);
+            let handler = resources::kind(res.kind());
+            if let Ok(mut v) = verbs.lock() {
+                v.insert(name.clone(), verb);
+            }
+            let start = Instant::now();
+            let obs = if verb == Verb::Keep {
+                existing
+                    .cloned()
+                    .ok_or_else(|| AwsError::other("apply", &name, "Unknown", "vanished"))?
+            } else {
+                reporter.event(Event::Started {
+                    name: name.clone(),
+                    kind: res.kind(),
+                    verb,
+                    typical: handler.typical(),
+                });
+                let progress = |message: String| {
+                    reporter.event(Event::Progress {
+                        name: name.clone(),
+                        message,
+                    });
+                };
+                let cx = ApplyCx {
+                    aws,
+                    owner,
+                    bound: &snapshot,
+                    azs: &world.azs,
+                    keys_dir: &opts.keys_dir,
+                    amis,
+                    progress: &progress,
+                    wait_timeout: opts.wait_timeout,
+                };
+                match handler.apply(&cx, res, existing).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        reporter.event(Event::Failed {
+                            name: name.clone(),
+                            kind: res.kind(),
+                            error: e.to_string(),
+                        });
+                        return Err(e);
+                    }
+                }
+            };
+            reporter.event(Event::Finished {
+                name: name.clone(),
+                kind: res.kind(),
+                id: obs.id.clone(),
+                verb,
+                elapsed: start.elapsed(),
+            });
+            let id = obs.id.clone();
+            if let Ok(mut b) = bound.lock() {
+                b.insert(&name, obs);
+            }
+            Ok(id)
+        }
+    })
+    .await;
+    let verbs = verbs.into_inner().unwrap_or_default();
+    let mut outcome = ApplyOutcome {
+        bound: bound.into_inner().unwrap_or_default(),
+        ..ApplyOutcome::default()
+    };
+    for (name, r) in results {
+        match r {
+            NodeResult::Done(id) => {
+                let verb = verbs.get(&name).copied().unwrap_or(Verb::Keep);
+                outcome.done.push((name, verb, id));
+            }
+            NodeResult::Failed(e) => outcome.failed.push((name, e)),
+            NodeResult::Skipped(cause) => {
+                reporter.event(Event::Skipped {
+                    name: name.clone(),
+                    reason: format!("{cause} failed"),
+                });
+                outcome.skipped.push((name, cause));
+            }
+        }
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,59 @@
+//! Discovery: one batched describe per kind, in parallel.
+
+use futures::future::try_join_all;
+
+use crate::aws::tags::Owner;
+use crate::aws::{Aws, AwsError};
+use crate::lab::Kind;
+use crate::resources::{self, Observed, Scope, World};
+
+/// The region's availability zones, sorted by name (a lab's `az = N` indexes this list).
+pub async fn availability_zones(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeAvailabilityZones", &aws.region, e))?;
+    let mut azs: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+        .filter_map(|z| z.zone_name().map(str::to_owned))
+        .collect();
+    azs.sort();
+    Ok(azs)
+}
+
+/// Every kind in one scope, in parallel.
+pub async fn scope(aws: &Aws, kinds: &[Kind], scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+    let found = try_join_all(
+        kinds
+            .iter()
+            .map(|k| resources::kind(*k).discover(aws, scope)),
+    )
+    .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// What carries the owner's tags. With `inside_vpcs`, also everything inside the owner's VPCs
+/// (what `down` may delete: student-built subnets, instances, … of a lab-owned VPC).
+pub async fn owned(aws: &Aws, owner: &Owner, inside_vpcs: bool) -> Result<World, AwsError> {
+    let owned_scope = Scope::Owned(owner.clone());
+    let (items, azs) =
+        tokio::try_join!(scope(aws, Kind::ALL, &owned_scope), availability_zones(aws))?;
+    let mut world = World { items, azs };
+    if inside_vpcs {
+        let vpc_ids: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
+        if !vpc_ids.is_empty() {
+            let kinds: Vec<Kind> = Kind::ALL
+                .iter()
+                .copied()
+                .filter(|k| *k != Kind::Vpc)
+                .collect();
+            let inside = scope(aws, &kinds, &Scope::InVpcs(vpc_ids)).await?;
+            world.merge(inside);
+        }
+    }
+    Ok(world)
+}

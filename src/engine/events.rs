@@ -1,0 +1,76 @@
+//! What the engine tells the user interface.
+
+use std::time::Duration;
+
+use crate::lab::Kind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    Create,
+    Update,
+    Keep,
+    Delete,
+}
+
+impl Verb {
+    pub fn past(self) -> &'static str {
+        match self {
+            Verb::Create => "created",
+            Verb::Update => "updated",
+            Verb::Keep => "unchanged",
+            Verb::Delete => "deleted",
+        }
+    }
+
+    pub fn progressive(self) -> &'static str {
+        match self {
+            Verb::Create => "creating",
+            Verb::Update => "updating",
+            Verb::Keep => "checking",
+            Verb::Delete => "deleting",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Work on one resource begins.
+    Started {
+        name: String,
+        kind: Kind,
+        verb: Verb,
+        /// How long this usually takes on real AWS.
+        typical: Option<&'static str>,
+    },
+    /// A wait or retry inside that work.
+    Progress { name: String, message: String },
+    Finished {
+        name: String,
+        kind: Kind,
+        id: String,
+        verb: Verb,
+        elapsed: Duration,
+    },
+    Failed {
+        name: String,
+        kind: Kind,
+        error: String,
+    },
+    /// Not attempted because something it depends on failed.
+    Skipped { name: String, reason: String },
+    /// A phase message ("discovering 10 kinds").
+    Note(String),
+}
+
+/// Receives engine events; the `ui` module implements it.
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+/// Drops every event (tests, benchmarks).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn event(&self, _event: Event) {}
+}

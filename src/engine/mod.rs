@@ -1,0 +1,35 @@
+//! The engine: discovery by tags ([`discover`]), apply along the DAG ([`apply`]), teardown along
+//! the reverse of what blocks what ([`destroy`]), and the plan ([`plan`]). It emits [`Event`]s and
+//! never prints.
+
+pub mod apply;
+pub mod destroy;
+pub mod discover;
+pub mod events;
+pub mod plan;
+pub mod schedule;
+
+pub use events::{Event, Reporter, Verb};
+
+use std::time::Duration;
+
+/// Knobs shared by apply and destroy.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How many resources are worked on at once.
+    pub concurrency: usize,
+    /// How long one wait (NAT available, instance terminated) or dependency retry may last.
+    pub wait_timeout: Duration,
+    /// Where private keys are saved.
+    pub keys_dir: std::path::PathBuf,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            concurrency: 8,
+            wait_timeout: Duration::from_secs(900),
+            keys_dir: crate::settings::keys_dir(),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Finding labs: a path to a file, a lab in `./labs`, or one bundled into the binary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use miette::NamedSource;
+
+use super::diagnostic::{Collector, LabWarnings};
+use super::{Lab, parse, validate};
+use crate::error::Error;
+
+/// The labs shipped inside the binary, by id.
+pub const BUNDLED: &[(&str, &str)] = &[(
+    "vpc-public-private",
+    include_str!("../../labs/vpc-public-private.toml"),
+)];
+
+/// Where a lab's text came from.
+#[derive(Debug, Clone)]
+pub enum LabSource {
+    File(PathBuf),
+    Bundled(&'static str),
+}
+
+impl LabSource {
+    pub fn display(&self) -> String {
+        match self {
+            LabSource::File(p) => p.display().to_string(),
+            LabSource::Bundled(id) => format!("labs/{id}.toml"),
+        }
+    }
+}
+
+/// A loaded lab and the warnings it raised.
+#[derive(Debug)]
+pub struct Loaded {
+    pub lab: Lab,
+    pub warnings: Option<LabWarnings>,
+}
+
+/// Resolves a command-line lab argument: an existing file path, `./labs/<id>.toml`, or a
+/// bundled id.
+pub fn resolve(arg: &str) -> Result<(LabSource, String), Error> {
+    let path = Path::new(arg);
+    let looks_like_path = arg.ends_with(".toml") || arg.contains('/');
+    if path.is_file() {
+        return read(path);
+    }
+    if looks_like_path {
+        return Err(Error::LabNotFound {
+            arg: arg.to_owned(),
+            reason: "no such file".to_owned(),
+            known: known_ids(),
+        });
+    }
+    let local = Path::new("labs").join(format!("{arg}.toml"));
+    if local.is_file() {
+        return read(&local);
+    }
+    if let Some((id, text)) = BUNDLED.iter().find(|(id, _)| *id == arg) {
+        return Ok((LabSource::Bundled(id), (*text).to_owned()));
+    }
+    Err(Error::LabNotFound {
+        arg: arg.to_owned(),
+        reason: "not a file and not a known lab id".to_owned(),
+        known: known_ids(),
+    })
+}
+
+fn read(path: &Path) -> Result<(LabSource, String), Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadLab {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((LabSource::File(path.to_path_buf()), text))
+}
+
+fn known_ids() -> String {
+    all_ids().join(", ")
+}
+
+/// Ids of every lab the tool can find: bundled ones and `./labs/*.toml`.
+pub fn all_ids() -> Vec<String> {
+    let mut ids: Vec<String> = BUNDLED.iter().map(|(id, _)| (*id).to_owned()).collect();
+    if let Ok(dir) = std::fs::read_dir("labs") {
+        for entry in dir.flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "toml")
+                && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+                && !ids.iter().any(|i| i == stem)
+            {
+                ids.push(stem.to_owned());
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Parses and validates a lab text. Errors carry every located issue.
+pub fn load_text(
+    source: &LabSource,
+    text: &str,
+    sets: &BTreeMap<String, String>,
+) -> Result<Loaded, Error> {
+    let path = source.display();
+    let mut c = Collector::new(&path, text);
+    let lab =
+        parse::parse_file(&mut c).and_then(|file| validate::validate(&mut c, file, sets, &path));
+    match lab {
+        Some(lab) if !c.has_errors() => {
+            let warnings = (!c.issues.is_empty()).then(|| LabWarnings {
+                path: path.clone(),
+                src: NamedSource::new(&path, text.to_owned()),
+                issues: c.issues,
+            });
+            Ok(Loaded { lab, warnings })
+        }
+        _ => Err(Error::Lab(Box::new(c.into_diagnostics()))),
+    }
+}
+
+/// Resolves and loads a lab argument.
+pub fn load_lab(arg: &str, sets: &BTreeMap<String, String>) -> Result<Loaded, Error> {
+    let (source, text) = resolve(arg)?;
+    load_text(&source, &text, sets)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{BUNDLED, LabSource, load_text};
+
+    #[test]
+    fn every_bundled_lab_validates_without_warnings() {
+        for (id, text) in BUNDLED {
+            let loaded = load_text(&LabSource::Bundled(id), text, &BTreeMap::new())
+                .unwrap_or_else(|e| panic!("bundled lab {id} does not load: {e:?}"));
+            assert_eq!(loaded.lab.id, *id);
+            assert!(loaded.warnings.is_none(), "{id}: {:?}", loaded.warnings);
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! Lab files: the model as written ([`model`]), parsing with spans ([`parse`]), validation into a
+//! checked [`Lab`] ([`validate`]), and finding a lab by id or path ([`catalog`]).
+
+pub mod catalog;
+pub mod diagnostic;
+pub mod model;
+pub mod parse;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+pub use catalog::{LabSource, load_lab};
+pub use diagnostic::{LabDiagnostics, LabIssue, Severity};
+
+/// A validated lab: every reference resolves to a resource of the right kind, every CIDR parses,
+/// parameters are substituted.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub source: Option<String>,
+    pub instructions: String,
+    pub params: BTreeMap<String, Param>,
+    /// In the order of the file's keys (sorted by name); the engine orders by the graph.
+    pub resources: Vec<Resource>,
+    pub checks: Vec<Check>,
+    /// Where the lab came from (`labs/x.toml` or `bundled:x`).
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Param {
+    pub value: String,
+    pub default: String,
+    pub description: String,
+}
+
+impl Lab {
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+
+    /// The resources of `stage` (and, for the full solution, everything).
+    pub fn resources_for(&self, stage: StageSel) -> impl Iterator<Item = &Resource> {
+        self.resources
+            .iter()
+            .filter(move |r| stage.includes(r.stage))
+    }
+}
+
+/// Which part of a lab a command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageSel {
+    /// Only what the student starts from.
+    Setup,
+    /// The whole solution.
+    Full,
+}
+
+impl StageSel {
+    pub fn includes(self, stage: Stage) -> bool {
+        match self {
+            StageSel::Full => true,
+            StageSel::Setup => stage == Stage::Setup,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Setup,
+    Solution,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Logical name: the `Name` tag and the `awslab:resource` tag.
+    pub name: String,
+    pub stage: Stage,
+    pub spec: Spec,
+}
+
+impl Resource {
+    pub fn kind(&self) -> Kind {
+        self.spec.kind()
+    }
+}
+
+/// The resource kinds a lab can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Vpc,
+    Subnet,
+    InternetGateway,
+    RouteTable,
+    ElasticIp,
+    NatGateway,
+    NetworkAcl,
+    SecurityGroup,
+    KeyPair,
+    Instance,
+}
+
+impl Kind {
+    pub const ALL: &[Kind] = &[
+        Kind::Vpc,
+        Kind::Subnet,
+        Kind::InternetGateway,
+        Kind::RouteTable,
+        Kind::ElasticIp,
+        Kind::NatGateway,
+        Kind::NetworkAcl,
+        Kind::SecurityGroup,
+        Kind::KeyPair,
+        Kind::Instance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internet_gateway",
+            Kind::RouteTable => "route_table",
+            Kind::ElasticIp => "elastic_ip",
+            Kind::NatGateway => "nat_gateway",
+            Kind::NetworkAcl => "network_acl",
+            Kind::SecurityGroup => "security_group",
+            Kind::KeyPair => "key_pair",
+            Kind::Instance => "instance",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+
+    /// Human name for messages ("NAT gateway").
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Vpc => "VPC",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internet gateway",
+            Kind::RouteTable => "route table",
+            Kind::ElasticIp => "elastic IP",
+            Kind::NatGateway => "NAT gateway",
+            Kind::NetworkAcl => "network ACL",
+            Kind::SecurityGroup => "security group",
+            Kind::KeyPair => "key pair",
+            Kind::Instance => "instance",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a resource must be, with references as logical names.
+#[derive(Debug, Clone)]
+pub enum Spec {
+    Vpc {
+        cidr: Ipv4Net,
+        dns_hostnames: bool,
+    },
+    Subnet {
+        vpc: String,
+        cidr: Ipv4Net,
+        az: usize,
+        map_public_ip: bool,
+    },
+    InternetGateway {
+        vpc: String,
+    },
+    RouteTable {
+        vpc: String,
+        subnets: Vec<String>,
+        routes: Vec<Route>,
+    },
+    ElasticIp,
+    NatGateway {
+        subnet: String,
+        eip: String,
+    },
+    NetworkAcl {
+        vpc: String,
+        subnets: Vec<String>,
+        inbound: Vec<NaclRule>,
+        outbound: Vec<NaclRule>,
+    },
+    SecurityGroup {
+        vpc: String,
+        description: String,
+        ingress: Vec<SgRule>,
+        /// `None`: the lab says nothing about egress (AWS's default allow-all stays, unchecked).
+        egress: Option<Vec<SgRule>>,
+    },
+    KeyPair,
+    Instance {
+        subnet: String,
+        ami: AmiRef,
+        instance_type: String,
+        security_groups: Vec<String>,
+        key: Option<String>,
+    },
+}
+
+impl Spec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::Vpc { .. } => Kind::Vpc,
+            Spec::Subnet { .. } => Kind::Subnet,
+            Spec::InternetGateway { .. } => Kind::InternetGateway,
+            Spec::RouteTable { .. } => Kind::RouteTable,
+            Spec::ElasticIp => Kind::ElasticIp,
+            Spec::NatGateway { .. } => Kind::NatGateway,
+            Spec::NetworkAcl { .. } => Kind::NetworkAcl,
+            Spec::SecurityGroup { .. } => Kind::SecurityGroup,
+            Spec::KeyPair => Kind::KeyPair,
+            Spec::Instance { .. } => Kind::Instance,
+        }
+    }
+
+    /// Every logical name this resource depends on (the edges of the graph).
+    pub fn refs(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        match self {
+            Spec::Vpc { .. } | Spec::ElasticIp | Spec::KeyPair => {}
+            Spec::Subnet { vpc, .. } | Spec::InternetGateway { vpc } => out.push(vpc),
+            Spec::RouteTable {
+                vpc,
+                subnets,
+                routes,
+            } => {
+                out.push(vpc);
+                out.extend(subnets.iter().map(String::as_str));
+                out.extend(routes.iter().map(|r| r.target.as_str()));
+            }
+            Spec::NatGateway { subnet, eip } => {
+                out.push(subnet);
+                out.push(eip);
+            }
+            Spec::NetworkAcl { vpc, subnets, .. } => {
+                out.push(vpc);
+                out.extend(subnets.iter().map(String::as_str));
+            }
+            Spec::SecurityGroup {
+                vpc,
+                ingress,
+                egress,
+                ..
+            } => {
+                out.push(vpc);
+                for rule in ingress.iter().chain(egress.iter().flatten()) {
+                    if let Peer::Group(g) = &rule.peer {
+                        out.push(g);
+                    }
+                }
+            }
+            Spec::Instance {
+                subnet,
+                security_groups,
+                key,
+                ..
+            } => {
+                out.push(subnet);
+                out.extend(security_groups.iter().map(String::as_str));
+                out.extend(key.as_deref());
+            }
+        }
+        out
+    }
+}
+
+/// A route: destination CIDR to the logical name of a gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub cidr: Ipv4Net,
+    pub target: String,
+}
+
+/// IP protocol as EC2 spells it in rules: `-1` (all), `6` (tcp), `17` (udp), `1` (icmp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    All,
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+impl Proto {
+    pub fn parse(s: &str) -> Option<Proto> {
+        match s.to_ascii_lowercase().as_str() {
+            "all" | "-1" => Some(Proto::All),
+            "tcp" | "6" => Some(Proto::Tcp),
+            "udp" | "17" => Some(Proto::Udp),
+            "icmp" | "1" => Some(Proto::Icmp),
+            _ => None,
+        }
+    }
+
+    /// The protocol number EC2 uses in NACL entries.
+    pub fn number(self) -> &'static str {
+        match self {
+            Proto::All => "-1",
+            Proto::Tcp => "6",
+            Proto::Udp => "17",
+            Proto::Icmp => "1",
+        }
+    }
+
+    /// The name EC2 uses in security group permissions.
+    pub fn sg_name(self) -> &'static str {
+        match self {
+            Proto::All => "-1",
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+        }
+    }
+
+    pub fn has_ports(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Udp)
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proto::All => "all",
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+        })
+    }
+}
+
+/// An inclusive port range; `None` in a rule means all ports (protocol `all` or `icmp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Ports {
+    pub from: u16,
+    pub to: u16,
+}
+
+impl fmt::Display for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Allow,
+    Deny,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NaclRule {
+    pub rule: i32,
+    pub action: Action,
+    pub proto: Proto,
+    pub ports: Option<Ports>,
+    pub cidr: Ipv4Net,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Peer {
+    Cidr(Ipv4Net),
+    /// Logical name of a security group.
+    Group(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SgRule {
+    pub proto: Proto,
+    pub ports: Option<Ports>,
+    pub peer: Peer,
+}
+
+/// Where an instance's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmiRef {
+    /// An SSM public parameter holding the region's current image id.
+    Ssm(String),
+    /// A literal image id.
+    Id(String),
+}
+
+impl fmt::Display for AmiRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AmiRef::Ssm(p) => write!(f, "ssm:{p}"),
+            AmiRef::Id(id) => f.write_str(id),
+        }
+    }
+}
+
+/// A semantic check from `[[checks]]`.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub kind: CheckKind,
+    pub points: u32,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    /// Each subnet routes 0.0.0.0/0 to an internet gateway attached to its VPC.
+    PublicSubnet { subnets: Vec<String> },
+    /// No subnet has a route to an internet gateway.
+    PrivateSubnet { subnets: Vec<String> },
+    /// Each subnet reaches the internet through an available NAT gateway in a public subnet.
+    EgressViaNat { from: Vec<String> },
+    /// The resources (subnets, or instances through their subnets) span at least two AZs.
+    MultiAz { resources: Vec<String> },
+}
+
+impl CheckKind {
+    pub const NAMES: &[&str] = &["public_subnet", "private_subnet", "egress", "multi_az"];
+}

@@ -1,0 +1,161 @@
+//! The lab file as written: serde types that keep the source span of every value a diagnostic
+//! may point at. Nothing here talks to AWS; `validate` turns this into a checked [`super::Lab`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole lab file.
+#[derive(Debug, Deserialize)]
+pub struct LabFile {
+    pub id: Spanned<String>,
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub instructions: String,
+    /// Parameters a user may set with `--set name=value`; referenced as `${name}` in strings.
+    #[serde(default)]
+    pub params: BTreeMap<Spanned<String>, ParamDef>,
+    #[serde(default)]
+    pub resources: BTreeMap<Spanned<String>, Spanned<ResourceDef>>,
+    #[serde(default)]
+    pub checks: Vec<Spanned<CheckDef>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ParamDef {
+    pub default: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One `[resources.NAME]` table. A flat struct on purpose: every key keeps its span (serde's
+/// internally tagged enums lose them), and validation says which keys a given `type` takes.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResourceDef {
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub stage: Option<Spanned<String>>,
+    pub description: Option<String>,
+    pub vpc: Option<Spanned<String>>,
+    pub subnet: Option<Spanned<String>>,
+    pub subnets: Option<Vec<Spanned<String>>>,
+    pub cidr: Option<Spanned<String>>,
+    pub az: Option<Spanned<i64>>,
+    pub dns_hostnames: Option<Spanned<bool>>,
+    pub map_public_ip: Option<Spanned<bool>>,
+    pub routes: Option<Vec<Spanned<RouteDef>>>,
+    pub eip: Option<Spanned<String>>,
+    pub inbound: Option<Vec<Spanned<NaclRuleDef>>>,
+    pub outbound: Option<Vec<Spanned<NaclRuleDef>>>,
+    pub ingress: Option<Vec<Spanned<SgRuleDef>>>,
+    pub egress: Option<Vec<Spanned<SgRuleDef>>>,
+    pub ami: Option<Spanned<String>>,
+    pub instance_type: Option<Spanned<String>>,
+    pub security_groups: Option<Vec<Spanned<String>>>,
+    pub key: Option<Spanned<String>>,
+}
+
+/// Every key a `[resources.NAME]` table may hold (for the unknown-key warning).
+pub const RESOURCE_KEYS: &[&str] = &[
+    "type",
+    "stage",
+    "description",
+    "vpc",
+    "subnet",
+    "subnets",
+    "cidr",
+    "az",
+    "dns_hostnames",
+    "map_public_ip",
+    "routes",
+    "eip",
+    "inbound",
+    "outbound",
+    "ingress",
+    "egress",
+    "ami",
+    "instance_type",
+    "security_groups",
+    "key",
+];
+
+pub const TOP_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "summary",
+    "source",
+    "instructions",
+    "params",
+    "resources",
+    "checks",
+];
+
+#[derive(Debug, Deserialize)]
+pub struct RouteDef {
+    pub cidr: Spanned<String>,
+    /// Logical name of an internet gateway or NAT gateway.
+    pub to: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NaclRuleDef {
+    pub rule: Spanned<i64>,
+    #[serde(default = "default_allow")]
+    pub action: Spanned<String>,
+    pub proto: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub ports: Option<Spanned<String>>,
+    pub cidr: Spanned<String>,
+}
+
+fn default_allow() -> Spanned<String> {
+    Spanned::new(0..0, "allow".to_owned())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SgRuleDef {
+    pub proto: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub ports: Option<Spanned<String>>,
+    /// A CIDR (`0.0.0.0/0`, may come from `${param}`).
+    pub cidr: Option<Spanned<String>>,
+    /// Logical name of a security group.
+    pub from: Option<Spanned<String>>,
+    /// For egress rules: logical name of a security group.
+    pub to: Option<Spanned<String>>,
+}
+
+/// One `[[checks]]` entry: a semantic check from a fixed vocabulary.
+#[derive(Debug, Deserialize)]
+pub struct CheckDef {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub subnets: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub from: Vec<Spanned<String>>,
+    pub via: Option<Spanned<String>>,
+    #[serde(default)]
+    pub resources: Vec<Spanned<String>>,
+    pub points: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub hint: String,
+}
+
+pub const CHECK_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "kind",
+    "subnets",
+    "from",
+    "via",
+    "resources",
+    "points",
+    "hint",
+];

@@ -1,0 +1,947 @@
+//! [`LabFile`] to [`Lab`]: every check that needs no AWS call. Kinds and their keys, references
+//! (exist, right kind, no cycle), CIDRs (valid, inside the VPC, not overlapping), ports,
+//! protocols, rule numbers, parameters. All problems are collected, not just the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use ipnet::Ipv4Net;
+use toml::Spanned;
+
+use super::diagnostic::Collector;
+use super::model::{CheckDef, LabFile, NaclRuleDef, ResourceDef, SgRuleDef};
+use super::{
+    Action, AmiRef, Check, CheckKind, Kind, Lab, NaclRule, Param, Peer, Ports, Proto, Resource,
+    Route, SgRule, Spec, Stage,
+};
+use crate::graph::Graph;
+
+/// Validates a parsed file. `sets` are `--set name=value` overrides.
+pub fn validate(
+    c: &mut Collector<'_>,
+    file: LabFile,
+    sets: &BTreeMap<String, String>,
+    origin: &str,
+) -> Option<Lab> {
+    let mut v = Validator {
+        c,
+        kinds: BTreeMap::new(),
+        params: BTreeMap::new(),
+    };
+    v.check_id(&file.id);
+    for (name, def) in &file.params {
+        let value = sets
+            .get(name.get_ref())
+            .cloned()
+            .unwrap_or_else(|| def.default.get_ref().clone());
+        v.params.insert(
+            name.get_ref().clone(),
+            Param {
+                value,
+                default: def.default.get_ref().clone(),
+                description: def.description.clone(),
+            },
+        );
+    }
+    for name in sets.keys() {
+        if !v.params.contains_key(name) {
+            let known: Vec<&str> = v.params.keys().map(String::as_str).collect();
+            v.c.error(
+                file.id.span(),
+                format!(
+                    "--set {name}: this lab has no parameter `{name}` (it has: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+                "in this lab",
+            );
+        }
+    }
+    // First pass: kinds, so references can be checked against them.
+    for (name, def) in &file.resources {
+        v.check_name(name);
+        match &def.get_ref().kind {
+            None => {
+                v.c.error(
+                    name.span(),
+                    format!("resource `{}` has no `type`", name.get_ref()),
+                    "needs `type = \"...\"`",
+                );
+                v.c.help(format!("one of: {}", kind_names()));
+            }
+            Some(t) => match Kind::parse(t.get_ref()) {
+                Some(k) => {
+                    v.kinds.insert(name.get_ref().clone(), k);
+                }
+                None => {
+                    v.c.error(
+                        t.span(),
+                        format!("unknown resource type `{}`", t.get_ref()),
+                        "unknown type",
+                    );
+                    match closest(t.get_ref(), Kind::ALL.iter().map(|k| k.as_str())) {
+                        Some(close) => v.c.help(format!("did you mean `{close}`?")),
+                        None => v.c.help(format!("one of: {}", kind_names())),
+                    }
+                }
+            },
+        }
+    }
+    let mut resources = Vec::new();
+    for (name, def) in &file.resources {
+        let Some(kind) = v.kinds.get(name.get_ref()).copied() else {
+            continue;
+        };
+        if let Some(r) = v.resource(name, kind, def.get_ref()) {
+            resources.push(r);
+        }
+    }
+    v.check_subnet_cidrs(&file, &resources);
+    v.check_cycle(&file, &resources);
+    let mut checks = Vec::new();
+    let mut ids = BTreeSet::new();
+    for def in &file.checks {
+        let def_ref = def.get_ref();
+        if !ids.insert(def_ref.id.get_ref().clone()) {
+            v.c.error(
+                def_ref.id.span(),
+                format!("duplicate check id `{}`", def_ref.id.get_ref()),
+                "used before",
+            );
+        }
+        if let Some(check) = v.check(def_ref) {
+            checks.push(check);
+        }
+    }
+    if v.c.has_errors() {
+        return None;
+    }
+    Some(Lab {
+        id: file.id.into_inner(),
+        title: file.title,
+        summary: file.summary,
+        source: file.source,
+        instructions: file.instructions,
+        params: v.params,
+        resources,
+        checks,
+        origin: origin.to_owned(),
+    })
+}
+
+fn with_article(noun: &str) -> String {
+    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u', 'E', 'I']);
+    format!("{} {noun}", if vowel { "an" } else { "a" })
+}
+
+fn kind_names() -> String {
+    Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The known word closest to `word`, if it is close enough to be a likely typo.
+pub fn closest<'a>(word: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+struct Validator<'c, 'a> {
+    c: &'c mut Collector<'a>,
+    kinds: BTreeMap<String, Kind>,
+    params: BTreeMap<String, Param>,
+}
+
+/// Keys each kind takes beyond `type`, `stage` and `description`.
+fn allowed_keys(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Vpc => &["cidr", "dns_hostnames"],
+        Kind::Subnet => &["vpc", "cidr", "az", "map_public_ip"],
+        Kind::InternetGateway => &["vpc"],
+        Kind::RouteTable => &["vpc", "subnets", "routes"],
+        Kind::ElasticIp => &[],
+        Kind::NatGateway => &["subnet", "eip"],
+        Kind::NetworkAcl => &["vpc", "subnets", "inbound", "outbound"],
+        Kind::SecurityGroup => &["vpc", "ingress", "egress"],
+        Kind::KeyPair => &[],
+        Kind::Instance => &["subnet", "ami", "instance_type", "security_groups", "key"],
+    }
+}
+
+/// The keys present in a resource table, with their spans.
+fn present_keys(d: &ResourceDef) -> Vec<(&'static str, Range<usize>)> {
+    fn span<T>(s: &Spanned<T>) -> Range<usize> {
+        s.span()
+    }
+    fn list<T>(l: &[Spanned<T>]) -> Range<usize> {
+        match (l.first(), l.last()) {
+            (Some(a), Some(b)) => a.span().start..b.span().end,
+            _ => 0..0,
+        }
+    }
+    let mut out = Vec::new();
+    let mut add = |k: &'static str, s: Option<Range<usize>>| {
+        if let Some(s) = s {
+            out.push((k, s));
+        }
+    };
+    add("vpc", d.vpc.as_ref().map(span));
+    add("subnet", d.subnet.as_ref().map(span));
+    add("subnets", d.subnets.as_deref().map(list));
+    add("cidr", d.cidr.as_ref().map(span));
+    add("az", d.az.as_ref().map(span));
+    add("dns_hostnames", d.dns_hostnames.as_ref().map(span));
+    add("map_public_ip", d.map_public_ip.as_ref().map(span));
+    add("routes", d.routes.as_deref().map(list));
+    add("eip", d.eip.as_ref().map(span));
+    add("inbound", d.inbound.as_deref().map(list));
+    add("outbound", d.outbound.as_deref().map(list));
+    add("ingress", d.ingress.as_deref().map(list));
+    add("egress", d.egress.as_deref().map(list));
+    add("ami", d.ami.as_ref().map(span));
+    add("instance_type", d.instance_type.as_ref().map(span));
+    add("security_groups", d.security_groups.as_deref().map(list));
+    add("key", d.key.as_ref().map(span));
+    out
+}
+
+impl Validator<'_, '_> {
+    fn check_id(&mut self, id: &Spanned<String>) {
+        let ok = !id.get_ref().is_empty()
+            && id
+                .get_ref()
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+        if !ok {
+            self.c.error(
+                id.span(),
+                format!(
+                    "lab id `{}` must be lowercase letters, digits and `-`",
+                    id.get_ref()
+                ),
+                "invalid id",
+            );
+        }
+    }
+
+    fn check_name(&mut self, name: &Spanned<String>) {
+        let n = name.get_ref();
+        let ok = !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+        if !ok {
+            self.c.error(
+                name.span(),
+                format!("resource name `{n}` must be 1-64 letters, digits, `-` or `_`"),
+                "invalid name",
+            );
+        }
+    }
+
+    /// A string with `${param}` substituted; an unknown parameter is an error at the string.
+    fn text(&mut self, s: &Spanned<String>) -> Option<String> {
+        let raw = s.get_ref();
+        let mut out = String::new();
+        let mut rest = raw.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                self.c.error(s.span(), "unclosed `${` in string", "here");
+                return None;
+            };
+            let name = &after[..end];
+            match self.params.get(name) {
+                Some(p) => out.push_str(&p.value),
+                None => {
+                    self.c.error(
+                        s.span(),
+                        format!("unknown parameter `{name}`"),
+                        "no such parameter",
+                    );
+                    self.c
+                        .help("declare it under [params.NAME] with a `default`");
+                    return None;
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    fn cidr(&mut self, s: &Spanned<String>) -> Option<Ipv4Net> {
+        let text = self.text(s)?;
+        let from_param = s.get_ref().contains("${");
+        match text.parse::<Ipv4Net>() {
+            Ok(net) if net.trunc() == net => Some(net),
+            Ok(net) => {
+                self.c.error(
+                    s.span(),
+                    format!("`{text}` has host bits set"),
+                    "not a network address",
+                );
+                self.c.help(format!("did you mean `{}`?", net.trunc()));
+                None
+            }
+            Err(_) => {
+                let msg = if from_param {
+                    format!("`{text}` (from a parameter) is not an IPv4 CIDR such as 10.0.0.0/16")
+                } else {
+                    format!("`{text}` is not an IPv4 CIDR such as 10.0.0.0/16")
+                };
+                self.c.error(s.span(), msg, "invalid CIDR");
+                None
+            }
+        }
+    }
+
+    fn reference(&mut self, s: &Spanned<String>, want: &[Kind]) -> Option<String> {
+        let name = s.get_ref();
+        match self.kinds.get(name) {
+            Some(k) if want.contains(k) => Some(name.clone()),
+            Some(k) => {
+                let wanted: Vec<&str> = want.iter().map(|k| k.label()).collect();
+                self.c.error(
+                    s.span(),
+                    format!(
+                        "`{name}` is {}, but {} is expected here",
+                        with_article(k.label()),
+                        with_article(&wanted.join(" or "))
+                    ),
+                    "wrong kind of resource",
+                );
+                None
+            }
+            None => {
+                self.c.error(
+                    s.span(),
+                    format!("unknown reference `{name}`"),
+                    "no resource of this name",
+                );
+                let names: Vec<String> = self.kinds.keys().cloned().collect();
+                if let Some(close) = closest(name, names.iter().map(String::as_str)) {
+                    let close = close.to_owned();
+                    self.c.help(format!("did you mean `{close}`?"));
+                }
+                None
+            }
+        }
+    }
+
+    fn required<'d, T>(
+        &mut self,
+        name: &Spanned<String>,
+        kind: Kind,
+        key: &str,
+        v: &'d Option<T>,
+    ) -> Option<&'d T> {
+        if v.is_none() {
+            self.c.error(
+                name.span(),
+                format!("{} `{}` needs `{key}`", kind.label(), name.get_ref()),
+                "missing key",
+            );
+        }
+        v.as_ref()
+    }
+
+    fn ports(
+        &mut self,
+        proto: Proto,
+        port: &Option<Spanned<i64>>,
+        ports: &Option<Spanned<String>>,
+        at: Range<usize>,
+    ) -> Option<Option<Ports>> {
+        if !proto.has_ports() {
+            if let Some(p) = port
+                .as_ref()
+                .map(|p| p.span())
+                .or(ports.as_ref().map(|p| p.span()))
+            {
+                self.c.error(
+                    p,
+                    format!("protocol `{proto}` takes no ports"),
+                    "remove this",
+                );
+                return None;
+            }
+            return Some(None);
+        }
+        let range = match (port, ports) {
+            (Some(p), None) => {
+                let n = *p.get_ref();
+                if !(0..=65535).contains(&n) {
+                    self.c.error(
+                        p.span(),
+                        format!("port {n} is outside 0-65535"),
+                        "invalid port",
+                    );
+                    return None;
+                }
+                (n, n, p.span())
+            }
+            (None, Some(p)) => {
+                let parsed = p.get_ref().split_once('-').and_then(|(a, b)| {
+                    Some((a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?))
+                });
+                match parsed {
+                    Some((a, b))
+                        if (0..=65535).contains(&a) && (0..=65535).contains(&b) && a <= b =>
+                    {
+                        (a, b, p.span())
+                    }
+                    _ => {
+                        self.c.error(
+                            p.span(),
+                            format!(
+                                "`{}` is not a port range such as \"1024-65535\"",
+                                p.get_ref()
+                            ),
+                            "invalid port range",
+                        );
+                        return None;
+                    }
+                }
+            }
+            (Some(p), Some(_)) => {
+                self.c
+                    .error(p.span(), "give `port` or `ports`, not both", "one of them");
+                return None;
+            }
+            (None, None) => {
+                self.c.error(
+                    at,
+                    format!("a `{proto}` rule needs `port` or `ports`"),
+                    "in this rule",
+                );
+                return None;
+            }
+        };
+        let (from, to, _) = range;
+        Some(Some(Ports {
+            from: u16::try_from(from).unwrap_or(0),
+            to: u16::try_from(to).unwrap_or(u16::MAX),
+        }))
+    }
+
+    fn proto(&mut self, s: &Spanned<String>) -> Option<Proto> {
+        let p = Proto::parse(s.get_ref());
+        if p.is_none() {
+            self.c.error(
+                s.span(),
+                format!("unknown protocol `{}`", s.get_ref()),
+                "invalid protocol",
+            );
+            self.c.help("one of: tcp, udp, icmp, all");
+        }
+        p
+    }
+
+    fn nacl_rules(&mut self, rules: &[Spanned<NaclRuleDef>]) -> Vec<NaclRule> {
+        let mut out = Vec::new();
+        let mut numbers = BTreeSet::new();
+        for r in rules {
+            let d = r.get_ref();
+            let n = *d.rule.get_ref();
+            if !(1..=32766).contains(&n) {
+                self.c.error(
+                    d.rule.span(),
+                    format!("rule number {n} is outside 1-32766"),
+                    "invalid rule number",
+                );
+                continue;
+            }
+            if !numbers.insert(n) {
+                self.c.error(
+                    d.rule.span(),
+                    format!("rule number {n} is used twice in this direction"),
+                    "duplicate",
+                );
+                continue;
+            }
+            let action = match d.action.get_ref().as_str() {
+                "allow" => Action::Allow,
+                "deny" => Action::Deny,
+                other => {
+                    self.c.error(
+                        d.action.span(),
+                        format!("action `{other}` must be allow or deny"),
+                        "invalid action",
+                    );
+                    continue;
+                }
+            };
+            let Some(proto) = self.proto(&d.proto) else {
+                continue;
+            };
+            let Some(ports) = self.ports(proto, &d.port, &d.ports, r.span()) else {
+                continue;
+            };
+            let Some(cidr) = self.cidr(&d.cidr) else {
+                continue;
+            };
+            out.push(NaclRule {
+                rule: i32::try_from(n).unwrap_or(0),
+                action,
+                proto,
+                ports,
+                cidr,
+            });
+        }
+        out
+    }
+
+    fn sg_rules(&mut self, rules: &[Spanned<SgRuleDef>], egress: bool) -> Vec<SgRule> {
+        let mut out = Vec::new();
+        for r in rules {
+            let d = r.get_ref();
+            let Some(proto) = self.proto(&d.proto) else {
+                continue;
+            };
+            let Some(ports) = self.ports(proto, &d.port, &d.ports, r.span()) else {
+                continue;
+            };
+            let group = if egress { &d.to } else { &d.from };
+            let wrong = if egress { &d.from } else { &d.to };
+            if let Some(w) = wrong {
+                let (dir, key) = if egress {
+                    ("egress", "to")
+                } else {
+                    ("ingress", "from")
+                };
+                self.c.error(
+                    w.span(),
+                    format!("{dir} rules name their peer group with `{key}`"),
+                    "wrong key",
+                );
+                continue;
+            }
+            let peer = match (&d.cidr, group) {
+                (Some(c), None) => match self.cidr(c) {
+                    Some(net) => Peer::Cidr(net),
+                    None => continue,
+                },
+                (None, Some(g)) => match self.reference(g, &[Kind::SecurityGroup]) {
+                    Some(name) => Peer::Group(name),
+                    None => continue,
+                },
+                (Some(c), Some(_)) => {
+                    self.c.error(
+                        c.span(),
+                        "a rule has either a `cidr` or a group, not both",
+                        "one of them",
+                    );
+                    continue;
+                }
+                (None, None) => {
+                    self.c.error(
+                        r.span(),
+                        "a rule needs a `cidr` or a security group",
+                        "in this rule",
+                    );
+                    continue;
+                }
+            };
+            out.push(SgRule { proto, ports, peer });
+        }
+        out
+    }
+
+    fn resource(
+        &mut self,
+        name: &Spanned<String>,
+        kind: Kind,
+        d: &ResourceDef,
+    ) -> Option<Resource> {
+        let allowed = allowed_keys(kind);
+        let mut ok = true;
+        for (key, span) in present_keys(d) {
+            if !allowed.contains(&key) {
+                self.c.error(
+                    span,
+                    format!("`{key}` does not apply to a {}", kind.label()),
+                    "not for this type",
+                );
+                self.c.help(if allowed.is_empty() {
+                    format!("a {} takes no settings", kind.label())
+                } else {
+                    format!("a {} takes: {}", kind.label(), allowed.join(", "))
+                });
+                ok = false;
+            }
+        }
+        let stage = match d.stage.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("solution") => Stage::Solution,
+            Some("setup") => Stage::Setup,
+            Some(other) => {
+                let span = d.stage.as_ref().map(|s| s.span()).unwrap_or(0..0);
+                self.c.error(
+                    span,
+                    format!("stage `{other}` must be `setup` or `solution`"),
+                    "invalid stage",
+                );
+                Stage::Solution
+            }
+        };
+        let errors_before = self.c.issues.len();
+        let vpc = |v: &mut Self| -> Option<String> {
+            let r = v.required(name, kind, "vpc", &d.vpc)?.clone();
+            v.reference(&r, &[Kind::Vpc])
+        };
+        let subnets = |v: &mut Self| -> Vec<String> {
+            d.subnets
+                .iter()
+                .flatten()
+                .filter_map(|s| v.reference(s, &[Kind::Subnet]))
+                .collect()
+        };
+        let spec = match kind {
+            Kind::Vpc => {
+                let cidr = self.required(name, kind, "cidr", &d.cidr).cloned();
+                let cidr = cidr.and_then(|c| {
+                    let net = self.cidr(&c)?;
+                    if !(16..=28).contains(&net.prefix_len()) {
+                        self.c.error(
+                            c.span(),
+                            format!("a VPC CIDR must be /16 to /28, not /{}", net.prefix_len()),
+                            "invalid size",
+                        );
+                        return None;
+                    }
+                    Some(net)
+                });
+                Spec::Vpc {
+                    cidr: cidr.unwrap_or_default(),
+                    dns_hostnames: d.dns_hostnames.as_ref().is_some_and(|b| *b.get_ref()),
+                }
+            }
+            Kind::Subnet => {
+                let vpc = vpc(self);
+                let cidr = self.required(name, kind, "cidr", &d.cidr).cloned();
+                let cidr = cidr.and_then(|c| self.cidr(&c));
+                let az = match &d.az {
+                    None => 0,
+                    Some(a) if (0..=5).contains(a.get_ref()) => {
+                        usize::try_from(*a.get_ref()).unwrap_or(0)
+                    }
+                    Some(a) => {
+                        self.c.error(
+                            a.span(),
+                            format!("az index {} is outside 0-5", a.get_ref()),
+                            "invalid AZ index",
+                        );
+                        self.c.help(
+                            "`az` is an index into the region's availability zones: 0 is the first",
+                        );
+                        0
+                    }
+                };
+                Spec::Subnet {
+                    vpc: vpc.unwrap_or_default(),
+                    cidr: cidr.unwrap_or_default(),
+                    az,
+                    map_public_ip: d.map_public_ip.as_ref().is_some_and(|b| *b.get_ref()),
+                }
+            }
+            Kind::InternetGateway => Spec::InternetGateway {
+                vpc: vpc(self).unwrap_or_default(),
+            },
+            Kind::RouteTable => {
+                let vpc = vpc(self);
+                let subnets = subnets(self);
+                let mut routes = Vec::new();
+                for r in d.routes.iter().flatten() {
+                    let cidr = self.cidr(&r.get_ref().cidr);
+                    let to =
+                        self.reference(&r.get_ref().to, &[Kind::InternetGateway, Kind::NatGateway]);
+                    if let (Some(cidr), Some(target)) = (cidr, to) {
+                        routes.push(Route { cidr, target });
+                    }
+                }
+                Spec::RouteTable {
+                    vpc: vpc.unwrap_or_default(),
+                    subnets,
+                    routes,
+                }
+            }
+            Kind::ElasticIp => Spec::ElasticIp,
+            Kind::NatGateway => {
+                let subnet = self.required(name, kind, "subnet", &d.subnet).cloned();
+                let subnet = subnet.and_then(|s| self.reference(&s, &[Kind::Subnet]));
+                let eip = self.required(name, kind, "eip", &d.eip).cloned();
+                let eip = eip.and_then(|s| self.reference(&s, &[Kind::ElasticIp]));
+                Spec::NatGateway {
+                    subnet: subnet.unwrap_or_default(),
+                    eip: eip.unwrap_or_default(),
+                }
+            }
+            Kind::NetworkAcl => {
+                let vpc = vpc(self);
+                let subnets = subnets(self);
+                let inbound = self.nacl_rules(d.inbound.as_deref().unwrap_or_default());
+                let outbound = self.nacl_rules(d.outbound.as_deref().unwrap_or_default());
+                Spec::NetworkAcl {
+                    vpc: vpc.unwrap_or_default(),
+                    subnets,
+                    inbound,
+                    outbound,
+                }
+            }
+            Kind::SecurityGroup => {
+                let vpc = vpc(self);
+                let ingress = self.sg_rules(d.ingress.as_deref().unwrap_or_default(), false);
+                let egress = d.egress.as_deref().map(|e| self.sg_rules(e, true));
+                Spec::SecurityGroup {
+                    vpc: vpc.unwrap_or_default(),
+                    description: d
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("awslab {}", name.get_ref())),
+                    ingress,
+                    egress,
+                }
+            }
+            Kind::KeyPair => Spec::KeyPair,
+            Kind::Instance => {
+                let subnet = self.required(name, kind, "subnet", &d.subnet).cloned();
+                let subnet = subnet.and_then(|s| self.reference(&s, &[Kind::Subnet]));
+                let ami = self.required(name, kind, "ami", &d.ami).cloned().and_then(|a| {
+                    let text = self.text(&a)?;
+                    if let Some(path) = text.strip_prefix("ssm:") {
+                        Some(AmiRef::Ssm(path.to_owned()))
+                    } else if text.starts_with("ami-") {
+                        Some(AmiRef::Id(text))
+                    } else {
+                        self.c.error(a.span(), format!("`{text}` is neither `ssm:/path` nor an `ami-` id"), "invalid image");
+                        self.c.help("use the SSM public parameter, e.g. \"ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\"");
+                        None
+                    }
+                });
+                let instance_type = d
+                    .instance_type
+                    .as_ref()
+                    .map_or_else(|| "t3.micro".to_owned(), |t| t.get_ref().clone());
+                let security_groups = d
+                    .security_groups
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| self.reference(s, &[Kind::SecurityGroup]))
+                    .collect();
+                let key = d
+                    .key
+                    .as_ref()
+                    .and_then(|k| self.reference(k, &[Kind::KeyPair]));
+                Spec::Instance {
+                    subnet: subnet.unwrap_or_default(),
+                    ami: ami.unwrap_or(AmiRef::Id(String::new())),
+                    instance_type,
+                    security_groups,
+                    key,
+                }
+            }
+        };
+        if !ok
+            || self.c.issues[errors_before..]
+                .iter()
+                .any(|i| i.severity == super::Severity::Error)
+        {
+            return None;
+        }
+        Some(Resource {
+            name: name.get_ref().clone(),
+            stage,
+            spec,
+        })
+    }
+
+    /// Subnet CIDRs inside their VPC's CIDR and not overlapping each other.
+    fn check_subnet_cidrs(&mut self, file: &LabFile, resources: &[Resource]) {
+        let span_of = |name: &str| -> Range<usize> {
+            file.resources
+                .iter()
+                .find(|(k, _)| k.get_ref() == name)
+                .and_then(|(_, d)| d.get_ref().cidr.as_ref().map(|c| c.span()))
+                .unwrap_or(0..0)
+        };
+        let vpcs: BTreeMap<&str, Ipv4Net> = resources
+            .iter()
+            .filter_map(|r| match &r.spec {
+                Spec::Vpc { cidr, .. } => Some((r.name.as_str(), *cidr)),
+                _ => None,
+            })
+            .collect();
+        let subnets: Vec<(&str, &str, Ipv4Net)> = resources
+            .iter()
+            .filter_map(|r| match &r.spec {
+                Spec::Subnet { vpc, cidr, .. } => Some((r.name.as_str(), vpc.as_str(), *cidr)),
+                _ => None,
+            })
+            .collect();
+        for (i, (name, vpc, cidr)) in subnets.iter().enumerate() {
+            if let Some(vnet) = vpcs.get(vpc)
+                && !vnet.contains(cidr)
+            {
+                self.c.error(
+                    span_of(name),
+                    format!("subnet `{name}` {cidr} is outside VPC `{vpc}` {vnet}"),
+                    "outside the VPC",
+                );
+            }
+            for (other, ovpc, ocidr) in &subnets[..i] {
+                if ovpc == vpc && (ocidr.contains(cidr) || cidr.contains(ocidr)) {
+                    self.c.error(
+                        span_of(name),
+                        format!("subnet `{name}` {cidr} overlaps subnet `{other}` {ocidr}"),
+                        "overlapping CIDR",
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_cycle(&mut self, file: &LabFile, resources: &[Resource]) {
+        let graph = Graph::new(resources.iter().map(|r| (r.name.as_str(), r.spec.refs())));
+        if let Some(cycle) = graph.find_cycle() {
+            let span = file
+                .resources
+                .keys()
+                .find(|k| *k.get_ref() == cycle[0])
+                .map(|k| k.span())
+                .unwrap_or(0..0);
+            self.c.error(
+                span,
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+                "part of a cycle",
+            );
+        }
+    }
+
+    fn check(&mut self, d: &CheckDef) -> Option<Check> {
+        let kind_name = d.kind.get_ref().as_str();
+        let subnet_list = |v: &mut Self, list: &[Spanned<String>], key: &str| -> Vec<String> {
+            if list.is_empty() {
+                v.c.error(
+                    d.kind.span(),
+                    format!("a `{kind_name}` check needs `{key}`"),
+                    "missing key",
+                );
+            }
+            list.iter()
+                .filter_map(|s| v.reference(s, &[Kind::Subnet]))
+                .collect()
+        };
+        let kind = match kind_name {
+            "public_subnet" => CheckKind::PublicSubnet {
+                subnets: subnet_list(self, &d.subnets, "subnets"),
+            },
+            "private_subnet" => CheckKind::PrivateSubnet {
+                subnets: subnet_list(self, &d.subnets, "subnets"),
+            },
+            "egress" => {
+                match d.via.as_ref().map(|v| (v.get_ref().as_str(), v.span())) {
+                    Some(("nat_gateway", _)) => {}
+                    Some((other, span)) => {
+                        self.c.error(
+                            span,
+                            format!("egress via `{other}` is not supported"),
+                            "unsupported",
+                        );
+                        self.c.help("use via = \"nat_gateway\"");
+                    }
+                    None => self.c.error(
+                        d.kind.span(),
+                        "an `egress` check needs `via`",
+                        "missing key",
+                    ),
+                }
+                CheckKind::EgressViaNat {
+                    from: subnet_list(self, &d.from, "from"),
+                }
+            }
+            "multi_az" => {
+                if d.resources.len() < 2 {
+                    self.c.error(
+                        d.kind.span(),
+                        "a `multi_az` check needs at least two `resources`",
+                        "too few",
+                    );
+                }
+                CheckKind::MultiAz {
+                    resources: d
+                        .resources
+                        .iter()
+                        .filter_map(|s| self.reference(s, &[Kind::Subnet, Kind::Instance]))
+                        .collect(),
+                }
+            }
+            other => {
+                self.c.error(
+                    d.kind.span(),
+                    format!("unknown check kind `{other}`"),
+                    "unknown kind",
+                );
+                self.c
+                    .help(format!("one of: {}", CheckKind::NAMES.join(", ")));
+                return None;
+            }
+        };
+        let points = match &d.points {
+            None => 1,
+            Some(p) if (0..=100).contains(p.get_ref()) => u32::try_from(*p.get_ref()).unwrap_or(1),
+            Some(p) => {
+                self.c.error(
+                    p.span(),
+                    format!("points {} is outside 0-100", p.get_ref()),
+                    "invalid points",
+                );
+                1
+            }
+        };
+        Some(Check {
+            id: d.id.get_ref().clone(),
+            title: d.title.clone(),
+            kind,
+            points,
+            hint: d.hint.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{closest, edit_distance};
+
+    #[test]
+    fn edit_distance_and_suggestions() {
+        assert_eq!(edit_distance("lab-vpcc", "lab-vpc"), 1);
+        assert_eq!(
+            closest("lab-vpcc", ["lab-vpc", "public-a"].into_iter()),
+            Some("lab-vpc")
+        );
+        assert_eq!(closest("zzzzzz", ["lab-vpc"].into_iter()), None);
+    }
+}

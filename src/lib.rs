@@ -1,0 +1,19 @@
+//! awslab: spin up, grade and tear down AWS hands-on labs.
+//!
+//! A lab is a TOML file ([`lab`]); the [`engine`] applies and destroys it through the AWS SDK
+//! ([`aws`], [`resources`]), finding everything by tags; [`check`] grades a setup; [`ui`] is the
+//! only module that prints.
+
+pub mod aws;
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod graph;
+pub mod lab;
+pub mod resources;
+pub mod settings;
+pub mod ui;
+
+pub use error::Error;

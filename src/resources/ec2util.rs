@@ -1,0 +1,49 @@
+//! Small helpers the EC2 kinds share: scope filters and "already gone is fine".
+
+use aws_sdk_ec2::types::Filter;
+
+use super::Scope;
+use crate::aws::AwsError;
+use crate::aws::tags;
+
+pub fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    let mut b = Filter::builder().name(name);
+    for v in values {
+        b = b.values(v);
+    }
+    b.build()
+}
+
+/// The filters for a scope. `vpc_filter` is the kind's filter name for "in this VPC"
+/// (`vpc-id`, `attachment.vpc-id`); `None` for kinds that live outside VPCs, which then find
+/// nothing in an `InVpcs` scope. `None` as the result means "nothing to ask".
+pub fn scope_filters(scope: &Scope, vpc_filter: Option<&str>) -> Option<Vec<Filter>> {
+    match scope {
+        Scope::Owned(owner) => Some(owner.filters()),
+        Scope::InVpcs(ids) => {
+            if ids.is_empty() {
+                return None;
+            }
+            vpc_filter.map(|f| vec![filter(f, ids.iter().cloned())])
+        }
+        Scope::Named(names) => {
+            if names.is_empty() {
+                return None;
+            }
+            Some(vec![filter(
+                &format!("tag:{}", tags::NAME),
+                names.iter().cloned(),
+            )])
+        }
+        Scope::Region => Some(Vec::new()),
+    }
+}
+
+/// Treats "already gone" as success.
+pub fn gone_ok<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_gone() => Ok(()),
+        Err(e) => Err(e),
+    }
+}

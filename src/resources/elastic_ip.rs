@@ -1,0 +1,131 @@
+//! Elastic IP addresses (the NAT gateway's public address).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+
+use super::ec2util::{gone_ok, scope_filters};
+use super::wait::retry_dependency;
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError, ErrorClass};
+use crate::lab::{Kind, Resource};
+
+pub struct ElasticIp;
+
+#[async_trait]
+impl ResourceKind for ElasticIp {
+    fn kind(&self) -> Kind {
+        Kind::ElasticIp
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(filters) = scope_filters(scope, None) else {
+            return Ok(Vec::new());
+        };
+        let out = aws
+            .ec2
+            .describe_addresses()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeAddresses", "addresses", e))?;
+        Ok(out
+            .addresses()
+            .iter()
+            .filter_map(|a| {
+                Some(Observed {
+                    kind: Kind::ElasticIp,
+                    id: a.allocation_id()?.to_owned(),
+                    tags: from_ec2(a.tags()),
+                    facts: Facts::ElasticIp {
+                        public_ip: a.public_ip().map(str::to_owned),
+                        association_id: a.association_id().map(str::to_owned),
+                    },
+                })
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        if let Some(o) = existing {
+            return Ok(o.clone());
+        }
+        let out = cx
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(cx.owner.tag_spec(ResourceType::ElasticIp, &res.name))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:AllocateAddress", &res.name, e))?;
+        let id = out.allocation_id().ok_or_else(|| {
+            AwsError::other(
+                "ec2:AllocateAddress",
+                &res.name,
+                "NoId",
+                "no allocation id in the answer",
+            )
+        })?;
+        Ok(Observed {
+            kind: Kind::ElasticIp,
+            id: id.to_owned(),
+            tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+            facts: Facts::ElasticIp {
+                public_ip: out.public_ip().map(str::to_owned),
+                association_id: None,
+            },
+        })
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    fn compare(
+        &self,
+        _res: &Resource,
+        _obs: &Observed,
+        _bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        Vec::new()
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        world
+            .of_kind(Kind::NatGateway)
+            .filter(|n| matches!(&n.facts, Facts::NatGateway { allocation_ids, state, .. } if state != "deleted" && allocation_ids.contains(&obs.id)))
+            .map(|n| n.id.clone())
+            .collect()
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        // Shortly after its NAT gateway is deleted, AWS refuses the release with a misleading
+        // AuthFailure or InvalidIPAddress.InUse: both mean "wait".
+        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .ec2
+                    .release_address()
+                    .allocation_id(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let e = AwsError::from_sdk("ec2:ReleaseAddress", &obs.id, e);
+                        if e.code == "AuthFailure" {
+                            e.with_class(ErrorClass::Dependency)
+                        } else {
+                            e
+                        }
+                    }),
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,336 @@
+//! EC2 instances: the image is looked up (SSM public parameter) at apply time, never hard-coded;
+//! `up` waits until running, `down` until terminated.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{InstanceStateName, InstanceType, ResourceType};
+use tokio::sync::Mutex;
+
+use super::ec2util::{filter, gone_ok, scope_filters};
+use super::wait::until;
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{AmiRef, Kind, Resource, Spec};
+
+pub struct Instance;
+
+/// SSM parameter -> image id, so two instances cost one lookup.
+#[derive(Debug, Default)]
+pub struct AmiCache(Mutex<BTreeMap<String, String>>);
+
+impl AmiCache {
+    pub async fn resolve(
+        &self,
+        aws: &Aws,
+        ami: &AmiRef,
+        resource: &str,
+    ) -> Result<String, AwsError> {
+        let path = match ami {
+            AmiRef::Id(id) => return Ok(id.clone()),
+            AmiRef::Ssm(path) => path,
+        };
+        let mut cache = self.0.lock().await;
+        if let Some(id) = cache.get(path) {
+            return Ok(id.clone());
+        }
+        let out = aws
+            .ssm
+            .get_parameter()
+            .name(path)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk("ssm:GetParameter", format!("{resource} image {path}"), e)
+            })?;
+        let id = out
+            .parameter()
+            .and_then(|p| p.value())
+            .ok_or_else(|| {
+                AwsError::other(
+                    "ssm:GetParameter",
+                    resource,
+                    "NoValue",
+                    format!("{path} has no value"),
+                )
+            })?
+            .to_owned();
+        cache.insert(path.clone(), id.clone());
+        Ok(id)
+    }
+}
+
+fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
+    Some(Observed {
+        kind: Kind::Instance,
+        id: i.instance_id()?.to_owned(),
+        tags: from_ec2(i.tags()),
+        facts: Facts::Instance {
+            vpc_id: i.vpc_id().map(str::to_owned),
+            subnet_id: i.subnet_id().map(str::to_owned),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map_or("unknown", InstanceStateName::as_str)
+                .to_owned(),
+            instance_type: i
+                .instance_type()
+                .map_or("unknown", InstanceType::as_str)
+                .to_owned(),
+            security_groups: i
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_owned))
+                .collect(),
+            key_name: i.key_name().map(str::to_owned),
+            public_ip: i.public_ip_address().map(str::to_owned),
+            private_ip: i.private_ip_address().map(str::to_owned),
+        },
+    })
+}
+
+fn state(o: &Observed) -> &str {
+    match &o.facts {
+        Facts::Instance { state, .. } => state,
+        _ => "unknown",
+    }
+}
+
+impl Instance {
+    async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Observed>, AwsError> {
+        let out = aws
+            .ec2
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", id, e));
+        match out {
+            Ok(out) => Ok(out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .find_map(observe)),
+            Err(e) if e.is_gone() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Instance {
+    fn kind(&self) -> Kind {
+        Kind::Instance
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(mut filters) = scope_filters(scope, Some("vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        filters.push(filter(
+            "instance-state-name",
+            ["pending", "running", "stopping", "stopped", "shutting-down"],
+        ));
+        let out = aws
+            .ec2
+            .describe_instances()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", "instances", e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(observe)
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::Instance {
+            subnet,
+            ami,
+            instance_type,
+            security_groups,
+            key,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not an instance",
+            ));
+        };
+        let id = match existing {
+            Some(o) => o.id.clone(),
+            None => {
+                let image = cx.amis.resolve(cx.aws, ami, &res.name).await?;
+                let mut req = cx
+                    .aws
+                    .ec2
+                    .run_instances()
+                    .image_id(image)
+                    .instance_type(InstanceType::from(instance_type.as_str()))
+                    .min_count(1)
+                    .max_count(1)
+                    .subnet_id(cx.bound.require(subnet, &res.name)?)
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::Instance, &res.name))
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::Volume, &res.name));
+                for sg in security_groups {
+                    req = req.security_group_ids(cx.bound.require(sg, &res.name)?);
+                }
+                if let Some(key) = key {
+                    let key_name = match cx.bound.get(key).map(|o| &o.facts) {
+                        Some(Facts::KeyPair { key_name }) => key_name.clone(),
+                        _ => cx.bound.require(key, &res.name)?.to_owned(),
+                    };
+                    req = req.key_name(key_name);
+                }
+                let out = req
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:RunInstances", &res.name, e))?;
+                out.instances()
+                    .first()
+                    .and_then(|i| i.instance_id())
+                    .ok_or_else(|| {
+                        AwsError::other(
+                            "ec2:RunInstances",
+                            &res.name,
+                            "NoId",
+                            "no instance in the answer",
+                        )
+                    })?
+                    .to_owned()
+            }
+        };
+        let last = std::sync::Mutex::new(None);
+        let last_ref = &last;
+        until(
+            "running",
+            &res.name,
+            cx.wait_timeout,
+            cx.progress,
+            || async {
+                let o = Self::describe_one(cx.aws, &id).await?;
+                let ready = o.as_ref().is_some_and(|o| state(o) == "running");
+                if let Ok(mut l) = last_ref.lock() {
+                    *l = o;
+                }
+                Ok(ready)
+            },
+        )
+        .await?;
+        last.into_inner().ok().flatten().ok_or_else(|| {
+            AwsError::other(
+                "ec2:DescribeInstances",
+                &res.name,
+                "NotFound",
+                "vanished while waiting",
+            )
+        })
+    }
+
+    fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
+        match &res.spec {
+            Spec::Instance { key: Some(_), .. } => {
+                vec!["subnet", "instance_type", "security_groups", "state", "key"]
+            }
+            _ => vec!["subnet", "instance_type", "security_groups", "state"],
+        }
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::Instance {
+                subnet,
+                instance_type,
+                security_groups,
+                key,
+                ..
+            },
+            Facts::Instance {
+                subnet_id,
+                instance_type: t,
+                security_groups: sgs,
+                key_name,
+                state,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let mut want_sgs = security_groups.clone();
+        want_sgs.sort();
+        let mut found_sgs: Vec<String> = sgs.iter().map(|g| bound.label(g)).collect();
+        found_sgs.sort();
+        let mut attrs = vec![
+            Attr::new(
+                "subnet",
+                subnet,
+                subnet_id
+                    .as_deref()
+                    .map_or_else(|| "none".to_owned(), |s| bound.label(s)),
+            ),
+            Attr::new("instance_type", instance_type, t),
+            Attr::new("security_groups", want_sgs.join(", "), found_sgs.join(", ")),
+            Attr::new("state", "running", state),
+        ];
+        if let Some(key) = key {
+            let want = match bound.get(key).map(|o| &o.facts) {
+                Some(Facts::KeyPair { key_name }) => key_name.clone(),
+                _ => key.clone(),
+            };
+            attrs.push(Attr::new(
+                "key",
+                want,
+                key_name.as_deref().unwrap_or("none"),
+            ));
+        }
+        attrs
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        if state(obs) == "terminated" {
+            return Ok(());
+        }
+        gone_ok(
+            cx.aws
+                .ec2
+                .terminate_instances()
+                .instance_ids(&obs.id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:TerminateInstances", &obs.id, e)),
+        )?;
+        until(
+            "terminated",
+            &obs.id,
+            cx.wait_timeout,
+            cx.progress,
+            || async {
+                let o = Self::describe_one(cx.aws, &obs.id).await?;
+                Ok(o.is_none_or(|o| state(&o) == "terminated"))
+            },
+        )
+        .await
+    }
+
+    fn typical(&self) -> Option<&'static str> {
+        Some("running in ~15 s")
+    }
+}

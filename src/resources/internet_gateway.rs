@@ -1,0 +1,205 @@
+//! Internet gateways: created, then attached to their VPC; detached before deletion.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::ec2util::{gone_ok, scope_filters};
+use super::wait::retry_dependency;
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Resource, Spec};
+
+pub struct InternetGateway;
+
+#[async_trait]
+impl ResourceKind for InternetGateway {
+    fn kind(&self) -> Kind {
+        Kind::InternetGateway
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(filters) = scope_filters(scope, Some("attachment.vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        let out = aws
+            .ec2
+            .describe_internet_gateways()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk("ec2:DescribeInternetGateways", "internet gateways", e)
+            })?;
+        Ok(out
+            .internet_gateways()
+            .iter()
+            .filter_map(|g| {
+                Some(Observed {
+                    kind: Kind::InternetGateway,
+                    id: g.internet_gateway_id()?.to_owned(),
+                    tags: from_ec2(g.tags()),
+                    facts: Facts::InternetGateway {
+                        attached_vpcs: g
+                            .attachments()
+                            .iter()
+                            .filter_map(|a| a.vpc_id().map(str::to_owned))
+                            .collect(),
+                    },
+                })
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::InternetGateway { vpc } = &res.spec else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not an internet gateway",
+            ));
+        };
+        let vpc_id = cx.bound.require(vpc, &res.name)?.to_owned();
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_internet_gateway()
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::InternetGateway, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateInternetGateway", &res.name, e))?;
+                let id = out
+                    .internet_gateway()
+                    .and_then(|g| g.internet_gateway_id())
+                    .ok_or_else(|| {
+                        AwsError::other(
+                            "ec2:CreateInternetGateway",
+                            &res.name,
+                            "NoId",
+                            "no id in the answer",
+                        )
+                    })?;
+                Observed {
+                    kind: Kind::InternetGateway,
+                    id: id.to_owned(),
+                    tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+                    facts: Facts::InternetGateway {
+                        attached_vpcs: Vec::new(),
+                    },
+                }
+            }
+        };
+        if let Facts::InternetGateway { attached_vpcs } = &mut obs.facts
+            && !attached_vpcs.contains(&vpc_id)
+        {
+            cx.aws
+                .ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(&obs.id)
+                .vpc_id(&vpc_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:AttachInternetGateway", &res.name, e))?;
+            attached_vpcs.push(vpc_id);
+        }
+        Ok(obs)
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["attached to"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (Spec::InternetGateway { vpc }, Facts::InternetGateway { attached_vpcs }) =
+            (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let found = if attached_vpcs.is_empty() {
+            "detached".to_owned()
+        } else {
+            attached_vpcs
+                .iter()
+                .map(|v| bound.label(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        vec![Attr::new("attached to", vpc, found)]
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        // Detaching fails while the VPC has mapped public addresses (instances, NAT gateways).
+        let Facts::InternetGateway { attached_vpcs } = &obs.facts else {
+            return Vec::new();
+        };
+        world
+            .items
+            .iter()
+            .filter(|o| match &o.facts {
+                Facts::Instance { vpc_id, state, .. } => {
+                    state != "terminated"
+                        && vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
+                }
+                Facts::NatGateway { vpc_id, state, .. } => {
+                    state != "deleted" && vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
+                }
+                Facts::ElasticIp { .. } => true,
+                _ => false,
+            })
+            .map(|o| o.id.clone())
+            .collect()
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        if let Facts::InternetGateway { attached_vpcs } = &obs.facts {
+            for vpc in attached_vpcs {
+                retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+                    gone_ok(
+                        cx.aws
+                            .ec2
+                            .detach_internet_gateway()
+                            .internet_gateway_id(&obs.id)
+                            .vpc_id(vpc)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                AwsError::from_sdk("ec2:DetachInternetGateway", &obs.id, e)
+                            }),
+                    )
+                })
+                .await?;
+            }
+        }
+        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .ec2
+                    .delete_internet_gateway()
+                    .internet_gateway_id(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteInternetGateway", &obs.id, e)),
+            )
+        })
+        .await
+    }
+
+    fn typical(&self) -> Option<&'static str> {
+        Some("attach + detach ~20 s")
+    }
+}

@@ -1,0 +1,390 @@
+//! Resource kinds. Each kind knows how to find itself (one batched describe), create itself with
+//! its tags, compare itself with the lab (the attributes `check` and `plan` report), and delete
+//! itself (with its drain and wait steps). The engine knows only the [`ResourceKind`] trait.
+
+pub mod ec2util;
+mod elastic_ip;
+pub mod instance;
+mod internet_gateway;
+pub mod key_pair;
+mod nat_gateway;
+mod network_acl;
+mod route_table;
+mod security_group;
+mod subnet;
+mod vpc;
+pub mod wait;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::aws::tags::{self, Owner, Tags};
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Ports, Resource};
+
+pub use instance::AmiCache;
+pub use key_pair::{key_name, key_path};
+pub use network_acl::NaclEntry;
+pub use route_table::RouteEntry;
+pub use security_group::SgPermission;
+
+/// The handler of a kind.
+pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
+    match kind {
+        Kind::Vpc => &vpc::Vpc,
+        Kind::Subnet => &subnet::Subnet,
+        Kind::InternetGateway => &internet_gateway::InternetGateway,
+        Kind::RouteTable => &route_table::RouteTable,
+        Kind::ElasticIp => &elastic_ip::ElasticIp,
+        Kind::NatGateway => &nat_gateway::NatGateway,
+        Kind::NetworkAcl => &network_acl::NetworkAcl,
+        Kind::SecurityGroup => &security_group::SecurityGroup,
+        Kind::KeyPair => &key_pair::KeyPair,
+        Kind::Instance => &instance::Instance,
+    }
+}
+
+/// What to discover.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Everything carrying this owner's tags.
+    Owned(Owner),
+    /// Everything inside these VPCs (kinds that live outside a VPC return nothing).
+    InVpcs(Vec<String>),
+    /// Resources whose `Name` tag is one of these (used to find a hand-built VPC).
+    Named(Vec<String>),
+    /// Every resource of the kind in the region (for the few kinds with no VPC: EIPs, key pairs).
+    Region,
+}
+
+/// A resource as AWS describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    pub kind: Kind,
+    pub id: String,
+    pub tags: Tags,
+    pub facts: Facts,
+}
+
+impl Observed {
+    pub fn name_tag(&self) -> Option<&str> {
+        self.tags.get(tags::NAME).map(String::as_str)
+    }
+
+    pub fn vpc_id(&self) -> Option<&str> {
+        match &self.facts {
+            Facts::Vpc { .. } => Some(&self.id),
+            Facts::Subnet { vpc_id, .. }
+            | Facts::RouteTable { vpc_id, .. }
+            | Facts::NetworkAcl { vpc_id, .. }
+            | Facts::SecurityGroup { vpc_id, .. }
+            | Facts::NatGateway { vpc_id, .. }
+            | Facts::Instance { vpc_id, .. } => vpc_id.as_deref(),
+            Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
+            Facts::ElasticIp { .. } | Facts::KeyPair { .. } => None,
+        }
+    }
+
+    pub fn subnet_id(&self) -> Option<&str> {
+        match &self.facts {
+            Facts::NatGateway { subnet_id, .. } | Facts::Instance { subnet_id, .. } => {
+                subnet_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Default VPC objects (main route table, default NACL and security group) that go away with
+    /// their VPC and cannot be deleted on their own.
+    pub fn is_vpc_default(&self) -> bool {
+        match &self.facts {
+            Facts::RouteTable { main, .. } => *main,
+            Facts::NetworkAcl { is_default, .. } => *is_default,
+            Facts::SecurityGroup { group_name, .. } => group_name == "default",
+            Facts::Vpc { is_default, .. } => *is_default,
+            _ => false,
+        }
+    }
+}
+
+/// Kind-specific facts read from AWS.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Facts {
+    Vpc {
+        cidr: Option<Ipv4Net>,
+        /// Read separately (DescribeVpcAttribute) and only where a lab needs it.
+        dns_hostnames: Option<bool>,
+        is_default: bool,
+    },
+    Subnet {
+        vpc_id: Option<String>,
+        cidr: Option<Ipv4Net>,
+        az: Option<String>,
+        map_public_ip: bool,
+    },
+    InternetGateway {
+        attached_vpcs: Vec<String>,
+    },
+    RouteTable {
+        vpc_id: Option<String>,
+        main: bool,
+        /// (association id, subnet id) of explicit subnet associations.
+        associations: Vec<(String, String)>,
+        routes: Vec<RouteEntry>,
+    },
+    ElasticIp {
+        public_ip: Option<String>,
+        association_id: Option<String>,
+    },
+    NatGateway {
+        vpc_id: Option<String>,
+        subnet_id: Option<String>,
+        state: String,
+        allocation_ids: Vec<String>,
+        public_ip: Option<String>,
+    },
+    NetworkAcl {
+        vpc_id: Option<String>,
+        is_default: bool,
+        /// (association id, subnet id).
+        associations: Vec<(String, String)>,
+        entries: Vec<NaclEntry>,
+    },
+    SecurityGroup {
+        vpc_id: Option<String>,
+        group_name: String,
+        ingress: Vec<SgPermission>,
+        egress: Vec<SgPermission>,
+    },
+    KeyPair {
+        key_name: String,
+    },
+    Instance {
+        vpc_id: Option<String>,
+        subnet_id: Option<String>,
+        state: String,
+        instance_type: String,
+        security_groups: Vec<String>,
+        key_name: Option<String>,
+        public_ip: Option<String>,
+        private_ip: Option<String>,
+    },
+}
+
+/// Everything discovered for one command.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    pub items: Vec<Observed>,
+    /// The region's availability zones, sorted by name.
+    pub azs: Vec<String>,
+}
+
+impl World {
+    /// Adds what is not there yet (by id).
+    pub fn merge(&mut self, more: Vec<Observed>) {
+        for o in more {
+            if let Some(existing) = self.items.iter_mut().find(|i| i.id == o.id) {
+                *existing = o;
+            } else {
+                self.items.push(o);
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Observed> {
+        self.items.iter().find(|o| o.id == id)
+    }
+
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Observed> {
+        self.items.iter().filter(move |o| o.kind == kind)
+    }
+
+    /// The default NACL of a VPC (subnets go back to it when a custom NACL is deleted).
+    pub fn default_nacl(&self, vpc_id: &str) -> Option<&Observed> {
+        self.of_kind(Kind::NetworkAcl)
+            .find(|o| o.vpc_id() == Some(vpc_id) && o.is_vpc_default())
+    }
+
+    /// The route table that governs a subnet: its explicit association, else the VPC's main table.
+    pub fn route_table_of(&self, subnet_id: &str) -> Option<&Observed> {
+        let explicit = self.of_kind(Kind::RouteTable).find(|o| match &o.facts {
+            Facts::RouteTable { associations, .. } => {
+                associations.iter().any(|(_, s)| s == subnet_id)
+            }
+            _ => false,
+        });
+        explicit.or_else(|| {
+            let vpc = self.get(subnet_id)?.vpc_id()?.to_owned();
+            self.of_kind(Kind::RouteTable)
+                .find(|o| o.vpc_id() == Some(vpc.as_str()) && o.is_vpc_default())
+        })
+    }
+
+    /// The network ACL a subnet is associated with.
+    pub fn nacl_of(&self, subnet_id: &str) -> Option<&Observed> {
+        self.of_kind(Kind::NetworkAcl).find(|o| match &o.facts {
+            Facts::NetworkAcl { associations, .. } => {
+                associations.iter().any(|(_, s)| s == subnet_id)
+            }
+            _ => false,
+        })
+    }
+}
+
+/// Logical names bound to what AWS has, for one command.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    by_name: BTreeMap<String, Observed>,
+}
+
+impl Bindings {
+    pub fn insert(&mut self, name: &str, o: Observed) {
+        self.by_name.insert(name.to_owned(), o);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Observed> {
+        self.by_name.get(name)
+    }
+
+    pub fn id(&self, name: &str) -> Option<&str> {
+        self.by_name.get(name).map(|o| o.id.as_str())
+    }
+
+    /// The id of a dependency that the engine has already applied.
+    pub fn require(&self, name: &str, of: &str) -> Result<&str, AwsError> {
+        self.id(name).ok_or_else(|| {
+            AwsError::other(
+                "resolve",
+                of,
+                "MissingDependency",
+                format!("`{name}` was not created"),
+            )
+        })
+    }
+
+    /// A logical name for an id, for messages (`sg-0abc` -> `bastion-sg`).
+    pub fn name_of(&self, id: &str) -> Option<&str> {
+        self.by_name
+            .iter()
+            .find(|(_, o)| o.id == id)
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// `name (id)` when bound, else the id.
+    pub fn label(&self, id: &str) -> String {
+        match self.name_of(id) {
+            Some(n) => n.to_owned(),
+            None => id.to_owned(),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Observed)> {
+        self.by_name.iter()
+    }
+}
+
+/// One declared attribute compared with what AWS has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attr {
+    pub key: String,
+    pub expected: String,
+    pub found: String,
+    pub ok: bool,
+}
+
+impl Attr {
+    pub fn new(key: &str, expected: impl ToString, found: impl ToString) -> Attr {
+        let expected = expected.to_string();
+        let found = found.to_string();
+        Attr {
+            key: key.to_owned(),
+            ok: expected == found,
+            expected,
+            found,
+        }
+    }
+}
+
+/// What `apply` needs besides the resource itself.
+pub struct ApplyCx<'a> {
+    pub aws: &'a Aws,
+    pub owner: &'a Owner,
+    /// The dependencies, already applied.
+    pub bound: &'a Bindings,
+    /// The region's availability zones, sorted; a lab's `az = N` indexes this.
+    pub azs: &'a [String],
+    /// Where private keys are written.
+    pub keys_dir: &'a PathBuf,
+    /// Image lookups, shared by the instances of one run.
+    pub amis: &'a instance::AmiCache,
+    /// Reports a wait ("waiting for available, 12 s").
+    pub progress: &'a (dyn Fn(String) + Sync),
+    /// How long a wait may take before it is an error.
+    pub wait_timeout: Duration,
+}
+
+/// What `delete` needs besides the resource itself.
+pub struct DestroyCx<'a> {
+    pub aws: &'a Aws,
+    pub world: &'a World,
+    pub progress: &'a (dyn Fn(String) + Sync),
+    pub wait_timeout: Duration,
+}
+
+#[async_trait]
+pub trait ResourceKind: Sync {
+    fn kind(&self) -> Kind;
+
+    /// One batched describe of everything of this kind in scope.
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError>;
+
+    /// Creates the resource if `existing` is `None`, then brings what the lab declares in line
+    /// (attributes, routes, rules, associations) so that a run cut short converges. Waits where
+    /// AWS needs it. Returns the resource as it now is.
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError>;
+
+    /// The keys `compare` reports for this resource, in order (so a missing resource still
+    /// counts them in the maximum score).
+    fn attr_keys(&self, res: &Resource) -> Vec<&'static str>;
+
+    /// Declared attributes against what AWS has. `bound` resolves references; `world` holds
+    /// relations (associations, attachments).
+    fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, world: &World)
+    -> Vec<Attr>;
+
+    /// Ids that must be gone before this one can be deleted.
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        let _ = (obs, world);
+        Vec::new()
+    }
+
+    /// Runs for every resource of a teardown before any delete (revoking cross-references).
+    async fn prepare_delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let _ = (cx, obs);
+        Ok(())
+    }
+
+    /// Deletes the resource, draining and waiting as AWS needs. "Already gone" is success.
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError>;
+
+    /// How long creation usually takes on real AWS, for the progress line.
+    fn typical(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A port range as text for messages: `all` when none.
+pub fn ports_text(p: Option<Ports>) -> String {
+    p.map_or_else(|| "all".to_owned(), |p| p.to_string())
+}

@@ -1,0 +1,250 @@
+//! NAT gateways: created in a public subnet with an Elastic IP, waited on until `available`;
+//! deleted and waited on until `deleted` (only then can the address be released).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
+
+use super::ec2util::{filter, gone_ok, scope_filters};
+use super::wait::{retry_dependency, until};
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Resource, Spec};
+
+pub struct NatGateway;
+
+impl NatGateway {
+    async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Observed>, AwsError> {
+        let out = aws
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeNatGateways", id, e));
+        match out {
+            Ok(out) => Ok(out.nat_gateways().iter().find_map(observe)),
+            Err(e) if e.is_gone() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn observe(n: &aws_sdk_ec2::types::NatGateway) -> Option<Observed> {
+    Some(Observed {
+        kind: Kind::NatGateway,
+        id: n.nat_gateway_id()?.to_owned(),
+        tags: from_ec2(n.tags()),
+        facts: Facts::NatGateway {
+            vpc_id: n.vpc_id().map(str::to_owned),
+            subnet_id: n.subnet_id().map(str::to_owned),
+            state: n
+                .state()
+                .map_or("unknown", NatGatewayState::as_str)
+                .to_owned(),
+            allocation_ids: n
+                .nat_gateway_addresses()
+                .iter()
+                .filter_map(|a| a.allocation_id().map(str::to_owned))
+                .collect(),
+            public_ip: n
+                .nat_gateway_addresses()
+                .iter()
+                .find_map(|a| a.public_ip().map(str::to_owned)),
+        },
+    })
+}
+
+fn state(o: &Observed) -> &str {
+    match &o.facts {
+        Facts::NatGateway { state, .. } => state,
+        _ => "unknown",
+    }
+}
+
+#[async_trait]
+impl ResourceKind for NatGateway {
+    fn kind(&self) -> Kind {
+        Kind::NatGateway
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(mut filters) = scope_filters(scope, Some("vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        // Deleted NAT gateways stay visible for an hour; they are history, not resources.
+        filters.push(filter(
+            "state",
+            ["pending", "available", "deleting", "failed"],
+        ));
+        let out = aws
+            .ec2
+            .describe_nat_gateways()
+            .set_filter(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeNatGateways", "NAT gateways", e))?;
+        Ok(out.nat_gateways().iter().filter_map(observe).collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::NatGateway { subnet, eip } = &res.spec else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a NAT gateway",
+            ));
+        };
+        let id = match existing {
+            Some(o) if state(o) != "failed" && state(o) != "deleting" => o.id.clone(),
+            _ => {
+                let subnet_id = cx.bound.require(subnet, &res.name)?;
+                let alloc = cx.bound.require(eip, &res.name)?;
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_nat_gateway()
+                    .subnet_id(subnet_id)
+                    .allocation_id(alloc)
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::Natgateway, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateNatGateway", &res.name, e))?;
+                out.nat_gateway()
+                    .and_then(|n| n.nat_gateway_id())
+                    .ok_or_else(|| {
+                        AwsError::other(
+                            "ec2:CreateNatGateway",
+                            &res.name,
+                            "NoId",
+                            "no id in the answer",
+                        )
+                    })?
+                    .to_owned()
+            }
+        };
+        let last = std::sync::Mutex::new(None);
+        let last_ref = &last;
+        until(
+            "available",
+            &res.name,
+            cx.wait_timeout,
+            cx.progress,
+            || async {
+                let o = Self::describe_one(cx.aws, &id).await?;
+                let st = o.as_ref().map(|o| state(o).to_owned()).unwrap_or_default();
+                if st == "failed" {
+                    return Err(AwsError::other(
+                        "ec2:CreateNatGateway",
+                        &res.name,
+                        "NatGatewayFailed",
+                        format!("NAT gateway {id} failed; see its failure message in the console"),
+                    ));
+                }
+                let ready = st == "available";
+                if let Ok(mut l) = last_ref.lock() {
+                    *l = o;
+                }
+                Ok(ready)
+            },
+        )
+        .await?;
+        last.into_inner().ok().flatten().ok_or_else(|| {
+            AwsError::other(
+                "ec2:DescribeNatGateways",
+                &res.name,
+                "NotFound",
+                "vanished while waiting",
+            )
+        })
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["subnet", "eip", "state"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::NatGateway { subnet, eip },
+            Facts::NatGateway {
+                subnet_id,
+                state,
+                allocation_ids,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let found_eip = allocation_ids
+            .iter()
+            .map(|a| bound.label(a))
+            .collect::<Vec<_>>()
+            .join(", ");
+        vec![
+            Attr::new(
+                "subnet",
+                subnet,
+                subnet_id
+                    .as_deref()
+                    .map_or_else(|| "none".to_owned(), |s| bound.label(s)),
+            ),
+            Attr::new(
+                "eip",
+                eip,
+                if found_eip.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found_eip
+                },
+            ),
+            Attr::new("state", "available", state),
+        ]
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        if state(obs) != "deleting" {
+            retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+                gone_ok(
+                    cx.aws
+                        .ec2
+                        .delete_nat_gateway()
+                        .nat_gateway_id(&obs.id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("ec2:DeleteNatGateway", &obs.id, e)),
+                )
+            })
+            .await?;
+        }
+        until(
+            "deleted",
+            &obs.id,
+            cx.wait_timeout.max(Duration::from_secs(600)),
+            cx.progress,
+            || async {
+                let o = Self::describe_one(cx.aws, &obs.id).await?;
+                Ok(o.is_none_or(|o| state(&o) == "deleted"))
+            },
+        )
+        .await
+    }
+
+    fn typical(&self) -> Option<&'static str> {
+        Some("available in ~2 min, deleted in ~1 min")
+    }
+}

@@ -1,0 +1,434 @@
+//! Network ACLs: numbered, stateless allow/deny entries in both directions, and the subnets they
+//! guard. On deletion their subnets go back to the VPC's default ACL first.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{PortRange, ResourceType, RuleAction};
+use serde::Serialize;
+
+use super::ec2util::{filter, gone_ok, scope_filters};
+use super::wait::retry_dependency;
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World, ports_text,
+};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Action, Kind, NaclRule, Ports, Proto, Resource, Spec};
+
+pub struct NetworkAcl;
+
+/// The rule number of AWS's implicit deny-all entry.
+pub const DEFAULT_RULE: i32 = 32767;
+
+/// An entry as AWS reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NaclEntry {
+    pub rule: i32,
+    pub egress: bool,
+    pub action: Action,
+    /// Protocol number as EC2 reports it (`-1`, `6`, `17`, `1`).
+    pub proto: String,
+    pub ports: Option<Ports>,
+    pub cidr: String,
+}
+
+impl NaclEntry {
+    pub fn from_rule(r: &NaclRule, egress: bool) -> Self {
+        NaclEntry {
+            rule: r.rule,
+            egress,
+            action: r.action,
+            proto: r.proto.number().to_owned(),
+            ports: r.ports,
+            cidr: r.cidr.to_string(),
+        }
+    }
+
+    pub fn proto(&self) -> Option<Proto> {
+        Proto::parse(&self.proto)
+    }
+
+    /// `100 allow tcp 1024-65535 0.0.0.0/0`.
+    pub fn describe(&self) -> String {
+        let proto = self
+            .proto()
+            .map_or_else(|| self.proto.clone(), |p| p.to_string());
+        let ports = if self.proto().is_some_and(Proto::has_ports) {
+            format!(" {}", ports_text(self.ports))
+        } else {
+            String::new()
+        };
+        format!("{} {} {proto}{ports} {}", self.rule, self.action, self.cidr)
+    }
+}
+
+fn observe(a: &aws_sdk_ec2::types::NetworkAcl) -> Option<Observed> {
+    let entries = a
+        .entries()
+        .iter()
+        .filter_map(|e| {
+            let proto = e.protocol()?.to_owned();
+            let has_ports = Proto::parse(&proto).is_some_and(Proto::has_ports);
+            Some(NaclEntry {
+                rule: e.rule_number()?,
+                egress: e.egress().unwrap_or(false),
+                action: if e.rule_action().is_some_and(|r| *r == RuleAction::Deny) {
+                    Action::Deny
+                } else {
+                    Action::Allow
+                },
+                ports: if has_ports {
+                    e.port_range().map(|p| Ports {
+                        from: u16::try_from(p.from().unwrap_or(0)).unwrap_or(0),
+                        to: u16::try_from(p.to().unwrap_or(65535)).unwrap_or(u16::MAX),
+                    })
+                } else {
+                    None
+                },
+                proto,
+                cidr: e.cidr_block().unwrap_or("::/0").to_owned(),
+            })
+        })
+        .collect();
+    Some(Observed {
+        kind: Kind::NetworkAcl,
+        id: a.network_acl_id()?.to_owned(),
+        tags: from_ec2(a.tags()),
+        facts: Facts::NetworkAcl {
+            vpc_id: a.vpc_id().map(str::to_owned),
+            is_default: a.is_default().unwrap_or(false),
+            associations: a
+                .associations()
+                .iter()
+                .filter_map(|x| {
+                    Some((
+                        x.network_acl_association_id()?.to_owned(),
+                        x.subnet_id()?.to_owned(),
+                    ))
+                })
+                .collect(),
+            entries,
+        },
+    })
+}
+
+impl NetworkAcl {
+    async fn put_entry(
+        cx: &ApplyCx<'_>,
+        acl: &str,
+        e: &NaclEntry,
+        replace: bool,
+        name: &str,
+    ) -> Result<(), AwsError> {
+        let action = match e.action {
+            Action::Allow => RuleAction::Allow,
+            Action::Deny => RuleAction::Deny,
+        };
+        let ports = e.ports.map(|p| {
+            PortRange::builder()
+                .from(i32::from(p.from))
+                .to(i32::from(p.to))
+                .build()
+        });
+        if replace {
+            cx.aws
+                .ec2
+                .replace_network_acl_entry()
+                .network_acl_id(acl)
+                .rule_number(e.rule)
+                .egress(e.egress)
+                .protocol(&e.proto)
+                .rule_action(action)
+                .cidr_block(&e.cidr)
+                .set_port_range(ports)
+                .send()
+                .await
+                .map_err(|err| AwsError::from_sdk("ec2:ReplaceNetworkAclEntry", name, err))?;
+        } else {
+            cx.aws
+                .ec2
+                .create_network_acl_entry()
+                .network_acl_id(acl)
+                .rule_number(e.rule)
+                .egress(e.egress)
+                .protocol(&e.proto)
+                .rule_action(action)
+                .cidr_block(&e.cidr)
+                .set_port_range(ports)
+                .send()
+                .await
+                .map_err(|err| AwsError::from_sdk("ec2:CreateNetworkAclEntry", name, err))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ResourceKind for NetworkAcl {
+    fn kind(&self) -> Kind {
+        Kind::NetworkAcl
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        let out = aws
+            .ec2
+            .describe_network_acls()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeNetworkAcls", "network ACLs", e))?;
+        Ok(out.network_acls().iter().filter_map(observe).collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::NetworkAcl {
+            vpc,
+            subnets,
+            inbound,
+            outbound,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a network ACL",
+            ));
+        };
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let vpc_id = cx.bound.require(vpc, &res.name)?;
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_network_acl()
+                    .vpc_id(vpc_id)
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::NetworkAcl, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateNetworkAcl", &res.name, e))?;
+                out.network_acl().and_then(observe).ok_or_else(|| {
+                    AwsError::other(
+                        "ec2:CreateNetworkAcl",
+                        &res.name,
+                        "NoId",
+                        "no ACL in the answer",
+                    )
+                })?
+            }
+        };
+        let id = obs.id.clone();
+        let Facts::NetworkAcl {
+            entries,
+            associations,
+            ..
+        } = &mut obs.facts
+        else {
+            return Ok(obs);
+        };
+        let want: Vec<NaclEntry> = inbound
+            .iter()
+            .map(|r| NaclEntry::from_rule(r, false))
+            .chain(outbound.iter().map(|r| NaclEntry::from_rule(r, true)))
+            .collect();
+        for w in &want {
+            let current = entries
+                .iter()
+                .find(|e| e.rule == w.rule && e.egress == w.egress);
+            if current == Some(w) {
+                continue;
+            }
+            Self::put_entry(cx, &id, w, current.is_some(), &res.name).await?;
+        }
+        // Entries the lab does not declare would open more than it teaches: remove them.
+        for extra in entries.iter().filter(|e| {
+            e.rule != DEFAULT_RULE
+                && !want
+                    .iter()
+                    .any(|w| w.rule == e.rule && w.egress == e.egress)
+        }) {
+            cx.aws
+                .ec2
+                .delete_network_acl_entry()
+                .network_acl_id(&id)
+                .rule_number(extra.rule)
+                .egress(extra.egress)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:DeleteNetworkAclEntry", &res.name, e))?;
+        }
+        entries.retain(|e| e.rule == DEFAULT_RULE);
+        entries.extend(want);
+        let mut missing = Vec::new();
+        for subnet in subnets {
+            let subnet_id = cx.bound.require(subnet, &res.name)?.to_owned();
+            if !associations.iter().any(|(_, s)| *s == subnet_id) {
+                missing.push(subnet_id);
+            }
+        }
+        if !missing.is_empty() {
+            // Every subnet is associated with some ACL (the default one at first): replace it.
+            let current = cx
+                .aws
+                .ec2
+                .describe_network_acls()
+                .filters(filter("association.subnet-id", missing.iter().cloned()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:DescribeNetworkAcls", &res.name, e))?;
+            for subnet_id in missing {
+                let assoc = current
+                    .network_acls()
+                    .iter()
+                    .flat_map(|a| a.associations())
+                    .find(|a| a.subnet_id() == Some(subnet_id.as_str()))
+                    .and_then(|a| a.network_acl_association_id());
+                let Some(assoc) = assoc else {
+                    let message =
+                        format!("subnet {subnet_id} has no network ACL association to replace");
+                    if cx.aws.is_emulator() {
+                        // On AWS every subnet always has one; some emulators do not model it.
+                        (cx.progress)(format!(
+                            "{message} (the emulator does not model NACL associations; left unassociated)"
+                        ));
+                        continue;
+                    }
+                    return Err(AwsError::other(
+                        "ec2:DescribeNetworkAcls",
+                        &res.name,
+                        "NoAssociation",
+                        message,
+                    ));
+                };
+                let out = cx
+                    .aws
+                    .ec2
+                    .replace_network_acl_association()
+                    .association_id(assoc)
+                    .network_acl_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation", &res.name, e)
+                    })?;
+                associations.push((
+                    out.new_association_id().unwrap_or_default().to_owned(),
+                    subnet_id,
+                ));
+            }
+        }
+        Ok(obs)
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["inbound", "outbound", "subnets"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::NetworkAcl {
+                subnets,
+                inbound,
+                outbound,
+                ..
+            },
+            Facts::NetworkAcl {
+                entries,
+                associations,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let side = |egress: bool, rules: &[NaclRule]| {
+            let want: Vec<String> = rules
+                .iter()
+                .map(|r| NaclEntry::from_rule(r, egress).describe())
+                .collect();
+            let mut found: Vec<&NaclEntry> = entries
+                .iter()
+                .filter(|e| e.egress == egress && e.rule != DEFAULT_RULE)
+                .collect();
+            found.sort_by_key(|e| e.rule);
+            let found: Vec<String> = found.iter().map(|e| e.describe()).collect();
+            let list = |v: Vec<String>| {
+                if v.is_empty() {
+                    "none".to_owned()
+                } else {
+                    v.join("; ")
+                }
+            };
+            (list(want), list(found))
+        };
+        let (wi, fi) = side(false, inbound);
+        let (wo, fo) = side(true, outbound);
+        let mut want_subnets = subnets.clone();
+        want_subnets.sort();
+        let mut found_subnets: Vec<String> =
+            associations.iter().map(|(_, s)| bound.label(s)).collect();
+        found_subnets.sort();
+        vec![
+            Attr::new("inbound", wi, fi),
+            Attr::new("outbound", wo, fo),
+            Attr::new("subnets", want_subnets.join(", "), found_subnets.join(", ")),
+        ]
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        if let Facts::NetworkAcl {
+            associations,
+            vpc_id,
+            ..
+        } = &obs.facts
+            && !associations.is_empty()
+        {
+            let default = vpc_id
+                .as_deref()
+                .and_then(|v| cx.world.default_nacl(v))
+                .map(|d| d.id.clone());
+            if let Some(default) = default {
+                for (assoc, _) in associations {
+                    gone_ok(
+                        cx.aws
+                            .ec2
+                            .replace_network_acl_association()
+                            .association_id(assoc)
+                            .network_acl_id(&default)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation", &obs.id, e)
+                            }),
+                    )?;
+                }
+            }
+        }
+        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .ec2
+                    .delete_network_acl()
+                    .network_acl_id(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteNetworkAcl", &obs.id, e)),
+            )
+        })
+        .await
+    }
+}

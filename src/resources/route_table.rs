@@ -1,0 +1,356 @@
+//! Route tables: routes to gateways and the subnets they govern. Associations are removed
+//! explicitly before deletion (one emulator, like AWS in some states, refuses otherwise).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use serde::Serialize;
+
+use super::ec2util::{filter, gone_ok, scope_filters};
+use super::wait::retry_dependency;
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Resource, Spec};
+
+pub struct RouteTable;
+
+/// A route as AWS reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteEntry {
+    pub dest: String,
+    /// `local`, `igw-…`, `nat-…`, `i-…`, … (`None` for targets awslab does not model).
+    pub target: Option<String>,
+    /// `active` or `blackhole`.
+    pub state: String,
+}
+
+fn observe(t: &aws_sdk_ec2::types::RouteTable) -> Option<Observed> {
+    let mut main = false;
+    let mut associations = Vec::new();
+    for a in t.associations() {
+        if a.main().unwrap_or(false) {
+            main = true;
+        }
+        if let (Some(id), Some(subnet)) = (a.route_table_association_id(), a.subnet_id()) {
+            associations.push((id.to_owned(), subnet.to_owned()));
+        }
+    }
+    let routes = t
+        .routes()
+        .iter()
+        .filter_map(|r| {
+            Some(RouteEntry {
+                dest: r.destination_cidr_block()?.to_owned(),
+                target: r
+                    .gateway_id()
+                    .or(r.nat_gateway_id())
+                    .or(r.instance_id())
+                    .or(r.transit_gateway_id())
+                    .or(r.vpc_peering_connection_id())
+                    .map(str::to_owned),
+                state: r.state().map_or("active", |s| s.as_str()).to_owned(),
+            })
+        })
+        .collect();
+    Some(Observed {
+        kind: Kind::RouteTable,
+        id: t.route_table_id()?.to_owned(),
+        tags: from_ec2(t.tags()),
+        facts: Facts::RouteTable {
+            vpc_id: t.vpc_id().map(str::to_owned),
+            main,
+            associations,
+            routes,
+        },
+    })
+}
+
+/// The subnets a table governs: explicit associations, and for the main table every subnet of
+/// the VPC without one.
+pub fn governed_subnets<'w>(world: &'w World, table: &Observed) -> Vec<&'w Observed> {
+    world
+        .of_kind(Kind::Subnet)
+        .filter(|s| {
+            world
+                .route_table_of(&s.id)
+                .is_some_and(|t| t.id == table.id)
+        })
+        .collect()
+}
+
+impl RouteTable {
+    async fn associate(
+        cx: &ApplyCx<'_>,
+        table: &str,
+        subnet: &str,
+        name: &str,
+    ) -> Result<String, AwsError> {
+        let out = cx
+            .aws
+            .ec2
+            .associate_route_table()
+            .route_table_id(table)
+            .subnet_id(subnet)
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(o.association_id().unwrap_or_default().to_owned()),
+            Err(e) => {
+                let e = AwsError::from_sdk("ec2:AssociateRouteTable", name, e);
+                if e.code != "Resource.AlreadyAssociated" {
+                    return Err(e);
+                }
+                // The subnet has another table: move it to this one.
+                let current = cx
+                    .aws
+                    .ec2
+                    .describe_route_tables()
+                    .filters(filter("association.subnet-id", [subnet]))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DescribeRouteTables", name, e))?;
+                let assoc = current
+                    .route_tables()
+                    .iter()
+                    .flat_map(|t| t.associations())
+                    .find(|a| a.subnet_id() == Some(subnet))
+                    .and_then(|a| a.route_table_association_id())
+                    .ok_or(e)?;
+                let out = cx
+                    .aws
+                    .ec2
+                    .replace_route_table_association()
+                    .association_id(assoc)
+                    .route_table_id(table)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:ReplaceRouteTableAssociation", name, e))?;
+                Ok(out.new_association_id().unwrap_or_default().to_owned())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for RouteTable {
+    fn kind(&self) -> Kind {
+        Kind::RouteTable
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        let out = aws
+            .ec2
+            .describe_route_tables()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeRouteTables", "route tables", e))?;
+        Ok(out.route_tables().iter().filter_map(observe).collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::RouteTable {
+            vpc,
+            subnets,
+            routes,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a route table",
+            ));
+        };
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let vpc_id = cx.bound.require(vpc, &res.name)?;
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_route_table()
+                    .vpc_id(vpc_id)
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::RouteTable, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateRouteTable", &res.name, e))?;
+                out.route_table().and_then(observe).ok_or_else(|| {
+                    AwsError::other(
+                        "ec2:CreateRouteTable",
+                        &res.name,
+                        "NoId",
+                        "no route table in the answer",
+                    )
+                })?
+            }
+        };
+        let Facts::RouteTable {
+            routes: have,
+            associations,
+            ..
+        } = &mut obs.facts
+        else {
+            return Ok(obs);
+        };
+        for route in routes {
+            let target = cx.bound.require(&route.target, &res.name)?.to_owned();
+            let dest = route.cidr.to_string();
+            let current = have.iter().find(|r| r.dest == dest);
+            if current.is_some_and(|r| {
+                r.target.as_deref() == Some(target.as_str()) && r.state == "active"
+            }) {
+                continue;
+            }
+            let nat = target.starts_with("nat-");
+            if current.is_some() {
+                let mut req = cx
+                    .aws
+                    .ec2
+                    .replace_route()
+                    .route_table_id(&obs.id)
+                    .destination_cidr_block(&dest);
+                req = if nat {
+                    req.nat_gateway_id(&target)
+                } else {
+                    req.gateway_id(&target)
+                };
+                req.send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:ReplaceRoute", &res.name, e))?;
+            } else {
+                let mut req = cx
+                    .aws
+                    .ec2
+                    .create_route()
+                    .route_table_id(&obs.id)
+                    .destination_cidr_block(&dest);
+                req = if nat {
+                    req.nat_gateway_id(&target)
+                } else {
+                    req.gateway_id(&target)
+                };
+                req.send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateRoute", &res.name, e))?;
+            }
+            have.retain(|r| r.dest != dest);
+            have.push(RouteEntry {
+                dest,
+                target: Some(target),
+                state: "active".to_owned(),
+            });
+        }
+        for subnet in subnets {
+            let subnet_id = cx.bound.require(subnet, &res.name)?.to_owned();
+            if associations.iter().any(|(_, s)| *s == subnet_id) {
+                continue;
+            }
+            let assoc = Self::associate(cx, &obs.id, &subnet_id, &res.name).await?;
+            associations.push((assoc, subnet_id));
+        }
+        Ok(obs)
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["routes", "subnets"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::RouteTable {
+                subnets, routes, ..
+            },
+            Facts::RouteTable { routes: have, .. },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let mut want_routes: Vec<String> = routes
+            .iter()
+            .map(|r| format!("{} -> {}", r.cidr, r.target))
+            .collect();
+        want_routes.sort();
+        let mut found_routes: Vec<String> = have
+            .iter()
+            .filter(|r| r.target.as_deref() != Some("local"))
+            .map(|r| {
+                let target = r
+                    .target
+                    .as_deref()
+                    .map_or_else(|| "other".to_owned(), |t| bound.label(t));
+                if r.state == "active" {
+                    format!("{} -> {target}", r.dest)
+                } else {
+                    format!("{} -> {target} ({})", r.dest, r.state)
+                }
+            })
+            .collect();
+        found_routes.sort();
+        let mut want_subnets = subnets.clone();
+        want_subnets.sort();
+        let mut found_subnets: Vec<String> = governed_subnets(world, obs)
+            .iter()
+            .map(|s| bound.label(&s.id))
+            .collect();
+        found_subnets.sort();
+        let list = |v: Vec<String>| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        vec![
+            Attr::new("routes", list(want_routes), list(found_routes)),
+            Attr::new("subnets", list(want_subnets), list(found_subnets)),
+        ]
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        if let Facts::RouteTable { associations, .. } = &obs.facts {
+            for (assoc, _) in associations {
+                retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+                    gone_ok(
+                        cx.aws
+                            .ec2
+                            .disassociate_route_table()
+                            .association_id(assoc)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                AwsError::from_sdk("ec2:DisassociateRouteTable", &obs.id, e)
+                            }),
+                    )
+                })
+                .await?;
+            }
+        }
+        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .ec2
+                    .delete_route_table()
+                    .route_table_id(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteRouteTable", &obs.id, e)),
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,422 @@
+//! Security groups: stateful allow rules by CIDR or by group reference. Before any group of a
+//! teardown is deleted, rules that reference other groups are revoked (groups that reference each
+//! other could not be deleted in any order otherwise).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use serde::Serialize;
+
+use super::ec2util::{gone_ok, scope_filters};
+use super::wait::retry_dependency;
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World, ports_text,
+};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Peer, Ports, Proto, Resource, SgRule, Spec};
+
+pub struct SecurityGroup;
+
+/// One rule as AWS reports it, one peer per entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SgPermission {
+    pub proto: Proto,
+    pub ports: Option<Ports>,
+    pub peer: SgPeer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum SgPeer {
+    Cidr(String),
+    /// A security group id.
+    Group(String),
+}
+
+impl SgPermission {
+    pub fn describe(&self, bound: &Bindings) -> String {
+        let ports = if self.proto.has_ports() {
+            format!(" {}", ports_text(self.ports))
+        } else {
+            String::new()
+        };
+        let peer = match &self.peer {
+            SgPeer::Cidr(c) => c.clone(),
+            SgPeer::Group(g) => format!("sg {}", bound.label(g)),
+        };
+        format!("{}{ports} {peer}", self.proto)
+    }
+
+    fn to_ip_permission(&self) -> IpPermission {
+        let mut b = IpPermission::builder().ip_protocol(self.proto.sg_name());
+        if self.proto.has_ports() {
+            let p = self.ports.unwrap_or(Ports { from: 0, to: 65535 });
+            b = b.from_port(i32::from(p.from)).to_port(i32::from(p.to));
+        } else if self.proto == Proto::Icmp {
+            b = b.from_port(-1).to_port(-1);
+        }
+        match &self.peer {
+            SgPeer::Cidr(c) => b.ip_ranges(IpRange::builder().cidr_ip(c).build()),
+            SgPeer::Group(g) => {
+                b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build())
+            }
+        }
+        .build()
+    }
+}
+
+fn flatten(perms: &[IpPermission]) -> Vec<SgPermission> {
+    let mut out = Vec::new();
+    for p in perms {
+        let Some(proto) = p.ip_protocol().and_then(Proto::parse) else {
+            continue;
+        };
+        let ports = if proto.has_ports() {
+            match (p.from_port(), p.to_port()) {
+                (Some(f), Some(t)) if f >= 0 && t >= 0 => Some(Ports {
+                    from: u16::try_from(f).unwrap_or(0),
+                    to: u16::try_from(t).unwrap_or(u16::MAX),
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        for r in p.ip_ranges() {
+            if let Some(c) = r.cidr_ip() {
+                out.push(SgPermission {
+                    proto,
+                    ports,
+                    peer: SgPeer::Cidr(c.to_owned()),
+                });
+            }
+        }
+        for g in p.user_id_group_pairs() {
+            if let Some(id) = g.group_id() {
+                out.push(SgPermission {
+                    proto,
+                    ports,
+                    peer: SgPeer::Group(id.to_owned()),
+                });
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn observe(g: &aws_sdk_ec2::types::SecurityGroup) -> Option<Observed> {
+    Some(Observed {
+        kind: Kind::SecurityGroup,
+        id: g.group_id()?.to_owned(),
+        tags: from_ec2(g.tags()),
+        facts: Facts::SecurityGroup {
+            vpc_id: g.vpc_id().map(str::to_owned),
+            group_name: g.group_name().unwrap_or_default().to_owned(),
+            ingress: flatten(g.ip_permissions()),
+            egress: flatten(g.ip_permissions_egress()),
+        },
+    })
+}
+
+/// The lab's rules with group references resolved to ids.
+fn wanted(rules: &[SgRule], bound: &Bindings, of: &str) -> Result<Vec<SgPermission>, AwsError> {
+    let mut out = Vec::new();
+    for r in rules {
+        let peer = match &r.peer {
+            Peer::Cidr(c) => SgPeer::Cidr(c.to_string()),
+            Peer::Group(g) => SgPeer::Group(bound.require(g, of)?.to_owned()),
+        };
+        out.push(SgPermission {
+            proto: r.proto,
+            ports: r.ports,
+            peer,
+        });
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl SecurityGroup {
+    async fn authorize(
+        cx: &ApplyCx<'_>,
+        id: &str,
+        egress: bool,
+        perms: &[SgPermission],
+        name: &str,
+    ) -> Result<(), AwsError> {
+        if perms.is_empty() {
+            return Ok(());
+        }
+        let ip: Vec<IpPermission> = perms.iter().map(SgPermission::to_ip_permission).collect();
+        if egress {
+            cx.aws
+                .ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(ip))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:AuthorizeSecurityGroupEgress", name, e))?;
+        } else {
+            cx.aws
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(ip))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:AuthorizeSecurityGroupIngress", name, e))?;
+        }
+        Ok(())
+    }
+
+    async fn revoke(
+        aws: &Aws,
+        id: &str,
+        egress: bool,
+        perms: &[SgPermission],
+        name: &str,
+    ) -> Result<(), AwsError> {
+        if perms.is_empty() {
+            return Ok(());
+        }
+        let ip: Vec<IpPermission> = perms.iter().map(SgPermission::to_ip_permission).collect();
+        let r = if egress {
+            aws.ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(ip))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ec2:RevokeSecurityGroupEgress", name, e))
+        } else {
+            aws.ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(ip))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("ec2:RevokeSecurityGroupIngress", name, e))
+        };
+        gone_ok(r)
+    }
+}
+
+#[async_trait]
+impl ResourceKind for SecurityGroup {
+    fn kind(&self) -> Kind {
+        Kind::SecurityGroup
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        let out = aws
+            .ec2
+            .describe_security_groups()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeSecurityGroups", "security groups", e))?;
+        Ok(out.security_groups().iter().filter_map(observe).collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::SecurityGroup {
+            vpc,
+            description,
+            ingress,
+            egress,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a security group",
+            ));
+        };
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let vpc_id = cx.bound.require(vpc, &res.name)?;
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_security_group()
+                    .group_name(&res.name)
+                    .description(description)
+                    .vpc_id(vpc_id)
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::SecurityGroup, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateSecurityGroup", &res.name, e))?;
+                let id = out.group_id().ok_or_else(|| {
+                    AwsError::other(
+                        "ec2:CreateSecurityGroup",
+                        &res.name,
+                        "NoId",
+                        "no group id in the answer",
+                    )
+                })?;
+                // A new group has AWS's default allow-all egress rule.
+                Observed {
+                    kind: Kind::SecurityGroup,
+                    id: id.to_owned(),
+                    tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+                    facts: Facts::SecurityGroup {
+                        vpc_id: Some(vpc_id.to_owned()),
+                        group_name: res.name.clone(),
+                        ingress: Vec::new(),
+                        egress: vec![SgPermission {
+                            proto: Proto::All,
+                            ports: None,
+                            peer: SgPeer::Cidr("0.0.0.0/0".to_owned()),
+                        }],
+                    },
+                }
+            }
+        };
+        let id = obs.id.clone();
+        let Facts::SecurityGroup {
+            ingress: have_in,
+            egress: have_out,
+            ..
+        } = &mut obs.facts
+        else {
+            return Ok(obs);
+        };
+        let sides: [(bool, Option<&Vec<SgRule>>, &mut Vec<SgPermission>); 2] = [
+            (false, Some(ingress), have_in),
+            (true, egress.as_ref(), have_out),
+        ];
+        for (is_egress, rules, have) in sides {
+            let Some(rules) = rules else { continue };
+            let want = wanted(rules, cx.bound, &res.name)?;
+            let missing: Vec<SgPermission> =
+                want.iter().filter(|w| !have.contains(w)).cloned().collect();
+            let extra: Vec<SgPermission> =
+                have.iter().filter(|h| !want.contains(h)).cloned().collect();
+            Self::authorize(cx, &id, is_egress, &missing, &res.name).await?;
+            Self::revoke(cx.aws, &id, is_egress, &extra, &res.name).await?;
+            *have = want;
+        }
+        Ok(obs)
+    }
+
+    fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
+        match &res.spec {
+            Spec::SecurityGroup {
+                egress: Some(_), ..
+            } => vec!["ingress", "egress"],
+            _ => vec!["ingress"],
+        }
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::SecurityGroup {
+                ingress, egress, ..
+            },
+            Facts::SecurityGroup {
+                ingress: have_in,
+                egress: have_out,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let text = |rules: &[SgRule]| {
+            let mut v: Vec<String> = rules
+                .iter()
+                .map(|r| {
+                    let ports = if r.proto.has_ports() {
+                        format!(" {}", ports_text(r.ports))
+                    } else {
+                        String::new()
+                    };
+                    let peer = match &r.peer {
+                        Peer::Cidr(c) => c.to_string(),
+                        Peer::Group(g) => format!("sg {g}"),
+                    };
+                    format!("{}{ports} {peer}", r.proto)
+                })
+                .collect();
+            v.sort();
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join("; ")
+            }
+        };
+        let found = |perms: &[SgPermission]| {
+            let mut v: Vec<String> = perms.iter().map(|p| p.describe(bound)).collect();
+            v.sort();
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join("; ")
+            }
+        };
+        let mut attrs = vec![Attr::new("ingress", text(ingress), found(have_in))];
+        if let Some(egress) = egress {
+            attrs.push(Attr::new("egress", text(egress), found(have_out)));
+        }
+        attrs
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        world
+            .of_kind(Kind::Instance)
+            .filter(|i| matches!(&i.facts, Facts::Instance { security_groups, state, .. } if state != "terminated" && security_groups.contains(&obs.id)))
+            .map(|i| i.id.clone())
+            .collect()
+    }
+
+    async fn prepare_delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let Facts::SecurityGroup {
+            ingress, egress, ..
+        } = &obs.facts
+        else {
+            return Ok(());
+        };
+        let refs = |v: &[SgPermission]| -> Vec<SgPermission> {
+            v.iter()
+                .filter(|p| matches!(p.peer, SgPeer::Group(_)))
+                .cloned()
+                .collect()
+        };
+        Self::revoke(cx.aws, &obs.id, false, &refs(ingress), &obs.id).await?;
+        Self::revoke(cx.aws, &obs.id, true, &refs(egress), &obs.id).await
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .ec2
+                    .delete_security_group()
+                    .group_id(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteSecurityGroup", &obs.id, e)),
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,213 @@
+//! Subnets: CIDR, availability zone (by index into the region's AZs), auto-assign public IP.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+
+use super::ec2util::{gone_ok, scope_filters};
+use super::wait::retry_dependency;
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Resource, Spec};
+
+pub struct Subnet;
+
+#[async_trait]
+impl ResourceKind for Subnet {
+    fn kind(&self) -> Kind {
+        Kind::Subnet
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        let out = aws
+            .ec2
+            .describe_subnets()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeSubnets", "subnets", e))?;
+        Ok(out
+            .subnets()
+            .iter()
+            .filter_map(|s| {
+                Some(Observed {
+                    kind: Kind::Subnet,
+                    id: s.subnet_id()?.to_owned(),
+                    tags: from_ec2(s.tags()),
+                    facts: Facts::Subnet {
+                        vpc_id: s.vpc_id().map(str::to_owned),
+                        cidr: s.cidr_block().and_then(|c| c.parse().ok()),
+                        az: s.availability_zone().map(str::to_owned),
+                        map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
+                    },
+                })
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::Subnet {
+            vpc,
+            cidr,
+            az,
+            map_public_ip,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a subnet",
+            ));
+        };
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let vpc_id = cx.bound.require(vpc, &res.name)?;
+                let az_name = cx.azs.get(*az).ok_or_else(|| {
+                    AwsError::other(
+                        "ec2:CreateSubnet",
+                        &res.name,
+                        "NoSuchAz",
+                        format!(
+                            "az = {az}, but region {} has {} availability zones",
+                            cx.aws.region,
+                            cx.azs.len()
+                        ),
+                    )
+                })?;
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(vpc_id)
+                    .cidr_block(cidr.to_string())
+                    .availability_zone(az_name)
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::Subnet, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateSubnet", &res.name, e))?;
+                let s = out.subnet().ok_or_else(|| {
+                    AwsError::other(
+                        "ec2:CreateSubnet",
+                        &res.name,
+                        "NoId",
+                        "no subnet in the answer",
+                    )
+                })?;
+                Observed {
+                    kind: Kind::Subnet,
+                    id: s.subnet_id().unwrap_or_default().to_owned(),
+                    tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+                    facts: Facts::Subnet {
+                        vpc_id: Some(vpc_id.to_owned()),
+                        cidr: Some(*cidr),
+                        az: Some(az_name.clone()),
+                        map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
+                    },
+                }
+            }
+        };
+        if let Facts::Subnet {
+            map_public_ip: current,
+            ..
+        } = &mut obs.facts
+            && *current != *map_public_ip
+        {
+            cx.aws
+                .ec2
+                .modify_subnet_attribute()
+                .subnet_id(&obs.id)
+                .map_public_ip_on_launch(
+                    AttributeBooleanValue::builder()
+                        .value(*map_public_ip)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:ModifySubnetAttribute", &res.name, e))?;
+            *current = *map_public_ip;
+        }
+        Ok(obs)
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["vpc", "cidr", "az", "map_public_ip"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::Subnet {
+                vpc,
+                cidr,
+                az,
+                map_public_ip,
+            },
+            Facts::Subnet {
+                vpc_id,
+                cidr: c,
+                az: a,
+                map_public_ip: m,
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let none = || "none".to_owned();
+        let expected_az = world
+            .azs
+            .get(*az)
+            .cloned()
+            .unwrap_or_else(|| format!("AZ index {az} (the region has {})", world.azs.len()));
+        vec![
+            Attr::new(
+                "vpc",
+                vpc,
+                vpc_id.as_deref().map_or_else(none, |v| bound.label(v)),
+            ),
+            Attr::new("cidr", cidr, c.map_or_else(none, |c| c.to_string())),
+            Attr::new("az", expected_az, a.clone().unwrap_or_else(none)),
+            Attr::new("map_public_ip", map_public_ip, m),
+        ]
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        world
+            .items
+            .iter()
+            .filter(|o| o.subnet_id() == Some(obs.id.as_str()))
+            .filter(|o| !matches!(&o.facts, Facts::Instance { state, .. } if state == "terminated"))
+            .filter(|o| !matches!(&o.facts, Facts::NatGateway { state, .. } if state == "deleted"))
+            .map(|o| o.id.clone())
+            .collect()
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .ec2
+                    .delete_subnet()
+                    .subnet_id(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteSubnet", &obs.id, e)),
+            )
+        })
+        .await
+    }
+}

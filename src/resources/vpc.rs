@@ -1,0 +1,209 @@
+//! VPCs: CIDR and the DNS-hostnames attribute.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+
+use super::ec2util::{gone_ok, scope_filters};
+use super::wait::retry_dependency;
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::from_ec2;
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Resource, Spec};
+
+pub struct Vpc;
+
+impl Vpc {
+    async fn dns_hostnames(aws: &Aws, id: &str) -> Result<bool, AwsError> {
+        let out = aws
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(id)
+            .attribute(VpcAttributeName::EnableDnsHostnames)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeVpcAttribute", id, e))?;
+        Ok(out
+            .enable_dns_hostnames()
+            .and_then(AttributeBooleanValue::value)
+            .unwrap_or(false))
+    }
+}
+
+#[async_trait]
+impl ResourceKind for Vpc {
+    fn kind(&self) -> Kind {
+        Kind::Vpc
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
+            return Ok(Vec::new());
+        };
+        let out = aws
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeVpcs", "VPCs", e))?;
+        let mut found = Vec::new();
+        for v in out.vpcs() {
+            let Some(id) = v.vpc_id() else { continue };
+            let dns = Self::dns_hostnames(aws, id).await.ok();
+            found.push(Observed {
+                kind: Kind::Vpc,
+                id: id.to_owned(),
+                tags: from_ec2(v.tags()),
+                facts: Facts::Vpc {
+                    cidr: v.cidr_block().and_then(|c| c.parse().ok()),
+                    dns_hostnames: dns,
+                    is_default: v.is_default().unwrap_or(false),
+                },
+            });
+        }
+        Ok(found)
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::Vpc {
+            cidr,
+            dns_hostnames,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a VPC",
+            ));
+        };
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_vpc()
+                    .cidr_block(cidr.to_string())
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::Vpc, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateVpc", &res.name, e))?;
+                let id = out
+                    .vpc()
+                    .and_then(|v| v.vpc_id())
+                    .ok_or_else(|| {
+                        AwsError::other(
+                            "ec2:CreateVpc",
+                            &res.name,
+                            "NoId",
+                            "no VPC id in the answer",
+                        )
+                    })?
+                    .to_owned();
+                Observed {
+                    kind: Kind::Vpc,
+                    id,
+                    tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+                    facts: Facts::Vpc {
+                        cidr: Some(*cidr),
+                        dns_hostnames: Some(false),
+                        is_default: false,
+                    },
+                }
+            }
+        };
+        if let Facts::Vpc {
+            dns_hostnames: current,
+            ..
+        } = &mut obs.facts
+            && *current != Some(*dns_hostnames)
+        {
+            cx.aws
+                .ec2
+                .modify_vpc_attribute()
+                .vpc_id(&obs.id)
+                .enable_dns_hostnames(
+                    AttributeBooleanValue::builder()
+                        .value(*dns_hostnames)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:ModifyVpcAttribute", &res.name, e))?;
+            *current = Some(*dns_hostnames);
+        }
+        Ok(obs)
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["cidr", "dns_hostnames"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        _bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::Vpc {
+                cidr,
+                dns_hostnames,
+            },
+            Facts::Vpc {
+                cidr: c,
+                dns_hostnames: d,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        vec![
+            Attr::new(
+                "cidr",
+                cidr,
+                c.map_or_else(|| "none".to_owned(), |c| c.to_string()),
+            ),
+            Attr::new(
+                "dns_hostnames",
+                dns_hostnames,
+                d.map_or_else(|| "unknown".to_owned(), |d| d.to_string()),
+            ),
+        ]
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        world
+            .items
+            .iter()
+            .filter(|o| {
+                o.id != obs.id && o.vpc_id() == Some(obs.id.as_str()) && !o.is_vpc_default()
+            })
+            .filter(|o| !matches!(&o.facts, Facts::Instance { state, .. } if state == "terminated"))
+            .map(|o| o.id.clone())
+            .collect()
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .ec2
+                    .delete_vpc()
+                    .vpc_id(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteVpc", &obs.id, e)),
+            )
+        })
+        .await
+    }
+}

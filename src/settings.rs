@@ -1,0 +1,72 @@
+//! Plain settings and the command, resolved from the command line before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::aws::AwsSettings;
+use crate::lab::StageSel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub env: String,
+    pub format: Format,
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    /// Print API call counts at the end.
+    pub stats: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    List,
+    Show {
+        lab: String,
+        sets: BTreeMap<String, String>,
+    },
+    Validate {
+        labs: Vec<String>,
+    },
+    Plan {
+        lab: String,
+        stage: StageSel,
+        sets: BTreeMap<String, String>,
+    },
+    Up {
+        lab: String,
+        stage: StageSel,
+        sets: BTreeMap<String, String>,
+        yes: bool,
+    },
+    Check {
+        lab: String,
+        stage: StageSel,
+        sets: BTreeMap<String, String>,
+    },
+    Down {
+        lab: String,
+        yes: bool,
+    },
+}
+
+/// Where awslab keeps its files: `$AWSLAB_HOME`, else the platform data directory.
+pub fn home_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("AWSLAB_HOME") {
+        return PathBuf::from(h);
+    }
+    dirs::data_dir()
+        .map(|d| d.join("awslab"))
+        .or_else(|| dirs::home_dir().map(|h| h.join(".awslab")))
+        .unwrap_or_else(|| PathBuf::from(".awslab"))
+}
+
+pub fn keys_dir() -> PathBuf {
+    home_dir().join("keys")
+}

@@ -1,0 +1,163 @@
+//! Draws engine events: one spinner per resource with a timer on a terminal (indicatif), plain
+//! lines otherwise (CI, pipes, -v).
+#![allow(clippy::print_stderr)]
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Printer;
+use crate::engine::{Event, Reporter, Verb};
+
+pub struct TermReporter {
+    printer: Printer,
+    multi: Option<MultiProgress>,
+    bars: Mutex<BTreeMap<String, ProgressBar>>,
+}
+
+impl TermReporter {
+    pub fn new(printer: &Printer) -> Self {
+        let multi = printer
+            .interactive
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        TermReporter {
+            printer: printer.clone(),
+            multi,
+            bars: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn mark(&self, verb: Verb) -> String {
+        match verb {
+            Verb::Delete => self.printer.red("-"),
+            Verb::Keep => self.printer.dim("="),
+            Verb::Update => "~".to_owned(),
+            Verb::Create => self.printer.green("+"),
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+impl Reporter for TermReporter {
+    fn event(&self, event: Event) {
+        if self.printer.quiet {
+            if let Event::Failed { name, error, .. } = &event {
+                eprintln!("failed: {name}: {error}");
+            }
+            return;
+        }
+        match (&self.multi, event) {
+            (
+                Some(multi),
+                Event::Started {
+                    name,
+                    kind,
+                    verb,
+                    typical,
+                },
+            ) => {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                let typical = typical
+                    .map(|t| format!(" (usually {t})"))
+                    .unwrap_or_default();
+                bar.set_message(format!(
+                    "{} {name} ({kind}){}",
+                    verb.progressive(),
+                    self.printer.dim(&typical)
+                ));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Ok(mut bars) = self.bars.lock() {
+                    bars.insert(name, bar);
+                }
+            }
+            (Some(_), Event::Progress { name, message }) => {
+                if let Ok(bars) = self.bars.lock()
+                    && let Some(bar) = bars.get(&name)
+                {
+                    bar.set_message(format!("{name}: {message}"));
+                }
+            }
+            (
+                Some(_),
+                Event::Finished {
+                    name,
+                    kind,
+                    id,
+                    verb,
+                    elapsed,
+                },
+            ) => {
+                let line = format!(
+                    "{} {} {name} ({kind}) {id} {}",
+                    self.mark(verb),
+                    verb.past(),
+                    self.printer.dim(&secs(elapsed))
+                );
+                let bar = self.bars.lock().ok().and_then(|mut b| b.remove(&name));
+                match bar {
+                    Some(bar) => bar.finish_with_message(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            (Some(_), Event::Failed { name, kind, error }) => {
+                let line = format!("{} {name} ({kind}): {error}", self.printer.red("✗ failed"));
+                match self.bars.lock().ok().and_then(|mut b| b.remove(&name)) {
+                    Some(bar) => bar.abandon_with_message(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            (Some(multi), Event::Skipped { name, reason }) => {
+                let _ = multi.println(format!("  skipped {name}: {reason}"));
+            }
+            (Some(multi), Event::Note(n)) => {
+                let _ = multi.println(self.printer.dim(&n));
+            }
+            (
+                None,
+                Event::Started {
+                    name,
+                    kind,
+                    verb,
+                    typical,
+                },
+            ) => {
+                let typical = typical
+                    .map(|t| format!(" (usually {t})"))
+                    .unwrap_or_default();
+                eprintln!("  {} {name} ({kind}){typical}", verb.progressive());
+            }
+            (None, Event::Progress { name, message }) => eprintln!("    {name}: {message}"),
+            (
+                None,
+                Event::Finished {
+                    name,
+                    kind,
+                    id,
+                    verb,
+                    elapsed,
+                },
+            ) => {
+                eprintln!(
+                    "{} {} {name} ({kind}) {id} {}",
+                    self.mark(verb),
+                    verb.past(),
+                    secs(elapsed)
+                );
+            }
+            (None, Event::Failed { name, kind, error }) => {
+                eprintln!("✗ failed {name} ({kind}): {error}")
+            }
+            (None, Event::Skipped { name, reason }) => eprintln!("  skipped {name}: {reason}"),
+            (None, Event::Note(n)) => eprintln!("{n}"),
+        }
+    }
+}

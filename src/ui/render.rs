@@ -1,0 +1,158 @@
+//! Text renderings of reports, plans and labs (pure functions returning strings, so they can be
+//! snapshot-tested).
+
+use std::fmt::Write;
+
+use super::Printer;
+use crate::aws::stats::StatsSummary;
+use crate::check::{Report, Status};
+use crate::engine::Verb;
+use crate::engine::plan::Plan;
+use crate::lab::Lab;
+
+pub fn report(p: &Printer, r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", p.bold(&format!("check {} (env {})", r.lab, r.env)));
+    for c in &r.checks {
+        let mark = match c.status {
+            Status::Pass => p.green("✓"),
+            Status::Fail => p.red("✗"),
+            Status::Error => p.red("!"),
+            Status::Skip => p.dim("-"),
+        };
+        let _ = writeln!(
+            s,
+            "{mark} {} {}",
+            c.title,
+            p.dim(&format!("[{}/{}]", c.points, c.max_points))
+        );
+        if c.status != Status::Pass {
+            let _ = writeln!(s, "    {}", c.message);
+            if !c.hint.is_empty() {
+                let _ = writeln!(s, "    hint: {}", c.hint);
+            }
+        }
+    }
+    let summary = format!(
+        "score {}/{}: {} passed, {} failed",
+        r.score,
+        r.max_score,
+        r.count(Status::Pass),
+        r.count(Status::Fail) + r.count(Status::Error)
+    );
+    let _ = writeln!(
+        s,
+        "{}",
+        if r.passed() {
+            p.green(&summary)
+        } else {
+            p.red(&summary)
+        }
+    );
+    s
+}
+
+pub fn plan(p: &Printer, plan: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}",
+        p.bold(&format!("plan {} (env {})", plan.lab, plan.env))
+    );
+    for i in &plan.items {
+        let (mark, what) = match i.verb {
+            Verb::Create => (p.green("+"), "create".to_owned()),
+            Verb::Update => ("~".to_owned(), "update".to_owned()),
+            Verb::Keep => (p.dim("="), "exists".to_owned()),
+            Verb::Delete => (p.red("-"), "delete".to_owned()),
+        };
+        let id =
+            i.id.as_deref()
+                .map(|id| format!(" {id}"))
+                .unwrap_or_default();
+        let _ = writeln!(s, "{mark} {what} {} ({}){id}", i.name, i.kind);
+        for c in &i.changes {
+            let _ = writeln!(s, "    {}: {} -> {}", c.key, c.found, c.expected);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "{} to create, {} to update, {} unchanged",
+        plan.count(Verb::Create),
+        plan.count(Verb::Update),
+        plan.count(Verb::Keep)
+    );
+    s
+}
+
+pub fn list(labs: &[Lab]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(vec!["ID", "TITLE", "RESOURCES", "CHECKS"]);
+    for l in labs {
+        t.add_row(vec![
+            l.id.clone(),
+            l.title.clone(),
+            l.resources.len().to_string(),
+            (l.checks.len()).to_string(),
+        ]);
+    }
+    format!("{t}\n")
+}
+
+pub fn show(p: &Printer, lab: &Lab) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", p.bold(&format!("{} — {}", lab.id, lab.title)));
+    if !lab.summary.is_empty() {
+        let _ = writeln!(s, "{}", lab.summary);
+    }
+    if let Some(src) = &lab.source {
+        let _ = writeln!(s, "source: {src}");
+    }
+    if !lab.params.is_empty() {
+        let _ = writeln!(s, "\nparameters (--set NAME=VALUE):");
+        for (k, v) in &lab.params {
+            let _ = writeln!(
+                s,
+                "  {k} = {} (default {}) {}",
+                v.value,
+                v.default,
+                p.dim(&v.description)
+            );
+        }
+    }
+    let _ = writeln!(s, "\n{}", p.bold("instructions"));
+    let _ = writeln!(s, "{}", lab.instructions.trim_end());
+    let _ = writeln!(s, "\n{}", p.bold("resources"));
+    for r in &lab.resources {
+        let stage = match r.stage {
+            crate::lab::Stage::Setup => " [setup]",
+            crate::lab::Stage::Solution => "",
+        };
+        let _ = writeln!(s, "  {} ({}){stage}", r.name, r.kind());
+    }
+    if !lab.checks.is_empty() {
+        let _ = writeln!(s, "\n{}", p.bold("checks"));
+        for c in &lab.checks {
+            let _ = writeln!(s, "  {} [{} pt]: {}", c.id, c.points, c.title);
+        }
+    }
+    s
+}
+
+pub fn stats(command: &str, st: &StatsSummary, elapsed: std::time::Duration) -> String {
+    let mut s = format!(
+        "{command}: {} API calls, {} retries, {:.1}s\n",
+        st.calls,
+        st.retries,
+        elapsed.as_secs_f64()
+    );
+    for (op, c) in &st.by_operation {
+        let _ = write!(s, "  {op} {}", c.calls);
+        if c.retries() > 0 {
+            let _ = write!(s, " (+{} retries)", c.retries());
+        }
+        s.push('\n');
+    }
+    s
+}

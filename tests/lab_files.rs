@@ -1,0 +1,280 @@
+//! Malformed lab files: exit 2 with a located `file:line:col` message, before any API call (the
+//! endpoint below accepts no connection, so a call would exit 3 instead).
+
+mod common;
+
+use predicates::prelude::*;
+
+const UNREACHABLE: &str = "http://127.0.0.1:9";
+
+fn bundled() -> String {
+    std::fs::read_to_string(common::root().join("labs/vpc-public-private.toml")).expect("lab")
+}
+
+/// Writes a variant of the bundled lab and runs `awslab up` on it against an unreachable endpoint.
+fn up_variant(name: &str, text: &str) -> assert_cmd::assert::Assert {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write");
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args([
+            "--endpoint-url",
+            UNREACHABLE,
+            "--color",
+            "never",
+            "up",
+            "--yes",
+        ])
+        .arg(&path)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .assert();
+    drop(dir);
+    out
+}
+
+fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
+    let raw = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    // Temp paths differ per run.
+    let re_path = regex_lite_replace(&raw);
+    re_path
+}
+
+fn regex_lite_replace(s: &str) -> String {
+    s.lines()
+        .map(|l| match (l.find("/tmp/"), l.find(".toml")) {
+            (Some(a), Some(b)) if b > a => format!(
+                "{}[TMP]/{}",
+                &l[..a],
+                &l[l[..b].rfind('/').map_or(a, |i| i + 1)..]
+            ),
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn unknown_reference_is_located_with_a_suggestion() {
+    let text = bundled().replacen(
+        "vpc = \"lab-vpc\"\ncidr = \"10.0.2.0/24\"",
+        "vpc = \"lab-vpcc\"\ncidr = \"10.0.2.0/24\"",
+        1,
+    );
+    let a = up_variant("typo", &text).code(2);
+    let err = stderr_of(&a);
+    assert!(
+        err.contains("typo.toml:77:7: unknown reference `lab-vpcc`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `lab-vpc`?"), "{err}");
+    insta::assert_snapshot!("unknown_reference", err);
+}
+
+#[test]
+fn wrong_kind_of_reference() {
+    let text = bundled().replace(
+        "subnet = \"public-a\"\neip = \"nat-eip\"",
+        "subnet = \"public-a\"\neip = \"lab-igw\"",
+    );
+    let err = stderr_of(&up_variant("kind", &text).code(2));
+    assert!(
+        err.contains("`lab-igw` is an internet gateway, but an elastic IP is expected here"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cycle_is_reported_whole() {
+    let text = bundled().replace(
+        "ingress = [{ proto = \"tcp\", port = 22, cidr = \"${ssh_cidr}\" }]",
+        "ingress = [{ proto = \"tcp\", port = 22, from = \"app-sg\" }]",
+    );
+    let err = stderr_of(&up_variant("cycle", &text).code(2));
+    assert!(
+        err.contains("dependency cycle: app-sg -> bastion-sg -> app-sg"),
+        "{err}"
+    );
+}
+
+#[test]
+fn subnet_outside_and_overlapping() {
+    let text = bundled()
+        .replace("cidr = \"10.0.2.0/24\"", "cidr = \"10.1.2.0/24\"")
+        .replace("cidr = \"10.0.12.0/24\"", "cidr = \"10.0.11.0/25\"");
+    let err = stderr_of(&up_variant("cidrs", &text).code(2));
+    assert!(
+        err.contains("subnet `public-b` 10.1.2.0/24 is outside VPC `lab-vpc` 10.0.0.0/16"),
+        "{err}"
+    );
+    assert!(
+        err.contains("subnet `private-b` 10.0.11.0/25 overlaps subnet `private-a` 10.0.11.0/24"),
+        "{err}"
+    );
+    assert!(err.contains("2 error(s) in lab file"), "{err}");
+}
+
+#[test]
+fn invalid_cidr_port_and_protocol() {
+    let text = bundled()
+        .replace("cidr = \"10.0.1.0/24\"", "cidr = \"10.0.1.5/24\"")
+        .replace(
+            "port = 22, from = \"bastion-sg\"",
+            "port = 70000, from = \"bastion-sg\"",
+        )
+        .replace(
+            "{ rule = 100, proto = \"all\", cidr = \"0.0.0.0/0\" }",
+            "{ rule = 100, proto = \"tpc\", cidr = \"0.0.0.0/0\" }",
+        );
+    let err = stderr_of(&up_variant("values", &text).code(2));
+    assert!(err.contains("`10.0.1.5/24` has host bits set"), "{err}");
+    assert!(err.contains("did you mean `10.0.1.0/24`?"), "{err}");
+    assert!(err.contains("port 70000 is outside 0-65535"), "{err}");
+    assert!(err.contains("unknown protocol `tpc`"), "{err}");
+}
+
+#[test]
+fn duplicate_names_are_a_toml_error() {
+    let text = format!(
+        "{}\n[resources.lab-vpc]\ntype = \"vpc\"\ncidr = \"10.9.0.0/16\"\n",
+        bundled()
+    );
+    let err = stderr_of(&up_variant("dup", &text).code(2));
+    assert!(err.contains("invalid TOML"), "{err}");
+    assert!(err.contains("duplicate key"), "{err}");
+}
+
+#[test]
+fn unknown_keys_warn_but_validate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("warn.toml");
+    std::fs::write(
+        &path,
+        bundled().replace(
+            "dns_hostnames = true",
+            "dns_hostnames = true\ndns_hostname = true",
+        ),
+    )
+    .expect("write");
+    assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args(["--color", "never", "validate"])
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("ok:"))
+        .stderr(predicate::str::contains(
+            "unknown key `dns_hostname` in resource `lab-vpc` is ignored",
+        ))
+        .stderr(predicate::str::contains("did you mean `dns_hostnames`?"));
+}
+
+#[test]
+fn bad_parameter_value_and_unknown_parameter() {
+    let mut cmd = assert_cmd::Command::cargo_bin("awslab").expect("bin");
+    cmd.args([
+        "--color",
+        "never",
+        "--endpoint-url",
+        UNREACHABLE,
+        "up",
+        "vpc-public-private",
+        "--yes",
+        "--set",
+        "ssh_cidr=nonsense",
+    ]);
+    cmd.assert().code(2).stderr(predicate::str::contains(
+        "`nonsense` (from a parameter) is not an IPv4 CIDR",
+    ));
+    let mut cmd = assert_cmd::Command::cargo_bin("awslab").expect("bin");
+    cmd.args([
+        "--color",
+        "never",
+        "show",
+        "vpc-public-private",
+        "--set",
+        "sshcidr=1.2.3.4/32",
+    ]);
+    cmd.assert().code(2).stderr(predicate::str::contains(
+        "this lab has no parameter `sshcidr`",
+    ));
+}
+
+#[test]
+fn missing_lab_and_bad_set_syntax() {
+    assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args(["--color", "never", "show", "no-such-lab"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no lab `no-such-lab`"))
+        .stderr(predicate::str::contains("vpc-public-private"));
+    assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args([
+            "--color",
+            "never",
+            "show",
+            "vpc-public-private",
+            "--set",
+            "oops",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected NAME=VALUE"));
+}
+
+#[test]
+fn unreachable_endpoint_exits_3() {
+    assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args([
+            "--color",
+            "never",
+            "--endpoint-url",
+            UNREACHABLE,
+            "check",
+            "vpc-public-private",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("Unreachable"));
+}
+
+#[test]
+fn up_without_terminal_or_yes_refuses() {
+    // stdin is not a terminal under the test runner.
+    common::endpoint();
+    let home = tempfile::tempdir().expect("home");
+    common::awslab(home.path())
+        .args([
+            "--color",
+            "never",
+            "up",
+            "vpc-public-private",
+            "--env",
+            "noyes",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "refusing to create lab vpc-public-private",
+        ))
+        .stderr(predicate::str::contains("pass --yes"));
+}
+
+#[test]
+fn help_has_examples() {
+    assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args(["up", "--help"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Examples:"))
+        .stdout(predicate::str::contains("--stage"));
+}
