@@ -134,14 +134,10 @@ impl ResourceKind for KeyPair {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let mut req = cx.aws.ec2.delete_key_pair();
-        req = if obs.id.starts_with("key-") {
-            req.key_pair_id(&obs.id)
-        } else {
-            match &obs.facts {
-                Facts::KeyPair { key_name } => req.key_name(key_name),
-                _ => req.key_name(&obs.id),
-            }
+        // By name: accepted everywhere (one emulator ignores KeyPairId and reports success).
+        let req = match &obs.facts {
+            Facts::KeyPair { key_name } => cx.aws.ec2.delete_key_pair().key_name(key_name),
+            _ => cx.aws.ec2.delete_key_pair().key_pair_id(&obs.id),
         };
         gone_ok(
             req.send()

@@ -64,9 +64,13 @@ pub fn awslab(home: &std::path::Path) -> assert_cmd::Command {
 
 /// A raw SDK EC2 client on the emulator (for building student setups and counting leftovers).
 pub async fn ec2() -> aws_sdk_ec2::Client {
+    ec2_in("us-east-1").await
+}
+
+pub async fn ec2_in(region: &str) -> aws_sdk_ec2::Client {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint())
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(aws_sdk_ec2::config::Credentials::new(
             "test", "test", None, None, "test",
         ))
