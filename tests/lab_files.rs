@@ -38,8 +38,7 @@ fn up_variant(name: &str, text: &str) -> assert_cmd::assert::Assert {
 fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
     let raw = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     // Temp paths differ per run.
-    let re_path = regex_lite_replace(&raw);
-    re_path
+    regex_lite_replace(&raw)
 }
 
 fn regex_lite_replace(s: &str) -> String {
