@@ -156,3 +156,53 @@ pub fn stats(command: &str, st: &StatsSummary, elapsed: std::time::Duration) -> 
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::report;
+    use crate::check::{CheckResult, Report};
+    use crate::settings::Format;
+    use crate::ui::Printer;
+
+    #[test]
+    fn check_report_text() {
+        let p = Printer {
+            format: Format::Text,
+            color: false,
+            quiet: false,
+            verbose: 0,
+            stats: false,
+            interactive: false,
+        };
+        let mut routes = CheckResult::fail(
+            "private-rt.routes".into(),
+            "route table `private-rt` routes".into(),
+            1,
+            "expected 0.0.0.0/0 -> lab-nat, found 0.0.0.0/0 -> lab-igw".into(),
+            "set routes of `private-rt` to: 0.0.0.0/0 -> lab-nat".into(),
+        );
+        routes.expected = Some("0.0.0.0/0 -> lab-nat".into());
+        routes.found = Some("0.0.0.0/0 -> lab-igw".into());
+        let r = Report::new(
+            "vpc-public-private".into(),
+            "default".into(),
+            vec![
+                CheckResult::pass("lab-vpc".into(), "VPC `lab-vpc` exists".into(), 1, "found vpc-1 (by Name tag)".into()),
+                routes,
+                CheckResult::fail(
+                    "private-subnets".into(),
+                    "private-a and private-b are private".into(),
+                    2,
+                    "private-a: route table private-rt sends 0.0.0.0/0 to internet gateway lab-igw, so the subnet is public".into(),
+                    "route 0.0.0.0/0 to the NAT gateway instead".into(),
+                ),
+            ],
+        );
+        insta::assert_snapshot!(report(&p, &r));
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["score"], 1);
+        assert_eq!(json["max_score"], 4);
+        assert_eq!(json["checks"][1]["status"], "fail");
+        assert_eq!(json["checks"][1]["max_points"], 1);
+    }
+}
