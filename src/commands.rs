@@ -21,17 +21,7 @@ use crate::ui::{Printer, TermReporter, render};
 pub fn fail(printer: Option<&Printer>, e: &Error) -> ExitCode {
     match printer {
         Some(p) => p.diagnostic(e),
-        None => {
-            let p = Printer {
-                format: Format::Text,
-                color: false,
-                quiet: false,
-                verbose: 0,
-                stats: false,
-                interactive: false,
-            };
-            p.diagnostic(e);
-        }
+        None => Printer::plain().diagnostic(e),
     }
     ExitCode::from(e.exit_code())
 }

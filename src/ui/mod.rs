@@ -37,6 +37,18 @@ impl Printer {
         }
     }
 
+    /// No colour, no spinners: for errors raised before settings exist, and for tests.
+    pub fn plain() -> Self {
+        Printer {
+            format: Format::Text,
+            color: false,
+            quiet: false,
+            verbose: 0,
+            stats: false,
+            interactive: false,
+        }
+    }
+
     /// Data for stdout.
     pub fn out(&self, text: &str) {
         let mut o = std::io::stdout().lock();

@@ -161,19 +161,11 @@ pub fn stats(command: &str, st: &StatsSummary, elapsed: std::time::Duration) -> 
 mod tests {
     use super::report;
     use crate::check::{CheckResult, Report};
-    use crate::settings::Format;
     use crate::ui::Printer;
 
     #[test]
     fn check_report_text() {
-        let p = Printer {
-            format: Format::Text,
-            color: false,
-            quiet: false,
-            verbose: 0,
-            stats: false,
-            interactive: false,
-        };
+        let p = Printer::plain();
         let mut routes = CheckResult::fail(
             "private-rt.routes".into(),
             "route table `private-rt` routes".into(),
