@@ -340,7 +340,7 @@ async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool) -> Result<u8, Err
             detail: outcome
                 .left
                 .iter()
-                .map(|(n, k, _, why)| format!("{n} ({k}): {why}"))
+                .map(|(n, k, id, why)| format!("{n} ({k} {id}): {why}"))
                 .chain(std::iter::once(format!(
                     "run `awslab down {}` again once the cause is fixed",
                     lab.id

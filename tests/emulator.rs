@@ -41,138 +41,125 @@ fn tag_filter(key: &str, value: &str) -> Filter {
 }
 
 /// Everything still carrying `awslab:env = env` (filtered client-side too: one emulator ignores
-/// some filters).
+/// some filters). Terminated instances and deleted NAT gateways are history, not resources.
 async fn tagged_left(env: &str) -> Vec<String> {
     let ec2 = common::ec2().await;
     let f = || tag_filter("awslab:env", env);
-    let has = |tags: &[Tag]| {
-        tags.iter()
-            .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
-    };
-    let mut left = Vec::new();
-    let vpcs = ec2.describe_vpcs().filters(f()).send().await.expect("vpcs");
-    left.extend(
-        vpcs.vpcs()
-            .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.vpc_id().map(str::to_owned)),
-    );
-    let subnets = ec2
+    // (id, tags, still alive) of every kind.
+    let mut all: Vec<(Option<String>, Vec<Tag>, bool)> = Vec::new();
+    let own = |id: Option<&str>, tags: &[Tag]| (id.map(str::to_owned), tags.to_vec(), true);
+    let out = ec2.describe_vpcs().filters(f()).send().await.expect("vpcs");
+    all.extend(out.vpcs().iter().map(|x| own(x.vpc_id(), x.tags())));
+    let out = ec2
         .describe_subnets()
         .filters(f())
         .send()
         .await
         .expect("subnets");
-    left.extend(
-        subnets
-            .subnets()
-            .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.subnet_id().map(str::to_owned)),
-    );
-    let sgs = ec2
+    all.extend(out.subnets().iter().map(|x| own(x.subnet_id(), x.tags())));
+    let out = ec2
         .describe_security_groups()
         .filters(f())
         .send()
         .await
         .expect("sgs");
-    left.extend(
-        sgs.security_groups()
+    all.extend(
+        out.security_groups()
             .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.group_id().map(str::to_owned)),
+            .map(|x| own(x.group_id(), x.tags())),
     );
-    let rts = ec2
+    let out = ec2
         .describe_route_tables()
         .filters(f())
         .send()
         .await
         .expect("rts");
-    left.extend(
-        rts.route_tables()
+    all.extend(
+        out.route_tables()
             .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.route_table_id().map(str::to_owned)),
+            .map(|x| own(x.route_table_id(), x.tags())),
     );
-    let igws = ec2
+    let out = ec2
         .describe_internet_gateways()
         .filters(f())
         .send()
         .await
         .expect("igws");
-    left.extend(
-        igws.internet_gateways()
+    all.extend(
+        out.internet_gateways()
             .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.internet_gateway_id().map(str::to_owned)),
+            .map(|x| own(x.internet_gateway_id(), x.tags())),
     );
-    let acls = ec2
+    let out = ec2
         .describe_network_acls()
         .filters(f())
         .send()
         .await
         .expect("acls");
-    left.extend(
-        acls.network_acls()
+    all.extend(
+        out.network_acls()
             .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.network_acl_id().map(str::to_owned)),
+            .map(|x| own(x.network_acl_id(), x.tags())),
     );
-    let eips = ec2
+    let out = ec2
         .describe_addresses()
         .filters(f())
         .send()
         .await
         .expect("eips");
-    left.extend(
-        eips.addresses()
+    all.extend(
+        out.addresses()
             .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.allocation_id().map(str::to_owned)),
+            .map(|x| own(x.allocation_id(), x.tags())),
     );
-    let keys = ec2
+    let out = ec2
         .describe_key_pairs()
         .filters(f())
         .send()
         .await
         .expect("keys");
-    left.extend(
-        keys.key_pairs()
-            .iter()
-            .filter(|v| has(v.tags()))
-            .filter_map(|v| v.key_name().map(str::to_owned)),
-    );
-    let nats = ec2
+    all.extend(out.key_pairs().iter().map(|x| own(x.key_name(), x.tags())));
+    let out = ec2
         .describe_nat_gateways()
         .filter(f())
         .send()
         .await
         .expect("nats");
-    left.extend(
-        nats.nat_gateways()
-            .iter()
-            .filter(|n| has(n.tags()) && n.state().is_some_and(|s| s.as_str() != "deleted"))
-            .filter_map(|n| n.nat_gateway_id().map(str::to_owned)),
-    );
-    let inst = ec2
+    all.extend(out.nat_gateways().iter().map(|n| {
+        let alive = n.state().is_some_and(|s| s.as_str() != "deleted");
+        (
+            n.nat_gateway_id().map(str::to_owned),
+            n.tags().to_vec(),
+            alive,
+        )
+    }));
+    let out = ec2
         .describe_instances()
         .filters(f())
         .send()
         .await
         .expect("instances");
-    left.extend(
-        inst.reservations()
+    all.extend(
+        out.reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .filter(|i| {
-                has(i.tags())
-                    && i.state()
-                        .and_then(|s| s.name())
-                        .is_some_and(|s| s.as_str() != "terminated")
-            })
-            .filter_map(|i| i.instance_id().map(str::to_owned)),
+            .map(|i| {
+                let alive = i
+                    .state()
+                    .and_then(|s| s.name())
+                    .is_some_and(|s| s.as_str() != "terminated");
+                (i.instance_id().map(str::to_owned), i.tags().to_vec(), alive)
+            }),
     );
-    left
+    all.into_iter()
+        .filter(|(_, tags, alive)| {
+            *alive
+                && tags
+                    .iter()
+                    .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
+        })
+        .filter_map(|(id, _, _)| id)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,8 +11,9 @@ fn bundled() -> String {
     std::fs::read_to_string(common::root().join("labs/vpc-public-private.toml")).expect("lab")
 }
 
-/// Writes a variant of the bundled lab and runs `awslab up` on it against an unreachable endpoint.
-fn up_variant(name: &str, text: &str) -> assert_cmd::assert::Assert {
+/// Writes a variant of the bundled lab, runs `awslab up` on it against an unreachable endpoint,
+/// asserts the exit code and returns stderr with the temporary directory masked as `[TMP]`.
+fn up_variant(name: &str, text: &str, code: i32) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("write");
@@ -30,29 +31,10 @@ fn up_variant(name: &str, text: &str) -> assert_cmd::assert::Assert {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
-        .assert();
-    drop(dir);
-    out
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    let raw = String::from_utf8_lossy(&a.get_output().stderr).to_string();
-    // Temp paths differ per run.
-    regex_lite_replace(&raw)
-}
-
-fn regex_lite_replace(s: &str) -> String {
-    s.lines()
-        .map(|l| match (l.find("/tmp/"), l.find(".toml")) {
-            (Some(a), Some(b)) if b > a => format!(
-                "{}[TMP]/{}",
-                &l[..a],
-                &l[l[..b].rfind('/').map_or(a, |i| i + 1)..]
-            ),
-            _ => l.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .assert()
+        .code(code);
+    String::from_utf8_lossy(&out.get_output().stderr)
+        .replace(&dir.path().display().to_string(), "[TMP]")
 }
 
 #[test]
@@ -62,8 +44,7 @@ fn unknown_reference_is_located_with_a_suggestion() {
         "vpc = \"lab-vpcc\"\ncidr = \"10.0.2.0/24\"",
         1,
     );
-    let a = up_variant("typo", &text).code(2);
-    let err = stderr_of(&a);
+    let err = up_variant("typo", &text, 2);
     assert!(
         err.contains("typo.toml:77:7: unknown reference `lab-vpcc`"),
         "{err}"
@@ -78,7 +59,7 @@ fn wrong_kind_of_reference() {
         "subnet = \"public-a\"\neip = \"nat-eip\"",
         "subnet = \"public-a\"\neip = \"lab-igw\"",
     );
-    let err = stderr_of(&up_variant("kind", &text).code(2));
+    let err = up_variant("kind", &text, 2);
     assert!(
         err.contains("`lab-igw` is an internet gateway, but an elastic IP is expected here"),
         "{err}"
@@ -91,7 +72,7 @@ fn cycle_is_reported_whole() {
         "ingress = [{ proto = \"tcp\", port = 22, cidr = \"${ssh_cidr}\" }]",
         "ingress = [{ proto = \"tcp\", port = 22, from = \"app-sg\" }]",
     );
-    let err = stderr_of(&up_variant("cycle", &text).code(2));
+    let err = up_variant("cycle", &text, 2);
     assert!(
         err.contains("dependency cycle: app-sg -> bastion-sg -> app-sg"),
         "{err}"
@@ -103,7 +84,7 @@ fn subnet_outside_and_overlapping() {
     let text = bundled()
         .replace("cidr = \"10.0.2.0/24\"", "cidr = \"10.1.2.0/24\"")
         .replace("cidr = \"10.0.12.0/24\"", "cidr = \"10.0.11.0/25\"");
-    let err = stderr_of(&up_variant("cidrs", &text).code(2));
+    let err = up_variant("cidrs", &text, 2);
     assert!(
         err.contains("subnet `public-b` 10.1.2.0/24 is outside VPC `lab-vpc` 10.0.0.0/16"),
         "{err}"
@@ -127,7 +108,7 @@ fn invalid_cidr_port_and_protocol() {
             "{ rule = 100, proto = \"all\", cidr = \"0.0.0.0/0\" }",
             "{ rule = 100, proto = \"tpc\", cidr = \"0.0.0.0/0\" }",
         );
-    let err = stderr_of(&up_variant("values", &text).code(2));
+    let err = up_variant("values", &text, 2);
     assert!(err.contains("`10.0.1.5/24` has host bits set"), "{err}");
     assert!(err.contains("did you mean `10.0.1.0/24`?"), "{err}");
     assert!(err.contains("port 70000 is outside 0-65535"), "{err}");
@@ -140,7 +121,7 @@ fn duplicate_names_are_a_toml_error() {
         "{}\n[resources.lab-vpc]\ntype = \"vpc\"\ncidr = \"10.9.0.0/16\"\n",
         bundled()
     );
-    let err = stderr_of(&up_variant("dup", &text).code(2));
+    let err = up_variant("dup", &text, 2);
     assert!(err.contains("invalid TOML"), "{err}");
     assert!(err.contains("duplicate key"), "{err}");
 }
@@ -265,6 +246,26 @@ fn up_without_terminal_or_yes_refuses() {
             "refusing to create lab vpc-public-private",
         ))
         .stderr(predicate::str::contains("pass --yes"));
+}
+
+#[test]
+fn show_fills_parameters_into_the_instructions() {
+    assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args([
+            "--color",
+            "never",
+            "show",
+            "vpc-public-private",
+            "--set",
+            "ssh_cidr=203.0.113.7/32",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "inbound SSH (TCP 22) from 203.0.113.7/32",
+        ))
+        .stdout(predicate::str::contains("${").not());
 }
 
 #[test]

@@ -82,7 +82,7 @@ impl AwsError {
         };
         let help = match class {
             ErrorClass::Unreachable => Some(
-                "is the endpoint right? For the local emulator run `localstack/up` (or pass --local only when it runs)".to_owned(),
+                "is the endpoint right? For --local, start the emulator first with `localstack/up`".to_owned(),
             ),
             ErrorClass::Credentials => Some(
                 "configure credentials (aws configure / aws sso login / AWS_PROFILE), or use --local for the emulator".to_owned(),

@@ -21,14 +21,14 @@ pub struct DestroyOutcome {
     pub left: Vec<(String, Kind, String, String)>,
 }
 
-/// A label for messages: the logical name (or Name tag) and the id.
+/// A label for messages: the logical name, else the Name tag, else the id (events carry the id).
 fn label(o: &Observed) -> String {
     match o
         .tags
         .get(tags::RESOURCE)
         .or_else(|| o.tags.get(tags::NAME))
     {
-        Some(n) => format!("{n} ({})", o.id),
+        Some(n) => n.clone(),
         None => o.id.clone(),
     }
 }

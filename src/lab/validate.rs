@@ -124,11 +124,18 @@ pub fn validate(
         title: file.title,
         summary: file.summary,
         source: file.source,
-        instructions: file.instructions,
+        instructions: substitute_params(&file.instructions, &v.params),
         params: v.params,
         resources,
         checks,
         origin: origin.to_owned(),
+    })
+}
+
+/// `${name}` in prose (the instructions) replaced by the parameter's value; unknown names stay.
+fn substitute_params(text: &str, params: &BTreeMap<String, Param>) -> String {
+    params.iter().fold(text.to_owned(), |acc, (name, p)| {
+        acc.replace(&format!("${{{name}}}"), &p.value)
     })
 }
 

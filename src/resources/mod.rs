@@ -276,7 +276,7 @@ impl Bindings {
             .map(|(n, _)| n.as_str())
     }
 
-    /// `name (id)` when bound, else the id.
+    /// The logical name bound to an id, else the id itself (`sg-0abc` -> `bastion-sg`).
     pub fn label(&self, id: &str) -> String {
         match self.name_of(id) {
             Some(n) => n.to_owned(),

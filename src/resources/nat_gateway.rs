@@ -1,8 +1,6 @@
 //! NAT gateways: created in a public subnet with an Elastic IP, waited on until `available`;
 //! deleted and waited on until `deleted` (only then can the address be released).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 
@@ -231,16 +229,10 @@ impl ResourceKind for NatGateway {
             })
             .await?;
         }
-        until(
-            "deleted",
-            &obs.id,
-            cx.wait_timeout.max(Duration::from_secs(600)),
-            cx.progress,
-            || async {
-                let o = Self::describe_one(cx.aws, &obs.id).await?;
-                Ok(o.is_none_or(|o| state(&o) == "deleted"))
-            },
-        )
+        until("deleted", &obs.id, cx.wait_timeout, cx.progress, || async {
+            let o = Self::describe_one(cx.aws, &obs.id).await?;
+            Ok(o.is_none_or(|o| state(&o) == "deleted"))
+        })
         .await
     }
 

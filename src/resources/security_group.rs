@@ -34,16 +34,11 @@ pub enum SgPeer {
 
 impl SgPermission {
     pub fn describe(&self, bound: &Bindings) -> String {
-        let ports = if self.proto.has_ports() {
-            format!(" {}", ports_text(self.ports))
-        } else {
-            String::new()
-        };
         let peer = match &self.peer {
             SgPeer::Cidr(c) => c.clone(),
             SgPeer::Group(g) => format!("sg {}", bound.label(g)),
         };
-        format!("{}{ports} {peer}", self.proto)
+        rule_text(self.proto, self.ports, &peer)
     }
 
     fn to_ip_permission(&self) -> IpPermission {
@@ -61,6 +56,15 @@ impl SgPermission {
             }
         }
         .build()
+    }
+}
+
+/// `tcp 22 0.0.0.0/0`, `all sg bastion-sg`: one text for declared and found rules.
+fn rule_text(proto: Proto, ports: Option<Ports>, peer: &str) -> String {
+    if proto.has_ports() {
+        format!("{proto} {} {peer}", ports_text(ports))
+    } else {
+        format!("{proto} {peer}")
     }
 }
 
@@ -341,38 +345,27 @@ impl ResourceKind for SecurityGroup {
         else {
             return Vec::new();
         };
+        let list = |mut v: Vec<String>| {
+            v.sort();
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join("; ")
+            }
+        };
         let text = |rules: &[SgRule]| {
-            let mut v: Vec<String> = rules
-                .iter()
-                .map(|r| {
-                    let ports = if r.proto.has_ports() {
-                        format!(" {}", ports_text(r.ports))
-                    } else {
-                        String::new()
-                    };
-                    let peer = match &r.peer {
-                        Peer::Cidr(c) => c.to_string(),
-                        Peer::Group(g) => format!("sg {g}"),
-                    };
-                    format!("{}{ports} {peer}", r.proto)
-                })
-                .collect();
-            v.sort();
-            if v.is_empty() {
-                "none".to_owned()
-            } else {
-                v.join("; ")
-            }
+            list(
+                rules
+                    .iter()
+                    .map(|r| match &r.peer {
+                        Peer::Cidr(c) => rule_text(r.proto, r.ports, &c.to_string()),
+                        Peer::Group(g) => rule_text(r.proto, r.ports, &format!("sg {g}")),
+                    })
+                    .collect(),
+            )
         };
-        let found = |perms: &[SgPermission]| {
-            let mut v: Vec<String> = perms.iter().map(|p| p.describe(bound)).collect();
-            v.sort();
-            if v.is_empty() {
-                "none".to_owned()
-            } else {
-                v.join("; ")
-            }
-        };
+        let found =
+            |perms: &[SgPermission]| list(perms.iter().map(|p| p.describe(bound)).collect());
         let mut attrs = vec![Attr::new("ingress", text(ingress), found(have_in))];
         if let Some(egress) = egress {
             attrs.push(Attr::new("egress", text(egress), found(have_out)));
