@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod lab;
+pub mod reach;
 pub mod resources;
 pub mod settings;
 pub mod ui;

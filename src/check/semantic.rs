@@ -1,10 +1,12 @@
 //! The semantic check kinds: public and private subnets by their routes (not their names),
-//! egress through a NAT gateway, and spread across availability zones.
+//! egress through a NAT gateway, spread across availability zones, and reachability (the
+//! analysis itself lives in [`crate::reach`]).
 
 use std::collections::BTreeSet;
 
 use super::report::CheckResult;
-use crate::lab::{Check, CheckKind, Kind};
+use crate::lab::{Check, CheckKind, Endpoint, Kind};
+use crate::reach::{self, Traffic};
 use crate::resources::{Bindings, Facts, Observed, RouteEntry, World};
 
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
@@ -21,8 +23,27 @@ pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
             each(from, bound, |name, s| egress_via_nat(name, s, bound, world))
         }
         CheckKind::MultiAz { resources } => multi_az(resources, bound, world),
+        CheckKind::Reach {
+            expect,
+            from,
+            to,
+            proto,
+            port,
+            ..
+        } => reach(
+            *expect,
+            from,
+            to,
+            Traffic {
+                proto: *proto,
+                port: *port,
+            },
+            bound,
+            world,
+        ),
     };
-    match outcome {
+    let expected = expectation(&check.kind);
+    let mut result = match outcome {
         Ok(message) => {
             CheckResult::pass(check.id.clone(), check.title.clone(), check.points, message)
         }
@@ -33,7 +54,79 @@ pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
             message,
             check.hint.clone(),
         ),
+    };
+    result.found = Some(result.message.clone());
+    result.expected = Some(expected);
+    result
+}
+
+/// What a semantic check expects, in the student's terms.
+fn expectation(kind: &CheckKind) -> String {
+    match kind {
+        CheckKind::PublicSubnet { subnets } => format!(
+            "{}: 0.0.0.0/0 routed to an internet gateway attached to the VPC",
+            subnets.join(", ")
+        ),
+        CheckKind::PrivateSubnet { subnets } => {
+            format!("{}: no route to an internet gateway", subnets.join(", "))
+        }
+        CheckKind::EgressViaNat { from } => format!(
+            "{}: 0.0.0.0/0 routed to an available NAT gateway with an Elastic IP in a public subnet",
+            from.join(", ")
+        ),
+        CheckKind::MultiAz { resources } => {
+            format!(
+                "{} in at least two availability zones",
+                resources.join(", ")
+            )
+        }
+        CheckKind::Reach {
+            expect,
+            from,
+            to,
+            proto,
+            port,
+            ..
+        } => {
+            let what = Traffic {
+                proto: *proto,
+                port: *port,
+            };
+            let verb = if *expect { "gets" } else { "does not get" };
+            format!("{} from {from} {verb} to {to}", what_text(what))
+        }
     }
+}
+
+fn what_text(t: Traffic) -> String {
+    match t.port {
+        Some(p) => format!("{} {p}", t.proto.to_string().to_uppercase()),
+        None => t.proto.to_string().to_uppercase(),
+    }
+}
+
+/// `reachable`: every pair gets through (the evidence is each path); `not_reachable`: no pair
+/// does (the evidence is where each stops).
+fn reach(
+    expect: bool,
+    from: &Endpoint,
+    to: &Endpoint,
+    traffic: Traffic,
+    bound: &Bindings,
+    world: &World,
+) -> Result<String, String> {
+    let answers = reach::analyze(world, bound, from, to, traffic)?;
+    let pair = |a: &reach::Answer| format!("{} -> {}", a.from, a.to);
+    let mut evidence = Vec::new();
+    for a in &answers {
+        match (&a.outcome, expect) {
+            (Ok(path), true) => evidence.push(format!("{}: {path}", pair(a))),
+            (Err(why), true) => return Err(format!("{} is blocked: {why}", pair(a))),
+            (Ok(path), false) => return Err(format!("{} gets through: {path}", pair(a))),
+            (Err(why), false) => evidence.push(format!("{} is blocked: {why}", pair(a))),
+        }
+    }
+    Ok(evidence.join("; "))
 }
 
 /// Runs `f` on every named subnet; the first failure is the answer, else all the evidence.

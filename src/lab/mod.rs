@@ -439,8 +439,49 @@ pub enum CheckKind {
     EgressViaNat { from: Vec<String> },
     /// The resources (subnets, or instances through their subnets) span at least two AZs.
     MultiAz { resources: Vec<String> },
+    /// Traffic from one endpoint gets (`expect`) or does not get to another, by static analysis
+    /// of routes, NACLs and security groups.
+    Reach {
+        expect: bool,
+        from: Endpoint,
+        to: Endpoint,
+        proto: Proto,
+        /// `None` for ICMP.
+        port: Option<u16>,
+        /// Also try it from this machine on `check --live` (TCP, from the internet).
+        live: bool,
+    },
 }
 
 impl CheckKind {
-    pub const NAMES: &[&str] = &["public_subnet", "private_subnet", "egress", "multi_az"];
+    pub const NAMES: &[&str] = &[
+        "public_subnet",
+        "private_subnet",
+        "egress",
+        "multi_az",
+        "reachable",
+        "not_reachable",
+    ];
+}
+
+/// One end of a reachability check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Any address on the internet.
+    Internet,
+    /// An instance, a subnet (a host placed in it) or a security group (each instance in it).
+    Resource(String),
+}
+
+impl Endpoint {
+    pub const INTERNET: &str = "internet";
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Internet => f.write_str(Endpoint::INTERNET),
+            Endpoint::Resource(n) => f.write_str(n),
+        }
+    }
 }

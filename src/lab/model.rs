@@ -138,8 +138,15 @@ pub struct CheckDef {
     pub kind: Spanned<String>,
     #[serde(default)]
     pub subnets: Vec<Spanned<String>>,
+    /// Subnets for `egress`; one endpoint for `reachable` / `not_reachable`.
+    pub from: Option<Spanned<OneOrMany>>,
+    /// The endpoint of `reachable` / `not_reachable`.
+    pub to: Option<Spanned<String>>,
+    pub proto: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    /// Also test the endpoint from this machine when `check --live` runs against AWS.
     #[serde(default)]
-    pub from: Vec<Spanned<String>>,
+    pub live: bool,
     pub via: Option<Spanned<String>>,
     #[serde(default)]
     pub resources: Vec<Spanned<String>>,
@@ -148,12 +155,24 @@ pub struct CheckDef {
     pub hint: String,
 }
 
+/// A name or a list of names (`from = "internet"`, `from = ["private-a", "private-b"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
 pub const CHECK_KEYS: &[&str] = &[
     "id",
     "title",
     "kind",
     "subnets",
     "from",
+    "to",
+    "proto",
+    "port",
+    "live",
     "via",
     "resources",
     "points",

@@ -9,10 +9,10 @@ use ipnet::Ipv4Net;
 use toml::Spanned;
 
 use super::diagnostic::Collector;
-use super::model::{CheckDef, LabFile, NaclRuleDef, ResourceDef, SgRuleDef};
+use super::model::{CheckDef, LabFile, NaclRuleDef, OneOrMany, ResourceDef, SgRuleDef};
 use super::{
-    Action, AmiRef, Check, CheckKind, Kind, Lab, NaclRule, Param, Peer, Ports, Proto, Resource,
-    Route, SgRule, Spec, Stage,
+    Action, AmiRef, Check, CheckKind, Endpoint, Kind, Lab, NaclRule, Param, Peer, Ports, Proto,
+    Resource, Route, SgRule, Spec, Stage,
 };
 use crate::graph::Graph;
 
@@ -885,8 +885,18 @@ impl Validator<'_, '_> {
                         "missing key",
                     ),
                 }
+                let from: Vec<Spanned<String>> = match &d.from {
+                    Some(f) => match f.get_ref() {
+                        OneOrMany::One(s) => vec![Spanned::new(f.span(), s.clone())],
+                        OneOrMany::Many(list) => list
+                            .iter()
+                            .map(|s| Spanned::new(f.span(), s.clone()))
+                            .collect(),
+                    },
+                    None => Vec::new(),
+                };
                 CheckKind::EgressViaNat {
-                    from: subnet_list(self, &d.from, "from"),
+                    from: subnet_list(self, &from, "from"),
                 }
             }
             "multi_az" => {
@@ -905,6 +915,7 @@ impl Validator<'_, '_> {
                         .collect(),
                 }
             }
+            "reachable" | "not_reachable" => self.reach_check(d, kind_name == "reachable")?,
             other => {
                 self.c.error(
                     d.kind.span(),
@@ -934,6 +945,114 @@ impl Validator<'_, '_> {
             kind,
             points,
             hint: d.hint.clone(),
+        })
+    }
+}
+
+impl Validator<'_, '_> {
+    /// `reachable` / `not_reachable`: two endpoints, a protocol and (for TCP and UDP) a port.
+    fn reach_check(&mut self, d: &CheckDef, expect: bool) -> Option<CheckKind> {
+        let kind_name = d.kind.get_ref().as_str();
+        let endpoint =
+            |v: &mut Self, value: Option<Spanned<String>>, key: &str| -> Option<Endpoint> {
+                let Some(value) = value else {
+                    v.c.error(
+                        d.kind.span(),
+                        format!("a `{kind_name}` check needs `{key}`"),
+                        "missing key",
+                    );
+                    v.c.help(format!(
+                        "`{key}` is `internet`, an instance, a subnet or a security group"
+                    ));
+                    return None;
+                };
+                if value.get_ref() == Endpoint::INTERNET {
+                    return Some(Endpoint::Internet);
+                }
+                v.reference(&value, &[Kind::Instance, Kind::Subnet, Kind::SecurityGroup])
+                    .map(Endpoint::Resource)
+            };
+        let from_value = match &d.from {
+            Some(f) => match f.get_ref() {
+                OneOrMany::One(s) => Some(Spanned::new(f.span(), s.clone())),
+                OneOrMany::Many(_) => {
+                    self.c.error(
+                        f.span(),
+                        format!("`from` of a `{kind_name}` check is one endpoint"),
+                        "a list",
+                    );
+                    self.c.help("write one check per source");
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let from = endpoint(self, from_value, "from");
+        let to = endpoint(self, d.to.clone(), "to");
+        let proto = match &d.proto {
+            None => Proto::Tcp,
+            Some(p) => match Proto::parse(p.get_ref()) {
+                Some(Proto::All) | None => {
+                    self.c.error(
+                        p.span(),
+                        format!("protocol `{}` cannot be asked about", p.get_ref()),
+                        "invalid protocol",
+                    );
+                    self.c.help("use tcp, udp or icmp");
+                    return None;
+                }
+                Some(p) => p,
+            },
+        };
+        let port = match (&d.port, proto.has_ports()) {
+            (Some(p), true) => match u16::try_from(*p.get_ref()) {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.c.error(
+                        p.span(),
+                        format!("port {} is outside 1-65535", p.get_ref()),
+                        "invalid port",
+                    );
+                    return None;
+                }
+            },
+            (None, true) => {
+                self.c.error(
+                    d.kind.span(),
+                    format!("a `{kind_name}` check over {proto} needs `port`"),
+                    "missing key",
+                );
+                return None;
+            }
+            (Some(p), false) => {
+                self.c
+                    .error(p.span(), format!("{proto} has no ports"), "remove this");
+                return None;
+            }
+            (None, false) => None,
+        };
+        let (from, to) = (from?, to?);
+        if from == to {
+            let span = d.to.as_ref().map_or(d.kind.span(), Spanned::span);
+            self.c
+                .error(span, "`from` and `to` are the same", "same endpoint");
+            return None;
+        }
+        if d.live && !(from == Endpoint::Internet && proto == Proto::Tcp) {
+            self.c.error(
+                d.kind.span(),
+                "`live` tests TCP from the internet only",
+                "live check",
+            );
+            return None;
+        }
+        Some(CheckKind::Reach {
+            expect,
+            from,
+            to,
+            proto,
+            port,
+            live: d.live,
         })
     }
 }

@@ -31,7 +31,7 @@ pub use instance::AmiCache;
 pub use key_pair::{key_name, key_path};
 pub use network_acl::NaclEntry;
 pub use route_table::RouteEntry;
-pub use security_group::SgPermission;
+pub use security_group::{SgPeer, SgPermission, rule_text};
 
 /// The handler of a kind.
 pub fn kind(kind: Kind) -> &'static dyn ResourceKind {

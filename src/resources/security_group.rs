@@ -60,7 +60,7 @@ impl SgPermission {
 }
 
 /// `tcp 22 0.0.0.0/0`, `all sg bastion-sg`: one text for declared and found rules.
-fn rule_text(proto: Proto, ports: Option<Ports>, peer: &str) -> String {
+pub fn rule_text(proto: Proto, ports: Option<Ports>, peer: &str) -> String {
     if proto.has_ports() {
         format!("{proto} {} {peer}", ports_text(ports))
     } else {

@@ -1,0 +1,551 @@
+//! The analysis on synthetic worlds: the VPC lab as the notes build it, and the mistakes students
+//! make, each with the verdict and the message that names the blocking rule or route.
+
+use super::{Answer, Traffic, analyze};
+use crate::lab::{Action, Endpoint, Kind, Ports, Proto};
+use crate::resources::{
+    Bindings, Facts, NaclEntry, Observed, RouteEntry, SgPeer, SgPermission, World,
+};
+
+fn obs(kind: Kind, id: &str, facts: Facts) -> Observed {
+    Observed {
+        kind,
+        id: id.to_owned(),
+        tags: Default::default(),
+        facts,
+    }
+}
+
+fn subnet(id: &str, cidr: &str, public: bool) -> Observed {
+    obs(
+        Kind::Subnet,
+        id,
+        Facts::Subnet {
+            vpc_id: Some("vpc-1".into()),
+            cidr: cidr.parse().ok(),
+            az: Some("us-east-1a".into()),
+            map_public_ip: public,
+        },
+    )
+}
+
+fn route(dest: &str, target: &str) -> RouteEntry {
+    RouteEntry {
+        dest: dest.into(),
+        target: Some(target.into()),
+        state: "active".into(),
+    }
+}
+
+fn table(id: &str, main: bool, subnets: &[&str], routes: Vec<RouteEntry>) -> Observed {
+    obs(
+        Kind::RouteTable,
+        id,
+        Facts::RouteTable {
+            vpc_id: Some("vpc-1".into()),
+            main,
+            associations: subnets
+                .iter()
+                .map(|s| (format!("rtbassoc-{s}"), (*s).to_owned()))
+                .collect(),
+            routes,
+        },
+    )
+}
+
+fn rule(
+    rule: i32,
+    egress: bool,
+    action: Action,
+    proto: &str,
+    ports: Option<(u16, u16)>,
+    cidr: &str,
+) -> NaclEntry {
+    NaclEntry {
+        rule,
+        egress,
+        action,
+        proto: proto.into(),
+        ports: ports.map(|(from, to)| Ports { from, to }),
+        cidr: cidr.into(),
+    }
+}
+
+fn nacl(id: &str, default: bool, subnets: &[&str], mut entries: Vec<NaclEntry>) -> Observed {
+    entries.push(rule(32767, false, Action::Deny, "-1", None, "0.0.0.0/0"));
+    entries.push(rule(32767, true, Action::Deny, "-1", None, "0.0.0.0/0"));
+    obs(
+        Kind::NetworkAcl,
+        id,
+        Facts::NetworkAcl {
+            vpc_id: Some("vpc-1".into()),
+            is_default: default,
+            associations: subnets
+                .iter()
+                .map(|s| (format!("aclassoc-{s}"), (*s).to_owned()))
+                .collect(),
+            entries,
+        },
+    )
+}
+
+fn perm(proto: Proto, port: Option<u16>, peer: SgPeer) -> SgPermission {
+    SgPermission {
+        proto,
+        ports: port.map(|p| Ports { from: p, to: p }),
+        peer,
+    }
+}
+
+fn all_out() -> Vec<SgPermission> {
+    vec![perm(Proto::All, None, SgPeer::Cidr("0.0.0.0/0".into()))]
+}
+
+fn group(id: &str, ingress: Vec<SgPermission>) -> Observed {
+    obs(
+        Kind::SecurityGroup,
+        id,
+        Facts::SecurityGroup {
+            vpc_id: Some("vpc-1".into()),
+            group_name: id.trim_start_matches("sg-").into(),
+            ingress,
+            egress: all_out(),
+        },
+    )
+}
+
+fn instance(id: &str, subnet: &str, ip: &str, public: Option<&str>, sg: &str) -> Observed {
+    obs(
+        Kind::Instance,
+        id,
+        Facts::Instance {
+            vpc_id: Some("vpc-1".into()),
+            subnet_id: Some(subnet.into()),
+            state: "running".into(),
+            instance_type: "t3.micro".into(),
+            security_groups: vec![sg.into()],
+            key_name: None,
+            public_ip: public.map(Into::into),
+            private_ip: Some(ip.into()),
+        },
+    )
+}
+
+/// The VPC lab, built right.
+struct Lab {
+    items: Vec<(&'static str, Observed)>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let local = || route("10.0.0.0/16", "local");
+        let items = vec![
+            (
+                "lab-vpc",
+                obs(
+                    Kind::Vpc,
+                    "vpc-1",
+                    Facts::Vpc {
+                        cidr: "10.0.0.0/16".parse().ok(),
+                        dns_hostnames: Some(true),
+                        is_default: false,
+                    },
+                ),
+            ),
+            ("public-a", subnet("subnet-pa", "10.0.1.0/24", true)),
+            ("public-b", subnet("subnet-pb", "10.0.2.0/24", true)),
+            ("private-a", subnet("subnet-va", "10.0.11.0/24", false)),
+            (
+                "lab-igw",
+                obs(
+                    Kind::InternetGateway,
+                    "igw-1",
+                    Facts::InternetGateway {
+                        attached_vpcs: vec!["vpc-1".into()],
+                    },
+                ),
+            ),
+            ("main-rt", table("rtb-main", true, &[], vec![local()])),
+            (
+                "public-rt",
+                table(
+                    "rtb-pub",
+                    false,
+                    &["subnet-pa", "subnet-pb"],
+                    vec![local(), route("0.0.0.0/0", "igw-1")],
+                ),
+            ),
+            (
+                "private-rt",
+                table(
+                    "rtb-priv",
+                    false,
+                    &["subnet-va"],
+                    vec![local(), route("0.0.0.0/0", "nat-1")],
+                ),
+            ),
+            (
+                "lab-nat",
+                obs(
+                    Kind::NatGateway,
+                    "nat-1",
+                    Facts::NatGateway {
+                        vpc_id: Some("vpc-1".into()),
+                        subnet_id: Some("subnet-pa".into()),
+                        state: "available".into(),
+                        allocation_ids: vec!["eipalloc-1".into()],
+                        public_ip: Some("54.0.0.9".into()),
+                    },
+                ),
+            ),
+            (
+                "default-nacl",
+                nacl(
+                    "acl-def",
+                    true,
+                    &["subnet-pa", "subnet-pb"],
+                    vec![
+                        rule(100, false, Action::Allow, "-1", None, "0.0.0.0/0"),
+                        rule(100, true, Action::Allow, "-1", None, "0.0.0.0/0"),
+                    ],
+                ),
+            ),
+            (
+                "private-nacl",
+                nacl(
+                    "acl-priv",
+                    false,
+                    &["subnet-va"],
+                    vec![
+                        rule(100, false, Action::Allow, "-1", None, "10.0.0.0/16"),
+                        rule(
+                            200,
+                            false,
+                            Action::Allow,
+                            "6",
+                            Some((1024, 65535)),
+                            "0.0.0.0/0",
+                        ),
+                        rule(100, true, Action::Allow, "-1", None, "0.0.0.0/0"),
+                    ],
+                ),
+            ),
+            (
+                "bastion-sg",
+                group(
+                    "sg-bastion",
+                    vec![perm(Proto::Tcp, Some(22), SgPeer::Cidr("0.0.0.0/0".into()))],
+                ),
+            ),
+            (
+                "app-sg",
+                group(
+                    "sg-app",
+                    vec![perm(
+                        Proto::Tcp,
+                        Some(22),
+                        SgPeer::Group("sg-bastion".into()),
+                    )],
+                ),
+            ),
+            (
+                "bastion",
+                instance(
+                    "i-bastion",
+                    "subnet-pa",
+                    "10.0.1.10",
+                    Some("54.0.0.1"),
+                    "sg-bastion",
+                ),
+            ),
+            (
+                "app",
+                instance("i-app", "subnet-va", "10.0.11.10", None, "sg-app"),
+            ),
+        ];
+        Lab { items }
+    }
+
+    fn facts(&mut self, name: &str) -> &mut Facts {
+        &mut self
+            .items
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .expect("fixture name")
+            .1
+            .facts
+    }
+
+    fn ask(&self, from: &str, to: &str, port: u16) -> Vec<Answer> {
+        let world = World {
+            items: self.items.iter().map(|(_, o)| o.clone()).collect(),
+            azs: vec!["us-east-1a".into(), "us-east-1b".into()],
+        };
+        let mut bound = Bindings::default();
+        for (n, o) in &self.items {
+            bound.insert(n, o.clone());
+        }
+        let end = |s: &str| {
+            if s == "internet" {
+                Endpoint::Internet
+            } else {
+                Endpoint::Resource(s.to_owned())
+            }
+        };
+        analyze(
+            &world,
+            &bound,
+            &end(from),
+            &end(to),
+            Traffic {
+                proto: Proto::Tcp,
+                port: Some(port),
+            },
+        )
+        .expect("endpoints exist")
+    }
+
+    /// The single answer: the path, or where it breaks.
+    fn one(&self, from: &str, to: &str, port: u16) -> Result<String, String> {
+        let mut a = self.ask(from, to, port);
+        assert_eq!(a.len(), 1, "{a:?}");
+        a.remove(0).outcome
+    }
+}
+
+fn set_nacl(lab: &mut Lab, name: &str, new: Vec<NaclEntry>) {
+    if let Facts::NetworkAcl { entries, .. } = lab.facts(name) {
+        *entries = new;
+    }
+}
+
+#[test]
+fn the_lab_built_right_gets_every_verdict() {
+    let lab = Lab::new();
+    let ssh = lab
+        .one("internet", "bastion", 22)
+        .expect("internet -> bastion");
+    assert!(ssh.contains("public-rt: 0.0.0.0/0 -> lab-igw"), "{ssh}");
+    assert!(
+        ssh.contains("bastion-sg allows tcp 22 from 0.0.0.0/0"),
+        "{ssh}"
+    );
+    let blocked = lab
+        .one("internet", "app", 22)
+        .expect_err("internet -/-> app");
+    assert_eq!(
+        blocked,
+        "no route to an internet gateway in route table private-rt (rtb-priv), which governs private-a"
+    );
+    let hop = lab.one("bastion", "app", 22).expect("bastion -> app");
+    assert!(
+        hop.contains("app-sg allows tcp 22 from sg bastion-sg"),
+        "{hop}"
+    );
+    assert!(
+        hop.contains("NACL private-nacl reply out: rule 100"),
+        "{hop}"
+    );
+    let other = lab
+        .one("public-b", "app", 22)
+        .expect_err("a host in public-b -/-> app");
+    assert_eq!(
+        other,
+        "no rule of app-sg admits TCP 22 to app from a host in public-b (10.0.2.0/24)"
+    );
+    let egress = lab.one("app", "internet", 443).expect("app -> internet");
+    assert!(
+        egress.contains("private-rt: 0.0.0.0/0 -> lab-nat"),
+        "{egress}"
+    );
+    assert!(
+        egress.contains("NACL private-nacl reply in: rule 200"),
+        "{egress}"
+    );
+    assert!(egress.contains("lab-nat in public-a"), "{egress}");
+}
+
+#[test]
+fn private_route_to_the_igw_leaves_app_without_egress() {
+    let mut lab = Lab::new();
+    if let Facts::RouteTable { routes, .. } = lab.facts("private-rt") {
+        routes[1] = route("0.0.0.0/0", "igw-1");
+    }
+    let why = lab.one("app", "internet", 443).expect_err("no public IP");
+    assert!(why.starts_with("app has no public IP address, and route table private-rt (rtb-priv) sends 0.0.0.0/0 straight to internet gateway lab-igw"), "{why}");
+    // Still not reachable from the internet: no public address.
+    let why = lab.one("internet", "app", 22).expect_err("no public IP");
+    assert_eq!(
+        why,
+        "app has no public IP address, so nothing on the internet can address it"
+    );
+}
+
+#[test]
+fn nacl_without_outbound_ephemeral_ports_breaks_the_reply() {
+    let mut lab = Lab::new();
+    set_nacl(
+        &mut lab,
+        "private-nacl",
+        vec![
+            rule(
+                100,
+                false,
+                Action::Allow,
+                "6",
+                Some((22, 22)),
+                "10.0.0.0/16",
+            ),
+            rule(100, true, Action::Allow, "6", Some((443, 443)), "0.0.0.0/0"),
+            rule(32767, false, Action::Deny, "-1", None, "0.0.0.0/0"),
+            rule(32767, true, Action::Deny, "-1", None, "0.0.0.0/0"),
+        ],
+    );
+    let why = lab.one("bastion", "app", 22).expect_err("reply blocked");
+    assert_eq!(
+        why,
+        "the reply is blocked (NACLs are stateless): NACL private-nacl (acl-priv) has no rule allowing TCP 1024-65535 outbound from private-a to 10.0.1.10, so the `*` rule denies it"
+    );
+}
+
+#[test]
+fn deny_numbered_before_allow_wins() {
+    let mut lab = Lab::new();
+    set_nacl(
+        &mut lab,
+        "private-nacl",
+        vec![
+            rule(50, false, Action::Deny, "6", Some((22, 22)), "0.0.0.0/0"),
+            rule(100, false, Action::Allow, "-1", None, "10.0.0.0/16"),
+            rule(100, true, Action::Allow, "-1", None, "0.0.0.0/0"),
+        ],
+    );
+    let why = lab.one("bastion", "app", 22).expect_err("rule 50");
+    assert_eq!(
+        why,
+        "NACL private-nacl (acl-priv) rule 50 denies TCP 22 inbound to private-a from 10.0.1.10 (50 deny tcp 22 0.0.0.0/0)"
+    );
+    // Numbered after the allow, the same deny changes nothing.
+    set_nacl(
+        &mut lab,
+        "private-nacl",
+        vec![
+            rule(100, false, Action::Allow, "-1", None, "10.0.0.0/16"),
+            rule(150, false, Action::Deny, "6", Some((22, 22)), "0.0.0.0/0"),
+            rule(100, true, Action::Allow, "-1", None, "0.0.0.0/0"),
+        ],
+    );
+    lab.one("bastion", "app", 22)
+        .expect("allow 100 matches first");
+}
+
+#[test]
+fn app_sg_open_to_the_world_lets_any_vpc_host_in() {
+    let mut lab = Lab::new();
+    if let Facts::SecurityGroup { ingress, .. } = lab.facts("app-sg") {
+        *ingress = vec![perm(Proto::Tcp, Some(22), SgPeer::Cidr("0.0.0.0/0".into()))];
+    }
+    let path = lab.one("public-b", "app", 22).expect("now reachable");
+    assert!(
+        path.contains("app-sg allows tcp 22 from 0.0.0.0/0"),
+        "{path}"
+    );
+    // The route table still keeps the internet out: defence in depth.
+    assert!(lab.one("internet", "app", 22).is_err());
+}
+
+#[test]
+fn group_reference_matches_members_not_addresses() {
+    let mut lab = Lab::new();
+    // A second host in the bastion's subnet, not in bastion-sg, with its own group.
+    lab.items.push(("web-sg", group("sg-web", vec![])));
+    lab.items.push((
+        "web",
+        instance(
+            "i-web",
+            "subnet-pa",
+            "10.0.1.20",
+            Some("54.0.0.2"),
+            "sg-web",
+        ),
+    ));
+    let why = lab.one("web", "app", 22).expect_err("not a member");
+    assert!(why.contains("in web-sg"), "{why}");
+    // Security group endpoints stand for each member.
+    let answers = lab.ask("bastion-sg", "app", 22);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].from, "bastion");
+    assert!(answers[0].outcome.is_ok());
+}
+
+#[test]
+fn bastion_in_a_private_subnet_is_unreachable() {
+    let mut lab = Lab::new();
+    if let Facts::Instance {
+        subnet_id,
+        private_ip,
+        public_ip,
+        ..
+    } = lab.facts("bastion")
+    {
+        *subnet_id = Some("subnet-va".into());
+        *private_ip = Some("10.0.11.20".into());
+        *public_ip = None;
+    }
+    let why = lab.one("internet", "bastion", 22).expect_err("private");
+    assert_eq!(
+        why,
+        "no route to an internet gateway in route table private-rt (rtb-priv), which governs private-a"
+    );
+}
+
+#[test]
+fn nat_in_a_private_subnet_gives_no_egress() {
+    let mut lab = Lab::new();
+    if let Facts::NatGateway { subnet_id, .. } = lab.facts("lab-nat") {
+        *subnet_id = Some("subnet-va".into());
+    }
+    let why = lab.one("app", "internet", 443).expect_err("NAT in private");
+    assert!(
+        why.starts_with("NAT gateway lab-nat sits in private-a, which is not public: no route to an internet gateway in route table private-rt (rtb-priv)"),
+        "{why}"
+    );
+}
+
+#[test]
+fn subnet_without_association_uses_the_main_table_and_default_nacl() {
+    let mut lab = Lab::new();
+    if let Facts::RouteTable { associations, .. } = lab.facts("public-rt") {
+        associations.retain(|(_, s)| s != "subnet-pb");
+    }
+    if let Facts::NetworkAcl { associations, .. } = lab.facts("default-nacl") {
+        associations.retain(|(_, s)| s != "subnet-pb");
+    }
+    // public-b now follows the main table, which has only the local route.
+    let why = lab.one("internet", "public-b", 22).expect_err("main table");
+    assert_eq!(
+        why,
+        "no route to an internet gateway in route table main-rt (rtb-main) (main), which governs public-b"
+    );
+}
+
+#[test]
+fn stopped_instances_and_detached_gateways() {
+    let mut lab = Lab::new();
+    if let Facts::InternetGateway { attached_vpcs } = lab.facts("lab-igw") {
+        attached_vpcs.clear();
+    }
+    let why = lab.one("internet", "bastion", 22).expect_err("detached");
+    assert!(
+        why.ends_with("(its route goes to lab-igw, which is not attached to the VPC)"),
+        "{why}"
+    );
+    let mut lab = Lab::new();
+    if let Facts::Instance { state, .. } = lab.facts("app") {
+        *state = "stopped".into();
+    }
+    assert_eq!(
+        lab.one("bastion", "app", 22).expect_err("stopped"),
+        "app is stopped"
+    );
+}
