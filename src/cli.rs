@@ -66,6 +66,8 @@ pub struct Global {
 pub enum FormatArg {
     Text,
     Json,
+    /// JUnit XML (`check` only): one testsuite per lab, one testcase per check.
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -131,9 +133,19 @@ pub enum Cmd {
     },
     /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.
     #[command(
-        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json"
+        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)"
     )]
-    Check(LabStage),
+    Check {
+        #[command(flatten)]
+        target: LabStage,
+        /// Also write the report to FILE (JSON or JUnit, by --format or the extension .json/.xml);
+        /// the text summary still goes to the terminal.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        /// On AWS, also test live endpoints from this machine (TCP connects); skipped on an emulator.
+        #[arg(long)]
+        live: bool,
+    },
     /// Tear down everything the lab environment owns, in dependency order.
     #[command(after_help = "Example:\n  awslab down vpc-public-private --env alice --yes")]
     Down {
@@ -155,6 +167,29 @@ pub struct LabStage {
     /// Set a lab parameter (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<String>,
+}
+
+/// Where `check --output` writes and in which format: `--format` if it names one, else the file
+/// extension.
+fn report_target(
+    path: std::path::PathBuf,
+    format: Format,
+) -> Result<(std::path::PathBuf, Format), Error> {
+    let by_extension = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Some(Format::Json),
+        Some("xml") => Some(Format::Junit),
+        _ => None,
+    };
+    let format = match format {
+        Format::Text => by_extension.ok_or_else(|| {
+            Error::usage(
+                format!("--output {}: cannot tell the report format", path.display()),
+                Some("name the file .json or .xml, or add --format json|junit"),
+            )
+        })?,
+        explicit => explicit,
+    };
+    Ok((path, format))
 }
 
 fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
@@ -206,12 +241,19 @@ impl Cli {
             format: match g.format {
                 FormatArg::Text => Format::Text,
                 FormatArg::Json => Format::Json,
+                FormatArg::Junit => Format::Junit,
             },
             color,
             quiet: g.quiet,
             verbose: g.verbose,
             stats: g.stats || g.verbose > 0,
         };
+        if settings.format == Format::Junit && !matches!(self.command, Cmd::Check { .. }) {
+            return Err(Error::usage(
+                "--format junit is for `check` only".to_owned(),
+                Some("use --format json or text"),
+            ));
+        }
         let command = match self.command {
             Cmd::List => Command::List,
             Cmd::Show { lab, sets } => Command::Show {
@@ -230,10 +272,18 @@ impl Cli {
                 sets: parse_sets(&target.sets)?,
                 yes,
             },
-            Cmd::Check(t) => Command::Check {
-                lab: t.lab,
-                stage: t.stage.into(),
-                sets: parse_sets(&t.sets)?,
+            Cmd::Check {
+                target,
+                output,
+                live,
+            } => Command::Check {
+                lab: target.lab,
+                stage: target.stage.into(),
+                sets: parse_sets(&target.sets)?,
+                output: output
+                    .map(|path| report_target(path, settings.format))
+                    .transpose()?,
+                live,
             },
             Cmd::Down { lab, yes } => Command::Down { lab, yes },
         };

@@ -64,7 +64,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             let plan = engine::plan::plan(&aws, &lab, stage, &owner(s, &lab)).await?;
             match p.format {
                 Format::Json => p.json(&plan),
-                Format::Text => p.out(&render::plan(p, &plan)),
+                Format::Text | Format::Junit => p.out(&render::plan(p, &plan)),
             }
             stats(p, "plan", &aws, started);
             Ok(exit::OK)
@@ -78,14 +78,30 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             let lab = load(p, &lab, &sets)?;
             up(s, p, &lab, stage, yes).await
         }
-        Command::Check { lab, stage, sets } => {
+        Command::Check {
+            lab,
+            stage,
+            sets,
+            output,
+            live,
+        } => {
             let lab = load(p, &lab, &sets)?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
-            let report = check::check(&aws, &lab, stage, &owner(s, &lab)).await?;
-            match p.format {
-                Format::Json => p.json(&report),
-                Format::Text => p.out(&render::report(p, &report)),
+            let live = match (live, s.aws.is_emulator()) {
+                (false, _) => check::Live::Off,
+                (true, true) => check::Live::Emulator,
+                (true, false) => check::Live::On,
+            };
+            let opts = check::CheckOptions { stage, live };
+            let report = check::check(&aws, &lab, opts, &owner(s, &lab)).await?;
+            match output {
+                Some((path, format)) => {
+                    write_report(&path, &report_text(p, &report, format)?)?;
+                    p.out(&render::report(p, &report));
+                    p.info(&format!("report written to {}", path.display()));
+                }
+                None => p.out(&report_text(p, &report, p.format)?),
             }
             stats(p, "check", &aws, started);
             Ok(if report.passed() {
@@ -99,6 +115,22 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             down(s, p, &lab, yes).await
         }
     }
+}
+
+/// The report in one format, as the bytes a file or stdout gets.
+fn report_text(p: &Printer, report: &check::Report, format: Format) -> Result<String, Error> {
+    Ok(match format {
+        Format::Text => render::report(p, report),
+        Format::Json => render::json(report)?,
+        Format::Junit => render::junit(report)?,
+    })
+}
+
+fn write_report(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn owner(s: &Settings, lab: &Lab) -> Owner {
@@ -148,7 +180,7 @@ fn list(p: &Printer) -> Result<u8, Error> {
                 })
                 .collect::<Vec<_>>(),
         ),
-        Format::Text => p.out(&render::list(&labs)),
+        Format::Text | Format::Junit => p.out(&render::list(&labs)),
     }
     Ok(exit::OK)
 }
@@ -170,7 +202,7 @@ fn show(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<u8, E
                 "id": c.id, "title": c.title, "points": c.points,
             })).collect::<Vec<_>>(),
         })),
-        Format::Text => p.out(&render::show(p, &lab)),
+        Format::Text | Format::Junit => p.out(&render::show(p, &lab)),
     }
     Ok(exit::OK)
 }

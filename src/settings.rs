@@ -10,6 +10,8 @@ use crate::lab::StageSel;
 pub enum Format {
     Text,
     Json,
+    /// JUnit XML, for `check`.
+    Junit,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +51,10 @@ pub enum Command {
         lab: String,
         stage: StageSel,
         sets: BTreeMap<String, String>,
+        /// Also write the report to this file, in this format (text summary on stdout).
+        output: Option<(PathBuf, Format)>,
+        /// Run live checks (on AWS).
+        live: bool,
     },
     Down {
         lab: String,

@@ -31,6 +31,30 @@ impl AwsSettings {
             .clone()
             .or_else(|| self.local.then(|| LOCAL_ENDPOINT.to_owned()))
     }
+
+    /// Talking to a local emulator (`--local`, or an endpoint on this machine or LocalStack's
+    /// names) rather than AWS.
+    pub fn is_emulator(&self) -> bool {
+        self.local || self.endpoint_url.as_deref().is_some_and(is_local_endpoint)
+    }
+}
+
+fn is_local_endpoint(url: &str) -> bool {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(
+        host,
+        "localhost" | "127.0.0.1" | "::1" | "0.0.0.0" | "localstack"
+    ) || host.ends_with(".localhost")
+        || host.ends_with("localhost.localstack.cloud")
 }
 
 /// Builds the client bundle. Standard retry mode with more attempts than the default (labs make
@@ -99,5 +123,27 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
         region,
         endpoint,
         stats,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn local_endpoints_are_recognised() {
+        for local in [
+            "http://127.0.0.1:4566",
+            "http://localhost:4566/",
+            "http://[::1]:4566",
+            "https://s3.localhost.localstack.cloud:4566",
+            "http://localstack:4566",
+        ] {
+            assert!(super::is_local_endpoint(local), "{local}");
+        }
+        for aws in [
+            "https://ec2.us-east-1.amazonaws.com",
+            "https://vpce-1.ec2.us-east-1.vpce.amazonaws.com",
+        ] {
+            assert!(!super::is_local_endpoint(aws), "{aws}");
+        }
     }
 }

@@ -2,10 +2,12 @@
 //! it: resource checks (exists, every declared attribute) and the lab's semantic checks.
 
 pub mod bind;
+pub mod live;
 pub mod report;
 pub mod semantic;
 
 pub use bind::Binding;
+pub use live::Live;
 pub use report::{CheckResult, Report, Status};
 
 use crate::aws::tags::Owner;
@@ -45,29 +47,46 @@ pub async fn discover_for(aws: &Aws, lab: &Lab) -> Result<World, AwsError> {
     Ok(world)
 }
 
-/// Grades `world` against the lab.
-pub fn grade(lab: &Lab, stage: StageSel, owner: &Owner, world: &World) -> Report {
+/// What `check` grades and how.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckOptions {
+    pub stage: StageSel,
+    pub live: Live,
+}
+
+/// Grades `world` against the lab: resource checks of the stage, then (for the full lab) the
+/// semantic checks, each followed by its live part when it has one.
+pub async fn grade(lab: &Lab, opts: CheckOptions, owner: &Owner, world: &World) -> Report {
     let (bound, bindings) = bind::bind(lab, world, owner);
     let mut results = Vec::new();
-    for res in lab.resources_for(stage) {
+    for res in lab.resources_for(opts.stage) {
         results.extend(resource_checks(res, bindings.get(&res.name), &bound, world));
     }
-    if stage == StageSel::Full {
+    if opts.stage == StageSel::Full {
         for check in &lab.checks {
             results.push(semantic::evaluate(check, &bound, world));
+            results.extend(live::run(check, &bound, world, opts.live).await);
         }
     }
-    Report::new(lab.id.clone(), owner.env.clone(), results)
+    Report::new(lab.id.clone(), owner.env.clone(), opts.stage, results)
 }
 
 pub async fn check(
     aws: &Aws,
     lab: &Lab,
-    stage: StageSel,
+    opts: CheckOptions,
     owner: &Owner,
 ) -> Result<Report, AwsError> {
-    let world = discover_for(aws, lab).await?;
-    Ok(grade(lab, stage, owner, &world))
+    let mut world = discover_for(aws, lab).await?;
+    // Attributes describes do not return, for the VPCs the lab binds to only.
+    let (bound, _) = bind::bind(lab, &world, owner);
+    let vpcs: Vec<String> = bound
+        .iter()
+        .filter(|(_, o)| o.kind == Kind::Vpc)
+        .map(|(_, o)| o.id.clone())
+        .collect();
+    discover::vpc_attributes(aws, &mut world, &vpcs).await?;
+    Ok(grade(lab, opts, owner, &world).await)
 }
 
 fn resource_checks(
@@ -103,17 +122,28 @@ fn resource_checks(
                 res.name
             ),
         };
-        let mut out = vec![CheckResult::fail(exists_id, exists_title, 1, message, hint)];
+        let mut exists = CheckResult::fail(exists_id, exists_title, 1, message, hint);
+        exists.expected = Some(format!("one {} named `{}`", kind.label(), res.name));
+        exists.found = Some(match binding {
+            Some(Binding::Ambiguous { ids }) => {
+                format!("{} of them: {}", ids.len(), ids.join(", "))
+            }
+            _ => "none".to_owned(),
+        });
+        let mut out = vec![exists];
         // Attributes cannot be checked; they still count, so the maximum score does not depend
         // on what exists.
         for key in resources::kind(kind).attr_keys(res) {
-            out.push(CheckResult::fail(
+            let mut r = CheckResult::fail(
                 format!("{}.{key}", res.name),
                 format!("{} `{}` {key}", kind.label(), res.name),
                 1,
                 format!("not checked: `{}` was not found", res.name),
-                String::new(),
-            ));
+                format!("create `{}` first", res.name),
+            );
+            r.expected = Some(format!("`{}` with its {key} as the lab declares", res.name));
+            r.found = Some(format!("`{}` missing", res.name));
+            out.push(r);
         }
         return out;
     };

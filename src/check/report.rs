@@ -1,6 +1,12 @@
-//! The check report: what every reporter (text, JSON) renders. The JSON shape is stable.
+//! The check report: what every reporter (text, JSON, JUnit) renders. The JSON shape is stable:
+//! fields are only added, and a change that is not an addition bumps [`SCHEMA_VERSION`].
 
 use serde::Serialize;
+
+use crate::lab::StageSel;
+
+/// Version of the JSON report's shape.
+pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +48,21 @@ impl CheckResult {
         }
     }
 
+    /// Not run, with the reason; worth no points either way.
+    pub fn skip(id: String, title: String, reason: String) -> Self {
+        CheckResult {
+            id,
+            title,
+            status: Status::Skip,
+            points: 0,
+            max_points: 0,
+            message: reason,
+            hint: String::new(),
+            expected: None,
+            found: None,
+        }
+    }
+
     pub fn fail(id: String, title: String, max: u32, message: String, hint: String) -> Self {
         CheckResult {
             id,
@@ -59,16 +80,29 @@ impl CheckResult {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema_version: u32,
     pub lab: String,
     pub env: String,
+    /// `setup` or `full`: which part of the lab was graded.
+    pub stage: &'static str,
+    /// Every check passed or was skipped.
+    pub passed: bool,
     pub score: u32,
     pub max_score: u32,
     pub checks: Vec<CheckResult>,
 }
 
 impl Report {
-    pub fn new(lab: String, env: String, checks: Vec<CheckResult>) -> Self {
+    pub fn new(lab: String, env: String, stage: StageSel, checks: Vec<CheckResult>) -> Self {
         Report {
+            schema_version: SCHEMA_VERSION,
+            stage: match stage {
+                StageSel::Setup => "setup",
+                StageSel::Full => "full",
+            },
+            passed: checks
+                .iter()
+                .all(|c| matches!(c.status, Status::Pass | Status::Skip)),
             score: checks.iter().map(|c| c.points).sum(),
             max_score: checks.iter().map(|c| c.max_points).sum(),
             lab,
@@ -78,9 +112,7 @@ impl Report {
     }
 
     pub fn passed(&self) -> bool {
-        self.checks
-            .iter()
-            .all(|c| matches!(c.status, Status::Pass | Status::Skip))
+        self.passed
     }
 
     pub fn count(&self, status: Status) -> usize {

@@ -5,7 +5,7 @@ use futures::future::try_join_all;
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
 use crate::lab::Kind;
-use crate::resources::{self, Observed, Scope, World};
+use crate::resources::{self, Facts, Observed, Scope, World};
 
 /// The region's availability zones, sorted by name (a lab's `az = N` indexes this list).
 pub async fn availability_zones(aws: &Aws) -> Result<Vec<String>, AwsError> {
@@ -56,4 +56,31 @@ pub async fn owned(aws: &Aws, owner: &Owner, inside_vpcs: bool) -> Result<World,
         }
     }
     Ok(world)
+}
+
+/// What `plan` and `up` compare with the lab: the owner's resources, with the VPC attributes.
+pub async fn owned_for_compare(aws: &Aws, owner: &Owner) -> Result<World, AwsError> {
+    let mut world = owned(aws, owner, false).await?;
+    let vpcs: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
+    vpc_attributes(aws, &mut world, &vpcs).await?;
+    Ok(world)
+}
+
+/// Reads the attributes describes do not return (DNS hostnames) for these VPCs, in parallel.
+pub async fn vpc_attributes(aws: &Aws, world: &mut World, ids: &[String]) -> Result<(), AwsError> {
+    let values = try_join_all(
+        ids.iter()
+            .map(|id| resources::vpc::Vpc::dns_hostnames(aws, id)),
+    )
+    .await?;
+    for (id, value) in ids.iter().zip(values) {
+        if let Some(Observed {
+            facts: Facts::Vpc { dns_hostnames, .. },
+            ..
+        }) = world.items.iter_mut().find(|o| o.id == *id)
+        {
+            *dns_hostnames = Some(value);
+        }
+    }
+    Ok(())
 }

@@ -35,7 +35,7 @@ impl Plan {
 }
 
 pub async fn plan(aws: &Aws, lab: &Lab, stage: StageSel, owner: &Owner) -> Result<Plan, AwsError> {
-    let world = discover::owned(aws, owner, false).await?;
+    let world = discover::owned_for_compare(aws, owner).await?;
     let mut bound = Bindings::default();
     for r in &lab.resources {
         if let Some(o) = find_owned(&world, owner, r) {

@@ -12,7 +12,7 @@ mod network_acl;
 mod route_table;
 mod security_group;
 mod subnet;
-mod vpc;
+pub mod vpc;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -118,7 +118,8 @@ impl Observed {
 pub enum Facts {
     Vpc {
         cidr: Option<Ipv4Net>,
-        /// Read separately (DescribeVpcAttribute) and only where a lab needs it.
+        /// Read separately ([`crate::engine::discover::vpc_attributes`]), only for the VPCs a
+        /// command compares; `None` until then.
         dns_hostnames: Option<bool>,
         is_default: bool,
     },

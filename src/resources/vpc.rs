@@ -13,7 +13,9 @@ use crate::lab::{Kind, Resource, Spec};
 pub struct Vpc;
 
 impl Vpc {
-    async fn dns_hostnames(aws: &Aws, id: &str) -> Result<bool, AwsError> {
+    /// One call per VPC (the API takes one VPC and one attribute): only for the VPCs a command
+    /// compares, never for every VPC discovered.
+    pub async fn dns_hostnames(aws: &Aws, id: &str) -> Result<bool, AwsError> {
         let out = aws
             .ec2
             .describe_vpc_attribute()
@@ -49,14 +51,13 @@ impl ResourceKind for Vpc {
         let mut found = Vec::new();
         for v in out.vpcs() {
             let Some(id) = v.vpc_id() else { continue };
-            let dns = Self::dns_hostnames(aws, id).await.ok();
             found.push(Observed {
                 kind: Kind::Vpc,
                 id: id.to_owned(),
                 tags: from_ec2(v.tags()),
                 facts: Facts::Vpc {
                     cidr: v.cidr_block().and_then(|c| c.parse().ok()),
-                    dns_hostnames: dns,
+                    dns_hostnames: None,
                     is_default: v.is_default().unwrap_or(false),
                 },
             });

@@ -8,6 +8,7 @@ use crate::aws::stats::StatsSummary;
 use crate::check::{Report, Status};
 use crate::engine::Verb;
 use crate::engine::plan::Plan;
+use crate::error::Error;
 use crate::lab::Lab;
 
 pub fn report(p: &Printer, r: &Report) -> String {
@@ -33,13 +34,16 @@ pub fn report(p: &Printer, r: &Report) -> String {
             }
         }
     }
-    let summary = format!(
+    let mut summary = format!(
         "score {}/{}: {} passed, {} failed",
         r.score,
         r.max_score,
         r.count(Status::Pass),
         r.count(Status::Fail) + r.count(Status::Error)
     );
+    if r.count(Status::Skip) > 0 {
+        let _ = write!(summary, ", {} skipped", r.count(Status::Skip));
+    }
     let _ = writeln!(
         s,
         "{}",
@@ -50,6 +54,70 @@ pub fn report(p: &Printer, r: &Report) -> String {
         }
     );
     s
+}
+
+/// The JSON report (schema in `check::report`).
+pub fn json(r: &Report) -> Result<String, Error> {
+    serde_json::to_string_pretty(r)
+        .map_err(|e| Error::usage(format!("cannot serialise the report: {e}"), None))
+}
+
+/// JUnit XML: one testsuite per lab (named `lab` or `lab (env)`), one testcase per check. A
+/// failure carries the message; its text adds expected, found and the hint. Points go in
+/// properties so a CI system keeps them.
+pub fn junit(r: &Report) -> Result<String, Error> {
+    use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("{} (env {})", r.lab, r.env));
+    suite.add_properties([
+        Property::new("schema_version", r.schema_version.to_string()),
+        Property::new("stage", r.stage),
+        Property::new("score", r.score.to_string()),
+        Property::new("max_score", r.max_score.to_string()),
+    ]);
+    for c in &r.checks {
+        let status = match c.status {
+            Status::Pass => TestCaseStatus::success(),
+            Status::Skip => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(c.message.clone());
+                s
+            }
+            Status::Fail | Status::Error => {
+                let kind = if c.status == Status::Fail {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut s = TestCaseStatus::non_success(kind);
+                s.set_message(c.message.clone());
+                let mut text = String::new();
+                if let Some(e) = &c.expected {
+                    let _ = writeln!(text, "expected: {e}");
+                }
+                if let Some(f) = &c.found {
+                    let _ = writeln!(text, "found: {f}");
+                }
+                if !c.hint.is_empty() {
+                    let _ = writeln!(text, "hint: {}", c.hint);
+                }
+                s.set_description(text);
+                s
+            }
+        };
+        let mut case = TestCase::new(format!("{}: {}", c.id, c.title), status);
+        case.set_classname(r.lab.clone());
+        case.add_properties([
+            Property::new("id", c.id.clone()),
+            Property::new("points", c.points.to_string()),
+            Property::new("max_points", c.max_points.to_string()),
+        ]);
+        suite.add_test_case(case);
+    }
+    let mut report = quick_junit::Report::new("awslab check");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .map_err(|e| Error::usage(format!("cannot write the JUnit report: {e}"), None))
 }
 
 pub fn plan(p: &Printer, plan: &Plan) -> String {
@@ -178,6 +246,7 @@ mod tests {
         let r = Report::new(
             "vpc-public-private".into(),
             "default".into(),
+            crate::lab::StageSel::Full,
             vec![
                 CheckResult::pass("lab-vpc".into(), "VPC `lab-vpc` exists".into(), 1, "found vpc-1 (by Name tag)".into()),
                 routes,

@@ -2,6 +2,8 @@
 //! the same script users run) and gives each test its own env so tests run in parallel.
 #![allow(dead_code)]
 
+pub mod student;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
