@@ -278,3 +278,60 @@ fn help_has_examples() {
         .stdout(predicate::str::contains("Examples:"))
         .stdout(predicate::str::contains("--stage"));
 }
+
+#[test]
+fn reach_check_errors_are_located() {
+    // An endpoint that is not an instance, subnet or security group.
+    let text = bundled().replacen(
+        "from = \"bastion\"\nto = \"app\"",
+        "from = \"lab-igw\"\nto = \"app\"",
+        1,
+    );
+    let err = up_variant("endpoint", &text, 2);
+    assert!(err.contains("endpoint.toml:"), "{err}");
+    assert!(err.contains("`lab-igw`"), "{err}");
+
+    // TCP without a port.
+    let text = bundled().replacen("proto = \"tcp\"\nport = 443\n", "proto = \"tcp\"\n", 1);
+    let err = up_variant("noport", &text, 2);
+    assert!(
+        err.contains("a `reachable` check over tcp needs `port`"),
+        "{err}"
+    );
+
+    // A list where one endpoint belongs.
+    let text = bundled().replacen(
+        "from = \"app\"\nto = \"internet\"",
+        "from = [\"app\", \"bastion\"]\nto = \"internet\"",
+        1,
+    );
+    let err = up_variant("list", &text, 2);
+    assert!(
+        err.contains("`from` of a `reachable` check is one endpoint"),
+        "{err}"
+    );
+
+    // A live check that is not from the internet.
+    let text = bundled().replacen(
+        "from = \"bastion\"\nto = \"app\"\nproto = \"tcp\"\nport = 22\n",
+        "from = \"bastion\"\nto = \"app\"\nproto = \"tcp\"\nport = 22\nlive = true\n",
+        1,
+    );
+    let err = up_variant("live", &text, 2);
+    assert!(
+        err.contains("`live` tests TCP from the internet only"),
+        "{err}"
+    );
+
+    // The same endpoint twice, and a port out of range.
+    let text = bundled()
+        .replacen(
+            "from = \"bastion\"\nto = \"app\"",
+            "from = \"app\"\nto = \"app\"",
+            1,
+        )
+        .replacen("port = 443", "port = 70000", 1);
+    let err = up_variant("same", &text, 2);
+    assert!(err.contains("`from` and `to` are the same"), "{err}");
+    assert!(err.contains("port 70000 is outside 1-65535"), "{err}");
+}

@@ -227,7 +227,7 @@ pub fn stats(command: &str, st: &StatsSummary, elapsed: std::time::Duration) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::report;
+    use super::{junit, report};
     use crate::check::{CheckResult, Report};
     use crate::ui::Printer;
 
@@ -265,5 +265,47 @@ mod tests {
         assert_eq!(json["max_score"], 4);
         assert_eq!(json["checks"][1]["status"], "fail");
         assert_eq!(json["checks"][1]["max_points"], 1);
+    }
+
+    #[test]
+    fn junit_report() {
+        let mut fail = CheckResult::fail(
+            "ssh-bastion-to-app".into(),
+            "The bastion can SSH to the app server".into(),
+            2,
+            "bastion -> app is blocked: NACL private-nacl (acl-1) rule 50 denies TCP 22 inbound to private-a from 10.0.1.10 (50 deny tcp 22 0.0.0.0/0)".into(),
+            "app-sg must allow TCP 22 from bastion-sg & private-nacl must allow <22> in".into(),
+        );
+        fail.expected = Some("TCP 22 from bastion gets to app".into());
+        fail.found = Some(fail.message.clone());
+        let r = Report::new(
+            "vpc-public-private".into(),
+            "alice".into(),
+            crate::lab::StageSel::Full,
+            vec![
+                CheckResult::pass(
+                    "lab-vpc".into(),
+                    "VPC `lab-vpc` exists".into(),
+                    1,
+                    "found vpc-1".into(),
+                ),
+                fail,
+                CheckResult::skip(
+                    "ssh-to-bastion.live".into(),
+                    "SSH from the internet reaches the bastion (live)".into(),
+                    "not run: add --live to also connect from this machine".into(),
+                ),
+            ],
+        );
+        let xml = junit(&r).expect("junit");
+        insta::assert_snapshot!(xml);
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("invalid XML: {e}"),
+            }
+        }
     }
 }
