@@ -60,6 +60,14 @@ pub struct Global {
     /// Print API call and retry counts at the end.
     #[arg(long, global = true)]
     pub stats: bool,
+    /// Longest one wait or dependency retry may last before it counts as failed
+    /// (e.g. `90s`, `5m`; default 15m, shorter for kinds that clear sooner).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 90s, 5m or 3h)"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -247,6 +255,7 @@ impl Cli {
             quiet: g.quiet,
             verbose: g.verbose,
             stats: g.stats || g.verbose > 0,
+            timeout: g.timeout,
         };
         if settings.format == Format::Junit && !matches!(self.command, Cmd::Check { .. }) {
             return Err(Error::usage(

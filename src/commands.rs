@@ -133,6 +133,14 @@ fn write_report(path: &std::path::Path, text: &str) -> Result<(), Error> {
     })
 }
 
+fn engine_options(s: &Settings) -> EngineOptions {
+    let mut opts = EngineOptions::default();
+    if let Some(t) = s.timeout {
+        opts.wait_timeout = t;
+    }
+    opts
+}
+
 fn owner(s: &Settings, lab: &Lab) -> Owner {
     Owner {
         lab: lab.id.clone(),
@@ -272,7 +280,7 @@ async fn up(s: &Settings, p: &Printer, lab: &Lab, stage: StageSel, yes: bool) ->
     .await?;
     let started = Instant::now();
     let reporter = TermReporter::new(p);
-    let opts = EngineOptions::default();
+    let opts = engine_options(s);
     let outcome = engine::apply::apply(&aws, lab, stage, &owner(s, lab), &opts, &reporter).await?;
     let summary = format!(
         "up {}: {} created, {} updated, {} unchanged in {:.1}s",
@@ -344,8 +352,7 @@ async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool) -> Result<u8, Err
     let started = Instant::now();
     let reporter = TermReporter::new(p);
     let outcome =
-        engine::destroy::destroy(&aws, &owner(s, lab), &EngineOptions::default(), &reporter)
-            .await?;
+        engine::destroy::destroy(&aws, &owner(s, lab), &engine_options(s), &reporter).await?;
     if p.format == Format::Json {
         p.json(&serde_json::json!({
             "lab": lab.id,

@@ -24,6 +24,8 @@ pub struct Settings {
     pub verbose: u8,
     /// Print API call counts at the end.
     pub stats: bool,
+    /// `--timeout`: the longest wait or dependency retry.
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]

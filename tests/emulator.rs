@@ -1,163 +1,11 @@
-//! End to end against a real emulator process: up -> check -> up again -> down, a student-built
-//! VPC made with raw SDK calls, and a broken one. Each test has its own env, so they run in
-//! parallel on one emulator.
+//! End to end against a real emulator process: up -> check -> up again -> down, reports and call
+//! counts, and what `down` must spare. Each test has its own env, so they run in parallel on one
+//! emulator. Hand-built setups are graded in `grading.rs`, faults injected in `faults.rs`.
 
 mod common;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use serde_json::Value;
-
-/// The lab the full cycle runs: the VPC lab, or the reduced one where the emulator lacks NAT
-/// addresses, NACL associations and key-pair tags (MiniStack).
-fn cycle_lab() -> String {
-    if common::emulator() == "ministack" {
-        common::root()
-            .join("tests/labs/vpc-basic.toml")
-            .display()
-            .to_string()
-    } else {
-        "vpc-public-private".to_owned()
-    }
-}
-
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn tag_filter(key: &str, value: &str) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{key}"))
-        .values(value)
-        .build()
-}
-
-/// Everything still carrying `awslab:env = env` (filtered client-side too: one emulator ignores
-/// some filters). Terminated instances and deleted NAT gateways are history, not resources.
-async fn tagged_left(env: &str) -> Vec<String> {
-    let ec2 = common::ec2().await;
-    let f = || tag_filter("awslab:env", env);
-    // (id, tags, still alive) of every kind.
-    let mut all: Vec<(Option<String>, Vec<Tag>, bool)> = Vec::new();
-    let own = |id: Option<&str>, tags: &[Tag]| (id.map(str::to_owned), tags.to_vec(), true);
-    let out = ec2.describe_vpcs().filters(f()).send().await.expect("vpcs");
-    all.extend(out.vpcs().iter().map(|x| own(x.vpc_id(), x.tags())));
-    let out = ec2
-        .describe_subnets()
-        .filters(f())
-        .send()
-        .await
-        .expect("subnets");
-    all.extend(out.subnets().iter().map(|x| own(x.subnet_id(), x.tags())));
-    let out = ec2
-        .describe_security_groups()
-        .filters(f())
-        .send()
-        .await
-        .expect("sgs");
-    all.extend(
-        out.security_groups()
-            .iter()
-            .map(|x| own(x.group_id(), x.tags())),
-    );
-    let out = ec2
-        .describe_route_tables()
-        .filters(f())
-        .send()
-        .await
-        .expect("rts");
-    all.extend(
-        out.route_tables()
-            .iter()
-            .map(|x| own(x.route_table_id(), x.tags())),
-    );
-    let out = ec2
-        .describe_internet_gateways()
-        .filters(f())
-        .send()
-        .await
-        .expect("igws");
-    all.extend(
-        out.internet_gateways()
-            .iter()
-            .map(|x| own(x.internet_gateway_id(), x.tags())),
-    );
-    let out = ec2
-        .describe_network_acls()
-        .filters(f())
-        .send()
-        .await
-        .expect("acls");
-    all.extend(
-        out.network_acls()
-            .iter()
-            .map(|x| own(x.network_acl_id(), x.tags())),
-    );
-    let out = ec2
-        .describe_addresses()
-        .filters(f())
-        .send()
-        .await
-        .expect("eips");
-    all.extend(
-        out.addresses()
-            .iter()
-            .map(|x| own(x.allocation_id(), x.tags())),
-    );
-    let out = ec2
-        .describe_key_pairs()
-        .filters(f())
-        .send()
-        .await
-        .expect("keys");
-    all.extend(out.key_pairs().iter().map(|x| own(x.key_name(), x.tags())));
-    let out = ec2
-        .describe_nat_gateways()
-        .filter(f())
-        .send()
-        .await
-        .expect("nats");
-    all.extend(out.nat_gateways().iter().map(|n| {
-        let alive = n.state().is_some_and(|s| s.as_str() != "deleted");
-        (
-            n.nat_gateway_id().map(str::to_owned),
-            n.tags().to_vec(),
-            alive,
-        )
-    }));
-    let out = ec2
-        .describe_instances()
-        .filters(f())
-        .send()
-        .await
-        .expect("instances");
-    all.extend(
-        out.reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .map(|i| {
-                let alive = i
-                    .state()
-                    .and_then(|s| s.name())
-                    .is_some_and(|s| s.as_str() != "terminated");
-                (i.instance_id().map(str::to_owned), i.tags().to_vec(), alive)
-            }),
-    );
-    all.into_iter()
-        .filter(|(_, tags, alive)| {
-            *alive
-                && tags
-                    .iter()
-                    .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
-        })
-        .filter_map(|(id, _, _)| id)
-        .collect()
-}
 
 /// `check --output FILE.xml --stats`: JUnit XML in the file (valid, one testcase per check of
 /// the JSON report), the text summary on stdout, and one describe call per resource kind.
@@ -228,7 +76,7 @@ fn report_file_and_call_counts(home: &std::path::Path, env: &str, lab: &str, rep
 async fn up_check_up_again_down_leaves_nothing() {
     let env = common::env_name("cycle");
     let home = tempfile::tempdir().expect("home");
-    let lab = cycle_lab();
+    let lab = common::cycle_lab();
 
     let up = common::awslab(home.path())
         .args(["--format", "json", "--env", &env, "up", &lab, "--yes"])
@@ -239,7 +87,7 @@ async fn up_check_up_again_down_leaves_nothing() {
         "up failed: {}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let first = json(&up);
+    let first = common::json(&up);
     let created = first["resources"].as_array().expect("resources");
     assert!(!created.is_empty());
     assert!(created.iter().all(|r| r["action"] == "create"), "{first}");
@@ -248,7 +96,7 @@ async fn up_check_up_again_down_leaves_nothing() {
         .args(["--format", "json", "--env", &env, "check", &lab])
         .output()
         .expect("check");
-    let report = json(&check);
+    let report = common::json(&check);
     let failed: Vec<&Value> = report["checks"]
         .as_array()
         .expect("checks")
@@ -292,7 +140,7 @@ async fn up_check_up_again_down_leaves_nothing() {
         "second up failed: {}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let second = json(&again);
+    let second = common::json(&again);
     let changed: Vec<&Value> = second["resources"]
         .as_array()
         .expect("resources")
@@ -310,7 +158,7 @@ async fn up_check_up_again_down_leaves_nothing() {
         "down failed: {}",
         String::from_utf8_lossy(&down.stderr)
     );
-    assert_eq!(tagged_left(&env).await, Vec::<String>::new());
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
 
     // down again: nothing to do, still success.
     let again = common::awslab(home.path())
@@ -321,8 +169,68 @@ async fn up_check_up_again_down_leaves_nothing() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 deleted, 0 left"));
 }
 
+/// The default VPC and what is in it (subnets, security groups, route tables), by id.
+async fn default_vpc_contents(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("is-default")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("default vpc");
+    let mut ids = Vec::new();
+    for v in vpcs.vpcs().iter().filter(|v| v.is_default() == Some(true)) {
+        let id = v.vpc_id().expect("id").to_owned();
+        let f = aws_sdk_ec2::types::Filter::builder()
+            .name("vpc-id")
+            .values(&id)
+            .build();
+        let subnets = ec2
+            .describe_subnets()
+            .filters(f.clone())
+            .send()
+            .await
+            .expect("subnets");
+        ids.extend(
+            subnets
+                .subnets()
+                .iter()
+                .filter_map(|s| s.subnet_id().map(str::to_owned)),
+        );
+        let sgs = ec2
+            .describe_security_groups()
+            .filters(f.clone())
+            .send()
+            .await
+            .expect("sgs");
+        ids.extend(
+            sgs.security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_owned)),
+        );
+        let rts = ec2
+            .describe_route_tables()
+            .filters(f)
+            .send()
+            .await
+            .expect("rts");
+        ids.extend(
+            rts.route_tables()
+                .iter()
+                .filter_map(|r| r.route_table_id().map(str::to_owned)),
+        );
+        ids.push(id);
+    }
+    ids.sort();
+    ids
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn down_spares_other_envs_and_untagged_vpcs() {
+async fn down_spares_other_envs_labs_untagged_and_default_vpcs() {
     let env_a = common::env_name("keep-a");
     let env_b = common::env_name("keep-b");
     let home = tempfile::tempdir().expect("home");
@@ -330,6 +238,22 @@ async fn down_spares_other_envs_and_untagged_vpcs() {
         .join("tests/labs/vpc-basic.toml")
         .display()
         .to_string();
+    // Another lab in env a, brought up first so its resources are known.
+    let other = home.path().join("other.toml");
+    let text = std::fs::read_to_string(&lab).expect("lab").replacen(
+        "id = \"vpc-basic\"",
+        "id = \"vpc-basic-other\"",
+        1,
+    );
+    std::fs::write(&other, text).expect("write");
+    let other = other.display().to_string();
+    common::awslab(home.path())
+        .args(["--env", &env_a, "up", &other, "--yes"])
+        .assert()
+        .success();
+    let mut other_ids = common::tagged_left(&env_a).await;
+    other_ids.sort();
+    assert!(!other_ids.is_empty());
     for env in [&env_a, &env_b] {
         common::awslab(home.path())
             .args(["--env", env, "up", &lab, "--yes"])
@@ -337,6 +261,11 @@ async fn down_spares_other_envs_and_untagged_vpcs() {
             .success();
     }
     let ec2 = common::ec2().await;
+    let default_vpc = default_vpc_contents(&ec2).await;
+    assert!(
+        default_vpc.len() > 1,
+        "the region has a default VPC: {default_vpc:?}"
+    );
     let untagged = ec2
         .create_vpc()
         .cidr_block("10.0.0.0/16")
@@ -359,10 +288,17 @@ async fn down_spares_other_envs_and_untagged_vpcs() {
         .args(["--env", &env_a, "down", &lab, "--yes"])
         .assert()
         .success();
-    assert!(tagged_left(&env_a).await.is_empty());
+    let mut left_a = common::tagged_left(&env_a).await;
+    left_a.sort();
+    assert_eq!(left_a, other_ids, "only the other lab of env a may be left");
     assert!(
-        !tagged_left(&env_b).await.is_empty(),
+        !common::tagged_left(&env_b).await.is_empty(),
         "env b must survive env a's down"
+    );
+    assert_eq!(
+        default_vpc_contents(&ec2).await,
+        default_vpc,
+        "the default VPC must survive untouched"
     );
     let still = ec2
         .describe_vpcs()
@@ -380,7 +316,13 @@ async fn down_spares_other_envs_and_untagged_vpcs() {
         .args(["--env", &env_b, "down", &lab, "--yes"])
         .assert()
         .success();
-    assert!(tagged_left(&env_b).await.is_empty());
+    assert!(common::tagged_left(&env_b).await.is_empty());
+    common::awslab(home.path())
+        .args(["--env", &env_a, "down", &other, "--yes"])
+        .assert()
+        .success();
+    assert!(common::tagged_left(&env_a).await.is_empty());
+    assert_eq!(default_vpc_contents(&ec2).await, default_vpc);
     ec2.delete_vpc()
         .vpc_id(&untagged_id)
         .send()

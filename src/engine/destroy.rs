@@ -138,7 +138,7 @@ pub async fn destroy_set(
                 aws,
                 world,
                 progress: &progress,
-                wait_timeout: opts.wait_timeout,
+                wait_timeout: opts.wait_timeout.min(handler.delete_deadline()),
             };
             let start = Instant::now();
             match handler.delete(&cx, &obs).await {

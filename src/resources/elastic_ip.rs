@@ -1,5 +1,7 @@
 //! Elastic IP addresses (the NAT gateway's public address).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
@@ -103,6 +105,11 @@ impl ResourceKind for ElasticIp {
             .filter(|n| matches!(&n.facts, Facts::NatGateway { allocation_ids, state, .. } if state != "deleted" && allocation_ids.contains(&obs.id)))
             .map(|n| n.id.clone())
             .collect()
+    }
+
+    /// `AuthFailure` on release clears within a minute or two of the NAT gateway's deletion.
+    fn delete_deadline(&self) -> Duration {
+        Duration::from_secs(300)
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {

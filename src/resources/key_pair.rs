@@ -84,10 +84,20 @@ impl ResourceKind for KeyPair {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
+        let name = key_name(cx.owner, &res.name);
         if let Some(o) = existing {
+            let path = key_path(cx.keys_dir, &name);
+            if !path.exists() {
+                // A run cut short after CreateKeyPair, or `up` on another machine: AWS never
+                // shows the private key again, and awslab does not rotate credentials behind
+                // the user's back.
+                (cx.progress)(format!(
+                    "warning: no private key at {} (the run that created the key pair was cut short, or ran on another machine); to get a new one, delete the key pair `{name}` and run up again",
+                    path.display()
+                ));
+            }
             return Ok(o.clone());
         }
-        let name = key_name(cx.owner, &res.name);
         let out = cx
             .aws
             .ec2

@@ -379,6 +379,12 @@ pub trait ResourceKind: Sync {
     /// Deletes the resource, draining and waiting as AWS needs. "Already gone" is success.
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError>;
 
+    /// How long `delete` keeps retrying dependency errors (lingering network interfaces of ALB,
+    /// EFS and NAT gateways take minutes on real AWS) before the resource is reported as left.
+    fn delete_deadline(&self) -> Duration {
+        Duration::from_secs(600)
+    }
+
     /// How long creation usually takes on real AWS, for the progress line.
     fn typical(&self) -> Option<&'static str> {
         None

@@ -2,11 +2,15 @@
 //! the same script users run) and gives each test its own env so tests run in parallel.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod student;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
+
+use aws_sdk_ec2::types::{Filter, Tag};
+use serde_json::Value;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -64,6 +68,23 @@ pub fn awslab(home: &std::path::Path) -> assert_cmd::Command {
     cmd
 }
 
+/// `awslab` as an async child process through `endpoint` (a fault proxy), with the same
+/// environment as [`awslab`].
+pub fn awslab_via(home: &std::path::Path, endpoint: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(assert_cmd::cargo::cargo_bin("awslab"));
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWSLAB_HOME", home)
+        .env("CI", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWSLAB_ENV")
+        .current_dir(root())
+        .kill_on_drop(true);
+    cmd
+}
+
 /// A raw SDK EC2 client on the emulator (for building student setups and counting leftovers).
 pub async fn ec2() -> aws_sdk_ec2::Client {
     ec2_in("us-east-1").await
@@ -79,4 +100,156 @@ pub async fn ec2_in(region: &str) -> aws_sdk_ec2::Client {
         .load()
         .await;
     aws_sdk_ec2::Client::new(&conf)
+}
+
+pub fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn tag_filter(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+/// Everything still carrying `awslab:env = env` (filtered client-side too: one emulator ignores
+/// some filters). Terminated instances and deleted NAT gateways are history, not resources.
+pub async fn tagged_left(env: &str) -> Vec<String> {
+    let ec2 = ec2().await;
+    let f = || tag_filter("awslab:env", env);
+    // (id, tags, still alive) of every kind.
+    let mut all: Vec<(Option<String>, Vec<Tag>, bool)> = Vec::new();
+    let own = |id: Option<&str>, tags: &[Tag]| (id.map(str::to_owned), tags.to_vec(), true);
+    let out = ec2.describe_vpcs().filters(f()).send().await.expect("vpcs");
+    all.extend(out.vpcs().iter().map(|x| own(x.vpc_id(), x.tags())));
+    let out = ec2
+        .describe_subnets()
+        .filters(f())
+        .send()
+        .await
+        .expect("subnets");
+    all.extend(out.subnets().iter().map(|x| own(x.subnet_id(), x.tags())));
+    let out = ec2
+        .describe_security_groups()
+        .filters(f())
+        .send()
+        .await
+        .expect("sgs");
+    all.extend(
+        out.security_groups()
+            .iter()
+            .map(|x| own(x.group_id(), x.tags())),
+    );
+    let out = ec2
+        .describe_route_tables()
+        .filters(f())
+        .send()
+        .await
+        .expect("rts");
+    all.extend(
+        out.route_tables()
+            .iter()
+            .map(|x| own(x.route_table_id(), x.tags())),
+    );
+    let out = ec2
+        .describe_internet_gateways()
+        .filters(f())
+        .send()
+        .await
+        .expect("igws");
+    all.extend(
+        out.internet_gateways()
+            .iter()
+            .map(|x| own(x.internet_gateway_id(), x.tags())),
+    );
+    let out = ec2
+        .describe_network_acls()
+        .filters(f())
+        .send()
+        .await
+        .expect("acls");
+    all.extend(
+        out.network_acls()
+            .iter()
+            .map(|x| own(x.network_acl_id(), x.tags())),
+    );
+    let out = ec2
+        .describe_addresses()
+        .filters(f())
+        .send()
+        .await
+        .expect("eips");
+    all.extend(
+        out.addresses()
+            .iter()
+            .map(|x| own(x.allocation_id(), x.tags())),
+    );
+    let out = ec2
+        .describe_key_pairs()
+        .filters(f())
+        .send()
+        .await
+        .expect("keys");
+    all.extend(out.key_pairs().iter().map(|x| own(x.key_name(), x.tags())));
+    let out = ec2
+        .describe_nat_gateways()
+        .filter(f())
+        .send()
+        .await
+        .expect("nats");
+    all.extend(out.nat_gateways().iter().map(|n| {
+        let alive = n.state().is_some_and(|s| s.as_str() != "deleted");
+        (
+            n.nat_gateway_id().map(str::to_owned),
+            n.tags().to_vec(),
+            alive,
+        )
+    }));
+    let out = ec2
+        .describe_instances()
+        .filters(f())
+        .send()
+        .await
+        .expect("instances");
+    all.extend(
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| {
+                let alive = i
+                    .state()
+                    .and_then(|s| s.name())
+                    .is_some_and(|s| s.as_str() != "terminated");
+                (i.instance_id().map(str::to_owned), i.tags().to_vec(), alive)
+            }),
+    );
+    all.into_iter()
+        .filter(|(_, tags, alive)| {
+            *alive
+                && tags
+                    .iter()
+                    .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
+        })
+        .filter_map(|(id, _, _)| id)
+        .collect()
+}
+
+/// The lab the full cycle runs: the VPC lab, or the reduced one where the emulator lacks NAT
+/// addresses, NACL associations and key-pair tags (MiniStack).
+pub fn cycle_lab() -> String {
+    if emulator() == "ministack" {
+        root()
+            .join("tests/labs/vpc-basic.toml")
+            .display()
+            .to_string()
+    } else {
+        "vpc-public-private".to_owned()
+    }
 }

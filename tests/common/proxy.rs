@@ -1,0 +1,387 @@
+//! A fault-injecting HTTP proxy in front of the emulator: what real AWS does and the emulators do
+//! not. Per API action it adds latency, answers a share of calls with throttling or 5xx errors,
+//! plays scripted sequences (`DeleteSubnet` -> `DependencyViolation` x3, then pass), and can stop
+//! answering at the n-th mutating call (after forwarding it, so the resource exists but the client
+//! never learns its id) to let a test SIGKILL the client at that point.
+//!
+//! One request per connection (`Connection: close`), so requests and faults map one to one.
+//! Errors are rendered in each protocol's own shape (EC2 query, other query, JSON), so the SDK
+//! parses them as it parses AWS's.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// An error the proxy answers instead of the emulator.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl Fault {
+    pub fn new(status: u16, code: &str, message: &str) -> Fault {
+        Fault {
+            status,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// What EC2 says while something still uses the resource.
+    pub fn dependency() -> Fault {
+        Fault::new(
+            400,
+            "DependencyViolation",
+            "The resource has a dependent object (injected)",
+        )
+    }
+
+    /// What EC2 says when an EIP is released right after its NAT gateway's delete.
+    pub fn auth_failure() -> Fault {
+        Fault::new(
+            401,
+            "AuthFailure",
+            "You do not have permission to access the specified resource (injected)",
+        )
+    }
+}
+
+/// What to inject.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Added to every call.
+    pub latency: Duration,
+    /// Share (0..1) of calls answered with the service's throttling error.
+    pub throttle: f64,
+    /// Share (0..1) of calls answered with a 5xx.
+    pub server_error: f64,
+    /// (action, times, fault): the first `times` calls of `action` get `fault`.
+    pub scripts: Vec<(String, u32, Fault)>,
+    /// Stop answering at this mutating call (1-based), after forwarding it.
+    pub hang_at_mutation: Option<u32>,
+    /// Seed of the shares above, so a failing run can be replayed.
+    pub seed: u64,
+}
+
+/// Counts of what went through.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub calls: AtomicU64,
+    pub injected: AtomicU64,
+    pub by_action: Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+impl Counts {
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Ordering::SeqCst)
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// (calls, injected faults) of one action.
+    pub fn action(&self, action: &str) -> (u64, u64) {
+        self.by_action
+            .lock()
+            .map(|m| m.get(action).copied().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+struct State {
+    faults: Faults,
+    upstream: String,
+    rng: Mutex<fastrand::Rng>,
+    scripted: Mutex<BTreeMap<String, u32>>,
+    mutations: AtomicU32,
+    counts: Arc<Counts>,
+    hung: Arc<Notify>,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    pub counts: Arc<Counts>,
+    hung: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free local port in front of `upstream` (`http://127.0.0.1:4566`).
+    pub async fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let counts = Arc::new(Counts::default());
+        let hung = Arc::new(Notify::new());
+        let state = Arc::new(State {
+            rng: Mutex::new(fastrand::Rng::with_seed(faults.seed)),
+            faults,
+            upstream: upstream
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned(),
+            scripted: Mutex::new(BTreeMap::new()),
+            mutations: AtomicU32::new(0),
+            counts: counts.clone(),
+            hung: hung.clone(),
+        });
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let _ = serve(sock, &state).await;
+                });
+            }
+        });
+        FaultProxy {
+            url: format!("http://{addr}"),
+            counts,
+            hung,
+            task,
+        }
+    }
+
+    /// Resolves when the proxy has stopped answering (`hang_at_mutation`).
+    pub async fn hung(&self) {
+        self.hung.notified().await;
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A request as the proxy sees it.
+struct Call {
+    head: Vec<u8>,
+    body: Vec<u8>,
+    service: String,
+    action: String,
+    json: bool,
+}
+
+async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Call>> {
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(&buf[..head_end])
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let target = header("x-amz-target");
+    // Credential=AKID/20261123/us-east-1/ec2/aws4_request
+    let service = header("authorization")
+        .and_then(|a| {
+            let scope = a.split("Credential=").nth(1)?.split(',').next()?.to_owned();
+            scope.split('/').nth(3).map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let (action, json) = match target {
+        Some(t) => (t.rsplit('.').next().unwrap_or_default().to_owned(), true),
+        None => (
+            String::from_utf8_lossy(&body)
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("Action=").map(str::to_owned))
+                .unwrap_or_default(),
+            false,
+        ),
+    };
+    // Keep the head but ask the emulator to close after answering, so its response ends at EOF.
+    let mut head = Vec::new();
+    let text = String::from_utf8_lossy(&buf[..head_end]);
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            head.extend_from_slice(line.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+    }
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    Ok(Some(Call {
+        head,
+        body,
+        service,
+        action,
+        json,
+    }))
+}
+
+fn is_mutation(action: &str) -> bool {
+    !["Describe", "Get", "List"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
+
+impl State {
+    /// The fault for this call, if any.
+    fn decide(&self, call: &Call) -> Option<Fault> {
+        if let Ok(mut used) = self.scripted.lock() {
+            for (action, times, fault) in &self.faults.scripts {
+                if *action == call.action {
+                    let n = used.entry(action.clone()).or_insert(0);
+                    if *n < *times {
+                        *n += 1;
+                        return Some(fault.clone());
+                    }
+                }
+            }
+        }
+        let roll = self.rng.lock().map(|mut r| r.f64()).unwrap_or(1.0);
+        if roll < self.faults.throttle {
+            return Some(match (call.service.as_str(), call.json) {
+                ("ec2", _) => Fault::new(
+                    503,
+                    "RequestLimitExceeded",
+                    "Request limit exceeded. (injected)",
+                ),
+                (_, true) => Fault::new(400, "ThrottlingException", "Rate exceeded (injected)"),
+                _ => Fault::new(400, "Throttling", "Rate exceeded (injected)"),
+            });
+        }
+        if roll < self.faults.throttle + self.faults.server_error {
+            return Some(Fault::new(
+                503,
+                "ServiceUnavailable",
+                "Service unavailable (injected)",
+            ));
+        }
+        None
+    }
+}
+
+fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
+    let (content_type, body, extra) = if call.json {
+        (
+            "application/x-amz-json-1.1",
+            format!(
+                "{{\"__type\":\"{}\",\"message\":\"{}\"}}",
+                fault.code, fault.message
+            ),
+            format!("x-amzn-ErrorType: {}\r\n", fault.code),
+        )
+    } else if call.service == "ec2" {
+        (
+            "text/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>",
+                fault.code, fault.message
+            ),
+            String::new(),
+        )
+    } else {
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>",
+                fault.code, fault.message
+            ),
+            String::new(),
+        )
+    };
+    format!(
+        "HTTP/1.1 {} Injected\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        fault.status,
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn forward(state: &State, call: &Call) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(&state.upstream).await?;
+    up.write_all(&call.head).await?;
+    up.write_all(&call.body).await?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response).await?;
+    Ok(closing(response))
+}
+
+/// The response with `Connection: close`, so the client does not reuse a connection the proxy
+/// closes.
+fn closing(response: Vec<u8>) -> Vec<u8> {
+    let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return response;
+    };
+    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    let mut out = Vec::with_capacity(response.len() + 20);
+    for line in head
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+    {
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&response[end + 4..]);
+    out
+}
+
+async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
+    let Some(call) = read_request(&mut sock).await? else {
+        return Ok(());
+    };
+    state.counts.calls.fetch_add(1, Ordering::SeqCst);
+    if !state.faults.latency.is_zero() {
+        tokio::time::sleep(state.faults.latency).await;
+    }
+    let fault = state.decide(&call);
+    if let Ok(mut m) = state.counts.by_action.lock() {
+        let e = m.entry(call.action.clone()).or_default();
+        e.0 += 1;
+        e.1 += u64::from(fault.is_some());
+    }
+    let response = match &fault {
+        Some(f) => {
+            state.counts.injected.fetch_add(1, Ordering::SeqCst);
+            error_response(&call, f)
+        }
+        None => {
+            let response = forward(state, &call).await?;
+            if is_mutation(&call.action) {
+                let n = state.mutations.fetch_add(1, Ordering::SeqCst) + 1;
+                if state.faults.hang_at_mutation == Some(n) {
+                    // The emulator did it; the client never hears back.
+                    state.hung.notify_one();
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    return Ok(());
+                }
+            }
+            response
+        }
+    };
+    sock.write_all(&response).await?;
+    sock.shutdown().await
+}

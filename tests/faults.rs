@@ -1,0 +1,291 @@
+//! The engine against what the emulators do not reproduce, through the fault proxy
+//! (`common/proxy.rs`): throttling on a fifth of all calls, scripted dependency faults on delete,
+//! a fault that never clears, and `up` killed with SIGKILL at many points. After each, `down`
+//! must leave nothing tagged, and what belongs to others must survive untouched.
+
+// The tallies of injected faults are the figures these tests report (`-- --nocapture`).
+#![allow(clippy::print_stderr)]
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::proxy::{Fault, FaultProxy, Faults};
+
+async fn run(cmd: &mut tokio::process::Command) -> Output {
+    cmd.output().await.expect("run awslab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `up`, `check`, `down` of the cycle lab through `proxy`; each must succeed.
+async fn cycle_through(proxy: &FaultProxy, env: &str) {
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::cycle_lab();
+    let up = run(common::awslab_via(home.path(), &proxy.url)
+        .args(["--env", env, "--stats", "up", &lab, "--yes"]))
+    .await;
+    assert!(up.status.success(), "up failed: {}", stderr(&up));
+    let check =
+        run(common::awslab_via(home.path(), &proxy.url)
+            .args(["--env", env, "--stats", "check", &lab]))
+        .await;
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "check failed: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        stderr(&check)
+    );
+    let down = run(common::awslab_via(home.path(), &proxy.url)
+        .args(["--env", env, "--stats", "down", &lab, "--yes"]))
+    .await;
+    assert!(down.status.success(), "down failed: {}", stderr(&down));
+    assert_eq!(common::tagged_left(env).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_a_fifth_of_all_calls() {
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            throttle: 0.2,
+            seed: 20261123,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let env = common::env_name("throttle");
+    cycle_through(&proxy, &env).await;
+    let (calls, injected) = (proxy.counts.calls(), proxy.counts.injected());
+    eprintln!("throttling: {injected} faults injected in {calls} calls");
+    assert!(
+        injected * 10 > calls,
+        "about a fifth: {injected} of {calls}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_and_latency() {
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            server_error: 0.1,
+            latency: Duration::from_millis(20),
+            seed: 5,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let env = common::env_name("5xx");
+    cycle_through(&proxy, &env).await;
+    eprintln!(
+        "5xx: {} faults injected in {} calls",
+        proxy.counts.injected(),
+        proxy.counts.calls()
+    );
+    assert!(proxy.counts.injected() > 0);
+}
+
+/// Real AWS refuses deletes while service-owned interfaces linger and an EIP's release right after
+/// its NAT gateway's delete; `down` must wait them out.
+#[tokio::test(flavor = "multi_thread")]
+async fn scripted_dependency_faults_on_delete() {
+    let env = common::env_name("deps");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::cycle_lab();
+    let up = common::awslab(home.path())
+        .args(["--env", &env, "up", &lab, "--yes"])
+        .output()
+        .expect("up");
+    assert!(up.status.success(), "up failed: {}", stderr(&up));
+    let scripts = [
+        ("DeleteSubnet", 3, Fault::dependency()),
+        ("DeleteSecurityGroup", 2, Fault::dependency()),
+        ("DetachInternetGateway", 2, Fault::dependency()),
+        ("DeleteVpc", 2, Fault::dependency()),
+        ("ReleaseAddress", 2, Fault::auth_failure()),
+    ];
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            scripts: scripts
+                .iter()
+                .map(|(a, n, f)| ((*a).to_owned(), *n, f.clone()))
+                .collect(),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let down =
+        run(common::awslab_via(home.path(), &proxy.url)
+            .args(["--env", &env, "down", &lab, "--yes"]))
+        .await;
+    assert!(down.status.success(), "down failed: {}", stderr(&down));
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+    let mut total = 0;
+    for (action, times, _) in &scripts {
+        let (calls, injected) = proxy.counts.action(action);
+        if calls > 0 {
+            // The first `times` calls failed, and the engine came back until one passed.
+            assert_eq!(injected, u64::from(*times), "{action}");
+            assert!(calls > injected, "{action} never passed");
+        }
+        total += injected;
+    }
+    assert!(total >= 7, "scripted faults were not hit: {total}");
+    eprintln!("scripted: {total} dependency faults injected");
+}
+
+/// A dependency that never clears: `down` gives up at the deadline, keeps going with independent
+/// branches, lists what is left and why, and exits 1. A second `down` finishes the job.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fault_that_never_clears_is_reported_not_hidden() {
+    let env = common::env_name("stuck");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::cycle_lab();
+    let up = common::awslab(home.path())
+        .args(["--env", &env, "up", &lab, "--yes"])
+        .output()
+        .expect("up");
+    assert!(up.status.success(), "up failed: {}", stderr(&up));
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            scripts: vec![("DeleteSubnet".to_owned(), 1000, Fault::dependency())],
+            ..Faults::default()
+        },
+    )
+    .await;
+    let down = run(common::awslab_via(home.path(), &proxy.url).args([
+        "--env",
+        &env,
+        "--timeout",
+        "3s",
+        "down",
+        &lab,
+        "--yes",
+    ]))
+    .await;
+    let err = stderr(&down);
+    assert_eq!(down.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("DependencyViolation"),
+        "names the AWS error code: {err}"
+    );
+    assert!(err.contains("could not be deleted"), "{err}");
+    // The VPC waits for its subnets; everything independent of them is gone.
+    let left = common::tagged_left(&env).await;
+    assert!(left.iter().any(|id| id.starts_with("subnet-")), "{left:?}");
+    assert!(
+        left.iter()
+            .all(|id| id.starts_with("subnet-") || id.starts_with("vpc-")),
+        "independent branches must finish: {left:?}"
+    );
+    drop(proxy);
+    let again = common::awslab(home.path())
+        .args(["--env", &env, "down", &lab, "--yes"])
+        .output()
+        .expect("down again");
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+}
+
+/// `up` killed with SIGKILL right after its n-th mutating call reached the emulator (the resource
+/// exists, awslab never heard back): a second `up` converges, `check` passes, `down` leaves
+/// nothing.
+async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
+    let env = common::env_name(&format!("kill{point}"));
+    let home = tempfile::tempdir().expect("home");
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            hang_at_mutation: Some(point),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut child = common::awslab_via(home.path(), &proxy.url)
+        .args(["--env", &env, "up", lab, "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn up");
+    tokio::select! {
+        () = proxy.hung() => {
+            child.start_kill().expect("SIGKILL");
+            let _ = child.wait().await;
+        }
+        status = child.wait() => {
+            return Err(format!("point {point}: up finished ({status:?}) before its mutating call {point}"));
+        }
+        () = tokio::time::sleep(Duration::from_secs(120)) => {
+            return Err(format!("point {point}: never reached"));
+        }
+    }
+    let mut out = Vec::new();
+    for args in [
+        vec!["--env", &env, "up", lab, "--yes"],
+        vec!["--env", &env, "check", lab],
+        vec!["--env", &env, "down", lab, "--yes"],
+    ] {
+        let o = common::awslab(home.path())
+            .args(&args)
+            .output()
+            .expect("run");
+        if !o.status.success() {
+            return Err(format!(
+                "point {point}: `{}` failed: {}{}",
+                args[2],
+                String::from_utf8_lossy(&o.stdout),
+                stderr(&o)
+            ));
+        }
+        out.push(o);
+    }
+    let left = common::tagged_left(&env).await;
+    if !left.is_empty() {
+        return Err(format!("point {point}: left {left:?}"));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_killed_at_ten_points_converges_and_cleans_up() {
+    let lab = common::cycle_lab();
+    // Mutating calls of one `up` (measured with the proxy's counter): spread the kills over them,
+    // from a seeded draw so a failure can be replayed.
+    let probe = FaultProxy::start(&common::endpoint(), Faults::default()).await;
+    let env = common::env_name("probe");
+    let home = tempfile::tempdir().expect("home");
+    let up =
+        run(common::awslab_via(home.path(), &probe.url).args(["--env", &env, "up", &lab, "--yes"]))
+            .await;
+    assert!(up.status.success(), "{}", stderr(&up));
+    let mutations: u32 = {
+        let by_action = probe.counts.by_action.lock().expect("counts");
+        by_action
+            .iter()
+            .filter(|(a, _)| !["Describe", "Get", "List"].iter().any(|p| a.starts_with(p)))
+            .map(|(_, (calls, _))| u32::try_from(*calls).unwrap_or(0))
+            .sum()
+    };
+    let down = common::awslab(home.path())
+        .args(["--env", &env, "down", &lab, "--yes"])
+        .output()
+        .expect("down");
+    assert!(down.status.success());
+    assert!(mutations >= 10, "only {mutations} mutating calls");
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut points: Vec<u32> = (1..=mutations).collect();
+    rng.shuffle(&mut points);
+    let mut points: Vec<u32> = points.into_iter().take(10).collect();
+    points.sort_unstable();
+    eprintln!("kill points among {mutations} mutating calls: {points:?}");
+    let results = futures::future::join_all(points.iter().map(|p| killed_at(*p, &lab))).await;
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+}
