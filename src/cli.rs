@@ -154,6 +154,20 @@ pub enum Cmd {
         #[arg(long)]
         live: bool,
     },
+    /// What a lab costs per hour while it is up (static us-east-1 prices, assumptions stated).
+    #[command(
+        after_help = "Examples:\n  awslab cost vpc-public-private\n  awslab cost vpc-public-private --hours 3"
+    )]
+    Cost {
+        /// A bundled lab id or a path to a lab file.
+        lab: String,
+        /// Also show the total for this many hours.
+        #[arg(long)]
+        hours: Option<f64>,
+        /// Which part of the lab.
+        #[arg(long, value_enum, default_value_t = StageArg::Full)]
+        stage: StageArg,
+    },
     /// Tear down everything the lab environment owns, in dependency order.
     #[command(after_help = "Example:\n  awslab down vpc-public-private --env alice --yes")]
     Down {
@@ -295,6 +309,19 @@ impl Cli {
                 live,
             },
             Cmd::Down { lab, yes } => Command::Down { lab, yes },
+            Cmd::Cost { lab, hours, stage } => {
+                if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
+                    return Err(Error::usage(
+                        "--hours must be a positive number".to_owned(),
+                        None,
+                    ));
+                }
+                Command::Cost {
+                    lab,
+                    hours,
+                    stage: stage.into(),
+                }
+            }
         };
         Ok((settings, command))
     }

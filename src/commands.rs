@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::aws::tags::Owner;
 use crate::aws::{self, Aws};
 use crate::check;
+use crate::cost;
 use crate::engine::{self, EngineOptions, Verb};
 use crate::error::{Error, exit};
 use crate::lab::catalog::{self, Loaded};
@@ -109,6 +110,24 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             } else {
                 exit::FAILED
             })
+        }
+        Command::Cost { lab, hours, stage } => {
+            let lab = load(p, &lab, &BTreeMap::new())?;
+            let estimate = cost::of_lab(&lab, stage);
+            match p.format {
+                Format::Json => p.json(&serde_json::json!({
+                    "lab": lab.id,
+                    "per_hour": estimate.per_hour(),
+                    "hours": hours,
+                    "total": hours.map(|h| h * estimate.per_hour()),
+                    "lines": estimate.lines,
+                    "unpriced": estimate.unknown,
+                    "prices_date": cost::PRICES_DATE,
+                    "assumptions": cost::ASSUMPTIONS,
+                })),
+                Format::Text | Format::Junit => p.out(&render::cost(&lab, &estimate, hours)),
+            }
+            Ok(exit::OK)
         }
         Command::Down { lab, yes } => {
             let lab = load(p, &lab, &BTreeMap::new())?;
@@ -300,6 +319,7 @@ async fn up(s: &Settings, p: &Printer, lab: &Lab, stage: StageSel, yes: bool) ->
         }));
     }
     p.info(&summary);
+    p.info(&render::cost_while_up(&cost::of_lab(lab, stage)));
     for (name, o) in outcome.bound.iter() {
         if let crate::resources::Facts::KeyPair { key_name } = &o.facts {
             let path = crate::resources::key_path(&opts.keys_dir, key_name);
@@ -368,6 +388,7 @@ async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool) -> Result<u8, Err
         outcome.left.len(),
         started.elapsed().as_secs_f64()
     ));
+    p.info(&render::cost_after_down(&outcome.stopped, &outcome.still));
     stats(p, "down", &aws, started);
     if outcome.left.is_empty() {
         Ok(exit::OK)

@@ -12,6 +12,7 @@ pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod cost;
 pub mod engine;
 pub mod error;
 pub mod graph;

@@ -62,6 +62,11 @@ pub enum Command {
         lab: String,
         yes: bool,
     },
+    Cost {
+        lab: String,
+        hours: Option<f64>,
+        stage: StageSel,
+    },
 }
 
 /// Where awslab keeps its files: `$AWSLAB_HOME`, else the platform data directory.

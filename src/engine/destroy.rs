@@ -19,6 +19,9 @@ pub struct DestroyOutcome {
     pub deleted: Vec<(String, Kind, String)>,
     /// What is left, with the reason.
     pub left: Vec<(String, Kind, String, String)>,
+    /// What the deleted resources cost per hour, and what is left still costs.
+    pub stopped: crate::cost::Estimate,
+    pub still: crate::cost::Estimate,
 }
 
 /// A label for messages: the logical name, else the Name tag, else the id (events carry the id).
@@ -185,5 +188,14 @@ pub async fn destroy_set(
             }
         }
     }
+    let deleted: BTreeSet<&str> = outcome
+        .deleted
+        .iter()
+        .map(|(_, _, id)| id.as_str())
+        .collect();
+    outcome.stopped =
+        crate::cost::of_observed(doomed.iter().filter(|o| deleted.contains(o.id.as_str())));
+    outcome.still =
+        crate::cost::of_observed(doomed.iter().filter(|o| !deleted.contains(o.id.as_str())));
     Ok(outcome)
 }

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::Printer;
 use crate::aws::stats::StatsSummary;
 use crate::check::{Report, Status};
+use crate::cost::{self, Dollars, Estimate};
 use crate::engine::Verb;
 use crate::engine::plan::Plan;
 use crate::error::Error;
@@ -156,16 +157,76 @@ pub fn plan(p: &Printer, plan: &Plan) -> String {
 pub fn list(labs: &[Lab]) -> String {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING);
-    t.set_header(vec!["ID", "TITLE", "RESOURCES", "CHECKS"]);
+    t.set_header(vec!["ID", "TITLE", "RESOURCES", "CHECKS", "$/HOUR"]);
     for l in labs {
         t.add_row(vec![
             l.id.clone(),
             l.title.clone(),
             l.resources.len().to_string(),
             (l.checks.len()).to_string(),
+            format!(
+                "~{}",
+                Dollars(cost::of_lab(l, crate::lab::StageSel::Full).per_hour())
+            ),
         ]);
     }
-    format!("{t}\n")
+    format!(
+        "{t}\n$/HOUR: while up, us-east-1 prices of {} (awslab cost <lab> for details)\n",
+        cost::PRICES_DATE
+    )
+}
+
+/// `this lab costs ~$0.077/h while up (NAT gateway $0.045/h, ...)`.
+pub fn cost_while_up(e: &Estimate) -> String {
+    if e.per_hour() == 0.0 {
+        return "this lab costs nothing per hour while up (no NAT gateway, address or instance)"
+            .to_owned();
+    }
+    format!(
+        "this lab costs ~{}/h while up (~{}/day); run `awslab down` when done",
+        Dollars(e.per_hour()),
+        Dollars(e.per_hour() * 24.0)
+    )
+}
+
+/// `down stopped ~$0.077/h`, and what is left still costs.
+pub fn cost_after_down(stopped: &Estimate, still: &Estimate) -> String {
+    let mut s = format!("down stopped ~{}/h", Dollars(stopped.per_hour()));
+    if still.per_hour() > 0.0 {
+        let _ = write!(
+            s,
+            "; what is left still costs ~{}/h",
+            Dollars(still.per_hour())
+        );
+    }
+    s
+}
+
+/// The cost table of a lab.
+pub fn cost(lab: &Lab, e: &Estimate, hours: Option<f64>) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(vec!["RESOURCE", "$/HOUR"]);
+    for l in &e.lines {
+        t.add_row(vec![l.what.clone(), format!("{:.4}", l.per_hour)]);
+    }
+    let mut s = format!("{t}\n");
+    let _ = writeln!(
+        s,
+        "{}: ~{}/hour, ~{}/day, ~{}/month while up",
+        lab.id,
+        Dollars(e.per_hour()),
+        Dollars(e.per_hour() * 24.0),
+        Dollars(e.per_hour() * cost::HOURS_PER_MONTH)
+    );
+    if let Some(h) = hours {
+        let _ = writeln!(s, "for {h} hours: ~{}", Dollars(e.per_hour() * h));
+    }
+    for u in &e.unknown {
+        let _ = writeln!(s, "not priced (counted as free): {u}");
+    }
+    let _ = writeln!(s, "prices of {}: {}", cost::PRICES_DATE, cost::ASSUMPTIONS);
+    s
 }
 
 pub fn show(p: &Printer, lab: &Lab) -> String {
@@ -199,6 +260,12 @@ pub fn show(p: &Printer, lab: &Lab) -> String {
         };
         let _ = writeln!(s, "  {} ({}){stage}", r.name, r.kind());
     }
+    let _ = writeln!(
+        s,
+        "\ncost: ~{}/h while up (awslab cost {} for details)",
+        Dollars(cost::of_lab(lab, crate::lab::StageSel::Full).per_hour()),
+        lab.id
+    );
     if !lab.checks.is_empty() {
         let _ = writeln!(s, "\n{}", p.bold("checks"));
         for c in &lab.checks {

@@ -1,0 +1,173 @@
+//! What a lab costs while it is up: a static us-east-1 price table with its date, applied to a
+//! lab's resources (before `up`) or to what AWS has (`down`, `status`). An estimate for
+//! students, not a bill: the assumptions are stated with every figure.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::lab::{Kind, Lab, Spec, StageSel};
+use crate::resources::{Facts, Observed};
+
+/// When the table was written. Prices: AWS on-demand list prices for us-east-1.
+pub const PRICES_DATE: &str = "2026-11-23";
+
+pub const NAT_GATEWAY_HOUR: f64 = 0.045;
+pub const PUBLIC_IPV4_HOUR: f64 = 0.005;
+pub const ALB_HOUR: f64 = 0.0225;
+pub const EFS_GB_MONTH: f64 = 0.30;
+pub const ECR_GB_MONTH: f64 = 0.10;
+pub const EBS_GP3_GB_MONTH: f64 = 0.08;
+/// The root volume of an Amazon Linux 2023 instance.
+pub const ROOT_VOLUME_GB: f64 = 8.0;
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// On-demand Linux $/hour of the instance types labs use.
+const INSTANCE_HOUR: &[(&str, f64)] = &[
+    ("t3.nano", 0.0052),
+    ("t3.micro", 0.0104),
+    ("t3.small", 0.0208),
+    ("t3.medium", 0.0416),
+    ("t2.micro", 0.0116),
+    ("t4g.micro", 0.0084),
+];
+
+pub const ASSUMPTIONS: &str = "us-east-1 on-demand list prices; excludes data transfer and NAT data processing ($0.045/GB), free-tier credits and taxes; every public IPv4 address counts, attached or not; instances have an 8 GB gp3 root volume";
+
+/// One priced item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    pub what: String,
+    pub per_hour: f64,
+}
+
+/// An hourly estimate.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Estimate {
+    pub lines: Vec<Line>,
+    /// Resources whose price the table does not know (counted as free, and said so).
+    pub unknown: Vec<String>,
+}
+
+impl Estimate {
+    pub fn per_hour(&self) -> f64 {
+        self.lines.iter().map(|l| l.per_hour).sum()
+    }
+
+    fn add(&mut self, what: String, per_hour: f64) {
+        self.lines.push(Line { what, per_hour });
+    }
+
+    fn instance(&mut self, name: &str, itype: &str, public_ip: bool) {
+        match INSTANCE_HOUR.iter().find(|(t, _)| *t == itype) {
+            Some((_, price)) => self.add(format!("instance {name} ({itype})"), *price),
+            None => self.unknown.push(format!("instance {name} ({itype})")),
+        }
+        self.add(
+            format!("instance {name} root volume ({ROOT_VOLUME_GB} GB gp3)"),
+            ROOT_VOLUME_GB * EBS_GP3_GB_MONTH / HOURS_PER_MONTH,
+        );
+        if public_ip {
+            self.add(format!("instance {name} public IPv4"), PUBLIC_IPV4_HOUR);
+        }
+    }
+}
+
+/// What a lab (or its setup stage) costs per hour once up.
+pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
+    let mut e = Estimate::default();
+    for r in lab.resources_for(stage) {
+        match &r.spec {
+            Spec::NatGateway { .. } => e.add(format!("NAT gateway {}", r.name), NAT_GATEWAY_HOUR),
+            Spec::ElasticIp => e.add(
+                format!("Elastic IP {} (public IPv4)", r.name),
+                PUBLIC_IPV4_HOUR,
+            ),
+            Spec::Instance {
+                subnet,
+                instance_type,
+                ..
+            } => {
+                let public = lab.resources.iter().any(|s| {
+                    s.name == *subnet
+                        && matches!(
+                            s.spec,
+                            Spec::Subnet {
+                                map_public_ip: true,
+                                ..
+                            }
+                        )
+                });
+                e.instance(&r.name, instance_type, public);
+            }
+            _ => {}
+        }
+    }
+    e
+}
+
+/// What these resources cost per hour as AWS describes them (terminated instances and deleted
+/// NAT gateways cost nothing).
+pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimate {
+    let mut e = Estimate::default();
+    for o in items {
+        let name = o.name_tag().unwrap_or(&o.id).to_owned();
+        match (&o.kind, &o.facts) {
+            (Kind::NatGateway, Facts::NatGateway { state, .. })
+                if !matches!(state.as_str(), "deleted" | "deleting" | "failed") =>
+            {
+                e.add(format!("NAT gateway {name}"), NAT_GATEWAY_HOUR);
+            }
+            (Kind::ElasticIp, _) => {
+                e.add(format!("Elastic IP {name} (public IPv4)"), PUBLIC_IPV4_HOUR)
+            }
+            (
+                Kind::Instance,
+                Facts::Instance {
+                    state,
+                    instance_type,
+                    public_ip,
+                    ..
+                },
+            ) if !matches!(state.as_str(), "terminated" | "shutting-down") => {
+                e.instance(&name, instance_type, public_ip.is_some());
+            }
+            _ => {}
+        }
+    }
+    e
+}
+
+/// `$0.078`; small amounts keep three decimals.
+pub struct Dollars(pub f64);
+
+impl fmt::Display for Dollars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 >= 10.0 {
+            write!(f, "${:.2}", self.0)
+        } else {
+            write!(f, "${:.3}", self.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::catalog;
+
+    #[test]
+    fn vpc_lab_costs_the_nat_gateway_and_two_instances() {
+        let lab = catalog::load_lab("vpc-public-private", &Default::default())
+            .expect("bundled lab")
+            .lab;
+        let e = of_lab(&lab, StageSel::Full);
+        // NAT 0.045 + EIP 0.005 + 2 x t3.micro 0.0104 + bastion public IP 0.005 + 2 root volumes.
+        let expected = 0.045 + 0.005 + 2.0 * 0.0104 + 0.005 + 2.0 * 8.0 * 0.08 / 730.0;
+        assert!((e.per_hour() - expected).abs() < 1e-9, "{e:?}");
+        assert!(e.unknown.is_empty());
+        // The setup stage (a key pair) costs nothing.
+        assert_eq!(of_lab(&lab, StageSel::Setup).per_hour(), 0.0);
+        assert_eq!(Dollars(e.per_hour()).to_string(), "$0.078");
+    }
+}
