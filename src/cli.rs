@@ -130,7 +130,7 @@ pub enum Cmd {
     Plan(LabStage),
     /// Provision a lab (the whole solution, or only the setup a student starts from).
     #[command(
-        after_help = "Examples:\n  awslab up vpc-public-private --set ssh_cidr=203.0.113.7/32\n  awslab up vpc-public-private --stage setup --env alice --yes"
+        after_help = "Examples:\n  awslab up vpc-public-private --set ssh_cidr=203.0.113.7/32\n  awslab up vpc-public-private --stage setup --env alice --yes\n  awslab up vpc-public-private --ttl 3h   (then `awslab sweep --expired --yes` removes it after 3 hours)"
     )]
     Up {
         #[command(flatten)]
@@ -138,6 +138,9 @@ pub enum Cmd {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Mark the environment to expire after this long (`awslab:expires-at`), for `sweep --expired`.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        ttl: Option<std::time::Duration>,
     },
     /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.
     #[command(
@@ -176,6 +179,36 @@ pub enum Cmd {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Act even on an account whose alias contains `prod`.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Lab environments found by their tags: lab, env, region, age, expiry, cost per hour now.
+    #[command(
+        after_help = "Examples:\n  awslab status\n  awslab status --all-regions --format json"
+    )]
+    Status {
+        /// Look in every region enabled for the account.
+        #[arg(long)]
+        all_regions: bool,
+    },
+    /// Delete lab environments found by their tags, env by env. A dry run unless --yes.
+    #[command(
+        after_help = "Examples:\n  awslab sweep --expired              (list what has expired)\n  awslab sweep --expired --yes        (delete it)\n  awslab sweep --all-regions --yes    (delete every lab environment)"
+    )]
+    Sweep {
+        /// Only environments whose `awslab:expires-at` has passed.
+        #[arg(long)]
+        expired: bool,
+        /// Look in every region enabled for the account.
+        #[arg(long)]
+        all_regions: bool,
+        /// Delete (without it, only list what would be deleted).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Act even on an account whose alias contains `prod`.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -289,11 +322,12 @@ impl Cli {
                 stage: t.stage.into(),
                 sets: parse_sets(&t.sets)?,
             },
-            Cmd::Up { target, yes } => Command::Up {
+            Cmd::Up { target, yes, ttl } => Command::Up {
                 lab: target.lab,
                 stage: target.stage.into(),
                 sets: parse_sets(&target.sets)?,
                 yes,
+                ttl,
             },
             Cmd::Check {
                 target,
@@ -308,7 +342,19 @@ impl Cli {
                     .transpose()?,
                 live,
             },
-            Cmd::Down { lab, yes } => Command::Down { lab, yes },
+            Cmd::Down { lab, yes, force } => Command::Down { lab, yes, force },
+            Cmd::Status { all_regions } => Command::Status { all_regions },
+            Cmd::Sweep {
+                expired,
+                all_regions,
+                yes,
+                force,
+            } => Command::Sweep {
+                expired,
+                all_regions,
+                yes,
+                force,
+            },
             Cmd::Cost { lab, hours, stage } => {
                 if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
                     return Err(Error::usage(

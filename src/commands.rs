@@ -1,5 +1,7 @@
 //! One function per command: load the lab, talk to AWS through the engine, hand results to `ui`.
 
+mod fleet;
+
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -7,6 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::aws::tags;
 use crate::aws::tags::Owner;
 use crate::aws::{self, Aws};
 use crate::check;
@@ -75,9 +78,10 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             stage,
             sets,
             yes,
+            ttl,
         } => {
             let lab = load(p, &lab, &sets)?;
-            up(s, p, &lab, stage, yes).await
+            up(s, p, &lab, stage, yes, ttl).await
         }
         Command::Check {
             lab,
@@ -89,7 +93,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             let lab = load(p, &lab, &sets)?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
-            let live = match (live, s.aws.is_emulator()) {
+            let live = match (live, aws.is_emulator()) {
                 (false, _) => check::Live::Off,
                 (true, true) => check::Live::Emulator,
                 (true, false) => check::Live::On,
@@ -129,9 +133,28 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             }
             Ok(exit::OK)
         }
-        Command::Down { lab, yes } => {
+        Command::Down { lab, yes, force } => {
             let lab = load(p, &lab, &BTreeMap::new())?;
-            down(s, p, &lab, yes).await
+            down(s, p, &lab, yes, force).await
+        }
+        Command::Status { all_regions } => fleet::status(s, p, all_regions).await,
+        Command::Sweep {
+            expired,
+            all_regions,
+            yes,
+            force,
+        } => {
+            fleet::sweep(
+                s,
+                p,
+                fleet::SweepArgs {
+                    expired,
+                    all_regions,
+                    yes,
+                    force,
+                },
+            )
+            .await
         }
     }
 }
@@ -161,9 +184,42 @@ fn engine_options(s: &Settings) -> EngineOptions {
 }
 
 fn owner(s: &Settings, lab: &Lab) -> Owner {
-    Owner {
-        lab: lab.id.clone(),
-        env: s.env.clone(),
+    Owner::new(&lab.id, &s.env)
+}
+
+/// Refuses, without `--force`, an account whose alias contains `prod`. An alias that cannot be
+/// read (no `iam:ListAccountAliases` permission, as for many student roles) is a warning.
+async fn guard_production(p: &Printer, aws: &Aws, force: bool) -> Result<(), Error> {
+    match aws.account_aliases().await {
+        Ok(aliases) => {
+            if let Some(alias) = aliases
+                .iter()
+                .find(|a| a.to_ascii_lowercase().contains("prod"))
+            {
+                if force {
+                    p.warn(&format!(
+                        "account alias `{alias}` looks like production; going on because of --force"
+                    ));
+                } else {
+                    return Err(Error::usage(
+                        format!(
+                            "refusing to delete in account alias `{alias}`: it looks like production"
+                        ),
+                        Some(
+                            "check --profile and the account; pass --force if this really is a lab account",
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            p.warn(&format!(
+                "cannot read the account alias ({}: {}): not checked for production",
+                e.op, e.code
+            ));
+            Ok(())
+        }
     }
 }
 
@@ -284,7 +340,14 @@ async fn confirm(p: &Printer, aws: &Aws, action: &str, yes: bool) -> Result<(), 
     }
 }
 
-async fn up(s: &Settings, p: &Printer, lab: &Lab, stage: StageSel, yes: bool) -> Result<u8, Error> {
+async fn up(
+    s: &Settings,
+    p: &Printer,
+    lab: &Lab,
+    stage: StageSel,
+    yes: bool,
+    ttl: Option<std::time::Duration>,
+) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
     let stage_text = match stage {
         StageSel::Setup => "setup stage",
@@ -300,7 +363,24 @@ async fn up(s: &Settings, p: &Printer, lab: &Lab, stage: StageSel, yes: bool) ->
     let started = Instant::now();
     let reporter = TermReporter::new(p);
     let opts = engine_options(s);
-    let outcome = engine::apply::apply(&aws, lab, stage, &owner(s, lab), &opts, &reporter).await?;
+    let now = std::time::SystemTime::now();
+    let mut owner = owner(s, lab);
+    owner
+        .stamps
+        .push((tags::CREATED.to_owned(), engine::fleet::timestamp(now)));
+    let expires = ttl.map(|t| engine::fleet::timestamp(now + t));
+    if let Some(at) = &expires {
+        owner.stamps.push((tags::EXPIRES.to_owned(), at.clone()));
+    }
+    let outcome = engine::apply::apply(&aws, lab, stage, &owner, &opts, &reporter).await?;
+    if let Some(at) = &expires {
+        // What existed before this run gets the new expiry too.
+        let ids: Vec<String> = outcome.bound.iter().map(|(_, o)| o.id.clone()).collect();
+        engine::fleet::stamp(&aws, &ids, tags::EXPIRES, at).await?;
+        p.info(&format!(
+            "expires at {at}: `awslab sweep --expired --yes` deletes it after that"
+        ));
+    }
     let summary = format!(
         "up {}: {} created, {} updated, {} unchanged in {:.1}s",
         lab.id,
@@ -360,7 +440,7 @@ async fn up(s: &Settings, p: &Printer, lab: &Lab, stage: StageSel, yes: bool) ->
     }
 }
 
-async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool) -> Result<u8, Error> {
+async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool, force: bool) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
     confirm(
         p,
@@ -369,6 +449,7 @@ async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool) -> Result<u8, Err
         yes,
     )
     .await?;
+    guard_production(p, &aws, force).await?;
     let started = Instant::now();
     let reporter = TermReporter::new(p);
     let outcome =

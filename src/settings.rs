@@ -48,6 +48,7 @@ pub enum Command {
         stage: StageSel,
         sets: BTreeMap<String, String>,
         yes: bool,
+        ttl: Option<std::time::Duration>,
     },
     Check {
         lab: String,
@@ -61,6 +62,16 @@ pub enum Command {
     Down {
         lab: String,
         yes: bool,
+        force: bool,
+    },
+    Status {
+        all_regions: bool,
+    },
+    Sweep {
+        expired: bool,
+        all_regions: bool,
+        yes: bool,
+        force: bool,
     },
     Cost {
         lab: String,

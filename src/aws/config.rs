@@ -31,15 +31,10 @@ impl AwsSettings {
             .clone()
             .or_else(|| self.local.then(|| LOCAL_ENDPOINT.to_owned()))
     }
-
-    /// Talking to a local emulator (`--local`, or an endpoint on this machine or LocalStack's
-    /// names) rather than AWS.
-    pub fn is_emulator(&self) -> bool {
-        self.local || self.endpoint_url.as_deref().is_some_and(is_local_endpoint)
-    }
 }
 
-fn is_local_endpoint(url: &str) -> bool {
+/// An endpoint on this machine, or one of LocalStack's names: an emulator, not AWS.
+pub fn is_local_endpoint(url: &str) -> bool {
     let authority = url
         .split_once("://")
         .map_or(url, |(_, rest)| rest)
@@ -61,6 +56,11 @@ fn is_local_endpoint(url: &str) -> bool {
 /// bursts of calls that real AWS throttles), and a short connect timeout so an emulator that is
 /// not running is reported at once.
 pub async fn connect(settings: &AwsSettings) -> Aws {
+    connect_counting(settings, Arc::new(CallStats::default())).await
+}
+
+/// [`connect`], counting calls into `stats` (one count across the regions of a command).
+pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> Aws {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(
             RetryConfig::standard()
@@ -100,7 +100,6 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
     let region = sdk
         .region()
         .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
-    let stats = Arc::new(CallStats::default());
     let ec2 = aws_sdk_ec2::Client::from_conf(
         aws_sdk_ec2::config::Builder::from(&sdk)
             .interceptor(stats.interceptor())
@@ -116,10 +115,16 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
             .interceptor(stats.interceptor())
             .build(),
     );
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
     Aws {
         ec2,
         ssm,
         sts,
+        iam,
         region,
         endpoint,
         stats,

@@ -18,6 +18,7 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
     pub region: String,
     /// The endpoint override (emulator), if any.
     pub endpoint: Option<String>,
@@ -25,9 +26,23 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// True when talking to an emulator rather than real AWS (live checks are skipped there).
+    /// True when talking to an emulator (an endpoint on this machine or LocalStack's names)
+    /// rather than real AWS: live checks are skipped there.
     pub fn is_emulator(&self) -> bool {
-        self.endpoint.is_some()
+        self.endpoint
+            .as_deref()
+            .is_some_and(config::is_local_endpoint)
+    }
+
+    /// The account's aliases (`iam:ListAccountAliases`).
+    pub async fn account_aliases(&self) -> Result<Vec<String>, AwsError> {
+        let out = self
+            .iam
+            .list_account_aliases()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListAccountAliases", "account", e))?;
+        Ok(out.account_aliases().to_vec())
     }
 
     /// The account id, through `sts:GetCallerIdentity`.

@@ -8,6 +8,7 @@ pub const LAB: &str = "awslab:lab";
 pub const ENV: &str = "awslab:env";
 pub const RESOURCE: &str = "awslab:resource";
 pub const EXPIRES: &str = "awslab:expires-at";
+pub const CREATED: &str = "awslab:created-at";
 pub const NAME: &str = "Name";
 
 /// Tags as a map (EC2 returns them as a list).
@@ -29,17 +30,29 @@ pub fn from_ec2(tags: &[Tag]) -> Tags {
 pub struct Owner {
     pub lab: String,
     pub env: String,
+    /// Extra tags `up` stamps on what it creates (`awslab:created-at`, `awslab:expires-at`).
+    pub stamps: Vec<(String, String)>,
 }
 
 impl Owner {
     /// The tags every resource of this owner gets at creation.
+    pub fn new(lab: &str, env: &str) -> Owner {
+        Owner {
+            lab: lab.to_owned(),
+            env: env.to_owned(),
+            stamps: Vec::new(),
+        }
+    }
+
     pub fn tags_for(&self, logical: &str) -> Vec<(String, String)> {
-        vec![
+        let mut tags = vec![
             (NAME.to_owned(), logical.to_owned()),
             (LAB.to_owned(), self.lab.clone()),
             (ENV.to_owned(), self.env.clone()),
             (RESOURCE.to_owned(), logical.to_owned()),
-        ]
+        ];
+        tags.extend(self.stamps.iter().cloned());
+        tags
     }
 
     /// A create-time `TagSpecification` (never a second call that a crash could skip).

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod destroy;
 pub mod discover;
 pub mod events;
+pub mod fleet;
 pub mod plan;
 pub mod schedule;
 

@@ -36,6 +36,7 @@ pub fn scope_filters(scope: &Scope, vpc_filter: Option<&str>) -> Option<Vec<Filt
             )])
         }
         Scope::Region => Some(Vec::new()),
+        Scope::AnyLab => Some(vec![filter("tag-key", [tags::LAB])]),
     }
 }
 

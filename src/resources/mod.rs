@@ -60,6 +60,8 @@ pub enum Scope {
     Named(Vec<String>),
     /// Every resource of the kind in the region (for the few kinds with no VPC: EIPs, key pairs).
     Region,
+    /// Everything carrying an `awslab:lab` tag, whatever the lab and env (`status`, `sweep`).
+    AnyLab,
 }
 
 /// A resource as AWS describes it.

@@ -8,6 +8,7 @@ use crate::aws::stats::StatsSummary;
 use crate::check::{Report, Status};
 use crate::cost::{self, Dollars, Estimate};
 use crate::engine::Verb;
+use crate::engine::fleet::EnvStatus;
 use crate::engine::plan::Plan;
 use crate::error::Error;
 use crate::lab::Lab;
@@ -172,6 +173,55 @@ pub fn list(labs: &[Lab]) -> String {
     }
     format!(
         "{t}\n$/HOUR: while up, us-east-1 prices of {} (awslab cost <lab> for details)\n",
+        cost::PRICES_DATE
+    )
+}
+
+/// The lab environments table of `status` and `sweep`.
+pub fn status(p: &Printer, envs: &[EnvStatus], now: std::time::SystemTime) -> String {
+    if envs.is_empty() {
+        return "no lab environments (nothing tagged awslab:lab)\n".to_owned();
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(vec![
+        "LAB",
+        "ENV",
+        "REGION",
+        "RESOURCES",
+        "AGE",
+        "EXPIRES",
+        "$/HOUR",
+    ]);
+    for e in envs {
+        let age = match e.age(now) {
+            None => "-".to_owned(),
+            Some(a) if a.as_secs() < 60 => "<1m".to_owned(),
+            Some(a) => {
+                humantime::format_duration(std::time::Duration::from_secs(a.as_secs() / 60 * 60))
+                    .to_string()
+            }
+        };
+        let expires = match (&e.expires_at, e.expired(now)) {
+            (None, _) => "-".to_owned(),
+            (Some(at), true) => p.red(&format!("{at} (expired)")),
+            (Some(at), false) => at.clone(),
+        };
+        t.add_row(vec![
+            e.lab.clone(),
+            e.env.clone(),
+            e.region.clone(),
+            e.resources.to_string(),
+            age,
+            expires,
+            format!("~{}", Dollars(e.per_hour)),
+        ]);
+    }
+    let total: f64 = envs.iter().map(|e| e.per_hour).sum();
+    format!(
+        "{t}\n{} environment(s), ~{}/h now (prices of {})\n",
+        envs.len(),
+        Dollars(total),
         cost::PRICES_DATE
     )
 }

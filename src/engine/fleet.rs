@@ -1,0 +1,171 @@
+//! Lab environments as the tags describe them, across labs, envs and regions: what `status`
+//! shows and `sweep` deletes. One describe per kind per region, filtered by the `awslab:lab` tag
+//! key; grouping and expiry are read from the tags alone, so they work after any crash.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::discover;
+use crate::aws::tags::{self, Owner};
+use crate::aws::{Aws, AwsError};
+use crate::cost;
+use crate::lab::Kind;
+use crate::resources::{Facts, Observed, Scope};
+
+/// One lab environment in one region.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvStatus {
+    pub lab: String,
+    pub env: String,
+    pub region: String,
+    /// Resources still alive (terminated instances and deleted NAT gateways are history).
+    pub resources: usize,
+    /// The earliest `awslab:created-at`, RFC 3339.
+    pub created_at: Option<String>,
+    /// The earliest `awslab:expires-at`, RFC 3339.
+    pub expires_at: Option<String>,
+    pub per_hour: f64,
+    #[serde(skip)]
+    pub items: Vec<Observed>,
+}
+
+impl EnvStatus {
+    pub fn owner(&self) -> Owner {
+        Owner::new(&self.lab, &self.env)
+    }
+
+    pub fn expired(&self, now: SystemTime) -> bool {
+        self.expires_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            .is_some_and(|t| t <= now)
+    }
+
+    pub fn age(&self, now: SystemTime) -> Option<Duration> {
+        let created = humantime::parse_rfc3339_weak(self.created_at.as_deref()?).ok()?;
+        now.duration_since(created).ok()
+    }
+}
+
+/// Still costing or still in the way (not a terminated instance or a deleted NAT gateway).
+fn alive(o: &Observed) -> bool {
+    match &o.facts {
+        Facts::Instance { state, .. } => state != "terminated",
+        Facts::NatGateway { state, .. } => state != "deleted",
+        _ => true,
+    }
+}
+
+/// The lab environments in the client's region.
+pub async fn environments(aws: &Aws) -> Result<Vec<EnvStatus>, AwsError> {
+    let items = discover::scope(aws, Kind::ALL, &Scope::AnyLab).await?;
+    let mut groups: BTreeMap<(String, String), Vec<Observed>> = BTreeMap::new();
+    for o in items.into_iter().filter(alive) {
+        // Filtered client-side too: one emulator ignores some filters.
+        let (Some(lab), Some(env)) = (o.tags.get(tags::LAB), o.tags.get(tags::ENV)) else {
+            continue;
+        };
+        groups
+            .entry((lab.clone(), env.clone()))
+            .or_default()
+            .push(o);
+    }
+    Ok(groups
+        .into_iter()
+        .map(|((lab, env), items)| {
+            let earliest = |key: &str| items.iter().filter_map(|o| o.tags.get(key)).min().cloned();
+            EnvStatus {
+                created_at: earliest(tags::CREATED),
+                expires_at: earliest(tags::EXPIRES),
+                per_hour: cost::of_observed(&items).per_hour(),
+                resources: items.len(),
+                region: aws.region.clone(),
+                lab,
+                env,
+                items,
+            }
+        })
+        .collect())
+}
+
+/// The regions enabled for the account (`ec2:DescribeRegions`).
+pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_regions()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeRegions", &aws.region, e))?;
+    let mut names: Vec<String> = out
+        .regions()
+        .iter()
+        .filter_map(|r| r.region_name().map(str::to_owned))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Tags what exists with an expiry (`up --ttl` on an environment that is already up). EC2 takes
+/// up to 1000 resources per call.
+pub async fn stamp(aws: &Aws, ids: &[String], key: &str, value: &str) -> Result<(), AwsError> {
+    for chunk in ids.chunks(1000) {
+        aws.ec2
+            .create_tags()
+            .set_resources(Some(chunk.to_vec()))
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk(
+                    "ec2:CreateTags",
+                    format!("{} resources ({}, ...)", chunk.len(), chunk[0]),
+                    e,
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// RFC 3339 in UTC, to the second.
+pub fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(created: Option<&str>, expires: Option<&str>) -> EnvStatus {
+        EnvStatus {
+            lab: "l".into(),
+            env: "e".into(),
+            region: "us-east-1".into(),
+            resources: 1,
+            created_at: created.map(Into::into),
+            expires_at: expires.map(Into::into),
+            per_hour: 0.0,
+            items: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn expiry_and_age_from_tags() {
+        let now = humantime::parse_rfc3339("2026-11-23T12:00:00Z").expect("time");
+        let e = env(Some("2026-11-23T09:00:00Z"), Some("2026-11-23T11:59:59Z"));
+        assert!(e.expired(now));
+        assert_eq!(e.age(now), Some(Duration::from_secs(3 * 3600)));
+        assert!(!env(None, Some("2026-11-23T12:00:01Z")).expired(now));
+        // No expiry tag: never expired; an unreadable one neither (sweep deletes only what it
+        // can prove expired).
+        assert!(!env(None, None).expired(now));
+        assert!(!env(None, Some("tomorrow")).expired(now));
+        assert_eq!(timestamp(now), "2026-11-23T12:00:00Z");
+    }
+}
