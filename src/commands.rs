@@ -59,7 +59,7 @@ fn load(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<Lab, 
 pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Error> {
     match command {
         Command::List => list(p),
-        Command::Show { lab, sets } => show(p, &lab, &sets),
+        Command::Show { lab, sets } => show(s, p, &lab, &sets).await,
         Command::Validate { labs } => Ok(validate(p, &labs)),
         Command::Plan { lab, stage, sets } => {
             let lab = load(p, &lab, &sets)?;
@@ -268,8 +268,14 @@ fn list(p: &Printer) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
-fn show(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<u8, Error> {
-    let lab = load(p, arg, sets)?;
+async fn show(
+    s: &Settings,
+    p: &Printer,
+    arg: &str,
+    sets: &BTreeMap<String, String>,
+) -> Result<u8, Error> {
+    let mut lab = load(p, arg, sets)?;
+    lab.instructions = fill_resource_ids(s, &lab).await;
     match p.format {
         Format::Json => p.json(&serde_json::json!({
             "id": lab.id,
@@ -288,6 +294,34 @@ fn show(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<u8, E
         Format::Text | Format::Junit => p.out(&render::show(p, &lab)),
     }
     Ok(exit::OK)
+}
+
+/// `${lab-efs.id}` in the instructions becomes the id of the env's resource when it exists (a
+/// short, best-effort lookup by tags), else a placeholder that says how to get it.
+async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
+    let refs = crate::lab::resource_refs(&lab.instructions);
+    if refs.is_empty() {
+        return lab.instructions.clone();
+    }
+    let lookup = async {
+        let aws = aws::connect(&s.aws).await;
+        engine::discover::owned(&aws, &owner(s, lab), false).await
+    };
+    let world = tokio::time::timeout(std::time::Duration::from_secs(8), lookup)
+        .await
+        .ok()
+        .and_then(Result::ok);
+    crate::lab::fill_refs(&lab.instructions, |name| {
+        let res = lab.resource(name)?;
+        let world = world.as_ref()?;
+        engine::apply::find_owned(
+            world,
+            &owner(s, lab),
+            res,
+            &crate::resources::Bindings::default(),
+        )
+        .map(|o| o.id.clone())
+    })
 }
 
 fn validate(p: &Printer, args: &[String]) -> u8 {

@@ -79,6 +79,14 @@ pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
     for r in lab.resources_for(stage) {
         match &r.spec {
             Spec::NatGateway { .. } => e.add(format!("NAT gateway {}", r.name), NAT_GATEWAY_HOUR),
+            // Billed by what is stored: an empty lab file system costs nothing per hour.
+            Spec::FileSystem { .. } => e.add(
+                format!(
+                    "EFS file system {} (${EFS_GB_MONTH:.2}/GB-month stored; empty: $0)",
+                    r.name
+                ),
+                0.0,
+            ),
             Spec::ElasticIp => e.add(
                 format!("Elastic IP {} (public IPv4)", r.name),
                 PUBLIC_IPV4_HOUR,

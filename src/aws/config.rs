@@ -120,11 +120,17 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
             .interceptor(stats.interceptor())
             .build(),
     );
+    let efs = aws_sdk_efs::Client::from_conf(
+        aws_sdk_efs::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
     Aws {
         ec2,
         ssm,
         sts,
         iam,
+        efs,
         region,
         endpoint,
         stats,

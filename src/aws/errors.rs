@@ -151,7 +151,12 @@ pub fn classify(code: &str) -> ErrorClass {
         | "InvalidGroup.InUse"
         | "ResourceInUse"
         | "IncorrectState"
-        | "InvalidState" => ErrorClass::Dependency,
+        | "InvalidState"
+        | "DeleteConflict"
+        | "FileSystemInUse"
+        | "MountTargetConflict"
+        | "IncorrectFileSystemLifeCycleState"
+        | "IncorrectMountTargetState" => ErrorClass::Dependency,
         "RequestLimitExceeded"
         | "Throttling"
         | "ThrottlingException"
@@ -169,9 +174,10 @@ pub fn classify(code: &str) -> ErrorClass {
         | "ExpiredTokenException"
         | "SignatureDoesNotMatch"
         | "MissingAuthenticationToken" => ErrorClass::Credentials,
-        "NatGatewayNotFound" | "InvalidNatGatewayID.NotFound" | "Gateway.NotAttached" => {
-            ErrorClass::Gone
-        }
+        "NatGatewayNotFound"
+        | "InvalidNatGatewayID.NotFound"
+        | "Gateway.NotAttached"
+        | "NoSuchEntity" => ErrorClass::Gone,
         c if c.ends_with(".NotFound")
             || c.ends_with("NotFound")
             || c.ends_with("NotFoundException") =>

@@ -19,6 +19,7 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
     pub iam: aws_sdk_iam::Client,
+    pub efs: aws_sdk_efs::Client,
     pub region: String,
     /// The endpoint override (emulator), if any.
     pub endpoint: Option<String>,

@@ -43,6 +43,7 @@ fn by_name<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Vec<&'w Obser
                     Facts::KeyPair { key_name: k } => {
                         *k == res.name || *k == key_name(owner, &res.name)
                     }
+                    Facts::IamRole { .. } | Facts::InstanceProfile { .. } => o.id == res.name,
                     _ => false,
                 }
         })
@@ -76,6 +77,17 @@ fn by_relation<'w>(
             let a = world.nacl_of(bound.id(s)?)?;
             (!a.is_vpc_default()).then(|| (a, format!("associated with {s}")))
         }),
+        Spec::MountTarget {
+            file_system,
+            subnet,
+            ..
+        } => {
+            let (fs, sn) = (bound.id(file_system)?, bound.id(subnet)?);
+            world
+                .of_kind(Kind::MountTarget)
+                .find(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, subnet_id, .. } if file_system_id == fs && subnet_id == sn))
+                .map(|m| (m, format!("of {file_system} in {subnet}")))
+        }
         Spec::NatGateway { subnet, .. } => {
             let subnet_id = bound.id(subnet)?;
             world
@@ -183,6 +195,11 @@ fn missing_reason(res: &Resource) -> String {
                 subnets.join(" and ")
             )
         }
+        Spec::MountTarget {
+            file_system,
+            subnet,
+            ..
+        } => format!("{file_system} has no mount target in {subnet}"),
         Spec::NatGateway { subnet, .. } => {
             format!("no NAT gateway named `{}` and none in {subnet}", res.name)
         }

@@ -34,16 +34,33 @@ pub async fn discover_for(aws: &Aws, lab: &Lab) -> Result<World, AwsError> {
     let inside: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| !matches!(k, Kind::Vpc | Kind::ElasticIp | Kind::KeyPair))
+        .filter(|k| *k != Kind::Vpc && !k.outside_vpc())
         .collect();
     let in_scope = Scope::InVpcs(vpc_ids);
-    let (in_vpcs, regional) = tokio::try_join!(
+    // IAM and EFS file systems by the names the lab gives them (and awslab's own).
+    let names_of = |kinds: &[Kind]| {
+        Scope::Named(
+            lab.resources
+                .iter()
+                .filter(|r| kinds.contains(&r.kind()))
+                .map(|r| r.name.clone())
+                .collect(),
+        )
+    };
+    let global: Vec<Kind> = [Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]
+        .into_iter()
+        .filter(|k| lab.resources.iter().any(|r| r.kind() == *k))
+        .collect();
+    let global_scope = names_of(&global);
+    let (in_vpcs, regional, named) = tokio::try_join!(
         discover::scope(aws, &inside, &in_scope),
-        discover::scope(aws, &[Kind::ElasticIp, Kind::KeyPair], &Scope::Region)
+        discover::scope(aws, &[Kind::ElasticIp, Kind::KeyPair], &Scope::Region),
+        discover::scope(aws, &global, &global_scope)
     )?;
     let mut world = World { items: vpcs, azs };
     world.merge(in_vpcs);
     world.merge(regional);
+    world.merge(named);
     Ok(world)
 }
 
@@ -56,7 +73,13 @@ pub struct CheckOptions {
 
 /// Grades `world` against the lab: resource checks of the stage, then (for the full lab) the
 /// semantic checks, each followed by its live part when it has one.
-pub async fn grade(lab: &Lab, opts: CheckOptions, owner: &Owner, world: &World) -> Report {
+pub async fn grade(
+    aws: &Aws,
+    lab: &Lab,
+    opts: CheckOptions,
+    owner: &Owner,
+    world: &World,
+) -> Report {
     let (bound, bindings) = bind::bind(lab, world, owner);
     let mut results = Vec::new();
     for res in lab.resources_for(opts.stage) {
@@ -65,7 +88,7 @@ pub async fn grade(lab: &Lab, opts: CheckOptions, owner: &Owner, world: &World) 
     if opts.stage == StageSel::Full {
         for check in &lab.checks {
             results.push(semantic::evaluate(check, &bound, world));
-            results.extend(live::run(check, &bound, world, opts.live).await);
+            results.extend(live::run(aws, check, &bound, world, opts.live).await);
         }
     }
     Report::new(lab.id.clone(), owner.env.clone(), opts.stage, results)
@@ -86,7 +109,7 @@ pub async fn check(
         .map(|(_, o)| o.id.clone())
         .collect();
     discover::vpc_attributes(aws, &mut world, &vpcs).await?;
-    Ok(grade(lab, opts, owner, &world).await)
+    Ok(grade(aws, lab, opts, owner, &world).await)
 }
 
 fn resource_checks(
@@ -115,12 +138,30 @@ fn resource_checks(
                 kind.label(),
                 res.name
             ),
-            _ => format!(
-                "create the {} `{}` as the instructions say (Name tag `{}`)",
-                kind.label(),
-                res.name,
-                res.name
-            ),
+            _ => match &res.spec {
+                // Mount targets carry no tags: they are known by file system and subnet.
+                crate::lab::Spec::MountTarget {
+                    file_system,
+                    subnet,
+                    security_groups,
+                } => format!(
+                    "create a mount target of {file_system} in {subnet} with the security group {}",
+                    security_groups.join(", ")
+                ),
+                crate::lab::Spec::IamRole { .. } | crate::lab::Spec::InstanceProfile { .. } => {
+                    format!(
+                        "create the {} `{}` as the instructions say (or run `awslab up --stage setup`)",
+                        kind.label(),
+                        res.name
+                    )
+                }
+                _ => format!(
+                    "create the {} `{}` as the instructions say (Name tag `{}`)",
+                    kind.label(),
+                    res.name,
+                    res.name
+                ),
+            },
         };
         let mut exists = CheckResult::fail(exists_id, exists_title, 1, message, hint);
         exists.expected = Some(format!("one {} named `{}`", kind.label(), res.name));

@@ -23,6 +23,11 @@ pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
             each(from, bound, |name, s| egress_via_nat(name, s, bound, world))
         }
         CheckKind::MultiAz { resources } => multi_az(resources, bound, world),
+        CheckKind::EfsMountable {
+            file_system,
+            instances,
+            ..
+        } => efs_mountable(file_system, instances, bound, world),
         CheckKind::Reach {
             expect,
             from,
@@ -80,6 +85,14 @@ fn expectation(kind: &CheckKind) -> String {
                 resources.join(", ")
             )
         }
+        CheckKind::EfsMountable {
+            file_system,
+            instances,
+            ..
+        } => format!(
+            "{}: a mount target of {file_system} in the instance's AZ, NFS (TCP 2049) allowed from the instance's security group",
+            instances.join(", ")
+        ),
         CheckKind::Reach {
             expect,
             from,
@@ -103,6 +116,87 @@ fn what_text(t: Traffic) -> String {
         Some(p) => format!("{} {p}", t.proto.to_string().to_uppercase()),
         None => t.proto.to_string().to_uppercase(),
     }
+}
+
+/// NFS port.
+const NFS: u16 = 2049;
+
+fn az_of<'w>(o: &'w Observed, world: &'w World) -> Option<&'w str> {
+    let subnet = match o.kind {
+        Kind::Subnet => Some(o),
+        _ => o.subnet_id().and_then(|s| world.get(s)),
+    };
+    match subnet.map(|s| &s.facts) {
+        Some(Facts::Subnet { az: Some(az), .. }) => Some(az),
+        _ => match &o.facts {
+            Facts::MountTarget { az: Some(az), .. } => Some(az),
+            _ => None,
+        },
+    }
+}
+
+/// Each instance has a mount target of the file system in its AZ and reaches it on NFS.
+fn efs_mountable(
+    file_system: &str,
+    instances: &[String],
+    bound: &Bindings,
+    world: &World,
+) -> Result<String, String> {
+    let fs = bound
+        .get(file_system)
+        .ok_or_else(|| format!("file system `{file_system}` was not found"))?;
+    let targets: Vec<&Observed> = world
+        .of_kind(Kind::MountTarget)
+        .filter(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, .. } if *file_system_id == fs.id))
+        .collect();
+    let mut evidence = Vec::new();
+    for name in instances {
+        let instance = bound
+            .get(name)
+            .ok_or_else(|| format!("instance `{name}` was not found"))?;
+        let az =
+            az_of(instance, world).ok_or_else(|| format!("{name}: availability zone unknown"))?;
+        let Some(mt) = targets.iter().find(|m| az_of(m, world) == Some(az)) else {
+            let have: Vec<String> = targets
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} in {}",
+                        bound.label(&m.id),
+                        az_of(m, world).unwrap_or("?")
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "{name} is in {az}, where {file_system} has no mount target (mount targets: {})",
+                if have.is_empty() {
+                    "none".to_owned()
+                } else {
+                    have.join(", ")
+                }
+            ));
+        };
+        if let Facts::MountTarget { state, .. } = &mt.facts
+            && state != "available"
+        {
+            return Err(format!(
+                "mount target {} in {az} is {state}, not available",
+                bound.label(&mt.id)
+            ));
+        }
+        let traffic = Traffic {
+            proto: crate::lab::Proto::Tcp,
+            port: Some(NFS),
+        };
+        let path = reach::to_mount_target(world, bound, name, mt, traffic).map_err(|why| {
+            format!(
+                "{name} cannot reach mount target {} on NFS: {why}",
+                bound.label(&mt.id)
+            )
+        })?;
+        evidence.push(format!("{name} ({az}): {path}"));
+    }
+    Ok(evidence.join("; "))
 }
 
 /// `reachable`: every pair gets through (the evidence is each path); `not_reachable`: no pair

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::discover;
 use super::schedule::{self, NodeResult};
 use super::{EngineOptions, Event, Reporter, Verb};
-use crate::aws::tags::{self, Owner};
+use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Lab, Resource, StageSel};
 use crate::resources::{self, AmiCache, ApplyCx, Bindings, Observed, World};
@@ -29,12 +29,15 @@ impl ApplyOutcome {
     }
 }
 
-/// The owner's resource for a logical name (by the `awslab:resource` tag).
-pub fn find_owned<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Option<&'w Observed> {
-    world.of_kind(res.kind()).find(|o| {
-        owner.owns(&o.tags)
-            && o.tags.get(tags::RESOURCE).map(String::as_str) == Some(res.name.as_str())
-    })
+/// The owner's resource for a logical name (by the `awslab:resource` tag, or what the kind
+/// knows; `bound` holds the dependencies already found).
+pub fn find_owned<'w>(
+    world: &'w World,
+    owner: &Owner,
+    res: &Resource,
+    bound: &Bindings,
+) -> Option<&'w Observed> {
+    resources::kind(res.kind()).find_existing(world, owner, res, bound)
 }
 
 /// What `up` would do to one resource, given what exists.
@@ -85,15 +88,19 @@ pub async fn apply(
             (r.name.clone(), d)
         })
         .collect();
-    let bound = Mutex::new(Bindings::default());
     // Resources of another stage that already exist are still bound (references may need them).
-    for r in &lab.resources {
-        if let Some(o) = find_owned(&world, owner, r)
-            && let Ok(mut b) = bound.lock()
-        {
-            b.insert(&r.name, o.clone());
+    // Twice: kinds found through their dependencies need those bound first.
+    let mut pre = Bindings::default();
+    for _ in 0..2 {
+        for r in &lab.resources {
+            if pre.get(&r.name).is_none()
+                && let Some(o) = find_owned(&world, owner, r, &pre)
+            {
+                pre.insert(&r.name, o.clone());
+            }
         }
     }
+    let bound = Mutex::new(pre);
     let amis = AmiCache::default();
     let verbs = Mutex::new(BTreeMap::new());
     let results = schedule::run(deps, opts.concurrency, |name| {
@@ -107,7 +114,7 @@ pub async fn apply(
             let Some(res) = res else {
                 return Err(AwsError::other("apply", &name, "Unknown", "not in the lab"));
             };
-            let existing = find_owned(world, owner, res);
+            let existing = find_owned(world, owner, res, &snapshot);
             let verb = verb_for(res, existing, &snapshot, world);
             let handler = resources::kind(res.kind());
             if let Ok(mut v) = verbs.lock() {

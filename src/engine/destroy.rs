@@ -129,7 +129,8 @@ pub async fn destroy_set(
                 name: name.clone(),
                 kind: obs.kind,
                 verb: Verb::Delete,
-                typical: handler.typical(),
+                // `typical` is how long creation takes; deletes have their own waits.
+                typical: None,
             });
             let progress = |message: String| {
                 reporter.event(Event::Progress {

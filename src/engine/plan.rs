@@ -37,9 +37,14 @@ impl Plan {
 pub async fn plan(aws: &Aws, lab: &Lab, stage: StageSel, owner: &Owner) -> Result<Plan, AwsError> {
     let world = discover::owned_for_compare(aws, owner).await?;
     let mut bound = Bindings::default();
-    for r in &lab.resources {
-        if let Some(o) = find_owned(&world, owner, r) {
-            bound.insert(&r.name, o.clone());
+    // Twice: kinds found through their dependencies need those bound first.
+    for _ in 0..2 {
+        for r in &lab.resources {
+            if bound.get(&r.name).is_none()
+                && let Some(o) = find_owned(&world, owner, r, &bound)
+            {
+                bound.insert(&r.name, o.clone());
+            }
         }
     }
     let graph = Graph::new(
@@ -52,7 +57,7 @@ pub async fn plan(aws: &Aws, lab: &Lab, stage: StageSel, owner: &Owner) -> Resul
             let Some(res) = lab.resource(&name) else {
                 continue;
             };
-            let existing = find_owned(&world, owner, res);
+            let existing = find_owned(&world, owner, res, &bound);
             let verb = verb_for(res, existing, &bound, &world);
             let changes = match (verb, existing) {
                 (Verb::Update, Some(o)) => resources::kind(res.kind())

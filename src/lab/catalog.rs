@@ -10,10 +10,16 @@ use super::{Lab, parse, validate};
 use crate::error::Error;
 
 /// The labs shipped inside the binary, by id.
-pub const BUNDLED: &[(&str, &str)] = &[(
-    "vpc-public-private",
-    include_str!("../../labs/vpc-public-private.toml"),
-)];
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "vpc-public-private",
+        include_str!("../../labs/vpc-public-private.toml"),
+    ),
+    (
+        "efs-shared-storage",
+        include_str!("../../labs/efs-shared-storage.toml"),
+    ),
+];
 
 /// Where a lab's text came from.
 #[derive(Debug, Clone)]

@@ -107,6 +107,10 @@ pub enum Kind {
     SecurityGroup,
     KeyPair,
     Instance,
+    IamRole,
+    InstanceProfile,
+    FileSystem,
+    MountTarget,
 }
 
 impl Kind {
@@ -121,7 +125,24 @@ impl Kind {
         Kind::SecurityGroup,
         Kind::KeyPair,
         Kind::Instance,
+        Kind::IamRole,
+        Kind::InstanceProfile,
+        Kind::FileSystem,
+        Kind::MountTarget,
     ];
+
+    /// Kinds that live in no VPC and no region's EC2 (IAM is global, EFS file systems are found
+    /// by their tags): discovered on their own, not through a VPC.
+    pub fn outside_vpc(self) -> bool {
+        matches!(
+            self,
+            Kind::ElasticIp
+                | Kind::KeyPair
+                | Kind::IamRole
+                | Kind::InstanceProfile
+                | Kind::FileSystem
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -135,6 +156,10 @@ impl Kind {
             Kind::SecurityGroup => "security_group",
             Kind::KeyPair => "key_pair",
             Kind::Instance => "instance",
+            Kind::IamRole => "iam_role",
+            Kind::InstanceProfile => "instance_profile",
+            Kind::FileSystem => "efs_file_system",
+            Kind::MountTarget => "efs_mount_target",
         }
     }
 
@@ -155,6 +180,10 @@ impl Kind {
             Kind::SecurityGroup => "security group",
             Kind::KeyPair => "key pair",
             Kind::Instance => "instance",
+            Kind::IamRole => "IAM role",
+            Kind::InstanceProfile => "instance profile",
+            Kind::FileSystem => "EFS file system",
+            Kind::MountTarget => "EFS mount target",
         }
     }
 }
@@ -211,6 +240,29 @@ pub enum Spec {
         instance_type: String,
         security_groups: Vec<String>,
         key: Option<String>,
+        instance_profile: Option<String>,
+        /// A script run once at first boot.
+        user_data: Option<String>,
+    },
+    IamRole {
+        /// The service that may assume it (`ec2.amazonaws.com`).
+        service: String,
+        /// Managed policy ARNs (a bare name means an AWS managed policy).
+        managed_policies: Vec<String>,
+    },
+    InstanceProfile {
+        role: String,
+    },
+    FileSystem {
+        encrypted: bool,
+        performance_mode: String,
+        /// `AFTER_30_DAYS` and the like: the lifecycle policy.
+        transition_to_ia: Option<String>,
+    },
+    MountTarget {
+        file_system: String,
+        subnet: String,
+        security_groups: Vec<String>,
     },
 }
 
@@ -227,6 +279,10 @@ impl Spec {
             Spec::SecurityGroup { .. } => Kind::SecurityGroup,
             Spec::KeyPair => Kind::KeyPair,
             Spec::Instance { .. } => Kind::Instance,
+            Spec::IamRole { .. } => Kind::IamRole,
+            Spec::InstanceProfile { .. } => Kind::InstanceProfile,
+            Spec::FileSystem { .. } => Kind::FileSystem,
+            Spec::MountTarget { .. } => Kind::MountTarget,
         }
     }
 
@@ -234,7 +290,21 @@ impl Spec {
     pub fn refs(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         match self {
-            Spec::Vpc { .. } | Spec::ElasticIp | Spec::KeyPair => {}
+            Spec::Vpc { .. }
+            | Spec::ElasticIp
+            | Spec::KeyPair
+            | Spec::IamRole { .. }
+            | Spec::FileSystem { .. } => {}
+            Spec::InstanceProfile { role } => out.push(role),
+            Spec::MountTarget {
+                file_system,
+                subnet,
+                security_groups,
+            } => {
+                out.push(file_system);
+                out.push(subnet);
+                out.extend(security_groups.iter().map(String::as_str));
+            }
             Spec::Subnet { vpc, .. } | Spec::InternetGateway { vpc } => out.push(vpc),
             Spec::RouteTable {
                 vpc,
@@ -270,11 +340,13 @@ impl Spec {
                 subnet,
                 security_groups,
                 key,
+                instance_profile,
                 ..
             } => {
                 out.push(subnet);
                 out.extend(security_groups.iter().map(String::as_str));
                 out.extend(key.as_deref());
+                out.extend(instance_profile.as_deref());
             }
         }
         out
@@ -437,8 +509,17 @@ pub enum CheckKind {
     PrivateSubnet { subnets: Vec<String> },
     /// Each subnet reaches the internet through an available NAT gateway in a public subnet.
     EgressViaNat { from: Vec<String> },
-    /// The resources (subnets, or instances through their subnets) span at least two AZs.
+    /// The resources (subnets, or instances and mount targets through their subnets) span at
+    /// least two AZs.
     MultiAz { resources: Vec<String> },
+    /// Each instance can mount the file system: a mount target in its AZ, NFS (TCP 2049) from
+    /// the instance to the mount target through security groups and NACLs.
+    EfsMountable {
+        file_system: String,
+        instances: Vec<String>,
+        /// Also run `mount | grep efs` through SSM on `check --live` (AWS only).
+        live: bool,
+    },
     /// Traffic from one endpoint gets (`expect`) or does not get to another, by static analysis
     /// of routes, NACLs and security groups.
     Reach {
@@ -461,6 +542,7 @@ impl CheckKind {
         "multi_az",
         "reachable",
         "not_reachable",
+        "efs_mountable",
     ];
 }
 
@@ -484,4 +566,29 @@ impl fmt::Display for Endpoint {
             Endpoint::Resource(n) => f.write_str(n),
         }
     }
+}
+
+/// The resource names referenced as `${NAME.id}` in a text (instructions).
+pub fn resource_refs(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        if let Some(name) = after[..end].strip_suffix(".id") {
+            out.push(name.to_owned());
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+/// Replaces `${NAME.id}` with `id(NAME)`, or with `<NAME id: run awslab up first>`.
+pub fn fill_refs(text: &str, id: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = text.to_owned();
+    for name in resource_refs(text) {
+        let value = id(&name).unwrap_or_else(|| format!("<{name} id: run awslab up first>"));
+        out = out.replace(&format!("${{{name}.id}}"), &value);
+    }
+    out
 }

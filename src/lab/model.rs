@@ -58,6 +58,15 @@ pub struct ResourceDef {
     pub instance_type: Option<Spanned<String>>,
     pub security_groups: Option<Vec<Spanned<String>>>,
     pub key: Option<Spanned<String>>,
+    pub instance_profile: Option<Spanned<String>>,
+    pub user_data: Option<Spanned<String>>,
+    pub service: Option<Spanned<String>>,
+    pub managed_policies: Option<Vec<Spanned<String>>>,
+    pub role: Option<Spanned<String>>,
+    pub encrypted: Option<Spanned<bool>>,
+    pub performance_mode: Option<Spanned<String>>,
+    pub transition_to_ia: Option<Spanned<String>>,
+    pub file_system: Option<Spanned<String>>,
 }
 
 /// Every key a `[resources.NAME]` table may hold (for the unknown-key warning).
@@ -82,6 +91,15 @@ pub const RESOURCE_KEYS: &[&str] = &[
     "instance_type",
     "security_groups",
     "key",
+    "instance_profile",
+    "user_data",
+    "service",
+    "managed_policies",
+    "role",
+    "encrypted",
+    "performance_mode",
+    "transition_to_ia",
+    "file_system",
 ];
 
 pub const TOP_KEYS: &[&str] = &[
@@ -150,6 +168,10 @@ pub struct CheckDef {
     pub via: Option<Spanned<String>>,
     #[serde(default)]
     pub resources: Vec<Spanned<String>>,
+    /// `efs_mountable`: the file system and the instances that mount it.
+    pub file_system: Option<Spanned<String>>,
+    #[serde(default)]
+    pub instances: Vec<Spanned<String>>,
     pub points: Option<Spanned<i64>>,
     #[serde(default)]
     pub hint: String,
@@ -175,6 +197,8 @@ pub const CHECK_KEYS: &[&str] = &[
     "live",
     "via",
     "resources",
+    "file_system",
+    "instances",
     "points",
     "hint",
 ];

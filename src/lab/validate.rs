@@ -193,9 +193,34 @@ fn allowed_keys(kind: Kind) -> &'static [&'static str] {
         Kind::NetworkAcl => &["vpc", "subnets", "inbound", "outbound"],
         Kind::SecurityGroup => &["vpc", "ingress", "egress"],
         Kind::KeyPair => &[],
-        Kind::Instance => &["subnet", "ami", "instance_type", "security_groups", "key"],
+        Kind::Instance => &[
+            "subnet",
+            "ami",
+            "instance_type",
+            "security_groups",
+            "key",
+            "instance_profile",
+            "user_data",
+        ],
+        Kind::IamRole => &["service", "managed_policies"],
+        Kind::InstanceProfile => &["role"],
+        Kind::FileSystem => &["encrypted", "performance_mode", "transition_to_ia"],
+        Kind::MountTarget => &["file_system", "subnet", "security_groups"],
     }
 }
+
+/// EFS lifecycle transitions (`TransitionToIA`).
+const IA_TRANSITIONS: &[&str] = &[
+    "AFTER_1_DAY",
+    "AFTER_7_DAYS",
+    "AFTER_14_DAYS",
+    "AFTER_30_DAYS",
+    "AFTER_60_DAYS",
+    "AFTER_90_DAYS",
+    "AFTER_180_DAYS",
+    "AFTER_270_DAYS",
+    "AFTER_365_DAYS",
+];
 
 /// The keys present in a resource table, with their spans.
 fn present_keys(d: &ResourceDef) -> Vec<(&'static str, Range<usize>)> {
@@ -231,6 +256,15 @@ fn present_keys(d: &ResourceDef) -> Vec<(&'static str, Range<usize>)> {
     add("instance_type", d.instance_type.as_ref().map(span));
     add("security_groups", d.security_groups.as_deref().map(list));
     add("key", d.key.as_ref().map(span));
+    add("instance_profile", d.instance_profile.as_ref().map(span));
+    add("user_data", d.user_data.as_ref().map(span));
+    add("service", d.service.as_ref().map(span));
+    add("managed_policies", d.managed_policies.as_deref().map(list));
+    add("role", d.role.as_ref().map(span));
+    add("encrypted", d.encrypted.as_ref().map(span));
+    add("performance_mode", d.performance_mode.as_ref().map(span));
+    add("transition_to_ia", d.transition_to_ia.as_ref().map(span));
+    add("file_system", d.file_system.as_ref().map(span));
     out
 }
 
@@ -768,6 +802,108 @@ impl Validator<'_, '_> {
                     instance_type,
                     security_groups,
                     key,
+                    instance_profile: d
+                        .instance_profile
+                        .as_ref()
+                        .and_then(|p| self.reference(p, &[Kind::InstanceProfile])),
+                    user_data: d.user_data.as_ref().and_then(|u| self.text(u)),
+                }
+            }
+            Kind::IamRole => {
+                let service = d
+                    .service
+                    .as_ref()
+                    .map_or_else(|| "ec2.amazonaws.com".to_owned(), |s| s.get_ref().clone());
+                if !service.ends_with(".amazonaws.com") {
+                    let span = d.service.as_ref().map_or(name.span(), Spanned::span);
+                    self.c.error(
+                        span,
+                        format!("`{service}` is not an AWS service principal"),
+                        "invalid service",
+                    );
+                    self.c.help("e.g. \"ec2.amazonaws.com\"");
+                }
+                let managed_policies = d
+                    .managed_policies
+                    .iter()
+                    .flatten()
+                    .map(|p| {
+                        let p = p.get_ref();
+                        if p.starts_with("arn:") {
+                            p.clone()
+                        } else {
+                            format!("arn:aws:iam::aws:policy/{p}")
+                        }
+                    })
+                    .collect();
+                Spec::IamRole {
+                    service,
+                    managed_policies,
+                }
+            }
+            Kind::InstanceProfile => {
+                let role = self.required(name, kind, "role", &d.role).cloned();
+                Spec::InstanceProfile {
+                    role: role
+                        .and_then(|r| self.reference(&r, &[Kind::IamRole]))
+                        .unwrap_or_default(),
+                }
+            }
+            Kind::FileSystem => {
+                let performance_mode = d
+                    .performance_mode
+                    .as_ref()
+                    .map_or_else(|| "generalPurpose".to_owned(), |m| m.get_ref().clone());
+                if !["generalPurpose", "maxIO"].contains(&performance_mode.as_str()) {
+                    let span = d
+                        .performance_mode
+                        .as_ref()
+                        .map_or(name.span(), Spanned::span);
+                    self.c.error(
+                        span,
+                        format!("unknown performance mode `{performance_mode}`"),
+                        "invalid mode",
+                    );
+                    self.c.help("generalPurpose or maxIO");
+                }
+                let transition_to_ia = d.transition_to_ia.as_ref().and_then(|t| {
+                    if IA_TRANSITIONS.contains(&t.get_ref().as_str()) {
+                        Some(t.get_ref().clone())
+                    } else {
+                        self.c.error(
+                            t.span(),
+                            format!("unknown transition `{}`", t.get_ref()),
+                            "invalid transition",
+                        );
+                        self.c
+                            .help(format!("one of: {}", IA_TRANSITIONS.join(", ")));
+                        None
+                    }
+                });
+                Spec::FileSystem {
+                    encrypted: d.encrypted.as_ref().is_none_or(|e| *e.get_ref()),
+                    performance_mode,
+                    transition_to_ia,
+                }
+            }
+            Kind::MountTarget => {
+                let fs = self
+                    .required(name, kind, "file_system", &d.file_system)
+                    .cloned();
+                let subnet = self.required(name, kind, "subnet", &d.subnet).cloned();
+                Spec::MountTarget {
+                    file_system: fs
+                        .and_then(|f| self.reference(&f, &[Kind::FileSystem]))
+                        .unwrap_or_default(),
+                    subnet: subnet
+                        .and_then(|s| self.reference(&s, &[Kind::Subnet]))
+                        .unwrap_or_default(),
+                    security_groups: d
+                        .security_groups
+                        .iter()
+                        .flatten()
+                        .filter_map(|g| self.reference(g, &[Kind::SecurityGroup]))
+                        .collect(),
                 }
             }
         };
@@ -911,11 +1047,39 @@ impl Validator<'_, '_> {
                     resources: d
                         .resources
                         .iter()
-                        .filter_map(|s| self.reference(s, &[Kind::Subnet, Kind::Instance]))
+                        .filter_map(|s| {
+                            self.reference(s, &[Kind::Subnet, Kind::Instance, Kind::MountTarget])
+                        })
                         .collect(),
                 }
             }
             "reachable" | "not_reachable" => self.reach_check(d, kind_name == "reachable")?,
+            "efs_mountable" => {
+                let Some(fs) = &d.file_system else {
+                    self.c.error(
+                        d.kind.span(),
+                        "an `efs_mountable` check needs `file_system`",
+                        "missing key",
+                    );
+                    return None;
+                };
+                if d.instances.is_empty() {
+                    self.c.error(
+                        d.kind.span(),
+                        "an `efs_mountable` check needs `instances`",
+                        "missing key",
+                    );
+                }
+                CheckKind::EfsMountable {
+                    file_system: self.reference(fs, &[Kind::FileSystem])?,
+                    instances: d
+                        .instances
+                        .iter()
+                        .filter_map(|i| self.reference(i, &[Kind::Instance]))
+                        .collect(),
+                    live: d.live,
+                }
+            }
             other => {
                 self.c.error(
                     d.kind.span(),

@@ -122,6 +122,24 @@ pub fn analyze(
     Ok(answers)
 }
 
+/// Traffic from an instance to an EFS mount target (NFS): the path or where it stops.
+pub fn to_mount_target(
+    world: &World,
+    bound: &Bindings,
+    instance: &str,
+    mount_target: &Observed,
+    traffic: Traffic,
+) -> Result<String, String> {
+    let net = Net { world, bound };
+    let hosts = net.hosts(instance)?;
+    let target = net.mount_target_host(mount_target)?;
+    let mut paths = Vec::new();
+    for h in &hosts {
+        paths.push(net.between(h, &target, traffic)?);
+    }
+    Ok(paths.join("; "))
+}
+
 struct Net<'w> {
     world: &'w World,
     bound: &'w Bindings,
@@ -193,25 +211,25 @@ impl<'w> Net<'w> {
             Kind::Instance => Ok(vec![self.instance(name, o)?]),
             Kind::Subnet => Ok(vec![self.subnet_host(name, o)?]),
             Kind::SecurityGroup => {
-                let members: Vec<&Observed> = self
-                    .world
-                    .of_kind(Kind::Instance)
-                    .filter(|i| match &i.facts {
-                        Facts::Instance {
-                            security_groups,
-                            state,
-                            ..
-                        } => state != "terminated" && security_groups.contains(&o.id),
-                        _ => false,
-                    })
-                    .collect();
-                if members.is_empty() {
-                    return Err(format!("no instance is in security group {name}"));
+                // Each instance and each EFS mount target in the group.
+                let mut hosts = Vec::new();
+                for i in self.world.of_kind(Kind::Instance) {
+                    if matches!(&i.facts, Facts::Instance { security_groups, state, .. }
+                        if state != "terminated" && security_groups.contains(&o.id))
+                    {
+                        hosts.push(self.instance(&self.short(&i.id), i)?);
+                    }
                 }
-                members
-                    .into_iter()
-                    .map(|i| self.instance(&self.short(&i.id), i))
-                    .collect()
+                for m in self.world.of_kind(Kind::MountTarget) {
+                    if matches!(&m.facts, Facts::MountTarget { security_groups, .. } if security_groups.contains(&o.id))
+                    {
+                        hosts.push(self.mount_target_host(m)?);
+                    }
+                }
+                if hosts.is_empty() {
+                    return Err(format!("nothing is in security group {name}"));
+                }
+                Ok(hosts)
             }
             other => Err(format!(
                 "`{name}` is a {}: reachability is asked of instances, subnets and security groups",
@@ -272,6 +290,45 @@ impl<'w> Net<'w> {
             groups: Some(groups),
             public_ip: public_ip.clone(),
             down,
+        })
+    }
+
+    fn mount_target_host(&self, mt: &'w Observed) -> Result<Host<'w>, String> {
+        let Facts::MountTarget {
+            subnet_id,
+            ip,
+            security_groups,
+            ..
+        } = &mt.facts
+        else {
+            return Err(format!("{} is not a mount target", mt.id));
+        };
+        let subnet = self
+            .world
+            .get(subnet_id)
+            .ok_or_else(|| format!("the subnet of mount target {} was not found", mt.id))?;
+        let cidr = Self::subnet_cidr(subnet);
+        let addrs = match (ip.as_deref().and_then(|a| a.parse::<Ipv4Addr>().ok()), cidr) {
+            (Some(a), Some(c)) if c.contains_all(&IpSet::addr(a)) => IpSet::addr(a),
+            (_, Some(c)) => c,
+            (Some(a), None) => IpSet::addr(a),
+            (None, None) => return Err(format!("mount target {}: no address known", mt.id)),
+        };
+        let groups = security_groups
+            .iter()
+            .map(|g| {
+                self.world.get(g).ok_or_else(|| {
+                    format!("security group {g} of mount target {} was not found", mt.id)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Host {
+            label: format!("mount target {}", self.short(&mt.id)),
+            addrs,
+            subnet,
+            groups: Some(groups),
+            public_ip: None,
+            down: None,
         })
     }
 

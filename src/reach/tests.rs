@@ -127,6 +127,7 @@ fn instance(id: &str, subnet: &str, ip: &str, public: Option<&str>, sg: &str) ->
             key_name: None,
             public_ip: public.map(Into::into),
             private_ip: Some(ip.into()),
+            instance_profile: None,
         },
     )
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{InstanceStateName, InstanceType, ResourceType};
+use aws_sdk_ec2::types::{
+    IamInstanceProfileSpecification, InstanceStateName, InstanceType, ResourceType,
+};
 use tokio::sync::Mutex;
 
 use super::ec2util::{filter, gone_ok, scope_filters};
@@ -67,6 +69,10 @@ fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
         id: i.instance_id()?.to_owned(),
         tags: from_ec2(i.tags()),
         facts: Facts::Instance {
+            instance_profile: i
+                .iam_instance_profile()
+                .and_then(|p| p.arn())
+                .map(str::to_owned),
             vpc_id: i.vpc_id().map(str::to_owned),
             subnet_id: i.subnet_id().map(str::to_owned),
             state: i
@@ -94,6 +100,44 @@ fn state(o: &Observed) -> &str {
     match &o.facts {
         Facts::Instance { state, .. } => state,
         _ => "unknown",
+    }
+}
+
+/// Whether RunInstances refused an instance profile IAM has not propagated yet.
+fn profile_not_ready(e: &AwsError) -> bool {
+    e.code == "InvalidParameterValue" && e.message.to_ascii_lowercase().contains("instance profile")
+}
+
+async fn retry_run<F, Fut>(
+    cx: &ApplyCx<'_>,
+    name: &str,
+    mut send: F,
+) -> Result<aws_sdk_ec2::operation::run_instances::RunInstancesOutput, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<
+                aws_sdk_ec2::operation::run_instances::RunInstancesOutput,
+                aws_sdk_ec2::error::SdkError<
+                    aws_sdk_ec2::operation::run_instances::RunInstancesError,
+                >,
+            >,
+        >,
+{
+    let started = std::time::Instant::now();
+    loop {
+        match send().await {
+            Ok(out) => return Ok(out),
+            Err(e) => {
+                let e = AwsError::from_sdk("ec2:RunInstances", name, e);
+                if profile_not_ready(&e) && started.elapsed() < std::time::Duration::from_secs(90) {
+                    (cx.progress)("instance profile not visible to EC2 yet, retrying".to_owned());
+                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                    continue;
+                }
+                return Err(e);
+            }
+        }
     }
 }
 
@@ -159,6 +203,8 @@ impl ResourceKind for Instance {
             instance_type,
             security_groups,
             key,
+            instance_profile,
+            user_data,
         } = &res.spec
         else {
             return Err(AwsError::other(
@@ -193,10 +239,21 @@ impl ResourceKind for Instance {
                     };
                     req = req.key_name(key_name);
                 }
-                let out = req
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:RunInstances", &res.name, e))?;
+                if let Some(script) = user_data {
+                    req = req.user_data(aws_smithy_types::base64::encode(script));
+                }
+                if let Some(profile) = instance_profile {
+                    let arn = match cx.bound.get(profile).map(|o| &o.facts) {
+                        Some(Facts::InstanceProfile { arn, .. }) => arn.clone(),
+                        _ => cx.bound.require(profile, &res.name)?.to_owned(),
+                    };
+                    req = req.iam_instance_profile(
+                        IamInstanceProfileSpecification::builder().arn(arn).build(),
+                    );
+                }
+                // A new instance profile takes a few seconds to reach EC2 (IAM is eventually
+                // consistent): RunInstances refuses it meanwhile.
+                let out = retry_run(cx, &res.name, || req.clone().send()).await?;
                 out.instances()
                     .first()
                     .and_then(|i| i.instance_id())

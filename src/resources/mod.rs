@@ -3,7 +3,9 @@
 //! itself (with its drain and wait steps). The engine knows only the [`ResourceKind`] trait.
 
 pub mod ec2util;
+pub mod efs;
 mod elastic_ip;
+pub mod iam;
 pub mod instance;
 mod internet_gateway;
 pub mod key_pair;
@@ -46,6 +48,10 @@ pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
         Kind::SecurityGroup => &security_group::SecurityGroup,
         Kind::KeyPair => &key_pair::KeyPair,
         Kind::Instance => &instance::Instance,
+        Kind::IamRole => &iam::IamRole,
+        Kind::InstanceProfile => &iam::InstanceProfile,
+        Kind::FileSystem => &efs::FileSystem,
+        Kind::MountTarget => &efs::MountTarget,
     }
 }
 
@@ -86,9 +92,14 @@ impl Observed {
             | Facts::NetworkAcl { vpc_id, .. }
             | Facts::SecurityGroup { vpc_id, .. }
             | Facts::NatGateway { vpc_id, .. }
-            | Facts::Instance { vpc_id, .. } => vpc_id.as_deref(),
+            | Facts::Instance { vpc_id, .. }
+            | Facts::MountTarget { vpc_id, .. } => vpc_id.as_deref(),
             Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
-            Facts::ElasticIp { .. } | Facts::KeyPair { .. } => None,
+            Facts::ElasticIp { .. }
+            | Facts::KeyPair { .. }
+            | Facts::IamRole { .. }
+            | Facts::InstanceProfile { .. }
+            | Facts::FileSystem { .. } => None,
         }
     }
 
@@ -97,6 +108,7 @@ impl Observed {
             Facts::NatGateway { subnet_id, .. } | Facts::Instance { subnet_id, .. } => {
                 subnet_id.as_deref()
             }
+            Facts::MountTarget { subnet_id, .. } => Some(subnet_id),
             _ => None,
         }
     }
@@ -177,6 +189,36 @@ pub enum Facts {
         key_name: Option<String>,
         public_ip: Option<String>,
         private_ip: Option<String>,
+        /// The instance profile's ARN.
+        instance_profile: Option<String>,
+    },
+    IamRole {
+        arn: String,
+        /// The trust policy as IAM returns it (URL-encoded JSON).
+        trust: String,
+        /// Attached managed policy ARNs, sorted.
+        policies: Vec<String>,
+    },
+    InstanceProfile {
+        arn: String,
+        /// Role names.
+        roles: Vec<String>,
+    },
+    FileSystem {
+        state: String,
+        encrypted: bool,
+        performance_mode: String,
+        transition_to_ia: Option<String>,
+    },
+    MountTarget {
+        file_system_id: String,
+        subnet_id: String,
+        /// From the subnet (one emulator reports a fixed VPC and AZ).
+        vpc_id: Option<String>,
+        az: Option<String>,
+        state: String,
+        ip: Option<String>,
+        security_groups: Vec<String>,
     },
 }
 
@@ -198,6 +240,7 @@ impl World {
                 self.items.push(o);
             }
         }
+        efs::correct_from_subnets(self);
     }
 
     pub fn get(&self, id: &str) -> Option<&Observed> {
@@ -365,6 +408,22 @@ pub trait ResourceKind: Sync {
     /// relations (associations, attachments).
     fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, world: &World)
     -> Vec<Attr>;
+
+    /// The owner's existing resource for `res`, by the `awslab:resource` tag. Kinds that cannot
+    /// carry tags find theirs through what they belong to (`bound` holds the dependencies).
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        let _ = bound;
+        world.of_kind(res.kind()).find(|o| {
+            owner.owns(&o.tags)
+                && o.tags.get(tags::RESOURCE).map(String::as_str) == Some(res.name.as_str())
+        })
+    }
 
     /// Ids that must be gone before this one can be deleted.
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {

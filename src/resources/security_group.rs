@@ -377,6 +377,9 @@ impl ResourceKind for SecurityGroup {
         world
             .of_kind(Kind::Instance)
             .filter(|i| matches!(&i.facts, Facts::Instance { security_groups, state, .. } if state != "terminated" && security_groups.contains(&obs.id)))
+            .chain(world.of_kind(Kind::MountTarget).filter(|m| {
+                matches!(&m.facts, Facts::MountTarget { security_groups, .. } if security_groups.contains(&obs.id))
+            }))
             .map(|i| i.id.clone())
             .collect()
     }

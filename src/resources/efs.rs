@@ -1,0 +1,610 @@
+//! EFS file systems (with their lifecycle policy) and mount targets. File systems carry tags;
+//! mount targets cannot, so they are found through their file system and the subnet they are in,
+//! and take its owner tags. A mount target's AZ and VPC are read from its subnet: one emulator
+//! reports them wrong. Deletes wait: mount targets until gone (their network interfaces leave
+//! the subnet and the security groups), then the file system.
+
+use async_trait::async_trait;
+use aws_sdk_efs::types::{LifecyclePolicy, PerformanceMode, Tag, TransitionToIaRules};
+
+use super::ec2util::gone_ok;
+use super::wait::{retry_dependency, until};
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::{self, Owner, Tags};
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Resource, Spec};
+
+/// The creation token: makes `CreateFileSystem` idempotent for one owner's file system.
+fn token(owner: &Owner, logical: &str) -> String {
+    format!("awslab-{}-{}-{logical}", owner.lab, owner.env)
+}
+
+fn wanted(o_tags: &Tags, scope: &Scope) -> bool {
+    match scope {
+        Scope::Owned(owner) => owner.owns(o_tags),
+        Scope::AnyLab => o_tags.contains_key(tags::LAB),
+        Scope::Named(names) => {
+            o_tags.contains_key(tags::LAB)
+                || o_tags
+                    .get(tags::NAME)
+                    .is_some_and(|n| names.iter().any(|x| x == n))
+        }
+        Scope::Region | Scope::InVpcs(_) => true,
+    }
+}
+
+/// Every file system in scope (one paginated call), with its lifecycle policy.
+async fn file_systems(aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+    let all = aws
+        .efs
+        .describe_file_systems()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| AwsError::from_sdk("efs:DescribeFileSystems", "file systems", e))?;
+    let mut out = Vec::new();
+    for fs in all {
+        let tags: Tags = fs
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        if !wanted(&tags, scope) {
+            continue;
+        }
+        let state = fs.life_cycle_state().as_str().to_owned();
+        if state == "deleted" {
+            continue;
+        }
+        let id = fs.file_system_id().to_owned();
+        let lifecycle = aws
+            .efs
+            .describe_lifecycle_configuration()
+            .file_system_id(&id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("efs:DescribeLifecycleConfiguration", &id, e));
+        let transition_to_ia = match lifecycle {
+            Ok(l) => l
+                .lifecycle_policies()
+                .iter()
+                .find_map(|p| p.transition_to_ia().map(|t| t.as_str().to_owned())),
+            Err(e) if e.is_gone() => continue,
+            Err(e) => return Err(e),
+        };
+        out.push(Observed {
+            kind: Kind::FileSystem,
+            id,
+            tags,
+            facts: Facts::FileSystem {
+                state,
+                encrypted: fs.encrypted().unwrap_or(false),
+                performance_mode: fs.performance_mode().as_str().to_owned(),
+                transition_to_ia,
+            },
+        });
+    }
+    Ok(out)
+}
+
+pub struct FileSystem;
+
+impl FileSystem {
+    async fn state(aws: &Aws, id: &str) -> Result<Option<String>, AwsError> {
+        match aws
+            .efs
+            .describe_file_systems()
+            .file_system_id(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .file_systems()
+                .first()
+                .map(|f| f.life_cycle_state().as_str().to_owned())),
+            Err(e) => {
+                let e = AwsError::from_sdk("efs:DescribeFileSystems", id, e);
+                if e.is_gone() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for FileSystem {
+    fn kind(&self) -> Kind {
+        Kind::FileSystem
+    }
+
+    /// File systems live in no VPC: a VPC scope finds none (their mount targets are found).
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        if matches!(scope, Scope::InVpcs(_)) {
+            return Ok(Vec::new());
+        }
+        file_systems(aws, scope).await
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::FileSystem {
+            encrypted,
+            performance_mode,
+            transition_to_ia,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a file system",
+            ));
+        };
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let tags: Vec<Tag> = cx
+                    .owner
+                    .tags_for(&res.name)
+                    .into_iter()
+                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                    .collect();
+                let out = cx
+                    .aws
+                    .efs
+                    .create_file_system()
+                    .creation_token(token(cx.owner, &res.name))
+                    .encrypted(*encrypted)
+                    .performance_mode(PerformanceMode::from(performance_mode.as_str()))
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("efs:CreateFileSystem", &res.name, e))?;
+                Observed {
+                    kind: Kind::FileSystem,
+                    id: out.file_system_id().to_owned(),
+                    tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+                    facts: Facts::FileSystem {
+                        state: out.life_cycle_state().as_str().to_owned(),
+                        encrypted: out.encrypted().unwrap_or(*encrypted),
+                        performance_mode: out.performance_mode().as_str().to_owned(),
+                        transition_to_ia: None,
+                    },
+                }
+            }
+        };
+        let id = obs.id.clone();
+        until(
+            "available",
+            &res.name,
+            cx.wait_timeout,
+            cx.progress,
+            || async { Ok(Self::state(cx.aws, &id).await?.as_deref() == Some("available")) },
+        )
+        .await?;
+        if let Facts::FileSystem {
+            state,
+            transition_to_ia: current,
+            ..
+        } = &mut obs.facts
+        {
+            *state = "available".to_owned();
+            if current != transition_to_ia {
+                let policies = transition_to_ia
+                    .iter()
+                    .map(|t| {
+                        LifecyclePolicy::builder()
+                            .transition_to_ia(TransitionToIaRules::from(t.as_str()))
+                            .build()
+                    })
+                    .collect();
+                cx.aws
+                    .efs
+                    .put_lifecycle_configuration()
+                    .file_system_id(&id)
+                    .set_lifecycle_policies(Some(policies))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("efs:PutLifecycleConfiguration", &res.name, e)
+                    })?;
+                current.clone_from(transition_to_ia);
+            }
+        }
+        Ok(obs)
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["encrypted", "performance_mode", "transition_to_ia"]
+    }
+
+    fn compare(&self, res: &Resource, obs: &Observed, _b: &Bindings, _w: &World) -> Vec<Attr> {
+        let (
+            Spec::FileSystem {
+                encrypted,
+                performance_mode,
+                transition_to_ia,
+            },
+            Facts::FileSystem {
+                encrypted: e,
+                performance_mode: m,
+                transition_to_ia: t,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let none = || "none".to_owned();
+        vec![
+            Attr::new("encrypted", encrypted, e),
+            Attr::new("performance_mode", performance_mode, m),
+            Attr::new(
+                "transition_to_ia",
+                transition_to_ia.clone().unwrap_or_else(none),
+                t.clone().unwrap_or_else(none),
+            ),
+        ]
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        world
+            .of_kind(Kind::MountTarget)
+            .filter(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, .. } if *file_system_id == obs.id))
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let id = obs.id.as_str();
+        // FileSystemInUse while mount targets are still being deleted.
+        retry_dependency(id, cx.wait_timeout, cx.progress, || async {
+            gone_ok(
+                cx.aws
+                    .efs
+                    .delete_file_system()
+                    .file_system_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("efs:DeleteFileSystem", id, e)),
+            )
+        })
+        .await?;
+        until("deleted", id, cx.wait_timeout, cx.progress, || async {
+            Ok(Self::state(cx.aws, id)
+                .await?
+                .is_none_or(|s| s == "deleted"))
+        })
+        .await
+    }
+
+    fn typical(&self) -> Option<&'static str> {
+        Some("available in ~10 s")
+    }
+}
+
+pub struct MountTarget;
+
+impl MountTarget {
+    /// The mount targets of one file system, with their security groups; AZ and VPC from the
+    /// subnet when it is known.
+    async fn of(aws: &Aws, fs: &Observed) -> Result<Vec<Observed>, AwsError> {
+        let out = aws
+            .efs
+            .describe_mount_targets()
+            .file_system_id(&fs.id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("efs:DescribeMountTargets", &fs.id, e));
+        let out = match out {
+            Ok(o) => o,
+            Err(e) if e.is_gone() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut found = Vec::new();
+        for m in out.mount_targets() {
+            let state = m.life_cycle_state().as_str().to_owned();
+            if state == "deleted" {
+                continue;
+            }
+            let id = m.mount_target_id().to_owned();
+            let groups = aws
+                .efs
+                .describe_mount_target_security_groups()
+                .mount_target_id(&id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("efs:DescribeMountTargetSecurityGroups", &id, e));
+            let security_groups = match groups {
+                Ok(g) => g.security_groups().to_vec(),
+                Err(e) if e.is_gone() => continue,
+                Err(e) => return Err(e),
+            };
+            // Owner tags of the file system (mount targets have none of their own).
+            let tags: Tags = fs
+                .tags
+                .iter()
+                .filter(|(k, _)| [tags::LAB, tags::ENV].contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            found.push(Observed {
+                kind: Kind::MountTarget,
+                id,
+                tags,
+                facts: Facts::MountTarget {
+                    file_system_id: fs.id.clone(),
+                    subnet_id: m.subnet_id().to_owned(),
+                    vpc_id: m.vpc_id().map(str::to_owned),
+                    az: m.availability_zone_name().map(str::to_owned),
+                    state,
+                    ip: m.ip_address().map(str::to_owned),
+                    security_groups,
+                },
+            });
+        }
+        Ok(found)
+    }
+
+    async fn state(aws: &Aws, id: &str) -> Result<Option<String>, AwsError> {
+        match aws
+            .efs
+            .describe_mount_targets()
+            .mount_target_id(id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .mount_targets()
+                .first()
+                .map(|m| m.life_cycle_state().as_str().to_owned())),
+            Err(e) => {
+                let e = AwsError::from_sdk("efs:DescribeMountTargets", id, e);
+                if e.is_gone() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+}
+
+/// AZ and VPC of mount targets from their subnets (called once the subnets are discovered).
+pub fn correct_from_subnets(world: &mut World) {
+    let subnets: Vec<(String, Option<String>, Option<String>)> = world
+        .of_kind(Kind::Subnet)
+        .map(|s| match &s.facts {
+            Facts::Subnet { vpc_id, az, .. } => (s.id.clone(), vpc_id.clone(), az.clone()),
+            _ => (s.id.clone(), None, None),
+        })
+        .collect();
+    for o in world
+        .items
+        .iter_mut()
+        .filter(|o| o.kind == Kind::MountTarget)
+    {
+        if let Facts::MountTarget {
+            subnet_id,
+            vpc_id,
+            az,
+            ..
+        } = &mut o.facts
+            && let Some((_, v, a)) = subnets.iter().find(|(id, _, _)| id == subnet_id)
+        {
+            if v.is_some() {
+                vpc_id.clone_from(v);
+            }
+            if a.is_some() {
+                az.clone_from(a);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for MountTarget {
+    fn kind(&self) -> Kind {
+        Kind::MountTarget
+    }
+
+    /// Mount targets of the file systems in scope; in a VPC scope, those whose subnet is in the
+    /// VPCs (found through every file system of the region).
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let fs_scope = match scope {
+            Scope::InVpcs(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Scope::InVpcs(_) => Scope::Region,
+            other => other.clone(),
+        };
+        let systems = file_systems(aws, &fs_scope).await?;
+        let mut out = Vec::new();
+        for fs in &systems {
+            out.extend(Self::of(aws, fs).await?);
+        }
+        if let Scope::InVpcs(ids) = scope {
+            out.retain(|m| m.vpc_id().is_some_and(|v| ids.iter().any(|i| i == v)));
+        }
+        Ok(out)
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::MountTarget {
+            file_system,
+            subnet,
+            security_groups,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a mount target",
+            ));
+        };
+        let fs_id = cx.bound.require(file_system, &res.name)?.to_owned();
+        let subnet_id = cx.bound.require(subnet, &res.name)?.to_owned();
+        let mut groups = Vec::new();
+        for g in security_groups {
+            groups.push(cx.bound.require(g, &res.name)?.to_owned());
+        }
+        let subnet_facts = cx.bound.get(subnet).map(|s| s.facts.clone());
+        let (vpc_id, az) = match subnet_facts {
+            Some(Facts::Subnet { vpc_id, az, .. }) => (vpc_id, az),
+            _ => (None, None),
+        };
+        let mut obs = match existing {
+            Some(o) => o.clone(),
+            None => {
+                let out = cx
+                    .aws
+                    .efs
+                    .create_mount_target()
+                    .file_system_id(&fs_id)
+                    .subnet_id(&subnet_id)
+                    .set_security_groups(Some(groups.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("efs:CreateMountTarget", &res.name, e))?;
+                Observed {
+                    kind: Kind::MountTarget,
+                    id: out.mount_target_id().to_owned(),
+                    tags: [
+                        (tags::LAB.to_owned(), cx.owner.lab.clone()),
+                        (tags::ENV.to_owned(), cx.owner.env.clone()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    facts: Facts::MountTarget {
+                        file_system_id: fs_id.clone(),
+                        subnet_id: subnet_id.clone(),
+                        vpc_id: vpc_id.clone(),
+                        az: az.clone(),
+                        state: out.life_cycle_state().as_str().to_owned(),
+                        ip: out.ip_address().map(str::to_owned),
+                        security_groups: groups.clone(),
+                    },
+                }
+            }
+        };
+        let id = obs.id.clone();
+        until(
+            "available",
+            &res.name,
+            cx.wait_timeout,
+            cx.progress,
+            || async { Ok(Self::state(cx.aws, &id).await?.as_deref() == Some("available")) },
+        )
+        .await?;
+        if let Facts::MountTarget {
+            state,
+            security_groups: current,
+            ..
+        } = &mut obs.facts
+        {
+            *state = "available".to_owned();
+            let mut want = groups.clone();
+            want.sort();
+            let mut have = current.clone();
+            have.sort();
+            if want != have {
+                cx.aws
+                    .efs
+                    .modify_mount_target_security_groups()
+                    .mount_target_id(&id)
+                    .set_security_groups(Some(groups))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("efs:ModifyMountTargetSecurityGroups", &res.name, e)
+                    })?;
+                *current = want;
+            }
+        }
+        Ok(obs)
+    }
+
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        let Spec::MountTarget {
+            file_system,
+            subnet,
+            ..
+        } = &res.spec
+        else {
+            return None;
+        };
+        let (fs, sn) = (bound.id(file_system)?, bound.id(subnet)?);
+        world.of_kind(Kind::MountTarget).find(|m| {
+            owner.owns(&m.tags)
+                && matches!(&m.facts, Facts::MountTarget { file_system_id, subnet_id, .. } if file_system_id == fs && subnet_id == sn)
+        })
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["file_system", "subnet", "security_groups", "state"]
+    }
+
+    fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, _w: &World) -> Vec<Attr> {
+        let (
+            Spec::MountTarget {
+                file_system,
+                subnet,
+                security_groups,
+            },
+            Facts::MountTarget {
+                file_system_id,
+                subnet_id,
+                security_groups: found,
+                state,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let mut want = security_groups.clone();
+        want.sort();
+        let mut have: Vec<String> = found.iter().map(|g| bound.label(g)).collect();
+        have.sort();
+        vec![
+            Attr::new("file_system", file_system, bound.label(file_system_id)),
+            Attr::new("subnet", subnet, bound.label(subnet_id)),
+            Attr::new("security_groups", want.join(", "), have.join(", ")),
+            Attr::new("state", "available", state),
+        ]
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let id = obs.id.as_str();
+        gone_ok(
+            cx.aws
+                .efs
+                .delete_mount_target()
+                .mount_target_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("efs:DeleteMountTarget", id, e)),
+        )?;
+        // Its network interface must leave the subnet and the security groups first.
+        until("deleted", id, cx.wait_timeout, cx.progress, || async {
+            Ok(Self::state(cx.aws, id)
+                .await?
+                .is_none_or(|s| s == "deleted"))
+        })
+        .await
+    }
+
+    fn typical(&self) -> Option<&'static str> {
+        Some("available in ~1-2 min")
+    }
+}
