@@ -21,10 +21,21 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// `up`, `check`, `down` of the cycle lab through `proxy`; each must succeed.
+/// Every lab the faults are tried on: the VPC lab (or its reduced form on MiniStack) and the EFS
+/// lab (IAM, EFS and their waits).
+fn labs() -> Vec<String> {
+    vec![common::cycle_lab(), "efs-shared-storage".to_owned()]
+}
+
+/// `up`, `check`, `down` of every lab through `proxy`; each must succeed.
 async fn cycle_through(proxy: &FaultProxy, env: &str) {
+    for lab in labs() {
+        cycle_lab_through(proxy, env, &lab).await;
+    }
+}
+
+async fn cycle_lab_through(proxy: &FaultProxy, env: &str, lab: &str) {
     let home = tempfile::tempdir().expect("home");
-    let lab = common::cycle_lab();
     let up = run(common::awslab_via(home.path(), &proxy.url)
         .args(["--env", env, "--stats", "up", &lab, "--yes"]))
     .await;
@@ -198,7 +209,7 @@ async fn a_fault_that_never_clears_is_reported_not_hidden() {
 /// exists, awslab never heard back): a second `up` converges, `check` passes, `down` leaves
 /// nothing.
 async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
-    let env = common::env_name(&format!("kill{point}"));
+    let env = common::env_name(&format!("kill{point}-{}", lab.len()));
     let home = tempfile::tempdir().expect("home");
     let proxy = FaultProxy::start(
         &common::endpoint(),
@@ -253,39 +264,47 @@ async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn up_killed_at_ten_points_converges_and_cleans_up() {
-    let lab = common::cycle_lab();
-    // Mutating calls of one `up` (measured with the proxy's counter): spread the kills over them,
-    // from a seeded draw so a failure can be replayed.
+/// Ten seeded kill points among the mutating calls of one `up` of `lab`.
+async fn kill_points(lab: &str, seed: u64) -> Vec<u32> {
+    // Mutating calls of one `up` (measured with the proxy's counter).
     let probe = FaultProxy::start(&common::endpoint(), Faults::default()).await;
-    let env = common::env_name("probe");
+    let env = common::env_name(&format!("probe{seed}"));
     let home = tempfile::tempdir().expect("home");
     let up =
-        run(common::awslab_via(home.path(), &probe.url).args(["--env", &env, "up", &lab, "--yes"]))
+        run(common::awslab_via(home.path(), &probe.url).args(["--env", &env, "up", lab, "--yes"]))
             .await;
     assert!(up.status.success(), "{}", stderr(&up));
-    let mutations: u32 = {
-        let by_action = probe.counts.by_action.lock().expect("counts");
-        by_action
-            .iter()
-            .filter(|(a, _)| !["Describe", "Get", "List"].iter().any(|p| a.starts_with(p)))
-            .map(|(_, (calls, _))| u32::try_from(*calls).unwrap_or(0))
-            .sum()
-    };
+    let mutations = u32::try_from(
+        probe
+            .counts
+            .mutations
+            .load(std::sync::atomic::Ordering::SeqCst),
+    )
+    .unwrap_or(0);
     let down = common::awslab(home.path())
-        .args(["--env", &env, "down", &lab, "--yes"])
+        .args(["--env", &env, "down", lab, "--yes"])
         .output()
         .expect("down");
     assert!(down.status.success());
-    assert!(mutations >= 10, "only {mutations} mutating calls");
-    let mut rng = fastrand::Rng::with_seed(11);
+    assert!(mutations >= 10, "{lab}: only {mutations} mutating calls");
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut points: Vec<u32> = (1..=mutations).collect();
     rng.shuffle(&mut points);
     let mut points: Vec<u32> = points.into_iter().take(10).collect();
     points.sort_unstable();
-    eprintln!("kill points among {mutations} mutating calls: {points:?}");
-    let results = futures::future::join_all(points.iter().map(|p| killed_at(*p, &lab))).await;
+    eprintln!("{lab}: kill points among {mutations} mutating calls: {points:?}");
+    points
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_killed_at_ten_points_per_lab_converges_and_cleans_up() {
+    let mut runs = Vec::new();
+    for (i, lab) in labs().into_iter().enumerate() {
+        for p in kill_points(&lab, 11 + i as u64).await {
+            runs.push((p, lab.clone()));
+        }
+    }
+    let results = futures::future::join_all(runs.iter().map(|(p, lab)| killed_at(*p, lab))).await;
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }

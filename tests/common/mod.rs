@@ -90,6 +90,18 @@ pub async fn ec2() -> aws_sdk_ec2::Client {
     ec2_in("us-east-1").await
 }
 
+/// SDK config for the emulator in a region, with test credentials.
+pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
 pub async fn ec2_in(region: &str) -> aws_sdk_ec2::Client {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint())
@@ -122,7 +134,12 @@ pub fn tag_filter(key: &str, value: &str) -> Filter {
 /// Everything still carrying `awslab:env = env` (filtered client-side too: one emulator ignores
 /// some filters). Terminated instances and deleted NAT gateways are history, not resources.
 pub async fn tagged_left(env: &str) -> Vec<String> {
-    let ec2 = ec2().await;
+    tagged_left_in("us-east-1", env).await
+}
+
+/// [`tagged_left`] in a region.
+pub async fn tagged_left_in(region: &str, env: &str) -> Vec<String> {
+    let ec2 = ec2_in(region).await;
     let f = || tag_filter("awslab:env", env);
     // (id, tags, still alive) of every kind.
     let mut all: Vec<(Option<String>, Vec<Tag>, bool)> = Vec::new();

@@ -74,6 +74,8 @@ pub struct Faults {
 #[derive(Debug, Default)]
 pub struct Counts {
     pub calls: AtomicU64,
+    /// Mutating calls forwarded to the emulator.
+    pub mutations: AtomicU64,
     pub injected: AtomicU64,
     pub by_action: Mutex<BTreeMap<String, (u64, u64)>>,
 }
@@ -165,8 +167,12 @@ struct Call {
     head: Vec<u8>,
     body: Vec<u8>,
     service: String,
+    /// The operation (`DescribeVpcs`), or `METHOD /path` for REST protocols (EFS).
     action: String,
+    /// JSON protocols (awsJson by `X-Amz-Target`, restJson): errors as JSON.
     json: bool,
+    /// A read (`Describe*`, `Get*`, `List*`, or a REST `GET`).
+    read: bool,
 }
 
 async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Call>> {
@@ -211,15 +217,38 @@ async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Call>> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let (action, json) = match target {
-        Some(t) => (t.rsplit('.').next().unwrap_or_default().to_owned(), true),
-        None => (
-            String::from_utf8_lossy(&body)
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("Action=").map(str::to_owned))
-                .unwrap_or_default(),
-            false,
-        ),
+    let form = String::from_utf8_lossy(&body)
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action=").map(str::to_owned));
+    let (action, json, read) = match (target, form) {
+        (Some(t), _) => {
+            let a = t.rsplit('.').next().unwrap_or_default().to_owned();
+            let read = is_read(&a);
+            (a, true, read)
+        }
+        (None, Some(a)) => {
+            let read = is_read(&a);
+            (a, false, read)
+        }
+        // REST JSON (EFS): the method and the path without ids.
+        (None, None) => {
+            let method = req.method.unwrap_or("GET").to_owned();
+            let path: Vec<&str> = req
+                .path
+                .unwrap_or("/")
+                .split('?')
+                .next()
+                .unwrap_or("/")
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .take(2)
+                .collect();
+            (
+                format!("{method} /{}", path.join("/")),
+                true,
+                method == "GET" || method == "HEAD",
+            )
+        }
     };
     // Keep the head but ask the emulator to close after answering, so its response ends at EOF.
     let mut head = Vec::new();
@@ -237,11 +266,12 @@ async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Call>> {
         service,
         action,
         json,
+        read,
     }))
 }
 
-fn is_mutation(action: &str) -> bool {
-    !["Describe", "Get", "List"]
+fn is_read(action: &str) -> bool {
+    ["Describe", "Get", "List"]
         .iter()
         .any(|p| action.starts_with(p))
 }
@@ -286,7 +316,7 @@ impl State {
 fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
     let (content_type, body, extra) = if call.json {
         (
-            "application/x-amz-json-1.1",
+            "application/json",
             format!(
                 "{{\"__type\":\"{}\",\"message\":\"{}\"}}",
                 fault.code, fault.message
@@ -370,7 +400,8 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
         }
         None => {
             let response = forward(state, &call).await?;
-            if is_mutation(&call.action) {
+            if !call.read {
+                state.counts.mutations.fetch_add(1, Ordering::SeqCst);
                 let n = state.mutations.fetch_add(1, Ordering::SeqCst) + 1;
                 if state.faults.hang_at_mutation == Some(n) {
                     // The emulator did it; the client never hears back.
