@@ -37,12 +37,12 @@ async fn cycle_through(proxy: &FaultProxy, env: &str) {
 async fn cycle_lab_through(proxy: &FaultProxy, env: &str, lab: &str) {
     let home = tempfile::tempdir().expect("home");
     let up = run(common::awslab_via(home.path(), &proxy.url)
-        .args(["--env", env, "--stats", "up", &lab, "--yes"]))
+        .args(["--env", env, "--stats", "up", lab, "--yes"]))
     .await;
     assert!(up.status.success(), "up failed: {}", stderr(&up));
     let check =
         run(common::awslab_via(home.path(), &proxy.url)
-            .args(["--env", env, "--stats", "check", &lab]))
+            .args(["--env", env, "--stats", "check", lab]))
         .await;
     assert_eq!(
         check.status.code(),
@@ -52,7 +52,7 @@ async fn cycle_lab_through(proxy: &FaultProxy, env: &str, lab: &str) {
         stderr(&check)
     );
     let down = run(common::awslab_via(home.path(), &proxy.url)
-        .args(["--env", env, "--stats", "down", &lab, "--yes"]))
+        .args(["--env", env, "--stats", "down", lab, "--yes"]))
     .await;
     assert!(down.status.success(), "down failed: {}", stderr(&down));
     assert_eq!(common::tagged_left(env).await, Vec::<String>::new());
