@@ -18,7 +18,7 @@ use crate::resources::{self, Bindings, Scope, World};
 
 /// Discovers what `check` looks at: the lab's VPCs (by `Name` tag, which the tool also sets),
 /// everything inside them, and the region's addresses and key pairs. One call per kind.
-pub async fn discover_for(aws: &Aws, lab: &Lab) -> Result<World, AwsError> {
+pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, AwsError> {
     let vpc_names: Vec<String> = lab
         .resources
         .iter()
@@ -37,7 +37,8 @@ pub async fn discover_for(aws: &Aws, lab: &Lab) -> Result<World, AwsError> {
         .filter(|k| *k != Kind::Vpc && !k.outside_vpc())
         .collect();
     let in_scope = Scope::InVpcs(vpc_ids);
-    // IAM and EFS file systems by the names the lab gives them (and awslab's own).
+    // IAM and EFS file systems: the env's own (by path or tags) and hand-built ones by the names
+    // the lab gives them.
     let names_of = |kinds: &[Kind]| {
         Scope::Named(
             lab.resources
@@ -52,15 +53,18 @@ pub async fn discover_for(aws: &Aws, lab: &Lab) -> Result<World, AwsError> {
         .filter(|k| lab.resources.iter().any(|r| r.kind() == *k))
         .collect();
     let global_scope = names_of(&global);
-    let (in_vpcs, regional, named) = tokio::try_join!(
+    let owned = Scope::Owned(owner.clone());
+    let (in_vpcs, regional, named, own) = tokio::try_join!(
         discover::scope(aws, &inside, &in_scope),
         discover::scope(aws, &[Kind::ElasticIp, Kind::KeyPair], &Scope::Region),
-        discover::scope(aws, &global, &global_scope)
+        discover::scope(aws, &global, &global_scope),
+        discover::scope(aws, &global, &owned)
     )?;
     let mut world = World { items: vpcs, azs };
     world.merge(in_vpcs);
     world.merge(regional);
     world.merge(named);
+    world.merge(own);
     Ok(world)
 }
 
@@ -100,7 +104,7 @@ pub async fn check(
     opts: CheckOptions,
     owner: &Owner,
 ) -> Result<Report, AwsError> {
-    let mut world = discover_for(aws, lab).await?;
+    let mut world = discover_for(aws, lab, owner).await?;
     // Attributes describes do not return, for the VPCs the lab binds to only.
     let (bound, _) = bind::bind(lab, &world, owner);
     let vpcs: Vec<String> = bound

@@ -23,18 +23,21 @@ fn wanted(o_tags: &Tags, scope: &Scope) -> bool {
     match scope {
         Scope::Owned(owner) => owner.owns(o_tags),
         Scope::AnyLab => o_tags.contains_key(tags::LAB),
-        Scope::Named(names) => {
-            o_tags.contains_key(tags::LAB)
-                || o_tags
-                    .get(tags::NAME)
-                    .is_some_and(|n| names.iter().any(|x| x == n))
-        }
+        // Hand-built ones, by name (awslab's own are found with `Owned`).
+        Scope::Named(names) => o_tags
+            .get(tags::NAME)
+            .is_some_and(|n| names.iter().any(|x| x == n)),
         Scope::Region | Scope::InVpcs(_) => true,
     }
 }
 
-/// Every file system in scope (one paginated call), with its lifecycle policy.
-async fn file_systems(aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+/// Every file system in scope (one paginated call), with its lifecycle policy when asked (one
+/// call per file system; mount target discovery does not need it).
+async fn file_systems(
+    aws: &Aws,
+    scope: &Scope,
+    with_lifecycle: bool,
+) -> Result<Vec<Observed>, AwsError> {
     let all = aws
         .efs
         .describe_file_systems()
@@ -59,6 +62,20 @@ async fn file_systems(aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsErro
             continue;
         }
         let id = fs.file_system_id().to_owned();
+        if !with_lifecycle {
+            out.push(Observed {
+                kind: Kind::FileSystem,
+                id,
+                tags,
+                facts: Facts::FileSystem {
+                    state,
+                    encrypted: fs.encrypted().unwrap_or(false),
+                    performance_mode: fs.performance_mode().as_str().to_owned(),
+                    transition_to_ia: None,
+                },
+            });
+            continue;
+        }
         let lifecycle = aws
             .efs
             .describe_lifecycle_configuration()
@@ -123,7 +140,7 @@ impl ResourceKind for FileSystem {
         if matches!(scope, Scope::InVpcs(_)) {
             return Ok(Vec::new());
         }
-        file_systems(aws, scope).await
+        file_systems(aws, scope, true).await
     }
 
     async fn apply(
@@ -416,7 +433,7 @@ impl ResourceKind for MountTarget {
             Scope::InVpcs(_) => Scope::Region,
             other => other.clone(),
         };
-        let systems = file_systems(aws, &fs_scope).await?;
+        let systems = file_systems(aws, &fs_scope, false).await?;
         let mut out = Vec::new();
         for fs in &systems {
             out.extend(Self::of(aws, fs).await?);

@@ -55,14 +55,20 @@ fn listing(scope: &Scope) -> Option<(String, Vec<String>)> {
     match scope {
         Scope::Owned(o) => Some((format!("{ROOT}{}/{}/", o.lab, o.env), Vec::new())),
         Scope::AnyLab | Scope::Region => Some((ROOT.to_owned(), Vec::new())),
+        // Hand-built ones, by name (awslab's own are found with `Owned`).
+        Scope::Named(names) if names.is_empty() => None,
         Scope::Named(names) => Some(("/".to_owned(), names.clone())),
         Scope::InVpcs(_) => None,
     }
 }
 
+/// Filtered here too: one emulator ignores `PathPrefix` on some listings.
 fn keep(path: &str, name: &str, prefix: &str, names: &[String]) -> bool {
-    path.starts_with(prefix) && (names.is_empty() || path.starts_with(ROOT))
-        || names.iter().any(|n| n == name)
+    if names.is_empty() {
+        path.starts_with(prefix)
+    } else {
+        names.iter().any(|n| n == name)
+    }
 }
 
 fn iam_tags(owner: &Owner, logical: &str) -> Vec<Tag> {
@@ -131,7 +137,12 @@ impl ResourceKind for IamRole {
             if !keep(r.path(), r.role_name(), &prefix, &names) {
                 continue;
             }
-            let policies = Self::attached(aws, r.role_name()).await?;
+            // A role deleted between the listing and this call is simply gone.
+            let policies = match Self::attached(aws, r.role_name()).await {
+                Ok(p) => p,
+                Err(e) if e.is_gone() => continue,
+                Err(e) => return Err(e),
+            };
             let trust = r
                 .assume_role_policy_document()
                 .map(|d| d.replace("%2E", ".").replace("%2e", "."))
