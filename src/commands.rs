@@ -409,8 +409,9 @@ async fn up(
     let outcome = engine::apply::apply(&aws, lab, stage, &owner, &opts, &reporter).await?;
     if let Some(at) = &expires {
         // What existed before this run gets the new expiry too.
-        let ids: Vec<String> = outcome.bound.iter().map(|(_, o)| o.id.clone()).collect();
-        engine::fleet::stamp(&aws, &ids, tags::EXPIRES, at).await?;
+        let items: Vec<crate::resources::Observed> =
+            outcome.bound.iter().map(|(_, o)| o.clone()).collect();
+        engine::fleet::stamp(&aws, &items, tags::EXPIRES, at).await?;
         p.info(&format!(
             "expires at {at}: `awslab sweep --expired --yes` deletes it after that"
         ));

@@ -59,9 +59,16 @@ impl Estimate {
     }
 
     fn instance(&mut self, name: &str, itype: &str, public_ip: bool) {
-        match INSTANCE_HOUR.iter().find(|(t, _)| *t == itype) {
-            Some((_, price)) => self.add(format!("instance {name} ({itype})"), *price),
-            None => self.unknown.push(format!("instance {name} ({itype})")),
+        self.instance_in_state(name, itype, public_ip, true);
+    }
+
+    /// A stopped instance costs its volume (and an Elastic IP, counted with the address).
+    fn instance_in_state(&mut self, name: &str, itype: &str, public_ip: bool, running: bool) {
+        if running {
+            match INSTANCE_HOUR.iter().find(|(t, _)| *t == itype) {
+                Some((_, price)) => self.add(format!("instance {name} ({itype})"), *price),
+                None => self.unknown.push(format!("instance {name} ({itype})")),
+            }
         }
         self.add(
             format!("instance {name} root volume ({ROOT_VOLUME_GB} GB gp3)"),
@@ -117,6 +124,18 @@ pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
 /// What these resources cost per hour as AWS describes them (terminated instances and deleted
 /// NAT gateways cost nothing).
 pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimate {
+    let items: Vec<&Observed> = items.into_iter().collect();
+    // Addresses of Elastic IPs, so an instance holding one is not charged for it twice.
+    let eips: Vec<&str> = items
+        .iter()
+        .filter_map(|o| match &o.facts {
+            Facts::ElasticIp {
+                public_ip: Some(ip),
+                ..
+            } => Some(ip.as_str()),
+            _ => None,
+        })
+        .collect();
     let mut e = Estimate::default();
     for o in items {
         let name = o.name_tag().unwrap_or(&o.id).to_owned();
@@ -138,7 +157,9 @@ pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimat
                     ..
                 },
             ) if !matches!(state.as_str(), "terminated" | "shutting-down") => {
-                e.instance(&name, instance_type, public_ip.is_some());
+                let own_public = public_ip.as_deref().is_some_and(|ip| !eips.contains(&ip));
+                let running = !matches!(state.as_str(), "stopped" | "stopping");
+                e.instance_in_state(&name, instance_type, own_public && running, running);
             }
             _ => {}
         }
@@ -177,5 +198,49 @@ mod tests {
         // The setup stage (a key pair) costs nothing.
         assert_eq!(of_lab(&lab, StageSel::Setup).per_hour(), 0.0);
         assert_eq!(Dollars(e.per_hour()).to_string(), "$0.078");
+    }
+
+    fn instance(state: &str, public_ip: Option<&str>) -> Observed {
+        Observed {
+            kind: Kind::Instance,
+            id: "i-1".into(),
+            tags: Default::default(),
+            facts: Facts::Instance {
+                vpc_id: None,
+                subnet_id: None,
+                state: state.into(),
+                instance_type: "t3.micro".into(),
+                security_groups: vec![],
+                key_name: None,
+                public_ip: public_ip.map(Into::into),
+                private_ip: None,
+                instance_profile: None,
+            },
+        }
+    }
+
+    #[test]
+    fn stopped_instances_and_elastic_ips_are_not_charged_twice() {
+        let volume = 8.0 * 0.08 / 730.0;
+        let running = of_observed([&instance("running", Some("54.0.0.1"))]);
+        assert!((running.per_hour() - (0.0104 + volume + 0.005)).abs() < 1e-9);
+        // Stopped: the volume only.
+        let stopped = of_observed([&instance("stopped", None)]);
+        assert!((stopped.per_hour() - volume).abs() < 1e-9, "{stopped:?}");
+        // An Elastic IP on the instance is counted once, as the address.
+        let eip = Observed {
+            kind: Kind::ElasticIp,
+            id: "eipalloc-1".into(),
+            tags: Default::default(),
+            facts: Facts::ElasticIp {
+                public_ip: Some("54.0.0.1".into()),
+                association_id: Some("eipassoc-1".into()),
+            },
+        };
+        let both = of_observed([&instance("running", Some("54.0.0.1")), &eip]);
+        assert!(
+            (both.per_hour() - (0.0104 + volume + 0.005)).abs() < 1e-9,
+            "{both:?}"
+        );
     }
 }

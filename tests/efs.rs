@@ -174,12 +174,33 @@ async fn setup_then_solution_then_down() {
         String::from_utf8_lossy(&setup.stdout)
     );
 
-    let up = cmd(home.path(), region, &env, &["up", LAB, "--yes"]);
+    // --ttl stamps every kind through its own service (EC2, EFS, IAM).
+    let up = cmd(
+        home.path(),
+        region,
+        &env,
+        &["up", LAB, "--yes", "--ttl", "3h"],
+    );
     assert!(
         up.status.success(),
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
+    let status = cmd(home.path(), region, &env, &["--format", "json", "status"]);
+    let rows: Vec<Value> = common::json(&status)
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["env"] == env.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "one row, IAM not repeated as `global`: {rows:?}"
+    );
+    assert_eq!(rows[0]["region"], region);
+    assert!(rows[0]["expires_at"].is_string(), "{rows:?}");
     let (code, report) = check(home.path(), region, &env);
     assert_eq!(failed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
@@ -351,8 +372,8 @@ async fn student(region: &str, mistake: Mistake, must_fail: &[(&str, &str)]) {
     let fs = build_solution(region, &env, mistake).await;
     let (code, report) = check(home.path(), region, &env);
 
-    // down removes the setup and what the student built inside the lab's VPC (mount targets,
-    // efs-sg); the untagged file system is the student's, so the test deletes it.
+    // down removes the setup and what the student built inside the lab's VPC: efs-sg, the
+    // mount targets, and the file system whose mount targets are all in it.
     let down = cmd(home.path(), region, &env, &["down", LAB, "--yes"]);
     assert!(
         down.status.success(),
@@ -360,21 +381,16 @@ async fn student(region: &str, mistake: Mistake, must_fail: &[(&str, &str)]) {
         String::from_utf8_lossy(&down.stderr)
     );
     let efs = aws_sdk_efs::Client::new(&common::sdk_config(region).await);
-    let left = efs
-        .describe_mount_targets()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .expect("mts");
+    let still = efs.describe_file_systems().file_system_id(&fs).send().await;
+    let alive = still.as_ref().is_ok_and(|o| {
+        o.file_systems()
+            .iter()
+            .any(|f| !matches!(f.life_cycle_state().as_str(), "deleted" | "deleting"))
+    });
     assert!(
-        left.mount_targets().is_empty(),
-        "down must delete the mount targets in the lab VPC"
+        !alive,
+        "down must delete the student's file system in the lab VPC: {still:?}"
     );
-    efs.delete_file_system()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .expect("delete fs");
     nothing_left(region, &env).await;
 
     assert_eq!(code, Some(1), "{report:#}");

@@ -209,7 +209,8 @@ fn reach(
     bound: &Bindings,
     world: &World,
 ) -> Result<String, String> {
-    let answers = reach::analyze(world, bound, from, to, traffic)?;
+    // A stopped host is judged by its configuration when the traffic must not get through.
+    let answers = reach::analyze(world, bound, from, to, traffic, !expect)?;
     let pair = |a: &reach::Answer| format!("{} -> {}", a.from, a.to);
     let mut evidence = Vec::new();
     for a in &answers {
@@ -308,10 +309,13 @@ fn private(
     world: &World,
 ) -> Result<String, String> {
     let (_, table, routes) = table_of(name, subnet, bound, world)?;
-    if let Some(r) = routes
-        .iter()
-        .find(|r| r.target.as_deref().is_some_and(|t| t.starts_with("igw-")))
-    {
+    // A blackhole route or a detached gateway carries nothing.
+    if let Some(r) = routes.iter().find(|r| {
+        r.state == "active"
+            && r.target.as_deref().is_some_and(|t| {
+                t.starts_with("igw-") && igw_attached_to(world, t, subnet.vpc_id())
+            })
+    }) {
         return Err(format!(
             "{name}: route table {table} sends {} to internet gateway {}, so the subnet is public",
             r.dest,

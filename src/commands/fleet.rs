@@ -36,16 +36,20 @@ async fn clients(s: &Settings, aws: &Aws, all_regions: bool) -> Result<Vec<Aws>,
     Ok(out)
 }
 
-async fn environments(clients: &[Aws]) -> Result<Vec<EnvStatus>, Error> {
+/// Environments in every region looked at, then IAM leftovers of none of them (IAM is global).
+async fn environments(aws: &Aws, clients: &[Aws]) -> Result<Vec<EnvStatus>, Error> {
     let found = try_join_all(clients.iter().map(fleet::environments)).await?;
-    Ok(found.into_iter().flatten().collect())
+    let mut envs: Vec<EnvStatus> = found.into_iter().flatten().collect();
+    let global = fleet::global_leftovers(aws, &envs).await?;
+    envs.extend(global);
+    Ok(envs)
 }
 
 pub async fn status(s: &Settings, p: &Printer, all_regions: bool) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
     let started = std::time::Instant::now();
     let clients = clients(s, &aws, all_regions).await?;
-    let envs = environments(&clients).await?;
+    let envs = environments(&aws, &clients).await?;
     let now = SystemTime::now();
     match p.format {
         Format::Json => p.json(&envs),
@@ -60,7 +64,7 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     let started = std::time::Instant::now();
     let clients = clients(s, &aws, args.all_regions).await?;
     let now = SystemTime::now();
-    let envs: Vec<EnvStatus> = environments(&clients)
+    let envs: Vec<EnvStatus> = environments(&aws, &clients)
         .await?
         .into_iter()
         .filter(|e| !args.expired || e.expired(now))
@@ -90,9 +94,11 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     let mut left = Vec::new();
     let mut stopped = 0.0;
     for env in &envs {
-        let Some(client) = clients.iter().find(|c| c.region == env.region) else {
-            continue;
-        };
+        // IAM leftovers (region `global`) go through the command's own client.
+        let client = clients
+            .iter()
+            .find(|c| c.region == env.region)
+            .unwrap_or(&aws);
         p.info(&format!(
             "sweep {} env {} in {}",
             env.lab, env.env, env.region

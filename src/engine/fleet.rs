@@ -58,9 +58,41 @@ fn alive(o: &Observed) -> bool {
     }
 }
 
-/// The lab environments in the client's region.
+/// IAM is global: its kinds are listed once per command, not per region.
+fn is_global(k: Kind) -> bool {
+    matches!(k, Kind::IamRole | Kind::InstanceProfile)
+}
+
+/// The lab environments in the client's region (regional resources only).
 pub async fn environments(aws: &Aws) -> Result<Vec<EnvStatus>, AwsError> {
-    let items = discover::scope(aws, Kind::ALL, &Scope::AnyLab).await?;
+    let kinds: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| !is_global(*k))
+        .collect();
+    let items = discover::scope(aws, &kinds, &Scope::AnyLab).await?;
+    Ok(group(items, &aws.region))
+}
+
+/// IAM roles and instance profiles of lab environments that have nothing left in any region
+/// looked at (a crash or a partial teardown left them): shown and swept as region `global`.
+pub async fn global_leftovers(
+    aws: &Aws,
+    regional: &[EnvStatus],
+) -> Result<Vec<EnvStatus>, AwsError> {
+    let kinds: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| is_global(*k))
+        .collect();
+    let items = discover::scope(aws, &kinds, &Scope::AnyLab).await?;
+    Ok(group(items, "global")
+        .into_iter()
+        .filter(|g| !regional.iter().any(|r| r.lab == g.lab && r.env == g.env))
+        .collect())
+}
+
+fn group(items: Vec<Observed>, region: &str) -> Vec<EnvStatus> {
     let mut groups: BTreeMap<(String, String), Vec<Observed>> = BTreeMap::new();
     for o in items.into_iter().filter(alive) {
         // Filtered client-side too: one emulator ignores some filters.
@@ -72,7 +104,7 @@ pub async fn environments(aws: &Aws) -> Result<Vec<EnvStatus>, AwsError> {
             .or_default()
             .push(o);
     }
-    Ok(groups
+    groups
         .into_iter()
         .map(|((lab, env), items)| {
             let earliest = |key: &str| items.iter().filter_map(|o| o.tags.get(key)).min().cloned();
@@ -81,13 +113,13 @@ pub async fn environments(aws: &Aws) -> Result<Vec<EnvStatus>, AwsError> {
                 expires_at: earliest(tags::EXPIRES),
                 per_hour: cost::of_observed(&items).per_hour(),
                 resources: items.len(),
-                region: aws.region.clone(),
+                region: region.to_owned(),
                 lab,
                 env,
                 items,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The regions enabled for the account (`ec2:DescribeRegions`).
@@ -107,10 +139,17 @@ pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
     Ok(names)
 }
 
-/// Tags what exists with an expiry (`up --ttl` on an environment that is already up). EC2 takes
-/// up to 1000 resources per call.
-pub async fn stamp(aws: &Aws, ids: &[String], key: &str, value: &str) -> Result<(), AwsError> {
-    for chunk in ids.chunks(1000) {
+/// Tags what exists with an expiry (`up --ttl` on an environment that is already up), each kind
+/// through its own service: EC2 resources in calls of up to 1000 ids, EFS file systems one by
+/// one, IAM roles and instance profiles one by one. Mount targets carry no tags.
+pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Result<(), AwsError> {
+    let ec2_ids: Vec<String> = items
+        .iter()
+        .filter(|o| !o.kind.outside_vpc() || matches!(o.kind, Kind::ElasticIp | Kind::KeyPair))
+        .filter(|o| o.kind != Kind::MountTarget)
+        .map(|o| o.id.clone())
+        .collect();
+    for chunk in ec2_ids.chunks(1000) {
         aws.ec2
             .create_tags()
             .set_resources(Some(chunk.to_vec()))
@@ -129,6 +168,51 @@ pub async fn stamp(aws: &Aws, ids: &[String], key: &str, value: &str) -> Result<
                     e,
                 )
             })?;
+    }
+    for o in items {
+        match o.kind {
+            Kind::FileSystem => {
+                let tag = aws_sdk_efs::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::other("efs:TagResource", &o.id, "BadTag", e.to_string())
+                    })?;
+                aws.efs
+                    .tag_resource()
+                    .resource_id(&o.id)
+                    .tags(tag)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("efs:TagResource", &o.id, e))?;
+            }
+            Kind::IamRole | Kind::InstanceProfile => {
+                let tag = aws_sdk_iam::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|e| AwsError::other("iam:Tag", &o.id, "BadTag", e.to_string()))?;
+                if o.kind == Kind::IamRole {
+                    aws.iam
+                        .tag_role()
+                        .role_name(&o.id)
+                        .tags(tag)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("iam:TagRole", &o.id, e))?;
+                } else {
+                    aws.iam
+                        .tag_instance_profile()
+                        .instance_profile_name(&o.id)
+                        .tags(tag)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("iam:TagInstanceProfile", &o.id, e))?;
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

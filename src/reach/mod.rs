@@ -73,14 +73,22 @@ impl Host<'_> {
 
 /// Answers every pair of hosts the two endpoints stand for (a security group stands for each
 /// instance in it). `Err` when an endpoint cannot be found at all.
+///
+/// With `config_only`, hosts that are stopped are judged by their configuration as if running
+/// (a `not_reachable` check must not pass because the instance happens to be off).
 pub fn analyze(
     world: &World,
     bound: &Bindings,
     from: &Endpoint,
     to: &Endpoint,
     traffic: Traffic,
+    config_only: bool,
 ) -> Result<Vec<Answer>, String> {
-    let net = Net { world, bound };
+    let net = Net {
+        world,
+        bound,
+        config_only,
+    };
     let answers = match (from, to) {
         (Endpoint::Internet, Endpoint::Internet) => {
             return Err("from and to are both the internet".to_owned());
@@ -130,7 +138,11 @@ pub fn to_mount_target(
     mount_target: &Observed,
     traffic: Traffic,
 ) -> Result<String, String> {
-    let net = Net { world, bound };
+    let net = Net {
+        world,
+        bound,
+        config_only: false,
+    };
     let hosts = net.hosts(instance)?;
     let target = net.mount_target_host(mount_target)?;
     let mut paths = Vec::new();
@@ -143,6 +155,7 @@ pub fn to_mount_target(
 struct Net<'w> {
     world: &'w World,
     bound: &'w Bindings,
+    config_only: bool,
 }
 
 /// The two address sets of a flow, narrowed hop by hop, and the path so far.
@@ -573,17 +586,17 @@ impl<'w> Net<'w> {
         })
     }
 
-    fn up(host: &Host<'_>) -> Result<(), String> {
+    fn up(&self, host: &Host<'_>) -> Result<(), String> {
         match &host.down {
-            Some(state) => Err(format!("{} is {state}", host.label)),
-            None => Ok(()),
+            Some(state) if !self.config_only => Err(format!("{} is {state}", host.label)),
+            _ => Ok(()),
         }
     }
 
     /// Internet -> host: an attached gateway, a route back to it, a public address, the NACL both
     /// ways, the security group.
     fn inbound_from_internet(&self, host: &Host<'_>, traffic: Traffic) -> Result<String, String> {
-        Self::up(host)?;
+        self.up(host)?;
         let mut t = Trace {
             src: IpSet::internet(),
             dst: host.addrs.clone(),
@@ -608,7 +621,7 @@ impl<'w> Net<'w> {
     /// internet gateway (needs a public address) or through an available NAT gateway that sits in
     /// a public subnet.
     fn outbound_to_internet(&self, host: &Host<'_>, traffic: Traffic) -> Result<String, String> {
-        Self::up(host)?;
+        self.up(host)?;
         let mut t = Trace {
             src: host.addrs.clone(),
             dst: IpSet::internet(),
@@ -762,8 +775,8 @@ impl<'w> Net<'w> {
     /// Host -> host inside a VPC: the local route, the source's egress rules, both NACLs both ways
     /// (unless the hosts share a subnet), the destination's ingress rules.
     fn between(&self, a: &Host<'_>, b: &Host<'_>, traffic: Traffic) -> Result<String, String> {
-        Self::up(a)?;
-        Self::up(b)?;
+        self.up(a)?;
+        self.up(b)?;
         if a.subnet.vpc_id() != b.subnet.vpc_id() {
             return Err(format!(
                 "{} and {} are in different VPCs (awslab does not follow peering)",

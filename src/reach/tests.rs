@@ -278,6 +278,10 @@ impl Lab {
     }
 
     fn ask(&self, from: &str, to: &str, port: u16) -> Vec<Answer> {
+        self.ask_as(from, to, port, false)
+    }
+
+    fn ask_as(&self, from: &str, to: &str, port: u16, config_only: bool) -> Vec<Answer> {
         let world = World {
             items: self.items.iter().map(|(_, o)| o.clone()).collect(),
             azs: vec!["us-east-1a".into(), "us-east-1b".into()],
@@ -302,6 +306,7 @@ impl Lab {
                 proto: Proto::Tcp,
                 port: Some(port),
             },
+            config_only,
         )
         .expect("endpoints exist")
     }
@@ -549,4 +554,23 @@ fn stopped_instances_and_detached_gateways() {
         lab.one("bastion", "app", 22).expect_err("stopped"),
         "app is stopped"
     );
+}
+
+#[test]
+fn a_stopped_instance_is_judged_by_its_configuration_when_traffic_must_not_pass() {
+    let mut lab = Lab::new();
+    if let Facts::SecurityGroup { ingress, .. } = lab.facts("app-sg") {
+        *ingress = vec![perm(Proto::Tcp, Some(22), SgPeer::Cidr("0.0.0.0/0".into()))];
+    }
+    if let Facts::Instance { state, .. } = lab.facts("app") {
+        *state = "stopped".into();
+    }
+    // As a `reachable` question: stopped is stopped.
+    assert_eq!(
+        lab.one("public-b", "app", 22).expect_err("stopped"),
+        "app is stopped"
+    );
+    // As a `not_reachable` question: the open group lets a VPC host in once it runs.
+    let a = lab.ask_as("public-b", "app", 22, true);
+    assert!(a[0].outcome.is_ok(), "{a:?}");
 }

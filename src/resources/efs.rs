@@ -14,9 +14,10 @@ use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
 
-/// The creation token: makes `CreateFileSystem` idempotent for one owner's file system.
+/// The creation token: makes `CreateFileSystem` idempotent for one owner's file system (at most
+/// 64 characters, like IAM names).
 fn token(owner: &Owner, logical: &str) -> String {
-    format!("awslab-{}-{}-{logical}", owner.lab, owner.env)
+    super::iam::name_of(owner, logical)
 }
 
 fn wanted(o_tags: &Tags, scope: &Scope) -> bool {
@@ -58,7 +59,8 @@ async fn file_systems(
             continue;
         }
         let state = fs.life_cycle_state().as_str().to_owned();
-        if state == "deleted" {
+        // Going or gone: nothing to bind to, nothing left to delete.
+        if state == "deleted" || state == "deleting" {
             continue;
         }
         let id = fs.file_system_id().to_owned();
@@ -72,6 +74,7 @@ async fn file_systems(
                     encrypted: fs.encrypted().unwrap_or(false),
                     performance_mode: fs.performance_mode().as_str().to_owned(),
                     transition_to_ia: None,
+                    vpc_id: None,
                 },
             });
             continue;
@@ -100,6 +103,7 @@ async fn file_systems(
                 encrypted: fs.encrypted().unwrap_or(false),
                 performance_mode: fs.performance_mode().as_str().to_owned(),
                 transition_to_ia,
+                vpc_id: None,
             },
         });
     }
@@ -109,6 +113,28 @@ async fn file_systems(
 pub struct FileSystem;
 
 impl FileSystem {
+    /// Carries on with a file system of this owner's token that already exists.
+    async fn adopt(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        id: String,
+    ) -> Result<Observed, AwsError> {
+        let existing = Observed {
+            kind: Kind::FileSystem,
+            id,
+            tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+            facts: Facts::FileSystem {
+                state: "creating".to_owned(),
+                encrypted: true,
+                performance_mode: String::new(),
+                transition_to_ia: None,
+                vpc_id: None,
+            },
+        };
+        self.apply(cx, res, Some(&existing)).await
+    }
+
     async fn state(aws: &Aws, id: &str) -> Result<Option<String>, AwsError> {
         match aws
             .efs
@@ -135,12 +161,31 @@ impl ResourceKind for FileSystem {
         Kind::FileSystem
     }
 
-    /// File systems live in no VPC: a VPC scope finds none (their mount targets are found).
+    /// A VPC scope finds the file systems whose mount targets all lie in those VPCs (a student's
+    /// file system of a lab-owned VPC, which `down` removes with the VPC); a file system without
+    /// mount targets is in no VPC.
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
-        if matches!(scope, Scope::InVpcs(_)) {
+        let Scope::InVpcs(ids) = scope else {
+            return file_systems(aws, scope, true).await;
+        };
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
-        file_systems(aws, scope, true).await
+        let mut systems = file_systems(aws, &Scope::Region, false).await?;
+        let targets = mount_targets_placed(aws, &systems).await?;
+        systems.retain_mut(|fs| {
+            let vpcs: std::collections::BTreeSet<&str> = targets
+                .iter()
+                .filter(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, .. } if *file_system_id == fs.id))
+                .filter_map(|m| m.vpc_id())
+                .collect();
+            let inside = vpcs.len() == 1 && vpcs.iter().all(|v| ids.iter().any(|i| i == v));
+            if let (true, Facts::FileSystem { vpc_id, .. }) = (inside, &mut fs.facts) {
+                *vpc_id = vpcs.first().map(|v| (*v).to_owned());
+            }
+            inside
+        });
+        Ok(systems)
     }
 
     async fn apply(
@@ -171,17 +216,71 @@ impl ResourceKind for FileSystem {
                     .into_iter()
                     .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
                     .collect();
-                let out = cx
-                    .aws
-                    .efs
-                    .create_file_system()
-                    .creation_token(token(cx.owner, &res.name))
-                    .encrypted(*encrypted)
-                    .performance_mode(PerformanceMode::from(performance_mode.as_str()))
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("efs:CreateFileSystem", &res.name, e))?;
+                let create = || {
+                    cx.aws
+                        .efs
+                        .create_file_system()
+                        .creation_token(token(cx.owner, &res.name))
+                        .encrypted(*encrypted)
+                        .performance_mode(PerformanceMode::from(performance_mode.as_str()))
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                };
+                let out = match create().await {
+                    Ok(out) => out,
+                    Err(e) => {
+                        let e = AwsError::from_sdk("efs:CreateFileSystem", &res.name, e);
+                        if e.code != "FileSystemAlreadyExists" {
+                            return Err(e);
+                        }
+                        // The token is taken: by a retried call that did succeed (adopt it), or
+                        // by this owner's previous file system still being deleted (wait, then
+                        // create again).
+                        let token = token(cx.owner, &res.name);
+                        until("gone", &res.name, cx.wait_timeout, cx.progress, || async {
+                            let found = cx
+                                .aws
+                                .efs
+                                .describe_file_systems()
+                                .creation_token(&token)
+                                .send()
+                                .await
+                                .map_err(|e| {
+                                    AwsError::from_sdk("efs:DescribeFileSystems", &token, e)
+                                })?;
+                            Ok(found
+                                .file_systems()
+                                .iter()
+                                .all(|f| f.life_cycle_state().as_str() != "deleting"))
+                        })
+                        .await?;
+                        match create().await {
+                            Ok(out) => out,
+                            Err(e) => {
+                                let e = AwsError::from_sdk("efs:CreateFileSystem", &res.name, e);
+                                if e.code != "FileSystemAlreadyExists" {
+                                    return Err(e);
+                                }
+                                let found = cx
+                                    .aws
+                                    .efs
+                                    .describe_file_systems()
+                                    .creation_token(&token)
+                                    .send()
+                                    .await
+                                    .map_err(|e| {
+                                        AwsError::from_sdk("efs:DescribeFileSystems", &token, e)
+                                    })?;
+                                let Some(fs) = found.file_systems().first() else {
+                                    return Err(e);
+                                };
+                                let id = fs.file_system_id().to_owned();
+                                (cx.progress)(format!("adopting {id}, created by an earlier call"));
+                                return self.adopt(cx, res, id).await;
+                            }
+                        }
+                    }
+                };
                 Observed {
                     kind: Kind::FileSystem,
                     id: out.file_system_id().to_owned(),
@@ -191,6 +290,7 @@ impl ResourceKind for FileSystem {
                         encrypted: out.encrypted().unwrap_or(*encrypted),
                         performance_mode: out.performance_mode().as_str().to_owned(),
                         transition_to_ia: None,
+                        vpc_id: None,
                     },
                 }
             }
@@ -326,7 +426,7 @@ impl MountTarget {
         let mut found = Vec::new();
         for m in out.mount_targets() {
             let state = m.life_cycle_state().as_str().to_owned();
-            if state == "deleted" {
+            if state == "deleted" || state == "deleting" {
                 continue;
             }
             let id = m.mount_target_id().to_owned();
@@ -340,6 +440,8 @@ impl MountTarget {
             let security_groups = match groups {
                 Ok(g) => g.security_groups().to_vec(),
                 Err(e) if e.is_gone() => continue,
+                // A mount target still being created has no network interface to ask about.
+                Err(e) if e.class == crate::aws::ErrorClass::Dependency => Vec::new(),
                 Err(e) => return Err(e),
             };
             // Owner tags of the file system (mount targets have none of their own).
@@ -385,6 +487,48 @@ impl MountTarget {
             }
         }
     }
+}
+
+/// The mount targets of these file systems, with VPC and AZ read from their subnets (one
+/// `DescribeSubnets` for all of them).
+async fn mount_targets_placed(aws: &Aws, systems: &[Observed]) -> Result<Vec<Observed>, AwsError> {
+    let mut targets = Vec::new();
+    for fs in systems {
+        targets.extend(MountTarget::of(aws, fs).await?);
+    }
+    let subnet_ids: Vec<String> = targets
+        .iter()
+        .filter_map(|m| m.subnet_id().map(str::to_owned))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if subnet_ids.is_empty() {
+        return Ok(targets);
+    }
+    let subnets = aws
+        .ec2
+        .describe_subnets()
+        .set_filters(Some(vec![super::ec2util::filter("subnet-id", subnet_ids)]))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeSubnets", "mount target subnets", e))?;
+    for m in &mut targets {
+        if let Facts::MountTarget {
+            subnet_id,
+            vpc_id,
+            az,
+            ..
+        } = &mut m.facts
+            && let Some(s) = subnets
+                .subnets()
+                .iter()
+                .find(|s| s.subnet_id() == Some(subnet_id.as_str()))
+        {
+            *vpc_id = s.vpc_id().map(str::to_owned);
+            *az = s.availability_zone().map(str::to_owned);
+        }
+    }
+    Ok(targets)
 }
 
 /// AZ and VPC of mount targets from their subnets (called once the subnets are discovered).
@@ -434,10 +578,7 @@ impl ResourceKind for MountTarget {
             other => other.clone(),
         };
         let systems = file_systems(aws, &fs_scope, false).await?;
-        let mut out = Vec::new();
-        for fs in &systems {
-            out.extend(Self::of(aws, fs).await?);
-        }
+        let mut out = mount_targets_placed(aws, &systems).await?;
         if let Scope::InVpcs(ids) = scope {
             out.retain(|m| m.vpc_id().is_some_and(|v| ids.iter().any(|i| i == v)));
         }

@@ -305,9 +305,18 @@ impl ResourceKind for IamRole {
             }
         }
         // Inline policies a student may have added.
-        let inline = cx.aws.iam.list_role_policies().role_name(role).send().await;
-        if let Ok(inline) = inline {
-            for p in inline.policy_names() {
+        let inline = match cx.aws.iam.list_role_policies().role_name(role).send().await {
+            Ok(i) => i.policy_names().to_vec(),
+            Err(e) => {
+                let e = AwsError::from_sdk("iam:ListRolePolicies", role, e);
+                if e.is_gone() {
+                    return Ok(());
+                }
+                return Err(e);
+            }
+        };
+        {
+            for p in &inline {
                 super::ec2util::gone_ok(
                     cx.aws
                         .iam
@@ -418,6 +427,19 @@ impl ResourceKind for InstanceProfile {
         if let Facts::InstanceProfile { roles, .. } = &mut obs.facts
             && !roles.contains(&role_name)
         {
+            // A profile holds one role: take another one out first.
+            for other in roles.drain(..) {
+                cx.aws
+                    .iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(&obs.id)
+                    .role_name(&other)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("iam:RemoveRoleFromInstanceProfile", &res.name, e)
+                    })?;
+            }
             cx.aws
                 .iam
                 .add_role_to_instance_profile()

@@ -93,13 +93,13 @@ impl Observed {
             | Facts::SecurityGroup { vpc_id, .. }
             | Facts::NatGateway { vpc_id, .. }
             | Facts::Instance { vpc_id, .. }
-            | Facts::MountTarget { vpc_id, .. } => vpc_id.as_deref(),
+            | Facts::MountTarget { vpc_id, .. }
+            | Facts::FileSystem { vpc_id, .. } => vpc_id.as_deref(),
             Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
             Facts::ElasticIp { .. }
             | Facts::KeyPair { .. }
             | Facts::IamRole { .. }
-            | Facts::InstanceProfile { .. }
-            | Facts::FileSystem { .. } => None,
+            | Facts::InstanceProfile { .. } => None,
         }
     }
 
@@ -209,6 +209,8 @@ pub enum Facts {
         encrypted: bool,
         performance_mode: String,
         transition_to_ia: Option<String>,
+        /// The VPC all its mount targets are in, when discovered through a VPC.
+        vpc_id: Option<String>,
     },
     MountTarget {
         file_system_id: String,
