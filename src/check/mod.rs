@@ -31,10 +31,12 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
         discover::availability_zones(aws)
     )?;
     let vpc_ids: Vec<String> = vpcs.iter().map(|v| v.id.clone()).collect();
+    // Mount targets are found through their file systems (below), not by scanning every file
+    // system of the region for the lab's VPCs.
     let inside: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| *k != Kind::Vpc && !k.outside_vpc())
+        .filter(|k| *k != Kind::Vpc && *k != Kind::MountTarget && !k.outside_vpc())
         .collect();
     let in_scope = Scope::InVpcs(vpc_ids);
     // IAM and EFS file systems: the env's own (by path or tags) and hand-built ones by the names
@@ -48,11 +50,16 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
                 .collect(),
         )
     };
-    let global: Vec<Kind> = [Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]
+    // Only the kinds the lab declares: a VPC lab's check touches neither IAM nor EFS.
+    let declares = |k: Kind| lab.resources.iter().any(|r| r.kind() == k);
+    let mut global: Vec<Kind> = [Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]
         .into_iter()
-        .filter(|k| lab.resources.iter().any(|r| r.kind() == *k))
+        .filter(|k| declares(*k))
         .collect();
-    let global_scope = names_of(&global);
+    if declares(Kind::FileSystem) || declares(Kind::MountTarget) {
+        global.push(Kind::MountTarget);
+    }
+    let global_scope = names_of(&[Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]);
     let owned = Scope::Owned(owner.clone());
     let (in_vpcs, regional, named, own) = tokio::try_join!(
         discover::scope(aws, &inside, &in_scope),

@@ -24,10 +24,14 @@ fn wanted(o_tags: &Tags, scope: &Scope) -> bool {
     match scope {
         Scope::Owned(owner) => owner.owns(o_tags),
         Scope::AnyLab => o_tags.contains_key(tags::LAB),
-        // Hand-built ones, by name (awslab's own are found with `Owned`).
-        Scope::Named(names) => o_tags
-            .get(tags::NAME)
-            .is_some_and(|n| names.iter().any(|x| x == n)),
+        // Hand-built ones, by name (awslab's own, of this or any env, are not: `Owned` finds
+        // this env's).
+        Scope::Named(names) => {
+            !o_tags.contains_key(tags::LAB)
+                && o_tags
+                    .get(tags::NAME)
+                    .is_some_and(|n| names.iter().any(|x| x == n))
+        }
         Scope::Region | Scope::InVpcs(_) => true,
     }
 }
@@ -572,6 +576,7 @@ impl ResourceKind for MountTarget {
     /// Mount targets of the file systems in scope; in a VPC scope, those whose subnet is in the
     /// VPCs (found through every file system of the region).
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        // Named: the mount targets of the file systems with these names.
         let fs_scope = match scope {
             Scope::InVpcs(ids) if ids.is_empty() => return Ok(Vec::new()),
             Scope::InVpcs(_) => Scope::Region,
