@@ -425,4 +425,56 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn status_and_cost_text() {
+        use crate::engine::fleet::EnvStatus;
+        let p = Printer::plain();
+        let now = humantime::parse_rfc3339("2026-11-23T12:00:00Z").expect("time");
+        let env = |lab: &str, env: &str, created: Option<&str>, expires: Option<&str>, per_hour| {
+            EnvStatus {
+                lab: lab.into(),
+                env: env.into(),
+                region: "us-east-1".into(),
+                resources: 16,
+                created_at: created.map(Into::into),
+                expires_at: expires.map(Into::into),
+                per_hour,
+                items: Vec::new(),
+            }
+        };
+        let envs = vec![
+            env(
+                "vpc-public-private",
+                "alice",
+                Some("2026-11-23T09:30:00Z"),
+                Some("2026-11-23T11:00:00Z"),
+                0.0775,
+            ),
+            env(
+                "efs-shared-storage",
+                "bob",
+                Some("2026-11-23T11:59:30Z"),
+                None,
+                0.033,
+            ),
+            env(
+                "efs-shared-storage",
+                "carol",
+                None,
+                Some("2026-11-24T12:00:00Z"),
+                0.0,
+            ),
+        ];
+        insta::assert_snapshot!("status", super::status(&p, &envs, now));
+        let lab = crate::lab::catalog::load_lab("vpc-public-private", &Default::default())
+            .expect("lab")
+            .lab;
+        let estimate = crate::cost::of_lab(&lab, crate::lab::StageSel::Full);
+        insta::assert_snapshot!("cost", super::cost(&lab, &estimate, Some(3.0)));
+        assert_eq!(
+            super::cost_while_up(&estimate),
+            "this lab costs ~$0.078/h while up (~$1.861/day); run `awslab down` when done"
+        );
+    }
 }
