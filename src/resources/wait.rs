@@ -21,8 +21,15 @@ where
     let start = Instant::now();
     let mut delay = Duration::from_secs(1);
     loop {
-        if poll().await? {
-            return Ok(());
+        match poll().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            // A poll throttled even after the SDK's own retries is not an answer: ask again
+            // later (bursts of describes are what AWS throttles first).
+            Err(e) if e.class == ErrorClass::Throttled && start.elapsed() < timeout => {
+                progress(format!("{}: {}, polling again", e.op, e.code));
+            }
+            Err(e) => return Err(e),
         }
         let waited = start.elapsed();
         if waited >= timeout {
@@ -82,6 +89,33 @@ mod tests {
 
     use super::retry_dependency;
     use crate::aws::{AwsError, ErrorClass};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_poll_is_asked_again() {
+        let calls = AtomicU32::new(0);
+        let result = super::until(
+            "available",
+            "fsmt-1",
+            Duration::from_secs(60),
+            &|_| {},
+            || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(AwsError::other(
+                        "efs:DescribeMountTargets",
+                        "fsmt-1",
+                        "ThrottlingException",
+                        "Rate exceeded",
+                    )
+                    .with_class(ErrorClass::Throttled)),
+                    1 => Ok(false),
+                    _ => Ok(true),
+                }
+            },
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn dependency_errors_are_retried_until_they_clear() {
