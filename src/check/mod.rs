@@ -31,7 +31,7 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
         discover::availability_zones(aws)
     )?;
     let vpc_ids: Vec<String> = vpcs.iter().map(|v| v.id.clone()).collect();
-    // Mount targets are found through their file systems (below), not by scanning every file
+    // Mount targets come with the lab's file systems (below), not from a scan of every file
     // system of the region for the lab's VPCs.
     let inside: Vec<Kind> = Kind::ALL
         .iter()
@@ -52,13 +52,11 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
     };
     // Only the kinds the lab declares: a VPC lab's check touches neither IAM nor EFS.
     let declares = |k: Kind| lab.resources.iter().any(|r| r.kind() == k);
-    let mut global: Vec<Kind> = [Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]
+    // (File systems come with their mount targets.)
+    let global: Vec<Kind> = [Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]
         .into_iter()
         .filter(|k| declares(*k))
         .collect();
-    if declares(Kind::FileSystem) || declares(Kind::MountTarget) {
-        global.push(Kind::MountTarget);
-    }
     let global_scope = names_of(&[Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]);
     let owned = Scope::Owned(owner.clone());
     let (in_vpcs, regional, named, own) = tokio::try_join!(

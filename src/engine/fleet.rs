@@ -145,8 +145,12 @@ pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
 pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Result<(), AwsError> {
     let ec2_ids: Vec<String> = items
         .iter()
-        .filter(|o| !o.kind.outside_vpc() || matches!(o.kind, Kind::ElasticIp | Kind::KeyPair))
-        .filter(|o| o.kind != Kind::MountTarget)
+        .filter(|o| {
+            !matches!(
+                o.kind,
+                Kind::FileSystem | Kind::MountTarget | Kind::IamRole | Kind::InstanceProfile
+            )
+        })
         .map(|o| o.id.clone())
         .collect();
     for chunk in ec2_ids.chunks(1000) {

@@ -117,6 +117,23 @@ async fn file_systems(
 pub struct FileSystem;
 
 impl FileSystem {
+    /// (id, state) of the file system with this creation token.
+    async fn by_token(aws: &Aws, token: &str) -> Result<Option<(String, String)>, AwsError> {
+        let found = aws
+            .efs
+            .describe_file_systems()
+            .creation_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("efs:DescribeFileSystems", token, e))?;
+        Ok(found.file_systems().first().map(|f| {
+            (
+                f.file_system_id().to_owned(),
+                f.life_cycle_state().as_str().to_owned(),
+            )
+        }))
+    }
+
     /// Carries on with a file system of this owner's token that already exists.
     async fn adopt(
         &self,
@@ -165,31 +182,39 @@ impl ResourceKind for FileSystem {
         Kind::FileSystem
     }
 
-    /// A VPC scope finds the file systems whose mount targets all lie in those VPCs (a student's
-    /// file system of a lab-owned VPC, which `down` removes with the VPC); a file system without
-    /// mount targets is in no VPC.
+    /// The file systems in scope *and their mount targets* (one listing, then the mount targets
+    /// of each, placed by their subnets): mount targets carry no tags, so they are only found
+    /// through their file systems, and listing them here once spares a second scan.
+    ///
+    /// A VPC scope finds the mount targets in those VPCs, and the file systems whose mount
+    /// targets all lie in them (a student's file system of a lab-owned VPC, which `down` removes
+    /// with the VPC); a file system without mount targets is in no VPC.
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Scope::InVpcs(ids) = scope else {
-            return file_systems(aws, scope, true).await;
+            let systems = file_systems(aws, scope, true).await?;
+            let targets = mount_targets_placed(aws, &systems).await?;
+            return Ok(systems.into_iter().chain(targets).collect());
         };
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let in_scope = |v: &str| ids.iter().any(|i| i == v);
         let mut systems = file_systems(aws, &Scope::Region, false).await?;
-        let targets = mount_targets_placed(aws, &systems).await?;
+        let mut targets = mount_targets_placed(aws, &systems).await?;
         systems.retain_mut(|fs| {
             let vpcs: std::collections::BTreeSet<&str> = targets
                 .iter()
                 .filter(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, .. } if *file_system_id == fs.id))
                 .filter_map(|m| m.vpc_id())
                 .collect();
-            let inside = vpcs.len() == 1 && vpcs.iter().all(|v| ids.iter().any(|i| i == v));
+            let inside = vpcs.len() == 1 && vpcs.iter().all(|v| in_scope(v));
             if let (true, Facts::FileSystem { vpc_id, .. }) = (inside, &mut fs.facts) {
                 *vpc_id = vpcs.first().map(|v| (*v).to_owned());
             }
             inside
         });
-        Ok(systems)
+        targets.retain(|m| m.vpc_id().is_some_and(in_scope));
+        Ok(systems.into_iter().chain(targets).collect())
     }
 
     async fn apply(
@@ -237,52 +262,31 @@ impl ResourceKind for FileSystem {
                         if e.code != "FileSystemAlreadyExists" {
                             return Err(e);
                         }
-                        // The token is taken: by a retried call that did succeed (adopt it), or
-                        // by this owner's previous file system still being deleted (wait, then
-                        // create again).
+                        // The token is taken: by this owner's file system from a call that did
+                        // succeed (adopt it), or by its previous one still being deleted (wait
+                        // until it is gone, then create again).
                         let token = token(cx.owner, &res.name);
-                        until("gone", &res.name, cx.wait_timeout, cx.progress, || async {
-                            let found = cx
-                                .aws
-                                .efs
-                                .describe_file_systems()
-                                .creation_token(&token)
-                                .send()
-                                .await
-                                .map_err(|e| {
-                                    AwsError::from_sdk("efs:DescribeFileSystems", &token, e)
-                                })?;
-                            Ok(found
-                                .file_systems()
-                                .iter()
-                                .all(|f| f.life_cycle_state().as_str() != "deleting"))
-                        })
-                        .await?;
-                        match create().await {
-                            Ok(out) => out,
-                            Err(e) => {
-                                let e = AwsError::from_sdk("efs:CreateFileSystem", &res.name, e);
-                                if e.code != "FileSystemAlreadyExists" {
-                                    return Err(e);
-                                }
-                                let found = cx
-                                    .aws
-                                    .efs
-                                    .describe_file_systems()
-                                    .creation_token(&token)
-                                    .send()
-                                    .await
-                                    .map_err(|e| {
-                                        AwsError::from_sdk("efs:DescribeFileSystems", &token, e)
-                                    })?;
-                                let Some(fs) = found.file_systems().first() else {
-                                    return Err(e);
-                                };
-                                let id = fs.file_system_id().to_owned();
-                                (cx.progress)(format!("adopting {id}, created by an earlier call"));
-                                return self.adopt(cx, res, id).await;
-                            }
+                        if let Some((id, state)) = Self::by_token(cx.aws, &token).await?
+                            && state != "deleting"
+                        {
+                            (cx.progress)(format!("adopting {id}, created by an earlier call"));
+                            return self.adopt(cx, res, id).await;
                         }
+                        until(
+                            "deleted",
+                            &res.name,
+                            cx.wait_timeout,
+                            cx.progress,
+                            || async {
+                                Ok(Self::by_token(cx.aws, &token)
+                                    .await?
+                                    .is_none_or(|(_, state)| state == "deleted"))
+                            },
+                        )
+                        .await?;
+                        create()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("efs:CreateFileSystem", &res.name, e))?
                     }
                 };
                 Observed {
@@ -535,59 +539,15 @@ async fn mount_targets_placed(aws: &Aws, systems: &[Observed]) -> Result<Vec<Obs
     Ok(targets)
 }
 
-/// AZ and VPC of mount targets from their subnets (called once the subnets are discovered).
-pub fn correct_from_subnets(world: &mut World) {
-    let subnets: Vec<(String, Option<String>, Option<String>)> = world
-        .of_kind(Kind::Subnet)
-        .map(|s| match &s.facts {
-            Facts::Subnet { vpc_id, az, .. } => (s.id.clone(), vpc_id.clone(), az.clone()),
-            _ => (s.id.clone(), None, None),
-        })
-        .collect();
-    for o in world
-        .items
-        .iter_mut()
-        .filter(|o| o.kind == Kind::MountTarget)
-    {
-        if let Facts::MountTarget {
-            subnet_id,
-            vpc_id,
-            az,
-            ..
-        } = &mut o.facts
-            && let Some((_, v, a)) = subnets.iter().find(|(id, _, _)| id == subnet_id)
-        {
-            if v.is_some() {
-                vpc_id.clone_from(v);
-            }
-            if a.is_some() {
-                az.clone_from(a);
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl ResourceKind for MountTarget {
     fn kind(&self) -> Kind {
         Kind::MountTarget
     }
 
-    /// Mount targets of the file systems in scope; in a VPC scope, those whose subnet is in the
-    /// VPCs (found through every file system of the region).
-    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
-        // Named: the mount targets of the file systems with these names.
-        let fs_scope = match scope {
-            Scope::InVpcs(ids) if ids.is_empty() => return Ok(Vec::new()),
-            Scope::InVpcs(_) => Scope::Region,
-            other => other.clone(),
-        };
-        let systems = file_systems(aws, &fs_scope, false).await?;
-        let mut out = mount_targets_placed(aws, &systems).await?;
-        if let Scope::InVpcs(ids) = scope {
-            out.retain(|m| m.vpc_id().is_some_and(|v| ids.iter().any(|i| i == v)));
-        }
-        Ok(out)
+    /// Found with their file systems ([`FileSystem`]'s discover returns both).
+    async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
     }
 
     async fn apply(

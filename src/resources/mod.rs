@@ -242,7 +242,6 @@ impl World {
                 self.items.push(o);
             }
         }
-        efs::correct_from_subnets(self);
     }
 
     pub fn get(&self, id: &str) -> Option<&Observed> {
