@@ -424,10 +424,17 @@ async fn up(
         outcome.count(Verb::Keep),
         started.elapsed().as_secs_f64()
     );
+    // Where to look: the address of each load balancer.
+    let urls: Vec<(String, String)> = outcome
+        .bound
+        .iter()
+        .filter_map(|(name, o)| Some((name.clone(), crate::resources::elbv2::url(o)?)))
+        .collect();
     if p.format == Format::Json {
         p.json(&serde_json::json!({
             "lab": lab.id,
             "env": s.env,
+            "urls": urls.iter().map(|(n, u)| serde_json::json!({"name": n, "url": u})).collect::<Vec<_>>(),
             "resources": outcome.done.iter().map(|(n, v, id)| serde_json::json!({"name": n, "action": v, "id": id})).collect::<Vec<_>>(),
             "failed": outcome.failed.iter().map(|(n, e)| serde_json::json!({"name": n, "error": e.to_string()})).collect::<Vec<_>>(),
             "skipped": outcome.skipped.iter().map(|(n, c)| serde_json::json!({"name": n, "blocked_by": c})).collect::<Vec<_>>(),
@@ -444,6 +451,11 @@ async fn up(
         }
     }
     stats(p, "up", &aws, started);
+    for (name, url) in &urls {
+        p.info(&format!(
+            "{name}: {url} (new instances need a minute or two to pass the health checks)"
+        ));
+    }
     if outcome.failed.is_empty() && outcome.skipped.is_empty() {
         p.info(&format!(
             "next: awslab check {} · when done: awslab down {}",

@@ -32,7 +32,7 @@ const INSTANCE_HOUR: &[(&str, f64)] = &[
     ("t4g.micro", 0.0084),
 ];
 
-pub const ASSUMPTIONS: &str = "us-east-1 on-demand list prices; excludes data transfer and NAT data processing ($0.045/GB), free-tier credits and taxes; every public IPv4 address counts, attached or not; instances have an 8 GB gp3 root volume";
+pub const ASSUMPTIONS: &str = "us-east-1 on-demand list prices; excludes data transfer, NAT data processing ($0.045/GB) and load balancer capacity units ($0.008/LCU-hour), free-tier credits and taxes; every public IPv4 address counts, attached or not; instances have an 8 GB gp3 root volume";
 
 /// One priced item.
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +60,20 @@ impl Estimate {
 
     fn instance(&mut self, name: &str, itype: &str, public_ip: bool) {
         self.instance_in_state(name, itype, public_ip, true);
+    }
+
+    /// An application load balancer: the hour (LCUs come with traffic) and, internet-facing, a
+    /// public IPv4 address in each AZ.
+    fn load_balancer(&mut self, name: &str, internet_facing: bool, azs: usize) {
+        self.add(format!("load balancer {name} (hour; LCUs extra)"), ALB_HOUR);
+        if internet_facing {
+            for i in 0..azs {
+                self.add(
+                    format!("load balancer {name} public IPv4 #{}", i + 1),
+                    PUBLIC_IPV4_HOUR,
+                );
+            }
+        }
     }
 
     /// A stopped instance costs its volume (and an Elastic IP, counted with the address).
@@ -115,6 +129,42 @@ pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
                 });
                 e.instance(&r.name, instance_type, public);
             }
+            Spec::LoadBalancer {
+                subnets,
+                internet_facing,
+                ..
+            } => e.load_balancer(&r.name, *internet_facing, subnets.len()),
+            // What the group keeps running: `desired_capacity` instances of its template.
+            Spec::AutoScalingGroup {
+                launch_template,
+                subnets,
+                desired_capacity,
+                ..
+            } => {
+                let itype = lab.resources.iter().find_map(|t| match &t.spec {
+                    Spec::LaunchTemplate { instance_type, .. } if t.name == *launch_template => {
+                        Some(instance_type.as_str())
+                    }
+                    _ => None,
+                });
+                let public = lab.resources.iter().any(|s| {
+                    subnets.contains(&s.name)
+                        && matches!(
+                            s.spec,
+                            Spec::Subnet {
+                                map_public_ip: true,
+                                ..
+                            }
+                        )
+                });
+                for i in 0..*desired_capacity {
+                    e.instance(
+                        &format!("{} #{}", r.name, i + 1),
+                        itype.unwrap_or("unknown"),
+                        public,
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -148,6 +198,13 @@ pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimat
             (Kind::ElasticIp, _) => {
                 e.add(format!("Elastic IP {name} (public IPv4)"), PUBLIC_IPV4_HOUR)
             }
+            // A group's instances are listed (and priced) as instances.
+            (
+                Kind::LoadBalancer,
+                Facts::LoadBalancer {
+                    scheme, subnets, ..
+                },
+            ) => e.load_balancer(&name, scheme == "internet-facing", subnets.len()),
             (
                 Kind::Instance,
                 Facts::Instance {

@@ -10,43 +10,14 @@ use serde_json::Value;
 const LAB: &str = "efs-shared-storage";
 
 fn cmd(home: &std::path::Path, region: &str, env: &str, args: &[&str]) -> std::process::Output {
-    let mut c = common::awslab(home);
-    c.env("AWS_REGION", region).args(["--env", env]).args(args);
-    c.output().expect("run awslab")
+    common::run_in(home, region, env, args)
 }
 
 fn check(home: &std::path::Path, region: &str, env: &str) -> (Option<i32>, Value) {
-    let out = cmd(home, region, env, &["--format", "json", "check", LAB]);
-    (out.status.code(), common::json(&out))
+    common::check_in(home, region, env, LAB)
 }
 
-/// (id, status, message, hint) of every check.
-fn results(report: &Value) -> Vec<(String, String, String, String)> {
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|c| {
-            (
-                s(&c["id"]),
-                s(&c["status"]),
-                s(&c["message"]),
-                s(&c["hint"]),
-            )
-        })
-        .collect()
-}
-
-fn failed(report: &Value) -> Vec<String> {
-    let mut f: Vec<String> = results(report)
-        .into_iter()
-        .filter(|(_, st, _, _)| st == "fail")
-        .map(|(id, _, _, _)| id)
-        .collect();
-    f.sort();
-    f
-}
+use common::{failed, results};
 
 /// What the solution stage adds: these (and only these) fail on a bare setup.
 const SOLUTION_ITEMS: &[&str] = &[

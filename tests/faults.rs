@@ -21,10 +21,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Every lab the faults are tried on: the VPC lab (or its reduced form on MiniStack) and the EFS
-/// lab (IAM, EFS and their waits).
+/// Every lab the faults are tried on: the VPC lab (or its reduced form on MiniStack), the EFS
+/// lab (IAM, EFS and their waits) and the ALB lab (ELB, Auto Scaling, the group's drain).
 fn labs() -> Vec<String> {
-    vec![common::cycle_lab(), "efs-shared-storage".to_owned()]
+    vec![
+        common::cycle_lab(),
+        "efs-shared-storage".to_owned(),
+        common::alb_lab(),
+    ]
 }
 
 /// `up`, `check`, `down` of every lab through `proxy`; each must succeed.
@@ -209,6 +213,7 @@ async fn a_fault_that_never_clears_is_reported_not_hidden() {
 /// exists, awslab never heard back): a second `up` converges, `check` passes, `down` leaves
 /// nothing.
 async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
+    let started = std::time::Instant::now();
     let env = common::env_name(&format!("kill{point}-{}", lab.len()));
     let home = tempfile::tempdir().expect("home");
     let proxy = FaultProxy::start(
@@ -237,6 +242,7 @@ async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
             return Err(format!("point {point}: never reached"));
         }
     }
+    let killed = started.elapsed();
     let mut out = Vec::new();
     for args in [
         vec!["--env", &env, "up", lab, "--yes"],
@@ -261,6 +267,11 @@ async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
     if !left.is_empty() {
         return Err(format!("point {point}: left {left:?}"));
     }
+    eprintln!(
+        "{lab} killed at {point}: after {:.1} s; up, check, down in {:.1} s",
+        killed.as_secs_f64(),
+        (started.elapsed() - killed).as_secs_f64()
+    );
     Ok(())
 }
 

@@ -335,3 +335,94 @@ fn reach_check_errors_are_located() {
     assert!(err.contains("`from` and `to` are the same"), "{err}");
     assert!(err.contains("port 70000 is outside 1-65535"), "{err}");
 }
+
+fn alb() -> String {
+    std::fs::read_to_string(common::root().join("labs/alb-asg-web.toml")).expect("lab")
+}
+
+#[test]
+fn include_errors_are_located_in_the_including_file() {
+    let text = alb()
+        .replace(
+            "resources = [\"public-rt\", \"private-rt\", \"private-nacl\"]",
+            "resources = [\"public-rt\", \"private-rtt\"]",
+        )
+        .replace(
+            "\"private-egress\", ",
+            "\"private-egress\", \"ssh-to-bastion\", ",
+        );
+    let err = up_variant("inc", &text, 2);
+    assert!(
+        err.contains("inc.toml:64:27: lab `vpc-public-private` has no resource `private-rtt`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `private-rt`?"), "{err}");
+    // A check whose resources the include does not take.
+    assert!(
+        err.contains("check `ssh-to-bastion` needs bastion, which this include does not take"),
+        "{err}"
+    );
+    let text = alb().replace("lab = \"vpc-public-private\"", "lab = \"no-such-lab\"");
+    let err = up_variant("missing", &text, 2);
+    assert!(
+        err.contains("missing.toml:63:7: cannot include `no-such-lab`"),
+        "{err}"
+    );
+    // A name the include already brings.
+    let text = format!("{}\n[resources.lab-igw]\ntype = \"elastic_ip\"\n", alb());
+    let err = up_variant("twice", &text, 2);
+    assert!(
+        err.contains("`lab-igw` is also included from another lab"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_error_in_an_included_lab_points_into_that_lab() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = bundled().replace("cidr = \"10.0.11.0/24\"", "cidr = \"10.0.11.0/33\"");
+    std::fs::write(dir.path().join("base-net.toml"), base).expect("write");
+    let top = alb().replace("lab = \"vpc-public-private\"", "lab = \"base-net\"");
+    let path = dir.path().join("top.toml");
+    std::fs::write(&path, top).expect("write");
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args(["--color", "never", "validate"])
+        .arg(&path)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr)
+        .replace(&dir.path().display().to_string(), "[TMP]");
+    // Found beside the including file; the error is located in it.
+    assert!(
+        err.contains("[TMP]/base-net.toml:85:8: `10.0.11.0/33` is not an IPv4 CIDR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn load_balancer_and_group_settings_are_checked() {
+    let text = alb()
+        .replace(
+            "subnets = [\"public-a\", \"public-b\"]\nsecurity_groups = [\"alb-sg\"]",
+            "subnets = [\"public-a\"]\nsecurity_groups = [\"alb-sg\"]",
+        )
+        .replace(
+            "min_size = 2\ndesired_capacity = 2",
+            "min_size = 3\ndesired_capacity = 2",
+        )
+        .replace(
+            "health_check_type = \"ELB\"",
+            "health_check_type = \"HTTP\"",
+        )
+        .replace("target_group = \"web-tg\"", "target_group = \"web-asg\"");
+    let err = up_variant("alb", &text, 2);
+    for want in [
+        "load balancer `web-alb` needs `subnets` in at least two availability zones",
+        "sizes must satisfy min_size <= desired_capacity <= max_size (here 3 <= 2 <= 4)",
+        "health_check_type `HTTP` must be EC2 or ELB",
+        "`web-asg` is an Auto Scaling group, but a target group is expected here",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}

@@ -125,12 +125,24 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
             .interceptor(stats.interceptor())
             .build(),
     );
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
+    let autoscaling = aws_sdk_autoscaling::Client::from_conf(
+        aws_sdk_autoscaling::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
     Aws {
         ec2,
         ssm,
         sts,
         iam,
         efs,
+        elbv2,
+        autoscaling,
         region,
         endpoint,
         stats,

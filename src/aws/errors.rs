@@ -156,7 +156,9 @@ pub fn classify(code: &str) -> ErrorClass {
         | "FileSystemInUse"
         | "MountTargetConflict"
         | "IncorrectFileSystemLifeCycleState"
-        | "IncorrectMountTargetState" => ErrorClass::Dependency,
+        | "IncorrectMountTargetState"
+        | "ScalingActivityInProgress"
+        | "ResourceInUseFault" => ErrorClass::Dependency,
         "RequestLimitExceeded"
         | "Throttling"
         | "ThrottlingException"

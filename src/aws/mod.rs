@@ -20,6 +20,8 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub iam: aws_sdk_iam::Client,
     pub efs: aws_sdk_efs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub region: String,
     /// The endpoint override (emulator), if any.
     pub endpoint: Option<String>,

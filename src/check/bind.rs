@@ -52,6 +52,7 @@ fn by_name<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Vec<&'w Obser
 
 fn by_relation<'w>(
     world: &'w World,
+    owner: &Owner,
     lab: &Lab,
     res: &Resource,
     bound: &Bindings,
@@ -88,6 +89,16 @@ fn by_relation<'w>(
                 .find(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, subnet_id, .. } if file_system_id == fs && subnet_id == sn))
                 .map(|m| (m, format!("of {file_system} in {subnet}")))
         }
+        Spec::Listener {
+            load_balancer,
+            port,
+            ..
+        } => crate::resources::kind(Kind::Listener)
+            .find_existing(world, owner, res, bound)
+            .map(|l| (l, format!("port {port} of {load_balancer}"))),
+        Spec::ScalingPolicy { group, .. } => crate::resources::kind(Kind::ScalingPolicy)
+            .find_existing(world, owner, res, bound)
+            .map(|p| (p, format!("target tracking policy of {group}"))),
         Spec::NatGateway { subnet, .. } => {
             let subnet_id = bound.id(subnet)?;
             world
@@ -158,7 +169,7 @@ pub fn bind(lab: &Lab, world: &World, owner: &Owner) -> (Bindings, BTreeMap<Stri
             if result.contains_key(&res.name) {
                 continue;
             }
-            if let Some((o, how)) = by_relation(world, lab, res, &bound) {
+            if let Some((o, how)) = by_relation(world, owner, lab, res, &bound) {
                 bound.insert(&res.name, o.clone());
                 result.insert(
                     res.name.clone(),
@@ -202,6 +213,14 @@ fn missing_reason(res: &Resource) -> String {
         } => format!("{file_system} has no mount target in {subnet}"),
         Spec::NatGateway { subnet, .. } => {
             format!("no NAT gateway named `{}` and none in {subnet}", res.name)
+        }
+        Spec::Listener {
+            load_balancer,
+            port,
+            ..
+        } => format!("{load_balancer} has no listener on port {port}"),
+        Spec::ScalingPolicy { group, .. } => {
+            format!("{group} has no target tracking scaling policy")
         }
         Spec::InternetGateway { vpc } => format!(
             "no internet gateway named `{}` and none attached to {vpc}",

@@ -50,6 +50,30 @@ pub async fn run(
     world: &World,
     live: Live,
 ) -> Option<CheckResult> {
+    if let CheckKind::AlbServesAsg {
+        load_balancer,
+        group,
+        live: true,
+    } = &check.kind
+    {
+        let id = format!("{}.live", check.id);
+        let title = format!("{} (live: healthy targets and an HTTP GET)", check.title);
+        if let Some(s) = skipped(id.clone(), title.clone(), live) {
+            return Some(s);
+        }
+        return Some(
+            match alb_serving(aws, load_balancer, group, bound, world).await {
+                Ok(evidence) => CheckResult::pass(id, title, check.points, evidence),
+                Err(why) => CheckResult::fail(
+                    id,
+                    title,
+                    check.points,
+                    why,
+                    "new instances need a few minutes: the user data installs the web server, then the target group needs consecutive passing health checks on `/`; web-sg must admit port 80 from alb-sg".to_owned(),
+                ),
+            },
+        );
+    }
     if let CheckKind::EfsMountable {
         file_system,
         instances,
@@ -151,6 +175,140 @@ fn public_addresses(
         return Err(format!("`{name}` has no public address"));
     }
     Ok(out)
+}
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Healthy targets in the target group the load balancer forwards to (at least the group's
+/// minimum), then `GET /` on the load balancer's DNS name answers 200.
+async fn alb_serving(
+    aws: &Aws,
+    lb_name: &str,
+    group_name: &str,
+    bound: &Bindings,
+    world: &World,
+) -> Result<String, String> {
+    let lb = bound
+        .get(lb_name)
+        .ok_or_else(|| format!("`{lb_name}` was not found"))?;
+    let group = bound
+        .get(group_name)
+        .ok_or_else(|| format!("`{group_name}` was not found"))?;
+    let (
+        Facts::LoadBalancer {
+            dns_name: Some(dns),
+            ..
+        },
+        Facts::AutoScalingGroup {
+            target_groups,
+            min_size,
+            ..
+        },
+    ) = (&lb.facts, &group.facts)
+    else {
+        return Err(format!("{lb_name} has no DNS name"));
+    };
+    let (port, tg) = world
+        .of_kind(Kind::Listener)
+        .find_map(|l| match &l.facts {
+            Facts::Listener {
+                load_balancer,
+                port,
+                target_groups: forwards,
+                ..
+            } if *load_balancer == lb.id => forwards
+                .iter()
+                .find(|t| target_groups.contains(t))
+                .map(|t| (port.unwrap_or(80), t.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            format!("no listener of {lb_name} forwards to {group_name}'s target group")
+        })?;
+    let health = aws
+        .elbv2
+        .describe_target_health()
+        .target_group_arn(&tg)
+        .send()
+        .await
+        .map_err(|e| {
+            let e =
+                crate::aws::AwsError::from_sdk("elasticloadbalancing:DescribeTargetHealth", &tg, e);
+            format!("{}: {}", e.code, e.message)
+        })?;
+    let states: Vec<String> = health
+        .target_health_descriptions()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d.target().and_then(|t| t.id()).unwrap_or("?"),
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .map_or("unknown", |s| s.as_str())
+            )
+        })
+        .collect();
+    let healthy = states.iter().filter(|s| s.ends_with(" healthy")).count();
+    let want = usize::try_from(*min_size).unwrap_or(0).max(1);
+    if healthy < want {
+        return Err(format!(
+            "{healthy} healthy target(s) in {}, want at least {want} ({})",
+            bound.label(&tg),
+            if states.is_empty() {
+                "no targets registered".to_owned()
+            } else {
+                states.join(", ")
+            }
+        ));
+    }
+    let status = http_get(dns, u16::try_from(port).unwrap_or(80)).await?;
+    if status != 200 {
+        return Err(format!("GET http://{dns}/ answered {status}, not 200"));
+    }
+    Ok(format!(
+        "{healthy} healthy target(s) in {}; GET http://{dns}/ answered 200",
+        bound.label(&tg)
+    ))
+}
+
+/// The status code of `GET /` over plain HTTP/1.1.
+async fn http_get(host: &str, port: u16) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: awslab\r\nConnection: close\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("sending to {host}: {e}"))?;
+        let mut head = vec![0_u8; 64];
+        let n = stream
+            .read(&mut head)
+            .await
+            .map_err(|e| format!("reading from {host}: {e}"))?;
+        status_code(&head[..n]).ok_or_else(|| format!("{host} did not answer HTTP"))
+    };
+    tokio::time::timeout(HTTP_TIMEOUT, exchange)
+        .await
+        .map_err(|_| {
+            format!(
+                "no answer from {host}:{port} within {} s",
+                HTTP_TIMEOUT.as_secs()
+            )
+        })?
+}
+
+/// `HTTP/1.1 200 OK` -> 200.
+fn status_code(head: &[u8]) -> Option<u16> {
+    let line = std::str::from_utf8(head).ok()?.lines().next()?;
+    let mut parts = line.split_whitespace();
+    parts.next().filter(|v| v.starts_with("HTTP/"))?;
+    parts.next()?.parse().ok()
 }
 
 const SSM_TIMEOUT: Duration = Duration::from_secs(90);
@@ -266,5 +424,38 @@ async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, S
                 SSM_TIMEOUT.as_secs()
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_code;
+
+    #[test]
+    fn status_lines_are_parsed() {
+        assert_eq!(status_code(b"HTTP/1.1 200 OK\r\nServer: x"), Some(200));
+        assert_eq!(status_code(b"HTTP/1.1 502 Bad Gateway\r\n"), Some(502));
+        assert_eq!(status_code(b"SSH-2.0-OpenSSH"), None);
+        assert_eq!(status_code(b""), None);
+    }
+
+    /// A local server answering 200: the GET goes over a real socket.
+    #[tokio::test]
+    async fn get_reads_the_status_of_a_real_server() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0_u8; 256];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        assert_eq!(super::http_get("127.0.0.1", port).await, Ok(200));
     }
 }

@@ -33,14 +33,25 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
     let vpc_ids: Vec<String> = vpcs.iter().map(|v| v.id.clone()).collect();
     // Mount targets come with the lab's file systems (below), not from a scan of every file
     // system of the region for the lab's VPCs.
+    // Only the kinds the lab declares: a VPC lab's check touches neither IAM, EFS nor ELB.
+    let declares = |k: Kind| lab.resources.iter().any(|r| r.kind() == k);
+    // Load balancers (with their listeners) and groups (with their policies) are asked for only
+    // when the lab has them.
+    let optional = |k: Kind| {
+        matches!(
+            k,
+            Kind::LoadBalancer | Kind::TargetGroup | Kind::AutoScalingGroup
+        )
+    };
     let inside: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| *k != Kind::Vpc && *k != Kind::MountTarget && !k.outside_vpc())
+        .filter(|k| *k != Kind::Vpc && !k.listed_with_parent() && !k.outside_vpc())
+        .filter(|k| !optional(*k) || declares(*k))
         .collect();
     let in_scope = Scope::InVpcs(vpc_ids);
-    // IAM and EFS file systems: the env's own (by path or tags) and hand-built ones by the names
-    // the lab gives them.
+    // IAM, EFS file systems and launch templates: the env's own (by path or tags) and hand-built
+    // ones by the names the lab gives them.
     let names_of = |kinds: &[Kind]| {
         Scope::Named(
             lab.resources
@@ -50,14 +61,15 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
                 .collect(),
         )
     };
-    // Only the kinds the lab declares: a VPC lab's check touches neither IAM nor EFS.
-    let declares = |k: Kind| lab.resources.iter().any(|r| r.kind() == k);
     // (File systems come with their mount targets.)
-    let global: Vec<Kind> = [Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]
-        .into_iter()
-        .filter(|k| declares(*k))
-        .collect();
-    let global_scope = names_of(&[Kind::IamRole, Kind::InstanceProfile, Kind::FileSystem]);
+    let outside = [
+        Kind::IamRole,
+        Kind::InstanceProfile,
+        Kind::FileSystem,
+        Kind::LaunchTemplate,
+    ];
+    let global: Vec<Kind> = outside.into_iter().filter(|k| declares(*k)).collect();
+    let global_scope = names_of(&outside);
     let owned = Scope::Owned(owner.clone());
     let (in_vpcs, regional, named, own) = tokio::try_join!(
         discover::scope(aws, &inside, &in_scope),

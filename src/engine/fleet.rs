@@ -141,14 +141,24 @@ pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
 
 /// Tags what exists with an expiry (`up --ttl` on an environment that is already up), each kind
 /// through its own service: EC2 resources in calls of up to 1000 ids, EFS file systems one by
-/// one, IAM roles and instance profiles one by one. Mount targets carry no tags.
+/// one, IAM roles and instance profiles one by one, load balancers and target groups through ELB,
+/// Auto Scaling groups through Auto Scaling (their instances are EC2's). Mount targets,
+/// listeners and scaling policies are found through their parents.
 pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Result<(), AwsError> {
     let ec2_ids: Vec<String> = items
         .iter()
         .filter(|o| {
             !matches!(
                 o.kind,
-                Kind::FileSystem | Kind::MountTarget | Kind::IamRole | Kind::InstanceProfile
+                Kind::FileSystem
+                    | Kind::MountTarget
+                    | Kind::IamRole
+                    | Kind::InstanceProfile
+                    | Kind::TargetGroup
+                    | Kind::LoadBalancer
+                    | Kind::Listener
+                    | Kind::AutoScalingGroup
+                    | Kind::ScalingPolicy
             )
         })
         .map(|o| o.id.clone())
@@ -190,6 +200,36 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("efs:TagResource", &o.id, e))?;
+            }
+            Kind::TargetGroup | Kind::LoadBalancer => {
+                aws.elbv2
+                    .add_tags()
+                    .resource_arns(&o.id)
+                    .tags(
+                        aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                            .key(key)
+                            .value(value)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("elasticloadbalancing:AddTags", &o.id, e))?;
+            }
+            Kind::AutoScalingGroup => {
+                aws.autoscaling
+                    .create_or_update_tags()
+                    .tags(
+                        aws_sdk_autoscaling::types::Tag::builder()
+                            .key(key)
+                            .value(value)
+                            .propagate_at_launch(true)
+                            .resource_id(&o.id)
+                            .resource_type("auto-scaling-group")
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("autoscaling:CreateOrUpdateTags", &o.id, e))?;
             }
             Kind::IamRole | Kind::InstanceProfile => {
                 let tag = aws_sdk_iam::types::Tag::builder()

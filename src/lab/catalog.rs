@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use miette::NamedSource;
 
 use super::diagnostic::{Collector, LabWarnings};
-use super::{Lab, parse, validate};
+use super::{Lab, model, parse, validate};
 use crate::error::Error;
 
 /// The labs shipped inside the binary, by id.
@@ -19,6 +19,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
         "efs-shared-storage",
         include_str!("../../labs/efs-shared-storage.toml"),
     ),
+    ("alb-asg-web", include_str!("../../labs/alb-asg-web.toml")),
 ];
 
 /// Where a lab's text came from.
@@ -103,16 +104,82 @@ pub fn all_ids() -> Vec<String> {
     ids
 }
 
+/// How deep `[[include]]` may nest (a lab including a lab that includes a lab).
+const MAX_INCLUDE_DEPTH: usize = 3;
+
+/// Finds an included lab: beside the including file, then like a command-line argument.
+fn resolve_include(from: &LabSource, arg: &str) -> Result<(LabSource, String), Error> {
+    if let LabSource::File(path) = from
+        && let Some(dir) = path.parent()
+    {
+        let beside = dir.join(if arg.ends_with(".toml") {
+            arg.to_owned()
+        } else {
+            format!("{arg}.toml")
+        });
+        if beside.is_file() {
+            return read(&beside);
+        }
+    }
+    if let LabSource::Bundled(_) = from
+        && let Some((id, text)) = BUNDLED.iter().find(|(id, _)| *id == arg)
+    {
+        return Ok((LabSource::Bundled(id), (*text).to_owned()));
+    }
+    resolve(arg)
+}
+
+/// The labs a file includes, in order: `Err(message)` for one that cannot be found (reported
+/// at the include); an included lab with errors fails the whole load with its own diagnostics.
+fn load_includes(
+    source: &LabSource,
+    file: &model::LabFile,
+    depth: usize,
+) -> Result<Vec<Result<Lab, String>>, Error> {
+    let mut out = Vec::new();
+    for inc in &file.include {
+        let arg = inc.get_ref().lab.get_ref();
+        if depth >= MAX_INCLUDE_DEPTH {
+            out.push(Err(format!(
+                "includes nest deeper than {MAX_INCLUDE_DEPTH} levels (a cycle?)"
+            )));
+            continue;
+        }
+        match resolve_include(source, arg) {
+            Ok((src, text)) => {
+                let loaded = load_nested(&src, &text, &BTreeMap::new(), depth + 1)?;
+                out.push(Ok(loaded.lab));
+            }
+            Err(e) => out.push(Err(e.to_string())),
+        }
+    }
+    Ok(out)
+}
+
 /// Parses and validates a lab text. Errors carry every located issue.
 pub fn load_text(
     source: &LabSource,
     text: &str,
     sets: &BTreeMap<String, String>,
 ) -> Result<Loaded, Error> {
+    load_nested(source, text, sets, 0)
+}
+
+fn load_nested(
+    source: &LabSource,
+    text: &str,
+    sets: &BTreeMap<String, String>,
+    depth: usize,
+) -> Result<Loaded, Error> {
     let path = source.display();
     let mut c = Collector::new(&path, text);
-    let lab =
-        parse::parse_file(&mut c).and_then(|file| validate::validate(&mut c, file, sets, &path));
+    let lab = match parse::parse_file(&mut c) {
+        Some(file) => {
+            let included = load_includes(source, &file, depth)?;
+            validate::validate(&mut c, file, sets, &path, included)
+        }
+        None => None,
+    };
     match lab {
         Some(lab) if !c.has_errors() => {
             let warnings = (!c.issues.is_empty()).then(|| LabWarnings {

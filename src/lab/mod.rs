@@ -111,6 +111,12 @@ pub enum Kind {
     InstanceProfile,
     FileSystem,
     MountTarget,
+    LaunchTemplate,
+    TargetGroup,
+    LoadBalancer,
+    Listener,
+    AutoScalingGroup,
+    ScalingPolicy,
 }
 
 impl Kind {
@@ -129,6 +135,12 @@ impl Kind {
         Kind::InstanceProfile,
         Kind::FileSystem,
         Kind::MountTarget,
+        Kind::LaunchTemplate,
+        Kind::TargetGroup,
+        Kind::LoadBalancer,
+        Kind::Listener,
+        Kind::AutoScalingGroup,
+        Kind::ScalingPolicy,
     ];
 
     /// Kinds that live in no VPC and no region's EC2 (IAM is global, EFS file systems are found
@@ -141,6 +153,15 @@ impl Kind {
                 | Kind::IamRole
                 | Kind::InstanceProfile
                 | Kind::FileSystem
+                | Kind::LaunchTemplate
+        )
+    }
+
+    /// Kinds found through the resource they belong to (listed with it), never on their own.
+    pub fn listed_with_parent(self) -> bool {
+        matches!(
+            self,
+            Kind::MountTarget | Kind::Listener | Kind::ScalingPolicy
         )
     }
 
@@ -160,6 +181,12 @@ impl Kind {
             Kind::InstanceProfile => "instance_profile",
             Kind::FileSystem => "efs_file_system",
             Kind::MountTarget => "efs_mount_target",
+            Kind::LaunchTemplate => "launch_template",
+            Kind::TargetGroup => "target_group",
+            Kind::LoadBalancer => "load_balancer",
+            Kind::Listener => "listener",
+            Kind::AutoScalingGroup => "auto_scaling_group",
+            Kind::ScalingPolicy => "scaling_policy",
         }
     }
 
@@ -184,6 +211,12 @@ impl Kind {
             Kind::InstanceProfile => "instance profile",
             Kind::FileSystem => "EFS file system",
             Kind::MountTarget => "EFS mount target",
+            Kind::LaunchTemplate => "launch template",
+            Kind::TargetGroup => "target group",
+            Kind::LoadBalancer => "load balancer",
+            Kind::Listener => "listener",
+            Kind::AutoScalingGroup => "Auto Scaling group",
+            Kind::ScalingPolicy => "scaling policy",
         }
     }
 }
@@ -264,6 +297,48 @@ pub enum Spec {
         subnet: String,
         security_groups: Vec<String>,
     },
+    /// What an Auto Scaling group launches.
+    LaunchTemplate {
+        ami: AmiRef,
+        instance_type: String,
+        security_groups: Vec<String>,
+        instance_profile: Option<String>,
+        user_data: Option<String>,
+    },
+    TargetGroup {
+        vpc: String,
+        protocol: String,
+        port: u16,
+        health_check_path: String,
+    },
+    /// An application load balancer.
+    LoadBalancer {
+        subnets: Vec<String>,
+        security_groups: Vec<String>,
+        internet_facing: bool,
+    },
+    /// A listener forwarding to one target group.
+    Listener {
+        load_balancer: String,
+        protocol: String,
+        port: u16,
+        target_group: String,
+    },
+    AutoScalingGroup {
+        launch_template: String,
+        subnets: Vec<String>,
+        min_size: i32,
+        max_size: i32,
+        desired_capacity: i32,
+        target_groups: Vec<String>,
+        /// `EC2` or `ELB`.
+        health_check_type: String,
+    },
+    /// A target-tracking policy on the group's average CPU utilization.
+    ScalingPolicy {
+        group: String,
+        target_cpu: f64,
+    },
 }
 
 impl Spec {
@@ -283,6 +358,12 @@ impl Spec {
             Spec::InstanceProfile { .. } => Kind::InstanceProfile,
             Spec::FileSystem { .. } => Kind::FileSystem,
             Spec::MountTarget { .. } => Kind::MountTarget,
+            Spec::LaunchTemplate { .. } => Kind::LaunchTemplate,
+            Spec::TargetGroup { .. } => Kind::TargetGroup,
+            Spec::LoadBalancer { .. } => Kind::LoadBalancer,
+            Spec::Listener { .. } => Kind::Listener,
+            Spec::AutoScalingGroup { .. } => Kind::AutoScalingGroup,
+            Spec::ScalingPolicy { .. } => Kind::ScalingPolicy,
         }
     }
 
@@ -296,6 +377,42 @@ impl Spec {
             | Spec::IamRole { .. }
             | Spec::FileSystem { .. } => {}
             Spec::InstanceProfile { role } => out.push(role),
+            Spec::LaunchTemplate {
+                security_groups,
+                instance_profile,
+                ..
+            } => {
+                out.extend(security_groups.iter().map(String::as_str));
+                out.extend(instance_profile.as_deref());
+            }
+            Spec::TargetGroup { vpc, .. } => out.push(vpc),
+            Spec::LoadBalancer {
+                subnets,
+                security_groups,
+                ..
+            } => {
+                out.extend(subnets.iter().map(String::as_str));
+                out.extend(security_groups.iter().map(String::as_str));
+            }
+            Spec::Listener {
+                load_balancer,
+                target_group,
+                ..
+            } => {
+                out.push(load_balancer);
+                out.push(target_group);
+            }
+            Spec::AutoScalingGroup {
+                launch_template,
+                subnets,
+                target_groups,
+                ..
+            } => {
+                out.push(launch_template);
+                out.extend(subnets.iter().map(String::as_str));
+                out.extend(target_groups.iter().map(String::as_str));
+            }
+            Spec::ScalingPolicy { group, .. } => out.push(group),
             Spec::MountTarget {
                 file_system,
                 subnet,
@@ -522,6 +639,16 @@ pub enum CheckKind {
     },
     /// Traffic from one endpoint gets (`expect`) or does not get to another, by static analysis
     /// of routes, NACLs and security groups.
+    /// The load balancer serves the Auto Scaling group: a listener forwards to a target group the
+    /// group is attached to; the load balancer is internet-facing in public subnets of two or
+    /// more AZs, the group only in private subnets of two or more AZs.
+    AlbServesAsg {
+        load_balancer: String,
+        group: String,
+        /// On `check --live` (AWS): healthy targets ≥ the group's minimum, and an HTTP GET of
+        /// the load balancer's DNS name answers 200.
+        live: bool,
+    },
     Reach {
         expect: bool,
         from: Endpoint,
@@ -535,6 +662,42 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
+    /// Every resource the check names.
+    pub fn refs(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        match self {
+            CheckKind::PublicSubnet { subnets } | CheckKind::PrivateSubnet { subnets } => {
+                out.extend(subnets.iter().map(String::as_str));
+            }
+            CheckKind::EgressViaNat { from } => out.extend(from.iter().map(String::as_str)),
+            CheckKind::MultiAz { resources } => out.extend(resources.iter().map(String::as_str)),
+            CheckKind::EfsMountable {
+                file_system,
+                instances,
+                ..
+            } => {
+                out.push(file_system);
+                out.extend(instances.iter().map(String::as_str));
+            }
+            CheckKind::AlbServesAsg {
+                load_balancer,
+                group,
+                ..
+            } => {
+                out.push(load_balancer);
+                out.push(group);
+            }
+            CheckKind::Reach { from, to, .. } => {
+                for e in [from, to] {
+                    if let Endpoint::Resource(n) = e {
+                        out.push(n);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub const NAMES: &[&str] = &[
         "public_subnet",
         "private_subnet",
@@ -543,6 +706,7 @@ impl CheckKind {
         "reachable",
         "not_reachable",
         "efs_mountable",
+        "alb_serves_asg",
     ];
 }
 
@@ -551,7 +715,8 @@ impl CheckKind {
 pub enum Endpoint {
     /// Any address on the internet.
     Internet,
-    /// An instance, a subnet (a host placed in it) or a security group (each instance in it).
+    /// An instance, a subnet (a host placed in it), a security group (each instance in it), an
+    /// Auto Scaling group or a load balancer (a host in each of its subnets, with its groups).
     Resource(String),
 }
 

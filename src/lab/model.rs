@@ -20,6 +20,9 @@ pub struct LabFile {
     /// Parameters a user may set with `--set name=value`; referenced as `${name}` in strings.
     #[serde(default)]
     pub params: BTreeMap<Spanned<String>, ParamDef>,
+    /// Resources (and checks) taken from other labs, with their dependencies.
+    #[serde(default)]
+    pub include: Vec<Spanned<IncludeDef>>,
     #[serde(default)]
     pub resources: BTreeMap<Spanned<String>, Spanned<ResourceDef>>,
     #[serde(default)]
@@ -67,7 +70,36 @@ pub struct ResourceDef {
     pub performance_mode: Option<Spanned<String>>,
     pub transition_to_ia: Option<Spanned<String>>,
     pub file_system: Option<Spanned<String>>,
+    pub protocol: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub health_check_path: Option<Spanned<String>>,
+    pub scheme: Option<Spanned<String>>,
+    pub load_balancer: Option<Spanned<String>>,
+    pub target_group: Option<Spanned<String>>,
+    pub target_groups: Option<Vec<Spanned<String>>>,
+    pub launch_template: Option<Spanned<String>>,
+    pub min_size: Option<Spanned<i64>>,
+    pub max_size: Option<Spanned<i64>>,
+    pub desired_capacity: Option<Spanned<i64>>,
+    pub health_check_type: Option<Spanned<String>>,
+    pub auto_scaling_group: Option<Spanned<String>>,
+    pub target_cpu: Option<Spanned<f64>>,
 }
+
+/// `[[include]]`: resources of another lab, by name; what they reference comes with them.
+#[derive(Debug, Deserialize)]
+pub struct IncludeDef {
+    /// A lab id (`labs/<id>.toml` beside this file, `./labs`, or bundled) or a path.
+    pub lab: Spanned<String>,
+    pub resources: Vec<Spanned<String>>,
+    /// Checks of that lab to grade here too (all their resources must be included).
+    #[serde(default)]
+    pub checks: Vec<Spanned<String>>,
+    /// The stage the included resources take here (default `setup`).
+    pub stage: Option<Spanned<String>>,
+}
+
+pub const INCLUDE_KEYS: &[&str] = &["lab", "resources", "checks", "stage"];
 
 /// Every key a `[resources.NAME]` table may hold (for the unknown-key warning).
 pub const RESOURCE_KEYS: &[&str] = &[
@@ -100,6 +132,20 @@ pub const RESOURCE_KEYS: &[&str] = &[
     "performance_mode",
     "transition_to_ia",
     "file_system",
+    "protocol",
+    "port",
+    "health_check_path",
+    "scheme",
+    "load_balancer",
+    "target_group",
+    "target_groups",
+    "launch_template",
+    "min_size",
+    "max_size",
+    "desired_capacity",
+    "health_check_type",
+    "auto_scaling_group",
+    "target_cpu",
 ];
 
 pub const TOP_KEYS: &[&str] = &[
@@ -109,6 +155,7 @@ pub const TOP_KEYS: &[&str] = &[
     "source",
     "instructions",
     "params",
+    "include",
     "resources",
     "checks",
 ];
@@ -172,6 +219,9 @@ pub struct CheckDef {
     pub file_system: Option<Spanned<String>>,
     #[serde(default)]
     pub instances: Vec<Spanned<String>>,
+    /// `alb_serves_asg`: the load balancer and the Auto Scaling group.
+    pub load_balancer: Option<Spanned<String>>,
+    pub auto_scaling_group: Option<Spanned<String>>,
     pub points: Option<Spanned<i64>>,
     #[serde(default)]
     pub hint: String,
@@ -199,6 +249,8 @@ pub const CHECK_KEYS: &[&str] = &[
     "resources",
     "file_system",
     "instances",
+    "load_balancer",
+    "auto_scaling_group",
     "points",
     "hint",
 ];

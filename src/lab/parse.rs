@@ -4,7 +4,7 @@
 use toml::de::{DeTable, DeValue, Deserializer};
 
 use super::diagnostic::Collector;
-use super::model::{CHECK_KEYS, LabFile, RESOURCE_KEYS, TOP_KEYS};
+use super::model::{CHECK_KEYS, INCLUDE_KEYS, LabFile, RESOURCE_KEYS, TOP_KEYS};
 
 /// Parses the text; on failure the collector holds the located error.
 pub fn parse_file(c: &mut Collector<'_>) -> Option<LabFile> {
@@ -44,6 +44,13 @@ fn warn_unknown_keys(c: &mut Collector<'_>, top: &DeTable<'_>) {
                     RESOURCE_KEYS,
                     &format!("resource `{}`", name.get_ref()),
                 );
+            }
+        }
+    }
+    if let Some(DeValue::Array(includes)) = top.get("include").map(|v| v.get_ref()) {
+        for inc in includes.iter() {
+            if let DeValue::Table(def) = inc.get_ref() {
+                warn_table(c, def, INCLUDE_KEYS, "an include");
             }
         }
     }

@@ -22,6 +22,7 @@ pub fn validate(
     file: LabFile,
     sets: &BTreeMap<String, String>,
     origin: &str,
+    included: Vec<Result<Lab, String>>,
 ) -> Option<Lab> {
     let mut v = Validator {
         c,
@@ -60,8 +61,25 @@ pub fn validate(
             );
         }
     }
+    let (imported, imported_checks) = v.includes(&file, included);
+    for r in &imported {
+        v.kinds.insert(r.name.clone(), r.kind());
+    }
     // First pass: kinds, so references can be checked against them.
     for (name, def) in &file.resources {
+        if let Some(r) = imported.iter().find(|r| r.name == *name.get_ref()) {
+            v.c.error(
+                name.span(),
+                format!(
+                    "`{}` is also included from another lab ({:?})",
+                    name.get_ref(),
+                    r.kind().as_str()
+                ),
+                "declared twice",
+            );
+            v.c.help("remove it here or from the include's `resources`");
+            continue;
+        }
         v.check_name(name);
         match &def.get_ref().kind {
             None => {
@@ -99,10 +117,15 @@ pub fn validate(
             resources.push(r);
         }
     }
+    resources.extend(imported);
     v.check_subnet_cidrs(&file, &resources);
     v.check_cycle(&file, &resources);
     let mut checks = Vec::new();
     let mut ids = BTreeSet::new();
+    for check in imported_checks {
+        ids.insert(check.id.clone());
+        checks.push(check);
+    }
     for def in &file.checks {
         let def_ref = def.get_ref();
         if !ids.insert(def_ref.id.get_ref().clone()) {
@@ -140,7 +163,7 @@ fn substitute_params(text: &str, params: &BTreeMap<String, Param>) -> String {
 }
 
 fn with_article(noun: &str) -> String {
-    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u', 'E', 'I']);
+    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I']);
     format!("{} {noun}", if vowel { "an" } else { "a" })
 }
 
@@ -206,7 +229,33 @@ fn allowed_keys(kind: Kind) -> &'static [&'static str] {
         Kind::InstanceProfile => &["role"],
         Kind::FileSystem => &["encrypted", "performance_mode", "transition_to_ia"],
         Kind::MountTarget => &["file_system", "subnet", "security_groups"],
+        Kind::LaunchTemplate => &[
+            "ami",
+            "instance_type",
+            "security_groups",
+            "instance_profile",
+            "user_data",
+        ],
+        Kind::TargetGroup => &["vpc", "protocol", "port", "health_check_path"],
+        Kind::LoadBalancer => &["subnets", "security_groups", "scheme"],
+        Kind::Listener => &["load_balancer", "protocol", "port", "target_group"],
+        Kind::AutoScalingGroup => &[
+            "launch_template",
+            "subnets",
+            "min_size",
+            "max_size",
+            "desired_capacity",
+            "target_groups",
+            "health_check_type",
+        ],
+        Kind::ScalingPolicy => &["auto_scaling_group", "target_cpu"],
     }
+}
+
+fn instance_type(d: &ResourceDef) -> String {
+    d.instance_type
+        .as_ref()
+        .map_or_else(|| "t3.micro".to_owned(), |t| t.get_ref().clone())
 }
 
 /// EFS lifecycle transitions (`TransitionToIA`).
@@ -265,6 +314,23 @@ fn present_keys(d: &ResourceDef) -> Vec<(&'static str, Range<usize>)> {
     add("performance_mode", d.performance_mode.as_ref().map(span));
     add("transition_to_ia", d.transition_to_ia.as_ref().map(span));
     add("file_system", d.file_system.as_ref().map(span));
+    add("protocol", d.protocol.as_ref().map(span));
+    add("port", d.port.as_ref().map(span));
+    add("health_check_path", d.health_check_path.as_ref().map(span));
+    add("scheme", d.scheme.as_ref().map(span));
+    add("load_balancer", d.load_balancer.as_ref().map(span));
+    add("target_group", d.target_group.as_ref().map(span));
+    add("target_groups", d.target_groups.as_deref().map(list));
+    add("launch_template", d.launch_template.as_ref().map(span));
+    add("min_size", d.min_size.as_ref().map(span));
+    add("max_size", d.max_size.as_ref().map(span));
+    add("desired_capacity", d.desired_capacity.as_ref().map(span));
+    add("health_check_type", d.health_check_type.as_ref().map(span));
+    add(
+        "auto_scaling_group",
+        d.auto_scaling_group.as_ref().map(span),
+    );
+    add("target_cpu", d.target_cpu.as_ref().map(span));
     out
 }
 
@@ -770,35 +836,16 @@ impl Validator<'_, '_> {
             Kind::Instance => {
                 let subnet = self.required(name, kind, "subnet", &d.subnet).cloned();
                 let subnet = subnet.and_then(|s| self.reference(&s, &[Kind::Subnet]));
-                let ami = self.required(name, kind, "ami", &d.ami).cloned().and_then(|a| {
-                    let text = self.text(&a)?;
-                    if let Some(path) = text.strip_prefix("ssm:") {
-                        Some(AmiRef::Ssm(path.to_owned()))
-                    } else if text.starts_with("ami-") {
-                        Some(AmiRef::Id(text))
-                    } else {
-                        self.c.error(a.span(), format!("`{text}` is neither `ssm:/path` nor an `ami-` id"), "invalid image");
-                        self.c.help("use the SSM public parameter, e.g. \"ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\"");
-                        None
-                    }
-                });
-                let instance_type = d
-                    .instance_type
-                    .as_ref()
-                    .map_or_else(|| "t3.micro".to_owned(), |t| t.get_ref().clone());
-                let security_groups = d
-                    .security_groups
-                    .iter()
-                    .flatten()
-                    .filter_map(|s| self.reference(s, &[Kind::SecurityGroup]))
-                    .collect();
+                let ami = self.ami(name, kind, d);
+                let instance_type = instance_type(d);
+                let security_groups = self.groups(d);
                 let key = d
                     .key
                     .as_ref()
                     .and_then(|k| self.reference(k, &[Kind::KeyPair]));
                 Spec::Instance {
                     subnet: subnet.unwrap_or_default(),
-                    ami: ami.unwrap_or(AmiRef::Id(String::new())),
+                    ami,
                     instance_type,
                     security_groups,
                     key,
@@ -898,12 +945,110 @@ impl Validator<'_, '_> {
                     subnet: subnet
                         .and_then(|s| self.reference(&s, &[Kind::Subnet]))
                         .unwrap_or_default(),
-                    security_groups: d
-                        .security_groups
-                        .iter()
-                        .flatten()
-                        .filter_map(|g| self.reference(g, &[Kind::SecurityGroup]))
-                        .collect(),
+                    security_groups: self.groups(d),
+                }
+            }
+            Kind::LaunchTemplate => Spec::LaunchTemplate {
+                ami: self.ami(name, kind, d),
+                instance_type: instance_type(d),
+                security_groups: self.groups(d),
+                instance_profile: d
+                    .instance_profile
+                    .as_ref()
+                    .and_then(|p| self.reference(p, &[Kind::InstanceProfile])),
+                user_data: d.user_data.as_ref().and_then(|u| self.text(u)),
+            },
+            Kind::TargetGroup => Spec::TargetGroup {
+                vpc: vpc(self).unwrap_or_default(),
+                protocol: self.http_protocol(d),
+                port: self.service_port(d),
+                health_check_path: match &d.health_check_path {
+                    None => "/".to_owned(),
+                    Some(p) if p.get_ref().starts_with('/') => p.get_ref().clone(),
+                    Some(p) => {
+                        self.c.error(
+                            p.span(),
+                            format!("health check path `{}` must start with `/`", p.get_ref()),
+                            "invalid path",
+                        );
+                        String::new()
+                    }
+                },
+            },
+            Kind::LoadBalancer => {
+                let subnets = subnets(self);
+                if subnets.len() < 2 {
+                    self.c.error(
+                        name.span(),
+                        format!(
+                            "load balancer `{}` needs `subnets` in at least two availability zones",
+                            name.get_ref()
+                        ),
+                        "an application load balancer spans two or more AZs",
+                    );
+                }
+                let internet_facing = match d.scheme.as_ref().map(|s| s.get_ref().as_str()) {
+                    None | Some("internet-facing") => true,
+                    Some("internal") => false,
+                    Some(other) => {
+                        let span = d.scheme.as_ref().map_or(name.span(), Spanned::span);
+                        self.c.error(
+                            span,
+                            format!("scheme `{other}` must be `internet-facing` or `internal`"),
+                            "invalid scheme",
+                        );
+                        true
+                    }
+                };
+                Spec::LoadBalancer {
+                    subnets,
+                    security_groups: self.groups(d),
+                    internet_facing,
+                }
+            }
+            Kind::Listener => {
+                let lb = self
+                    .required(name, kind, "load_balancer", &d.load_balancer)
+                    .cloned();
+                let tg = self
+                    .required(name, kind, "target_group", &d.target_group)
+                    .cloned();
+                Spec::Listener {
+                    load_balancer: lb
+                        .and_then(|l| self.reference(&l, &[Kind::LoadBalancer]))
+                        .unwrap_or_default(),
+                    protocol: self.http_protocol(d),
+                    port: self.service_port(d),
+                    target_group: tg
+                        .and_then(|t| self.reference(&t, &[Kind::TargetGroup]))
+                        .unwrap_or_default(),
+                }
+            }
+            Kind::AutoScalingGroup => {
+                let subnets = subnets(self);
+                self.auto_scaling_group(name, d, subnets)
+            }
+            Kind::ScalingPolicy => {
+                let group = self
+                    .required(name, kind, "auto_scaling_group", &d.auto_scaling_group)
+                    .cloned();
+                let target_cpu = match &d.target_cpu {
+                    None => 50.0,
+                    Some(t) if *t.get_ref() > 0.0 && *t.get_ref() <= 100.0 => *t.get_ref(),
+                    Some(t) => {
+                        self.c.error(
+                            t.span(),
+                            format!("target_cpu {} is not a percentage in (0, 100]", t.get_ref()),
+                            "invalid target",
+                        );
+                        50.0
+                    }
+                };
+                Spec::ScalingPolicy {
+                    group: group
+                        .and_then(|g| self.reference(&g, &[Kind::AutoScalingGroup]))
+                        .unwrap_or_default(),
+                    target_cpu,
                 }
             }
         };
@@ -919,6 +1064,159 @@ impl Validator<'_, '_> {
             stage,
             spec,
         })
+    }
+
+    /// `ami`: an SSM public parameter (`ssm:/path`) or an image id.
+    fn ami(&mut self, name: &Spanned<String>, kind: Kind, d: &ResourceDef) -> AmiRef {
+        let parsed = self.required(name, kind, "ami", &d.ami).cloned().and_then(|a| {
+            let text = self.text(&a)?;
+            if let Some(path) = text.strip_prefix("ssm:") {
+                Some(AmiRef::Ssm(path.to_owned()))
+            } else if text.starts_with("ami-") {
+                Some(AmiRef::Id(text))
+            } else {
+                self.c.error(
+                    a.span(),
+                    format!("`{text}` is neither `ssm:/path` nor an `ami-` id"),
+                    "invalid image",
+                );
+                self.c.help("use the SSM public parameter, e.g. \"ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\"");
+                None
+            }
+        });
+        parsed.unwrap_or(AmiRef::Id(String::new()))
+    }
+
+    fn groups(&mut self, d: &ResourceDef) -> Vec<String> {
+        d.security_groups
+            .iter()
+            .flatten()
+            .filter_map(|g| self.reference(g, &[Kind::SecurityGroup]))
+            .collect()
+    }
+
+    /// `protocol` of a target group or listener: HTTP (the default) or HTTPS.
+    fn http_protocol(&mut self, d: &ResourceDef) -> String {
+        match &d.protocol {
+            None => "HTTP".to_owned(),
+            Some(p) => match p.get_ref().to_ascii_uppercase().as_str() {
+                "HTTP" => "HTTP".to_owned(),
+                "HTTPS" => "HTTPS".to_owned(),
+                other => {
+                    self.c.error(
+                        p.span(),
+                        format!("protocol `{other}` must be HTTP or HTTPS"),
+                        "invalid protocol",
+                    );
+                    "HTTP".to_owned()
+                }
+            },
+        }
+    }
+
+    /// `port` of a target group or listener (default 80).
+    fn service_port(&mut self, d: &ResourceDef) -> u16 {
+        match &d.port {
+            None => 80,
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    self.c.error(
+                        p.span(),
+                        format!("port {} is outside 1-65535", p.get_ref()),
+                        "invalid port",
+                    );
+                    80
+                }
+            },
+        }
+    }
+
+    fn auto_scaling_group(
+        &mut self,
+        name: &Spanned<String>,
+        d: &ResourceDef,
+        subnets: Vec<String>,
+    ) -> Spec {
+        let kind = Kind::AutoScalingGroup;
+        let lt = self
+            .required(name, kind, "launch_template", &d.launch_template)
+            .cloned();
+        if subnets.is_empty() {
+            self.c.error(
+                name.span(),
+                format!("Auto Scaling group `{}` needs `subnets`", name.get_ref()),
+                "missing key",
+            );
+        }
+        let size = |v: &mut Self, key: &str, s: &Option<Spanned<i64>>, default: i64| -> i32 {
+            match s {
+                None => i32::try_from(default).unwrap_or(0),
+                Some(n) => match i32::try_from(*n.get_ref()) {
+                    Ok(x) if x >= 0 => x,
+                    _ => {
+                        v.c.error(
+                            n.span(),
+                            format!("{key} {} must be 0 or more", n.get_ref()),
+                            "invalid size",
+                        );
+                        0
+                    }
+                },
+            }
+        };
+        let min_size = size(self, "min_size", &d.min_size, 1);
+        let max_size = size(self, "max_size", &d.max_size, i64::from(min_size.max(1)));
+        let desired_capacity = size(
+            self,
+            "desired_capacity",
+            &d.desired_capacity,
+            i64::from(min_size),
+        );
+        if !(min_size <= desired_capacity && desired_capacity <= max_size) {
+            let span = d
+                .desired_capacity
+                .as_ref()
+                .or(d.max_size.as_ref())
+                .map_or(name.span(), Spanned::span);
+            self.c.error(
+                span,
+                format!(
+                    "sizes must satisfy min_size <= desired_capacity <= max_size (here {min_size} <= {desired_capacity} <= {max_size})"
+                ),
+                "inconsistent sizes",
+            );
+        }
+        let health_check_type = match &d.health_check_type {
+            None => "EC2".to_owned(),
+            Some(h) => match h.get_ref().to_ascii_uppercase().as_str() {
+                t @ ("EC2" | "ELB") => t.to_owned(),
+                other => {
+                    self.c.error(
+                        h.span(),
+                        format!("health_check_type `{other}` must be EC2 or ELB"),
+                        "invalid health check type",
+                    );
+                    "EC2".to_owned()
+                }
+            },
+        };
+        Spec::AutoScalingGroup {
+            launch_template: lt
+                .and_then(|l| self.reference(&l, &[Kind::LaunchTemplate]))
+                .unwrap_or_default(),
+            subnets,
+            min_size,
+            max_size,
+            desired_capacity,
+            target_groups: d
+                .target_groups
+                .iter()
+                .flatten()
+                .filter_map(|t| self.reference(t, &[Kind::TargetGroup]))
+                .collect(),
+            health_check_type,
+        }
     }
 
     /// Subnet CIDRs inside their VPC's CIDR and not overlapping each other.
@@ -1036,10 +1334,17 @@ impl Validator<'_, '_> {
                 }
             }
             "multi_az" => {
-                if d.resources.len() < 2 {
+                // One load balancer or group can span AZs on its own.
+                let spans = d.resources.iter().any(|r| {
+                    matches!(
+                        self.kinds.get(r.get_ref()),
+                        Some(Kind::LoadBalancer | Kind::AutoScalingGroup)
+                    )
+                });
+                if d.resources.len() < 2 && !spans {
                     self.c.error(
                         d.kind.span(),
-                        "a `multi_az` check needs at least two `resources`",
+                        "a `multi_az` check needs at least two `resources` (or a load balancer or Auto Scaling group)",
                         "too few",
                     );
                 }
@@ -1048,7 +1353,16 @@ impl Validator<'_, '_> {
                         .resources
                         .iter()
                         .filter_map(|s| {
-                            self.reference(s, &[Kind::Subnet, Kind::Instance, Kind::MountTarget])
+                            self.reference(
+                                s,
+                                &[
+                                    Kind::Subnet,
+                                    Kind::Instance,
+                                    Kind::MountTarget,
+                                    Kind::LoadBalancer,
+                                    Kind::AutoScalingGroup,
+                                ],
+                            )
                         })
                         .collect(),
                 }
@@ -1077,6 +1391,21 @@ impl Validator<'_, '_> {
                         .iter()
                         .filter_map(|i| self.reference(i, &[Kind::Instance]))
                         .collect(),
+                    live: d.live,
+                }
+            }
+            "alb_serves_asg" => {
+                let (Some(lb), Some(asg)) = (&d.load_balancer, &d.auto_scaling_group) else {
+                    self.c.error(
+                        d.kind.span(),
+                        "an `alb_serves_asg` check needs `load_balancer` and `auto_scaling_group`",
+                        "missing key",
+                    );
+                    return None;
+                };
+                CheckKind::AlbServesAsg {
+                    load_balancer: self.reference(lb, &[Kind::LoadBalancer])?,
+                    group: self.reference(asg, &[Kind::AutoScalingGroup])?,
                     live: d.live,
                 }
             }
@@ -1114,28 +1443,149 @@ impl Validator<'_, '_> {
 }
 
 impl Validator<'_, '_> {
+    /// The resources and checks `[[include]]` takes from other labs: the listed resources and
+    /// everything they reference, in the stage the include gives (default `setup`), and the
+    /// listed checks, whose resources must all come along.
+    fn includes(
+        &mut self,
+        file: &LabFile,
+        included: Vec<Result<Lab, String>>,
+    ) -> (Vec<Resource>, Vec<Check>) {
+        let mut resources: Vec<Resource> = Vec::new();
+        let mut checks: Vec<Check> = Vec::new();
+        for (inc, loaded) in file.include.iter().zip(included) {
+            let inc = inc.get_ref();
+            let lab = match loaded {
+                Ok(lab) => lab,
+                Err(message) => {
+                    self.c.error(
+                        inc.lab.span(),
+                        format!("cannot include `{}`: {message}", inc.lab.get_ref()),
+                        "this lab",
+                    );
+                    continue;
+                }
+            };
+            let stage = match inc.stage.as_ref().map(|s| s.get_ref().as_str()) {
+                None | Some("setup") => Stage::Setup,
+                Some("solution") => Stage::Solution,
+                Some(other) => {
+                    let span = inc.stage.as_ref().map_or(inc.lab.span(), Spanned::span);
+                    self.c.error(
+                        span,
+                        format!("stage `{other}` must be `setup` or `solution`"),
+                        "invalid stage",
+                    );
+                    Stage::Setup
+                }
+            };
+            // The listed names, then what they reference, transitively.
+            let mut wanted: Vec<String> = Vec::new();
+            for name in &inc.resources {
+                if lab.resource(name.get_ref()).is_some() {
+                    wanted.push(name.get_ref().clone());
+                } else {
+                    self.c.error(
+                        name.span(),
+                        format!("lab `{}` has no resource `{}`", lab.id, name.get_ref()),
+                        "not in that lab",
+                    );
+                    if let Some(close) = closest(
+                        name.get_ref(),
+                        lab.resources.iter().map(|r| r.name.as_str()),
+                    ) {
+                        let close = close.to_owned();
+                        self.c.help(format!("did you mean `{close}`?"));
+                    }
+                }
+            }
+            let mut i = 0;
+            while i < wanted.len() {
+                if let Some(r) = lab.resource(&wanted[i]) {
+                    for dep in r.spec.refs() {
+                        if !wanted.iter().any(|w| w == dep) {
+                            wanted.push(dep.to_owned());
+                        }
+                    }
+                }
+                i += 1;
+            }
+            for name in &wanted {
+                if resources.iter().any(|r| r.name == *name) {
+                    continue;
+                }
+                if let Some(r) = lab.resource(name) {
+                    resources.push(Resource { stage, ..r.clone() });
+                }
+            }
+            for id in &inc.checks {
+                let Some(check) = lab.checks.iter().find(|c| c.id == *id.get_ref()) else {
+                    self.c.error(
+                        id.span(),
+                        format!("lab `{}` has no check `{}`", lab.id, id.get_ref()),
+                        "not in that lab",
+                    );
+                    continue;
+                };
+                let missing: Vec<&str> = check
+                    .kind
+                    .refs()
+                    .into_iter()
+                    .filter(|n| !wanted.iter().any(|w| w == n))
+                    .collect();
+                if missing.is_empty() {
+                    checks.push(check.clone());
+                } else {
+                    self.c.error(
+                        id.span(),
+                        format!(
+                            "check `{}` needs {}, which this include does not take",
+                            id.get_ref(),
+                            missing.join(", ")
+                        ),
+                        "resources missing",
+                    );
+                    self.c
+                        .help(format!("add {} to `resources`", missing.join(", ")));
+                }
+            }
+        }
+        (resources, checks)
+    }
+
     /// `reachable` / `not_reachable`: two endpoints, a protocol and (for TCP and UDP) a port.
     fn reach_check(&mut self, d: &CheckDef, expect: bool) -> Option<CheckKind> {
         let kind_name = d.kind.get_ref().as_str();
-        let endpoint =
-            |v: &mut Self, value: Option<Spanned<String>>, key: &str| -> Option<Endpoint> {
-                let Some(value) = value else {
-                    v.c.error(
-                        d.kind.span(),
-                        format!("a `{kind_name}` check needs `{key}`"),
-                        "missing key",
-                    );
-                    v.c.help(format!(
-                        "`{key}` is `internet`, an instance, a subnet or a security group"
+        let endpoint = |v: &mut Self,
+                        value: Option<Spanned<String>>,
+                        key: &str|
+         -> Option<Endpoint> {
+            let Some(value) = value else {
+                v.c.error(
+                    d.kind.span(),
+                    format!("a `{kind_name}` check needs `{key}`"),
+                    "missing key",
+                );
+                v.c.help(format!(
+                        "`{key}` is `internet`, an instance, a subnet, a security group, an Auto Scaling group or a load balancer"
                     ));
-                    return None;
-                };
-                if value.get_ref() == Endpoint::INTERNET {
-                    return Some(Endpoint::Internet);
-                }
-                v.reference(&value, &[Kind::Instance, Kind::Subnet, Kind::SecurityGroup])
-                    .map(Endpoint::Resource)
+                return None;
             };
+            if value.get_ref() == Endpoint::INTERNET {
+                return Some(Endpoint::Internet);
+            }
+            v.reference(
+                &value,
+                &[
+                    Kind::Instance,
+                    Kind::Subnet,
+                    Kind::SecurityGroup,
+                    Kind::AutoScalingGroup,
+                    Kind::LoadBalancer,
+                ],
+            )
+            .map(Endpoint::Resource)
+        };
         let from_value = match &d.from {
             Some(f) => match f.get_ref() {
                 OneOrMany::One(s) => Some(Spanned::new(f.span(), s.clone())),

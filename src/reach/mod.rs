@@ -244,11 +244,105 @@ impl<'w> Net<'w> {
                 }
                 Ok(hosts)
             }
+            Kind::LoadBalancer | Kind::AutoScalingGroup => self.spread_hosts(name, o),
             other => Err(format!(
-                "`{name}` is a {}: reachability is asked of instances, subnets and security groups",
+                "`{name}` is a {}: reachability is asked of instances, subnets, security groups, Auto Scaling groups and load balancers",
                 other.label()
             )),
         }
+    }
+
+    /// A load balancer or an Auto Scaling group: a host in each of its subnets with its
+    /// security groups (a group's come from its launch template, else from its instances).
+    fn spread_hosts(&self, name: &str, o: &'w Observed) -> Result<Vec<Host<'w>>, String> {
+        let (group_ids, public_ip, down): (Vec<String>, Option<String>, Option<String>) =
+            match &o.facts {
+                Facts::LoadBalancer {
+                    security_groups,
+                    scheme,
+                    state,
+                    ..
+                } => (
+                    security_groups.clone(),
+                    (scheme == "internet-facing").then(|| "internet-facing".to_owned()),
+                    (!state.is_empty() && !matches!(state.as_str(), "active" | "provisioning"))
+                        .then(|| state.clone()),
+                ),
+                Facts::AutoScalingGroup {
+                    launch_template,
+                    instances,
+                    ..
+                } => {
+                    let from_template = launch_template
+                        .as_deref()
+                        .and_then(|t| self.world.get(t))
+                        .and_then(|t| match &t.facts {
+                            Facts::LaunchTemplate {
+                                security_groups, ..
+                            } if !security_groups.is_empty() => Some(security_groups.clone()),
+                            _ => None,
+                        });
+                    let from_instances = || {
+                        instances.iter().find_map(|i| {
+                            match self.world.get(&i.id).map(|o| &o.facts) {
+                                Some(Facts::Instance {
+                                    security_groups, ..
+                                }) => Some(security_groups.clone()),
+                                _ => None,
+                            }
+                        })
+                    };
+                    let groups = from_template.or_else(from_instances).ok_or_else(|| {
+                        format!("{name}: the security groups of its launch template are unknown")
+                    })?;
+                    (groups, None, None)
+                }
+                _ => return Err(format!("`{name}` spans no subnets")),
+            };
+        let groups = group_ids
+            .iter()
+            .map(|g| {
+                self.world
+                    .get(g)
+                    .ok_or_else(|| format!("{name}: security group {g} was not found"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let subnets = o.subnet_ids();
+        if subnets.is_empty() {
+            return Err(format!("{name} is in no subnet"));
+        }
+        subnets
+            .into_iter()
+            .map(|id| {
+                let subnet = self
+                    .world
+                    .get(id)
+                    .ok_or_else(|| format!("{name}: subnet {id} was not found"))?;
+                let addrs = Self::subnet_cidr(subnet)
+                    .ok_or_else(|| format!("{name}: CIDR of {} unknown", self.short(id)))?;
+                // A group's instances get a public address only where the subnet hands one out.
+                let public_ip = public_ip
+                    .clone()
+                    .or_else(|| match (&o.facts, &subnet.facts) {
+                        (
+                            Facts::AutoScalingGroup { .. },
+                            Facts::Subnet {
+                                map_public_ip: true,
+                                ..
+                            },
+                        ) => Some("auto-assigned".to_owned()),
+                        _ => None,
+                    });
+                Ok(Host {
+                    label: format!("{name} in {}", self.short(id)),
+                    addrs,
+                    subnet,
+                    groups: Some(groups.clone()),
+                    public_ip,
+                    down: down.clone(),
+                })
+            })
+            .collect()
     }
 
     fn subnet_cidr(subnet: &Observed) -> Option<IpSet> {

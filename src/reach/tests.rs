@@ -574,3 +574,132 @@ fn a_stopped_instance_is_judged_by_its_configuration_when_traffic_must_not_pass(
     let a = lab.ask_as("public-b", "app", 22, true);
     assert!(a[0].outcome.is_ok(), "{a:?}");
 }
+
+/// The ALB lab on top of the VPC lab: an internet-facing load balancer in the public subnets
+/// with `alb-sg`, and a group in the private subnet launching with `web-sg` (from its template).
+fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme: &str) -> Lab {
+    let mut lab = Lab::new();
+    lab.items.push((
+        "alb-sg",
+        group(
+            "sg-alb",
+            vec![perm(Proto::Tcp, Some(80), SgPeer::Cidr("0.0.0.0/0".into()))],
+        ),
+    ));
+    lab.items.push(("web-sg", group("sg-web", web_ingress)));
+    lab.items.push((
+        "web-lt",
+        obs(
+            Kind::LaunchTemplate,
+            "lt-1",
+            Facts::LaunchTemplate {
+                name: "web-lt".into(),
+                version: 1,
+                image_id: Some("ami-1".into()),
+                instance_type: Some("t3.micro".into()),
+                security_groups: vec!["sg-web".into()],
+                instance_profile: None,
+                user_data: None,
+            },
+        ),
+    ));
+    lab.items.push((
+        "web-alb",
+        obs(
+            Kind::LoadBalancer,
+            "arn:lb",
+            Facts::LoadBalancer {
+                name: "web-alb".into(),
+                vpc_id: Some("vpc-1".into()),
+                dns_name: Some("web-alb-1.elb.amazonaws.com".into()),
+                scheme: scheme.into(),
+                lb_type: "application".into(),
+                state: "active".into(),
+                subnets: vec!["subnet-pa".into(), "subnet-pb".into()],
+                azs: vec!["us-east-1a".into(), "us-east-1b".into()],
+                security_groups: vec!["sg-alb".into()],
+            },
+        ),
+    ));
+    lab.items.push((
+        "web-asg",
+        obs(
+            Kind::AutoScalingGroup,
+            "web-asg",
+            Facts::AutoScalingGroup {
+                vpc_id: Some("vpc-1".into()),
+                subnets: group_subnets.iter().map(|s| (*s).to_owned()).collect(),
+                min_size: 2,
+                max_size: 4,
+                desired_capacity: 2,
+                target_groups: vec!["arn:tg".into()],
+                health_check_type: "ELB".into(),
+                launch_template: Some("lt-1".into()),
+                instances: Vec::new(),
+                status: None,
+            },
+        ),
+    ));
+    lab
+}
+
+fn from_alb() -> Vec<SgPermission> {
+    vec![perm(Proto::Tcp, Some(80), SgPeer::Group("sg-alb".into()))]
+}
+
+#[test]
+fn load_balancer_and_group_endpoints() {
+    let lab = with_web_tier(from_alb(), &["subnet-va"], "internet-facing");
+    // The internet reaches the load balancer in each of its subnets.
+    let answers = lab.ask("internet", "web-alb", 80);
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for a in &answers {
+        assert!(a.outcome.is_ok(), "{a:?}");
+    }
+    assert_eq!(answers[0].to, "web-alb in public-a");
+    // The load balancer reaches the group through the group reference.
+    let to_web = lab.ask("web-alb", "web-asg", 80);
+    assert!(to_web.iter().all(|a| a.outcome.is_ok()), "{to_web:?}");
+    // Nobody else does: not a host in the VPC, not the internet (no public address).
+    let other = lab.one("public-b", "web-asg", 80).expect_err("blocked");
+    assert!(other.contains("web-sg"), "{other}");
+    let direct = lab.one("internet", "web-asg", 80).expect_err("blocked");
+    assert!(
+        direct.contains("no route to an internet gateway"),
+        "{direct}"
+    );
+    // The group's instances reach the internet through the NAT gateway.
+    let out = lab.one("web-asg", "internet", 443).expect("egress");
+    assert!(out.contains("lab-nat"), "{out}");
+}
+
+#[test]
+fn web_servers_open_to_the_world_let_any_host_in() {
+    let lab = with_web_tier(
+        vec![perm(Proto::Tcp, Some(80), SgPeer::Cidr("0.0.0.0/0".into()))],
+        &["subnet-va"],
+        "internet-facing",
+    );
+    let path = lab.one("public-b", "web-asg", 80).expect("gets through");
+    assert!(path.contains("web-sg"), "{path}");
+}
+
+#[test]
+fn an_internal_load_balancer_is_not_reachable_from_the_internet() {
+    let lab = with_web_tier(from_alb(), &["subnet-va"], "internal");
+    let answers = lab.ask("internet", "web-alb", 80);
+    assert!(answers.iter().all(|a| a.outcome.is_err()), "{answers:?}");
+}
+
+#[test]
+fn a_group_in_public_subnets_gets_public_addresses() {
+    let lab = with_web_tier(
+        vec![perm(Proto::Tcp, Some(80), SgPeer::Cidr("0.0.0.0/0".into()))],
+        &["subnet-pa", "subnet-pb"],
+        "internet-facing",
+    );
+    // With a rule open to the world, the internet reaches the instances directly.
+    let answers = lab.ask("internet", "web-asg", 80);
+    assert_eq!(answers.len(), 2);
+    assert!(answers.iter().all(|a| a.outcome.is_ok()), "{answers:?}");
+}

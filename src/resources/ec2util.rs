@@ -1,10 +1,12 @@
 //! Small helpers the EC2 kinds share: scope filters and "already gone is fine".
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ec2::types::Filter;
 
 use super::Scope;
-use crate::aws::AwsError;
 use crate::aws::tags;
+use crate::aws::{Aws, AwsError};
 
 pub fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
     let mut b = Filter::builder().name(name);
@@ -47,4 +49,27 @@ pub fn gone_ok<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
         Err(e) if e.is_gone() => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The VPC of each subnet (one call): what a load balancer or an Auto Scaling group spans is
+/// placed by its subnets (one emulator reports a fixed VPC for load balancers).
+pub async fn subnet_vpcs(
+    aws: &Aws,
+    subnets: Vec<String>,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    if subnets.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let out = aws
+        .ec2
+        .describe_subnets()
+        .filters(filter("subnet-id", subnets))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeSubnets", "subnets", e))?;
+    Ok(out
+        .subnets()
+        .iter()
+        .filter_map(|s| Some((s.subnet_id()?.to_owned(), s.vpc_id()?.to_owned())))
+        .collect())
 }

@@ -361,6 +361,16 @@ impl ResourceKind for Instance {
         attrs
     }
 
+    /// An instance of an Auto Scaling group goes with its group (terminated on its own, the
+    /// group would launch a replacement).
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        world
+            .of_kind(Kind::AutoScalingGroup)
+            .filter(|g| matches!(&g.facts, Facts::AutoScalingGroup { instances, .. } if instances.iter().any(|i| i.id == obs.id)))
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         if state(obs) == "terminated" {
             return Ok(());

@@ -158,6 +158,11 @@ impl ResourceKind for InternetGateway {
                 Facts::NatGateway { vpc_id, state, .. } => {
                     state != "deleted" && vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
                 }
+                // An internet-facing load balancer maps public addresses too.
+                Facts::LoadBalancer { vpc_id, scheme, .. } => {
+                    scheme == "internet-facing"
+                        && vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
+                }
                 Facts::ElasticIp { .. } => true,
                 _ => false,
             })

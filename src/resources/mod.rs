@@ -2,13 +2,16 @@
 //! its tags, compare itself with the lab (the attributes `check` and `plan` report), and delete
 //! itself (with its drain and wait steps). The engine knows only the [`ResourceKind`] trait.
 
+pub mod autoscaling;
 pub mod ec2util;
 pub mod efs;
 mod elastic_ip;
+pub mod elbv2;
 pub mod iam;
 pub mod instance;
 mod internet_gateway;
 pub mod key_pair;
+mod launch_template;
 mod nat_gateway;
 mod network_acl;
 mod route_table;
@@ -52,6 +55,12 @@ pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
         Kind::InstanceProfile => &iam::InstanceProfile,
         Kind::FileSystem => &efs::FileSystem,
         Kind::MountTarget => &efs::MountTarget,
+        Kind::LaunchTemplate => &launch_template::LaunchTemplate,
+        Kind::TargetGroup => &elbv2::TargetGroup,
+        Kind::LoadBalancer => &elbv2::LoadBalancer,
+        Kind::Listener => &elbv2::Listener,
+        Kind::AutoScalingGroup => &autoscaling::AutoScalingGroup,
+        Kind::ScalingPolicy => &autoscaling::ScalingPolicy,
     }
 }
 
@@ -94,12 +103,29 @@ impl Observed {
             | Facts::NatGateway { vpc_id, .. }
             | Facts::Instance { vpc_id, .. }
             | Facts::MountTarget { vpc_id, .. }
-            | Facts::FileSystem { vpc_id, .. } => vpc_id.as_deref(),
+            | Facts::FileSystem { vpc_id, .. }
+            | Facts::TargetGroup { vpc_id, .. }
+            | Facts::LoadBalancer { vpc_id, .. }
+            | Facts::Listener { vpc_id, .. }
+            | Facts::AutoScalingGroup { vpc_id, .. } => vpc_id.as_deref(),
             Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
             Facts::ElasticIp { .. }
             | Facts::KeyPair { .. }
             | Facts::IamRole { .. }
-            | Facts::InstanceProfile { .. } => None,
+            | Facts::InstanceProfile { .. }
+            | Facts::LaunchTemplate { .. }
+            | Facts::ScalingPolicy { .. } => None,
+        }
+    }
+
+    /// Every subnet the resource occupies (a load balancer or an Auto Scaling group spans
+    /// several).
+    pub fn subnet_ids(&self) -> Vec<&str> {
+        match &self.facts {
+            Facts::LoadBalancer { subnets, .. } | Facts::AutoScalingGroup { subnets, .. } => {
+                subnets.iter().map(String::as_str).collect()
+            }
+            _ => self.subnet_id().into_iter().collect(),
         }
     }
 
@@ -222,6 +248,81 @@ pub enum Facts {
         ip: Option<String>,
         security_groups: Vec<String>,
     },
+    LaunchTemplate {
+        /// The template's own name (unique in the region).
+        name: String,
+        /// The default version's data.
+        version: i64,
+        image_id: Option<String>,
+        instance_type: Option<String>,
+        security_groups: Vec<String>,
+        /// The instance profile's ARN or name.
+        instance_profile: Option<String>,
+        /// Decoded.
+        user_data: Option<String>,
+    },
+    TargetGroup {
+        name: String,
+        vpc_id: Option<String>,
+        protocol: Option<String>,
+        port: Option<i32>,
+        health_check_path: Option<String>,
+        load_balancers: Vec<String>,
+    },
+    LoadBalancer {
+        name: String,
+        vpc_id: Option<String>,
+        dns_name: Option<String>,
+        /// `internet-facing` or `internal`.
+        scheme: String,
+        /// `application`, `network`, `gateway`.
+        lb_type: String,
+        /// `provisioning`, `active`, …
+        state: String,
+        subnets: Vec<String>,
+        azs: Vec<String>,
+        security_groups: Vec<String>,
+    },
+    Listener {
+        load_balancer: String,
+        vpc_id: Option<String>,
+        protocol: Option<String>,
+        port: Option<i32>,
+        /// Target groups the default action forwards to.
+        target_groups: Vec<String>,
+    },
+    AutoScalingGroup {
+        /// The VPC of its subnets.
+        vpc_id: Option<String>,
+        subnets: Vec<String>,
+        min_size: i32,
+        max_size: i32,
+        desired_capacity: i32,
+        target_groups: Vec<String>,
+        health_check_type: String,
+        launch_template: Option<String>,
+        instances: Vec<GroupInstance>,
+        /// `Delete in progress` while going.
+        status: Option<String>,
+    },
+    ScalingPolicy {
+        group: String,
+        name: String,
+        policy_type: String,
+        metric: Option<String>,
+        target: Option<f64>,
+    },
+}
+
+/// An instance of an Auto Scaling group, as the group reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupInstance {
+    pub id: String,
+    pub az: Option<String>,
+    /// `Pending`, `InService`, `Terminating`, …
+    pub lifecycle: String,
+    /// `Healthy` or `Unhealthy`.
+    pub health: String,
 }
 
 /// Everything discovered for one command.

@@ -380,6 +380,9 @@ impl ResourceKind for SecurityGroup {
             .chain(world.of_kind(Kind::MountTarget).filter(|m| {
                 matches!(&m.facts, Facts::MountTarget { security_groups, .. } if security_groups.contains(&obs.id))
             }))
+            .chain(world.of_kind(Kind::LoadBalancer).filter(|l| {
+                matches!(&l.facts, Facts::LoadBalancer { security_groups, .. } if security_groups.contains(&obs.id))
+            }))
             .map(|i| i.id.clone())
             .collect()
     }

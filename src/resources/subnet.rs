@@ -189,7 +189,7 @@ impl ResourceKind for Subnet {
         world
             .items
             .iter()
-            .filter(|o| o.subnet_id() == Some(obs.id.as_str()))
+            .filter(|o| o.subnet_ids().contains(&obs.id.as_str()))
             .filter(|o| !matches!(&o.facts, Facts::Instance { state, .. } if state == "terminated"))
             .filter(|o| !matches!(&o.facts, Facts::NatGateway { state, .. } if state == "deleted"))
             .map(|o| o.id.clone())

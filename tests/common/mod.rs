@@ -247,7 +247,19 @@ pub async fn tagged_left_in(region: &str, env: &str) -> Vec<String> {
                 (i.instance_id().map(str::to_owned), i.tags().to_vec(), alive)
             }),
     );
-    all.into_iter()
+    let out = ec2
+        .describe_launch_templates()
+        .filters(f())
+        .send()
+        .await
+        .expect("launch templates");
+    all.extend(
+        out.launch_templates()
+            .iter()
+            .map(|x| own(x.launch_template_id(), x.tags())),
+    );
+    let mut left: Vec<String> = all
+        .into_iter()
         .filter(|(_, tags, alive)| {
             *alive
                 && tags
@@ -255,7 +267,68 @@ pub async fn tagged_left_in(region: &str, env: &str) -> Vec<String> {
                     .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
         })
         .filter_map(|(id, _, _)| id)
-        .collect()
+        .collect();
+    left.extend(elb_and_asg_left(region, env).await);
+    left
+}
+
+/// Load balancers, target groups and Auto Scaling groups carrying `awslab:env = env`.
+async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
+    let conf = sdk_config(region).await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
+    let mut arns: Vec<String> = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("load balancers")
+        .load_balancers()
+        .iter()
+        .filter_map(|l| l.load_balancer_arn().map(str::to_owned))
+        .collect();
+    arns.extend(
+        elb.describe_target_groups()
+            .send()
+            .await
+            .expect("target groups")
+            .target_groups()
+            .iter()
+            .filter_map(|t| t.target_group_arn().map(str::to_owned)),
+    );
+    let mut left = Vec::new();
+    for chunk in arns.chunks(20) {
+        let tags = elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .expect("elb tags");
+        left.extend(
+            tags.tag_descriptions()
+                .iter()
+                .filter(|d| {
+                    d.tags()
+                        .iter()
+                        .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
+                })
+                .filter_map(|d| d.resource_arn().map(str::to_owned)),
+        );
+    }
+    let asg = aws_sdk_autoscaling::Client::new(&conf);
+    left.extend(
+        asg.describe_auto_scaling_groups()
+            .send()
+            .await
+            .expect("groups")
+            .auto_scaling_groups()
+            .iter()
+            .filter(|g| {
+                g.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
+            })
+            .filter_map(|g| g.auto_scaling_group_name().map(str::to_owned)),
+    );
+    left
 }
 
 /// The lab the full cycle runs: the VPC lab, or the reduced one where the emulator lacks NAT
@@ -269,4 +342,69 @@ pub fn cycle_lab() -> String {
     } else {
         "vpc-public-private".to_owned()
     }
+}
+
+/// The ALB lab, or its reduced form where the emulator drops an Auto Scaling group's target
+/// groups (MiniStack).
+pub fn alb_lab() -> String {
+    if emulator() == "ministack" {
+        root()
+            .join("tests/labs/alb-basic.toml")
+            .display()
+            .to_string()
+    } else {
+        "alb-asg-web".to_owned()
+    }
+}
+
+/// `awslab --env ENV ARGS` in a region.
+pub fn run_in(
+    home: &std::path::Path,
+    region: &str,
+    env: &str,
+    args: &[&str],
+) -> std::process::Output {
+    let mut c = awslab(home);
+    c.env("AWS_REGION", region).args(["--env", env]).args(args);
+    c.output().expect("run awslab")
+}
+
+/// `check LAB` as JSON: the exit code and the report.
+pub fn check_in(
+    home: &std::path::Path,
+    region: &str,
+    env: &str,
+    lab: &str,
+) -> (Option<i32>, Value) {
+    let out = run_in(home, region, env, &["--format", "json", "check", lab]);
+    (out.status.code(), json(&out))
+}
+
+/// (id, status, message, hint) of every check of a report.
+pub fn results(report: &Value) -> Vec<(String, String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            (
+                s(&c["id"]),
+                s(&c["status"]),
+                s(&c["message"]),
+                s(&c["hint"]),
+            )
+        })
+        .collect()
+}
+
+/// The ids of the failed checks, sorted.
+pub fn failed(report: &Value) -> Vec<String> {
+    let mut f: Vec<String> = results(report)
+        .into_iter()
+        .filter(|(_, st, _, _)| st == "fail")
+        .map(|(id, _, _, _)| id)
+        .collect();
+    f.sort();
+    f
 }

@@ -1,0 +1,337 @@
+//! EC2 launch templates: what an Auto Scaling group launches. Tagged at creation; the template's
+//! own name is unique per owner (`awslab-<lab>-<env>-<name>`), a hand-built one is found by its
+//! name. A changed template gets a new version that becomes the default (the group launches
+//! `$Default`), so `up` converges without replacing it.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    InstanceType, LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
+    ResourceType,
+};
+
+use super::ec2util::{filter, gone_ok, scope_filters};
+use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use crate::aws::tags::{self, Owner, from_ec2};
+use crate::aws::{Aws, AwsError};
+use crate::lab::{Kind, Resource, Spec};
+
+pub struct LaunchTemplate;
+
+/// The template name awslab gives an owner's template (unique in the region).
+pub fn name_of(owner: &Owner, logical: &str) -> String {
+    super::iam::name_of(owner, logical)
+}
+
+impl LaunchTemplate {
+    /// The default version's data of each template (one call per template: the API describes
+    /// the versions of one template at a time).
+    async fn observe(
+        aws: &Aws,
+        t: &aws_sdk_ec2::types::LaunchTemplate,
+    ) -> Result<Option<Observed>, AwsError> {
+        let (Some(id), Some(name)) = (t.launch_template_id(), t.launch_template_name()) else {
+            return Ok(None);
+        };
+        let mut tags = from_ec2(t.tags());
+        // A hand-built template is known by its name.
+        tags.entry(tags::NAME.to_owned())
+            .or_insert_with(|| name.to_owned());
+        let versions = aws
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(id)
+            .versions("$Default")
+            .send()
+            .await;
+        let versions = match versions {
+            Ok(v) => v,
+            Err(e) => {
+                let e = AwsError::from_sdk("ec2:DescribeLaunchTemplateVersions", id, e);
+                if e.is_gone() {
+                    return Ok(None);
+                }
+                return Err(e);
+            }
+        };
+        let version = versions.launch_template_versions().first();
+        let data = version.and_then(|v| v.launch_template_data());
+        let mut security_groups: Vec<String> = data
+            .map(|d| d.security_group_ids().to_vec())
+            .unwrap_or_default();
+        // Groups may also sit on the template's network interface.
+        if let Some(d) = data {
+            for ni in d.network_interfaces() {
+                security_groups.extend(ni.groups().iter().cloned());
+            }
+        }
+        let user_data = data.and_then(|d| d.user_data()).map(|u| {
+            aws_smithy_types::base64::decode(u)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| u.to_owned())
+        });
+        Ok(Some(Observed {
+            kind: Kind::LaunchTemplate,
+            id: id.to_owned(),
+            tags,
+            facts: Facts::LaunchTemplate {
+                name: name.to_owned(),
+                version: version.and_then(|v| v.version_number()).unwrap_or(1),
+                image_id: data.and_then(|d| d.image_id()).map(str::to_owned),
+                instance_type: data
+                    .and_then(|d| d.instance_type())
+                    .map(|t| t.as_str().to_owned()),
+                security_groups,
+                instance_profile: data
+                    .and_then(|d| d.iam_instance_profile())
+                    .and_then(|p| p.arn().or(p.name()))
+                    .map(str::to_owned),
+                user_data,
+            },
+        }))
+    }
+
+    async fn data(cx: &ApplyCx<'_>, res: &Resource) -> Result<RequestLaunchTemplateData, AwsError> {
+        let Spec::LaunchTemplate {
+            ami,
+            instance_type,
+            security_groups,
+            instance_profile,
+            user_data,
+        } = &res.spec
+        else {
+            return Err(AwsError::other(
+                "apply",
+                &res.name,
+                "WrongKind",
+                "not a launch template",
+            ));
+        };
+        let image = cx.amis.resolve(cx.aws, ami, &res.name).await?;
+        let mut data = RequestLaunchTemplateData::builder()
+            .image_id(image)
+            .instance_type(InstanceType::from(instance_type.as_str()));
+        for sg in security_groups {
+            data = data.security_group_ids(cx.bound.require(sg, &res.name)?);
+        }
+        if let Some(script) = user_data {
+            data = data.user_data(aws_smithy_types::base64::encode(script));
+        }
+        if let Some(profile) = instance_profile {
+            let arn = match cx.bound.get(profile).map(|o| &o.facts) {
+                Some(Facts::InstanceProfile { arn, .. }) => arn.clone(),
+                _ => cx.bound.require(profile, &res.name)?.to_owned(),
+            };
+            data = data.iam_instance_profile(
+                LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                    .arn(arn)
+                    .build(),
+            );
+        }
+        Ok(data.build())
+    }
+
+    async fn describe(aws: &Aws, id: &str) -> Result<Option<Observed>, AwsError> {
+        let out = aws
+            .ec2
+            .describe_launch_templates()
+            .launch_template_ids(id)
+            .send()
+            .await;
+        match out {
+            Ok(out) => match out.launch_templates().first() {
+                Some(t) => Self::observe(aws, t).await,
+                None => Ok(None),
+            },
+            Err(e) => {
+                let e = AwsError::from_sdk("ec2:DescribeLaunchTemplates", id, e);
+                if e.is_gone() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for LaunchTemplate {
+    fn kind(&self) -> Kind {
+        Kind::LaunchTemplate
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        let filters = match scope {
+            // Templates live in no VPC.
+            Scope::InVpcs(_) => return Ok(Vec::new()),
+            Scope::Named(names) if names.is_empty() => return Ok(Vec::new()),
+            Scope::Named(names) => vec![filter("launch-template-name", names.iter().cloned())],
+            other => match scope_filters(other, None) {
+                Some(f) => f,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let templates = aws
+            .ec2
+            .describe_launch_templates()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk("ec2:DescribeLaunchTemplates", "launch templates", e)
+            })?;
+        let mut out = Vec::new();
+        for t in &templates {
+            if let Some(o) = Self::observe(aws, t).await? {
+                // A name match that awslab made for another lab or env is not a hand-built one.
+                if matches!(scope, Scope::Named(_)) && o.tags.contains_key(tags::LAB) {
+                    continue;
+                }
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let data = Self::data(cx, res).await?;
+        let id = match existing {
+            None => {
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_launch_template()
+                    .launch_template_name(name_of(cx.owner, &res.name))
+                    .launch_template_data(data)
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::LaunchTemplate, &res.name))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateLaunchTemplate", &res.name, e))?;
+                out.launch_template()
+                    .and_then(|t| t.launch_template_id())
+                    .ok_or_else(|| {
+                        AwsError::other(
+                            "ec2:CreateLaunchTemplate",
+                            &res.name,
+                            "NoId",
+                            "no template in the answer",
+                        )
+                    })?
+                    .to_owned()
+            }
+            Some(o) => {
+                // Out of date: a new version, made the default.
+                let out = cx
+                    .aws
+                    .ec2
+                    .create_launch_template_version()
+                    .launch_template_id(&o.id)
+                    .launch_template_data(data)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("ec2:CreateLaunchTemplateVersion", &res.name, e)
+                    })?;
+                let version = out
+                    .launch_template_version()
+                    .and_then(|v| v.version_number())
+                    .unwrap_or(1);
+                cx.aws
+                    .ec2
+                    .modify_launch_template()
+                    .launch_template_id(&o.id)
+                    .default_version(version.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:ModifyLaunchTemplate", &res.name, e))?;
+                o.id.clone()
+            }
+        };
+        Self::describe(cx.aws, &id).await?.ok_or_else(|| {
+            AwsError::other(
+                "ec2:DescribeLaunchTemplates",
+                &res.name,
+                "NotFound",
+                "vanished after creation",
+            )
+        })
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["instance_type", "security_groups", "user_data"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::LaunchTemplate {
+                instance_type,
+                security_groups,
+                user_data,
+                ..
+            },
+            Facts::LaunchTemplate {
+                instance_type: t,
+                security_groups: sgs,
+                user_data: found_data,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let mut want_sgs = security_groups.clone();
+        want_sgs.sort();
+        let mut found_sgs: Vec<String> = sgs.iter().map(|g| bound.label(g)).collect();
+        found_sgs.sort();
+        found_sgs.dedup();
+        // A student writes their own script: what matters is that there is one.
+        let script = |s: &Option<String>| {
+            if s.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+                "a script"
+            } else {
+                "none"
+            }
+        };
+        vec![
+            Attr::new(
+                "instance_type",
+                instance_type,
+                t.as_deref().unwrap_or("none"),
+            ),
+            Attr::new("security_groups", want_sgs.join(", "), found_sgs.join(", ")),
+            Attr::new("user_data", script(user_data), script(found_data)),
+        ]
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        // A group launching from it must go first.
+        world
+            .of_kind(Kind::AutoScalingGroup)
+            .filter(|g| matches!(&g.facts, Facts::AutoScalingGroup { launch_template: Some(t), .. } if *t == obs.id))
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        gone_ok(
+            cx.aws
+                .ec2
+                .delete_launch_template()
+                .launch_template_id(&obs.id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:DeleteLaunchTemplate", &obs.id, e)),
+        )
+    }
+}
