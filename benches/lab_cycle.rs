@@ -1,4 +1,5 @@
-//! Wall time and API calls of `up`, `check` and `down` of the cycle lab, on the emulator and with
+//! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS and ALB labs, or
+//! their reduced forms on MiniStack), on the emulator and with
 //! latency injected by the fault proxy (real AWS answers in tens of milliseconds, the emulator in
 //! one or two). Not a timed test: it measures and prints, and writes the figures to
 //! `target/bench/lab_cycle.json` for comparison between commits.
@@ -65,51 +66,58 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let lab = common::cycle_lab();
+    let labs = [
+        common::cycle_lab(),
+        "efs-shared-storage".to_owned(),
+        common::alb_lab(),
+    ];
     let upstream = common::endpoint();
     let mut report = Vec::new();
-    for (scenario, latency) in [("emulator", 0u64), ("latency 50 ms", 50)] {
-        let proxy = FaultProxy::start(
-            &upstream,
-            Faults {
-                latency: Duration::from_millis(latency),
-                ..Faults::default()
-            },
-        )
-        .await;
-        let mut by_command: Vec<(&str, Vec<Figures>)> =
-            vec![("up", vec![]), ("check", vec![]), ("down", vec![])];
-        for run in 0..runs {
-            let env = format!("bench-{}-{latency}-{run}", std::process::id());
-            let home = tempfile::tempdir().expect("home");
-            let steps: [(&str, Vec<&str>); 3] = [
-                ("up", vec!["--env", &env, "up", &lab, "--yes"]),
-                ("check", vec!["--env", &env, "check", &lab]),
-                ("down", vec!["--env", &env, "down", &lab, "--yes"]),
-            ];
-            for (i, (_, args)) in steps.iter().enumerate() {
-                let f = measure(&proxy.url, home.path(), args).await;
-                by_command[i].1.push(f);
+    for lab in &labs {
+        let lab = lab.as_str();
+        for (scenario, latency) in [("emulator", 0u64), ("latency 50 ms", 50)] {
+            let proxy = FaultProxy::start(
+                &upstream,
+                Faults {
+                    latency: Duration::from_millis(latency),
+                    ..Faults::default()
+                },
+            )
+            .await;
+            let mut by_command: Vec<(&str, Vec<Figures>)> =
+                vec![("up", vec![]), ("check", vec![]), ("down", vec![])];
+            for run in 0..runs {
+                let env = format!("bench-{}-{latency}-{run}", std::process::id());
+                let home = tempfile::tempdir().expect("home");
+                let steps: [(&str, Vec<&str>); 3] = [
+                    ("up", vec!["--env", &env, "up", &lab, "--yes"]),
+                    ("check", vec!["--env", &env, "check", &lab]),
+                    ("down", vec!["--env", &env, "down", &lab, "--yes"]),
+                ];
+                for (i, (_, args)) in steps.iter().enumerate() {
+                    let f = measure(&proxy.url, home.path(), args).await;
+                    by_command[i].1.push(f);
+                }
             }
-        }
-        for (command, figures) in by_command {
-            let m = median(figures);
-            println!(
-                "{scenario:>14} {command:>5}: {:>6.2} s  {:>3} API calls  {:>2} retries  (median of {runs})",
-                m.wall.as_secs_f64(),
-                m.calls,
-                m.retries
-            );
-            report.push(json!({
-                "scenario": scenario,
-                "emulator": common::emulator(),
-                "lab": lab,
-                "command": command,
-                "wall_seconds": m.wall.as_secs_f64(),
-                "api_calls": m.calls,
-                "retries": m.retries,
-                "runs": runs,
-            }));
+            for (command, figures) in by_command {
+                let m = median(figures);
+                println!(
+                    "{lab:>20} {scenario:>14} {command:>5}: {:>6.2} s  {:>3} API calls  {:>2} retries  (median of {runs})",
+                    m.wall.as_secs_f64(),
+                    m.calls,
+                    m.retries
+                );
+                report.push(json!({
+                    "scenario": scenario,
+                    "emulator": common::emulator(),
+                    "lab": lab,
+                    "command": command,
+                    "wall_seconds": m.wall.as_secs_f64(),
+                    "api_calls": m.calls,
+                    "retries": m.retries,
+                    "runs": runs,
+                }));
+            }
         }
     }
     let dir = common::root().join("target/bench");

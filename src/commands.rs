@@ -305,7 +305,7 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     }
     let lookup = async {
         let aws = aws::connect(&s.aws).await;
-        engine::discover::owned(&aws, &owner(s, lab), false).await
+        engine::discover::owned_for_compare(&aws, &owner(s, lab), lab).await
     };
     let world = tokio::time::timeout(std::time::Duration::from_secs(8), lookup)
         .await

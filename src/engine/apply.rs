@@ -72,7 +72,7 @@ pub async fn apply(
     reporter: &dyn Reporter,
 ) -> Result<ApplyOutcome, AwsError> {
     reporter.event(Event::Note("discovering what exists".to_owned()));
-    let world = discover::owned_for_compare(aws, owner).await?;
+    let world = discover::owned_for_compare(aws, owner, lab).await?;
     let wanted: Vec<&Resource> = lab.resources_for(stage).collect();
     let names: BTreeSet<&str> = wanted.iter().map(|r| r.name.as_str()).collect();
     let deps: BTreeMap<String, BTreeSet<String>> = wanted

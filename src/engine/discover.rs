@@ -4,7 +4,7 @@ use futures::future::try_join_all;
 
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
-use crate::lab::Kind;
+use crate::lab::{Kind, Lab};
 use crate::resources::{self, Facts, Observed, Scope, World};
 
 /// The region's availability zones, sorted by name (a lab's `az = N` indexes this list).
@@ -36,12 +36,21 @@ pub async fn scope(aws: &Aws, kinds: &[Kind], scope: &Scope) -> Result<Vec<Obser
     Ok(found.into_iter().flatten().collect())
 }
 
-/// What carries the owner's tags. With `inside_vpcs`, also everything inside the owner's VPCs
-/// (what `down` may delete: student-built subnets, instances, … of a lab-owned VPC).
+/// What carries the owner's tags, of every kind. With `inside_vpcs`, also everything inside the
+/// owner's VPCs (what `down` may delete: student-built subnets, instances, … of a lab-owned VPC).
 pub async fn owned(aws: &Aws, owner: &Owner, inside_vpcs: bool) -> Result<World, AwsError> {
+    owned_of(aws, owner, inside_vpcs, Kind::ALL).await
+}
+
+/// [`owned`] of some kinds only.
+async fn owned_of(
+    aws: &Aws,
+    owner: &Owner,
+    inside_vpcs: bool,
+    kinds: &[Kind],
+) -> Result<World, AwsError> {
     let owned_scope = Scope::Owned(owner.clone());
-    let (items, azs) =
-        tokio::try_join!(scope(aws, Kind::ALL, &owned_scope), availability_zones(aws))?;
+    let (items, azs) = tokio::try_join!(scope(aws, kinds, &owned_scope), availability_zones(aws))?;
     let mut world = World { items, azs };
     if inside_vpcs {
         let vpc_ids: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
@@ -58,9 +67,16 @@ pub async fn owned(aws: &Aws, owner: &Owner, inside_vpcs: bool) -> Result<World,
     Ok(world)
 }
 
-/// What `plan` and `up` compare with the lab: the owner's resources, with the VPC attributes.
-pub async fn owned_for_compare(aws: &Aws, owner: &Owner) -> Result<World, AwsError> {
-    let mut world = owned(aws, owner, false).await?;
+/// What `plan` and `up` compare with the lab: the owner's resources of the kinds the lab
+/// declares (nothing else can be bound to it; `down` still looks at every kind), with the VPC
+/// attributes.
+pub async fn owned_for_compare(aws: &Aws, owner: &Owner, lab: &Lab) -> Result<World, AwsError> {
+    let kinds: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| lab.resources.iter().any(|r| r.kind() == *k))
+        .collect();
+    let mut world = owned_of(aws, owner, false, &kinds).await?;
     let vpcs: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
     vpc_attributes(aws, &mut world, &vpcs).await?;
     Ok(world)

@@ -35,7 +35,7 @@ impl Plan {
 }
 
 pub async fn plan(aws: &Aws, lab: &Lab, stage: StageSel, owner: &Owner) -> Result<Plan, AwsError> {
-    let world = discover::owned_for_compare(aws, owner).await?;
+    let world = discover::owned_for_compare(aws, owner, lab).await?;
     let mut bound = Bindings::default();
     // Twice: kinds found through their dependencies need those bound first.
     for _ in 0..2 {
