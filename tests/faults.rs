@@ -214,7 +214,12 @@ async fn a_fault_that_never_clears_is_reported_not_hidden() {
 /// nothing.
 async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
     let started = std::time::Instant::now();
-    let env = common::env_name(&format!("kill{point}-{}", lab.len()));
+    // One env per lab and point (lab ids, not path lengths: two labs' paths may be as long).
+    let stem = std::path::Path::new(lab)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(lab);
+    let env = common::env_name(&format!("kill{point}-{stem}"));
     let home = tempfile::tempdir().expect("home");
     let proxy = FaultProxy::start(
         &common::endpoint(),
