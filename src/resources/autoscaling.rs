@@ -27,9 +27,10 @@ pub fn name_of(owner: &Owner, logical: &str) -> String {
     super::iam::name_of(owner, logical)
 }
 
-/// The policy name awslab gives (one target-tracking policy per group and logical name).
-fn policy_name(logical: &str) -> String {
-    format!("awslab-{logical}")
+/// The policy name awslab gives. AWS keys policies by group and name; moto by name alone in
+/// the region, so the name carries lab and env too (two envs' policies never collide).
+fn policy_name(owner: &Owner, logical: &str) -> String {
+    name_of(owner, logical)
 }
 
 /// Auto Scaling answers `ValidationError` for a group that does not exist.
@@ -565,7 +566,7 @@ impl ResourceKind for ScalingPolicy {
         // `PutScalingPolicy` creates or replaces: the existing policy keeps its name.
         let name = match existing.map(|o| &o.facts) {
             Some(Facts::ScalingPolicy { name, .. }) => name.clone(),
-            _ => policy_name(&res.name),
+            _ => policy_name(cx.owner, &res.name),
         };
         let out = cx
             .aws
@@ -612,7 +613,7 @@ impl ResourceKind for ScalingPolicy {
     fn find_existing<'w>(
         &self,
         world: &'w World,
-        _owner: &Owner,
+        owner: &Owner,
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
@@ -625,7 +626,7 @@ impl ResourceKind for ScalingPolicy {
                 move |p| matches!(&p.facts, Facts::ScalingPolicy { group: g, .. } if g == group_id),
             )
         };
-        let mine = policy_name(&res.name);
+        let mine = policy_name(owner, &res.name);
         of_group()
             .find(|p| matches!(&p.facts, Facts::ScalingPolicy { name, .. } if *name == mine))
             .or_else(|| {
