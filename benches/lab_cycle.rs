@@ -1,4 +1,4 @@
-//! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS and ALB labs, or
+//! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS, ALB and S3 labs, or
 //! their reduced forms on MiniStack), on the emulator and with
 //! latency injected by the fault proxy (real AWS answers in tens of milliseconds, the emulator in
 //! one or two). Not a timed test: it measures and prints, and writes the figures to
@@ -70,6 +70,7 @@ async fn main() {
         common::cycle_lab(),
         "efs-shared-storage".to_owned(),
         common::alb_lab(),
+        "s3-static-website".to_owned(),
     ];
     let upstream = common::endpoint();
     let mut report = Vec::new();

@@ -300,27 +300,65 @@ async fn show(
 /// short, best-effort lookup by tags), else a placeholder that says how to get it.
 async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     let refs = crate::lab::resource_refs(&lab.instructions);
-    if refs.is_empty() {
+    if refs.is_empty() && !lab.instructions.contains("${region}") {
         return lab.instructions.clone();
     }
+    let aws = aws::connect(&s.aws).await;
+    let owner = owner(s, lab);
+    let buckets = lab
+        .resources
+        .iter()
+        .any(|r| r.kind() == crate::lab::Kind::Bucket);
     let lookup = async {
-        let aws = aws::connect(&s.aws).await;
-        engine::discover::owned_for_compare(&aws, &owner(s, lab), lab).await
+        let world = engine::discover::owned_for_compare(&aws, &owner, lab).await?;
+        // A bucket's name is known before it exists: it needs only the account id.
+        let account = if buckets {
+            Some(aws.account_id().await?)
+        } else {
+            None
+        };
+        Ok::<_, crate::aws::AwsError>((world, account))
     };
-    let world = tokio::time::timeout(std::time::Duration::from_secs(8), lookup)
+    let found = tokio::time::timeout(std::time::Duration::from_secs(8), lookup)
         .await
         .ok()
         .and_then(Result::ok);
-    crate::lab::fill_refs(&lab.instructions, |name| {
+    let (world, account) = match found {
+        Some((w, a)) => (Some(w), a),
+        None => (None, None),
+    };
+    let mut bound = crate::resources::Bindings::default();
+    if let Some(world) = &world {
+        // Twice: kinds found through their parents need those bound first.
+        for _ in 0..2 {
+            for r in &lab.resources {
+                if bound.get(&r.name).is_none()
+                    && let Some(o) = engine::apply::find_owned(world, &owner, r, &bound)
+                {
+                    bound.insert(&r.name, o.clone());
+                }
+            }
+        }
+    }
+    let bucket_name = |name: &str| -> Option<String> {
+        bound.id(name).map(str::to_owned).or_else(|| {
+            let res = lab.resource(name)?;
+            let account = account.as_deref()?;
+            (res.kind() == crate::lab::Kind::Bucket)
+                .then(|| crate::resources::s3::bucket_name(&owner, name, account))
+        })
+    };
+    crate::lab::fill_refs(&lab.instructions, &aws.region, |name, attr| {
         let res = lab.resource(name)?;
-        let world = world.as_ref()?;
-        engine::apply::find_owned(
-            world,
-            &owner(s, lab),
-            res,
-            &crate::resources::Bindings::default(),
-        )
-        .map(|o| o.id.clone())
+        match (attr, &res.spec) {
+            ("id", crate::lab::Spec::Bucket { .. }) => bucket_name(name),
+            ("id", _) => bound.id(name).map(str::to_owned),
+            ("url", crate::lab::Spec::Website { bucket, .. }) => {
+                bucket_name(bucket).map(|b| crate::resources::s3::website_url(&b, &aws.region))
+            }
+            ("url", _) => crate::resources::url(bound.get(name)?, &aws.region),
+            _ => None,
+        }
     })
 }
 
@@ -428,7 +466,7 @@ async fn up(
     let urls: Vec<(String, String)> = outcome
         .bound
         .iter()
-        .filter_map(|(name, o)| Some((name.clone(), crate::resources::elbv2::url(o)?)))
+        .filter_map(|(name, o)| Some((name.clone(), crate::resources::url(o, &aws.region)?)))
         .collect();
     if p.format == Format::Json {
         p.json(&serde_json::json!({
@@ -452,9 +490,13 @@ async fn up(
     }
     stats(p, "up", &aws, started);
     for (name, url) in &urls {
-        p.info(&format!(
-            "{name}: {url} (new instances need a minute or two to pass the health checks)"
-        ));
+        let wait = match lab.resource(name).map(|r| r.kind()) {
+            Some(crate::lab::Kind::LoadBalancer) => {
+                " (new instances need a minute or two to pass the health checks)"
+            }
+            _ => "",
+        };
+        p.info(&format!("{name}: {url}{wait}"));
     }
     if outcome.failed.is_empty() && outcome.skipped.is_empty() {
         p.info(&format!(

@@ -17,6 +17,7 @@ pub const PUBLIC_IPV4_HOUR: f64 = 0.005;
 pub const ALB_HOUR: f64 = 0.0225;
 pub const EFS_GB_MONTH: f64 = 0.30;
 pub const ECR_GB_MONTH: f64 = 0.10;
+pub const S3_GB_MONTH: f64 = 0.023;
 pub const EBS_GP3_GB_MONTH: f64 = 0.08;
 /// The root volume of an Amazon Linux 2023 instance.
 pub const ROOT_VOLUME_GB: f64 = 8.0;
@@ -134,6 +135,14 @@ pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
                 internet_facing,
                 ..
             } => e.load_balancer(&r.name, *internet_facing, subnets.len()),
+            // Billed by what is stored and requested: a small site costs fractions of a cent.
+            Spec::Bucket { .. } => e.add(
+                format!(
+                    "S3 bucket {} (${S3_GB_MONTH:.3}/GB-month stored; a small site: ~$0)",
+                    r.name
+                ),
+                0.0,
+            ),
             // What the group keeps running: `desired_capacity` instances of its template.
             Spec::AutoScalingGroup {
                 launch_template,
@@ -229,10 +238,12 @@ pub struct Dollars(pub f64);
 
 impl fmt::Display for Dollars {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 >= 10.0 {
-            write!(f, "${:.2}", self.0)
+        // No `-0.000` from sums of nothing.
+        let v = if self.0.abs() < 5e-4 { 0.0 } else { self.0 };
+        if v >= 10.0 {
+            write!(f, "${v:.2}")
         } else {
-            write!(f, "${:.3}", self.0)
+            write!(f, "${v:.3}")
         }
     }
 }
@@ -255,6 +266,7 @@ mod tests {
         // The setup stage (a key pair) costs nothing.
         assert_eq!(of_lab(&lab, StageSel::Setup).per_hour(), 0.0);
         assert_eq!(Dollars(e.per_hour()).to_string(), "$0.078");
+        assert_eq!(Dollars(-0.0).to_string(), "$0.000");
     }
 
     fn instance(state: &str, public_ip: Option<&str>) -> Observed {

@@ -426,3 +426,25 @@ fn load_balancer_and_group_settings_are_checked() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+#[test]
+fn an_objects_source_must_be_a_directory_beside_the_lab() {
+    let s3 =
+        std::fs::read_to_string(common::root().join("labs/s3-static-website.toml")).expect("lab");
+    let err = up_variant(
+        "site",
+        &s3.replace("source = \"assets/site\"", "source = \"assets/nope\""),
+        2,
+    );
+    assert!(err.contains("site.toml:"), "{err}");
+    assert!(err.contains("cannot read `assets/nope`"), "{err}");
+    let err = up_variant(
+        "escape",
+        &s3.replace("source = \"assets/site\"", "source = \"../etc\""),
+        2,
+    );
+    assert!(
+        err.contains("must stay inside the lab's directory"),
+        "{err}"
+    );
+}

@@ -44,6 +44,10 @@ fn by_name<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Vec<&'w Obser
                         *k == res.name || *k == key_name(owner, &res.name)
                     }
                     Facts::IamRole { .. } | Facts::InstanceProfile { .. } => o.id == res.name,
+                    // `<name>-<env>-<account>`: the name the lab tells the student to use.
+                    Facts::Bucket { .. } => {
+                        crate::resources::s3::is_name_of(&o.id, owner, &res.name)
+                    }
                     _ => false,
                 }
         })
@@ -99,6 +103,11 @@ fn by_relation<'w>(
         Spec::ScalingPolicy { group, .. } => crate::resources::kind(Kind::ScalingPolicy)
             .find_existing(world, owner, res, bound)
             .map(|p| (p, format!("target tracking policy of {group}"))),
+        Spec::BucketPolicy { bucket, .. }
+        | Spec::Website { bucket, .. }
+        | Spec::Objects { bucket, .. } => crate::resources::kind(res.kind())
+            .find_existing(world, owner, res, bound)
+            .map(|o| (o, format!("of bucket {bucket}"))),
         Spec::NatGateway { subnet, .. } => {
             let subnet_id = bound.id(subnet)?;
             world
@@ -222,6 +231,15 @@ fn missing_reason(res: &Resource) -> String {
         Spec::ScalingPolicy { group, .. } => {
             format!("{group} has no target tracking scaling policy")
         }
+        Spec::BucketPolicy { bucket, .. } => format!("{bucket} has no bucket policy"),
+        Spec::Website { bucket, .. } => {
+            format!("{bucket} has no static website hosting configured")
+        }
+        Spec::Objects { bucket, .. } => format!("{bucket} was not found, so neither its objects"),
+        Spec::Bucket { .. } => format!(
+            "no bucket named as the lab says (`awslab show` prints the name: `{}-<env>-<account id>`)",
+            res.name
+        ),
         Spec::InternetGateway { vpc } => format!(
             "no internet gateway named `{}` and none attached to {vpc}",
             res.name

@@ -50,6 +50,41 @@ pub async fn run(
     world: &World,
     live: Live,
 ) -> Option<CheckResult> {
+    if let CheckKind::S3Website { bucket, live: true } = &check.kind {
+        let id = format!("{}.live", check.id);
+        let title = format!("{} (live: GET the index and a missing page)", check.title);
+        if let Some(s) = skipped(id.clone(), title.clone(), live) {
+            return Some(s);
+        }
+        let Some(name) = bound.id(bucket) else {
+            return Some(CheckResult::skip(
+                id,
+                title,
+                format!("not run: `{bucket}` was not found"),
+            ));
+        };
+        let host = crate::resources::s3::website_url(name, &aws.region)
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let index = http_get_path(&host, 80, "/").await;
+        let missing = http_get_path(&host, 80, "/awslab-no-such-page.html").await;
+        return Some(match (index, missing) {
+            (Ok(200), Ok(404)) => CheckResult::pass(
+                id,
+                title,
+                check.points,
+                format!("http://{host}/ answered 200; a missing page 404 (the error document)"),
+            ),
+            (index, missing) => CheckResult::fail(
+                id,
+                title,
+                check.points,
+                format!("http://{host}/ answered {index:?}; a missing page {missing:?} (want 200 and 404)"),
+                "a 403 means the policy or Block Public Access stops the public read; a 404 on the index means index.html is not uploaded".to_owned(),
+            ),
+        });
+    }
     if let CheckKind::AlbServesAsg {
         load_balancer,
         group,
@@ -274,13 +309,18 @@ async fn alb_serving(
 
 /// The status code of `GET /` over plain HTTP/1.1.
 async fn http_get(host: &str, port: u16) -> Result<u16, String> {
+    http_get_path(host, port, "/").await
+}
+
+/// The status code of `GET path` over plain HTTP/1.1.
+async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut stream = TcpStream::connect((host, port))
             .await
             .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
         let request = format!(
-            "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: awslab\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: awslab\r\nConnection: close\r\n\r\n"
         );
         stream
             .write_all(request.as_bytes())

@@ -71,18 +71,55 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
     let global: Vec<Kind> = outside.into_iter().filter(|k| declares(*k)).collect();
     let global_scope = names_of(&outside);
     let owned = Scope::Owned(owner.clone());
-    let (in_vpcs, regional, named, own) = tokio::try_join!(
+    let regional: Vec<Kind> = [Kind::ElasticIp, Kind::KeyPair]
+        .into_iter()
+        .filter(|k| declares(*k) || declares(Kind::NatGateway))
+        .collect();
+    let (in_vpcs, regional, named, own, buckets) = tokio::try_join!(
         discover::scope(aws, &inside, &in_scope),
-        discover::scope(aws, &[Kind::ElasticIp, Kind::KeyPair], &Scope::Region),
+        discover::scope(aws, &regional, &Scope::Region),
         discover::scope(aws, &global, &global_scope),
-        discover::scope(aws, &global, &owned)
+        discover::scope(aws, &global, &owned),
+        buckets_for(aws, lab, owner)
     )?;
     let mut world = World { items: vpcs, azs };
     world.merge(in_vpcs);
     world.merge(regional);
     world.merge(named);
     world.merge(own);
+    world.merge(buckets);
     Ok(world)
+}
+
+/// The lab's buckets: the env's own (by tags) and hand-built ones by the name the lab gives
+/// them in this account (bucket names are global: `<name>-<env>-<account>`).
+async fn buckets_for(
+    aws: &Aws,
+    lab: &Lab,
+    owner: &Owner,
+) -> Result<Vec<resources::Observed>, AwsError> {
+    let logical: Vec<&str> = lab
+        .resources
+        .iter()
+        .filter(|r| r.kind() == Kind::Bucket)
+        .map(|r| r.name.as_str())
+        .collect();
+    if logical.is_empty() {
+        return Ok(Vec::new());
+    }
+    let account = aws.account_id().await?;
+    let names = Scope::Named(
+        logical
+            .iter()
+            .map(|l| resources::s3::bucket_name(owner, l, &account))
+            .collect(),
+    );
+    let bucket = resources::kind(Kind::Bucket);
+    let owned = Scope::Owned(owner.clone());
+    let (mut named, own) =
+        tokio::try_join!(bucket.discover(aws, &names), bucket.discover(aws, &owned))?;
+    named.extend(own);
+    Ok(named)
 }
 
 /// What `check` grades and how.

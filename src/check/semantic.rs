@@ -28,6 +28,9 @@ pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
             group,
             ..
         } => alb_serves_asg(load_balancer, group, bound, world),
+        CheckKind::S3Website { bucket, .. } => s3_website(bucket, bound, world),
+        CheckKind::S3Encryption { bucket } => s3_encryption(bucket, bound),
+        CheckKind::S3Versioning { bucket } => s3_versioning(bucket, bound),
         CheckKind::EfsMountable {
             file_system,
             instances,
@@ -105,6 +108,13 @@ fn expectation(kind: &CheckKind) -> String {
         } => format!(
             "a listener of {load_balancer} forwards to a target group {group} is attached to; {load_balancer} internet-facing in public subnets of 2+ AZs; {group} only in private subnets of 2+ AZs"
         ),
+        CheckKind::S3Website { bucket, .. } => format!(
+            "{bucket}: website hosting with an index document that exists; everyone may s3:GetObject its objects and nothing more; Block Public Access does not block that policy"
+        ),
+        CheckKind::S3Encryption { bucket } => format!(
+            "{bucket}: default encryption set explicitly to SSE-S3 (AES256) with the bucket key on"
+        ),
+        CheckKind::S3Versioning { bucket } => format!("{bucket}: versioning Enabled"),
         CheckKind::Reach {
             expect,
             from,
@@ -592,4 +602,157 @@ fn alb_serves_asg(
         bound.label(tg),
         group_places.join(", ")
     ))
+}
+
+fn bucket_facts<'b>(name: &str, bound: &'b Bindings) -> Result<(&'b str, &'b Facts), String> {
+    let b = bound
+        .get(name)
+        .ok_or_else(|| format!("bucket `{name}` was not found"))?;
+    Ok((b.id.as_str(), &b.facts))
+}
+
+/// Website hosting on, the index document uploaded, a policy that lets everyone read the
+/// objects and nothing more, and Block Public Access not blocking it.
+fn s3_website(name: &str, bound: &Bindings, world: &World) -> Result<String, String> {
+    let (bucket, facts) = bucket_facts(name, bound)?;
+    let child = |what: &str| world.get(&format!("{bucket}/{what}"));
+    let index = match child("website").map(|w| &w.facts) {
+        Some(Facts::Website {
+            index_document: Some(i),
+            ..
+        }) => i.clone(),
+        _ => return Err(format!("{bucket} has no static website hosting configured")),
+    };
+    let uploaded = matches!(child("objects").map(|o| &o.facts),
+        Some(Facts::Objects { objects, .. }) if objects.iter().any(|o| o.key == index));
+    if !uploaded {
+        return Err(format!(
+            "the index document {index} is not in {bucket}: the website would answer 404"
+        ));
+    }
+    let document = match child("policy").map(|p| &p.facts) {
+        Some(Facts::BucketPolicy { document, .. }) => document.clone(),
+        _ => {
+            return Err(format!(
+                "{bucket} has no bucket policy: nobody may read the site"
+            ));
+        }
+    };
+    let grants = crate::resources::s3::public_grants(&document)?;
+    let read = format!("s3:GetObject on arn:aws:s3:::{bucket}/*");
+    // `s3:*` on `…/*` lets everyone read too (and more, reported below).
+    let reads = grants.iter().any(|g| {
+        g.split_once(" on ").is_some_and(|(action, resource)| {
+            glob(action, "s3:GetObject")
+                && glob(resource, &format!("arn:aws:s3:::{bucket}/index.html"))
+        })
+    });
+    if !reads {
+        return Err(format!(
+            "the policy does not let everyone read the objects ({read}); it grants everyone: {}",
+            if grants.is_empty() {
+                "nothing".to_owned()
+            } else {
+                grants.join("; ")
+            }
+        ));
+    }
+    let extra: Vec<&String> = grants.iter().filter(|g| **g != read).collect();
+    if !extra.is_empty() {
+        return Err(format!(
+            "the policy grants everyone more than reading objects: {}",
+            extra
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if let Facts::Bucket { public_access, .. } = facts
+        && (public_access.block_public_policy || public_access.restrict_public_buckets)
+    {
+        return Err(format!(
+            "Block Public Access blocks the public policy ({public_access}): turn off the two settings about bucket policies"
+        ));
+    }
+    Ok(format!(
+        "{bucket}: website with index {index}; everyone may only {read}"
+    ))
+}
+
+fn s3_encryption(name: &str, bound: &Bindings) -> Result<String, String> {
+    let (bucket, facts) = bucket_facts(name, bound)?;
+    let Facts::Bucket {
+        sse, bucket_key, ..
+    } = facts
+    else {
+        return Err(format!("{name} is not a bucket"));
+    };
+    match (sse.as_deref(), bucket_key) {
+        (Some("AES256"), true) => Ok(format!("{bucket}: SSE-S3 (AES256) with the bucket key")),
+        (Some("AES256"), false) => Err(format!(
+            "{bucket}: SSE-S3 is set, but the bucket key is off"
+        )),
+        (Some(other), _) => Err(format!(
+            "{bucket}: default encryption is {other}, not SSE-S3"
+        )),
+        (None, _) => Err(format!(
+            "{bucket}: no default encryption configured (S3 applies SSE-S3 anyway since 2023, but the lab asks you to set it)"
+        )),
+    }
+}
+
+fn s3_versioning(name: &str, bound: &Bindings) -> Result<String, String> {
+    let (bucket, facts) = bucket_facts(name, bound)?;
+    match facts {
+        Facts::Bucket { versioning, .. } if versioning == "Enabled" => {
+            Ok(format!("{bucket}: versioning Enabled"))
+        }
+        Facts::Bucket { versioning, .. } => {
+            Err(format!("{bucket}: versioning is {versioning}, not Enabled"))
+        }
+        _ => Err(format!("{name} is not a bucket")),
+    }
+}
+
+/// IAM-style wildcard match (`*` any run, `?` one character), case-sensitive.
+fn glob(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = vi;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            vi = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn iam_wildcards() {
+        assert!(glob("s3:*", "s3:GetObject"));
+        assert!(glob("*", "s3:GetObject"));
+        assert!(glob("s3:Get*", "s3:GetObject"));
+        assert!(!glob("s3:Put*", "s3:GetObject"));
+        assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/index.html"));
+        assert!(!glob("arn:aws:s3:::b", "arn:aws:s3:::b/index.html"));
+        assert!(glob("s3:GetObjec?", "s3:GetObject"));
+    }
 }

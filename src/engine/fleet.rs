@@ -159,6 +159,10 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     | Kind::Listener
                     | Kind::AutoScalingGroup
                     | Kind::ScalingPolicy
+                    | Kind::Bucket
+                    | Kind::BucketPolicy
+                    | Kind::Website
+                    | Kind::Objects
             )
         })
         .map(|o| o.id.clone())
@@ -200,6 +204,31 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("efs:TagResource", &o.id, e))?;
+            }
+            // S3 replaces a bucket's whole tag set: add to what it has.
+            Kind::Bucket => {
+                let mut tags = o.tags.clone();
+                tags.insert(key.to_owned(), value.to_owned());
+                let set = tags
+                    .into_iter()
+                    .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        AwsError::other("s3:PutBucketTagging", &o.id, "BadTag", e.to_string())
+                    })?;
+                let tagging = aws_sdk_s3::types::Tagging::builder()
+                    .set_tag_set(Some(set))
+                    .build()
+                    .map_err(|e| {
+                        AwsError::other("s3:PutBucketTagging", &o.id, "BadTag", e.to_string())
+                    })?;
+                aws.s3
+                    .put_bucket_tagging()
+                    .bucket(&o.id)
+                    .tagging(tagging)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", &o.id, e))?;
             }
             Kind::TargetGroup | Kind::LoadBalancer => {
                 aws.elbv2

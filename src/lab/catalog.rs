@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use miette::NamedSource;
 
 use super::diagnostic::{Collector, LabWarnings};
-use super::{Lab, model, parse, validate};
+use super::{Lab, SiteFile, model, parse, validate};
 use crate::error::Error;
 
 /// The labs shipped inside the binary, by id.
@@ -20,7 +20,113 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../labs/efs-shared-storage.toml"),
     ),
     ("alb-asg-web", include_str!("../../labs/alb-asg-web.toml")),
+    (
+        "s3-static-website",
+        include_str!("../../labs/s3-static-website.toml"),
+    ),
 ];
+
+/// Files the bundled labs upload, by their path relative to `labs/`.
+const BUNDLED_ASSETS: &[(&str, &[u8])] = &[
+    (
+        "assets/site/index.html",
+        include_bytes!("../../labs/assets/site/index.html"),
+    ),
+    (
+        "assets/site/error.html",
+        include_bytes!("../../labs/assets/site/error.html"),
+    ),
+    (
+        "assets/site/style.css",
+        include_bytes!("../../labs/assets/site/style.css"),
+    ),
+];
+
+/// The content type S3 should serve a file with, by its extension.
+pub fn content_type(key: &str) -> &'static str {
+    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("html" | "htm") => "text/html",
+        Some("css") => "text/css",
+        Some("js" | "mjs") => "text/javascript",
+        Some("json") => "application/json",
+        Some("txt") => "text/plain",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("ico") => "image/x-icon",
+        Some("webp") => "image/webp",
+        _ => "application/octet-stream",
+    }
+}
+
+fn site_file(key: String, content: Vec<u8>) -> SiteFile {
+    SiteFile {
+        content_type: content_type(&key).to_owned(),
+        key,
+        content,
+    }
+}
+
+/// The files under `dir` (recursively), keyed by their path below it with `/`.
+fn read_tree(dir: &Path) -> Result<Vec<SiteFile>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for entry in entries {
+            let p = entry.map_err(|e| e.to_string())?.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let key = p
+                .strip_prefix(dir)
+                .map_err(|e| e.to_string())?
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let content = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            out.push(site_file(key, content));
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// A lab's `source` directory: beside a lab file, or among the bundled assets.
+fn assets_for(source: &LabSource, dir: &str) -> Result<Vec<SiteFile>, String> {
+    let rel = dir.trim_end_matches('/');
+    if rel.split('/').any(|part| part == "..") {
+        return Err("must stay inside the lab's directory (no `..`)".to_owned());
+    }
+    match source {
+        LabSource::File(path) => {
+            let base = path.parent().unwrap_or_else(|| Path::new("."));
+            let full = base.join(rel);
+            if !full.is_dir() {
+                return Err(format!("{} is not a directory", full.display()));
+            }
+            read_tree(&full)
+        }
+        LabSource::Bundled(_) => {
+            let prefix = format!("{rel}/");
+            let files: Vec<SiteFile> = BUNDLED_ASSETS
+                .iter()
+                .filter_map(|(path, bytes)| {
+                    path.strip_prefix(&prefix)
+                        .map(|key| site_file(key.to_owned(), bytes.to_vec()))
+                })
+                .collect();
+            if files.is_empty() {
+                return Err("no such directory among the bundled lab files".to_owned());
+            }
+            Ok(files)
+        }
+    }
+}
 
 /// Where a lab's text came from.
 #[derive(Debug, Clone)]
@@ -176,7 +282,8 @@ fn load_nested(
     let lab = match parse::parse_file(&mut c) {
         Some(file) => {
             let included = load_includes(source, &file, depth)?;
-            validate::validate(&mut c, file, sets, &path, included)
+            let assets = |dir: &str| assets_for(source, dir);
+            validate::validate(&mut c, file, sets, &path, included, &assets)
         }
         None => None,
     };

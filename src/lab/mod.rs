@@ -117,6 +117,10 @@ pub enum Kind {
     Listener,
     AutoScalingGroup,
     ScalingPolicy,
+    Bucket,
+    BucketPolicy,
+    Website,
+    Objects,
 }
 
 impl Kind {
@@ -141,6 +145,10 @@ impl Kind {
         Kind::Listener,
         Kind::AutoScalingGroup,
         Kind::ScalingPolicy,
+        Kind::Bucket,
+        Kind::BucketPolicy,
+        Kind::Website,
+        Kind::Objects,
     ];
 
     /// Kinds that live in no VPC and no region's EC2 (IAM is global, EFS file systems are found
@@ -154,6 +162,7 @@ impl Kind {
                 | Kind::InstanceProfile
                 | Kind::FileSystem
                 | Kind::LaunchTemplate
+                | Kind::Bucket
         )
     }
 
@@ -161,7 +170,12 @@ impl Kind {
     pub fn listed_with_parent(self) -> bool {
         matches!(
             self,
-            Kind::MountTarget | Kind::Listener | Kind::ScalingPolicy
+            Kind::MountTarget
+                | Kind::Listener
+                | Kind::ScalingPolicy
+                | Kind::BucketPolicy
+                | Kind::Website
+                | Kind::Objects
         )
     }
 
@@ -187,6 +201,10 @@ impl Kind {
             Kind::Listener => "listener",
             Kind::AutoScalingGroup => "auto_scaling_group",
             Kind::ScalingPolicy => "scaling_policy",
+            Kind::Bucket => "s3_bucket",
+            Kind::BucketPolicy => "s3_bucket_policy",
+            Kind::Website => "s3_website_config",
+            Kind::Objects => "s3_objects",
         }
     }
 
@@ -217,6 +235,10 @@ impl Kind {
             Kind::Listener => "listener",
             Kind::AutoScalingGroup => "Auto Scaling group",
             Kind::ScalingPolicy => "scaling policy",
+            Kind::Bucket => "S3 bucket",
+            Kind::BucketPolicy => "bucket policy",
+            Kind::Website => "website configuration",
+            Kind::Objects => "set of S3 objects",
         }
     }
 }
@@ -339,6 +361,62 @@ pub enum Spec {
         group: String,
         target_cpu: f64,
     },
+    /// An S3 bucket (named per lab resource, env and account) with its settings.
+    Bucket {
+        versioning: bool,
+        /// SSE-S3 is always set explicitly; this is its bucket key.
+        bucket_key: bool,
+        object_ownership: String,
+        public_access: PublicAccess,
+    },
+    BucketPolicy {
+        bucket: String,
+        /// Everyone may `s3:GetObject` the bucket's objects, nothing more.
+        public_read: bool,
+    },
+    Website {
+        bucket: String,
+        index_document: String,
+        error_document: Option<String>,
+    },
+    /// The files of a directory, uploaded with their content types.
+    Objects {
+        bucket: String,
+        source: String,
+        files: Vec<SiteFile>,
+    },
+}
+
+/// An S3 Block Public Access configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PublicAccess {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl fmt::Display for PublicAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on = |b: bool| if b { "on" } else { "off" };
+        write!(
+            f,
+            "block public ACLs {}, ignore public ACLs {}, block public policy {}, restrict public buckets {}",
+            on(self.block_public_acls),
+            on(self.ignore_public_acls),
+            on(self.block_public_policy),
+            on(self.restrict_public_buckets)
+        )
+    }
+}
+
+/// A file to upload: its key, content and content type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteFile {
+    pub key: String,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+    pub content_type: String,
 }
 
 impl Spec {
@@ -364,6 +442,10 @@ impl Spec {
             Spec::Listener { .. } => Kind::Listener,
             Spec::AutoScalingGroup { .. } => Kind::AutoScalingGroup,
             Spec::ScalingPolicy { .. } => Kind::ScalingPolicy,
+            Spec::Bucket { .. } => Kind::Bucket,
+            Spec::BucketPolicy { .. } => Kind::BucketPolicy,
+            Spec::Website { .. } => Kind::Website,
+            Spec::Objects { .. } => Kind::Objects,
         }
     }
 
@@ -413,6 +495,10 @@ impl Spec {
                 out.extend(target_groups.iter().map(String::as_str));
             }
             Spec::ScalingPolicy { group, .. } => out.push(group),
+            Spec::Bucket { .. } => {}
+            Spec::BucketPolicy { bucket, .. }
+            | Spec::Website { bucket, .. }
+            | Spec::Objects { bucket, .. } => out.push(bucket),
             Spec::MountTarget {
                 file_system,
                 subnet,
@@ -621,14 +707,22 @@ pub struct Check {
 #[derive(Debug, Clone)]
 pub enum CheckKind {
     /// Each subnet routes 0.0.0.0/0 to an internet gateway attached to its VPC.
-    PublicSubnet { subnets: Vec<String> },
+    PublicSubnet {
+        subnets: Vec<String>,
+    },
     /// No subnet has a route to an internet gateway.
-    PrivateSubnet { subnets: Vec<String> },
+    PrivateSubnet {
+        subnets: Vec<String>,
+    },
     /// Each subnet reaches the internet through an available NAT gateway in a public subnet.
-    EgressViaNat { from: Vec<String> },
+    EgressViaNat {
+        from: Vec<String>,
+    },
     /// The resources (subnets, or instances and mount targets through their subnets) span at
     /// least two AZs.
-    MultiAz { resources: Vec<String> },
+    MultiAz {
+        resources: Vec<String>,
+    },
     /// Each instance can mount the file system: a mount target in its AZ, NFS (TCP 2049) from
     /// the instance to the mount target through security groups and NACLs.
     EfsMountable {
@@ -648,6 +742,21 @@ pub enum CheckKind {
         /// On `check --live` (AWS): healthy targets ≥ the group's minimum, and an HTTP GET of
         /// the load balancer's DNS name answers 200.
         live: bool,
+    },
+    /// The bucket serves a website: hosting on with an index document that exists, a policy
+    /// granting everyone `s3:GetObject` on the objects and nothing more, Block Public Access not
+    /// blocking it.
+    S3Website {
+        bucket: String,
+        /// On `check --live` (AWS): GET the index (200) and a missing page (404).
+        live: bool,
+    },
+    /// Default encryption set explicitly to SSE-S3 with the bucket key.
+    S3Encryption {
+        bucket: String,
+    },
+    S3Versioning {
+        bucket: String,
     },
     Reach {
         expect: bool,
@@ -687,6 +796,9 @@ impl CheckKind {
                 out.push(load_balancer);
                 out.push(group);
             }
+            CheckKind::S3Website { bucket, .. }
+            | CheckKind::S3Encryption { bucket }
+            | CheckKind::S3Versioning { bucket } => out.push(bucket),
             CheckKind::Reach { from, to, .. } => {
                 for e in [from, to] {
                     if let Endpoint::Resource(n) = e {
@@ -707,6 +819,9 @@ impl CheckKind {
         "not_reachable",
         "efs_mountable",
         "alb_serves_asg",
+        "s3_website",
+        "s3_encryption",
+        "s3_versioning",
     ];
 }
 
@@ -733,27 +848,36 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The resource names referenced as `${NAME.id}` in a text (instructions).
-pub fn resource_refs(text: &str) -> Vec<String> {
+/// What instructions may say of a resource: `${NAME.id}` (its id, a bucket's name) and
+/// `${NAME.url}` (a load balancer's URL, a website endpoint).
+pub const REF_ATTRS: &[&str] = &["id", "url"];
+
+/// The `(name, attribute)` references (`${NAME.id}`, `${NAME.url}`) in a text.
+pub fn resource_refs(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else { break };
-        if let Some(name) = after[..end].strip_suffix(".id") {
-            out.push(name.to_owned());
+        if let Some((name, attr)) = after[..end].rsplit_once('.')
+            && REF_ATTRS.contains(&attr)
+            && !out.iter().any(|(n, a)| n == name && a == attr)
+        {
+            out.push((name.to_owned(), attr.to_owned()));
         }
         rest = &after[end + 1..];
     }
     out
 }
 
-/// Replaces `${NAME.id}` with `id(NAME)`, or with `<NAME id: run awslab up first>`.
-pub fn fill_refs(text: &str, id: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = text.to_owned();
-    for name in resource_refs(text) {
-        let value = id(&name).unwrap_or_else(|| format!("<{name} id: run awslab up first>"));
-        out = out.replace(&format!("${{{name}.id}}"), &value);
+/// Replaces `${NAME.ATTR}` with `value(NAME, ATTR)`, or with `<NAME ATTR: run awslab up
+/// first>`, and `${region}` with the region.
+pub fn fill_refs(text: &str, region: &str, value: impl Fn(&str, &str) -> Option<String>) -> String {
+    let mut out = text.replace("${region}", region);
+    for (name, attr) in resource_refs(text) {
+        let v =
+            value(&name, &attr).unwrap_or_else(|| format!("<{name} {attr}: run awslab up first>"));
+        out = out.replace(&format!("${{{name}.{attr}}}"), &v);
     }
     out
 }

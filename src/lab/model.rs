@@ -84,6 +84,19 @@ pub struct ResourceDef {
     pub health_check_type: Option<Spanned<String>>,
     pub auto_scaling_group: Option<Spanned<String>>,
     pub target_cpu: Option<Spanned<f64>>,
+    pub versioning: Option<Spanned<bool>>,
+    pub bucket_key: Option<Spanned<bool>>,
+    pub object_ownership: Option<Spanned<String>>,
+    pub block_public_acls: Option<Spanned<bool>>,
+    pub ignore_public_acls: Option<Spanned<bool>>,
+    pub block_public_policy: Option<Spanned<bool>>,
+    pub restrict_public_buckets: Option<Spanned<bool>>,
+    pub bucket: Option<Spanned<String>>,
+    pub public_read: Option<Spanned<bool>>,
+    pub index_document: Option<Spanned<String>>,
+    pub error_document: Option<Spanned<String>>,
+    /// A directory, relative to the lab file.
+    pub source: Option<Spanned<String>>,
 }
 
 /// `[[include]]`: resources of another lab, by name; what they reference comes with them.
@@ -146,6 +159,18 @@ pub const RESOURCE_KEYS: &[&str] = &[
     "health_check_type",
     "auto_scaling_group",
     "target_cpu",
+    "versioning",
+    "bucket_key",
+    "object_ownership",
+    "block_public_acls",
+    "ignore_public_acls",
+    "block_public_policy",
+    "restrict_public_buckets",
+    "bucket",
+    "public_read",
+    "index_document",
+    "error_document",
+    "source",
 ];
 
 pub const TOP_KEYS: &[&str] = &[
@@ -222,6 +247,8 @@ pub struct CheckDef {
     /// `alb_serves_asg`: the load balancer and the Auto Scaling group.
     pub load_balancer: Option<Spanned<String>>,
     pub auto_scaling_group: Option<Spanned<String>>,
+    /// `s3_website`, `s3_encryption`, `s3_versioning`: the bucket.
+    pub bucket: Option<Spanned<String>>,
     pub points: Option<Spanned<i64>>,
     #[serde(default)]
     pub hint: String,
@@ -251,6 +278,7 @@ pub const CHECK_KEYS: &[&str] = &[
     "instances",
     "load_balancer",
     "auto_scaling_group",
+    "bucket",
     "points",
     "hint",
 ];

@@ -12,7 +12,7 @@ use super::diagnostic::Collector;
 use super::model::{CheckDef, LabFile, NaclRuleDef, OneOrMany, ResourceDef, SgRuleDef};
 use super::{
     Action, AmiRef, Check, CheckKind, Endpoint, Kind, Lab, NaclRule, Param, Peer, Ports, Proto,
-    Resource, Route, SgRule, Spec, Stage,
+    PublicAccess, Resource, Route, SgRule, SiteFile, Spec, Stage,
 };
 use crate::graph::Graph;
 
@@ -23,8 +23,10 @@ pub fn validate(
     sets: &BTreeMap<String, String>,
     origin: &str,
     included: Vec<Result<Lab, String>>,
+    assets: &dyn Fn(&str) -> Result<Vec<SiteFile>, String>,
 ) -> Option<Lab> {
     let mut v = Validator {
+        assets,
         c,
         kinds: BTreeMap::new(),
         params: BTreeMap::new(),
@@ -198,10 +200,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-struct Validator<'c, 'a> {
+struct Validator<'c, 'a, 'f> {
     c: &'c mut Collector<'a>,
     kinds: BTreeMap<String, Kind>,
     params: BTreeMap<String, Param>,
+    /// The files of a directory relative to the lab (`s3_objects`'s `source`).
+    assets: &'f dyn Fn(&str) -> Result<Vec<SiteFile>, String>,
 }
 
 /// Keys each kind takes beyond `type`, `stage` and `description`.
@@ -249,6 +253,18 @@ fn allowed_keys(kind: Kind) -> &'static [&'static str] {
             "health_check_type",
         ],
         Kind::ScalingPolicy => &["auto_scaling_group", "target_cpu"],
+        Kind::Bucket => &[
+            "versioning",
+            "bucket_key",
+            "object_ownership",
+            "block_public_acls",
+            "ignore_public_acls",
+            "block_public_policy",
+            "restrict_public_buckets",
+        ],
+        Kind::BucketPolicy => &["bucket", "public_read"],
+        Kind::Website => &["bucket", "index_document", "error_document"],
+        Kind::Objects => &["bucket", "source"],
     }
 }
 
@@ -331,10 +347,31 @@ fn present_keys(d: &ResourceDef) -> Vec<(&'static str, Range<usize>)> {
         d.auto_scaling_group.as_ref().map(span),
     );
     add("target_cpu", d.target_cpu.as_ref().map(span));
+    add("versioning", d.versioning.as_ref().map(span));
+    add("bucket_key", d.bucket_key.as_ref().map(span));
+    add("object_ownership", d.object_ownership.as_ref().map(span));
+    add("block_public_acls", d.block_public_acls.as_ref().map(span));
+    add(
+        "ignore_public_acls",
+        d.ignore_public_acls.as_ref().map(span),
+    );
+    add(
+        "block_public_policy",
+        d.block_public_policy.as_ref().map(span),
+    );
+    add(
+        "restrict_public_buckets",
+        d.restrict_public_buckets.as_ref().map(span),
+    );
+    add("bucket", d.bucket.as_ref().map(span));
+    add("public_read", d.public_read.as_ref().map(span));
+    add("index_document", d.index_document.as_ref().map(span));
+    add("error_document", d.error_document.as_ref().map(span));
+    add("source", d.source.as_ref().map(span));
     out
 }
 
-impl Validator<'_, '_> {
+impl Validator<'_, '_, '_> {
     fn check_id(&mut self, id: &Spanned<String>) {
         let ok = !id.get_ref().is_empty()
             && id
@@ -1028,6 +1065,84 @@ impl Validator<'_, '_> {
                 let subnets = subnets(self);
                 self.auto_scaling_group(name, d, subnets)
             }
+            Kind::Bucket => {
+                let flag = |f: &Option<Spanned<bool>>, default: bool| {
+                    f.as_ref().map_or(default, |b| *b.get_ref())
+                };
+                let object_ownership = match &d.object_ownership {
+                    None => "BucketOwnerEnforced".to_owned(),
+                    Some(o) => match o.get_ref().as_str() {
+                        v @ ("BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter") => {
+                            v.to_owned()
+                        }
+                        other => {
+                            self.c.error(
+                                o.span(),
+                                format!("unknown object ownership `{other}`"),
+                                "invalid ownership",
+                            );
+                            self.c
+                                .help("BucketOwnerEnforced (ACLs disabled), BucketOwnerPreferred or ObjectWriter");
+                            String::new()
+                        }
+                    },
+                };
+                // Every setting of Block Public Access defaults to on, as AWS does.
+                Spec::Bucket {
+                    versioning: flag(&d.versioning, false),
+                    bucket_key: flag(&d.bucket_key, true),
+                    object_ownership,
+                    public_access: PublicAccess {
+                        block_public_acls: flag(&d.block_public_acls, true),
+                        ignore_public_acls: flag(&d.ignore_public_acls, true),
+                        block_public_policy: flag(&d.block_public_policy, true),
+                        restrict_public_buckets: flag(&d.restrict_public_buckets, true),
+                    },
+                }
+            }
+            Kind::BucketPolicy => Spec::BucketPolicy {
+                bucket: self.bucket_ref(name, kind, d),
+                public_read: d.public_read.as_ref().is_some_and(|b| *b.get_ref()),
+            },
+            Kind::Website => Spec::Website {
+                bucket: self.bucket_ref(name, kind, d),
+                index_document: d
+                    .index_document
+                    .as_ref()
+                    .map_or_else(|| "index.html".to_owned(), |i| i.get_ref().clone()),
+                error_document: d.error_document.as_ref().map(|e| e.get_ref().clone()),
+            },
+            Kind::Objects => {
+                let bucket = self.bucket_ref(name, kind, d);
+                let source = self.required(name, kind, "source", &d.source).cloned();
+                let files = source
+                    .as_ref()
+                    .and_then(|s| match (self.assets)(s.get_ref()) {
+                        Ok(f) if f.is_empty() => {
+                            self.c.error(
+                                s.span(),
+                                format!("`{}` holds no files", s.get_ref()),
+                                "empty directory",
+                            );
+                            None
+                        }
+                        Ok(f) => Some(f),
+                        Err(why) => {
+                            self.c.error(
+                                s.span(),
+                                format!("cannot read `{}`: {why}", s.get_ref()),
+                                "a directory relative to this lab file",
+                            );
+                            None
+                        }
+                    })
+                    .unwrap_or_default();
+                Spec::Objects {
+                    bucket,
+                    source: source.map(|s| s.into_inner()).unwrap_or_default(),
+                    files,
+                }
+            }
             Kind::ScalingPolicy => {
                 let group = self
                     .required(name, kind, "auto_scaling_group", &d.auto_scaling_group)
@@ -1064,6 +1179,13 @@ impl Validator<'_, '_> {
             stage,
             spec,
         })
+    }
+
+    /// `bucket` of a bucket policy, website or objects resource.
+    fn bucket_ref(&mut self, name: &Spanned<String>, kind: Kind, d: &ResourceDef) -> String {
+        let b = self.required(name, kind, "bucket", &d.bucket).cloned();
+        b.and_then(|b| self.reference(&b, &[Kind::Bucket]))
+            .unwrap_or_default()
     }
 
     /// `ami`: an SSM public parameter (`ssm:/path`) or an image id.
@@ -1394,6 +1516,25 @@ impl Validator<'_, '_> {
                     live: d.live,
                 }
             }
+            "s3_website" | "s3_encryption" | "s3_versioning" => {
+                let Some(b) = &d.bucket else {
+                    self.c.error(
+                        d.kind.span(),
+                        format!("a `{kind_name}` check needs `bucket`"),
+                        "missing key",
+                    );
+                    return None;
+                };
+                let bucket = self.reference(b, &[Kind::Bucket])?;
+                match kind_name {
+                    "s3_website" => CheckKind::S3Website {
+                        bucket,
+                        live: d.live,
+                    },
+                    "s3_encryption" => CheckKind::S3Encryption { bucket },
+                    _ => CheckKind::S3Versioning { bucket },
+                }
+            }
             "alb_serves_asg" => {
                 let (Some(lb), Some(asg)) = (&d.load_balancer, &d.auto_scaling_group) else {
                     self.c.error(
@@ -1442,7 +1583,7 @@ impl Validator<'_, '_> {
     }
 }
 
-impl Validator<'_, '_> {
+impl Validator<'_, '_, '_> {
     /// The resources and checks `[[include]]` takes from other labs: the listed resources and
     /// everything they reference, in the stage the include gives (default `setup`), and the
     /// listed checks, whose resources must all come along.

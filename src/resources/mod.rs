@@ -15,6 +15,7 @@ mod launch_template;
 mod nat_gateway;
 mod network_acl;
 mod route_table;
+pub mod s3;
 mod security_group;
 mod subnet;
 pub mod vpc;
@@ -61,6 +62,10 @@ pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
         Kind::Listener => &elbv2::Listener,
         Kind::AutoScalingGroup => &autoscaling::AutoScalingGroup,
         Kind::ScalingPolicy => &autoscaling::ScalingPolicy,
+        Kind::Bucket => &s3::Bucket,
+        Kind::BucketPolicy => &s3::BucketPolicy,
+        Kind::Website => &s3::Website,
+        Kind::Objects => &s3::Objects,
     }
 }
 
@@ -114,7 +119,11 @@ impl Observed {
             | Facts::IamRole { .. }
             | Facts::InstanceProfile { .. }
             | Facts::LaunchTemplate { .. }
-            | Facts::ScalingPolicy { .. } => None,
+            | Facts::ScalingPolicy { .. }
+            | Facts::Bucket { .. }
+            | Facts::BucketPolicy { .. }
+            | Facts::Website { .. }
+            | Facts::Objects { .. } => None,
         }
     }
 
@@ -311,6 +320,28 @@ pub enum Facts {
         policy_type: String,
         metric: Option<String>,
         target: Option<f64>,
+    },
+    Bucket {
+        /// `Enabled`, `Suspended` or `Disabled` (never enabled).
+        versioning: String,
+        /// The default encryption set on the bucket (`AES256`, `aws:kms`); `None`: none set.
+        sse: Option<String>,
+        bucket_key: bool,
+        ownership: Option<String>,
+        public_access: crate::lab::PublicAccess,
+    },
+    BucketPolicy {
+        bucket: String,
+        document: String,
+    },
+    Website {
+        bucket: String,
+        index_document: Option<String>,
+        error_document: Option<String>,
+    },
+    Objects {
+        bucket: String,
+        objects: Vec<s3::StoredObject>,
     },
 }
 
@@ -551,6 +582,15 @@ pub trait ResourceKind: Sync {
     /// How long creation usually takes on real AWS, for the progress line.
     fn typical(&self) -> Option<&'static str> {
         None
+    }
+}
+
+/// Where to look once it is up: a load balancer's URL, a bucket's website endpoint.
+pub fn url(o: &Observed, region: &str) -> Option<String> {
+    match &o.facts {
+        Facts::LoadBalancer { .. } => elbv2::url(o),
+        Facts::Website { bucket, .. } => Some(s3::website_url(bucket, region)),
+        _ => None,
     }
 }
 
