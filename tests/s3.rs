@@ -155,15 +155,18 @@ async fn website_up_check_reup_and_down_with_versions() {
 
     // Versions and a delete marker: down must remove them all, then the bucket.
     let client = s3(region).await;
-    for v in ["v2", "v3"] {
-        client
-            .put_object()
-            .bucket(&bucket)
-            .key("index.html")
-            .body(ByteStream::from(v.as_bytes().to_vec()))
-            .send()
-            .await
-            .expect("overwrite");
+    // Every object overwritten twice (three versions each), then one deleted (a marker).
+    for key in ["index.html", "error.html", "style.css"] {
+        for v in ["v2", "v3"] {
+            client
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(ByteStream::from(v.as_bytes().to_vec()))
+                .send()
+                .await
+                .expect("overwrite");
+        }
     }
     client
         .delete_object()
@@ -178,7 +181,7 @@ async fn website_up_check_reup_and_down_with_versions() {
         .send()
         .await
         .expect("versions");
-    assert!(versions.versions().len() >= 5, "{versions:?}");
+    assert_eq!(versions.versions().len(), 9, "{versions:?}");
     assert_eq!(versions.delete_markers().len(), 1);
 
     let down = cmd(home.path(), region, &env, &["down", LAB, "--yes"]);
