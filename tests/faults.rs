@@ -22,12 +22,14 @@ fn stderr(o: &Output) -> String {
 }
 
 /// Every lab the faults are tried on: the VPC lab (or its reduced form on MiniStack), the EFS
-/// lab (IAM, EFS and their waits) and the ALB lab (ELB, Auto Scaling, the group's drain).
+/// lab (IAM, EFS and their waits), the ALB lab (ELB, Auto Scaling, the group's drain) and the S3
+/// lab (REST XML errors, a bucket's settings, emptying versions).
 fn labs() -> Vec<String> {
     vec![
         common::cycle_lab(),
         "efs-shared-storage".to_owned(),
         common::alb_lab(),
+        "s3-static-website".to_owned(),
     ]
 }
 

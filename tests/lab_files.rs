@@ -444,7 +444,16 @@ fn an_objects_source_must_be_a_directory_beside_the_lab() {
         2,
     );
     assert!(
-        err.contains("must stay inside the lab's directory"),
+        err.contains("must be a directory inside the lab's directory"),
+        "{err}"
+    );
+    let err = up_variant(
+        "absolute",
+        &s3.replace("source = \"assets/site\"", "source = \"/etc\""),
+        2,
+    );
+    assert!(
+        err.contains("must be a directory inside the lab's directory"),
         "{err}"
     );
 }

@@ -162,6 +162,7 @@ pub fn classify(code: &str) -> ErrorClass {
         "RequestLimitExceeded"
         | "Throttling"
         | "ThrottlingException"
+        | "SlowDown"
         | "TooManyRequestsException"
         | "RequestThrottled"
         | "ServiceUnavailable"

@@ -44,6 +44,11 @@ fn by_name<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Vec<&'w Obser
                         *k == res.name || *k == key_name(owner, &res.name)
                     }
                     Facts::IamRole { .. } | Facts::InstanceProfile { .. } => o.id == res.name,
+                    // Their own names (a `Name` tag, when set, may say something else).
+                    Facts::LoadBalancer { name, .. }
+                    | Facts::TargetGroup { name, .. }
+                    | Facts::LaunchTemplate { name, .. } => *name == res.name,
+                    Facts::AutoScalingGroup { .. } => o.id == res.name,
                     // `<name>-<env>-<account>`: the name the lab tells the student to use.
                     Facts::Bucket { .. } => {
                         crate::resources::s3::is_name_of(&o.id, owner, &res.name)

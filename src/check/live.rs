@@ -326,12 +326,20 @@ async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, String>
             .write_all(request.as_bytes())
             .await
             .map_err(|e| format!("sending to {host}: {e}"))?;
-        let mut head = vec![0_u8; 64];
-        let n = stream
-            .read(&mut head)
-            .await
-            .map_err(|e| format!("reading from {host}: {e}"))?;
-        status_code(&head[..n]).ok_or_else(|| format!("{host} did not answer HTTP"))
+        // Up to the end of the status line (a first read may hold only part of it).
+        let mut head = Vec::new();
+        let mut chunk = [0_u8; 256];
+        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("reading from {host}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&chunk[..n]);
+        }
+        status_code(&head).ok_or_else(|| format!("{host} did not answer HTTP"))
     };
     tokio::time::timeout(HTTP_TIMEOUT, exchange)
         .await

@@ -485,6 +485,7 @@ fn alb_serves_asg(
     let (
         Facts::LoadBalancer {
             scheme,
+            lb_type,
             subnets: lb_subnets,
             ..
         },
@@ -499,6 +500,11 @@ fn alb_serves_asg(
             "{lb_name} or {group_name} is not of the expected kind"
         ));
     };
+    if lb_type != "application" {
+        return Err(format!(
+            "{lb_name} is a {lb_type} load balancer, not an Application Load Balancer"
+        ));
+    }
     if scheme != "internet-facing" {
         return Err(format!(
             "{lb_name} is {scheme}: the internet cannot reach it (create it internet-facing)"
@@ -640,13 +646,23 @@ fn s3_website(name: &str, bound: &Bindings, world: &World) -> Result<String, Str
     };
     let grants = crate::resources::s3::public_grants(&document)?;
     let read = format!("s3:GetObject on arn:aws:s3:::{bucket}/*");
-    // `s3:*` on `…/*` lets everyone read too (and more, reported below).
-    let reads = grants.iter().any(|g| {
+    let page = format!("arn:aws:s3:::{bucket}/{index}");
+    // Action names are case-insensitive; `s3:*` on `…/*` lets everyone read too (and more,
+    // reported below). Only plain grants count: a condition may well exclude the visitor.
+    let covers = |g: &str| {
         g.split_once(" on ").is_some_and(|(action, resource)| {
-            glob(action, "s3:GetObject")
-                && glob(resource, &format!("arn:aws:s3:::{bucket}/index.html"))
+            glob(&action.to_ascii_lowercase(), "s3:getobject") && glob(resource, &page)
         })
-    });
+    };
+    if let Some(d) = grants
+        .iter()
+        .find(|g| g.starts_with("DENY ") && covers(g.trim_start_matches("DENY ")))
+    {
+        return Err(format!("the policy denies everyone reading {index}: {d}"));
+    }
+    let reads = grants
+        .iter()
+        .any(|g| !g.starts_with("DENY ") && !g.ends_with(')') && covers(g));
     if !reads {
         return Err(format!(
             "the policy does not let everyone read the objects ({read}); it grants everyone: {}",
@@ -657,7 +673,10 @@ fn s3_website(name: &str, bound: &Bindings, world: &World) -> Result<String, Str
             }
         ));
     }
-    let extra: Vec<&String> = grants.iter().filter(|g| **g != read).collect();
+    let extra: Vec<&String> = grants
+        .iter()
+        .filter(|g| !g.eq_ignore_ascii_case(&read) && !g.starts_with("DENY "))
+        .collect();
     if !extra.is_empty() {
         return Err(format!(
             "the policy grants everyone more than reading objects: {}",
@@ -743,7 +762,111 @@ fn glob(pattern: &str, value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::{glob, s3_website};
+    use crate::lab::{Kind, PublicAccess};
+    use crate::resources::s3::StoredObject;
+    use crate::resources::{Bindings, Facts, Observed, World};
+
+    fn site(policy: &str) -> Result<String, String> {
+        let obs = |kind, id: &str, facts| Observed {
+            kind,
+            id: id.to_owned(),
+            tags: Default::default(),
+            facts,
+        };
+        let bucket = obs(
+            Kind::Bucket,
+            "b",
+            Facts::Bucket {
+                versioning: "Enabled".into(),
+                sse: Some("AES256".into()),
+                bucket_key: true,
+                ownership: Some("BucketOwnerEnforced".into()),
+                public_access: PublicAccess {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: false,
+                    restrict_public_buckets: false,
+                },
+            },
+        );
+        let world = World {
+            items: vec![
+                bucket.clone(),
+                obs(
+                    Kind::Website,
+                    "b/website",
+                    Facts::Website {
+                        bucket: "b".into(),
+                        index_document: Some("home.html".into()),
+                        error_document: None,
+                    },
+                ),
+                obs(
+                    Kind::Objects,
+                    "b/objects",
+                    Facts::Objects {
+                        bucket: "b".into(),
+                        objects: vec![StoredObject {
+                            key: "home.html".into(),
+                            etag: "x".into(),
+                            content_type: Some("text/html".into()),
+                        }],
+                    },
+                ),
+                obs(
+                    Kind::BucketPolicy,
+                    "b/policy",
+                    Facts::BucketPolicy {
+                        bucket: "b".into(),
+                        document: policy.into(),
+                    },
+                ),
+            ],
+            azs: Vec::new(),
+        };
+        let mut bound = Bindings::default();
+        bound.insert("site", bucket);
+        s3_website("site", &bound, &world)
+    }
+
+    fn policy(statement: &str) -> String {
+        format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#)
+    }
+
+    #[test]
+    fn website_policies_are_judged_by_what_they_grant_everyone() {
+        let read = r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#;
+        assert!(site(&policy(read)).is_ok());
+        // Action names are case-insensitive.
+        assert!(site(&policy(&read.replace("s3:GetObject", "s3:getobject"))).is_ok());
+        let all = site(&policy(&read.replace("s3:GetObject", "s3:*"))).expect_err("too wide");
+        assert!(all.contains("more than reading objects: s3:*"), "{all}");
+        let tls_only = read.replace(
+            r#""Resource""#,
+            r#""Condition":{"Bool":{"aws:SecureTransport":"true"}},"Resource""#,
+        );
+        let conditional = site(&policy(&tls_only)).expect_err("conditional");
+        assert!(
+            conditional.contains("does not let everyone read"),
+            "{conditional}"
+        );
+        let deny = format!(
+            "{read},{}",
+            read.replace("Allow", "Deny").replace("b/*", "b/home.html")
+        );
+        let denied = site(&policy(&deny)).expect_err("denied");
+        assert!(
+            denied.contains("denies everyone reading home.html"),
+            "{denied}"
+        );
+        // The bucket itself (listing) is not the objects.
+        let bucket_only = site(&policy(&read.replace("b/*", "b"))).expect_err("no objects");
+        assert!(
+            bucket_only.contains("does not let everyone read"),
+            "{bucket_only}"
+        );
+    }
 
     #[test]
     fn iam_wildcards() {

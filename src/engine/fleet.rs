@@ -112,7 +112,12 @@ fn group(items: Vec<Observed>, region: &str) -> Vec<EnvStatus> {
                 created_at: earliest(tags::CREATED),
                 expires_at: earliest(tags::EXPIRES),
                 per_hour: cost::of_observed(&items).per_hour(),
-                resources: items.len(),
+                // What hangs off a parent (a bucket's policy, a load balancer's listener) is
+                // not counted as a resource of its own.
+                resources: items
+                    .iter()
+                    .filter(|o| !o.kind.listed_with_parent())
+                    .count(),
                 region: region.to_owned(),
                 lab,
                 env,

@@ -76,7 +76,12 @@ fn read_tree(dir: &Path) -> Result<Vec<SiteFile>, String> {
     while let Some(d) = stack.pop() {
         let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
         for entry in entries {
-            let p = entry.map_err(|e| e.to_string())?.path();
+            let entry = entry.map_err(|e| e.to_string())?;
+            let p = entry.path();
+            // Links are not followed: what is uploaded is what lies in the directory.
+            if entry.file_type().map_err(|e| e.to_string())?.is_symlink() {
+                continue;
+            }
             if p.is_dir() {
                 stack.push(p);
                 continue;
@@ -99,8 +104,10 @@ fn read_tree(dir: &Path) -> Result<Vec<SiteFile>, String> {
 /// A lab's `source` directory: beside a lab file, or among the bundled assets.
 fn assets_for(source: &LabSource, dir: &str) -> Result<Vec<SiteFile>, String> {
     let rel = dir.trim_end_matches('/');
-    if rel.split('/').any(|part| part == "..") {
-        return Err("must stay inside the lab's directory (no `..`)".to_owned());
+    if rel.split('/').any(|part| part == "..") || Path::new(rel).is_absolute() || rel.is_empty() {
+        return Err(
+            "must be a directory inside the lab's directory (relative, no `..`)".to_owned(),
+        );
     }
     match source {
         LabSource::File(path) => {

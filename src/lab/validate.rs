@@ -1100,10 +1100,23 @@ impl Validator<'_, '_, '_> {
                     },
                 }
             }
-            Kind::BucketPolicy => Spec::BucketPolicy {
-                bucket: self.bucket_ref(name, kind, d),
-                public_read: d.public_read.as_ref().is_some_and(|b| *b.get_ref()),
-            },
+            Kind::BucketPolicy => {
+                // The one policy awslab writes; a bucket without it needs no policy resource.
+                if !d.public_read.as_ref().is_some_and(|b| *b.get_ref()) {
+                    let span = d.public_read.as_ref().map_or(name.span(), Spanned::span);
+                    self.c.error(
+                        span,
+                        "a bucket policy resource needs `public_read = true`",
+                        "the only policy awslab writes",
+                    );
+                    self.c
+                        .help("for a private bucket, leave the s3_bucket_policy resource out");
+                }
+                Spec::BucketPolicy {
+                    bucket: self.bucket_ref(name, kind, d),
+                    public_read: true,
+                }
+            }
             Kind::Website => Spec::Website {
                 bucket: self.bucket_ref(name, kind, d),
                 index_document: d
@@ -1219,17 +1232,21 @@ impl Validator<'_, '_, '_> {
 
     /// `protocol` of a target group or listener: HTTP (the default) or HTTPS.
     fn http_protocol(&mut self, d: &ResourceDef) -> String {
+        // HTTPS needs a certificate, which labs do not model yet.
         match &d.protocol {
             None => "HTTP".to_owned(),
             Some(p) => match p.get_ref().to_ascii_uppercase().as_str() {
                 "HTTP" => "HTTP".to_owned(),
-                "HTTPS" => "HTTPS".to_owned(),
                 other => {
                     self.c.error(
                         p.span(),
-                        format!("protocol `{other}` must be HTTP or HTTPS"),
+                        format!("protocol `{other}` is not supported: HTTP only"),
                         "invalid protocol",
                     );
+                    if other == "HTTPS" {
+                        self.c
+                            .help("an HTTPS listener needs an ACM certificate, which lab files cannot declare yet");
+                    }
                     "HTTP".to_owned()
                 }
             },

@@ -193,6 +193,9 @@ async fn policies(aws: &Aws, of: &[Observed]) -> Result<Vec<Observed>, AwsError>
         .collect())
 }
 
+/// How long `down` waits for a drained group's instances before deleting it with force.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub struct AutoScalingGroup;
 
 impl AutoScalingGroup {
@@ -298,7 +301,8 @@ impl ResourceKind for AutoScalingGroup {
                     .launch_template(template)
                     .min_size(*min_size)
                     .max_size(*max_size)
-                    .desired_capacity(*desired_capacity)
+                    // Not the desired capacity: scaling moves it, and AWS keeps it within
+                    // the new minimum and maximum.
                     .vpc_zone_identifier(subnet_ids.join(","))
                     .health_check_type(health_check_type)
                     .send()
@@ -375,7 +379,13 @@ impl ResourceKind for AutoScalingGroup {
                 name
             }
         };
-        let want = usize::try_from(*desired_capacity).unwrap_or(0);
+        // A new group waits for its desired capacity; an existing one for its minimum.
+        let want = usize::try_from(if existing.is_some() {
+            *min_size
+        } else {
+            *desired_capacity
+        })
+        .unwrap_or(0);
         let last = std::sync::Mutex::new(None);
         let last_ref = &last;
         until(
@@ -426,7 +436,7 @@ impl ResourceKind for AutoScalingGroup {
                 subnets,
                 min_size,
                 max_size,
-                desired_capacity,
+                desired_capacity: _,
                 target_groups,
                 health_check_type,
             },
@@ -461,17 +471,32 @@ impl ResourceKind for AutoScalingGroup {
                 sorted(subnets.clone()),
                 sorted(found_subnets.iter().map(|s| bound.label(s)).collect()),
             ),
+            // The desired capacity is where the group starts; scaling moves it within the
+            // bounds, so the bounds are what is graded.
             Attr::new(
                 "size",
-                format!("min {min_size} / desired {desired_capacity} / max {max_size}"),
-                format!("min {fmin} / desired {fdesired} / max {fmax}"),
+                format!("min {min_size} / max {max_size}"),
+                if fdesired < fmin || fdesired > fmax {
+                    format!("min {fmin} / max {fmax} (desired {fdesired} outside)")
+                } else {
+                    format!("min {fmin} / max {fmax}")
+                },
             ),
             Attr::new(
                 "target_groups",
                 sorted(target_groups.clone()),
                 sorted(found_tgs.iter().map(|t| bound.label(t)).collect()),
             ),
-            Attr::new("health_check_type", health_check_type, fhealth),
+            // A list (`ELB,EBS`): the lab's type must be among them.
+            Attr::new(
+                "health_check_type",
+                health_check_type,
+                if fhealth.split(',').any(|t| t.trim() == health_check_type) {
+                    health_check_type.clone()
+                } else {
+                    fhealth.clone()
+                },
+            ),
         ]
     }
 
@@ -506,17 +531,33 @@ impl ResourceKind for AutoScalingGroup {
             Err(e) if e.is_gone() => return Ok(()),
             Err(e) => return Err(e),
         }
-        until("drained", &obs.id, cx.wait_timeout, cx.progress, || async {
+        // Drained, its instances deregister from the target groups and terminate. Scale-in
+        // protection, a termination hook or a warm pool can keep one: after a while the group
+        // is deleted with force, which terminates what is left.
+        let drain = cx.wait_timeout.min(DRAIN_WAIT);
+        let drained = until("drained", &obs.id, drain, cx.progress, || async {
             Ok(Self::describe(cx.aws, &obs.id).await?.is_none_or(|g| {
                 matches!(&g.facts, Facts::AutoScalingGroup { instances, .. } if instances.is_empty())
             }))
         })
-        .await?;
+        .await;
+        let force = match drained {
+            Ok(()) => false,
+            Err(e) if e.code == "WaitTimeout" => {
+                (cx.progress)(format!(
+                    "instances still there after {} s: deleting with force",
+                    drain.as_secs()
+                ));
+                true
+            }
+            Err(e) => return Err(e),
+        };
         retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
             cx.aws
                 .autoscaling
                 .delete_auto_scaling_group()
                 .auto_scaling_group_name(&obs.id)
+                .force_delete(force)
                 .send()
                 .await
                 .map(|_| ())

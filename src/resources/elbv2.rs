@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag,
-    TargetTypeEnum,
+    TargetGroupAttribute, TargetTypeEnum,
 };
 
 use super::ec2util::{filter, gone_ok, subnet_vpcs};
@@ -54,8 +54,30 @@ async fn tags_of(aws: &Aws, arns: &[String]) -> Result<BTreeMap<String, Tags>, A
             .set_resource_arns(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DescribeTags", "tags", e))?;
-        for d in found.tag_descriptions() {
+            .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DescribeTags", "tags", e));
+        let found = match found {
+            Ok(f) => vec![f],
+            // One of them was deleted since the listing (another env's `down`): ask one by
+            // one and leave the gone ones out.
+            Err(e) if e.is_gone() && chunk.len() > 1 => {
+                let mut each = Vec::new();
+                for arn in chunk {
+                    match aws.elbv2.describe_tags().resource_arns(arn).send().await {
+                        Ok(f) => each.push(f),
+                        Err(e) => {
+                            let e = AwsError::from_sdk("elasticloadbalancing:DescribeTags", arn, e);
+                            if !e.is_gone() {
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                each
+            }
+            Err(e) if e.is_gone() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for d in found.iter().flat_map(|f| f.tag_descriptions()) {
             if let Some(arn) = d.resource_arn() {
                 let t: Tags = d
                     .tags()
@@ -276,6 +298,29 @@ impl ResourceKind for TargetGroup {
                 })?
                 .to_owned(),
         };
+        if existing.is_none() {
+            // 30 s instead of 300 s to drain a deregistered target: lab instances serve nothing
+            // long-lived, and `down` would otherwise wait five minutes per instance.
+            cx.aws
+                .elbv2
+                .modify_target_group_attributes()
+                .target_group_arn(&arn)
+                .attributes(
+                    TargetGroupAttribute::builder()
+                        .key("deregistration_delay.timeout_seconds")
+                        .value("30")
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk(
+                        "elasticloadbalancing:ModifyTargetGroupAttributes",
+                        &res.name,
+                        e,
+                    )
+                })?;
+        }
         Self::describe(cx.aws, &arn, tags).await?.ok_or_else(|| {
             AwsError::other(
                 "elasticloadbalancing:DescribeTargetGroups",

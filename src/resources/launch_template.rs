@@ -202,16 +202,52 @@ impl ResourceKind for LaunchTemplate {
         let data = Self::data(cx, res).await?;
         let id = match existing {
             None => {
-                let out = cx
+                let name = name_of(cx.owner, &res.name);
+                // The client token makes a retried create (an answer lost) return the same
+                // template instead of failing on the name.
+                let created = cx
                     .aws
                     .ec2
                     .create_launch_template()
-                    .launch_template_name(name_of(cx.owner, &res.name))
+                    .launch_template_name(&name)
+                    .client_token(&name)
                     .launch_template_data(data)
                     .tag_specifications(cx.owner.tag_spec(ResourceType::LaunchTemplate, &res.name))
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ec2:CreateLaunchTemplate", &res.name, e))?;
+                    .map_err(|e| AwsError::from_sdk("ec2:CreateLaunchTemplate", &res.name, e));
+                let out = match created {
+                    Ok(out) => out,
+                    // Made by an earlier run: carry on with it (the next `up` compares it and
+                    // adds a version if it differs).
+                    Err(e) if e.code.contains("AlreadyExists") => {
+                        let found = cx
+                            .aws
+                            .ec2
+                            .describe_launch_templates()
+                            .launch_template_names(&name)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                AwsError::from_sdk("ec2:DescribeLaunchTemplates", &name, e)
+                            })?;
+                        let id = found
+                            .launch_templates()
+                            .first()
+                            .and_then(|t| t.launch_template_id())
+                            .ok_or(e)?
+                            .to_owned();
+                        return Self::describe(cx.aws, &id).await?.ok_or_else(|| {
+                            AwsError::other(
+                                "ec2:DescribeLaunchTemplates",
+                                &res.name,
+                                "NotFound",
+                                "vanished",
+                            )
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
                 out.launch_template()
                     .and_then(|t| t.launch_template_id())
                     .ok_or_else(|| {

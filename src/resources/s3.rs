@@ -321,9 +321,11 @@ async fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<StoredObject>, AwsE
 
 /// Buckets of this client's region, by name.
 async fn buckets_here(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    // Asked by region: a bucket of another region answers only through that region's endpoint.
     let out = aws
         .s3
         .list_buckets()
+        .bucket_region(&aws.region)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("s3:ListBuckets", "buckets", e))?;
@@ -333,6 +335,16 @@ async fn buckets_here(aws: &Aws) -> Result<Vec<String>, AwsError> {
         .filter(|b| b.bucket_region().is_none_or(|r| r == aws.region))
         .filter_map(|b| b.name().map(str::to_owned))
         .collect())
+}
+
+/// Answers that mean "not a bucket we can look at here": gone meanwhile, in another region
+/// (an emulator may ignore the region filter), or closed to us by its policy. Such a bucket is
+/// not the lab's, so discovery goes on without it.
+fn not_ours_here(e: &AwsError) -> bool {
+    matches!(
+        e.code.as_str(),
+        "NoSuchBucket" | "PermanentRedirect" | "AuthorizationHeaderMalformed" | "AccessDenied"
+    ) || e.is_gone()
 }
 
 pub struct Bucket;
@@ -362,7 +374,11 @@ impl ResourceKind for Bucket {
         };
         let mut out = Vec::new();
         for name in candidates {
-            let t = tags_of(aws, &name).await?;
+            let t = match tags_of(aws, &name).await {
+                Ok(t) => t,
+                Err(e) if not_ours_here(&e) => continue,
+                Err(e) => return Err(e),
+            };
             let wanted = match scope {
                 Scope::Owned(owner) => owner.owns(&t),
                 Scope::AnyLab => t.contains_key(tags::LAB),
@@ -371,7 +387,12 @@ impl ResourceKind for Bucket {
                 _ => true,
             };
             if wanted {
-                out.extend(observe(aws, &name, t).await?);
+                match observe(aws, &name, t).await {
+                    Ok(found) => out.extend(found),
+                    // Deleted between the listing and now.
+                    Err(e) if e.code == "NoSuchBucket" => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(out)
@@ -600,10 +621,15 @@ impl ResourceKind for Bucket {
         };
         let on_off = |b: bool| if b { "on" } else { "off" };
         vec![
+            // Once enabled, versioning can only be suspended: that is "off".
             Attr::new(
                 "versioning",
-                if *versioning { "Enabled" } else { "Disabled" },
-                v,
+                if *versioning { "Enabled" } else { "off" },
+                if *versioning || v == "Enabled" {
+                    v.as_str()
+                } else {
+                    "off"
+                },
             ),
             Attr::new(
                 "encryption",
@@ -798,17 +824,50 @@ pub fn public_grants(document: &str) -> Result<Vec<String>, String> {
     };
     let mut out = Vec::new();
     for s in statements {
-        if s["Effect"] != "Allow" {
-            continue;
-        }
         let everyone =
             s["Principal"] == "*" || list(&s["Principal"]["AWS"]).iter().any(|p| p == "*");
-        if !everyone {
+        if !everyone && s.get("NotPrincipal").is_none() {
             continue;
         }
-        for action in list(&s["Action"]) {
-            for resource in list(&s["Resource"]) {
-                out.push(format!("{action} on {resource}"));
+        // What is not a plain grant is marked: a Deny, a condition, a Not* element.
+        let deny = s["Effect"] != "Allow";
+        let mut marks = Vec::new();
+        if s.get("Condition").is_some() {
+            marks.push("with a condition");
+        }
+        for not in ["NotPrincipal", "NotAction", "NotResource"] {
+            if s.get(not).is_some() {
+                marks.push(not);
+            }
+        }
+        let actions = list(&s["Action"]);
+        let actions = if actions.is_empty() {
+            list(&s["NotAction"])
+                .into_iter()
+                .map(|a| format!("all but {a}"))
+                .collect()
+        } else {
+            actions
+        };
+        let resources = list(&s["Resource"]);
+        let resources = if resources.is_empty() {
+            list(&s["NotResource"])
+                .into_iter()
+                .map(|r| format!("all but {r}"))
+                .collect()
+        } else {
+            resources
+        };
+        for action in &actions {
+            for resource in &resources {
+                let mut line = format!("{action} on {resource}");
+                if deny {
+                    line = format!("DENY {line}");
+                }
+                if !marks.is_empty() {
+                    line.push_str(&format!(" ({})", marks.join(", ")));
+                }
+                out.push(line);
             }
         }
     }
@@ -840,14 +899,41 @@ impl ResourceKind for BucketPolicy {
         };
         let name = bucket_of(cx, res, bucket)?;
         let document = public_read_policy(name);
-        cx.aws
-            .s3
-            .put_bucket_policy()
-            .bucket(name)
-            .policy(&document)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:PutBucketPolicy", name, e))?;
+        // Right after Block Public Access is relaxed, S3 may still refuse a public policy for a
+        // few seconds (the change propagates): retry that, then say what else could block it.
+        let started = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_secs(1);
+        loop {
+            match cx
+                .aws
+                .s3
+                .put_bucket_policy()
+                .bucket(name)
+                .policy(&document)
+                .send()
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    let e = AwsError::from_sdk("s3:PutBucketPolicy", name, e);
+                    let waited = started.elapsed();
+                    if e.code != "AccessDenied" {
+                        return Err(e);
+                    }
+                    if waited >= std::time::Duration::from_secs(60) {
+                        let mut e = e;
+                        e.help = Some("Block Public Access may be on for the whole account (S3 -> Block Public Access settings for this account): a public-read policy needs it off".to_owned());
+                        return Err(e);
+                    }
+                    (cx.progress)(format!(
+                        "AccessDenied: Block Public Access still propagating, retrying ({} s)",
+                        waited.as_secs()
+                    ));
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                }
+            }
+        }
         let id = format!("{name}/policy");
         Ok(Observed {
             kind: Kind::BucketPolicy,
@@ -1240,6 +1326,15 @@ mod tests {
             vec!["s3:* on arn:aws:s3:::b", "s3:* on arn:aws:s3:::b/*"]
         );
         assert!(public_grants("not json").is_err());
+        // Conditions and Deny statements are marked, not taken as plain grants.
+        let conditional = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}},{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret/*"}]}"#;
+        assert_eq!(
+            public_grants(conditional).expect("json"),
+            vec![
+                "DENY s3:GetObject on arn:aws:s3:::b/secret/*",
+                "s3:GetObject on arn:aws:s3:::b/* (with a condition)"
+            ]
+        );
     }
 
     #[test]

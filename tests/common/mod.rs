@@ -313,6 +313,28 @@ async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
                 .filter_map(|d| d.resource_arn().map(str::to_owned)),
         );
     }
+    // Buckets of the env: by tag, or by the name awslab gives them (a bucket whose tags a
+    // crash cut off still counts as left).
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let buckets = s3.list_buckets().send().await.expect("buckets");
+    for b in buckets.buckets() {
+        let Some(name) = b.name() else { continue };
+        let by_name = name.contains(&format!("-{env}-"));
+        let tagged = match s3.get_bucket_tagging().bucket(name).send().await {
+            Ok(t) => t
+                .tag_set()
+                .iter()
+                .any(|t| t.key() == "awslab:env" && t.value() == env),
+            Err(_) => false,
+        };
+        if by_name || tagged {
+            left.push(name.to_owned());
+        }
+    }
     let asg = aws_sdk_autoscaling::Client::new(&conf);
     left.extend(
         asg.describe_auto_scaling_groups()

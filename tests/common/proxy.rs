@@ -243,9 +243,10 @@ async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Call>> {
                 .filter(|p| !p.is_empty())
                 .take(2)
                 .collect();
+            // REST XML (S3) answers errors in XML; REST JSON (EFS) in JSON.
             (
                 format!("{method} /{}", path.join("/")),
-                true,
+                service != "s3",
                 method == "GET" || method == "HEAD",
             )
         }
@@ -298,6 +299,11 @@ impl State {
                     "RequestLimitExceeded",
                     "Request limit exceeded. (injected)",
                 ),
+                ("s3", _) => Fault::new(
+                    503,
+                    "SlowDown",
+                    "Please reduce your request rate. (injected)",
+                ),
                 (_, true) => Fault::new(400, "ThrottlingException", "Rate exceeded (injected)"),
                 _ => Fault::new(400, "Throttling", "Rate exceeded (injected)"),
             });
@@ -322,6 +328,15 @@ fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
                 fault.code, fault.message
             ),
             format!("x-amzn-ErrorType: {}\r\n", fault.code),
+        )
+    } else if call.service == "s3" {
+        (
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>fault-proxy</RequestId></Error>",
+                fault.code, fault.message
+            ),
+            String::new(),
         )
     } else if call.service == "ec2" {
         (
