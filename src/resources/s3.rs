@@ -27,13 +27,21 @@ use crate::lab::{Kind, PublicAccess, Resource, SiteFile, Spec};
 
 /// The bucket name of an owner's bucket: `<logical>-<env>-<account>`, lowercase, at most 63
 /// characters (a hash keeps long ones apart).
+/// A name part as S3 allows it: lowercase letters, digits and `-`.
+fn clean(s: &str) -> String {
+    s.to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// `…-123456789012`: a name awslab may have given.
+fn ends_in_account(name: &str) -> bool {
+    name.rsplit_once('-')
+        .is_some_and(|(_, a)| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+}
+
 pub fn bucket_name(owner: &Owner, logical: &str, account: &str) -> String {
-    let clean = |s: &str| -> String {
-        s.to_ascii_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect()
-    };
     let full = format!("{}-{}-{account}", clean(logical), clean(&owner.env));
     if full.len() <= 63 {
         return full;
@@ -127,68 +135,89 @@ async fn tags_of(aws: &Aws, bucket: &str) -> Result<Tags, AwsError> {
 
 /// Everything about one bucket: the bucket and its policy, website and objects.
 async fn observe(aws: &Aws, bucket: &str, tags: Tags) -> Result<Vec<Observed>, AwsError> {
-    let versioning = match aws.s3.get_bucket_versioning().bucket(bucket).send().await {
-        Ok(v) => v
-            .status()
-            .map_or_else(|| "Disabled".to_owned(), |s| s.as_str().to_owned()),
-        Err(e) => match versioning_from_raw(&e) {
-            Some(status) => status,
-            None => return Err(AwsError::from_sdk("s3:GetBucketVersioning", bucket, e)),
-        },
+    // Seven independent reads, at once.
+    let versioning = async {
+        match aws.s3.get_bucket_versioning().bucket(bucket).send().await {
+            Ok(v) => Ok(v
+                .status()
+                .map_or_else(|| "Disabled".to_owned(), |s| s.as_str().to_owned())),
+            Err(e) => match versioning_from_raw(&e) {
+                Some(status) => Ok(status),
+                None => Err(AwsError::from_sdk("s3:GetBucketVersioning", bucket, e)),
+            },
+        }
     };
-    let encryption = absent(
-        aws.s3
-            .get_bucket_encryption()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:GetBucketEncryption", bucket, e)),
-        &["ServerSideEncryptionConfigurationNotFoundError"],
+    let encryption = async {
+        absent(
+            aws.s3
+                .get_bucket_encryption()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:GetBucketEncryption", bucket, e)),
+            &["ServerSideEncryptionConfigurationNotFoundError"],
+        )
+    };
+    let ownership = async {
+        absent(
+            aws.s3
+                .get_bucket_ownership_controls()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:GetBucketOwnershipControls", bucket, e)),
+            &["OwnershipControlsNotFoundError"],
+        )
+    };
+    let block = async {
+        absent(
+            aws.s3
+                .get_public_access_block()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:GetPublicAccessBlock", bucket, e)),
+            &["NoSuchPublicAccessBlockConfiguration"],
+        )
+    };
+    let policy = async {
+        absent(
+            aws.s3
+                .get_bucket_policy()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:GetBucketPolicy", bucket, e)),
+            &["NoSuchBucketPolicy"],
+        )
+    };
+    let website = async {
+        absent(
+            aws.s3
+                .get_bucket_website()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:GetBucketWebsite", bucket, e)),
+            &["NoSuchWebsiteConfiguration"],
+        )
+    };
+    let (versioning, encryption, ownership, block, policy, website, objects) = tokio::try_join!(
+        versioning,
+        encryption,
+        ownership,
+        block,
+        policy,
+        website,
+        list_objects(aws, bucket)
     )?;
     let rule = encryption
         .as_ref()
         .and_then(|e| e.server_side_encryption_configuration())
         .and_then(|c| c.rules().first());
-    let ownership = absent(
-        aws.s3
-            .get_bucket_ownership_controls()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:GetBucketOwnershipControls", bucket, e)),
-        &["OwnershipControlsNotFoundError"],
-    )?;
-    let block = absent(
-        aws.s3
-            .get_public_access_block()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:GetPublicAccessBlock", bucket, e)),
-        &["NoSuchPublicAccessBlockConfiguration"],
-    )?;
     let block = block
         .as_ref()
         .and_then(|b| b.public_access_block_configuration());
-    let policy = absent(
-        aws.s3
-            .get_bucket_policy()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:GetBucketPolicy", bucket, e)),
-        &["NoSuchBucketPolicy"],
-    )?;
-    let website = absent(
-        aws.s3
-            .get_bucket_website()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:GetBucketWebsite", bucket, e)),
-        &["NoSuchWebsiteConfiguration"],
-    )?;
-    let objects = list_objects(aws, bucket).await?;
     let child_tags: Tags = tags
         .iter()
         .filter(|(k, _)| *k == tags::LAB || *k == tags::ENV)
@@ -299,24 +328,26 @@ async fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<StoredObject>, AwsE
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| AwsError::from_sdk("s3:ListObjectsV2", bucket, e))?;
-    let mut out = Vec::new();
-    for o in pages.iter().flat_map(|p| p.contents()) {
-        let Some(key) = o.key() else { continue };
-        let head = aws
-            .s3
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:HeadObject", format!("{bucket}/{key}"), e))?;
-        out.push(StoredObject {
-            key: key.to_owned(),
-            etag: o.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
-            content_type: head.content_type().map(str::to_owned),
-        });
-    }
-    Ok(out)
+    let heads = pages.iter().flat_map(|p| p.contents()).filter_map(|o| {
+        let key = o.key()?.to_owned();
+        let etag = o.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        Some(async move {
+            let head = aws
+                .s3
+                .head_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:HeadObject", format!("{bucket}/{key}"), e))?;
+            Ok::<_, AwsError>(StoredObject {
+                content_type: head.content_type().map(str::to_owned),
+                key,
+                etag,
+            })
+        })
+    });
+    futures::future::try_join_all(heads).await
 }
 
 /// Buckets of this client's region, by name.
@@ -366,11 +397,8 @@ impl ResourceKind for Bucket {
         let candidates: Vec<String> = match scope {
             Scope::Named(wanted) => names.into_iter().filter(|n| wanted.contains(n)).collect(),
             Scope::Region => names,
-            _ => {
-                let account = aws.account_id().await?;
-                let suffix = format!("-{account}");
-                names.into_iter().filter(|n| n.ends_with(&suffix)).collect()
-            }
+            // awslab's names end in an account id (no STS call needed); the tags decide.
+            _ => names.into_iter().filter(|n| ends_in_account(n)).collect(),
         };
         let mut out = Vec::new();
         for name in candidates {
