@@ -183,6 +183,24 @@ pub enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Push an image into an ECR repository through the ECR API (no Docker needed): a `docker
+    /// save` archive, an OCI image layout (directory or tar), or a directory of files packed
+    /// into a one-layer image. Layers the repository has are skipped, so an interrupted push
+    /// resumes.
+    #[command(after_help = "Examples:
+  awslab push labs/assets/hello-web --repository lab/web --tag v1
+  docker save web:v1 -o web.tar && awslab push web.tar --repository lab/web --tag v1
+  awslab push ./oci-layout-dir --repository lab/web --tag v2 --format json")]
+    Push {
+        /// A `docker save` tar, an OCI layout (directory or tar), or a directory to pack.
+        image: std::path::PathBuf,
+        /// The ECR repository (it must exist).
+        #[arg(long)]
+        repository: String,
+        /// The tag to give the image.
+        #[arg(long)]
+        tag: String,
+    },
     /// Lab environments found by their tags: lab, env, region, age, expiry, cost per hour now.
     #[command(
         after_help = "Examples:\n  awslab status\n  awslab status --all-regions --format json"
@@ -344,6 +362,15 @@ impl Cli {
             },
             Cmd::Down { lab, yes, force } => Command::Down { lab, yes, force },
             Cmd::Status { all_regions } => Command::Status { all_regions },
+            Cmd::Push {
+                image,
+                repository,
+                tag,
+            } => Command::Push {
+                image,
+                repository,
+                tag,
+            },
             Cmd::Sweep {
                 expired,
                 all_regions,

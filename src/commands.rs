@@ -138,6 +138,11 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             down(s, p, &lab, yes, force).await
         }
         Command::Status { all_regions } => fleet::status(s, p, all_regions).await,
+        Command::Push {
+            image,
+            repository,
+            tag,
+        } => push(s, p, &image, &repository, &tag).await,
         Command::Sweep {
             expired,
             all_regions,
@@ -360,6 +365,58 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
             _ => None,
         }
     })
+}
+
+/// `awslab push`: the image is read and verified first (a bad input changes nothing remotely).
+async fn push(
+    s: &Settings,
+    p: &Printer,
+    image: &std::path::Path,
+    repository: &str,
+    tag: &str,
+) -> Result<u8, Error> {
+    let loaded = crate::image::load(image).map_err(|e| Error::Usage {
+        message: e.to_string(),
+        help: Some(
+            "give a `docker save` archive, an OCI image layout (directory or tar) or a directory of files"
+                .to_owned(),
+        ),
+    })?;
+    let aws = aws::connect(&s.aws).await;
+    let started = Instant::now();
+    p.info(&format!(
+        "pushing {} ({} layer(s), {} bytes, {}) to {repository}:{tag}",
+        image.display(),
+        loaded.layers.len(),
+        loaded.size(),
+        loaded.digest()
+    ));
+    let bar = crate::ui::progress::bytes_bar(p);
+    let progress = |sent: u64, total: u64| bar.update(sent, total);
+    let pushed = crate::push::push(&aws, repository, tag, &loaded, &progress).await;
+    bar.finish();
+    let pushed = pushed?;
+    let secs = started.elapsed().as_secs_f64();
+    if p.format == Format::Json {
+        p.json(&pushed);
+    }
+    if pushed.unchanged {
+        p.info(&format!(
+            "{repository}:{tag} already is {}: nothing to push",
+            pushed.digest
+        ));
+    } else {
+        p.info(&format!(
+            "pushed {repository}:{tag} = {}: {} blob(s) uploaded ({} bytes, {:.1} MiB/s), {} already there, in {secs:.1}s",
+            pushed.digest,
+            pushed.uploaded.len(),
+            pushed.bytes_uploaded,
+            pushed.bytes_uploaded as f64 / 1_048_576.0 / secs.max(0.001),
+            pushed.skipped.len()
+        ));
+    }
+    stats(p, "push", &aws, started);
+    Ok(exit::OK)
 }
 
 fn validate(p: &Printer, args: &[String]) -> u8 {

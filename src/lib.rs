@@ -18,6 +18,7 @@ pub mod error;
 pub mod graph;
 pub mod image;
 pub mod lab;
+pub mod push;
 pub mod reach;
 pub mod resources;
 pub mod settings;

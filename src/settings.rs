@@ -64,6 +64,11 @@ pub enum Command {
         yes: bool,
         force: bool,
     },
+    Push {
+        image: std::path::PathBuf,
+        repository: String,
+        tag: String,
+    },
     Status {
         all_regions: bool,
     },

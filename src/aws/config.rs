@@ -142,6 +142,11 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
             .interceptor(stats.interceptor())
             .build(),
     );
+    let ecr = aws_sdk_ecr::Client::from_conf(
+        aws_sdk_ecr::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
     Aws {
         ec2,
         ssm,
@@ -151,6 +156,7 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
         elbv2,
         autoscaling,
         s3,
+        ecr,
         region,
         endpoint,
         stats,

@@ -23,6 +23,7 @@ pub struct Aws {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub region: String,
     /// The endpoint override (emulator), if any.
     pub endpoint: Option<String>,

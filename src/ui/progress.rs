@@ -161,3 +161,32 @@ impl Reporter for TermReporter {
         }
     }
 }
+
+/// A byte progress bar for uploads (a terminal only; nothing in CI or pipes).
+pub struct BytesBar(Option<ProgressBar>);
+
+pub fn bytes_bar(printer: &Printer) -> BytesBar {
+    BytesBar((printer.interactive && !printer.quiet).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    }))
+}
+
+impl BytesBar {
+    pub fn update(&self, sent: u64, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_length(total);
+            b.set_position(sent);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
