@@ -305,15 +305,21 @@ async fn show(
 /// short, best-effort lookup by tags), else a placeholder that says how to get it.
 async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     let refs = crate::lab::resource_refs(&lab.instructions);
-    if refs.is_empty() && !lab.instructions.contains("${region}") {
+    if refs.is_empty()
+        && !lab.instructions.contains("${region}")
+        && !lab.instructions.contains("${registry}")
+    {
         return lab.instructions.clone();
     }
     let aws = aws::connect(&s.aws).await;
     let owner = owner(s, lab);
-    let buckets = lab
-        .resources
-        .iter()
-        .any(|r| r.kind() == crate::lab::Kind::Bucket);
+    // A bucket's name and the registry's host need only the account id.
+    let buckets = lab.resources.iter().any(|r| {
+        matches!(
+            r.kind(),
+            crate::lab::Kind::Bucket | crate::lab::Kind::Repository
+        )
+    });
     let lookup = async {
         let world = engine::discover::owned_for_compare(&aws, &owner, lab).await?;
         // A bucket's name is known before it exists: it needs only the account id.
@@ -353,7 +359,12 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
                 .then(|| crate::resources::s3::bucket_name(&owner, name, account))
         })
     };
-    crate::lab::fill_refs(&lab.instructions, &aws.region, |name, attr| {
+    let registry = account
+        .as_deref()
+        .map(|a| format!("{a}.dkr.ecr.{}.amazonaws.com", aws.region))
+        .unwrap_or_else(|| "<account id>.dkr.ecr.<region>.amazonaws.com".to_owned());
+    let text = lab.instructions.replace("${registry}", &registry);
+    crate::lab::fill_refs(&text, &aws.region, |name, attr| {
         let res = lab.resource(name)?;
         match (attr, &res.spec) {
             ("id", crate::lab::Spec::Bucket { .. }) => bucket_name(name),

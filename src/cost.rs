@@ -135,6 +135,13 @@ pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
                 internet_facing,
                 ..
             } => e.load_balancer(&r.name, *internet_facing, subnets.len()),
+            Spec::Repository { .. } => e.add(
+                format!(
+                    "ECR repository {} (${ECR_GB_MONTH:.2}/GB-month stored; a small image: ~$0)",
+                    r.name
+                ),
+                0.0,
+            ),
             // Billed by what is stored and requested: a small site costs fractions of a cent.
             Spec::Bucket { .. } => e.add(
                 format!(

@@ -397,30 +397,42 @@ pub fn pack_dir(dir: &Path) -> Result<Image, ImageError> {
             why: "an empty directory".to_owned(),
         });
     }
-    paths.sort();
-    let mut builder = tar::Builder::new(Vec::new());
+    let mut files = Vec::new();
     for p in &paths {
-        let rel = p.strip_prefix(dir).unwrap_or(p);
-        let data = std::fs::read(p).map_err(io(p))?;
-        let mode = file_mode(p);
+        let rel = p
+            .strip_prefix(dir)
+            .unwrap_or(p)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        files.push((rel, std::fs::read(p).map_err(io(p))?, file_mode(p)));
+    }
+    pack_files(&files).map_err(io(dir))
+}
+
+/// [`pack_dir`] of files given as (path, content, mode).
+pub fn pack_files(files: &[(String, Vec<u8>, u32)]) -> std::io::Result<Image> {
+    let mut files: Vec<&(String, Vec<u8>, u32)> = files.iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut builder = tar::Builder::new(Vec::new());
+    for (rel, data, mode) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
-        header.set_mode(mode);
+        header.set_mode(*mode);
         header.set_uid(0);
         header.set_gid(0);
         header.set_mtime(0);
         header.set_entry_type(tar::EntryType::Regular);
-        builder
-            .append_data(&mut header, rel, data.as_slice())
-            .map_err(io(p))?;
+        builder.append_data(&mut header, rel, data.as_slice())?;
     }
-    let tar = builder.into_inner().map_err(io(dir))?;
+    let tar = builder.into_inner()?;
     let diff_id = sha256(&tar);
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
         .write(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).map_err(io(dir))?;
-    let layer = Blob::new(OCI_LAYER_GZIP, gz.finish().map_err(io(dir))?);
+    gz.write_all(&tar)?;
+    let layer = Blob::new(OCI_LAYER_GZIP, gz.finish()?);
     let config = Blob::new(
         OCI_CONFIG,
         json!({

@@ -273,3 +273,143 @@ async fn an_immutable_tag_and_bad_inputs_are_refused_and_change_nothing() {
     assert_eq!(images(&repo).await, before, "the repository is as it was");
     remove(&repo).await;
 }
+
+fn lab_cmd(home: &Path, region: &str, env: &str, args: &[&str]) -> std::process::Output {
+    common::run_in(home, region, env, args)
+}
+
+async fn repo_exists(region: &str, name: &str) -> bool {
+    aws_sdk_ecr::Client::new(&common::sdk_config(region).await)
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ecr_lab_up_check_and_down() {
+    let region = "us-west-2";
+    let env = common::env_name("ecr");
+    let home = tempfile::tempdir().expect("home");
+    let up = lab_cmd(home.path(), region, &env, &["up", "ecr-push", "--yes"]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let (code, report) = common::check_in(home.path(), region, &env, "ecr-push");
+    assert_eq!(common::failed(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, Some(0));
+    let evidence = common::results(&report)
+        .into_iter()
+        .find(|(id, _, _, _)| id == "image-v1")
+        .expect("image check");
+    assert!(evidence.2.contains("lab/web:v1 = sha256:"), "{evidence:?}");
+    // Scan findings: reported when the service has them; neither emulator scans (skip).
+    let scan = common::results(&report)
+        .into_iter()
+        .find(|(id, _, _, _)| id == "image-v1.scan")
+        .expect("scan item");
+    assert_eq!(scan.1, "skip", "{scan:?}");
+    assert!(scan.2.starts_with("not reported: "), "{scan:?}");
+    // Again: nothing changes.
+    let again = common::json(&lab_cmd(
+        home.path(),
+        region,
+        &env,
+        &["--format", "json", "up", "ecr-push", "--yes"],
+    ));
+    let changed: Vec<&Value> = again["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| r["action"] != "keep")
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}");
+    // `show` names the registry of this account and region.
+    let show = lab_cmd(home.path(), region, &env, &["show", "ecr-push"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains(&format!(".dkr.ecr.{region}.amazonaws.com/lab/web:v1")),
+        "{text}"
+    );
+    let down = lab_cmd(home.path(), region, &env, &["down", "ecr-push", "--yes"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(
+        !repo_exists(region, "lab/web").await,
+        "the repository is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_student_repository_with_mutable_tags_fails_the_right_checks() {
+    let region = "eu-central-1";
+    let env = common::env_name("ecrstudent");
+    let home = tempfile::tempdir().expect("home");
+    let client = aws_sdk_ecr::Client::new(&common::sdk_config(region).await);
+    client
+        .create_repository()
+        .repository_name("lab/web")
+        .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Mutable)
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("repository");
+    // Only tagged images are trimmed: untagged ones would pile up.
+    client
+        .put_lifecycle_policy()
+        .repository_name("lab/web")
+        .lifecycle_policy_text(r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":10},"action":{"type":"expire"}}]}"#)
+        .send()
+        .await
+        .expect("lifecycle");
+    let out = lab_cmd(
+        home.path(),
+        region,
+        &env,
+        &[
+            "push",
+            &site().display().to_string(),
+            "--repository",
+            "lab/web",
+            "--tag",
+            "v1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, report) = common::check_in(home.path(), region, &env, "ecr-push");
+    client
+        .delete_repository()
+        .repository_name("lab/web")
+        .force(true)
+        .send()
+        .await
+        .expect("cleanup");
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(
+        common::failed(&report),
+        vec!["web-repo.lifecycle", "web-repo.tag_mutability"],
+        "{report:#}"
+    );
+    let lifecycle = common::results(&report)
+        .into_iter()
+        .find(|(id, _, _, _)| id == "web-repo.lifecycle")
+        .expect("lifecycle");
+    assert!(
+        lifecycle.2.contains("found keep last 10 tagged v*"),
+        "{lifecycle:?}"
+    );
+}

@@ -23,7 +23,8 @@ fn stderr(o: &Output) -> String {
 
 /// Every lab the faults are tried on: the VPC lab (or its reduced form on MiniStack), the EFS
 /// lab (IAM, EFS and their waits), the ALB lab (ELB, Auto Scaling, the group's drain) and the S3
-/// lab (REST XML errors, a bucket's settings, emptying versions).
+/// lab (REST XML errors, a bucket's settings, emptying versions). Not the ECR lab: its
+/// repository name is one per account and region, so parallel envs cannot share a region.
 fn labs() -> Vec<String> {
     vec![
         common::cycle_lab(),

@@ -49,6 +49,10 @@ fn by_name<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Vec<&'w Obser
                     | Facts::TargetGroup { name, .. }
                     | Facts::LaunchTemplate { name, .. } => *name == res.name,
                     Facts::AutoScalingGroup { .. } => o.id == res.name,
+                    // The repository name the lab gives (`lab/web`).
+                    Facts::Repository { .. } => {
+                        matches!(&res.spec, Spec::Repository { name, .. } if *name == o.id)
+                    }
                     // `<name>-<env>-<account>`: the name the lab tells the student to use.
                     Facts::Bucket { .. } => {
                         crate::resources::s3::is_name_of(&o.id, owner, &res.name)
@@ -113,6 +117,11 @@ fn by_relation<'w>(
         | Spec::Objects { bucket, .. } => crate::resources::kind(res.kind())
             .find_existing(world, owner, res, bound)
             .map(|o| (o, format!("of bucket {bucket}"))),
+        Spec::Image {
+            repository, tag, ..
+        } => crate::resources::kind(Kind::Image)
+            .find_existing(world, owner, res, bound)
+            .map(|o| (o, format!("tag {tag} of {repository}"))),
         Spec::NatGateway { subnet, .. } => {
             let subnet_id = bound.id(subnet)?;
             world
@@ -241,6 +250,12 @@ fn missing_reason(res: &Resource) -> String {
             format!("{bucket} has no static website hosting configured")
         }
         Spec::Objects { bucket, .. } => format!("{bucket} was not found, so neither its objects"),
+        Spec::Image {
+            repository, tag, ..
+        } => {
+            format!("{repository} has no image tagged {tag}")
+        }
+        Spec::Repository { name, .. } => format!("no ECR repository named `{name}`"),
         Spec::Bucket { .. } => format!(
             "no bucket named as the lab says (`awslab show` prints the name: `{}-<env>-<account id>`)",
             res.name

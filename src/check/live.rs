@@ -50,6 +50,9 @@ pub async fn run(
     world: &World,
     live: Live,
 ) -> Option<CheckResult> {
+    if let CheckKind::EcrImage { repository, tag } = &check.kind {
+        return Some(scan_findings(aws, check, repository, tag, bound).await);
+    }
     if let CheckKind::S3Website { bucket, live: true } = &check.kind {
         let id = format!("{}.live", check.id);
         let title = format!("{} (live: GET the index and a missing page)", check.title);
@@ -213,6 +216,72 @@ fn public_addresses(
 }
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The image's scan findings by severity, when the service has them (scan on push); `skip`
+/// with the reason otherwise. Reported, not graded: no points.
+async fn scan_findings(
+    aws: &Aws,
+    check: &Check,
+    repository: &str,
+    tag: &str,
+    bound: &Bindings,
+) -> CheckResult {
+    let id = format!("{}.scan", check.id);
+    let title = format!("{} (scan findings)", check.title);
+    let Some(repo) = bound.id(repository) else {
+        return CheckResult::skip(id, title, format!("not run: `{repository}` was not found"));
+    };
+    let out = aws
+        .ecr
+        .describe_image_scan_findings()
+        .repository_name(repo)
+        .image_id(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag(tag)
+                .build(),
+        )
+        .send()
+        .await;
+    match out {
+        Ok(o) => {
+            let status = o
+                .image_scan_status()
+                .and_then(|s| s.status())
+                .map_or("unknown", |s| s.as_str());
+            let Some(findings) = o.image_scan_findings() else {
+                return CheckResult::skip(id, title, format!("no findings yet (scan {status})"));
+            };
+            let mut counts: Vec<String> = findings
+                .finding_severity_counts()
+                .into_iter()
+                .flatten()
+                .map(|(severity, n)| format!("{n} {}", severity.as_str()))
+                .collect();
+            counts.sort();
+            CheckResult::pass(
+                id,
+                title,
+                0,
+                format!(
+                    "scan {status}: {}",
+                    if counts.is_empty() {
+                        "no findings".to_owned()
+                    } else {
+                        counts.join(", ")
+                    }
+                ),
+            )
+        }
+        Err(e) => {
+            let e = crate::aws::AwsError::from_sdk("ecr:DescribeImageScanFindings", repo, e);
+            CheckResult::skip(
+                id,
+                title,
+                format!("not reported: {} ({})", e.code, e.message),
+            )
+        }
+    }
+}
 
 /// Healthy targets in the target group the load balancer forwards to (at least the group's
 /// minimum), then `GET /` on the load balancer's DNS name answers 200.

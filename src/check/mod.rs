@@ -88,7 +88,35 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
     world.merge(named);
     world.merge(own);
     world.merge(buckets);
+    world.merge(repositories_for(aws, lab, owner).await?);
     Ok(world)
+}
+
+/// The lab's ECR repositories: the env's own (by tags) and hand-built ones by the repository
+/// names the lab gives (`lab/web`), with their images.
+async fn repositories_for(
+    aws: &Aws,
+    lab: &Lab,
+    owner: &Owner,
+) -> Result<Vec<resources::Observed>, AwsError> {
+    let names: Vec<String> = lab
+        .resources
+        .iter()
+        .filter_map(|r| match &r.spec {
+            crate::lab::Spec::Repository { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let kind = resources::kind(Kind::Repository);
+    let named = Scope::Named(names);
+    let owned = Scope::Owned(owner.clone());
+    let (mut found, own) =
+        tokio::try_join!(kind.discover(aws, &named), kind.discover(aws, &owned))?;
+    found.extend(own);
+    Ok(found)
 }
 
 /// The lab's buckets: the env's own (by tags) and hand-built ones by the name the lab gives

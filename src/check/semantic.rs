@@ -31,6 +31,7 @@ pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
         CheckKind::S3Website { bucket, .. } => s3_website(bucket, bound, world),
         CheckKind::S3Encryption { bucket } => s3_encryption(bucket, bound),
         CheckKind::S3Versioning { bucket } => s3_versioning(bucket, bound),
+        CheckKind::EcrImage { repository, tag } => ecr_image(repository, tag, bound, world),
         CheckKind::EfsMountable {
             file_system,
             instances,
@@ -115,6 +116,9 @@ fn expectation(kind: &CheckKind) -> String {
             "{bucket}: default encryption set explicitly to SSE-S3 (AES256) with the bucket key on"
         ),
         CheckKind::S3Versioning { bucket } => format!("{bucket}: versioning Enabled"),
+        CheckKind::EcrImage { repository, tag } => {
+            format!("{repository} holds an image tagged {tag}")
+        }
         CheckKind::Reach {
             expect,
             from,
@@ -758,6 +762,53 @@ fn glob(pattern: &str, value: &str) -> bool {
         pi += 1;
     }
     pi == p.len()
+}
+
+/// The tag is in the repository; the digest is the evidence.
+fn ecr_image(
+    repository: &str,
+    tag: &str,
+    bound: &Bindings,
+    world: &World,
+) -> Result<String, String> {
+    let repo = bound
+        .get(repository)
+        .ok_or_else(|| format!("repository `{repository}` was not found"))?;
+    let image = world.get(&format!("{}:{tag}", repo.id));
+    match image.map(|i| &i.facts) {
+        Some(Facts::Image {
+            digest,
+            scan_status,
+            ..
+        }) => Ok(format!(
+            "{}:{tag} = {digest}{}",
+            repo.id,
+            scan_status
+                .as_deref()
+                .map(|s| format!(" (scan {s})"))
+                .unwrap_or_default()
+        )),
+        _ => {
+            let tags: Vec<String> = world
+                .of_kind(Kind::Image)
+                .filter_map(|i| match &i.facts {
+                    Facts::Image {
+                        repository: r, tag, ..
+                    } if *r == repo.id => Some(tag.clone()),
+                    _ => None,
+                })
+                .collect();
+            Err(format!(
+                "{} has no image tagged {tag} (tags: {})",
+                repo.id,
+                if tags.is_empty() {
+                    "none".to_owned()
+                } else {
+                    tags.join(", ")
+                }
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -168,6 +168,8 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     | Kind::BucketPolicy
                     | Kind::Website
                     | Kind::Objects
+                    | Kind::Repository
+                    | Kind::Image
             )
         })
         .map(|o| o.id.clone())
@@ -234,6 +236,35 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", &o.id, e))?;
+            }
+            Kind::Repository => {
+                let arn = aws
+                    .ecr
+                    .describe_repositories()
+                    .repository_names(&o.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ecr:DescribeRepositories", &o.id, e))?
+                    .repositories()
+                    .first()
+                    .and_then(|r| r.repository_arn())
+                    .map(str::to_owned);
+                if let Some(arn) = arn {
+                    let tag = aws_sdk_ecr::types::Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build()
+                        .map_err(|e| {
+                            AwsError::other("ecr:TagResource", &o.id, "BadTag", e.to_string())
+                        })?;
+                    aws.ecr
+                        .tag_resource()
+                        .resource_arn(arn)
+                        .tags(tag)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("ecr:TagResource", &o.id, e))?;
+                }
             }
             Kind::TargetGroup | Kind::LoadBalancer => {
                 aws.elbv2

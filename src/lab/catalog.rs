@@ -24,6 +24,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
         "s3-static-website",
         include_str!("../../labs/s3-static-website.toml"),
     ),
+    ("ecr-push", include_str!("../../labs/ecr-push.toml")),
 ];
 
 /// Files the bundled labs upload, by their path relative to `labs/`.
@@ -39,6 +40,14 @@ const BUNDLED_ASSETS: &[(&str, &[u8])] = &[
     (
         "assets/site/style.css",
         include_bytes!("../../labs/assets/site/style.css"),
+    ),
+    (
+        "assets/hello-web/index.html",
+        include_bytes!("../../labs/assets/hello-web/index.html"),
+    ),
+    (
+        "assets/hello-web/README.txt",
+        include_bytes!("../../labs/assets/hello-web/README.txt"),
     ),
 ];
 

@@ -121,6 +121,8 @@ pub enum Kind {
     BucketPolicy,
     Website,
     Objects,
+    Repository,
+    Image,
 }
 
 impl Kind {
@@ -149,6 +151,8 @@ impl Kind {
         Kind::BucketPolicy,
         Kind::Website,
         Kind::Objects,
+        Kind::Repository,
+        Kind::Image,
     ];
 
     /// Kinds that live in no VPC and no region's EC2 (IAM is global, EFS file systems are found
@@ -163,6 +167,7 @@ impl Kind {
                 | Kind::FileSystem
                 | Kind::LaunchTemplate
                 | Kind::Bucket
+                | Kind::Repository
         )
     }
 
@@ -176,6 +181,7 @@ impl Kind {
                 | Kind::BucketPolicy
                 | Kind::Website
                 | Kind::Objects
+                | Kind::Image
         )
     }
 
@@ -205,6 +211,8 @@ impl Kind {
             Kind::BucketPolicy => "s3_bucket_policy",
             Kind::Website => "s3_website_config",
             Kind::Objects => "s3_objects",
+            Kind::Repository => "ecr_repository",
+            Kind::Image => "ecr_image",
         }
     }
 
@@ -239,6 +247,8 @@ impl Kind {
             Kind::BucketPolicy => "bucket policy",
             Kind::Website => "website configuration",
             Kind::Objects => "set of S3 objects",
+            Kind::Repository => "ECR repository",
+            Kind::Image => "ECR image",
         }
     }
 }
@@ -385,6 +395,28 @@ pub enum Spec {
         source: String,
         files: Vec<SiteFile>,
     },
+    /// An ECR repository (its name as AWS knows it, e.g. `lab/web`), AES256-encrypted.
+    Repository {
+        name: String,
+        scan_on_push: bool,
+        immutable: bool,
+        lifecycle: Option<Lifecycle>,
+    },
+    /// The files of a directory, packed into a one-layer image and pushed under a tag.
+    Image {
+        repository: String,
+        tag: String,
+        source: String,
+        files: Vec<SiteFile>,
+    },
+}
+
+/// An ECR lifecycle policy as a lab states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub expire_untagged_after_days: Option<u32>,
+    pub keep_last_tagged: Option<u32>,
+    pub tag_prefix: String,
 }
 
 /// An S3 Block Public Access configuration.
@@ -446,6 +478,8 @@ impl Spec {
             Spec::BucketPolicy { .. } => Kind::BucketPolicy,
             Spec::Website { .. } => Kind::Website,
             Spec::Objects { .. } => Kind::Objects,
+            Spec::Repository { .. } => Kind::Repository,
+            Spec::Image { .. } => Kind::Image,
         }
     }
 
@@ -495,7 +529,8 @@ impl Spec {
                 out.extend(target_groups.iter().map(String::as_str));
             }
             Spec::ScalingPolicy { group, .. } => out.push(group),
-            Spec::Bucket { .. } => {}
+            Spec::Bucket { .. } | Spec::Repository { .. } => {}
+            Spec::Image { repository, .. } => out.push(repository),
             Spec::BucketPolicy { bucket, .. }
             | Spec::Website { bucket, .. }
             | Spec::Objects { bucket, .. } => out.push(bucket),
@@ -758,6 +793,11 @@ pub enum CheckKind {
     S3Versioning {
         bucket: String,
     },
+    /// The tag is in the repository (its digest is the evidence).
+    EcrImage {
+        repository: String,
+        tag: String,
+    },
     Reach {
         expect: bool,
         from: Endpoint,
@@ -799,6 +839,7 @@ impl CheckKind {
             CheckKind::S3Website { bucket, .. }
             | CheckKind::S3Encryption { bucket }
             | CheckKind::S3Versioning { bucket } => out.push(bucket),
+            CheckKind::EcrImage { repository, .. } => out.push(repository),
             CheckKind::Reach { from, to, .. } => {
                 for e in [from, to] {
                     if let Endpoint::Resource(n) = e {
@@ -822,6 +863,7 @@ impl CheckKind {
         "s3_website",
         "s3_encryption",
         "s3_versioning",
+        "ecr_image",
     ];
 }
 

@@ -97,6 +97,14 @@ pub struct ResourceDef {
     pub error_document: Option<Spanned<String>>,
     /// A directory, relative to the lab file.
     pub source: Option<Spanned<String>>,
+    pub repository_name: Option<Spanned<String>>,
+    pub scan_on_push: Option<Spanned<bool>>,
+    pub tag_mutability: Option<Spanned<String>>,
+    pub expire_untagged_after_days: Option<Spanned<i64>>,
+    pub keep_last_tagged: Option<Spanned<i64>>,
+    pub tag_prefix: Option<Spanned<String>>,
+    pub repository: Option<Spanned<String>>,
+    pub tag: Option<Spanned<String>>,
 }
 
 /// `[[include]]`: resources of another lab, by name; what they reference comes with them.
@@ -171,6 +179,14 @@ pub const RESOURCE_KEYS: &[&str] = &[
     "index_document",
     "error_document",
     "source",
+    "repository_name",
+    "scan_on_push",
+    "tag_mutability",
+    "expire_untagged_after_days",
+    "keep_last_tagged",
+    "tag_prefix",
+    "repository",
+    "tag",
 ];
 
 pub const TOP_KEYS: &[&str] = &[
@@ -249,6 +265,9 @@ pub struct CheckDef {
     pub auto_scaling_group: Option<Spanned<String>>,
     /// `s3_website`, `s3_encryption`, `s3_versioning`: the bucket.
     pub bucket: Option<Spanned<String>>,
+    /// `ecr_image`: the repository and the tag.
+    pub repository: Option<Spanned<String>>,
+    pub tag: Option<Spanned<String>>,
     pub points: Option<Spanned<i64>>,
     #[serde(default)]
     pub hint: String,
@@ -279,6 +298,8 @@ pub const CHECK_KEYS: &[&str] = &[
     "load_balancer",
     "auto_scaling_group",
     "bucket",
+    "repository",
+    "tag",
     "points",
     "hint",
 ];

@@ -11,8 +11,8 @@ use toml::Spanned;
 use super::diagnostic::Collector;
 use super::model::{CheckDef, LabFile, NaclRuleDef, OneOrMany, ResourceDef, SgRuleDef};
 use super::{
-    Action, AmiRef, Check, CheckKind, Endpoint, Kind, Lab, NaclRule, Param, Peer, Ports, Proto,
-    PublicAccess, Resource, Route, SgRule, SiteFile, Spec, Stage,
+    Action, AmiRef, Check, CheckKind, Endpoint, Kind, Lab, Lifecycle, NaclRule, Param, Peer, Ports,
+    Proto, PublicAccess, Resource, Route, SgRule, SiteFile, Spec, Stage,
 };
 use crate::graph::Graph;
 
@@ -265,6 +265,15 @@ fn allowed_keys(kind: Kind) -> &'static [&'static str] {
         Kind::BucketPolicy => &["bucket", "public_read"],
         Kind::Website => &["bucket", "index_document", "error_document"],
         Kind::Objects => &["bucket", "source"],
+        Kind::Repository => &[
+            "repository_name",
+            "scan_on_push",
+            "tag_mutability",
+            "expire_untagged_after_days",
+            "keep_last_tagged",
+            "tag_prefix",
+        ],
+        Kind::Image => &["repository", "tag", "source"],
     }
 }
 
@@ -368,6 +377,17 @@ fn present_keys(d: &ResourceDef) -> Vec<(&'static str, Range<usize>)> {
     add("index_document", d.index_document.as_ref().map(span));
     add("error_document", d.error_document.as_ref().map(span));
     add("source", d.source.as_ref().map(span));
+    add("repository_name", d.repository_name.as_ref().map(span));
+    add("scan_on_push", d.scan_on_push.as_ref().map(span));
+    add("tag_mutability", d.tag_mutability.as_ref().map(span));
+    add(
+        "expire_untagged_after_days",
+        d.expire_untagged_after_days.as_ref().map(span),
+    );
+    add("keep_last_tagged", d.keep_last_tagged.as_ref().map(span));
+    add("tag_prefix", d.tag_prefix.as_ref().map(span));
+    add("repository", d.repository.as_ref().map(span));
+    add("tag", d.tag.as_ref().map(span));
     out
 }
 
@@ -1125,6 +1145,106 @@ impl Validator<'_, '_, '_> {
                     .map_or_else(|| "index.html".to_owned(), |i| i.get_ref().clone()),
                 error_document: d.error_document.as_ref().map(|e| e.get_ref().clone()),
             },
+            Kind::Repository => {
+                let repo_name = self
+                    .required(name, kind, "repository_name", &d.repository_name)
+                    .map(|n| n.get_ref().clone())
+                    .unwrap_or_default();
+                let valid = !repo_name.is_empty()
+                    && repo_name.len() <= 256
+                    && repo_name.split('/').all(|part| {
+                        !part.is_empty()
+                            && part.chars().all(|c| {
+                                c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)
+                            })
+                    });
+                if !valid && let Some(n) = &d.repository_name {
+                    self.c.error(
+                        n.span(),
+                        format!("`{repo_name}` is not an ECR repository name"),
+                        "lowercase letters, digits, `._-`, parts separated by `/`",
+                    );
+                }
+                let immutable = match d.tag_mutability.as_ref().map(|m| m.get_ref().as_str()) {
+                    None | Some("MUTABLE") => false,
+                    Some("IMMUTABLE") => true,
+                    Some(other) => {
+                        let span = d.tag_mutability.as_ref().map_or(name.span(), Spanned::span);
+                        self.c.error(
+                            span,
+                            format!("tag_mutability `{other}` must be MUTABLE or IMMUTABLE"),
+                            "invalid mutability",
+                        );
+                        false
+                    }
+                };
+                let count = |v: &mut Self, s: &Option<Spanned<i64>>| -> Option<u32> {
+                    let s = s.as_ref()?;
+                    match u32::try_from(*s.get_ref()) {
+                        Ok(n) if n > 0 => Some(n),
+                        _ => {
+                            v.c.error(s.span(), "must be 1 or more", "invalid count");
+                            None
+                        }
+                    }
+                };
+                let expire = count(self, &d.expire_untagged_after_days);
+                let keep = count(self, &d.keep_last_tagged);
+                let lifecycle = (expire.is_some() || keep.is_some()).then(|| Lifecycle {
+                    expire_untagged_after_days: expire,
+                    keep_last_tagged: keep,
+                    tag_prefix: d
+                        .tag_prefix
+                        .as_ref()
+                        .map_or_else(|| "v".to_owned(), |p| p.get_ref().clone()),
+                });
+                Spec::Repository {
+                    name: repo_name,
+                    scan_on_push: d.scan_on_push.as_ref().is_some_and(|b| *b.get_ref()),
+                    immutable,
+                    lifecycle,
+                }
+            }
+            Kind::Image => {
+                let repo = self
+                    .required(name, kind, "repository", &d.repository)
+                    .cloned();
+                let tag = self
+                    .required(name, kind, "tag", &d.tag)
+                    .map(|t| t.get_ref().clone())
+                    .unwrap_or_default();
+                let source = self.required(name, kind, "source", &d.source).cloned();
+                let files = source
+                    .as_ref()
+                    .and_then(|s| match (self.assets)(s.get_ref()) {
+                        Ok(f) if !f.is_empty() => Some(f),
+                        Ok(_) => {
+                            self.c.error(
+                                s.span(),
+                                format!("`{}` holds no files", s.get_ref()),
+                                "empty directory",
+                            );
+                            None
+                        }
+                        Err(why) => {
+                            self.c.error(
+                                s.span(),
+                                format!("cannot read `{}`: {why}", s.get_ref()),
+                                "a directory relative to this lab file",
+                            );
+                            None
+                        }
+                    })
+                    .unwrap_or_default();
+                Spec::Image {
+                    repository: repo
+                        .and_then(|r| self.reference(&r, &[Kind::Repository]))
+                        .unwrap_or_default(),
+                    tag,
+                    source: source.map(|s| s.into_inner()).unwrap_or_default(),
+                    files,
+                }
+            }
             Kind::Objects => {
                 let bucket = self.bucket_ref(name, kind, d);
                 let source = self.required(name, kind, "source", &d.source).cloned();
@@ -1531,6 +1651,20 @@ impl Validator<'_, '_, '_> {
                         .filter_map(|i| self.reference(i, &[Kind::Instance]))
                         .collect(),
                     live: d.live,
+                }
+            }
+            "ecr_image" => {
+                let (Some(r), Some(t)) = (&d.repository, &d.tag) else {
+                    self.c.error(
+                        d.kind.span(),
+                        "an `ecr_image` check needs `repository` and `tag`",
+                        "missing key",
+                    );
+                    return None;
+                };
+                CheckKind::EcrImage {
+                    repository: self.reference(r, &[Kind::Repository])?,
+                    tag: t.get_ref().clone(),
                 }
             }
             "s3_website" | "s3_encryption" | "s3_versioning" => {

@@ -4,6 +4,7 @@
 
 pub mod autoscaling;
 pub mod ec2util;
+pub mod ecr;
 pub mod efs;
 mod elastic_ip;
 pub mod elbv2;
@@ -66,6 +67,8 @@ pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
         Kind::BucketPolicy => &s3::BucketPolicy,
         Kind::Website => &s3::Website,
         Kind::Objects => &s3::Objects,
+        Kind::Repository => &ecr::Repository,
+        Kind::Image => &ecr::Image,
     }
 }
 
@@ -123,7 +126,9 @@ impl Observed {
             | Facts::Bucket { .. }
             | Facts::BucketPolicy { .. }
             | Facts::Website { .. }
-            | Facts::Objects { .. } => None,
+            | Facts::Objects { .. }
+            | Facts::Repository { .. }
+            | Facts::Image { .. } => None,
         }
     }
 
@@ -342,6 +347,20 @@ pub enum Facts {
     Objects {
         bucket: String,
         objects: Vec<s3::StoredObject>,
+    },
+    Repository {
+        uri: String,
+        scan_on_push: bool,
+        mutability: String,
+        encryption: Option<String>,
+        /// The lifecycle policy's JSON.
+        lifecycle: Option<String>,
+    },
+    Image {
+        repository: String,
+        tag: String,
+        digest: String,
+        scan_status: Option<String>,
     },
 }
 
