@@ -104,9 +104,27 @@ pub fn load(path: &Path) -> Result<Image, ImageError> {
             let files = DirFiles(path.to_path_buf());
             return from_oci_layout(path, &files);
         }
+        if path.join("manifest.json").is_file() {
+            return Err(ImageError::NotAnImage {
+                path: path.to_path_buf(),
+                why: "it looks like an extracted `docker save` archive: give the .tar itself"
+                    .to_owned(),
+            });
+        }
         return pack_dir(path);
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let mut bytes = std::fs::read(path).map_err(io)?;
+    // `docker save img | gzip > img.tar.gz`
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut plain)
+            .map_err(|e| ImageError::Corrupt {
+                path: path.to_path_buf(),
+                why: format!("gzip: {e}"),
+            })?;
+        bytes = plain;
+    }
     let files = TarFiles::read(path, &bytes)?;
     if files.0.contains_key("oci-layout") && files.0.contains_key("index.json") {
         return from_oci_layout(path, &files);
@@ -255,13 +273,35 @@ fn from_oci_layout(path: &Path, files: &dyn Files) -> Result<Image, ImageError> 
             path: path.to_path_buf(),
             why: "index.json lists no manifest".to_owned(),
         })?;
-    let manifest = blob(path, files, descriptor, "the manifest")?;
-    let parsed = parse_json(path, "the manifest", &manifest.data)?;
-    if parsed["manifests"].is_array() {
-        return Err(ImageError::NotAnImage {
-            path: path.to_path_buf(),
-            why: "a multi-platform index: export one platform (docker save --platform)".to_owned(),
-        });
+    let mut manifest = blob(path, files, descriptor, "the manifest")?;
+    let mut parsed = parse_json(path, "the manifest", &manifest.data)?;
+    // An index (Docker's containerd image store writes one, multi-platform images have one):
+    // the linux/amd64 image whose blobs are here, attestations aside.
+    if let Some(entries) = parsed["manifests"].as_array() {
+        let candidates: Vec<&Value> = entries
+            .iter()
+            .filter(|m| {
+                m["annotations"]["vnd.docker.reference.type"] != "attestation-manifest"
+                    && m["platform"]["os"] != "unknown"
+            })
+            .collect();
+        let preferred = candidates
+            .iter()
+            .filter(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64")
+            .chain(candidates.iter())
+            .find(|m| {
+                m["digest"]
+                    .as_str()
+                    .and_then(|d| d.strip_prefix("sha256:"))
+                    .is_some_and(|hex| files.get(&format!("blobs/sha256/{hex}")).is_some())
+            })
+            .copied()
+            .ok_or_else(|| ImageError::NotAnImage {
+                path: path.to_path_buf(),
+                why: "an index without an image manifest for linux/amd64 in the archive".to_owned(),
+            })?;
+        manifest = blob(path, files, preferred, "the image manifest")?;
+        parsed = parse_json(path, "the image manifest", &manifest.data)?;
     }
     let config = blob(path, files, &parsed["config"], "the config")?;
     let layers = parsed["layers"]
@@ -335,16 +375,36 @@ fn from_docker_save(path: &Path, files: &TarFiles) -> Result<Image, ImageError> 
         let data = files
             .get(name)
             .ok_or_else(|| missing(format!("layer {} ({name})", i + 1)))?;
-        let layer = Blob::new(OCI_LAYER_TAR, data);
-        if layer.digest != *expected {
+        // Some tools store the layers gzipped: the diff id is the digest of the tar inside.
+        let gzipped = data.starts_with(&[0x1f, 0x8b]);
+        let diff_id = if gzipped {
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(data.as_slice())
+                .read_to_end(&mut plain)
+                .map_err(|e| ImageError::Corrupt {
+                    path: path.to_path_buf(),
+                    why: format!("layer {} ({name}): gzip: {e}", i + 1),
+                })?;
+            sha256(&plain)
+        } else {
+            sha256(&data)
+        };
+        if diff_id != *expected {
             return Err(ImageError::DigestMismatch {
                 path: path.to_path_buf(),
                 what: format!("layer {} ({name})", i + 1),
                 expected: (*expected).to_owned(),
-                found: layer.digest,
+                found: diff_id,
             });
         }
-        layers.push(layer);
+        layers.push(Blob::new(
+            if gzipped {
+                OCI_LAYER_GZIP
+            } else {
+                OCI_LAYER_TAR
+            },
+            data,
+        ));
     }
     let config = Blob::new(OCI_CONFIG, config_bytes);
     Ok(Image {
@@ -454,10 +514,13 @@ pub fn pack_files(files: &[(String, Vec<u8>, u32)]) -> std::io::Result<Image> {
     })
 }
 
+/// 0755 for an executable, else 0644, whatever the umask of the checkout: the same files
+/// give the same image on every machine.
 #[cfg(unix)]
 fn file_mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map_or(0o644, |m| m.permissions().mode() & 0o777)
+    let exec = std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+    if exec { 0o755 } else { 0o644 }
 }
 
 #[cfg(not(unix))]
@@ -570,6 +633,84 @@ mod tests {
             err.contains("layer 1 (abc/layer.tar) does not match its digest"),
             "{err}"
         );
+    }
+
+    /// Docker's containerd image store: `index.json` names an index (the image and an
+    /// attestation), and the archive may be gzipped.
+    #[test]
+    fn a_containerd_docker_save_with_an_index_and_gzip_loads_the_image() {
+        let image = pack_dir(site().path()).expect("pack");
+        let layout = tempfile::tempdir().expect("dir");
+        write_oci_layout(&image, layout.path()).expect("write");
+        let manifest = Blob {
+            digest: image.digest(),
+            media_type: OCI_MANIFEST.to_owned(),
+            data: image.manifest.clone(),
+        };
+        let attestation = Blob::new(OCI_MANIFEST, b"{}".to_vec());
+        let mut image_entry = descriptor(&manifest);
+        image_entry["platform"] = json!({"os": "linux", "architecture": "amd64"});
+        let mut att_entry = descriptor(&attestation);
+        att_entry["platform"] = json!({"os": "unknown", "architecture": "unknown"});
+        att_entry["annotations"] = json!({"vnd.docker.reference.type": "attestation-manifest"});
+        let index = Blob::new(
+            "application/vnd.oci.image.index.v1+json",
+            json!({"schemaVersion": 2, "manifests": [att_entry, image_entry]})
+                .to_string()
+                .into_bytes(),
+        );
+        let blobs = layout.path().join("blobs/sha256");
+        std::fs::write(
+            blobs.join(index.digest.trim_start_matches("sha256:")),
+            &index.data,
+        )
+        .expect("write");
+        std::fs::write(
+            layout.path().join("index.json"),
+            json!({"schemaVersion": 2, "manifests": [descriptor(&index)]}).to_string(),
+        )
+        .expect("write");
+        assert_eq!(
+            load(layout.path()).expect("through the index").digest(),
+            image.digest()
+        );
+        // `docker save … | gzip`
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar_of(layout.path())).expect("gzip");
+        let archive = tempfile::NamedTempFile::new().expect("file");
+        std::fs::write(archive.path(), gz.finish().expect("gzip")).expect("write");
+        assert_eq!(
+            load(archive.path()).expect("gzipped").digest(),
+            image.digest()
+        );
+        // An extracted archive is not packed as files.
+        let extracted = tempfile::tempdir().expect("dir");
+        std::fs::write(extracted.path().join("manifest.json"), b"[]").expect("write");
+        let err = load(extracted.path()).expect_err("extracted").to_string();
+        assert!(err.contains("extracted `docker save` archive"), "{err}");
+    }
+
+    #[test]
+    fn gzipped_layers_of_a_docker_save_archive_are_checked_by_their_content() {
+        let layer = tar_of(site().path());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&layer).expect("gzip");
+        let compressed = gz.finish().expect("gzip");
+        let config =
+            json!({"rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]}}).to_string();
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("l.tar.gz"), &compressed).expect("write");
+        std::fs::write(dir.path().join("c.json"), &config).expect("write");
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            json!([{"Config": "c.json", "Layers": ["l.tar.gz"]}]).to_string(),
+        )
+        .expect("write");
+        let archive = tempfile::NamedTempFile::new().expect("file");
+        std::fs::write(archive.path(), tar_of(dir.path())).expect("write");
+        let image = load(archive.path()).expect("gzipped layer");
+        assert_eq!(image.layers[0].media_type, OCI_LAYER_GZIP);
+        assert_eq!(image.layers[0].digest, sha256(&compressed));
     }
 
     #[test]

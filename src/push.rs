@@ -93,7 +93,12 @@ pub async fn push(
         .repositories()
         .first()
         .and_then(|r| r.image_tag_mutability())
-        .is_some_and(|m| *m == ImageTagMutability::Immutable);
+        .is_some_and(|m| {
+            matches!(
+                m,
+                ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion
+            )
+        });
     // Before any upload: what the tag names now.
     match tagged(aws, repository, tag).await? {
         Some(d) if d == digest => {
@@ -114,23 +119,32 @@ pub async fn push(
         }
         _ => {}
     }
-    let blobs: Vec<&Blob> = std::iter::once(&image.config)
-        .chain(&image.layers)
-        .collect();
-    let check = aws
-        .ecr
-        .batch_check_layer_availability()
-        .repository_name(repository)
-        .set_layer_digests(Some(blobs.iter().map(|b| b.digest.clone()).collect()))
-        .send()
-        .await
-        .map_err(ecr_err("ecr:BatchCheckLayerAvailability", repository))?;
-    let available: Vec<&str> = check
-        .layers()
-        .iter()
-        .filter(|l| l.layer_availability() == Some(&LayerAvailability::Available))
-        .filter_map(|l| l.layer_digest())
-        .collect();
+    // Each blob once (an image may list a layer twice), asked about 100 at a time.
+    let mut blobs: Vec<&Blob> = Vec::new();
+    for b in std::iter::once(&image.config).chain(&image.layers) {
+        if !blobs.iter().any(|x| x.digest == b.digest) {
+            blobs.push(b);
+        }
+    }
+    let mut available: Vec<String> = Vec::new();
+    for chunk in blobs.chunks(100) {
+        let check = aws
+            .ecr
+            .batch_check_layer_availability()
+            .repository_name(repository)
+            .set_layer_digests(Some(chunk.iter().map(|b| b.digest.clone()).collect()))
+            .send()
+            .await
+            .map_err(ecr_err("ecr:BatchCheckLayerAvailability", repository))?;
+        available.extend(
+            check
+                .layers()
+                .iter()
+                .filter(|l| l.layer_availability() == Some(&LayerAvailability::Available))
+                .filter_map(|l| l.layer_digest().map(str::to_owned)),
+        );
+    }
+    let available: Vec<&str> = available.iter().map(String::as_str).collect();
     let missing: Vec<&Blob> = blobs
         .iter()
         .copied()
@@ -206,13 +220,22 @@ async fn upload(
         .map_err(ecr_err("ecr:InitiateLayerUpload", repository))?;
     let upload_id = init.upload_id().unwrap_or_default().to_owned();
     // ECR parts are at least 5 MiB except the last; it says its own size.
+    const MIB: usize = 1024 * 1024;
     let part = init
         .part_size()
         .and_then(|p| usize::try_from(p).ok())
-        .filter(|p| *p >= 5 * 1024 * 1024)
-        .unwrap_or(10 * 1024 * 1024);
+        .unwrap_or(10 * MIB)
+        .clamp(5 * MIB, 20 * MIB);
+    if blob.data.is_empty() {
+        return Err(AwsError::other(
+            "ecr:UploadLayerPart",
+            &blob.digest,
+            "EmptyUpload",
+            "an empty blob cannot be uploaded",
+        ));
+    }
     let mut first = 0usize;
-    for chunk in blob.data.chunks(part.max(1)) {
+    for chunk in blob.data.chunks(part) {
         let last = first + chunk.len() - 1;
         aws.ecr
             .upload_layer_part()
@@ -221,6 +244,17 @@ async fn upload(
             .part_first_byte(first as i64)
             .part_last_byte(last as i64)
             .layer_part_blob(EcrBlob::new(chunk.to_vec()))
+            // A part is up to 20 MiB (27 MB as base64 JSON): on a slow uplink that takes
+            // longer than the usual per-attempt timeout.
+            .customize()
+            .config_override(
+                aws_sdk_ecr::config::Config::builder().timeout_config(
+                    aws_smithy_types::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(std::time::Duration::from_secs(900))
+                        .operation_timeout(std::time::Duration::from_secs(3600))
+                        .build(),
+                ),
+            )
             .send()
             .await
             .map_err(ecr_err("ecr:UploadLayerPart", &blob.digest))?;

@@ -274,6 +274,30 @@ async fn an_immutable_tag_and_bad_inputs_are_refused_and_change_nothing() {
     remove(&repo).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_layer_larger_than_a_part_goes_up_in_parts() {
+    let repo = format!("t-parts-{}", std::process::id());
+    repository(&repo, false).await;
+    // 12 MiB that gzip cannot shrink: more than one 5-10 MiB part.
+    let dir = tempfile::tempdir().expect("dir");
+    let mut rng = fastrand::Rng::with_seed(7);
+    let data: Vec<u8> = (0..12 * 1024 * 1024).map(|_| rng.u8(..)).collect();
+    std::fs::write(dir.path().join("blob.bin"), &data).expect("write");
+    let out = pushed(&push(dir.path(), &repo, "big"));
+    assert!(
+        out["bytes_uploaded"].as_u64().unwrap_or(0) > 12 * 1024 * 1024,
+        "{out}"
+    );
+    assert_eq!(images(&repo).await.len(), 1);
+    if common::emulator() == "ministack" {
+        // The registry serves it back whole.
+        let local = image::load(dir.path()).expect("image");
+        let body = registry_get(&format!("/v2/{repo}/manifests/big"));
+        assert_eq!(image::sha256(&body), local.digest());
+    }
+    remove(&repo).await;
+}
+
 fn lab_cmd(home: &Path, region: &str, env: &str, args: &[&str]) -> std::process::Output {
     common::run_in(home, region, env, args)
 }

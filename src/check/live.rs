@@ -218,7 +218,8 @@ fn public_addresses(
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The image's scan findings by severity, when the service has them (scan on push); `skip`
-/// with the reason otherwise. Reported, not graded: no points.
+/// with the reason otherwise. Reported, not graded: no points. Not a live check: it reads what
+/// ECR already knows, one call, with or without `--live`.
 async fn scan_findings(
     aws: &Aws,
     check: &Check,

@@ -415,7 +415,7 @@ impl ResourceKind for Repository {
                     .map_or_else(|| "no rules".to_owned(), expected_lifecycle),
                 found
                     .as_deref()
-                    .map_or_else(|| "no lifecycle policy".to_owned(), lifecycle_text),
+                    .map_or_else(|| "no rules".to_owned(), lifecycle_text),
             ),
         ]
     }
