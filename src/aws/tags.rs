@@ -25,6 +25,14 @@ pub fn from_ec2(tags: &[Tag]) -> Tags {
         .collect()
 }
 
+/// The owner part (lab and env) of a parent's tags: what a child listed with it carries.
+pub fn owner_part(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| *k == LAB || *k == ENV)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// Which lab environment a command works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
@@ -76,6 +84,16 @@ impl Owner {
                 .values(&self.env)
                 .build(),
         ]
+    }
+
+    /// The tags of a resource that has none of its own and is known through its parent (a
+    /// listener, a bucket's policy, an image): the owner's lab and env, and a `Name` for messages.
+    pub fn child_tags(&self, name: &str) -> Tags {
+        let mut t = Tags::new();
+        t.insert(LAB.to_owned(), self.lab.clone());
+        t.insert(ENV.to_owned(), self.env.clone());
+        t.insert(NAME.to_owned(), name.to_owned());
+        t
     }
 
     pub fn owns(&self, tags: &Tags) -> bool {

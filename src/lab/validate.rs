@@ -1213,66 +1213,22 @@ impl Validator<'_, '_, '_> {
                     .required(name, kind, "tag", &d.tag)
                     .map(|t| t.get_ref().clone())
                     .unwrap_or_default();
-                let source = self.required(name, kind, "source", &d.source).cloned();
-                let files = source
-                    .as_ref()
-                    .and_then(|s| match (self.assets)(s.get_ref()) {
-                        Ok(f) if !f.is_empty() => Some(f),
-                        Ok(_) => {
-                            self.c.error(
-                                s.span(),
-                                format!("`{}` holds no files", s.get_ref()),
-                                "empty directory",
-                            );
-                            None
-                        }
-                        Err(why) => {
-                            self.c.error(
-                                s.span(),
-                                format!("cannot read `{}`: {why}", s.get_ref()),
-                                "a directory relative to this lab file",
-                            );
-                            None
-                        }
-                    })
-                    .unwrap_or_default();
+                let (source, files) = self.source_files(name, kind, d);
                 Spec::Image {
                     repository: repo
                         .and_then(|r| self.reference(&r, &[Kind::Repository]))
                         .unwrap_or_default(),
                     tag,
-                    source: source.map(|s| s.into_inner()).unwrap_or_default(),
+                    source,
                     files,
                 }
             }
             Kind::Objects => {
                 let bucket = self.bucket_ref(name, kind, d);
-                let source = self.required(name, kind, "source", &d.source).cloned();
-                let files = source
-                    .as_ref()
-                    .and_then(|s| match (self.assets)(s.get_ref()) {
-                        Ok(f) if f.is_empty() => {
-                            self.c.error(
-                                s.span(),
-                                format!("`{}` holds no files", s.get_ref()),
-                                "empty directory",
-                            );
-                            None
-                        }
-                        Ok(f) => Some(f),
-                        Err(why) => {
-                            self.c.error(
-                                s.span(),
-                                format!("cannot read `{}`: {why}", s.get_ref()),
-                                "a directory relative to this lab file",
-                            );
-                            None
-                        }
-                    })
-                    .unwrap_or_default();
+                let (source, files) = self.source_files(name, kind, d);
                 Spec::Objects {
                     bucket,
-                    source: source.map(|s| s.into_inner()).unwrap_or_default(),
+                    source,
                     files,
                 }
             }
@@ -1312,6 +1268,38 @@ impl Validator<'_, '_, '_> {
             stage,
             spec,
         })
+    }
+
+    /// `source`: a directory beside the lab file and its files (for `s3_objects`, `ecr_image`).
+    fn source_files(
+        &mut self,
+        name: &Spanned<String>,
+        kind: Kind,
+        d: &ResourceDef,
+    ) -> (String, Vec<SiteFile>) {
+        let Some(s) = self.required(name, kind, "source", &d.source).cloned() else {
+            return (String::new(), Vec::new());
+        };
+        let files = match (self.assets)(s.get_ref()) {
+            Ok(f) if f.is_empty() => {
+                self.c.error(
+                    s.span(),
+                    format!("`{}` holds no files", s.get_ref()),
+                    "empty directory",
+                );
+                Vec::new()
+            }
+            Ok(f) => f,
+            Err(why) => {
+                self.c.error(
+                    s.span(),
+                    format!("cannot read `{}`: {why}", s.get_ref()),
+                    "a directory relative to this lab file",
+                );
+                Vec::new()
+            }
+        };
+        (s.into_inner(), files)
     }
 
     /// `bucket` of a bucket policy, website or objects resource.

@@ -162,12 +162,7 @@ async fn policies(aws: &Aws, of: &[Observed]) -> Result<Vec<Observed>, AwsError>
             let group = of
                 .iter()
                 .find(|g| Some(g.id.as_str()) == p.auto_scaling_group_name())?;
-            let mut owner_tags: Tags = group
-                .tags
-                .iter()
-                .filter(|(k, _)| *k == tags::LAB || *k == tags::ENV)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let mut owner_tags = tags::owner_part(&group.tags);
             // For messages: the policy's own name.
             owner_tags.insert(
                 tags::NAME.to_owned(),
@@ -629,16 +624,10 @@ impl ResourceKind for ScalingPolicy {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("autoscaling:PutScalingPolicy", &res.name, e))?;
-        let owner_tags: Tags = cx
-            .owner
-            .tags_for(&res.name)
-            .into_iter()
-            .filter(|(k, _)| k == tags::LAB || k == tags::ENV)
-            .collect();
         Ok(Observed {
             kind: Kind::ScalingPolicy,
             id: out.policy_arn().unwrap_or(&name).to_owned(),
-            tags: owner_tags,
+            tags: cx.owner.child_tags(&name),
             facts: Facts::ScalingPolicy {
                 group: group_name.to_owned(),
                 name,

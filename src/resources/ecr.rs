@@ -142,11 +142,7 @@ async fn observe(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| AwsError::from_sdk("ecr:DescribeImages", &name, e))?;
-    let owner_tags: Tags = tags
-        .iter()
-        .filter(|(k, _)| *k == tags::LAB || *k == tags::ENV)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let owner_tags: Tags = tags::owner_part(&tags);
     let label = tags
         .get(tags::RESOURCE)
         .cloned()
@@ -493,13 +489,7 @@ impl ResourceKind for Image {
             }
         };
         let pushed = crate::push::push(cx.aws, &repo, tag, &image, &report).await?;
-        let mut t: Tags = cx
-            .owner
-            .tags_for(&res.name)
-            .into_iter()
-            .filter(|(k, _)| k == tags::LAB || k == tags::ENV)
-            .collect();
-        t.insert(tags::NAME.to_owned(), format!("{repository}:{tag}"));
+        let t = cx.owner.child_tags(&format!("{repository}:{tag}"));
         Ok(Observed {
             kind: Kind::Image,
             id: format!("{repo}:{tag}"),

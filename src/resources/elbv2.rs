@@ -465,12 +465,7 @@ async fn listeners_of(aws: &Aws, lb: &Observed) -> Result<Vec<Observed>, AwsErro
             return if e.is_gone() { Ok(Vec::new()) } else { Err(e) };
         }
     };
-    let mut owner_tags: Tags = lb
-        .tags
-        .iter()
-        .filter(|(k, _)| *k == tags::LAB || *k == tags::ENV)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut owner_tags = tags::owner_part(&lb.tags);
     let lb_label = lb
         .tags
         .get(tags::RESOURCE)

@@ -218,11 +218,7 @@ async fn observe(aws: &Aws, bucket: &str, tags: Tags) -> Result<Vec<Observed>, A
     let block = block
         .as_ref()
         .and_then(|b| b.public_access_block_configuration());
-    let child_tags: Tags = tags
-        .iter()
-        .filter(|(k, _)| *k == tags::LAB || *k == tags::ENV)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let child_tags: Tags = tags::owner_part(&tags);
     let mut out = vec![Observed {
         kind: Kind::Bucket,
         id: bucket.to_owned(),
@@ -804,17 +800,6 @@ fn child_of<'w>(
     world.get(&format!("{b}/{what}"))
 }
 
-fn child_tags(cx: &ApplyCx<'_>, res: &Resource, id: &str) -> Tags {
-    let mut t: Tags = cx
-        .owner
-        .tags_for(&res.name)
-        .into_iter()
-        .filter(|(k, _)| k == tags::LAB || k == tags::ENV)
-        .collect();
-    t.insert(tags::NAME.to_owned(), id.to_owned());
-    t
-}
-
 /// The policy awslab writes for `public_read`: anyone may read the objects, nothing more.
 pub fn public_read_policy(bucket: &str) -> String {
     serde_json::json!({
@@ -965,7 +950,7 @@ impl ResourceKind for BucketPolicy {
         let id = format!("{name}/policy");
         Ok(Observed {
             kind: Kind::BucketPolicy,
-            tags: child_tags(cx, res, &id),
+            tags: cx.owner.child_tags(&id),
             id,
             facts: Facts::BucketPolicy {
                 bucket: name.to_owned(),
@@ -1084,7 +1069,7 @@ impl ResourceKind for Website {
         let id = format!("{name}/website");
         Ok(Observed {
             kind: Kind::Website,
-            tags: child_tags(cx, res, &id),
+            tags: cx.owner.child_tags(&id),
             id,
             facts: Facts::Website {
                 bucket: name.to_owned(),
@@ -1233,7 +1218,7 @@ impl ResourceKind for Objects {
         let id = format!("{name}/objects");
         Ok(Observed {
             kind: Kind::Objects,
-            tags: child_tags(cx, res, &id),
+            tags: cx.owner.child_tags(&id),
             id,
             facts: Facts::Objects {
                 bucket: name.to_owned(),
