@@ -64,6 +64,17 @@ pub struct Global {
     /// (e.g. `90s`, `5m`; default 15m, shorter for kinds that clear sooner).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Multiplies the durations awslab expects of AWS (poll pacing, backoff): for a model of AWS
+    /// that runs faster than AWS, as the tests' proxy does. Bounds and timeouts are not scaled.
+    #[arg(long, global = true, env = "AWSLAB_TIME_SCALE", hide = true, value_parser = parse_scale)]
+    pub time_scale: Option<f64>,
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err("a number in (0, 1], e.g. 0.05".to_owned()),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -309,6 +320,7 @@ impl Cli {
                 region: g.region,
                 endpoint_url: g.endpoint_url.filter(|u| !u.is_empty()),
                 local: g.local,
+                timing: crate::aws::Timing::new(g.time_scale, g.timeout),
             },
             env: g.env,
             format: match g.format {

@@ -8,7 +8,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::config::Credentials;
 
-use super::{Aws, CallStats};
+use super::budget::BudgetClient;
+use super::{Aws, CallStats, Timing};
 
 /// The emulator endpoint `--local` talks to.
 pub const LOCAL_ENDPOINT: &str = "http://127.0.0.1:4566";
@@ -21,6 +22,8 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// The local emulator with test credentials, like `awslocal`.
     pub local: bool,
+    /// What to expect of AWS's clock.
+    pub timing: Timing,
 }
 
 impl AwsSettings {
@@ -61,7 +64,25 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
 
 /// [`connect`], counting calls into `stats` (one count across the regions of a command).
 pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> Aws {
+    let endpoint = settings.endpoint();
+    let region = settings
+        .region
+        .clone()
+        .or_else(|| settings.local.then(|| "us-east-1".to_owned()));
+    // The budget belongs to one account and region: the credentials' source and the endpoint
+    // name the account before STS is asked.
+    let account = format!(
+        "{}@{}",
+        settings.profile.as_deref().unwrap_or("default"),
+        endpoint.as_deref().unwrap_or("aws")
+    );
+    let budget_region = region.clone().unwrap_or_else(|| "default".to_owned());
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(BudgetClient::new(
+            account,
+            budget_region,
+            Arc::clone(&stats),
+        ))
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(6)
@@ -76,11 +97,6 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
-    let endpoint = settings.endpoint();
-    let region = settings
-        .region
-        .clone()
-        .or_else(|| settings.local.then(|| "us-east-1".to_owned()));
     if let Some(region) = &region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -160,6 +176,7 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
         region,
         endpoint,
         stats,
+        timing: settings.timing,
     }
 }
 

@@ -1,6 +1,7 @@
 //! AWS errors, classified in one place: already gone, dependency (wait and retry), throttled
-//! (retry), unreachable / credentials (exit 3), fatal. Classification is by error code, never by
-//! message text.
+//! (retry), unreachable / credentials (exit 3), a setting that is not set, fatal. Classification is
+//! by error code; the one exception, Auto Scaling's `ValidationError` for a group that does not
+//! exist, is in [`crate::resources::autoscaling`].
 
 use std::error::Error as StdError;
 use std::fmt::Debug;
@@ -11,8 +12,12 @@ use thiserror::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
-    /// The resource does not exist (any more): a delete succeeded.
+    /// AWS says the resource does not exist: gone, or (for something awslab has just created or
+    /// read) not visible yet.
     Gone,
+    /// The resource exists but this setting or child is not set (a bucket without a policy, a
+    /// repository without a lifecycle policy): an answer, not an error.
+    Unset,
     /// Something still uses it; it will clear (draining ENIs, a NAT being deleted).
     Dependency,
     /// Throttled or a transient server error.
@@ -131,6 +136,16 @@ impl AwsError {
     pub fn is_gone(&self) -> bool {
         self.class == ErrorClass::Gone
     }
+
+    /// A not-found answer about something known to exist, after it was asked for `waited`.
+    pub fn not_visible_after(mut self, waited: std::time::Duration) -> Self {
+        self.message = format!(
+            "{} (still not visible after {} s of asking again)",
+            self.message,
+            waited.as_secs()
+        );
+        self
+    }
 }
 
 fn source_chain(err: &dyn StdError) -> String {
@@ -177,10 +192,23 @@ pub fn classify(code: &str) -> ErrorClass {
         | "ExpiredTokenException"
         | "SignatureDoesNotMatch"
         | "MissingAuthenticationToken" => ErrorClass::Credentials,
+        "LifecyclePolicyNotFoundException"
+        | "RepositoryPolicyNotFoundException"
+        | "ScanNotFoundException"
+        | "ImageNotFoundException"
+        | "NoSuchBucketPolicy"
+        | "NoSuchWebsiteConfiguration"
+        | "NoSuchTagSet"
+        | "NoSuchTagSetError"
+        | "NoSuchLifecycleConfiguration"
+        | "NoSuchPublicAccessBlockConfiguration"
+        | "ServerSideEncryptionConfigurationNotFoundError"
+        | "OwnershipControlsNotFoundError" => ErrorClass::Unset,
         "NatGatewayNotFound"
         | "InvalidNatGatewayID.NotFound"
         | "Gateway.NotAttached"
-        | "NoSuchEntity" => ErrorClass::Gone,
+        | "NoSuchEntity"
+        | "NoSuchBucket" => ErrorClass::Gone,
         c if c.ends_with(".NotFound")
             || c.ends_with("NotFound")
             || c.ends_with("NotFoundException") =>
@@ -205,5 +233,14 @@ mod tests {
         assert_eq!(classify("RequestLimitExceeded"), ErrorClass::Throttled);
         assert_eq!(classify("AuthFailure"), ErrorClass::Credentials);
         assert_eq!(classify("InvalidParameterValue"), ErrorClass::Fatal);
+        assert_eq!(classify("NoSuchBucket"), ErrorClass::Gone);
+        assert_eq!(classify("FileSystemNotFound"), ErrorClass::Gone);
+        assert_eq!(classify("RepositoryNotFoundException"), ErrorClass::Gone);
+        // A setting that is not set is an answer about an existing resource, never "gone".
+        assert_eq!(classify("NoSuchBucketPolicy"), ErrorClass::Unset);
+        assert_eq!(
+            classify("LifecyclePolicyNotFoundException"),
+            ErrorClass::Unset
+        );
     }
 }

@@ -1,14 +1,20 @@
 //! Everything between awslab and the AWS SDK: the one `SdkConfig` ([`config`]), the client bundle
-//! ([`Aws`]), the call-counting interceptor ([`stats`]) and error classification ([`errors`]).
+//! ([`Aws`]), the call-counting interceptor ([`stats`]), the request budget ([`budget`]), error
+//! classification ([`errors`]), what to expect of AWS's clock ([`timing`]) and the policy for ids
+//! not visible yet ([`Aws::known`]).
 
+pub mod budget;
 pub mod config;
 pub mod errors;
+mod known;
 pub mod stats;
 pub mod tags;
+pub mod timing;
 
 pub use config::{AwsSettings, connect};
 pub use errors::{AwsError, ErrorClass};
 pub use stats::CallStats;
+pub use timing::Timing;
 
 use std::sync::Arc;
 
@@ -28,6 +34,8 @@ pub struct Aws {
     /// The endpoint override (emulator), if any.
     pub endpoint: Option<String>,
     pub stats: Arc<CallStats>,
+    /// What awslab expects of AWS's clock: poll pacing and the "not visible yet" bound.
+    pub timing: Timing,
 }
 
 impl Aws {

@@ -332,6 +332,13 @@ pub fn stats(command: &str, st: &StatsSummary, elapsed: std::time::Duration) -> 
         st.retries,
         elapsed.as_secs_f64()
     );
+    let _ = writeln!(
+        s,
+        "  throttled {} times; {:.1}s waited for the request budget; {} not visible yet, asked again",
+        st.throttled,
+        st.budget_wait.as_secs_f64(),
+        st.not_visible
+    );
     for (op, c) in &st.by_operation {
         let _ = write!(s, "  {op} {}", c.calls);
         if c.retries() > 0 {

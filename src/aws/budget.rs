@@ -1,0 +1,282 @@
+//! The request budget: AWS meters API requests per account and region with token buckets
+//! ("Request throttling for the Amazon EC2 API", "... for the Elastic Load Balancing API"), and a
+//! request beyond them is refused (`RequestLimitExceeded`). awslab keeps the same buckets on its
+//! side, one per credentials, region, service and class of call, shared by every client and every
+//! environment in the process, so several envs at once slow down instead of throttling each other
+//! into failure. Each request takes a token before it is sent; the time it waits is counted.
+//!
+//! The buckets sit in an HTTP client wrapped around the SDK's default one; an interceptor labels
+//! each request with its service and operation ([`Label`]) so the wrapper knows which bucket.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
+
+use super::CallStats;
+
+/// A request's service and operation (`ec2`, `DescribeVpcs`), set by the counting interceptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub service: String,
+    pub operation: String,
+}
+
+/// A bucket's size and refill rate (tokens per second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub capacity: f64,
+    pub per_second: f64,
+}
+
+const fn rate(capacity: f64, per_second: f64) -> Rate {
+    Rate {
+        capacity,
+        per_second,
+    }
+}
+
+/// Which bucket a call draws from, and its rate: EC2's and ELB's documented tables; services
+/// without a published table share a generous default per service.
+pub fn class(service: &str, operation: &str) -> (&'static str, Rate) {
+    let read = ["Describe", "Get", "List", "Search"]
+        .iter()
+        .any(|p| operation.starts_with(p));
+    match service.to_ascii_lowercase().as_str() {
+        "ec2" => match operation {
+            "RunInstances" | "StartInstances" => ("run-instances", rate(5.0, 2.0)),
+            "TerminateInstances" => ("terminate-instances", rate(100.0, 5.0)),
+            "CreateNatGateway" => ("create-nat-gateway", rate(10.0, 1.0)),
+            "DeleteNatGateway" => ("delete-nat-gateway", rate(10.0, 1.0)),
+            "CreateTags" | "DeleteTags" => ("tags", rate(100.0, 10.0)),
+            "AuthorizeSecurityGroupIngress" | "RevokeSecurityGroupIngress" | "CreateKeyPair" => {
+                ("resource-intensive", rate(50.0, 5.0))
+            }
+            _ if read => ("non-mutating", rate(100.0, 20.0)),
+            _ => ("mutating", rate(50.0, 5.0)),
+        },
+        "elastic load balancing v2" | "elasticloadbalancingv2" | "elasticloadbalancing" => {
+            match operation {
+                "CreateLoadBalancer" | "SetSubnets" => ("resource-intensive", rate(10.0, 0.2)),
+                "RegisterTargets" | "DeregisterTargets" => ("registration", rate(20.0, 4.0)),
+                _ if read => ("non-mutating", rate(40.0, 10.0)),
+                _ => ("mutating", rate(20.0, 3.0)),
+            }
+        }
+        _ => ("default", rate(50.0, 20.0)),
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    rate: Rate,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: Rate, now: Instant) -> Bucket {
+        Bucket {
+            rate,
+            tokens: rate.capacity,
+            at: now,
+        }
+    }
+
+    /// Takes a token (reserving one that is not there yet) and says how long to wait for it.
+    fn take(&mut self, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate.per_second).min(self.rate.capacity);
+        self.at = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate.per_second)
+        }
+    }
+}
+
+/// Every bucket of the process, by (credentials and endpoint, region, service, class).
+type Key = (String, String, String, &'static str);
+
+fn buckets() -> &'static Mutex<HashMap<Key, Bucket>> {
+    static BUCKETS: OnceLock<Mutex<HashMap<Key, Bucket>>> = OnceLock::new();
+    BUCKETS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// How long a request of `label` must wait for its token (taken now).
+fn reserve(account: &str, region: &str, label: &Label, now: Instant) -> Duration {
+    let (class, rate) = class(&label.service, &label.operation);
+    let key = (
+        account.to_owned(),
+        region.to_owned(),
+        label.service.clone(),
+        class,
+    );
+    let Ok(mut all) = buckets().lock() else {
+        return Duration::ZERO;
+    };
+    all.entry(key)
+        .or_insert_with(|| Bucket::new(rate, now))
+        .take(now)
+}
+
+/// The SDK's default HTTPS client with the budget in front of it.
+#[derive(Debug, Clone)]
+pub struct BudgetClient {
+    inner: SharedHttpClient,
+    account: String,
+    region: String,
+    stats: Arc<CallStats>,
+}
+
+impl BudgetClient {
+    /// `account` names the credentials and endpoint the budget belongs to (one account).
+    pub fn new(account: String, region: String, stats: Arc<CallStats>) -> BudgetClient {
+        BudgetClient {
+            inner: default_https_client(),
+            account,
+            region,
+            stats,
+        }
+    }
+}
+
+/// The client the SDK builds by default (rustls with aws-lc, proxy settings from the
+/// environment), built here because the SDK does not hand out its own.
+fn default_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
+}
+
+impl HttpClient for BudgetClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(BudgetConnector {
+            inner: self.inner.http_connector(settings, components),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            stats: Arc::clone(&self.stats),
+        })
+    }
+
+    fn validate_base_client_config(
+        &self,
+        runtime_components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner
+            .validate_base_client_config(runtime_components, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        runtime_components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner.validate_final_config(runtime_components, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct BudgetConnector {
+    inner: SharedHttpConnector,
+    account: String,
+    region: String,
+    stats: Arc<CallStats>,
+}
+
+impl HttpConnector for BudgetConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let wait = request
+            .extension::<Label>()
+            .map_or(Duration::ZERO, |label| {
+                reserve(&self.account, &self.region, label, Instant::now())
+            });
+        let inner = self.inner.clone();
+        let stats = Arc::clone(&self.stats);
+        HttpConnectorFuture::new(async move {
+            if !wait.is_zero() {
+                stats.waited_for_budget(wait);
+                tokio::time::sleep(wait).await;
+            }
+            inner.call(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{Bucket, class, rate};
+
+    #[test]
+    fn calls_fall_into_ec2s_documented_buckets() {
+        assert_eq!(
+            class("ec2", "DescribeVpcs"),
+            ("non-mutating", rate(100.0, 20.0))
+        );
+        assert_eq!(class("EC2", "CreateVpc"), ("mutating", rate(50.0, 5.0)));
+        assert_eq!(class("ec2", "RunInstances").0, "run-instances");
+        assert_eq!(class("ec2", "CreateNatGateway").1, rate(10.0, 1.0));
+        assert_eq!(
+            class("ec2", "AuthorizeSecurityGroupIngress").0,
+            "resource-intensive"
+        );
+        assert_eq!(
+            class("Elastic Load Balancing v2", "CreateLoadBalancer").1,
+            rate(10.0, 0.2)
+        );
+        assert_eq!(class("s3", "PutObject").0, "default");
+    }
+
+    #[test]
+    fn a_bucket_lends_its_capacity_then_paces_at_its_refill_rate() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(rate(10.0, 1.0), t0);
+        // A burst of ten goes at once.
+        for _ in 0..10 {
+            assert_eq!(b.take(t0), Duration::ZERO);
+        }
+        // The next three wait one, two and three seconds: one token a second.
+        let waits: Vec<u64> = (0..3).map(|_| b.take(t0).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 3]);
+        // After a quiet minute the bucket is full again, not fuller.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..10 {
+            assert_eq!(b.take(later), Duration::ZERO);
+        }
+        assert!(b.take(later) > Duration::ZERO);
+    }
+}

@@ -1,0 +1,148 @@
+//! Calls about something awslab knows exists, because it created it or a describe listed it.
+//! AWS is eventually consistent: such an id can be unknown to the next call for a while ("Eventual
+//! consistency in the Amazon EC2 API"; IAM, S3, ELB and EFS say the same). A not-found answer to
+//! such a call means "not visible yet": it is asked again with jittered backoff, up to the
+//! visibility bound. This is the one place that policy lives; every kind and command uses it.
+
+use std::error::Error as StdError;
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::Instant;
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+
+use super::{Aws, AwsError};
+
+impl Aws {
+    /// Sends a call about something known to exist (`call` builds and sends it; it runs again
+    /// on each attempt), mapping its error with the call's name and the resource's.
+    pub async fn known<T, E, R, F, Fut>(
+        &self,
+        op: &'static str,
+        resource: &str,
+        mut call: F,
+    ) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: Debug + Send + Sync + 'static,
+    {
+        self.settle(|| {
+            let sent = call();
+            async move { sent.await.map_err(|e| AwsError::from_sdk(op, resource, e)) }
+        })
+        .await
+    }
+
+    /// Runs a step about something known to exist, asking again while AWS answers that it does
+    /// not exist, up to the visibility bound; then the not-found error stands, saying how long
+    /// it was asked.
+    pub async fn settle<T, F, Fut>(&self, mut step: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let started = Instant::now();
+        let mut backoff = self.timing.backoff();
+        loop {
+            match step().await {
+                Err(e) if e.is_gone() => {
+                    let waited = started.elapsed();
+                    let Some(left) = self.timing.visibility.checked_sub(waited) else {
+                        return Err(e.not_visible_after(waited));
+                    };
+                    self.stats.not_visible_yet();
+                    tokio::time::sleep(backoff.delay().min(left)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use crate::aws::timing::Timing;
+    use crate::aws::{AwsError, AwsSettings, ErrorClass};
+
+    async fn aws(timing: Timing) -> crate::aws::Aws {
+        let mut aws = crate::aws::connect(&AwsSettings {
+            local: true,
+            ..AwsSettings::default()
+        })
+        .await;
+        aws.timing = timing;
+        aws
+    }
+
+    fn not_found() -> AwsError {
+        AwsError::other(
+            "ec2:ModifyVpcAttribute",
+            "lab-vpc",
+            "InvalidVpcID.NotFound",
+            "The vpc ID 'vpc-1' does not exist",
+        )
+        .with_class(ErrorClass::Gone)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn not_visible_yet_is_asked_again_until_it_is() {
+        let aws = aws(Timing::default()).await;
+        let calls = AtomicU32::new(0);
+        let r = aws
+            .settle(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0..=2 => Err(not_found()),
+                    _ => Ok(7),
+                }
+            })
+            .await;
+        assert_eq!(r.ok(), Some(7));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert_eq!(aws.stats.summary().not_visible, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_never_shows_up_fails_at_the_bound_with_its_code() {
+        let aws = aws(Timing::new(None, Some(Duration::from_secs(20)))).await;
+        let started = tokio::time::Instant::now();
+        let calls = AtomicU32::new(0);
+        let r: Result<(), AwsError> = aws
+            .settle(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(not_found())
+            })
+            .await;
+        let e = r.expect_err("gives up");
+        assert_eq!(e.code, "InvalidVpcID.NotFound");
+        assert!(e.message.contains("still not visible after 20"), "{e}");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_secs(20) && waited < Duration::from_secs(21));
+        // Backoff to 5 s: about a dozen attempts in 20 s, not hundreds.
+        let n = calls.load(Ordering::SeqCst);
+        assert!((6..=30).contains(&n), "{n} attempts");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_errors_are_not_retried_here() {
+        let aws = aws(Timing::default()).await;
+        let calls = AtomicU32::new(0);
+        let r: Result<(), AwsError> = aws
+            .settle(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(AwsError::other(
+                    "ec2:CreateSubnet",
+                    "public-a",
+                    "InvalidSubnet.Conflict",
+                    "overlaps",
+                ))
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
