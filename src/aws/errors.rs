@@ -81,7 +81,7 @@ impl AwsError {
             _ => {
                 let code = err.code().unwrap_or("Unknown").to_owned();
                 let message = err.message().unwrap_or("").to_owned();
-                let class = classify(&code);
+                let class = classify_answer(&code, &message);
                 (code, message, class)
             }
         };
@@ -137,6 +137,17 @@ impl AwsError {
         self.class == ErrorClass::Gone
     }
 
+    /// A not-found answer to a delete of something AWS still lists after `waited`.
+    pub fn still_listed_after(mut self, waited: std::time::Duration) -> Self {
+        self.message = format!(
+            "{}, yet AWS still lists it after {} s of asking again",
+            self.message,
+            waited.as_secs()
+        );
+        self.class = ErrorClass::Fatal;
+        self
+    }
+
     /// A not-found answer about something known to exist, after it was asked for `waited`.
     pub fn not_visible_after(mut self, waited: std::time::Duration) -> Self {
         self.message = format!(
@@ -156,6 +167,28 @@ fn source_chain(err: &dyn StdError) -> String {
         cur = s.source();
     }
     parts.join(": ")
+}
+
+/// The class of an AWS answer: by its code, except where AWS answers "not visible yet" with a
+/// generic code and says which in the message (the cases Terraform matches the same way): EC2
+/// refusing an instance profile IAM has not propagated to it yet, and Auto Scaling's
+/// `ValidationError` for a group or instance profile it does not know.
+pub fn classify_answer(code: &str, message: &str) -> ErrorClass {
+    let not_visible = match code {
+        "InvalidParameterValue" => {
+            message.contains("Invalid IAM Instance Profile")
+                || message.contains("has no associated IAM Roles")
+        }
+        "ValidationError" => {
+            message.contains("Invalid IAM Instance Profile") || message.contains("not found")
+        }
+        _ => false,
+    };
+    if not_visible {
+        ErrorClass::Gone
+    } else {
+        classify(code)
+    }
 }
 
 /// The class of an AWS error code.
@@ -203,12 +236,14 @@ pub fn classify(code: &str) -> ErrorClass {
         | "NoSuchLifecycleConfiguration"
         | "NoSuchPublicAccessBlockConfiguration"
         | "ServerSideEncryptionConfigurationNotFoundError"
-        | "OwnershipControlsNotFoundError" => ErrorClass::Unset,
+        | "OwnershipControlsNotFoundError"
+        | "InvalidPermission.NotFound"
+        | "InvalidRoute.NotFound" => ErrorClass::Unset,
         "NatGatewayNotFound"
         | "InvalidNatGatewayID.NotFound"
-        | "Gateway.NotAttached"
         | "NoSuchEntity"
-        | "NoSuchBucket" => ErrorClass::Gone,
+        | "NoSuchBucket"
+        | "InvocationDoesNotExist" => ErrorClass::Gone,
         c if c.ends_with(".NotFound")
             || c.ends_with("NotFound")
             || c.ends_with("NotFoundException") =>
@@ -221,7 +256,7 @@ pub fn classify(code: &str) -> ErrorClass {
 
 #[cfg(test)]
 mod tests {
-    use super::{ErrorClass, classify};
+    use super::{ErrorClass, classify, classify_answer};
 
     #[test]
     fn codes_are_classified() {
@@ -236,6 +271,21 @@ mod tests {
         assert_eq!(classify("NoSuchBucket"), ErrorClass::Gone);
         assert_eq!(classify("FileSystemNotFound"), ErrorClass::Gone);
         assert_eq!(classify("RepositoryNotFoundException"), ErrorClass::Gone);
+        assert_eq!(
+            classify_answer(
+                "InvalidParameterValue",
+                "Value (lab-profile) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+            ),
+            ErrorClass::Gone
+        );
+        assert_eq!(
+            classify_answer("InvalidParameterValue", "Invalid value for CidrBlock"),
+            ErrorClass::Fatal
+        );
+        assert_eq!(
+            classify_answer("ValidationError", "AutoScalingGroup name not found - x"),
+            ErrorClass::Gone
+        );
         // A setting that is not set is an answer about an existing resource, never "gone".
         assert_eq!(classify("NoSuchBucketPolicy"), ErrorClass::Unset);
         assert_eq!(

@@ -7,11 +7,21 @@
 use std::error::Error as StdError;
 use std::fmt::Debug;
 use std::future::Future;
-use std::time::Instant;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, ErrorClass};
+
+/// What a describe found of something known to exist: found nothing is "not visible yet", a
+/// not-found error that [`Aws::settle`] asks again about.
+pub fn listed<T>(found: Option<T>, op: &'static str, resource: &str) -> Result<T, AwsError> {
+    found.ok_or_else(|| {
+        AwsError::other(op, resource, "NotListed", "not listed by AWS").with_class(ErrorClass::Gone)
+    })
+}
 
 impl Aws {
     /// Sends a call about something known to exist (`call` builds and sends it; it runs again
@@ -44,16 +54,18 @@ impl Aws {
         Fut: Future<Output = Result<T, AwsError>>,
     {
         let started = Instant::now();
+        let deadline = started + self.timing.visibility;
         let mut backoff = self.timing.backoff();
         loop {
             match step().await {
                 Err(e) if e.is_gone() => {
-                    let waited = started.elapsed();
-                    let Some(left) = self.timing.visibility.checked_sub(waited) else {
-                        return Err(e.not_visible_after(waited));
-                    };
+                    let now = Instant::now();
+                    // The timer ticks in milliseconds: less than one left is none left.
+                    if now + Duration::from_millis(1) >= deadline {
+                        return Err(e.not_visible_after(now - started));
+                    }
                     self.stats.not_visible_yet();
-                    tokio::time::sleep(backoff.delay().min(left)).await;
+                    tokio::time::sleep_until((now + backoff.delay()).min(deadline)).await;
                 }
                 other => return other,
             }

@@ -40,6 +40,9 @@ pub struct Owner {
     pub env: String,
     /// Extra tags `up` stamps on what it creates (`awslab:created-at`, `awslab:expires-at`).
     pub stamps: Vec<(String, String)>,
+    /// Different for every command run: client tokens are idempotent within one run only (a
+    /// token AWS has seen returns what it made then, even after that was deleted).
+    run: u64,
 }
 
 impl Owner {
@@ -49,7 +52,23 @@ impl Owner {
             lab: lab.to_owned(),
             env: env.to_owned(),
             stamps: Vec::new(),
+            run: fastrand::u64(..),
         }
+    }
+
+    /// The idempotency token of one create: the same for every attempt of this run (a lost
+    /// answer retried by the SDK cannot create twice), different in the next run.
+    pub fn client_token(&self, logical: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [self.lab.as_str(), self.env.as_str(), logical] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.update(self.run.to_be_bytes());
+        let digest = h.finalize();
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        format!("awslab-{hex}")
     }
 
     pub fn tags_for(&self, logical: &str) -> Vec<(String, String)> {

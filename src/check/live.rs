@@ -331,16 +331,14 @@ async fn alb_serving(
             format!("no listener of {lb_name} forwards to {group_name}'s target group")
         })?;
     let health = aws
-        .elbv2
-        .describe_target_health()
-        .target_group_arn(&tg)
-        .send()
+        .known("elasticloadbalancing:DescribeTargetHealth", &tg, || {
+            aws.elbv2
+                .describe_target_health()
+                .target_group_arn(&tg)
+                .send()
+        })
         .await
-        .map_err(|e| {
-            let e =
-                crate::aws::AwsError::from_sdk("elasticloadbalancing:DescribeTargetHealth", &tg, e);
-            format!("{}: {}", e.code, e.message)
-        })?;
+        .map_err(|e| format!("{}: {}", e.code, e.message))?;
     let states: Vec<String> = health
         .target_health_descriptions()
         .iter()
@@ -481,15 +479,16 @@ async fn efs_mounted(
 /// One shell command through `AWS-RunShellScript`; its standard output.
 async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, String> {
     let sent = aws
-        .ssm
-        .send_command()
-        .document_name("AWS-RunShellScript")
-        .instance_ids(instance)
-        .parameters("commands", vec![command.to_owned()])
-        .send()
+        .known("ssm:SendCommand", instance, || {
+            aws.ssm
+                .send_command()
+                .document_name("AWS-RunShellScript")
+                .instance_ids(instance)
+                .parameters("commands", vec![command.to_owned()])
+                .send()
+        })
         .await
         .map_err(|e| {
-            let e = crate::aws::AwsError::from_sdk("ssm:SendCommand", instance, e);
             format!(
                 "{} ({}): is the instance managed by Session Manager (instance profile with AmazonSSMManagedInstanceCore, outbound HTTPS)?",
                 e.code, e.message
@@ -503,12 +502,15 @@ async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, S
     let started = std::time::Instant::now();
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
+        // A new command is not visible to GetCommandInvocation at once.
         let out = aws
-            .ssm
-            .get_command_invocation()
-            .command_id(&command_id)
-            .instance_id(instance)
-            .send()
+            .known("ssm:GetCommandInvocation", instance, || {
+                aws.ssm
+                    .get_command_invocation()
+                    .command_id(&command_id)
+                    .instance_id(instance)
+                    .send()
+            })
             .await;
         match out {
             Ok(inv) => {
@@ -529,12 +531,7 @@ async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, S
                     }
                 }
             }
-            // Not registered yet right after SendCommand.
-            Err(_) if started.elapsed() < Duration::from_secs(10) => {}
-            Err(e) => {
-                let e = crate::aws::AwsError::from_sdk("ssm:GetCommandInvocation", instance, e);
-                return Err(format!("{}: {}", e.code, e.message));
-            }
+            Err(e) => return Err(format!("{}: {}", e.code, e.message)),
         }
         if started.elapsed() > SSM_TIMEOUT {
             return Err(format!(

@@ -11,7 +11,7 @@ use super::{EngineOptions, Event, Reporter, Verb};
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Lab, Resource, StageSel};
-use crate::resources::{self, AmiCache, ApplyCx, Bindings, Observed, World};
+use crate::resources::{self, AmiCache, ApplyCx, Bindings, Observed, Step, Waiter, World};
 
 /// What `up` did, resource by resource.
 #[derive(Debug, Default)]
@@ -132,12 +132,7 @@ pub async fn apply(
                     verb,
                     typical: handler.typical(),
                 });
-                let progress = |message: String| {
-                    reporter.event(Event::Progress {
-                        name: name.clone(),
-                        message,
-                    });
-                };
+                let progress = |step: Step| reporter.event(Event::step(&name, step));
                 let cx = ApplyCx {
                     aws,
                     owner,
@@ -145,8 +140,11 @@ pub async fn apply(
                     azs: &world.azs,
                     keys_dir: &opts.keys_dir,
                     amis,
-                    progress: &progress,
-                    wait_timeout: opts.wait_timeout,
+                    wait: Waiter {
+                        timing: aws.timing,
+                        timeout: opts.wait_timeout,
+                        progress: &progress,
+                    },
                 };
                 match handler.apply(&cx, res, existing).await {
                     Ok(o) => o,

@@ -3,7 +3,7 @@
 //! go on when one fails; the outcome lists what is left and why.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::discover;
 use super::schedule::{self, NodeResult};
@@ -11,7 +11,7 @@ use super::{EngineOptions, Event, Reporter, Verb};
 use crate::aws::tags::{self, Owner};
 use crate::aws::{Aws, AwsError};
 use crate::lab::Kind;
-use crate::resources::{self, DestroyCx, Facts, Observed, World};
+use crate::resources::{self, DestroyCx, Observed, Step, Waiter, World};
 
 #[derive(Debug, Default)]
 pub struct DestroyOutcome {
@@ -48,13 +48,7 @@ pub fn deletion_set(world: &World, owner: &Owner) -> Vec<Observed> {
         .items
         .iter()
         .filter(|o| {
-            let gone = match &o.facts {
-                Facts::Instance { state, .. } => state == "terminated",
-                Facts::NatGateway { state, .. } => state == "deleted",
-                Facts::Vpc { is_default, .. } => *is_default,
-                _ => false,
-            };
-            if gone || o.is_vpc_default() {
+            if o.is_gone() || o.is_vpc_default() {
                 return false;
             }
             let other_owner = o.tags.contains_key(tags::LAB) && !owner.owns(&o.tags);
@@ -76,12 +70,54 @@ pub async fn destroy(
     reporter.event(Event::Note("discovering what the lab owns".to_owned()));
     let world = discover::owned(aws, owner, true).await?;
     let doomed = deletion_set(&world, owner);
-    destroy_set(aws, &world, doomed, opts, reporter).await
+    destroy_set(aws, owner, &world, doomed, opts, reporter).await
 }
 
-/// Deletes `doomed` (a subset of `world`) in dependency order.
+/// Deletes `obs`, counting it deleted only when AWS agrees. A not-found answer can mean "not
+/// visible yet" to that call (AWS is eventually consistent, and says a not-found answer to a
+/// terminate "does not mean the instance is or will be terminated"): it is checked against a
+/// fresh listing, and the delete is asked again while AWS still lists the resource, up to the
+/// visibility bound.
+async fn delete_confirmed(
+    aws: &Aws,
+    owner: &Owner,
+    world: &World,
+    cx: &DestroyCx<'_>,
+    obs: &Observed,
+) -> Result<(), AwsError> {
+    let handler = resources::kind(obs.kind);
+    let started = Instant::now();
+    let mut backoff = aws.timing.backoff();
+    let mut current = obs.clone();
+    loop {
+        let not_found = match handler.delete(cx, &current).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_gone() => e,
+            Err(e) => return Err(e),
+        };
+        match discover::relist(aws, owner, world, &current).await? {
+            Some(o) if !o.is_gone() => {
+                let waited = started.elapsed();
+                if waited >= aws.timing.visibility {
+                    return Err(not_found.still_listed_after(waited));
+                }
+                cx.wait.note(format!(
+                    "{}: {}, but AWS still lists it: asking again",
+                    not_found.op, not_found.code
+                ));
+                aws.stats.not_visible_yet();
+                tokio::time::sleep(backoff.delay()).await;
+                current = o;
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Deletes `doomed` (a subset of `world`, which `owner`'s discovery found) in dependency order.
 pub async fn destroy_set(
     aws: &Aws,
+    owner: &Owner,
     world: &World,
     doomed: Vec<Observed>,
     opts: &EngineOptions,
@@ -100,12 +136,15 @@ pub async fn destroy_set(
         })
         .collect();
     let mut outcome = DestroyOutcome::default();
-    let quiet = |_: String| {};
+    let quiet = |_: Step| {};
     let prep_cx = DestroyCx {
         aws,
         world,
-        progress: &quiet,
-        wait_timeout: opts.wait_timeout,
+        wait: Waiter {
+            timing: aws.timing,
+            timeout: opts.wait_timeout,
+            progress: &quiet,
+        },
     };
     let mut prep_failed: BTreeMap<String, AwsError> = BTreeMap::new();
     for o in &doomed {
@@ -132,20 +171,18 @@ pub async fn destroy_set(
                 // `typical` is how long creation takes; deletes have their own waits.
                 typical: None,
             });
-            let progress = |message: String| {
-                reporter.event(Event::Progress {
-                    name: name.clone(),
-                    message,
-                })
-            };
+            let progress = |step: Step| reporter.event(Event::step(&name, step));
             let cx = DestroyCx {
                 aws,
                 world,
-                progress: &progress,
-                wait_timeout: opts.wait_timeout.min(handler.delete_deadline()),
+                wait: Waiter {
+                    timing: aws.timing,
+                    timeout: opts.wait_timeout.min(handler.delete_deadline()),
+                    progress: &progress,
+                },
             };
             let start = Instant::now();
-            match handler.delete(&cx, &obs).await {
+            match delete_confirmed(aws, owner, world, &cx, &obs).await {
                 Ok(()) => {
                     reporter.event(Event::Finished {
                         name: name.clone(),

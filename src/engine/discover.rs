@@ -67,6 +67,25 @@ async fn owned_of(
     Ok(world)
 }
 
+/// `obs` as AWS lists it now, looked for as the teardown found it: by the owner's tags and inside
+/// the VPCs of `world` (a kind listed with its parent through the parent's listing).
+pub async fn relist(
+    aws: &Aws,
+    owner: &Owner,
+    world: &World,
+    obs: &Observed,
+) -> Result<Option<Observed>, AwsError> {
+    let kind = obs.kind.listed_with();
+    let vpcs: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
+    let handler = resources::kind(kind);
+    let (owned, inside) = (Scope::Owned(owner.clone()), Scope::InVpcs(vpcs));
+    let (owned, inside) = tokio::try_join!(
+        handler.discover(aws, &owned),
+        handler.discover(aws, &inside),
+    )?;
+    Ok(owned.into_iter().chain(inside).find(|o| o.id == obs.id))
+}
+
 /// What `plan` and `up` compare with the lab: the owner's resources of the kinds the lab
 /// declares (nothing else can be bound to it; `down` still looks at every kind), with the VPC
 /// attributes.

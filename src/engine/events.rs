@@ -43,8 +43,15 @@ pub enum Event {
         /// How long this usually takes on real AWS.
         typical: Option<&'static str>,
     },
-    /// A wait or retry inside that work.
+    /// A retry or phase inside that work.
     Progress { name: String, message: String },
+    /// Waiting for a transition: the state now, how long so far, how long it usually takes.
+    Waiting {
+        name: String,
+        state: String,
+        elapsed: Duration,
+        typical: Duration,
+    },
     Finished {
         name: String,
         kind: Kind,
@@ -61,6 +68,28 @@ pub enum Event {
     Skipped { name: String, reason: String },
     /// A phase message ("discovering 10 kinds").
     Note(String),
+}
+
+impl Event {
+    /// The event of a kind's progress step on resource `name`.
+    pub fn step(name: &str, step: crate::resources::Step) -> Event {
+        match step {
+            crate::resources::Step::Note(message) => Event::Progress {
+                name: name.to_owned(),
+                message,
+            },
+            crate::resources::Step::Waiting {
+                state,
+                elapsed,
+                typical,
+            } => Event::Waiting {
+                name: name.to_owned(),
+                state,
+                elapsed,
+                typical,
+            },
+        }
+    }
 }
 
 /// Receives engine events; the `ui` module implements it.

@@ -12,7 +12,7 @@ use crate::aws::tags::{self, Owner};
 use crate::aws::{Aws, AwsError};
 use crate::cost;
 use crate::lab::Kind;
-use crate::resources::{Facts, Observed, Scope};
+use crate::resources::{Observed, Scope};
 
 /// One lab environment in one region.
 #[derive(Debug, Clone, Serialize)]
@@ -49,13 +49,9 @@ impl EnvStatus {
     }
 }
 
-/// Still costing or still in the way (not a terminated instance or a deleted NAT gateway).
+/// Still costing or still in the way.
 fn alive(o: &Observed) -> bool {
-    match &o.facts {
-        Facts::Instance { state, .. } => state != "terminated",
-        Facts::NatGateway { state, .. } => state != "deleted",
-        _ => true,
-    }
+    !o.is_gone()
 }
 
 /// IAM is global: its kinds are listed once per command, not per region.
@@ -175,24 +171,20 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
         .map(|o| o.id.clone())
         .collect();
     for chunk in ec2_ids.chunks(1000) {
-        aws.ec2
-            .create_tags()
-            .set_resources(Some(chunk.to_vec()))
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| {
-                AwsError::from_sdk(
-                    "ec2:CreateTags",
-                    format!("{} resources ({}, ...)", chunk.len(), chunk[0]),
-                    e,
+        let what = format!("{} resources ({}, ...)", chunk.len(), chunk[0]);
+        aws.known("ec2:CreateTags", &what, || {
+            aws.ec2
+                .create_tags()
+                .set_resources(Some(chunk.to_vec()))
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build(),
                 )
-            })?;
+                .send()
+        })
+        .await?;
     }
     for o in items {
         match o.kind {
@@ -204,13 +196,14 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     .map_err(|e| {
                         AwsError::other("efs:TagResource", &o.id, "BadTag", e.to_string())
                     })?;
-                aws.efs
-                    .tag_resource()
-                    .resource_id(&o.id)
-                    .tags(tag)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("efs:TagResource", &o.id, e))?;
+                aws.known("efs:TagResource", &o.id, || {
+                    aws.efs
+                        .tag_resource()
+                        .resource_id(&o.id)
+                        .tags(tag.clone())
+                        .send()
+                })
+                .await?;
             }
             // S3 replaces a bucket's whole tag set: add to what it has.
             Kind::Bucket => {
@@ -229,22 +222,24 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     .map_err(|e| {
                         AwsError::other("s3:PutBucketTagging", &o.id, "BadTag", e.to_string())
                     })?;
-                aws.s3
-                    .put_bucket_tagging()
-                    .bucket(&o.id)
-                    .tagging(tagging)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", &o.id, e))?;
+                aws.known("s3:PutBucketTagging", &o.id, || {
+                    aws.s3
+                        .put_bucket_tagging()
+                        .bucket(&o.id)
+                        .tagging(tagging.clone())
+                        .send()
+                })
+                .await?;
             }
             Kind::Repository => {
                 let arn = aws
-                    .ecr
-                    .describe_repositories()
-                    .repository_names(&o.id)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ecr:DescribeRepositories", &o.id, e))?
+                    .known("ecr:DescribeRepositories", &o.id, || {
+                        aws.ecr
+                            .describe_repositories()
+                            .repository_names(&o.id)
+                            .send()
+                    })
+                    .await?
                     .repositories()
                     .first()
                     .and_then(|r| r.repository_arn())
@@ -257,44 +252,47 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                         .map_err(|e| {
                             AwsError::other("ecr:TagResource", &o.id, "BadTag", e.to_string())
                         })?;
-                    aws.ecr
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .tags(tag)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("ecr:TagResource", &o.id, e))?;
+                    aws.known("ecr:TagResource", &o.id, || {
+                        aws.ecr
+                            .tag_resource()
+                            .resource_arn(&arn)
+                            .tags(tag.clone())
+                            .send()
+                    })
+                    .await?;
                 }
             }
             Kind::TargetGroup | Kind::LoadBalancer => {
-                aws.elbv2
-                    .add_tags()
-                    .resource_arns(&o.id)
-                    .tags(
-                        aws_sdk_elasticloadbalancingv2::types::Tag::builder()
-                            .key(key)
-                            .value(value)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("elasticloadbalancing:AddTags", &o.id, e))?;
+                aws.known("elasticloadbalancing:AddTags", &o.id, || {
+                    aws.elbv2
+                        .add_tags()
+                        .resource_arns(&o.id)
+                        .tags(
+                            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                                .key(key)
+                                .value(value)
+                                .build(),
+                        )
+                        .send()
+                })
+                .await?;
             }
             Kind::AutoScalingGroup => {
-                aws.autoscaling
-                    .create_or_update_tags()
-                    .tags(
-                        aws_sdk_autoscaling::types::Tag::builder()
-                            .key(key)
-                            .value(value)
-                            .propagate_at_launch(true)
-                            .resource_id(&o.id)
-                            .resource_type("auto-scaling-group")
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("autoscaling:CreateOrUpdateTags", &o.id, e))?;
+                aws.known("autoscaling:CreateOrUpdateTags", &o.id, || {
+                    aws.autoscaling
+                        .create_or_update_tags()
+                        .tags(
+                            aws_sdk_autoscaling::types::Tag::builder()
+                                .key(key)
+                                .value(value)
+                                .propagate_at_launch(true)
+                                .resource_id(&o.id)
+                                .resource_type("auto-scaling-group")
+                                .build(),
+                        )
+                        .send()
+                })
+                .await?;
             }
             Kind::IamRole | Kind::InstanceProfile => {
                 let tag = aws_sdk_iam::types::Tag::builder()
@@ -303,21 +301,19 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                     .build()
                     .map_err(|e| AwsError::other("iam:Tag", &o.id, "BadTag", e.to_string()))?;
                 if o.kind == Kind::IamRole {
-                    aws.iam
-                        .tag_role()
-                        .role_name(&o.id)
-                        .tags(tag)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("iam:TagRole", &o.id, e))?;
+                    aws.known("iam:TagRole", &o.id, || {
+                        aws.iam.tag_role().role_name(&o.id).tags(tag.clone()).send()
+                    })
+                    .await?;
                 } else {
-                    aws.iam
-                        .tag_instance_profile()
-                        .instance_profile_name(&o.id)
-                        .tags(tag)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("iam:TagInstanceProfile", &o.id, e))?;
+                    aws.known("iam:TagInstanceProfile", &o.id, || {
+                        aws.iam
+                            .tag_instance_profile()
+                            .instance_profile_name(&o.id)
+                            .tags(tag.clone())
+                            .send()
+                    })
+                    .await?;
                 }
             }
             _ => {}

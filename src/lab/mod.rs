@@ -171,6 +171,18 @@ impl Kind {
         )
     }
 
+    /// The kind whose listing lists this one: itself, or the parent it belongs to.
+    pub fn listed_with(self) -> Kind {
+        match self {
+            Kind::MountTarget => Kind::FileSystem,
+            Kind::Listener => Kind::LoadBalancer,
+            Kind::ScalingPolicy => Kind::AutoScalingGroup,
+            Kind::BucketPolicy | Kind::Website | Kind::Objects => Kind::Bucket,
+            Kind::Image => Kind::Repository,
+            other => other,
+        }
+    }
+
     /// Kinds found through the resource they belong to (listed with it), never on their own.
     pub fn listed_with_parent(self) -> bool {
         matches!(

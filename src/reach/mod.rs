@@ -227,8 +227,9 @@ impl<'w> Net<'w> {
                 // Each instance and each EFS mount target in the group.
                 let mut hosts = Vec::new();
                 for i in self.world.of_kind(Kind::Instance) {
-                    if matches!(&i.facts, Facts::Instance { security_groups, state, .. }
-                        if state != "terminated" && security_groups.contains(&o.id))
+                    if !i.is_gone()
+                        && matches!(&i.facts, Facts::Instance { security_groups, .. }
+                        if security_groups.contains(&o.id))
                     {
                         hosts.push(self.instance(&self.short(&i.id), i)?);
                     }

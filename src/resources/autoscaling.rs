@@ -6,6 +6,7 @@
 //! deleting it, so no instance outlives it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{
@@ -14,12 +15,12 @@ use aws_sdk_autoscaling::types::{
 };
 
 use super::ec2util::subnet_vpcs;
-use super::wait::{retry_dependency, until};
 use super::{
-    ApplyCx, Attr, Bindings, DestroyCx, Facts, GroupInstance, Observed, ResourceKind, Scope, World,
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, GroupInstance, Observed, Poll, ResourceKind, Scope,
+    Waiter, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, ErrorClass};
+use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
 
 /// The group name awslab gives an owner's group (unique in the region).
@@ -31,15 +32,6 @@ pub fn name_of(owner: &Owner, logical: &str) -> String {
 /// the region, so the name carries lab and env too (two envs' policies never collide).
 fn policy_name(owner: &Owner, logical: &str) -> String {
     name_of(owner, logical)
-}
-
-/// Auto Scaling answers `ValidationError` for a group that does not exist.
-fn gone_group(e: AwsError) -> AwsError {
-    if e.code == "ValidationError" && e.message.contains("not found") {
-        e.with_class(ErrorClass::Gone)
-    } else {
-        e
-    }
 }
 
 fn wrong(res: &Resource, what: &str) -> AwsError {
@@ -189,7 +181,14 @@ async fn policies(aws: &Aws, of: &[Observed]) -> Result<Vec<Observed>, AwsError>
 }
 
 /// How long `down` waits for a drained group's instances before deleting it with force.
-const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+const DRAIN_WAIT: Duration = Duration::from_secs(300);
+
+/// A new group's instances in service: launched and running, about a minute.
+const IN_SERVICE: Duration = Duration::from_secs(60);
+/// A drained group's instances deregistered (30 s delay) and terminated: about 1.5 minutes.
+const DRAINED: Duration = Duration::from_secs(90);
+/// A group with no instances deleted: seconds.
+const DELETED: Duration = Duration::from_secs(10);
 
 pub struct AutoScalingGroup;
 
@@ -289,7 +288,8 @@ impl ResourceKind for AutoScalingGroup {
                 else {
                     return Err(wrong(res, "Auto Scaling group"));
                 };
-                cx.aws
+                let req = cx
+                    .aws
                     .autoscaling
                     .update_auto_scaling_group()
                     .auto_scaling_group_name(&o.id)
@@ -299,32 +299,31 @@ impl ResourceKind for AutoScalingGroup {
                     // Not the desired capacity: scaling moves it, and AWS keeps it within
                     // the new minimum and maximum.
                     .vpc_zone_identifier(subnet_ids.join(","))
-                    .health_check_type(health_check_type)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("autoscaling:UpdateAutoScalingGroup", &res.name, e)
-                    })?;
+                    .health_check_type(health_check_type);
+                cx.aws
+                    .known("autoscaling:UpdateAutoScalingGroup", &res.name, || {
+                        req.clone().send()
+                    })
+                    .await?;
                 let missing: Vec<String> = tg_arns
                     .iter()
                     .filter(|a| !found_tgs.contains(a))
                     .cloned()
                     .collect();
                 if !missing.is_empty() {
-                    cx.aws
+                    let req = cx
+                        .aws
                         .autoscaling
                         .attach_load_balancer_target_groups()
                         .auto_scaling_group_name(&o.id)
-                        .set_target_group_arns(Some(missing))
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::from_sdk(
-                                "autoscaling:AttachLoadBalancerTargetGroups",
-                                &res.name,
-                                e,
-                            )
-                        })?;
+                        .set_target_group_arns(Some(missing));
+                    cx.aws
+                        .known(
+                            "autoscaling:AttachLoadBalancerTargetGroups",
+                            &res.name,
+                            || req.clone().send(),
+                        )
+                        .await?;
                 }
                 o.id.clone()
             }
@@ -344,7 +343,7 @@ impl ResourceKind for AutoScalingGroup {
                             .build()
                     })
                     .collect();
-                let created = cx
+                let req = cx
                     .aws
                     .autoscaling
                     .create_auto_scaling_group()
@@ -357,17 +356,20 @@ impl ResourceKind for AutoScalingGroup {
                     .set_target_group_arns(Some(tg_arns))
                     .health_check_type(health_check_type)
                     .health_check_grace_period(300)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("autoscaling:CreateAutoScalingGroup", &res.name, e)
-                    });
+                    .set_tags(Some(tags));
+                // A new launch template, target group or instance profile can be unknown to
+                // Auto Scaling for a while: asked again.
+                let created = cx
+                    .aws
+                    .known("autoscaling:CreateAutoScalingGroup", &res.name, || {
+                        req.clone().send()
+                    })
+                    .await;
                 match created {
                     Ok(_) => {}
                     // Created by an earlier call whose answer was lost: carry on with it.
                     Err(e) if e.code == "AlreadyExists" => {
-                        (cx.progress)(format!("{name} exists already, adopting it"));
+                        cx.wait.note(format!("{name} exists already, adopting it"));
                     }
                     Err(e) => return Err(e),
                 }
@@ -383,21 +385,25 @@ impl ResourceKind for AutoScalingGroup {
         .unwrap_or(0);
         let last = std::sync::Mutex::new(None);
         let last_ref = &last;
-        until(
-            &format!("{want} instances in service"),
-            &res.name,
-            cx.wait_timeout,
-            cx.progress,
-            || async {
-                let o = Self::describe(cx.aws, &name).await?;
-                let ready = o.as_ref().is_some_and(|o| Self::in_service(o) >= want);
-                if let Ok(mut l) = last_ref.lock() {
-                    *l = o;
-                }
-                Ok(ready)
-            },
-        )
-        .await?;
+        cx.wait
+            .until(
+                &res.name,
+                &format!("{want} instances in service"),
+                IN_SERVICE,
+                || async {
+                    let o = Self::describe(cx.aws, &name).await?;
+                    let now = o.as_ref().map(Self::in_service);
+                    if let Ok(mut l) = last_ref.lock() {
+                        *l = o;
+                    }
+                    Ok(match now {
+                        Some(n) if n >= want => Poll::Done,
+                        Some(n) => Poll::Waiting(format!("{n} of {want} in service")),
+                        None => Poll::Waiting("not visible yet".to_owned()),
+                    })
+                },
+            )
+            .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
             AwsError::other(
                 "autoscaling:DescribeAutoScalingGroups",
@@ -505,8 +511,7 @@ impl ResourceKind for AutoScalingGroup {
 
     /// Drains the group (no instance outlives it), then deletes it and waits until it is gone.
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let drained = cx
-            .aws
+        cx.aws
             .autoscaling
             .update_auto_scaling_group()
             .auto_scaling_group_name(&obs.id)
@@ -514,61 +519,67 @@ impl ResourceKind for AutoScalingGroup {
             .desired_capacity(0)
             .send()
             .await
-            .map_err(|e| {
-                gone_group(AwsError::from_sdk(
-                    "autoscaling:UpdateAutoScalingGroup",
-                    &obs.id,
-                    e,
-                ))
-            });
-        match drained {
-            Ok(_) => {}
-            Err(e) if e.is_gone() => return Ok(()),
-            Err(e) => return Err(e),
-        }
+            .map_err(|e| AwsError::from_sdk("autoscaling:UpdateAutoScalingGroup", &obs.id, e))?;
         // Drained, its instances deregister from the target groups and terminate. Scale-in
         // protection, a termination hook or a warm pool can keep one: after a while the group
         // is deleted with force, which terminates what is left.
-        let drain = cx.wait_timeout.min(DRAIN_WAIT);
-        let drained = until("drained", &obs.id, drain, cx.progress, || async {
-            Ok(Self::describe(cx.aws, &obs.id).await?.is_none_or(|g| {
-                matches!(&g.facts, Facts::AutoScalingGroup { instances, .. } if instances.is_empty())
-            }))
-        })
-        .await;
+        let drain = Waiter {
+            timeout: cx.wait.timeout.min(DRAIN_WAIT),
+            ..cx.wait
+        };
+        let drained = drain
+            .until(&obs.id, "drained", DRAINED, || async {
+                Ok(match Self::describe(cx.aws, &obs.id).await? {
+                    Some(Observed {
+                        facts: Facts::AutoScalingGroup { instances, .. },
+                        ..
+                    }) if !instances.is_empty() => {
+                        Poll::Waiting(format!("{} instances left", instances.len()))
+                    }
+                    _ => Poll::Done,
+                })
+            })
+            .await;
         let force = match drained {
             Ok(()) => false,
             Err(e) if e.code == "WaitTimeout" => {
-                (cx.progress)(format!(
+                cx.wait.note(format!(
                     "instances still there after {} s: deleting with force",
-                    drain.as_secs()
+                    drain.timeout.as_secs()
                 ));
                 true
             }
             Err(e) => return Err(e),
         };
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            cx.aws
-                .autoscaling
-                .delete_auto_scaling_group()
-                .auto_scaling_group_name(&obs.id)
-                .force_delete(force)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    gone_group(AwsError::from_sdk(
-                        "autoscaling:DeleteAutoScalingGroup",
-                        &obs.id,
-                        e,
-                    ))
+        cx.wait
+            .dependency(&obs.id, || async {
+                cx.aws
+                    .autoscaling
+                    .delete_auto_scaling_group()
+                    .auto_scaling_group_name(&obs.id)
+                    .force_delete(force)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| {
+                        AwsError::from_sdk("autoscaling:DeleteAutoScalingGroup", &obs.id, e)
+                    })
+            })
+            .await?;
+        cx.wait
+            .until(&obs.id, "deleted", DELETED, || async {
+                Ok(match Self::describe(cx.aws, &obs.id).await? {
+                    Some(g) => Poll::Waiting(match &g.facts {
+                        Facts::AutoScalingGroup {
+                            status: Some(status),
+                            ..
+                        } => status.clone(),
+                        _ => "deleting".to_owned(),
+                    }),
+                    None => Poll::Done,
                 })
-        })
-        .await?;
-        until("deleted", &obs.id, cx.wait_timeout, cx.progress, || async {
-            Ok(Self::describe(cx.aws, &obs.id).await?.is_none())
-        })
-        .await
+            })
+            .await
     }
 
     fn typical(&self) -> Option<&'static str> {
@@ -604,7 +615,7 @@ impl ResourceKind for ScalingPolicy {
             Some(Facts::ScalingPolicy { name, .. }) => name.clone(),
             _ => policy_name(cx.owner, &res.name),
         };
-        let out = cx
+        let req = cx
             .aws
             .autoscaling
             .put_scaling_policy()
@@ -620,10 +631,13 @@ impl ResourceKind for ScalingPolicy {
                     )
                     .target_value(*target_cpu)
                     .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("autoscaling:PutScalingPolicy", &res.name, e))?;
+            );
+        let out = cx
+            .aws
+            .known("autoscaling:PutScalingPolicy", &res.name, || {
+                req.clone().send()
+            })
+            .await?;
         Ok(Observed {
             kind: Kind::ScalingPolicy,
             id: out.policy_arn().unwrap_or(&name).to_owned(),
@@ -706,19 +720,14 @@ impl ResourceKind for ScalingPolicy {
         let Facts::ScalingPolicy { group, name, .. } = &obs.facts else {
             return Ok(());
         };
-        match cx
-            .aws
+        cx.aws
             .autoscaling
             .delete_policy()
             .auto_scaling_group_name(group)
             .policy_name(name)
             .send()
             .await
-            .map_err(|e| gone_group(AwsError::from_sdk("autoscaling:DeletePolicy", &obs.id, e)))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_gone() => Ok(()),
-            Err(e) => Err(e),
-        }
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("autoscaling:DeletePolicy", &obs.id, e))
     }
 }

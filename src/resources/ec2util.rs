@@ -51,6 +51,15 @@ pub fn gone_ok<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
     }
 }
 
+/// Treats "that setting or rule is not there" as success (what removing it was for).
+pub fn unset_ok<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.class == crate::aws::ErrorClass::Unset => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The VPC of each subnet (one call): what a load balancer or an Auto Scaling group spans is
 /// placed by its subnets (one emulator reports a fixed VPC for load balancers).
 pub async fn subnet_vpcs(

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, listed};
 use crate::lab::{Kind, Lifecycle, Resource, Spec};
 
 fn wrong(res: &Resource, what: &str) -> AwsError {
@@ -310,22 +310,24 @@ impl ResourceKind for Repository {
                 ..
             }) => {
                 if scan != scan_on_push {
-                    ecr.put_image_scanning_configuration()
-                        .repository_name(name)
-                        .image_scanning_configuration(scanning)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::from_sdk("ecr:PutImageScanningConfiguration", name, e)
-                        })?;
+                    cx.aws
+                        .known("ecr:PutImageScanningConfiguration", name, || {
+                            ecr.put_image_scanning_configuration()
+                                .repository_name(name)
+                                .image_scanning_configuration(scanning.clone())
+                                .send()
+                        })
+                        .await?;
                 }
                 if m != mutability.as_str() {
-                    ecr.put_image_tag_mutability()
-                        .repository_name(name)
-                        .image_tag_mutability(mutability)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("ecr:PutImageTagMutability", name, e))?;
+                    cx.aws
+                        .known("ecr:PutImageTagMutability", name, || {
+                            ecr.put_image_tag_mutability()
+                                .repository_name(name)
+                                .image_tag_mutability(mutability.clone())
+                                .send()
+                        })
+                        .await?;
                 }
             }
             Some(_) => return Err(wrong(res, "repository")),
@@ -337,30 +339,36 @@ impl ResourceKind for Repository {
         if let Some(l) = lifecycle
             && current.as_deref() != Some(expected_lifecycle(l).as_str())
         {
-            ecr.put_lifecycle_policy()
-                .repository_name(name)
-                .lifecycle_policy_text(lifecycle_policy(l))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ecr:PutLifecyclePolicy", name, e))?;
+            cx.aws
+                .known("ecr:PutLifecyclePolicy", name, || {
+                    ecr.put_lifecycle_policy()
+                        .repository_name(name)
+                        .lifecycle_policy_text(lifecycle_policy(l))
+                        .send()
+                })
+                .await?;
         }
-        let found = ecr
-            .describe_repositories()
-            .repository_names(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ecr:DescribeRepositories", name, e))?;
-        let r = found.repositories().first().ok_or_else(|| {
-            AwsError::other("ecr:DescribeRepositories", name, "NotFound", "vanished")
-        })?;
         let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
-        observe(cx.aws, r, tags)
-            .await?
-            .into_iter()
-            .find(|o| o.kind == Kind::Repository)
-            .ok_or_else(|| {
-                AwsError::other("ecr:DescribeRepositories", name, "NotFound", "vanished")
+        cx.aws
+            .settle(|| async {
+                let found = ecr
+                    .describe_repositories()
+                    .repository_names(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ecr:DescribeRepositories", name, e))?;
+                let r = listed(
+                    found.repositories().first(),
+                    "ecr:DescribeRepositories",
+                    name,
+                )?;
+                let found = observe(cx.aws, r, tags.clone())
+                    .await?
+                    .into_iter()
+                    .find(|o| o.kind == Kind::Repository);
+                listed(found, "ecr:DescribeRepositories", name)
             })
+            .await
     }
 
     fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
@@ -438,10 +446,7 @@ impl ResourceKind for Repository {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("ecr:DeleteRepository", &obs.id, e);
-                if e.is_gone() { Ok(()) } else { Err(e) }
-            }
+            Err(e) => Err(AwsError::from_sdk("ecr:DeleteRepository", &obs.id, e)),
         }
     }
 }
@@ -485,7 +490,7 @@ impl ResourceKind for Image {
         .map_err(|e| AwsError::other("pack", &res.name, "Io", e.to_string()))?;
         let report = |sent: u64, total: u64| {
             if total > 0 {
-                (cx.progress)(format!("{sent}/{total} bytes"));
+                cx.wait.note(format!("{sent}/{total} bytes"));
             }
         };
         let pushed = crate::push::push(cx.aws, &repo, tag, &image, &report).await?;
@@ -559,10 +564,7 @@ impl ResourceKind for Image {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("ecr:BatchDeleteImage", &obs.id, e);
-                if e.is_gone() { Ok(()) } else { Err(e) }
-            }
+            Err(e) => Err(AwsError::from_sdk("ecr:BatchDeleteImage", &obs.id, e)),
         }
     }
 }

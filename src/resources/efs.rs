@@ -4,12 +4,14 @@
 //! reports them wrong. Deletes wait: mount targets until gone (their network interfaces leave
 //! the subnet and the security groups), then the file system.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_efs::types::{LifecyclePolicy, PerformanceMode, Tag, TransitionToIaRules};
 
-use super::ec2util::gone_ok;
-use super::wait::{retry_dependency, until};
-use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
+};
 use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
@@ -112,6 +114,32 @@ async fn file_systems(
         });
     }
     Ok(out)
+}
+
+/// A file system `creating` to `available`: seconds.
+const FS_AVAILABLE: Duration = Duration::from_secs(10);
+/// A file system `deleting` to gone: seconds.
+const FS_DELETED: Duration = Duration::from_secs(10);
+/// A mount target `creating` to `available`: one to two minutes.
+const MT_AVAILABLE: Duration = Duration::from_secs(90);
+/// A mount target `deleting` to gone, its network interface released: about a minute.
+const MT_DELETED: Duration = Duration::from_secs(60);
+
+/// A poll of a life-cycle state until `available` (`None`: not visible yet).
+fn available(state: Option<String>) -> Poll {
+    match state {
+        Some(s) if s == "available" => Poll::Done,
+        Some(s) => Poll::Waiting(s),
+        None => Poll::Waiting("not visible yet".to_owned()),
+    }
+}
+
+/// A poll of a life-cycle state until gone (`None`: AWS no longer knows it).
+fn deleted(state: Option<String>) -> Poll {
+    match state {
+        Some(s) if s != "deleted" => Poll::Waiting(s),
+        _ => Poll::Done,
+    }
 }
 
 pub struct FileSystem;
@@ -269,21 +297,18 @@ impl ResourceKind for FileSystem {
                         if let Some((id, state)) = Self::by_token(cx.aws, &token).await?
                             && state != "deleting"
                         {
-                            (cx.progress)(format!("adopting {id}, created by an earlier call"));
+                            cx.wait
+                                .note(format!("adopting {id}, created by an earlier call"));
                             return self.adopt(cx, res, id).await;
                         }
-                        until(
-                            "deleted",
-                            &res.name,
-                            cx.wait_timeout,
-                            cx.progress,
-                            || async {
-                                Ok(Self::by_token(cx.aws, &token)
-                                    .await?
-                                    .is_none_or(|(_, state)| state == "deleted"))
-                            },
-                        )
-                        .await?;
+                        cx.wait
+                            .until(&res.name, "deleted", FS_DELETED, || async {
+                                Ok(match Self::by_token(cx.aws, &token).await? {
+                                    Some((_, state)) if state != "deleted" => Poll::Waiting(state),
+                                    _ => Poll::Done,
+                                })
+                            })
+                            .await?;
                         create()
                             .await
                             .map_err(|e| AwsError::from_sdk("efs:CreateFileSystem", &res.name, e))?
@@ -304,14 +329,11 @@ impl ResourceKind for FileSystem {
             }
         };
         let id = obs.id.clone();
-        until(
-            "available",
-            &res.name,
-            cx.wait_timeout,
-            cx.progress,
-            || async { Ok(Self::state(cx.aws, &id).await?.as_deref() == Some("available")) },
-        )
-        .await?;
+        cx.wait
+            .until(&res.name, "available", FS_AVAILABLE, || async {
+                Ok(available(Self::state(cx.aws, &id).await?))
+            })
+            .await?;
         if let Facts::FileSystem {
             state,
             transition_to_ia: current,
@@ -328,16 +350,17 @@ impl ResourceKind for FileSystem {
                             .build()
                     })
                     .collect();
-                cx.aws
+                let req = cx
+                    .aws
                     .efs
                     .put_lifecycle_configuration()
                     .file_system_id(&id)
-                    .set_lifecycle_policies(Some(policies))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("efs:PutLifecycleConfiguration", &res.name, e)
-                    })?;
+                    .set_lifecycle_policies(Some(policies));
+                cx.aws
+                    .known("efs:PutLifecycleConfiguration", &res.name, || {
+                        req.clone().send()
+                    })
+                    .await?;
                 current.clone_from(transition_to_ia);
             }
         }
@@ -388,24 +411,23 @@ impl ResourceKind for FileSystem {
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         let id = obs.id.as_str();
         // FileSystemInUse while mount targets are still being deleted.
-        retry_dependency(id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(id, || async {
                 cx.aws
                     .efs
                     .delete_file_system()
                     .file_system_id(id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("efs:DeleteFileSystem", id, e)),
-            )
-        })
-        .await?;
-        until("deleted", id, cx.wait_timeout, cx.progress, || async {
-            Ok(Self::state(cx.aws, id)
-                .await?
-                .is_none_or(|s| s == "deleted"))
-        })
-        .await
+                    .map(drop)
+                    .map_err(|e| AwsError::from_sdk("efs:DeleteFileSystem", id, e))
+            })
+            .await?;
+        cx.wait
+            .until(id, "deleted", FS_DELETED, || async {
+                Ok(deleted(Self::state(cx.aws, id).await?))
+            })
+            .await
     }
 
     fn typical(&self) -> Option<&'static str> {
@@ -583,16 +605,17 @@ impl ResourceKind for MountTarget {
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {
-                let out = cx
+                let req = cx
                     .aws
                     .efs
                     .create_mount_target()
                     .file_system_id(&fs_id)
                     .subnet_id(&subnet_id)
-                    .set_security_groups(Some(groups.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("efs:CreateMountTarget", &res.name, e))?;
+                    .set_security_groups(Some(groups.clone()));
+                let out = cx
+                    .aws
+                    .known("efs:CreateMountTarget", &res.name, || req.clone().send())
+                    .await?;
                 Observed {
                     kind: Kind::MountTarget,
                     id: out.mount_target_id().to_owned(),
@@ -615,14 +638,11 @@ impl ResourceKind for MountTarget {
             }
         };
         let id = obs.id.clone();
-        until(
-            "available",
-            &res.name,
-            cx.wait_timeout,
-            cx.progress,
-            || async { Ok(Self::state(cx.aws, &id).await?.as_deref() == Some("available")) },
-        )
-        .await?;
+        cx.wait
+            .until(&res.name, "available", MT_AVAILABLE, || async {
+                Ok(available(Self::state(cx.aws, &id).await?))
+            })
+            .await?;
         if let Facts::MountTarget {
             state,
             security_groups: current,
@@ -635,16 +655,17 @@ impl ResourceKind for MountTarget {
             let mut have = current.clone();
             have.sort();
             if want != have {
-                cx.aws
+                let req = cx
+                    .aws
                     .efs
                     .modify_mount_target_security_groups()
                     .mount_target_id(&id)
-                    .set_security_groups(Some(groups))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("efs:ModifyMountTargetSecurityGroups", &res.name, e)
-                    })?;
+                    .set_security_groups(Some(groups));
+                cx.aws
+                    .known("efs:ModifyMountTargetSecurityGroups", &res.name, || {
+                        req.clone().send()
+                    })
+                    .await?;
                 *current = want;
             }
         }
@@ -709,22 +730,19 @@ impl ResourceKind for MountTarget {
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         let id = obs.id.as_str();
-        gone_ok(
-            cx.aws
-                .efs
-                .delete_mount_target()
-                .mount_target_id(id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("efs:DeleteMountTarget", id, e)),
-        )?;
+        cx.aws
+            .efs
+            .delete_mount_target()
+            .mount_target_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("efs:DeleteMountTarget", id, e))?;
         // Its network interface must leave the subnet and the security groups first.
-        until("deleted", id, cx.wait_timeout, cx.progress, || async {
-            Ok(Self::state(cx.aws, id)
-                .await?
-                .is_none_or(|s| s == "deleted"))
-        })
-        .await
+        cx.wait
+            .until(id, "deleted", MT_DELETED, || async {
+                Ok(deleted(Self::state(cx.aws, id).await?))
+            })
+            .await
     }
 
     fn typical(&self) -> Option<&'static str> {

@@ -5,8 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::ec2util::{gone_ok, scope_filters};
-use super::wait::retry_dependency;
+use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, ErrorClass};
@@ -102,7 +101,8 @@ impl ResourceKind for ElasticIp {
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world
             .of_kind(Kind::NatGateway)
-            .filter(|n| matches!(&n.facts, Facts::NatGateway { allocation_ids, state, .. } if state != "deleted" && allocation_ids.contains(&obs.id)))
+            .filter(|n| !n.is_gone())
+            .filter(|n| matches!(&n.facts, Facts::NatGateway { allocation_ids, .. } if allocation_ids.contains(&obs.id)))
             .map(|n| n.id.clone())
             .collect()
     }
@@ -115,8 +115,8 @@ impl ResourceKind for ElasticIp {
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         // Shortly after its NAT gateway is deleted, AWS refuses the release with a misleading
         // AuthFailure or InvalidIPAddress.InUse: both mean "wait".
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .ec2
                     .release_address()
@@ -130,9 +130,9 @@ impl ResourceKind for ElasticIp {
                         } else {
                             e
                         }
-                    }),
-            )
-        })
-        .await
+                    })
+                    .map(drop)
+            })
+            .await
     }
 }

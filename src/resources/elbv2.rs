@@ -6,6 +6,7 @@
 //! subnets, which otherwise refuse to go.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -13,11 +14,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::ec2util::{filter, gone_ok, subnet_vpcs};
-use super::wait::{retry_dependency, until};
-use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use super::ec2util::{filter, subnet_vpcs};
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
+};
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, listed};
 use crate::lab::{Kind, Resource, Spec};
 
 /// A name unique per owner within ELB's 32 characters: the logical name and a hash of the
@@ -251,84 +253,83 @@ impl ResourceKind for TargetGroup {
                 if !matches!(&o.facts, Facts::TargetGroup { health_check_path: Some(p), .. } if p == health_check_path)
                 {
                     cx.aws
-                        .elbv2
-                        .modify_target_group()
-                        .target_group_arn(&o.id)
-                        .health_check_path(health_check_path)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::from_sdk(
-                                "elasticloadbalancing:ModifyTargetGroup",
-                                &res.name,
-                                e,
-                            )
-                        })?;
+                        .known("elasticloadbalancing:ModifyTargetGroup", &res.name, || {
+                            cx.aws
+                                .elbv2
+                                .modify_target_group()
+                                .target_group_arn(&o.id)
+                                .health_check_path(health_check_path)
+                                .send()
+                        })
+                        .await?;
                 }
                 o.id.clone()
             }
             // Creating with the same name and settings returns the existing group: a retry
             // after a lost answer is safe.
-            None => cx
-                .aws
-                .elbv2
-                .create_target_group()
-                .name(short_name(cx.owner, &res.name))
-                .protocol(ProtocolEnum::from(protocol.as_str()))
-                .port(i32::from(*port))
-                .vpc_id(cx.bound.require(vpc, &res.name)?)
-                .target_type(TargetTypeEnum::Instance)
-                .health_check_path(health_check_path)
-                .set_tags(Some(elb_tags(cx.owner, &res.name)))
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("elasticloadbalancing:CreateTargetGroup", &res.name, e)
-                })?
-                .target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .ok_or_else(|| {
-                    AwsError::other(
-                        "elasticloadbalancing:CreateTargetGroup",
-                        &res.name,
-                        "NoArn",
-                        "no target group in the answer",
-                    )
-                })?
-                .to_owned(),
+            None => {
+                let vpc_id = cx.bound.require(vpc, &res.name)?;
+                cx.aws
+                    .known("elasticloadbalancing:CreateTargetGroup", &res.name, || {
+                        cx.aws
+                            .elbv2
+                            .create_target_group()
+                            .name(short_name(cx.owner, &res.name))
+                            .protocol(ProtocolEnum::from(protocol.as_str()))
+                            .port(i32::from(*port))
+                            .vpc_id(vpc_id)
+                            .target_type(TargetTypeEnum::Instance)
+                            .health_check_path(health_check_path)
+                            .set_tags(Some(elb_tags(cx.owner, &res.name)))
+                            .send()
+                    })
+                    .await?
+                    .target_groups()
+                    .first()
+                    .and_then(|t| t.target_group_arn())
+                    .ok_or_else(|| {
+                        AwsError::other(
+                            "elasticloadbalancing:CreateTargetGroup",
+                            &res.name,
+                            "NoArn",
+                            "no target group in the answer",
+                        )
+                    })?
+                    .to_owned()
+            }
         };
         if existing.is_none() {
             // 30 s instead of 300 s to drain a deregistered target: lab instances serve nothing
             // long-lived, and `down` would otherwise wait five minutes per instance.
             cx.aws
-                .elbv2
-                .modify_target_group_attributes()
-                .target_group_arn(&arn)
-                .attributes(
-                    TargetGroupAttribute::builder()
-                        .key("deregistration_delay.timeout_seconds")
-                        .value("30")
-                        .build(),
+                .known(
+                    "elasticloadbalancing:ModifyTargetGroupAttributes",
+                    &res.name,
+                    || {
+                        cx.aws
+                            .elbv2
+                            .modify_target_group_attributes()
+                            .target_group_arn(&arn)
+                            .attributes(
+                                TargetGroupAttribute::builder()
+                                    .key("deregistration_delay.timeout_seconds")
+                                    .value("30")
+                                    .build(),
+                            )
+                            .send()
+                    },
                 )
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk(
-                        "elasticloadbalancing:ModifyTargetGroupAttributes",
-                        &res.name,
-                        e,
-                    )
-                })?;
+                .await?;
         }
-        Self::describe(cx.aws, &arn, tags).await?.ok_or_else(|| {
-            AwsError::other(
-                "elasticloadbalancing:DescribeTargetGroups",
-                &res.name,
-                "NotFound",
-                "vanished after creation",
-            )
-        })
+        cx.aws
+            .settle(|| async {
+                listed(
+                    Self::describe(cx.aws, &arn, tags.clone()).await?,
+                    "elasticloadbalancing:DescribeTargetGroups",
+                    &res.name,
+                )
+            })
+            .await
     }
 
     fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
@@ -391,8 +392,8 @@ impl ResourceKind for TargetGroup {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .elbv2
                     .delete_target_group()
@@ -401,16 +402,23 @@ impl ResourceKind for TargetGroup {
                     .await
                     .map_err(|e| {
                         AwsError::from_sdk("elasticloadbalancing:DeleteTargetGroup", &obs.id, e)
-                    }),
-            )
-        })
-        .await
+                    })
+                    .map(drop)
+            })
+            .await
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 
 pub struct LoadBalancer;
+
+/// `provisioning` to `active`: about three minutes (2m15s to 3m10s seen).
+const ACTIVE: Duration = Duration::from_secs(180);
+/// Deleted load balancers leave the listing within seconds.
+const DELETED: Duration = Duration::from_secs(10);
+/// Its network interfaces stay in the subnets for about two minutes after the delete.
+const ENIS_RELEASED: Duration = Duration::from_secs(120);
 
 fn observe_lb(
     lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
@@ -659,54 +667,50 @@ impl ResourceKind for LoadBalancer {
                 };
                 if sorted_names(found_subnets) != sorted_names(&subnet_ids) {
                     cx.aws
-                        .elbv2
-                        .set_subnets()
-                        .load_balancer_arn(&o.id)
-                        .set_subnets(Some(subnet_ids.clone()))
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::from_sdk("elasticloadbalancing:SetSubnets", &res.name, e)
-                        })?;
+                        .known("elasticloadbalancing:SetSubnets", &res.name, || {
+                            cx.aws
+                                .elbv2
+                                .set_subnets()
+                                .load_balancer_arn(&o.id)
+                                .set_subnets(Some(subnet_ids.clone()))
+                                .send()
+                        })
+                        .await?;
                 }
                 if sorted_names(found_groups) != sorted_names(&group_ids) {
                     cx.aws
-                        .elbv2
-                        .set_security_groups()
-                        .load_balancer_arn(&o.id)
-                        .set_security_groups(Some(group_ids.clone()))
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::from_sdk(
-                                "elasticloadbalancing:SetSecurityGroups",
-                                &res.name,
-                                e,
-                            )
-                        })?;
+                        .known("elasticloadbalancing:SetSecurityGroups", &res.name, || {
+                            cx.aws
+                                .elbv2
+                                .set_security_groups()
+                                .load_balancer_arn(&o.id)
+                                .set_security_groups(Some(group_ids.clone()))
+                                .send()
+                        })
+                        .await?;
                 }
                 o.id.clone()
             }
             // Same name and settings: AWS returns the existing load balancer.
             None => cx
                 .aws
-                .elbv2
-                .create_load_balancer()
-                .name(short_name(cx.owner, &res.name))
-                .r#type(LoadBalancerTypeEnum::Application)
-                .scheme(if *internet_facing {
-                    LoadBalancerSchemeEnum::InternetFacing
-                } else {
-                    LoadBalancerSchemeEnum::Internal
+                .known("elasticloadbalancing:CreateLoadBalancer", &res.name, || {
+                    cx.aws
+                        .elbv2
+                        .create_load_balancer()
+                        .name(short_name(cx.owner, &res.name))
+                        .r#type(LoadBalancerTypeEnum::Application)
+                        .scheme(if *internet_facing {
+                            LoadBalancerSchemeEnum::InternetFacing
+                        } else {
+                            LoadBalancerSchemeEnum::Internal
+                        })
+                        .set_subnets(Some(subnet_ids.clone()))
+                        .set_security_groups(Some(group_ids.clone()))
+                        .set_tags(Some(elb_tags(cx.owner, &res.name)))
+                        .send()
                 })
-                .set_subnets(Some(subnet_ids))
-                .set_security_groups(Some(group_ids))
-                .set_tags(Some(elb_tags(cx.owner, &res.name)))
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("elasticloadbalancing:CreateLoadBalancer", &res.name, e)
-                })?
+                .await?
                 .load_balancers()
                 .first()
                 .and_then(|l| l.load_balancer_arn())
@@ -723,23 +727,23 @@ impl ResourceKind for LoadBalancer {
         let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
         let last = std::sync::Mutex::new(None);
         let last_ref = &last;
-        until(
-            "active",
-            &res.name,
-            cx.wait_timeout,
-            cx.progress,
-            || async {
+        cx.wait
+            .until(&res.name, "active", ACTIVE, || async {
                 let o = Self::describe(cx.aws, &arn, tags.clone()).await?;
-                let active = o.as_ref().is_some_and(
-                    |o| matches!(&o.facts, Facts::LoadBalancer { state, .. } if state == "active"),
-                );
+                let st = o.as_ref().and_then(|o| match &o.facts {
+                    Facts::LoadBalancer { state, .. } => Some(state.clone()),
+                    _ => None,
+                });
                 if let Ok(mut l) = last_ref.lock() {
                     *l = o;
                 }
-                Ok(active)
-            },
-        )
-        .await?;
+                Ok(match st.as_deref() {
+                    Some("active") => Poll::Done,
+                    Some(other) => Poll::Waiting(other.to_owned()),
+                    None => Poll::Waiting("not visible yet".to_owned()),
+                })
+            })
+            .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
             AwsError::other(
                 "elasticloadbalancing:DescribeLoadBalancers",
@@ -813,45 +817,49 @@ impl ResourceKind for LoadBalancer {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        gone_ok(
-            cx.aws
-                .elbv2
-                .delete_load_balancer()
-                .load_balancer_arn(&obs.id)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk("elasticloadbalancing:DeleteLoadBalancer", &obs.id, e)
-                }),
-        )?;
-        until("deleted", &obs.id, cx.wait_timeout, cx.progress, || async {
-            Ok(Self::describe(cx.aws, &obs.id, Tags::new())
-                .await?
-                .is_none())
-        })
-        .await?;
+        cx.aws
+            .elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(&obs.id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DeleteLoadBalancer", &obs.id, e))
+            .map(drop)?;
+        cx.wait
+            .until(&obs.id, "deleted", DELETED, || async {
+                Ok(match Self::describe(cx.aws, &obs.id, Tags::new()).await? {
+                    Some(_) => Poll::Waiting("deleting".to_owned()),
+                    None => Poll::Done,
+                })
+            })
+            .await?;
         // Its network interfaces linger for a while; the subnets and groups cannot go before.
         let Some(description) = Self::eni_description(&obs.id) else {
             return Ok(());
         };
-        until(
-            "network interfaces released",
-            &obs.id,
-            cx.wait_timeout,
-            cx.progress,
-            || async {
-                let out = cx
-                    .aws
-                    .ec2
-                    .describe_network_interfaces()
-                    .filters(filter("description", [description.clone()]))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:DescribeNetworkInterfaces", &obs.id, e))?;
-                Ok(out.network_interfaces().is_empty())
-            },
-        )
-        .await
+        cx.wait
+            .until(
+                &obs.id,
+                "network interfaces released",
+                ENIS_RELEASED,
+                || async {
+                    let out = cx
+                        .aws
+                        .ec2
+                        .describe_network_interfaces()
+                        .filters(filter("description", [description.clone()]))
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            AwsError::from_sdk("ec2:DescribeNetworkInterfaces", &obs.id, e)
+                        })?;
+                    Ok(match out.network_interfaces().len() {
+                        0 => Poll::Done,
+                        n => Poll::Waiting(format!("{n} network interfaces left")),
+                    })
+                },
+            )
+            .await
     }
 
     fn typical(&self) -> Option<&'static str> {
@@ -898,32 +906,32 @@ impl ResourceKind for Listener {
         match existing {
             Some(o) => {
                 cx.aws
-                    .elbv2
-                    .modify_listener()
-                    .listener_arn(&o.id)
-                    .protocol(ProtocolEnum::from(protocol.as_str()))
-                    .port(i32::from(*port))
-                    .default_actions(forward)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("elasticloadbalancing:ModifyListener", &res.name, e)
-                    })?;
+                    .known("elasticloadbalancing:ModifyListener", &res.name, || {
+                        cx.aws
+                            .elbv2
+                            .modify_listener()
+                            .listener_arn(&o.id)
+                            .protocol(ProtocolEnum::from(protocol.as_str()))
+                            .port(i32::from(*port))
+                            .default_actions(forward.clone())
+                            .send()
+                    })
+                    .await?;
             }
             None => {
                 cx.aws
-                    .elbv2
-                    .create_listener()
-                    .load_balancer_arn(lb_arn)
-                    .protocol(ProtocolEnum::from(protocol.as_str()))
-                    .port(i32::from(*port))
-                    .default_actions(forward)
-                    .set_tags(Some(elb_tags(cx.owner, &res.name)))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("elasticloadbalancing:CreateListener", &res.name, e)
-                    })?;
+                    .known("elasticloadbalancing:CreateListener", &res.name, || {
+                        cx.aws
+                            .elbv2
+                            .create_listener()
+                            .load_balancer_arn(lb_arn)
+                            .protocol(ProtocolEnum::from(protocol.as_str()))
+                            .port(i32::from(*port))
+                            .default_actions(forward.clone())
+                            .set_tags(Some(elb_tags(cx.owner, &res.name)))
+                            .send()
+                    })
+                    .await?;
             }
         }
         let lb = cx.bound.get(load_balancer).ok_or_else(|| {
@@ -934,18 +942,14 @@ impl ResourceKind for Listener {
                 "no load balancer",
             )
         })?;
-        listeners_of(cx.aws, lb)
-            .await?
-            .into_iter()
-            .find(|l| matches!(&l.facts, Facts::Listener { port: Some(p), .. } if *p == i32::from(*port)))
-            .ok_or_else(|| {
-                AwsError::other(
-                    "elasticloadbalancing:DescribeListeners",
-                    &res.name,
-                    "NotFound",
-                    "vanished after creation",
-                )
+        cx.aws
+            .settle(|| async {
+                let found = listeners_of(cx.aws, lb).await?.into_iter().find(
+                    |l| matches!(&l.facts, Facts::Listener { port: Some(p), .. } if *p == i32::from(*port)),
+                );
+                listed(found, "elasticloadbalancing:DescribeListeners", &res.name)
             })
+            .await
     }
 
     /// Listeners carry no awslab resource tag of their own here: they are known by load balancer
@@ -1019,15 +1023,14 @@ impl ResourceKind for Listener {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        gone_ok(
-            cx.aws
-                .elbv2
-                .delete_listener()
-                .listener_arn(&obs.id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DeleteListener", &obs.id, e)),
-        )
+        cx.aws
+            .elbv2
+            .delete_listener()
+            .listener_arn(&obs.id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DeleteListener", &obs.id, e))
+            .map(drop)
     }
 }
 

@@ -6,7 +6,6 @@
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 
-use super::wait::retry_dependency;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError};
@@ -214,13 +213,15 @@ impl ResourceKind for IamRole {
             for arn in managed_policies {
                 if !policies.contains(arn) {
                     cx.aws
-                        .iam
-                        .attach_role_policy()
-                        .role_name(&obs.id)
-                        .policy_arn(arn)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("iam:AttachRolePolicy", &res.name, e))?;
+                        .known("iam:AttachRolePolicy", &res.name, || {
+                            cx.aws
+                                .iam
+                                .attach_role_policy()
+                                .role_name(&obs.id)
+                                .policy_arn(arn)
+                                .send()
+                        })
+                        .await?;
                     policies.push(arn.clone());
                 }
             }
@@ -307,13 +308,7 @@ impl ResourceKind for IamRole {
         // Inline policies a student may have added.
         let inline = match cx.aws.iam.list_role_policies().role_name(role).send().await {
             Ok(i) => i.policy_names().to_vec(),
-            Err(e) => {
-                let e = AwsError::from_sdk("iam:ListRolePolicies", role, e);
-                if e.is_gone() {
-                    return Ok(());
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(AwsError::from_sdk("iam:ListRolePolicies", role, e)),
         };
         {
             for p in &inline {
@@ -329,18 +324,18 @@ impl ResourceKind for IamRole {
                 )?;
             }
         }
-        retry_dependency(role, cx.wait_timeout, cx.progress, || async {
-            super::ec2util::gone_ok(
+        cx.wait
+            .dependency(role, || async {
                 cx.aws
                     .iam
                     .delete_role()
                     .role_name(role)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("iam:DeleteRole", role, e)),
-            )
-        })
-        .await
+                    .map(drop)
+                    .map_err(|e| AwsError::from_sdk("iam:DeleteRole", role, e))
+            })
+            .await
     }
 }
 
@@ -430,24 +425,26 @@ impl ResourceKind for InstanceProfile {
             // A profile holds one role: take another one out first.
             for other in roles.drain(..) {
                 cx.aws
-                    .iam
-                    .remove_role_from_instance_profile()
-                    .instance_profile_name(&obs.id)
-                    .role_name(&other)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("iam:RemoveRoleFromInstanceProfile", &res.name, e)
-                    })?;
+                    .known("iam:RemoveRoleFromInstanceProfile", &res.name, || {
+                        cx.aws
+                            .iam
+                            .remove_role_from_instance_profile()
+                            .instance_profile_name(&obs.id)
+                            .role_name(&other)
+                            .send()
+                    })
+                    .await?;
             }
             cx.aws
-                .iam
-                .add_role_to_instance_profile()
-                .instance_profile_name(&obs.id)
-                .role_name(&role_name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:AddRoleToInstanceProfile", &res.name, e))?;
+                .known("iam:AddRoleToInstanceProfile", &res.name, || {
+                    cx.aws
+                        .iam
+                        .add_role_to_instance_profile()
+                        .instance_profile_name(&obs.id)
+                        .role_name(&role_name)
+                        .send()
+                })
+                .await?;
             roles.push(role_name);
         }
         Ok(obs)
@@ -481,7 +478,8 @@ impl ResourceKind for InstanceProfile {
         };
         world
             .of_kind(Kind::Instance)
-            .filter(|i| matches!(&i.facts, Facts::Instance { instance_profile: Some(p), state, .. } if p == arn && state != "terminated"))
+            .filter(|i| !i.is_gone())
+            .filter(|i| matches!(&i.facts, Facts::Instance { instance_profile: Some(p), .. } if p == arn))
             .map(|i| i.id.clone())
             .collect()
     }
@@ -504,18 +502,18 @@ impl ResourceKind for InstanceProfile {
                 )?;
             }
         }
-        retry_dependency(name, cx.wait_timeout, cx.progress, || async {
-            super::ec2util::gone_ok(
+        cx.wait
+            .dependency(name, || async {
                 cx.aws
                     .iam
                     .delete_instance_profile()
                     .instance_profile_name(name)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("iam:DeleteInstanceProfile", name, e)),
-            )
-        })
-        .await
+                    .map(drop)
+                    .map_err(|e| AwsError::from_sdk("iam:DeleteInstanceProfile", name, e))
+            })
+            .await
     }
 }
 

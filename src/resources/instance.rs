@@ -2,6 +2,7 @@
 //! `up` waits until running, `down` until terminated.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -9,14 +10,20 @@ use aws_sdk_ec2::types::{
 };
 use tokio::sync::Mutex;
 
-use super::ec2util::{filter, gone_ok, scope_filters};
-use super::wait::until;
-use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use super::ec2util::{filter, scope_filters};
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
+};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{AmiRef, Kind, Resource, Spec};
 
 pub struct Instance;
+
+/// `pending` to `running`: 20 to 35 s.
+const RUNNING: Duration = Duration::from_secs(30);
+/// `shutting-down` to `terminated`: 20 to 30 s, sometimes minutes.
+const TERMINATED: Duration = Duration::from_secs(30);
 
 /// SSM parameter -> image id, so two instances cost one lookup.
 #[derive(Debug, Default)]
@@ -100,44 +107,6 @@ fn state(o: &Observed) -> &str {
     match &o.facts {
         Facts::Instance { state, .. } => state,
         _ => "unknown",
-    }
-}
-
-/// Whether RunInstances refused an instance profile IAM has not propagated yet.
-fn profile_not_ready(e: &AwsError) -> bool {
-    e.code == "InvalidParameterValue" && e.message.to_ascii_lowercase().contains("instance profile")
-}
-
-async fn retry_run<F, Fut>(
-    cx: &ApplyCx<'_>,
-    name: &str,
-    mut send: F,
-) -> Result<aws_sdk_ec2::operation::run_instances::RunInstancesOutput, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<
-            Output = Result<
-                aws_sdk_ec2::operation::run_instances::RunInstancesOutput,
-                aws_sdk_ec2::error::SdkError<
-                    aws_sdk_ec2::operation::run_instances::RunInstancesError,
-                >,
-            >,
-        >,
-{
-    let started = std::time::Instant::now();
-    loop {
-        match send().await {
-            Ok(out) => return Ok(out),
-            Err(e) => {
-                let e = AwsError::from_sdk("ec2:RunInstances", name, e);
-                if profile_not_ready(&e) && started.elapsed() < std::time::Duration::from_secs(90) {
-                    (cx.progress)("instance profile not visible to EC2 yet, retrying".to_owned());
-                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-                    continue;
-                }
-                return Err(e);
-            }
-        }
     }
 }
 
@@ -251,9 +220,14 @@ impl ResourceKind for Instance {
                         IamInstanceProfileSpecification::builder().arn(arn).build(),
                     );
                 }
-                // A new instance profile takes a few seconds to reach EC2 (IAM is eventually
-                // consistent): RunInstances refuses it meanwhile.
-                let out = retry_run(cx, &res.name, || req.clone().send()).await?;
+                // A new instance profile, subnet or group takes a few seconds to reach EC2:
+                // RunInstances refuses them meanwhile. The client token keeps an attempt whose
+                // answer was lost from launching a second instance.
+                let req = req.client_token(cx.owner.client_token(&res.name));
+                let out = cx
+                    .aws
+                    .known("ec2:RunInstances", &res.name, || req.clone().send())
+                    .await?;
                 out.instances()
                     .first()
                     .and_then(|i| i.instance_id())
@@ -270,21 +244,20 @@ impl ResourceKind for Instance {
         };
         let last = std::sync::Mutex::new(None);
         let last_ref = &last;
-        until(
-            "running",
-            &res.name,
-            cx.wait_timeout,
-            cx.progress,
-            || async {
+        cx.wait
+            .until(&res.name, "running", RUNNING, || async {
                 let o = Self::describe_one(cx.aws, &id).await?;
-                let ready = o.as_ref().is_some_and(|o| state(o) == "running");
+                let st = o.as_ref().map(|o| state(o).to_owned());
                 if let Ok(mut l) = last_ref.lock() {
                     *l = o;
                 }
-                Ok(ready)
-            },
-        )
-        .await?;
+                Ok(match st.as_deref() {
+                    Some("running") => Poll::Done,
+                    Some(other) => Poll::Waiting(other.to_owned()),
+                    None => Poll::Waiting("not visible yet".to_owned()),
+                })
+            })
+            .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
             AwsError::other(
                 "ec2:DescribeInstances",
@@ -372,32 +345,29 @@ impl ResourceKind for Instance {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        if state(obs) == "terminated" {
+        if obs.is_gone() {
             return Ok(());
         }
-        gone_ok(
-            cx.aws
-                .ec2
-                .terminate_instances()
-                .instance_ids(&obs.id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:TerminateInstances", &obs.id, e)),
-        )?;
-        until(
-            "terminated",
-            &obs.id,
-            cx.wait_timeout,
-            cx.progress,
-            || async {
-                let o = Self::describe_one(cx.aws, &obs.id).await?;
-                Ok(o.is_none_or(|o| state(&o) == "terminated"))
-            },
-        )
-        .await
+        // A not-found answer does not mean terminated ("Eventual consistency in the Amazon EC2
+        // API"): it goes back to the engine, which asks a describe.
+        cx.aws
+            .ec2
+            .terminate_instances()
+            .instance_ids(&obs.id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:TerminateInstances", &obs.id, e))?;
+        cx.wait
+            .until(&obs.id, "terminated", TERMINATED, || async {
+                Ok(match Self::describe_one(cx.aws, &obs.id).await? {
+                    Some(o) if !o.is_gone() => Poll::Waiting(state(&o).to_owned()),
+                    _ => Poll::Done,
+                })
+            })
+            .await
     }
 
     fn typical(&self) -> Option<&'static str> {
-        Some("running in ~15 s")
+        Some("running in ~30 s")
     }
 }

@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::ec2util::{gone_ok, scope_filters};
-use super::wait::retry_dependency;
+use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
@@ -101,14 +100,17 @@ impl ResourceKind for InternetGateway {
         if let Facts::InternetGateway { attached_vpcs } = &mut obs.facts
             && !attached_vpcs.contains(&vpc_id)
         {
-            cx.aws
+            let req = cx
+                .aws
                 .ec2
                 .attach_internet_gateway()
                 .internet_gateway_id(&obs.id)
-                .vpc_id(&vpc_id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:AttachInternetGateway", &res.name, e))?;
+                .vpc_id(&vpc_id);
+            cx.aws
+                .known("ec2:AttachInternetGateway", &res.name, || {
+                    req.clone().send()
+                })
+                .await?;
             attached_vpcs.push(vpc_id);
         }
         Ok(obs)
@@ -150,13 +152,10 @@ impl ResourceKind for InternetGateway {
         world
             .items
             .iter()
+            .filter(|o| !o.is_gone())
             .filter(|o| match &o.facts {
-                Facts::Instance { vpc_id, state, .. } => {
-                    state != "terminated"
-                        && vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
-                }
-                Facts::NatGateway { vpc_id, state, .. } => {
-                    state != "deleted" && vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
+                Facts::Instance { vpc_id, .. } | Facts::NatGateway { vpc_id, .. } => {
+                    vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
                 }
                 // An internet-facing load balancer maps public addresses too.
                 Facts::LoadBalancer { vpc_id, scheme, .. } => {
@@ -173,35 +172,44 @@ impl ResourceKind for InternetGateway {
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         if let Facts::InternetGateway { attached_vpcs } = &obs.facts {
             for vpc in attached_vpcs {
-                retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-                    gone_ok(
-                        cx.aws
+                cx.wait
+                    .dependency(&obs.id, || async {
+                        match cx
+                            .aws
                             .ec2
                             .detach_internet_gateway()
                             .internet_gateway_id(&obs.id)
                             .vpc_id(vpc)
                             .send()
                             .await
-                            .map_err(|e| {
-                                AwsError::from_sdk("ec2:DetachInternetGateway", &obs.id, e)
-                            }),
-                    )
-                })
-                .await?;
+                        {
+                            Ok(_) => Ok(()),
+                            Err(e) => {
+                                let e = AwsError::from_sdk("ec2:DetachInternetGateway", &obs.id, e);
+                                // Not attached (any more) is where detaching was going.
+                                if e.code == "Gateway.NotAttached" {
+                                    Ok(())
+                                } else {
+                                    Err(e)
+                                }
+                            }
+                        }
+                    })
+                    .await?;
             }
         }
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .ec2
                     .delete_internet_gateway()
                     .internet_gateway_id(&obs.id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ec2:DeleteInternetGateway", &obs.id, e)),
-            )
-        })
-        .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteInternetGateway", &obs.id, e))
+                    .map(drop)
+            })
+            .await
     }
 
     fn typical(&self) -> Option<&'static str> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::ec2util::{gone_ok, scope_filters};
+use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{Owner, from_ec2};
 use crate::aws::{Aws, AwsError};
@@ -91,7 +91,7 @@ impl ResourceKind for KeyPair {
                 // A run cut short after CreateKeyPair, or `up` on another machine: AWS never
                 // shows the private key again, and awslab does not rotate credentials behind
                 // the user's back.
-                (cx.progress)(format!(
+                cx.wait.note(format!(
                     "warning: no private key at {} (the run that created the key pair was cut short, or ran on another machine); to get a new one, delete the key pair `{name}` and run up again",
                     path.display()
                 ));
@@ -117,7 +117,8 @@ impl ResourceKind for KeyPair {
                     format!("{}: {e}", path.display()),
                 )
             })?;
-            (cx.progress)(format!("private key saved to {}", path.display()));
+            cx.wait
+                .note(format!("private key saved to {}", path.display()));
         }
         Ok(Observed {
             kind: Kind::KeyPair,
@@ -149,11 +150,10 @@ impl ResourceKind for KeyPair {
             Facts::KeyPair { key_name } => cx.aws.ec2.delete_key_pair().key_name(key_name),
             _ => cx.aws.ec2.delete_key_pair().key_pair_id(&obs.id),
         };
-        gone_ok(
-            req.send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:DeleteKeyPair", &obs.id, e)),
-        )
+        req.send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DeleteKeyPair", &obs.id, e))
+            .map(drop)
     }
 }
 

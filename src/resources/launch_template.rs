@@ -9,10 +9,10 @@ use aws_sdk_ec2::types::{
     ResourceType,
 };
 
-use super::ec2util::{filter, gone_ok, scope_filters};
+use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, from_ec2};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, listed};
 use crate::lab::{Kind, Resource, Spec};
 
 pub struct LaunchTemplate;
@@ -204,13 +204,14 @@ impl ResourceKind for LaunchTemplate {
             None => {
                 let name = name_of(cx.owner, &res.name);
                 // The client token makes a retried create (an answer lost) return the same
-                // template instead of failing on the name.
+                // template instead of failing on the name; it is new in every run, so a token
+                // AWS has seen never returns a template deleted since.
                 let created = cx
                     .aws
                     .ec2
                     .create_launch_template()
                     .launch_template_name(&name)
-                    .client_token(&name)
+                    .client_token(cx.owner.client_token(&res.name))
                     .launch_template_data(data)
                     .tag_specifications(cx.owner.tag_spec(ResourceType::LaunchTemplate, &res.name))
                     .send()
@@ -264,38 +265,41 @@ impl ResourceKind for LaunchTemplate {
                 // Out of date: a new version, made the default.
                 let out = cx
                     .aws
-                    .ec2
-                    .create_launch_template_version()
-                    .launch_template_id(&o.id)
-                    .launch_template_data(data)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("ec2:CreateLaunchTemplateVersion", &res.name, e)
-                    })?;
+                    .known("ec2:CreateLaunchTemplateVersion", &res.name, || {
+                        cx.aws
+                            .ec2
+                            .create_launch_template_version()
+                            .launch_template_id(&o.id)
+                            .launch_template_data(data.clone())
+                            .send()
+                    })
+                    .await?;
                 let version = out
                     .launch_template_version()
                     .and_then(|v| v.version_number())
                     .unwrap_or(1);
                 cx.aws
-                    .ec2
-                    .modify_launch_template()
-                    .launch_template_id(&o.id)
-                    .default_version(version.to_string())
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:ModifyLaunchTemplate", &res.name, e))?;
+                    .known("ec2:ModifyLaunchTemplate", &res.name, || {
+                        cx.aws
+                            .ec2
+                            .modify_launch_template()
+                            .launch_template_id(&o.id)
+                            .default_version(version.to_string())
+                            .send()
+                    })
+                    .await?;
                 o.id.clone()
             }
         };
-        Self::describe(cx.aws, &id).await?.ok_or_else(|| {
-            AwsError::other(
-                "ec2:DescribeLaunchTemplates",
-                &res.name,
-                "NotFound",
-                "vanished after creation",
-            )
-        })
+        cx.aws
+            .settle(|| async {
+                listed(
+                    Self::describe(cx.aws, &id).await?,
+                    "ec2:DescribeLaunchTemplates",
+                    &res.name,
+                )
+            })
+            .await
     }
 
     fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
@@ -360,14 +364,13 @@ impl ResourceKind for LaunchTemplate {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        gone_ok(
-            cx.aws
-                .ec2
-                .delete_launch_template()
-                .launch_template_id(&obs.id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:DeleteLaunchTemplate", &obs.id, e)),
-        )
+        cx.aws
+            .ec2
+            .delete_launch_template()
+            .launch_template_id(&obs.id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DeleteLaunchTemplate", &obs.id, e))
+            .map(drop)
     }
 }

@@ -39,6 +39,7 @@ pub use key_pair::{key_name, key_path};
 pub use network_acl::NaclEntry;
 pub use route_table::RouteEntry;
 pub use security_group::{SgPeer, SgPermission, rule_text};
+pub use wait::{Poll, Step, Waiter};
 
 /// The handler of a kind.
 pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
@@ -97,6 +98,19 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// Whether what AWS still lists is only history: a terminated instance, a deleted NAT
+    /// gateway, file system or mount target (AWS keeps listing them for a while). The one
+    /// definition of "gone" for listed resources.
+    pub fn is_gone(&self) -> bool {
+        match &self.facts {
+            Facts::Instance { state, .. } => state == "terminated",
+            Facts::NatGateway { state, .. }
+            | Facts::FileSystem { state, .. }
+            | Facts::MountTarget { state, .. } => state == "deleted",
+            _ => false,
+        }
+    }
+
     pub fn name_tag(&self) -> Option<&str> {
         self.tags.get(tags::NAME).map(String::as_str)
     }
@@ -521,18 +535,16 @@ pub struct ApplyCx<'a> {
     pub keys_dir: &'a PathBuf,
     /// Image lookups, shared by the instances of one run.
     pub amis: &'a instance::AmiCache,
-    /// Reports a wait ("waiting for available, 12 s").
-    pub progress: &'a (dyn Fn(String) + Sync),
-    /// How long a wait may take before it is an error.
-    pub wait_timeout: Duration,
+    /// How waits are paced and reported.
+    pub wait: Waiter<'a>,
 }
 
 /// What `delete` needs besides the resource itself.
 pub struct DestroyCx<'a> {
     pub aws: &'a Aws,
     pub world: &'a World,
-    pub progress: &'a (dyn Fn(String) + Sync),
-    pub wait_timeout: Duration,
+    /// How waits are paced and reported; its timeout is the kind's delete deadline at most.
+    pub wait: Waiter<'a>,
 }
 
 #[async_trait]

@@ -4,16 +4,26 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 
-use super::ec2util::{filter, gone_ok, scope_filters};
-use super::wait::{retry_dependency, until};
-use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use std::time::Duration;
+
+use super::ec2util::{filter, scope_filters};
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
+};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
 
 pub struct NatGateway;
 
+/// `pending` to `available`: 1.5 to 2 minutes (Terraform logs: 1m24s to 2m01s).
+const AVAILABLE: Duration = Duration::from_secs(90);
+/// `deleting` to `deleted`: 20 s to a minute.
+const DELETED: Duration = Duration::from_secs(60);
+
 impl NatGateway {
+    /// The gateway as AWS lists it now; `None` when AWS does not know the id (not visible yet
+    /// right after creation, gone after deletion).
     async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Observed>, AwsError> {
         let out = aws
             .ec2
@@ -106,16 +116,18 @@ impl ResourceKind for NatGateway {
             _ => {
                 let subnet_id = cx.bound.require(subnet, &res.name)?;
                 let alloc = cx.bound.require(eip, &res.name)?;
-                let out = cx
+                let req = cx
                     .aws
                     .ec2
                     .create_nat_gateway()
                     .subnet_id(subnet_id)
                     .allocation_id(alloc)
-                    .tag_specifications(cx.owner.tag_spec(ResourceType::Natgateway, &res.name))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:CreateNatGateway", &res.name, e))?;
+                    .client_token(cx.owner.client_token(&res.name))
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::Natgateway, &res.name));
+                let out = cx
+                    .aws
+                    .known("ec2:CreateNatGateway", &res.name, || req.clone().send())
+                    .await?;
                 out.nat_gateway()
                     .and_then(|n| n.nat_gateway_id())
                     .ok_or_else(|| {
@@ -131,15 +143,11 @@ impl ResourceKind for NatGateway {
         };
         let last = std::sync::Mutex::new(None);
         let last_ref = &last;
-        until(
-            "available",
-            &res.name,
-            cx.wait_timeout,
-            cx.progress,
-            || async {
+        cx.wait
+            .until(&res.name, "available", AVAILABLE, || async {
                 let o = Self::describe_one(cx.aws, &id).await?;
-                let st = o.as_ref().map(|o| state(o).to_owned()).unwrap_or_default();
-                if st == "failed" {
+                let st = o.as_ref().map(|o| state(o).to_owned());
+                if st.as_deref() == Some("failed") {
                     return Err(AwsError::other(
                         "ec2:CreateNatGateway",
                         &res.name,
@@ -147,14 +155,16 @@ impl ResourceKind for NatGateway {
                         format!("NAT gateway {id} failed; see its failure message in the console"),
                     ));
                 }
-                let ready = st == "available";
                 if let Ok(mut l) = last_ref.lock() {
                     *l = o;
                 }
-                Ok(ready)
-            },
-        )
-        .await?;
+                Ok(match st.as_deref() {
+                    Some("available") => Poll::Done,
+                    Some(other) => Poll::Waiting(other.to_owned()),
+                    None => Poll::Waiting("not visible yet".to_owned()),
+                })
+            })
+            .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
             AwsError::other(
                 "ec2:DescribeNatGateways",
@@ -216,24 +226,27 @@ impl ResourceKind for NatGateway {
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         if state(obs) != "deleting" {
-            retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-                gone_ok(
+            cx.wait
+                .dependency(&obs.id, || async {
                     cx.aws
                         .ec2
                         .delete_nat_gateway()
                         .nat_gateway_id(&obs.id)
                         .send()
                         .await
-                        .map_err(|e| AwsError::from_sdk("ec2:DeleteNatGateway", &obs.id, e)),
-                )
-            })
-            .await?;
+                        .map(drop)
+                        .map_err(|e| AwsError::from_sdk("ec2:DeleteNatGateway", &obs.id, e))
+                })
+                .await?;
         }
-        until("deleted", &obs.id, cx.wait_timeout, cx.progress, || async {
-            let o = Self::describe_one(cx.aws, &obs.id).await?;
-            Ok(o.is_none_or(|o| state(&o) == "deleted"))
-        })
-        .await
+        cx.wait
+            .until(&obs.id, "deleted", DELETED, || async {
+                Ok(match Self::describe_one(cx.aws, &obs.id).await? {
+                    Some(o) if !o.is_gone() => Poll::Waiting(state(&o).to_owned()),
+                    _ => Poll::Done,
+                })
+            })
+            .await
     }
 
     fn typical(&self) -> Option<&'static str> {

@@ -5,13 +5,12 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{PortRange, ResourceType, RuleAction};
 use serde::Serialize;
 
-use super::ec2util::{filter, gone_ok, scope_filters};
-use super::wait::retry_dependency;
+use super::ec2util::{filter, scope_filters};
 use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World, ports_text,
 };
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::lab::{Action, Kind, NaclRule, Ports, Proto, Resource, Spec};
 
 pub struct NetworkAcl;
@@ -130,7 +129,8 @@ impl NetworkAcl {
                 .build()
         });
         if replace {
-            cx.aws
+            let req = cx
+                .aws
                 .ec2
                 .replace_network_acl_entry()
                 .network_acl_id(acl)
@@ -139,12 +139,13 @@ impl NetworkAcl {
                 .protocol(&e.proto)
                 .rule_action(action)
                 .cidr_block(&e.cidr)
-                .set_port_range(ports)
-                .send()
-                .await
-                .map_err(|err| AwsError::from_sdk("ec2:ReplaceNetworkAclEntry", name, err))?;
-        } else {
+                .set_port_range(ports);
             cx.aws
+                .known("ec2:ReplaceNetworkAclEntry", name, || req.clone().send())
+                .await?;
+        } else {
+            let req = cx
+                .aws
                 .ec2
                 .create_network_acl_entry()
                 .network_acl_id(acl)
@@ -153,13 +154,46 @@ impl NetworkAcl {
                 .protocol(&e.proto)
                 .rule_action(action)
                 .cidr_block(&e.cidr)
-                .set_port_range(ports)
-                .send()
-                .await
-                .map_err(|err| AwsError::from_sdk("ec2:CreateNetworkAclEntry", name, err))?;
+                .set_port_range(ports);
+            cx.aws
+                .known("ec2:CreateNetworkAclEntry", name, || req.clone().send())
+                .await?;
         }
         Ok(())
     }
+}
+
+/// The id of a subnet's network ACL association. On AWS every subnet has one (the default ACL's
+/// at first); one that is not listed is not visible yet, answered as not found.
+async fn current_association(
+    cx: &ApplyCx<'_>,
+    subnet_id: &str,
+    name: &str,
+) -> Result<String, AwsError> {
+    let current = cx
+        .aws
+        .ec2
+        .describe_network_acls()
+        .filters(filter("association.subnet-id", [subnet_id]))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeNetworkAcls", name, e))?;
+    current
+        .network_acls()
+        .iter()
+        .flat_map(|a| a.associations())
+        .find(|a| a.subnet_id() == Some(subnet_id))
+        .and_then(|a| a.network_acl_association_id())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            AwsError::other(
+                "ec2:DescribeNetworkAcls",
+                name,
+                "InvalidAssociationID.NotFound",
+                format!("subnet {subnet_id} has no network ACL association to replace"),
+            )
+            .with_class(ErrorClass::Gone)
+        })
 }
 
 #[async_trait]
@@ -206,15 +240,16 @@ impl ResourceKind for NetworkAcl {
             Some(o) => o.clone(),
             None => {
                 let vpc_id = cx.bound.require(vpc, &res.name)?;
-                let out = cx
+                let req = cx
                     .aws
                     .ec2
                     .create_network_acl()
                     .vpc_id(vpc_id)
-                    .tag_specifications(cx.owner.tag_spec(ResourceType::NetworkAcl, &res.name))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:CreateNetworkAcl", &res.name, e))?;
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::NetworkAcl, &res.name));
+                let out = cx
+                    .aws
+                    .known("ec2:CreateNetworkAcl", &res.name, || req.clone().send())
+                    .await?;
                 out.network_acl().and_then(observe).ok_or_else(|| {
                     AwsError::other(
                         "ec2:CreateNetworkAcl",
@@ -255,15 +290,18 @@ impl ResourceKind for NetworkAcl {
                     .iter()
                     .any(|w| w.rule == e.rule && w.egress == e.egress)
         }) {
-            cx.aws
+            let req = cx
+                .aws
                 .ec2
                 .delete_network_acl_entry()
                 .network_acl_id(&id)
                 .rule_number(extra.rule)
-                .egress(extra.egress)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:DeleteNetworkAclEntry", &res.name, e))?;
+                .egress(extra.egress);
+            cx.aws
+                .known("ec2:DeleteNetworkAclEntry", &res.name, || {
+                    req.clone().send()
+                })
+                .await?;
         }
         entries.retain(|e| e.rule == DEFAULT_RULE);
         entries.extend(want);
@@ -274,56 +312,29 @@ impl ResourceKind for NetworkAcl {
                 missing.push(subnet_id);
             }
         }
-        if !missing.is_empty() {
-            // Every subnet is associated with some ACL (the default one at first): replace it.
-            let current = cx
+        for subnet_id in missing {
+            // Every subnet is associated with some ACL (the default one at first): replace that
+            // association. A new subnet's association can take a while to be listed.
+            let assoc = cx
+                .aws
+                .settle(|| current_association(cx, &subnet_id, &res.name))
+                .await?;
+            let req = cx
                 .aws
                 .ec2
-                .describe_network_acls()
-                .filters(filter("association.subnet-id", missing.iter().cloned()))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:DescribeNetworkAcls", &res.name, e))?;
-            for subnet_id in missing {
-                let assoc = current
-                    .network_acls()
-                    .iter()
-                    .flat_map(|a| a.associations())
-                    .find(|a| a.subnet_id() == Some(subnet_id.as_str()))
-                    .and_then(|a| a.network_acl_association_id());
-                let Some(assoc) = assoc else {
-                    let message =
-                        format!("subnet {subnet_id} has no network ACL association to replace");
-                    if cx.aws.is_emulator() {
-                        // On AWS every subnet always has one; some emulators do not model it.
-                        (cx.progress)(format!(
-                            "{message} (the emulator does not model NACL associations; left unassociated)"
-                        ));
-                        continue;
-                    }
-                    return Err(AwsError::other(
-                        "ec2:DescribeNetworkAcls",
-                        &res.name,
-                        "NoAssociation",
-                        message,
-                    ));
-                };
-                let out = cx
-                    .aws
-                    .ec2
-                    .replace_network_acl_association()
-                    .association_id(assoc)
-                    .network_acl_id(&id)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation", &res.name, e)
-                    })?;
-                associations.push((
-                    out.new_association_id().unwrap_or_default().to_owned(),
-                    subnet_id,
-                ));
-            }
+                .replace_network_acl_association()
+                .association_id(assoc)
+                .network_acl_id(&id);
+            let out = cx
+                .aws
+                .known("ec2:ReplaceNetworkAclAssociation", &res.name, || {
+                    req.clone().send()
+                })
+                .await?;
+            associations.push((
+                out.new_association_id().unwrap_or_default().to_owned(),
+                subnet_id,
+            ));
         }
         Ok(obs)
     }
@@ -403,32 +414,30 @@ impl ResourceKind for NetworkAcl {
                 .map(|d| d.id.clone());
             if let Some(default) = default {
                 for (assoc, _) in associations {
-                    gone_ok(
-                        cx.aws
-                            .ec2
-                            .replace_network_acl_association()
-                            .association_id(assoc)
-                            .network_acl_id(&default)
-                            .send()
-                            .await
-                            .map_err(|e| {
-                                AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation", &obs.id, e)
-                            }),
-                    )?;
+                    cx.aws
+                        .ec2
+                        .replace_network_acl_association()
+                        .association_id(assoc)
+                        .network_acl_id(&default)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            AwsError::from_sdk("ec2:ReplaceNetworkAclAssociation", &obs.id, e)
+                        })?;
                 }
             }
         }
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .ec2
                     .delete_network_acl()
                     .network_acl_id(&obs.id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ec2:DeleteNetworkAcl", &obs.id, e)),
-            )
-        })
-        .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteNetworkAcl", &obs.id, e))
+                    .map(drop)
+            })
+            .await
     }
 }

@@ -5,8 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use serde::Serialize;
 
-use super::ec2util::{filter, gone_ok, scope_filters};
-use super::wait::retry_dependency;
+use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
@@ -85,18 +84,19 @@ impl RouteTable {
         subnet: &str,
         name: &str,
     ) -> Result<String, AwsError> {
-        let out = cx
+        let req = cx
             .aws
             .ec2
             .associate_route_table()
             .route_table_id(table)
-            .subnet_id(subnet)
-            .send()
+            .subnet_id(subnet);
+        let out = cx
+            .aws
+            .known("ec2:AssociateRouteTable", name, || req.clone().send())
             .await;
         match out {
             Ok(o) => Ok(o.association_id().unwrap_or_default().to_owned()),
             Err(e) => {
-                let e = AwsError::from_sdk("ec2:AssociateRouteTable", name, e);
                 if e.code != "Resource.AlreadyAssociated" {
                     return Err(e);
                 }
@@ -116,15 +116,18 @@ impl RouteTable {
                     .find(|a| a.subnet_id() == Some(subnet))
                     .and_then(|a| a.route_table_association_id())
                     .ok_or(e)?;
-                let out = cx
+                let req = cx
                     .aws
                     .ec2
                     .replace_route_table_association()
                     .association_id(assoc)
-                    .route_table_id(table)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:ReplaceRouteTableAssociation", name, e))?;
+                    .route_table_id(table);
+                let out = cx
+                    .aws
+                    .known("ec2:ReplaceRouteTableAssociation", name, || {
+                        req.clone().send()
+                    })
+                    .await?;
                 Ok(out.new_association_id().unwrap_or_default().to_owned())
             }
         }
@@ -174,15 +177,16 @@ impl ResourceKind for RouteTable {
             Some(o) => o.clone(),
             None => {
                 let vpc_id = cx.bound.require(vpc, &res.name)?;
-                let out = cx
+                let req = cx
                     .aws
                     .ec2
                     .create_route_table()
                     .vpc_id(vpc_id)
-                    .tag_specifications(cx.owner.tag_spec(ResourceType::RouteTable, &res.name))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:CreateRouteTable", &res.name, e))?;
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::RouteTable, &res.name));
+                let out = cx
+                    .aws
+                    .known("ec2:CreateRouteTable", &res.name, || req.clone().send())
+                    .await?;
                 out.route_table().and_then(observe).ok_or_else(|| {
                     AwsError::other(
                         "ec2:CreateRouteTable",
@@ -223,9 +227,9 @@ impl ResourceKind for RouteTable {
                 } else {
                     req.gateway_id(&target)
                 };
-                req.send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:ReplaceRoute", &res.name, e))?;
+                cx.aws
+                    .known("ec2:ReplaceRoute", &res.name, || req.clone().send())
+                    .await?;
             } else {
                 let mut req = cx
                     .aws
@@ -238,9 +242,9 @@ impl ResourceKind for RouteTable {
                 } else {
                     req.gateway_id(&target)
                 };
-                req.send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:CreateRoute", &res.name, e))?;
+                cx.aws
+                    .known("ec2:CreateRoute", &res.name, || req.clone().send())
+                    .await?;
             }
             have.retain(|r| r.dest != dest);
             have.push(RouteEntry {
@@ -324,8 +328,8 @@ impl ResourceKind for RouteTable {
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         if let Facts::RouteTable { associations, .. } = &obs.facts {
             for (assoc, _) in associations {
-                retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-                    gone_ok(
+                cx.wait
+                    .dependency(&obs.id, || async {
                         cx.aws
                             .ec2
                             .disassociate_route_table()
@@ -334,23 +338,23 @@ impl ResourceKind for RouteTable {
                             .await
                             .map_err(|e| {
                                 AwsError::from_sdk("ec2:DisassociateRouteTable", &obs.id, e)
-                            }),
-                    )
-                })
-                .await?;
+                            })
+                            .map(drop)
+                    })
+                    .await?;
             }
         }
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .ec2
                     .delete_route_table()
                     .route_table_id(&obs.id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ec2:DeleteRouteTable", &obs.id, e)),
-            )
-        })
-        .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteRouteTable", &obs.id, e))
+                    .map(drop)
+            })
+            .await
     }
 }

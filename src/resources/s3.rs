@@ -20,9 +20,11 @@ use aws_sdk_s3::types::{
 use md5::{Digest, Md5};
 use serde::Serialize;
 
-use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, Waiter, World,
+};
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, listed};
 use crate::lab::{Kind, PublicAccess, Resource, SiteFile, Spec};
 
 /// The bucket name of an owner's bucket: `<logical>-<env>-<account>`, lowercase, at most 63
@@ -482,12 +484,14 @@ impl ResourceKind for Bucket {
             .build()
             .map_err(|e| AwsError::other("s3:PutBucketTagging", &name, "BadTag", e.to_string()))?;
         if existing.is_none_or(|o| !cx.owner.owns(&o.tags)) {
-            s3.put_bucket_tagging()
-                .bucket(&name)
-                .tagging(tagging)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:PutBucketTagging", &name, e))?;
+            cx.aws
+                .known("s3:PutBucketTagging", &name, || {
+                    s3.put_bucket_tagging()
+                        .bucket(&name)
+                        .tagging(tagging.clone())
+                        .send()
+                })
+                .await?;
         }
         let current = existing.map(|o| &o.facts);
         let (cur_versioning, cur_key, cur_sse, cur_owner, cur_block) = match current {
@@ -519,27 +523,31 @@ impl ResourceKind for Bucket {
                 .map_err(|e| {
                     AwsError::other("s3:PutBucketOwnershipControls", &name, "Bad", e.to_string())
                 })?;
-            s3.put_bucket_ownership_controls()
-                .bucket(&name)
-                .ownership_controls(controls)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:PutBucketOwnershipControls", &name, e))?;
+            cx.aws
+                .known("s3:PutBucketOwnershipControls", &name, || {
+                    s3.put_bucket_ownership_controls()
+                        .bucket(&name)
+                        .ownership_controls(controls.clone())
+                        .send()
+                })
+                .await?;
         }
         if cur_block != Some(public_access) {
-            s3.put_public_access_block()
-                .bucket(&name)
-                .public_access_block_configuration(
-                    PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(public_access.block_public_acls)
-                        .ignore_public_acls(public_access.ignore_public_acls)
-                        .block_public_policy(public_access.block_public_policy)
-                        .restrict_public_buckets(public_access.restrict_public_buckets)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:PutPublicAccessBlock", &name, e))?;
+            cx.aws
+                .known("s3:PutPublicAccessBlock", &name, || {
+                    s3.put_public_access_block()
+                        .bucket(&name)
+                        .public_access_block_configuration(
+                            PublicAccessBlockConfiguration::builder()
+                                .block_public_acls(public_access.block_public_acls)
+                                .ignore_public_acls(public_access.ignore_public_acls)
+                                .block_public_policy(public_access.block_public_policy)
+                                .restrict_public_buckets(public_access.restrict_public_buckets)
+                                .build(),
+                        )
+                        .send()
+                })
+                .await?;
         }
         if cur_sse != Some("AES256") || cur_key != *bucket_key {
             let default = ServerSideEncryptionByDefault::builder()
@@ -559,12 +567,14 @@ impl ResourceKind for Bucket {
                 .map_err(|e| {
                     AwsError::other("s3:PutBucketEncryption", &name, "Bad", e.to_string())
                 })?;
-            s3.put_bucket_encryption()
-                .bucket(&name)
-                .server_side_encryption_configuration(config)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:PutBucketEncryption", &name, e))?;
+            cx.aws
+                .known("s3:PutBucketEncryption", &name, || {
+                    s3.put_bucket_encryption()
+                        .bucket(&name)
+                        .server_side_encryption_configuration(config.clone())
+                        .send()
+                })
+                .await?;
         }
         let want_versioning = if *versioning { "Enabled" } else { "Disabled" };
         // A bucket that never had versioning stays unversioned; one that had it is suspended.
@@ -574,19 +584,29 @@ impl ResourceKind for Bucket {
             } else {
                 BucketVersioningStatus::Suspended
             };
-            s3.put_bucket_versioning()
-                .bucket(&name)
-                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:PutBucketVersioning", &name, e))?;
+            cx.aws
+                .known("s3:PutBucketVersioning", &name, || {
+                    s3.put_bucket_versioning()
+                        .bucket(&name)
+                        .versioning_configuration(
+                            VersioningConfiguration::builder()
+                                .status(status.clone())
+                                .build(),
+                        )
+                        .send()
+                })
+                .await?;
         }
         let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
-        observe(cx.aws, &name, tags)
-            .await?
-            .into_iter()
-            .find(|o| o.kind == Kind::Bucket)
-            .ok_or_else(|| AwsError::other("s3:GetBucketVersioning", &name, "NotFound", "vanished"))
+        cx.aws
+            .settle(|| async {
+                let found = observe(cx.aws, &name, tags.clone())
+                    .await?
+                    .into_iter()
+                    .find(|o| o.kind == Kind::Bucket);
+                listed(found, "s3:GetBucketVersioning", &name)
+            })
+            .await
     }
 
     /// By its awslab tags, else by the name awslab gives it (a bucket whose tags a crash cut off).
@@ -689,40 +709,29 @@ impl ResourceKind for Bucket {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        empty(cx.aws, &obs.id, cx.progress).await?;
-        match cx.aws.s3.delete_bucket().bucket(&obs.id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("s3:DeleteBucket", &obs.id, e);
-                if e.code == "NoSuchBucket" {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        empty(cx.aws, &obs.id, &cx.wait).await?;
+        cx.aws
+            .s3
+            .delete_bucket()
+            .bucket(&obs.id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("s3:DeleteBucket", &obs.id, e))
     }
 }
 
 /// Deletes every object version and delete marker (1000 per call).
-async fn empty(
-    aws: &Aws,
-    bucket: &str,
-    progress: &(dyn Fn(String) + Sync),
-) -> Result<(), AwsError> {
+async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<(), AwsError> {
     let mut deleted = 0usize;
     loop {
-        let out = match aws.s3.list_object_versions().bucket(bucket).send().await {
-            Ok(o) => o,
-            Err(e) => {
-                let e = AwsError::from_sdk("s3:ListObjectVersions", bucket, e);
-                return if e.code == "NoSuchBucket" {
-                    Ok(())
-                } else {
-                    Err(e)
-                };
-            }
-        };
+        let out = aws
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:ListObjectVersions", bucket, e))?;
         let mut ids: Vec<ObjectIdentifier> = Vec::new();
         for v in out.versions() {
             if let Some(key) = v.key() {
@@ -776,7 +785,7 @@ async fn empty(
             }
         }
         deleted += count;
-        progress(format!(
+        wait.note(format!(
             "deleted {deleted} object versions and delete markers"
         ));
     }
@@ -917,18 +926,20 @@ impl ResourceKind for BucketPolicy {
         let started = std::time::Instant::now();
         let mut delay = std::time::Duration::from_secs(1);
         loop {
-            match cx
+            let put = cx
                 .aws
-                .s3
-                .put_bucket_policy()
-                .bucket(name)
-                .policy(&document)
-                .send()
-                .await
-            {
+                .known("s3:PutBucketPolicy", name, || {
+                    cx.aws
+                        .s3
+                        .put_bucket_policy()
+                        .bucket(name)
+                        .policy(&document)
+                        .send()
+                })
+                .await;
+            match put {
                 Ok(_) => break,
                 Err(e) => {
-                    let e = AwsError::from_sdk("s3:PutBucketPolicy", name, e);
                     let waited = started.elapsed();
                     if e.code != "AccessDenied" {
                         return Err(e);
@@ -938,7 +949,7 @@ impl ResourceKind for BucketPolicy {
                         e.help = Some("Block Public Access may be on for the whole account (S3 -> Block Public Access settings for this account): a public-read policy needs it off".to_owned());
                         return Err(e);
                     }
-                    (cx.progress)(format!(
+                    cx.wait.note(format!(
                         "AccessDenied: Block Public Access still propagating, retrying ({} s)",
                         waited.as_secs()
                     ));
@@ -1005,17 +1016,14 @@ impl ResourceKind for BucketPolicy {
         let Facts::BucketPolicy { bucket, .. } = &obs.facts else {
             return Ok(());
         };
-        match cx.aws.s3.delete_bucket_policy().bucket(bucket).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("s3:DeleteBucketPolicy", bucket, e);
-                if e.code == "NoSuchBucket" {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        cx.aws
+            .s3
+            .delete_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("s3:DeleteBucketPolicy", bucket, e))
     }
 }
 
@@ -1058,14 +1066,17 @@ impl ResourceKind for Website {
         if let Some(e) = error_document {
             config = config.error_document(ErrorDocument::builder().key(e).build().map_err(bad)?);
         }
+        let config = config.build();
         cx.aws
-            .s3
-            .put_bucket_website()
-            .bucket(name)
-            .website_configuration(config.build())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("s3:PutBucketWebsite", name, e))?;
+            .known("s3:PutBucketWebsite", name, || {
+                cx.aws
+                    .s3
+                    .put_bucket_website()
+                    .bucket(name)
+                    .website_configuration(config.clone())
+                    .send()
+            })
+            .await?;
         let id = format!("{name}/website");
         Ok(Observed {
             kind: Kind::Website,
@@ -1136,24 +1147,14 @@ impl ResourceKind for Website {
         let Facts::Website { bucket, .. } = &obs.facts else {
             return Ok(());
         };
-        match cx
-            .aws
+        cx.aws
             .s3
             .delete_bucket_website()
             .bucket(bucket)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = AwsError::from_sdk("s3:DeleteBucketWebsite", bucket, e);
-                if e.code == "NoSuchBucket" {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-        }
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("s3:DeleteBucketWebsite", bucket, e))
     }
 }
 
@@ -1203,17 +1204,19 @@ impl ResourceKind for Objects {
             _ => Vec::new(),
         };
         for (f, why) in stale(files, &stored) {
-            (cx.progress)(format!("uploading {} ({why})", f.key));
+            cx.wait.note(format!("uploading {} ({why})", f.key));
             cx.aws
-                .s3
-                .put_object()
-                .bucket(name)
-                .key(&f.key)
-                .content_type(&f.content_type)
-                .body(ByteStream::from(f.content.clone()))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:PutObject", format!("{name}/{}", f.key), e))?;
+                .known("s3:PutObject", &format!("{name}/{}", f.key), || {
+                    cx.aws
+                        .s3
+                        .put_object()
+                        .bucket(name)
+                        .key(&f.key)
+                        .content_type(&f.content_type)
+                        .body(ByteStream::from(f.content.clone()))
+                        .send()
+                })
+                .await?;
         }
         let id = format!("{name}/objects");
         Ok(Observed {
@@ -1301,7 +1304,7 @@ impl ResourceKind for Objects {
         let Facts::Objects { bucket, .. } = &obs.facts else {
             return Ok(());
         };
-        empty(cx.aws, bucket, cx.progress).await
+        empty(cx.aws, bucket, &cx.wait).await
     }
 }
 

@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use serde::Serialize;
 
-use super::ec2util::{gone_ok, scope_filters};
-use super::wait::retry_dependency;
+use super::ec2util::{gone_ok, scope_filters, unset_ok};
 use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World, ports_text,
 };
@@ -152,28 +151,41 @@ impl SecurityGroup {
             return Ok(());
         }
         let ip: Vec<IpPermission> = perms.iter().map(SgPermission::to_ip_permission).collect();
-        if egress {
-            cx.aws
+        let done = if egress {
+            let req = cx
+                .aws
                 .ec2
                 .authorize_security_group_egress()
                 .group_id(id)
-                .set_ip_permissions(Some(ip))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:AuthorizeSecurityGroupEgress", name, e))?;
-        } else {
+                .set_ip_permissions(Some(ip));
             cx.aws
+                .known("ec2:AuthorizeSecurityGroupEgress", name, || {
+                    req.clone().send()
+                })
+                .await
+                .map(drop)
+        } else {
+            let req = cx
+                .aws
                 .ec2
                 .authorize_security_group_ingress()
                 .group_id(id)
-                .set_ip_permissions(Some(ip))
-                .send()
+                .set_ip_permissions(Some(ip));
+            cx.aws
+                .known("ec2:AuthorizeSecurityGroupIngress", name, || {
+                    req.clone().send()
+                })
                 .await
-                .map_err(|e| AwsError::from_sdk("ec2:AuthorizeSecurityGroupIngress", name, e))?;
+                .map(drop)
+        };
+        match done {
+            // An attempt whose answer was lost already added the rules.
+            Err(e) if e.code == "InvalidPermission.Duplicate" => Ok(()),
+            other => other,
         }
-        Ok(())
     }
 
+    /// Revokes rules of a group known to exist; a rule that is not there (any more) is fine.
     async fn revoke(
         aws: &Aws,
         id: &str,
@@ -185,26 +197,29 @@ impl SecurityGroup {
             return Ok(());
         }
         let ip: Vec<IpPermission> = perms.iter().map(SgPermission::to_ip_permission).collect();
-        let r = if egress {
-            aws.ec2
+        if egress {
+            let req = aws
+                .ec2
                 .revoke_security_group_egress()
                 .group_id(id)
-                .set_ip_permissions(Some(ip))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ec2:RevokeSecurityGroupEgress", name, e))
+                .set_ip_permissions(Some(ip));
+            unset_ok(
+                aws.known("ec2:RevokeSecurityGroupEgress", name, || req.clone().send())
+                    .await,
+            )
         } else {
-            aws.ec2
+            let req = aws
+                .ec2
                 .revoke_security_group_ingress()
                 .group_id(id)
-                .set_ip_permissions(Some(ip))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("ec2:RevokeSecurityGroupIngress", name, e))
-        };
-        gone_ok(r)
+                .set_ip_permissions(Some(ip));
+            unset_ok(
+                aws.known("ec2:RevokeSecurityGroupIngress", name, || {
+                    req.clone().send()
+                })
+                .await,
+            )
+        }
     }
 }
 
@@ -252,17 +267,18 @@ impl ResourceKind for SecurityGroup {
             Some(o) => o.clone(),
             None => {
                 let vpc_id = cx.bound.require(vpc, &res.name)?;
-                let out = cx
+                let req = cx
                     .aws
                     .ec2
                     .create_security_group()
                     .group_name(&res.name)
                     .description(description)
                     .vpc_id(vpc_id)
-                    .tag_specifications(cx.owner.tag_spec(ResourceType::SecurityGroup, &res.name))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:CreateSecurityGroup", &res.name, e))?;
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::SecurityGroup, &res.name));
+                let out = cx
+                    .aws
+                    .known("ec2:CreateSecurityGroup", &res.name, || req.clone().send())
+                    .await?;
                 let id = out.group_id().ok_or_else(|| {
                     AwsError::other(
                         "ec2:CreateSecurityGroup",
@@ -376,7 +392,8 @@ impl ResourceKind for SecurityGroup {
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world
             .of_kind(Kind::Instance)
-            .filter(|i| matches!(&i.facts, Facts::Instance { security_groups, state, .. } if state != "terminated" && security_groups.contains(&obs.id)))
+            .filter(|i| !i.is_gone())
+            .filter(|i| matches!(&i.facts, Facts::Instance { security_groups, .. } if security_groups.contains(&obs.id)))
             .chain(world.of_kind(Kind::MountTarget).filter(|m| {
                 matches!(&m.facts, Facts::MountTarget { security_groups, .. } if security_groups.contains(&obs.id))
             }))
@@ -400,22 +417,26 @@ impl ResourceKind for SecurityGroup {
                 .cloned()
                 .collect()
         };
-        Self::revoke(cx.aws, &obs.id, false, &refs(ingress), &obs.id).await?;
-        Self::revoke(cx.aws, &obs.id, true, &refs(egress), &obs.id).await
+        // Before any delete: a group gone already, or rules another teardown revoked, are fine.
+        let revoked = async {
+            Self::revoke(cx.aws, &obs.id, false, &refs(ingress), &obs.id).await?;
+            Self::revoke(cx.aws, &obs.id, true, &refs(egress), &obs.id).await
+        };
+        gone_ok(revoked.await)
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .ec2
                     .delete_security_group()
                     .group_id(&obs.id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ec2:DeleteSecurityGroup", &obs.id, e)),
-            )
-        })
-        .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteSecurityGroup", &obs.id, e))
+                    .map(drop)
+            })
+            .await
     }
 }

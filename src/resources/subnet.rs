@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-use super::ec2util::{gone_ok, scope_filters};
-use super::wait::retry_dependency;
+use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
@@ -84,17 +83,18 @@ impl ResourceKind for Subnet {
                         ),
                     )
                 })?;
-                let out = cx
+                let req = cx
                     .aws
                     .ec2
                     .create_subnet()
                     .vpc_id(vpc_id)
                     .cidr_block(cidr.to_string())
                     .availability_zone(az_name)
-                    .tag_specifications(cx.owner.tag_spec(ResourceType::Subnet, &res.name))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ec2:CreateSubnet", &res.name, e))?;
+                    .tag_specifications(cx.owner.tag_spec(ResourceType::Subnet, &res.name));
+                let out = cx
+                    .aws
+                    .known("ec2:CreateSubnet", &res.name, || req.clone().send())
+                    .await?;
                 let s = out.subnet().ok_or_else(|| {
                     AwsError::other(
                         "ec2:CreateSubnet",
@@ -122,7 +122,8 @@ impl ResourceKind for Subnet {
         } = &mut obs.facts
             && *current != *map_public_ip
         {
-            cx.aws
+            let req = cx
+                .aws
                 .ec2
                 .modify_subnet_attribute()
                 .subnet_id(&obs.id)
@@ -130,10 +131,12 @@ impl ResourceKind for Subnet {
                     AttributeBooleanValue::builder()
                         .value(*map_public_ip)
                         .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:ModifySubnetAttribute", &res.name, e))?;
+                );
+            cx.aws
+                .known("ec2:ModifySubnetAttribute", &res.name, || {
+                    req.clone().send()
+                })
+                .await?;
             *current = *map_public_ip;
         }
         Ok(obs)
@@ -190,24 +193,23 @@ impl ResourceKind for Subnet {
             .items
             .iter()
             .filter(|o| o.subnet_ids().contains(&obs.id.as_str()))
-            .filter(|o| !matches!(&o.facts, Facts::Instance { state, .. } if state == "terminated"))
-            .filter(|o| !matches!(&o.facts, Facts::NatGateway { state, .. } if state == "deleted"))
+            .filter(|o| !o.is_gone())
             .map(|o| o.id.clone())
             .collect()
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .ec2
                     .delete_subnet()
                     .subnet_id(&obs.id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ec2:DeleteSubnet", &obs.id, e)),
-            )
-        })
-        .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteSubnet", &obs.id, e))
+                    .map(drop)
+            })
+            .await
     }
 }

@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 
-use super::ec2util::{gone_ok, scope_filters};
-use super::wait::retry_dependency;
+use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
@@ -16,14 +15,14 @@ impl Vpc {
     /// One call per VPC (the API takes one VPC and one attribute): only for the VPCs a command
     /// compares, never for every VPC discovered.
     pub async fn dns_hostnames(aws: &Aws, id: &str) -> Result<bool, AwsError> {
-        let out = aws
+        let req = aws
             .ec2
             .describe_vpc_attribute()
             .vpc_id(id)
-            .attribute(VpcAttributeName::EnableDnsHostnames)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ec2:DescribeVpcAttribute", id, e))?;
+            .attribute(VpcAttributeName::EnableDnsHostnames);
+        let out = aws
+            .known("ec2:DescribeVpcAttribute", id, || req.clone().send())
+            .await?;
         Ok(out
             .enable_dns_hostnames()
             .and_then(AttributeBooleanValue::value)
@@ -125,7 +124,8 @@ impl ResourceKind for Vpc {
         } = &mut obs.facts
             && *current != Some(*dns_hostnames)
         {
-            cx.aws
+            let req = cx
+                .aws
                 .ec2
                 .modify_vpc_attribute()
                 .vpc_id(&obs.id)
@@ -133,10 +133,10 @@ impl ResourceKind for Vpc {
                     AttributeBooleanValue::builder()
                         .value(*dns_hostnames)
                         .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ec2:ModifyVpcAttribute", &res.name, e))?;
+                );
+            cx.aws
+                .known("ec2:ModifyVpcAttribute", &res.name, || req.clone().send())
+                .await?;
             *current = Some(*dns_hostnames);
         }
         Ok(obs)
@@ -188,23 +188,23 @@ impl ResourceKind for Vpc {
             .filter(|o| {
                 o.id != obs.id && o.vpc_id() == Some(obs.id.as_str()) && !o.is_vpc_default()
             })
-            .filter(|o| !matches!(&o.facts, Facts::Instance { state, .. } if state == "terminated"))
+            .filter(|o| !o.is_gone())
             .map(|o| o.id.clone())
             .collect()
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        retry_dependency(&obs.id, cx.wait_timeout, cx.progress, || async {
-            gone_ok(
+        cx.wait
+            .dependency(&obs.id, || async {
                 cx.aws
                     .ec2
                     .delete_vpc()
                     .vpc_id(&obs.id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ec2:DeleteVpc", &obs.id, e)),
-            )
-        })
-        .await
+                    .map(drop)
+                    .map_err(|e| AwsError::from_sdk("ec2:DeleteVpc", &obs.id, e))
+            })
+            .await
     }
 }

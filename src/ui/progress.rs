@@ -10,11 +10,22 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Printer;
 use crate::engine::{Event, Reporter, Verb};
+use crate::resources::wait::short;
 
 pub struct TermReporter {
     printer: Printer,
     multi: Option<MultiProgress>,
     bars: Mutex<BTreeMap<String, ProgressBar>>,
+    /// Per resource, the state and time of the last waiting line printed (plain output).
+    waits: Mutex<BTreeMap<String, (String, Duration)>>,
+}
+
+/// Plain output repeats an unchanged wait at most this often.
+const WAIT_LINE_EVERY: Duration = Duration::from_secs(15);
+
+/// `lab-nat pending 1m12s of ~2m`.
+fn waiting_line(name: &str, state: &str, elapsed: Duration, typical: Duration) -> String {
+    format!("{name} {state} {} of ~{}", short(elapsed), short(typical))
 }
 
 impl TermReporter {
@@ -26,6 +37,7 @@ impl TermReporter {
             printer: printer.clone(),
             multi,
             bars: Mutex::new(BTreeMap::new()),
+            waits: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -77,6 +89,44 @@ impl Reporter for TermReporter {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Ok(mut bars) = self.bars.lock() {
                     bars.insert(name, bar);
+                }
+            }
+            (
+                Some(_),
+                Event::Waiting {
+                    name,
+                    state,
+                    elapsed,
+                    typical,
+                },
+            ) => {
+                if let Ok(bars) = self.bars.lock()
+                    && let Some(bar) = bars.get(&name)
+                {
+                    bar.set_message(waiting_line(&name, &state, elapsed, typical));
+                }
+            }
+            (
+                None,
+                Event::Waiting {
+                    name,
+                    state,
+                    elapsed,
+                    typical,
+                },
+            ) => {
+                // A line when the state changes, else every WAIT_LINE_EVERY: CI logs stay short.
+                let due = self.waits.lock().is_ok_and(|mut w| {
+                    let due = w.get(&name).is_none_or(|(last_state, at)| {
+                        *last_state != state || elapsed >= *at + WAIT_LINE_EVERY
+                    });
+                    if due {
+                        w.insert(name.clone(), (state.clone(), elapsed));
+                    }
+                    due
+                });
+                if due {
+                    eprintln!("    {}", waiting_line(&name, &state, elapsed, typical));
                 }
             }
             (Some(_), Event::Progress { name, message }) => {

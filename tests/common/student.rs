@@ -413,7 +413,7 @@ pub async fn delete_vpc_tree(region: &str, vpc: &str) {
         endpoint_url: Some(super::endpoint()),
         region: Some(region.to_owned()),
         local: true,
-        profile: None,
+        ..Default::default()
     })
     .await;
     let kinds: Vec<awslab::lab::Kind> = awslab::lab::Kind::ALL
@@ -455,6 +455,7 @@ pub async fn delete_vpc_tree(region: &str, vpc: &str) {
     };
     let out = awslab::engine::destroy::destroy_set(
         &aws,
+        &awslab::aws::tags::Owner::new("hand-built", "none"),
         &world,
         doomed,
         &opts,
