@@ -1510,6 +1510,46 @@ async fn cycle(
     Ok(())
 }
 
+/// What a failed run may leave that `down` does not remove: buckets of the env that never got
+/// their tags (awslab deletes no bucket nobody tagged), removed on the emulator directly.
+async fn scrub_buckets(env: &str) {
+    let conf = common::sdk_config("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let Ok(list) = s3.list_buckets().send().await else {
+        return;
+    };
+    for b in list.buckets() {
+        let Some(name) = b.name().filter(|n| n.contains(&format!("-{env}-"))) else {
+            continue;
+        };
+        if let Ok(v) = s3.list_object_versions().bucket(name).send().await {
+            for o in v.versions() {
+                let _ = s3
+                    .delete_object()
+                    .bucket(name)
+                    .key(o.key().unwrap_or_default())
+                    .set_version_id(o.version_id().map(str::to_owned))
+                    .send()
+                    .await;
+            }
+            for m in v.delete_markers() {
+                let _ = s3
+                    .delete_object()
+                    .bucket(name)
+                    .key(m.key().unwrap_or_default())
+                    .set_version_id(m.version_id().map(str::to_owned))
+                    .send()
+                    .await;
+            }
+        }
+        let _ = s3.delete_bucket().bucket(name).send().await;
+    }
+}
+
 /// The record and the critical paths of a run, for the test output.
 fn show(lab: &str, proxy: &FaultProxy) {
     let r = report(proxy);
@@ -1551,6 +1591,7 @@ async fn lab_through_the_realistic_profile(lab: &str, stem: &str) {
         let _ = common::awslab(home.path())
             .args(["--env", &env, "down", lab, "--yes"])
             .output();
+        scrub_buckets(&env).await;
         panic!("{e}");
     }
     assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
@@ -1650,6 +1691,7 @@ async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
         let _ = common::awslab(home.path())
             .args(["--env", &env, "down", lab, "--yes"])
             .output();
+        scrub_buckets(&env).await;
         return Err(format!("{lab} point {point}: {e}"));
     }
     let left = common::tagged_left(&env).await;
@@ -1690,6 +1732,7 @@ async fn kill_points(lab: &str, seed: u64) -> Result<Vec<u32>, String> {
         let _ = common::awslab(home.path())
             .args(["--env", &env, "down", lab, "--yes"])
             .output();
+        scrub_buckets(&env).await;
         let failed = if up.status.success() { &down } else { &up };
         return Err(format!(
             "{lab}: the probe run failed: {}",
