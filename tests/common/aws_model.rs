@@ -1270,15 +1270,13 @@ impl Model {
         let fault = match (req.service.as_str(), req.action.as_str()) {
             ("ec2", "DeleteSubnet") => {
                 let subnet = req.get("SubnetId")?;
-                let holder = inner
+                inner
                     .res
                     .values()
                     .filter(live)
                     .find(|r| r.subnets.iter().any(|s| s == subnet))?;
                 Some(dependency(format!(
-                    "The subnet '{subnet}' has dependencies and cannot be deleted. ({} {} uses it)",
-                    holder.kind.as_str(),
-                    holder.id
+                    "The subnet '{subnet}' has dependencies and cannot be deleted."
                 )))
             }
             ("ec2", "DeleteSecurityGroup") => {
@@ -1476,6 +1474,8 @@ impl Model {
         let Some(keys) = keys else {
             return Verdict::Forward;
         };
+        // The answer shows the states before this delete (an instance still pending).
+        let response = answer(inner);
         let mut started = false;
         for key in &keys {
             if let Some(r) = inner.res.get_mut(key)
@@ -1495,7 +1495,7 @@ impl Model {
                 body: call.body.clone(),
             });
         }
-        Verdict::Answer(answer(inner))
+        Verdict::Answer(response)
     }
 
     /// Learns from an answer of the emulator and rewrites it as AWS would answer.
@@ -1999,12 +1999,23 @@ impl Model {
         if !edits.is_empty() {
             root.walk_mut(&mut |e| {
                 for (id, state, code) in &edits {
-                    if e.child_text("natGatewayId").as_deref() == Some(id) {
+                    let was = |e: &El, path: &[&str], from: &[&str]| {
+                        let mut cur = Some(e);
+                        for p in path {
+                            cur = cur.and_then(|c| c.child(p));
+                        }
+                        cur.is_some_and(|c| from.contains(&c.text().as_str()))
+                    };
+                    if e.child_text("natGatewayId").as_deref() == Some(id)
+                        && was(e, &["state"], &["available", "pending"])
+                    {
                         if let Some(s) = e.child_mut("state") {
                             s.set_text(state);
                             rewritten += 1;
                         }
-                    } else if e.child_text("instanceId").as_deref() == Some(id) {
+                    } else if e.child_text("instanceId").as_deref() == Some(id)
+                        && was(e, &["instanceState", "name"], &["running", "pending"])
+                    {
                         if let Some(s) = e.child_mut("instanceState") {
                             if let Some(n) = s.child_mut("name") {
                                 n.set_text(state);
@@ -2015,6 +2026,7 @@ impl Model {
                             rewritten += 1;
                         }
                     } else if e.child_text("LoadBalancerArn").as_deref() == Some(id)
+                        && was(e, &["State", "Code"], &["active"])
                         && let Some(c) = e.child_mut("State").and_then(|s| s.child_mut("Code"))
                     {
                         c.set_text(state);
