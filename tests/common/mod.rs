@@ -2,6 +2,7 @@
 //! the same script users run) and gives each test its own env so tests run in parallel.
 #![allow(dead_code)]
 
+pub mod aws_model;
 pub mod proxy;
 pub mod student;
 
@@ -83,6 +84,30 @@ pub fn awslab_via(home: &std::path::Path, endpoint: &str) -> tokio::process::Com
         .current_dir(root())
         .kill_on_drop(true);
     cmd
+}
+
+/// `awslab` as an async child process through a proxy with the realistic AWS profile:
+/// [`awslab_via`] plus `AWSLAB_TIME_SCALE`, the profile's scale, so awslab scales the durations
+/// it expects (waits, polls) as the profile scales AWS's.
+pub fn awslab_realistic(
+    home: &std::path::Path,
+    proxy: &proxy::FaultProxy,
+) -> tokio::process::Command {
+    let mut cmd = awslab_via(home, &proxy.url);
+    if let Some(scale) = proxy.scale() {
+        cmd.env("AWSLAB_TIME_SCALE", scale.to_string());
+    }
+    cmd
+}
+
+/// The scale the realistic tests run AWS's durations at: `AWSLAB_TEST_SCALE`, else 0.03 (a NAT
+/// gateway available in 2.7 s, a load balancer in 5.4 s).
+pub fn realistic_scale() -> f64 {
+    std::env::var("AWSLAB_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &f64| *s > 0.0)
+        .unwrap_or(0.03)
 }
 
 /// A raw SDK EC2 client on the emulator (for building student setups and counting leftovers).

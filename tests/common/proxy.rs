@@ -7,6 +7,9 @@
 //! One request per connection (`Connection: close`), so requests and faults map one to one.
 //! Errors are rendered in each protocol's own shape (EC2 query, other query, JSON), so the SDK
 //! parses them as it parses AWS's.
+//!
+//! `Faults::realistic(scale, seed)` adds the realistic AWS profile (`aws_model.rs`): eventual
+//! consistency, state timelines, dependencies, EC2's token buckets, with durations scaled.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -16,6 +19,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+
+use super::aws_model::{AwsModel, Model, ModelReport, Req, Verdict};
 
 /// An error the proxy answers instead of the emulator.
 #[derive(Debug, Clone)]
@@ -68,6 +73,19 @@ pub struct Faults {
     pub hang_at_mutation: Option<u32>,
     /// Seed of the shares above, so a failing run can be replayed.
     pub seed: u64,
+    /// The realistic AWS profile (after the faults above, which keep their meaning).
+    pub aws: Option<AwsModel>,
+}
+
+impl Faults {
+    /// Only the realistic AWS profile, its durations times `scale` (1.0 = real AWS).
+    pub fn realistic(scale: f64, seed: u64) -> Faults {
+        Faults {
+            aws: Some(AwsModel::new(scale, seed)),
+            seed,
+            ..Faults::default()
+        }
+    }
 }
 
 /// Counts of what went through.
@@ -106,6 +124,7 @@ struct State {
     mutations: AtomicU32,
     counts: Arc<Counts>,
     hung: Arc<Notify>,
+    model: Option<Arc<Model>>,
 }
 
 pub struct FaultProxy {
@@ -113,6 +132,9 @@ pub struct FaultProxy {
     pub counts: Arc<Counts>,
     hung: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
+    model: Option<Arc<Model>>,
+    upstream: String,
+    ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl FaultProxy {
@@ -122,17 +144,30 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("proxy address");
         let counts = Arc::new(Counts::default());
         let hung = Arc::new(Notify::new());
+        let model = faults.aws.clone().map(|m| Arc::new(Model::new(m)));
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
         let state = Arc::new(State {
             rng: Mutex::new(fastrand::Rng::with_seed(faults.seed)),
             faults,
-            upstream: upstream
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .to_owned(),
+            upstream: upstream.clone(),
             scripted: Mutex::new(BTreeMap::new()),
             mutations: AtomicU32::new(0),
             counts: counts.clone(),
             hung: hung.clone(),
+            model: model.clone(),
+        });
+        // Deferred deletes reach the emulator when due even if no request comes.
+        let ticker = model.clone().map(|m| {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    m.flush(&upstream, false).await;
+                }
+            })
         });
         let task = tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
@@ -147,6 +182,9 @@ impl FaultProxy {
             counts,
             hung,
             task,
+            model,
+            upstream,
+            ticker,
         }
     }
 
@@ -154,25 +192,53 @@ impl FaultProxy {
     pub async fn hung(&self) {
         self.hung.notified().await;
     }
+
+    /// What the realistic profile recorded so far (`None` without it).
+    pub fn model_report(&self) -> Option<ModelReport> {
+        self.model.as_ref().map(|m| m.report())
+    }
+
+    /// The realistic profile's scale (`None` without it).
+    pub fn scale(&self) -> Option<f64> {
+        self.model.as_ref().map(|m| m.scale())
+    }
+
+    /// Forwards every delete the realistic profile is still holding back, at once.
+    pub async fn settle(&self) {
+        if let Some(m) = &self.model {
+            m.flush(&self.upstream, true).await;
+        }
+    }
+
+    /// Deletes the realistic profile is still holding back.
+    pub fn pending_deletes(&self) -> usize {
+        self.model.as_ref().map_or(0, |m| m.pending_deferred())
+    }
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(t) = &self.ticker {
+            t.abort();
+        }
     }
 }
 
 /// A request as the proxy sees it.
-struct Call {
-    head: Vec<u8>,
-    body: Vec<u8>,
-    service: String,
+pub(super) struct Call {
+    pub(super) head: Vec<u8>,
+    pub(super) body: Vec<u8>,
+    pub(super) service: String,
     /// The operation (`DescribeVpcs`), or `METHOD /path` for REST protocols (EFS).
-    action: String,
+    pub(super) action: String,
     /// JSON protocols (awsJson by `X-Amz-Target`, restJson): errors as JSON.
-    json: bool,
+    pub(super) json: bool,
     /// A read (`Describe*`, `Get*`, `List*`, or a REST `GET`).
-    read: bool,
+    pub(super) read: bool,
+    pub(super) method: String,
+    /// The request target: path and query.
+    pub(super) target: String,
 }
 
 async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Call>> {
@@ -268,6 +334,8 @@ async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Call>> {
         action,
         json,
         read,
+        method: req.method.unwrap_or("GET").to_owned(),
+        target: req.path.unwrap_or("/").to_owned(),
     }))
 }
 
@@ -320,7 +388,7 @@ impl State {
 }
 
 fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
-    let (content_type, body, extra) = if call.json {
+    let (content_type, mut body, extra) = if call.json {
         (
             "application/json",
             format!(
@@ -357,6 +425,10 @@ fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
             String::new(),
         )
     };
+    // An answer to HEAD has no body (S3 `HeadBucket`: the status is the error).
+    if call.method == "HEAD" {
+        body.clear();
+    }
     format!(
         "HTTP/1.1 {} Injected\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         fault.status,
@@ -366,9 +438,19 @@ fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
 }
 
 async fn forward(state: &State, call: &Call) -> std::io::Result<Vec<u8>> {
-    let mut up = TcpStream::connect(&state.upstream).await?;
-    up.write_all(&call.head).await?;
-    up.write_all(&call.body).await?;
+    forward_raw(&state.upstream, &call.head, &call.body).await
+}
+
+/// Sends one request (a head that asks to close, and its body) to `upstream` and returns the
+/// whole response.
+pub(super) async fn forward_raw(
+    upstream: &str,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(upstream).await?;
+    up.write_all(head).await?;
+    up.write_all(body).await?;
     let mut response = Vec::new();
     up.read_to_end(&mut response).await?;
     Ok(closing(response))
@@ -402,19 +484,38 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
     if !state.faults.latency.is_zero() {
         tokio::time::sleep(state.faults.latency).await;
     }
-    let fault = state.decide(&call);
+    // The realistic profile: what it decides once the faults above let the call through.
+    let mut modeled: Option<(Req, std::time::Duration, bool)> = None;
+    let mut answer: Option<Vec<u8>> = None;
+    let mut fault = state.decide(&call);
+    if let (None, Some(m)) = (&fault, &state.model) {
+        m.flush(&state.upstream, false).await;
+        let req = Req::parse(&call);
+        m.prepare(&state.upstream, &call, &req).await;
+        let arrived = m.now();
+        match m.before(&call, &req, arrived) {
+            Verdict::Forward => modeled = Some((req, arrived, false)),
+            Verdict::ForwardEmptied => modeled = Some((req, arrived, true)),
+            Verdict::Fail(f) => fault = Some(f),
+            Verdict::Answer(a) => answer = Some(a),
+        }
+    }
     if let Ok(mut m) = state.counts.by_action.lock() {
         let e = m.entry(call.action.clone()).or_default();
         e.0 += 1;
         e.1 += u64::from(fault.is_some());
     }
-    let response = match &fault {
-        Some(f) => {
+    let response = match (&fault, answer) {
+        (Some(f), _) => {
             state.counts.injected.fetch_add(1, Ordering::SeqCst);
             error_response(&call, f)
         }
-        None => {
-            let response = forward(state, &call).await?;
+        (None, Some(answer)) => answer,
+        (None, None) => {
+            let mut response = forward(state, &call).await?;
+            if let (Some(m), Some((req, arrived, emptied))) = (&state.model, &modeled) {
+                response = m.after(req, *arrived, *emptied, response);
+            }
             if !call.read {
                 state.counts.mutations.fetch_add(1, Ordering::SeqCst);
                 let n = state.mutations.fetch_add(1, Ordering::SeqCst) + 1;
