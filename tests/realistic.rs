@@ -1506,6 +1506,10 @@ async fn cycle(
             out.status.code(),
             started.elapsed().as_secs_f64()
         );
+        // At a test scale no command waits long: show what one that did was waiting for.
+        if started.elapsed() > Duration::from_secs(30) {
+            eprintln!("--- slow `{cmd}` of {lab}:\n{}", stderr(&out));
+        }
         if !out.status.success() {
             return Err(format!(
                 "`{cmd}` of {lab} failed (exit {:?}); first error: {}\n--- stdout\n{}\n--- stderr\n{}",

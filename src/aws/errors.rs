@@ -180,7 +180,9 @@ pub fn classify_answer(code: &str, message: &str) -> ErrorClass {
                 || message.contains("has no associated IAM Roles")
         }
         "ValidationError" => {
-            message.contains("Invalid IAM Instance Profile") || message.contains("not found")
+            message.contains("Invalid IAM Instance Profile")
+                || message.contains("not found")
+                || message.contains("does not exist")
         }
         _ => false,
     };
@@ -243,7 +245,9 @@ pub fn classify(code: &str) -> ErrorClass {
         | "InvalidNatGatewayID.NotFound"
         | "NoSuchEntity"
         | "NoSuchBucket"
-        | "InvocationDoesNotExist" => ErrorClass::Gone,
+        | "InvocationDoesNotExist"
+        // ELB: "The specified security group does not exist".
+        | "InvalidSecurityGroup" => ErrorClass::Gone,
         c if c.ends_with(".NotFound")
             || c.ends_with("NotFound")
             || c.ends_with("NotFoundException") =>
@@ -285,6 +289,17 @@ mod tests {
         assert_eq!(
             classify_answer("ValidationError", "AutoScalingGroup name not found - x"),
             ErrorClass::Gone
+        );
+        assert_eq!(
+            classify_answer(
+                "ValidationError",
+                "The subnet ID 'subnet-f630ceb774c54d699' does not exist"
+            ),
+            ErrorClass::Gone
+        );
+        assert_eq!(
+            classify_answer("ValidationError", "Max bound, 4, must be >= 2"),
+            ErrorClass::Fatal
         );
         // A setting that is not set is an answer about an existing resource, never "gone".
         assert_eq!(classify("NoSuchBucketPolicy"), ErrorClass::Unset);

@@ -7,13 +7,18 @@
 use std::error::Error as StdError;
 use std::fmt::Debug;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
 use super::{Aws, AwsError, ErrorClass};
+
+/// A creation time as AWS reports it.
+pub fn created_at(t: Option<&aws_smithy_types::DateTime>) -> Option<SystemTime> {
+    t.and_then(|t| SystemTime::try_from(*t).ok())
+}
 
 /// What a describe found of something known to exist: found nothing is "not visible yet", a
 /// not-found error that [`Aws::settle`] asks again about.
@@ -45,16 +50,51 @@ impl Aws {
         .await
     }
 
+    /// A read about something a listing has just returned (its tags, its policies), created
+    /// at `created`. AWS is eventually consistent only for what is new: a not-found answer
+    /// about something created within the visibility bound is asked again until it is that
+    /// old; about anything older, or of unknown age (`None`), it means deleted since the
+    /// listing, at once (`Ok(None)`).
+    pub async fn follow_up<T, F, Fut>(
+        &self,
+        created: Option<SystemTime>,
+        mut step: F,
+    ) -> Result<Option<T>, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let age = created.map(|c| SystemTime::now().duration_since(c).unwrap_or_default());
+        let answer = match age {
+            Some(age) if age >= self.timing.visibility => step().await,
+            Some(age) => self.settle_within(self.timing.visibility - age, step).await,
+            None => step().await,
+        };
+        match answer {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_gone() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Runs a step about something known to exist, asking again while AWS answers that it does
     /// not exist, up to the visibility bound; then the not-found error stands, saying how long
     /// it was asked.
-    pub async fn settle<T, F, Fut>(&self, mut step: F) -> Result<T, AwsError>
+    pub async fn settle<T, F, Fut>(&self, step: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        self.settle_within(self.timing.visibility, step).await
+    }
+
+    async fn settle_within<T, F, Fut>(&self, bound: Duration, mut step: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, AwsError>>,
     {
         let started = Instant::now();
-        let deadline = started + self.timing.visibility;
+        let deadline = started + bound;
         let mut backoff = self.timing.backoff();
         loop {
             match step().await {
@@ -137,6 +177,33 @@ mod tests {
         // Backoff to 5 s: about a dozen attempts in 20 s, not hundreds.
         let n = calls.load(Ordering::SeqCst);
         assert!((6..=30).contains(&n), "{n} attempts");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_follow_up_retries_only_what_is_new() {
+        let aws = aws(Timing::default()).await;
+        let now = std::time::SystemTime::now();
+        // Created long ago and not found now: deleted since the listing, asked once.
+        let calls = AtomicU32::new(0);
+        let old = aws
+            .follow_up(Some(now - Duration::from_secs(3600)), || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(not_found())
+            })
+            .await;
+        assert!(matches!(old, Ok(None)));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Created a second ago: not visible yet, asked again until it is.
+        let calls = AtomicU32::new(0);
+        let new = aws
+            .follow_up(Some(now - Duration::from_secs(1)), || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Err(not_found()),
+                    _ => Ok(5),
+                }
+            })
+            .await;
+        assert_eq!(new.ok().flatten(), Some(5));
     }
 
     #[tokio::test(start_paused = true)]

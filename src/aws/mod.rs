@@ -13,7 +13,7 @@ pub mod timing;
 
 pub use config::{AwsSettings, connect};
 pub use errors::{AwsError, ErrorClass};
-pub use known::listed;
+pub use known::{created_at, listed};
 pub use stats::CallStats;
 pub use timing::Timing;
 

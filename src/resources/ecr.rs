@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, listed};
+use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, Lifecycle, Resource, Spec};
 
 fn wrong(res: &Resource, what: &str) -> AwsError {
@@ -222,11 +222,10 @@ impl ResourceKind for Repository {
             let Some(arn) = r.repository_arn() else {
                 continue;
             };
-            let t = match tags_of(aws, arn).await {
-                Ok(t) => t,
-                // Deleted since the listing.
-                Err(e) if e.is_gone() => continue,
-                Err(e) => return Err(e),
+            // Not visible yet right after its creation, or deleted since the listing.
+            let created = created_at(r.created_at());
+            let Some(t) = aws.follow_up(created, || tags_of(aws, arn)).await? else {
+                continue;
             };
             let wanted = match scope {
                 Scope::Owned(owner) => owner.owns(&t),
@@ -235,10 +234,11 @@ impl ResourceKind for Repository {
                 _ => true,
             };
             if wanted {
-                match observe(aws, r, t).await {
-                    Ok(found) => out.extend(found),
-                    Err(e) if e.is_gone() => {}
-                    Err(e) => return Err(e),
+                if let Some(found) = aws
+                    .follow_up(created, || observe(aws, r, t.clone()))
+                    .await?
+                {
+                    out.extend(found);
                 }
             }
         }

@@ -13,7 +13,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, created_at};
 use crate::lab::{Kind, Resource, Spec};
 
 /// The creation token: makes `CreateFileSystem` idempotent for one owner's file system (at most
@@ -86,18 +86,21 @@ async fn file_systems(
             continue;
         }
         let lifecycle = aws
-            .efs
-            .describe_lifecycle_configuration()
-            .file_system_id(&id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("efs:DescribeLifecycleConfiguration", &id, e));
+            .follow_up(created_at(Some(fs.creation_time())), || async {
+                aws.efs
+                    .describe_lifecycle_configuration()
+                    .file_system_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("efs:DescribeLifecycleConfiguration", &id, e))
+            })
+            .await;
         let transition_to_ia = match lifecycle {
-            Ok(l) => l
+            Ok(Some(l)) => l
                 .lifecycle_policies()
                 .iter()
                 .find_map(|p| p.transition_to_ia().map(|t| t.as_str().to_owned())),
-            Err(e) if e.is_gone() => continue,
+            Ok(None) => continue,
             Err(e) => return Err(e),
         };
         out.push(Observed {
@@ -441,17 +444,20 @@ impl MountTarget {
     /// The mount targets of one file system, with their security groups; AZ and VPC from the
     /// subnet when it is known.
     async fn of(aws: &Aws, fs: &Observed) -> Result<Vec<Observed>, AwsError> {
+        // The listing says nothing of age: a file system's mount targets are asked about as
+        // new ones are (they are made with it).
         let out = aws
-            .efs
-            .describe_mount_targets()
-            .file_system_id(&fs.id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("efs:DescribeMountTargets", &fs.id, e));
-        let out = match out {
-            Ok(o) => o,
-            Err(e) if e.is_gone() => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+            .follow_up(Some(std::time::SystemTime::now()), || async {
+                aws.efs
+                    .describe_mount_targets()
+                    .file_system_id(&fs.id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("efs:DescribeMountTargets", &fs.id, e))
+            })
+            .await?;
+        let Some(out) = out else {
+            return Ok(Vec::new());
         };
         let mut found = Vec::new();
         for m in out.mount_targets() {
@@ -461,15 +467,20 @@ impl MountTarget {
             }
             let id = m.mount_target_id().to_owned();
             let groups = aws
-                .efs
-                .describe_mount_target_security_groups()
-                .mount_target_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("efs:DescribeMountTargetSecurityGroups", &id, e));
+                .follow_up(Some(std::time::SystemTime::now()), || async {
+                    aws.efs
+                        .describe_mount_target_security_groups()
+                        .mount_target_id(&id)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            AwsError::from_sdk("efs:DescribeMountTargetSecurityGroups", &id, e)
+                        })
+                })
+                .await;
             let security_groups = match groups {
-                Ok(g) => g.security_groups().to_vec(),
-                Err(e) if e.is_gone() => continue,
+                Ok(Some(g)) => g.security_groups().to_vec(),
+                Ok(None) => continue,
                 // A mount target still being created has no network interface to ask about.
                 Err(e) if e.class == crate::aws::ErrorClass::Dependency => Vec::new(),
                 Err(e) => return Err(e),

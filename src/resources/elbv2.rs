@@ -6,7 +6,7 @@
 //! subnets, which otherwise refuse to go.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -19,7 +19,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, listed};
+use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, Resource, Spec};
 
 /// A name unique per owner within ELB's 32 characters: the logical name and a hash of the
@@ -46,37 +46,45 @@ fn elb_tags(owner: &Owner, logical: &str) -> Vec<Tag> {
         .collect()
 }
 
-/// The tags of each ARN (`DescribeTags` takes 20 at a time).
-async fn tags_of(aws: &Aws, arns: &[String]) -> Result<BTreeMap<String, Tags>, AwsError> {
+/// The tags of each ARN, listed with its creation time when the listing says (`DescribeTags`
+/// takes 20 at a time).
+async fn tags_of(
+    aws: &Aws,
+    arns: &[(String, Option<SystemTime>)],
+) -> Result<BTreeMap<String, Tags>, AwsError> {
     let mut out = BTreeMap::new();
     for chunk in arns.chunks(20) {
         let found = aws
             .elbv2
             .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
+            .set_resource_arns(Some(chunk.iter().map(|(a, _)| a.clone()).collect()))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DescribeTags", "tags", e));
         let found = match found {
             Ok(f) => vec![f],
-            // One of them was deleted since the listing (another env's `down`): ask one by
-            // one and leave the gone ones out.
-            Err(e) if e.is_gone() && chunk.len() > 1 => {
+            // One of them is not visible yet (just created), or was deleted since the listing
+            // (another env's `down`): ask one by one, again while not visible, and leave the
+            // gone ones out.
+            Err(e) if e.is_gone() => {
                 let mut each = Vec::new();
-                for arn in chunk {
-                    match aws.elbv2.describe_tags().resource_arns(arn).send().await {
-                        Ok(f) => each.push(f),
-                        Err(e) => {
-                            let e = AwsError::from_sdk("elasticloadbalancing:DescribeTags", arn, e);
-                            if !e.is_gone() {
-                                return Err(e);
-                            }
-                        }
-                    }
+                for (arn, created) in chunk {
+                    let one = aws
+                        .follow_up(*created, || async {
+                            aws.elbv2
+                                .describe_tags()
+                                .resource_arns(arn)
+                                .send()
+                                .await
+                                .map_err(|e| {
+                                    AwsError::from_sdk("elasticloadbalancing:DescribeTags", arn, e)
+                                })
+                        })
+                        .await?;
+                    each.extend(one);
                 }
                 each
             }
-            Err(e) if e.is_gone() => Vec::new(),
             Err(e) => return Err(e),
         };
         for d in found.iter().flat_map(|f| f.tag_descriptions()) {
@@ -216,9 +224,11 @@ impl ResourceKind for TargetGroup {
         if all.is_empty() {
             return Ok(Vec::new());
         }
-        let arns: Vec<String> = all
+        // Target groups do not say when they were made: one that a tag read cannot find is
+        // taken as gone (a group created again by name is the same group).
+        let arns: Vec<(String, Option<SystemTime>)> = all
             .iter()
-            .filter_map(|t| t.target_group_arn().map(str::to_owned))
+            .filter_map(|t| Some((t.target_group_arn()?.to_owned(), None)))
             .collect();
         let mut tags = tags_of(aws, &arns).await?;
         Ok(all
@@ -459,19 +469,25 @@ fn observe_lb(
 }
 
 /// The listeners of a load balancer, with its owner tags.
-async fn listeners_of(aws: &Aws, lb: &Observed) -> Result<Vec<Observed>, AwsError> {
-    let out = match aws
-        .elbv2
-        .describe_listeners()
-        .load_balancer_arn(&lb.id)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let e = AwsError::from_sdk("elasticloadbalancing:DescribeListeners", &lb.id, e);
-            return if e.is_gone() { Ok(Vec::new()) } else { Err(e) };
-        }
+async fn listeners_of(
+    aws: &Aws,
+    lb: &Observed,
+    created: Option<SystemTime>,
+) -> Result<Vec<Observed>, AwsError> {
+    let out = aws
+        .follow_up(created, || async {
+            aws.elbv2
+                .describe_listeners()
+                .load_balancer_arn(&lb.id)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("elasticloadbalancing:DescribeListeners", &lb.id, e)
+                })
+        })
+        .await?;
+    let Some(out) = out else {
+        return Ok(Vec::new());
     };
     let mut owner_tags = tags::owner_part(&lb.tags);
     let lb_label = lb
@@ -590,9 +606,14 @@ impl ResourceKind for LoadBalancer {
         if all.is_empty() {
             return Ok(Vec::new());
         }
-        let arns: Vec<String> = all
+        let arns: Vec<(String, Option<SystemTime>)> = all
             .iter()
-            .filter_map(|l| l.load_balancer_arn().map(str::to_owned))
+            .filter_map(|l| {
+                Some((
+                    l.load_balancer_arn()?.to_owned(),
+                    created_at(l.created_time()),
+                ))
+            })
             .collect();
         let mut tags = tags_of(aws, &arns).await?;
         let subnets: Vec<String> = all
@@ -625,7 +646,7 @@ impl ResourceKind for LoadBalancer {
                 continue;
             }
             {
-                let listeners = listeners_of(aws, &o).await?;
+                let listeners = listeners_of(aws, &o, created_at(lb.created_time())).await?;
                 out.push(o);
                 out.extend(listeners);
             }
@@ -944,7 +965,11 @@ impl ResourceKind for Listener {
         })?;
         cx.aws
             .settle(|| async {
-                let found = listeners_of(cx.aws, lb).await?.into_iter().find(
+                // Just created: asked again while not visible.
+                let found = listeners_of(cx.aws, lb, Some(SystemTime::now()))
+                    .await?
+                    .into_iter()
+                    .find(
                     |l| matches!(&l.facts, Facts::Listener { port: Some(p), .. } if *p == i32::from(*port)),
                 );
                 listed(found, "elasticloadbalancing:DescribeListeners", &res.name)

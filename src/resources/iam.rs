@@ -8,7 +8,7 @@ use aws_sdk_iam::types::Tag;
 
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, created_at};
 use crate::lab::{Kind, Resource, Spec};
 
 const ROOT: &str = "/awslab/";
@@ -136,11 +136,14 @@ impl ResourceKind for IamRole {
             if !keep(r.path(), r.role_name(), &prefix, &names) {
                 continue;
             }
-            // A role deleted between the listing and this call is simply gone.
-            let policies = match Self::attached(aws, r.role_name()).await {
-                Ok(p) => p,
-                Err(e) if e.is_gone() => continue,
-                Err(e) => return Err(e),
+            // Not visible yet right after its creation, or deleted since the listing.
+            let Some(policies) = aws
+                .follow_up(created_at(Some(r.create_date())), || {
+                    Self::attached(aws, r.role_name())
+                })
+                .await?
+            else {
+                continue;
             };
             let trust = r
                 .assume_role_policy_document()

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
 use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, from_ec2};
-use crate::aws::{Aws, AwsError, listed};
+use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, Resource, Spec};
 
 pub struct LaunchTemplate;
@@ -36,22 +36,20 @@ impl LaunchTemplate {
         // A hand-built template is known by its name.
         tags.entry(tags::NAME.to_owned())
             .or_insert_with(|| name.to_owned());
+        // Not visible yet right after its creation, or deleted since the listing.
         let versions = aws
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(id)
-            .versions("$Default")
-            .send()
-            .await;
-        let versions = match versions {
-            Ok(v) => v,
-            Err(e) => {
-                let e = AwsError::from_sdk("ec2:DescribeLaunchTemplateVersions", id, e);
-                if e.is_gone() {
-                    return Ok(None);
-                }
-                return Err(e);
-            }
+            .follow_up(created_at(t.create_time()), || async {
+                aws.ec2
+                    .describe_launch_template_versions()
+                    .launch_template_id(id)
+                    .versions("$Default")
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ec2:DescribeLaunchTemplateVersions", id, e))
+            })
+            .await?;
+        let Some(versions) = versions else {
+            return Ok(None);
         };
         let version = versions.launch_template_versions().first();
         let data = version.and_then(|v| v.launch_template_data());

@@ -7,6 +7,7 @@
 //! bucket first deletes every object version and delete marker.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
@@ -24,7 +25,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, Waiter, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, listed};
+use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, PublicAccess, Resource, SiteFile, Spec};
 
 /// The bucket name of an owner's bucket: `<logical>-<env>-<account>`, lowercase, at most 63
@@ -348,8 +349,8 @@ async fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<StoredObject>, AwsE
     futures::future::try_join_all(heads).await
 }
 
-/// Buckets of this client's region, by name.
-async fn buckets_here(aws: &Aws) -> Result<Vec<String>, AwsError> {
+/// Buckets of this client's region: name and creation time.
+async fn buckets_here(aws: &Aws) -> Result<Vec<(String, Option<SystemTime>)>, AwsError> {
     // Asked by region: a bucket of another region answers only through that region's endpoint.
     let out = aws
         .s3
@@ -362,18 +363,18 @@ async fn buckets_here(aws: &Aws) -> Result<Vec<String>, AwsError> {
         .buckets()
         .iter()
         .filter(|b| b.bucket_region().is_none_or(|r| r == aws.region))
-        .filter_map(|b| b.name().map(str::to_owned))
+        .filter_map(|b| Some((b.name()?.to_owned(), created_at(b.creation_date()))))
         .collect())
 }
 
-/// Answers that mean "not a bucket we can look at here": gone meanwhile, in another region
-/// (an emulator may ignore the region filter), or closed to us by its policy. Such a bucket is
-/// not the lab's, so discovery goes on without it.
+/// Answers that mean "not a bucket we can look at here": in another region (an emulator may
+/// ignore the region filter), or closed to us by its policy. Such a bucket is not the lab's, so
+/// discovery goes on without it.
 fn not_ours_here(e: &AwsError) -> bool {
     matches!(
         e.code.as_str(),
-        "NoSuchBucket" | "PermanentRedirect" | "AuthorizationHeaderMalformed" | "AccessDenied"
-    ) || e.is_gone()
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" | "AccessDenied"
+    )
 }
 
 pub struct Bucket;
@@ -392,16 +393,24 @@ impl ResourceKind for Bucket {
             Scope::Named(n) if n.is_empty() => return Ok(Vec::new()),
             _ => buckets_here(aws).await?,
         };
-        let candidates: Vec<String> = match scope {
-            Scope::Named(wanted) => names.into_iter().filter(|n| wanted.contains(n)).collect(),
+        let candidates: Vec<(String, Option<SystemTime>)> = match scope {
+            Scope::Named(wanted) => names
+                .into_iter()
+                .filter(|(n, _)| wanted.contains(n))
+                .collect(),
             Scope::Region => names,
             // awslab's names end in an account id (no STS call needed); the tags decide.
-            _ => names.into_iter().filter(|n| ends_in_account(n)).collect(),
+            _ => names
+                .into_iter()
+                .filter(|(n, _)| ends_in_account(n))
+                .collect(),
         };
         let mut out = Vec::new();
-        for name in candidates {
-            let t = match tags_of(aws, &name).await {
-                Ok(t) => t,
+        for (name, created) in candidates {
+            // Not visible yet right after its creation, or deleted since the listing.
+            let t = match aws.follow_up(created, || tags_of(aws, &name)).await {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
                 Err(e) if not_ours_here(&e) => continue,
                 Err(e) => return Err(e),
             };
@@ -413,11 +422,12 @@ impl ResourceKind for Bucket {
                 _ => true,
             };
             if wanted {
-                match observe(aws, &name, t).await {
-                    Ok(found) => out.extend(found),
-                    // Deleted between the listing and now.
-                    Err(e) if e.code == "NoSuchBucket" => {}
-                    Err(e) => return Err(e),
+                // Not visible yet right after its creation, or deleted since the listing.
+                if let Some(found) = aws
+                    .follow_up(created, || observe(aws, &name, t.clone()))
+                    .await?
+                {
+                    out.extend(found);
                 }
             }
         }
