@@ -37,6 +37,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{path} is not a lab file: {why}")]
+    #[diagnostic(
+        code(awslab::not_a_lab_file),
+        help("a lab is a bundled id (see `awslab list`) or a .toml lab file")
+    )]
+    NotALabFile { path: String, why: String },
+
     #[error("{message}")]
     #[diagnostic(code(awslab::usage))]
     Usage {
@@ -80,6 +87,7 @@ impl Error {
             Error::Lab(_)
             | Error::LabNotFound { .. }
             | Error::ReadLab { .. }
+            | Error::NotALabFile { .. }
             | Error::Usage { .. } => exit::USAGE,
             Error::Aws(e) => match e.class {
                 ErrorClass::Unreachable | ErrorClass::Credentials => exit::UNREACHABLE,

@@ -457,3 +457,49 @@ fn an_objects_source_must_be_a_directory_beside_the_lab() {
         "{err}"
     );
 }
+
+/// An include or a command-line argument that is not a lab file is refused unread: the secret
+/// in the environment (`/proc/self/environ`) or in a credentials file never reaches stderr.
+#[test]
+fn files_that_are_not_labs_are_never_read_or_quoted() {
+    const SECRET: &str = "AKIA-awslab-test-secret";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let top = dir.path().join("top.toml");
+    std::fs::write(
+        &top,
+        alb().replace(
+            "lab = \"vpc-public-private\"",
+            "lab = \"/proc/self/environ\"",
+        ),
+    )
+    .expect("write");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        format!("[default]\naws_secret_access_key = {SECRET}\n"),
+    )
+    .expect("write");
+    let run = |arg: &std::path::Path| {
+        let out = assert_cmd::Command::cargo_bin("awslab")
+            .expect("bin")
+            .args(["--color", "never", "validate"])
+            .arg(arg)
+            .env("AWSLAB_TEST_SECRET", SECRET)
+            .assert()
+            .code(2);
+        String::from_utf8_lossy(&out.get_output().stderr)
+            .replace(&dir.path().display().to_string(), "[TMP]")
+    };
+    let err = run(&top);
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(
+        err.contains("[TMP]/top.toml:63:7: cannot include `/proc/self/environ`"),
+        "{err}"
+    );
+    let err = run(&credentials);
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(
+        err.contains("[TMP]/credentials is not a lab file: its name does not end in `.toml`"),
+        "{err}"
+    );
+}
