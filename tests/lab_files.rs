@@ -503,3 +503,84 @@ fn files_that_are_not_labs_are_never_read_or_quoted() {
         "{err}"
     );
 }
+
+/// A `source` directory, or anything in it at any depth, that resolves outside the lab's folder
+/// is refused before any call, naming the path; links that stay inside are followed.
+#[cfg(unix)]
+#[test]
+fn a_source_never_reaches_outside_the_lab_folder() {
+    use std::os::unix::fs::symlink;
+    let s3 =
+        std::fs::read_to_string(common::root().join("labs/s3-static-website.toml")).expect("lab");
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join(".ssh")).expect("dir");
+    std::fs::write(home.path().join(".ssh/id_ed25519"), b"PRIVATE").expect("write");
+    let course = tempfile::tempdir().expect("course");
+    let lab = course.path().join("site.toml");
+    std::fs::write(&lab, &s3).expect("write");
+    let site = course.path().join("assets/site");
+    std::fs::create_dir_all(site.join("img")).expect("dir");
+    std::fs::write(site.join("index.html"), b"<h1>hi</h1>").expect("write");
+    std::fs::write(site.join("error.html"), b"<h1>no</h1>").expect("write");
+    let validate = |path: &std::path::Path, code: i32| {
+        let out = assert_cmd::Command::cargo_bin("awslab")
+            .expect("bin")
+            .args([
+                "--color",
+                "never",
+                "--endpoint-url",
+                UNREACHABLE,
+                "validate",
+            ])
+            .arg(path)
+            .assert()
+            .code(code);
+        unwrap_lines(&String::from_utf8_lossy(&out.get_output().stderr))
+            .replace(&home.path().display().to_string(), "[HOME]")
+    };
+    // Inside: followed.
+    symlink("../index.html", site.join("img/home.html")).expect("link");
+    validate(&lab, 0);
+    // Deep inside the source, a link to ~/.ssh.
+    symlink(home.path().join(".ssh"), site.join("img/keys")).expect("link");
+    let err = validate(&lab, 2);
+    assert!(err.contains("site.toml:"), "{err}");
+    assert!(
+        err.contains("`img/keys` is a symbolic link to [HOME]/.ssh, outside the folder"),
+        "{err}"
+    );
+    std::fs::remove_file(site.join("img/keys")).expect("rm");
+    // The source directory itself reached through a link out of the folder.
+    let elsewhere = course.path().join("other.toml");
+    std::fs::write(
+        &elsewhere,
+        s3.replace("source = \"assets/site\"", "source = \"home/.ssh\""),
+    )
+    .expect("write");
+    symlink(home.path(), course.path().join("home")).expect("link");
+    let err = validate(&elsewhere, 2);
+    assert!(
+        err.contains(
+            "cannot read `home/.ssh`: it resolves to [HOME]/.ssh, outside the lab's folder"
+        ),
+        "{err}"
+    );
+}
+
+/// A diagnostic with miette's wrapped lines joined again.
+fn unwrap_lines(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        match line.trim_start().strip_prefix("│ ") {
+            Some(rest) if !out.is_empty() && !line.trim_start().starts_with("│ ·") => {
+                out.push(' ');
+                out.push_str(rest);
+            }
+            _ => {
+                out.push('\n');
+                out.push_str(line);
+            }
+        }
+    }
+    out
+}

@@ -79,36 +79,38 @@ fn site_file(key: String, content: Vec<u8>) -> SiteFile {
     }
 }
 
-/// The files under `dir` (recursively), keyed by their path below it with `/`.
-fn read_tree(dir: &Path) -> Result<Vec<SiteFile>, String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let p = entry.path();
-            // Links are not followed: what is uploaded is what lies in the directory.
-            if entry.file_type().map_err(|e| e.to_string())?.is_symlink() {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let key = p
-                .strip_prefix(dir)
-                .map_err(|e| e.to_string())?
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            let content = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            out.push(site_file(key, content));
+/// The most bytes a lab's `source` directory may hold: its files are read at load time.
+const MAX_SOURCE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The files under `dir` (recursively), keyed by their path below it with `/`. Every path,
+/// links resolved, must stay inside `folder` (the lab's folder).
+fn read_tree(dir: &Path, folder: &Path) -> Result<Vec<SiteFile>, String> {
+    let opts = crate::tree::Options {
+        like_docker: false,
+        max_bytes: MAX_SOURCE_BYTES,
+    };
+    let tree = crate::tree::walk(dir, folder, opts).map_err(|e| match e {
+        // The diagnostic already names the directory.
+        crate::tree::TreeError::Refused { problems, .. } => problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        crate::tree::TreeError::Outside { real, .. } => {
+            format!(
+                "it resolves to {}, outside the lab's folder",
+                real.display()
+            )
         }
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+        other => other.to_string(),
+    })?;
+    tree.files
+        .into_iter()
+        .map(|f| {
+            let content = std::fs::read(&f.path).map_err(|e| format!("{}: {e}", f.rel))?;
+            Ok(site_file(f.rel, content))
+        })
+        .collect()
 }
 
 /// A lab's `source` directory: beside a lab file, or among the bundled assets.
@@ -121,12 +123,11 @@ fn assets_for(source: &LabSource, dir: &str) -> Result<Vec<SiteFile>, String> {
     }
     match source {
         LabSource::File(path) => {
-            let base = path.parent().unwrap_or_else(|| Path::new("."));
-            let full = base.join(rel);
-            if !full.is_dir() {
-                return Err(format!("{} is not a directory", full.display()));
-            }
-            read_tree(&full)
+            let base = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| Path::new("."));
+            read_tree(&base.join(rel), base)
         }
         LabSource::Bundled(_) => {
             let prefix = format!("{rel}/");

@@ -1,6 +1,5 @@
-//! Files awslab reads from the user's disk, confined to a folder: what a path is (for messages
-//! that say so), whether it stays inside the folder once links are resolved, and the walk of a
-//! directory whose files are uploaded (a lab's `source`, `awslab push DIR`).
+//! What a file-system entry is, in words, and whether a path stays inside a folder once its
+//! links are resolved.
 
 use std::fs::{FileType, Metadata};
 use std::path::{Path, PathBuf};
