@@ -2,6 +2,7 @@
 //! the same script users run) and gives each test its own env so tests run in parallel.
 #![allow(dead_code)]
 
+pub mod ecr_store;
 pub mod proxy;
 pub mod student;
 

@@ -68,6 +68,8 @@ pub struct Faults {
     pub hang_at_mutation: Option<u32>,
     /// Seed of the shares above, so a failing run can be replayed.
     pub seed: u64,
+    /// Answers ECR's layer calls and the registry API itself (`ecr_store.rs`).
+    pub store: Option<Arc<super::ecr_store::EcrStore>>,
 }
 
 /// Counts of what went through.
@@ -414,7 +416,12 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
             error_response(&call, f)
         }
         None => {
-            let response = forward(state, &call).await?;
+            let stored = state.faults.store.as_ref();
+            let response = match stored.and_then(|s| s.answer(&call.head, &call.action, &call.body))
+            {
+                Some(answer) => answer,
+                None => forward(state, &call).await?,
+            };
             if !call.read {
                 state.counts.mutations.fetch_add(1, Ordering::SeqCst);
                 let n = state.mutations.fetch_add(1, Ordering::SeqCst) + 1;
