@@ -584,3 +584,11 @@ fn unwrap_lines(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn an_image_tag_follows_the_oci_grammar() {
+    let ecr = std::fs::read_to_string(common::root().join("labs/ecr-push.toml")).expect("lab");
+    let err = up_variant("tag", &ecr.replace("tag = \"v1\"", "tag = \"bad tag!\""), 2);
+    assert!(err.contains("tag.toml:"), "{err}");
+    assert!(err.contains("\"bad tag!\" is not an image tag"), "{err}");
+}

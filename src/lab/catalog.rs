@@ -83,10 +83,11 @@ fn site_file(key: String, content: Vec<u8>) -> SiteFile {
 const MAX_SOURCE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The files under `dir` (recursively), keyed by their path below it with `/`. Every path,
-/// links resolved, must stay inside `folder` (the lab's folder).
-fn read_tree(dir: &Path, folder: &Path) -> Result<Vec<SiteFile>, String> {
+/// links resolved, must stay inside `folder` (the lab's folder). `like_docker` leaves out
+/// `.git` and what `dir/.dockerignore` excludes.
+fn read_tree(dir: &Path, folder: &Path, like_docker: bool) -> Result<Vec<SiteFile>, String> {
     let opts = crate::tree::Options {
-        like_docker: false,
+        like_docker,
         max_bytes: MAX_SOURCE_BYTES,
     };
     let tree = crate::tree::walk(dir, folder, opts).map_err(|e| match e {
@@ -114,7 +115,7 @@ fn read_tree(dir: &Path, folder: &Path) -> Result<Vec<SiteFile>, String> {
 }
 
 /// A lab's `source` directory: beside a lab file, or among the bundled assets.
-fn assets_for(source: &LabSource, dir: &str) -> Result<Vec<SiteFile>, String> {
+fn assets_for(source: &LabSource, dir: &str, like_docker: bool) -> Result<Vec<SiteFile>, String> {
     let rel = dir.trim_end_matches('/');
     if rel.split('/').any(|part| part == "..") || Path::new(rel).is_absolute() || rel.is_empty() {
         return Err(
@@ -127,7 +128,7 @@ fn assets_for(source: &LabSource, dir: &str) -> Result<Vec<SiteFile>, String> {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or_else(|| Path::new("."));
-            read_tree(&base.join(rel), base)
+            read_tree(&base.join(rel), base, like_docker)
         }
         LabSource::Bundled(_) => {
             let prefix = format!("{rel}/");
@@ -404,7 +405,7 @@ fn load_nested(
     let lab = match parse::parse_file(&mut c) {
         Some(file) => {
             let included = load_includes(source, &file, depth)?;
-            let assets = |dir: &str| assets_for(source, dir);
+            let assets = |dir: &str, like_docker: bool| assets_for(source, dir, like_docker);
             validate::validate(&mut c, file, sets, &path, included, &assets)
         }
         None => None,

@@ -488,7 +488,9 @@ impl ResourceKind for Image {
                 (cx.progress)(format!("{sent}/{total} bytes"));
             }
         };
-        let pushed = crate::push::push(cx.aws, &repo, tag, &image, &report).await?;
+        let pushed = crate::push::push(cx.aws, &repo, tag, &image, &report)
+            .await
+            .map_err(crate::push::PushError::into_aws)?;
         let t = cx.owner.child_tags(&format!("{repository}:{tag}"));
         Ok(Observed {
             kind: Kind::Image,
