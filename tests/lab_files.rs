@@ -592,3 +592,55 @@ fn an_image_tag_follows_the_oci_grammar() {
     assert!(err.contains("tag.toml:"), "{err}");
     assert!(err.contains("\"bad tag!\" is not an image tag"), "{err}");
 }
+
+/// With `--format json` a failure is also JSON on stdout: the exit code, the diagnostic code,
+/// and each located issue.
+#[test]
+fn a_failure_is_json_on_stdout_with_format_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        bundled().replace("cidr = \"10.0.11.0/24\"", "cidr = \"10.0.11.0/33\""),
+    )
+    .expect("write");
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args([
+            "--endpoint-url",
+            UNREACHABLE,
+            "--format",
+            "json",
+            "up",
+            "--yes",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["exit_code"], 2);
+    assert_eq!(json["error"]["code"], "awslab::lab_file");
+    let issue = &json["error"]["issues"][0];
+    assert_eq!(issue["severity"], "error");
+    assert_eq!(
+        issue["location"],
+        format!("{}:85:8", path.display()),
+        "{json:#}"
+    );
+    assert_eq!(
+        issue["message"],
+        "`10.0.11.0/33` is not an IPv4 CIDR such as 10.0.0.0/16"
+    );
+    // Usage errors too (found before the command runs).
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args(["--format", "json", "--env", "no spaces", "list"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["error"]["code"], "awslab::usage", "{json}");
+}
