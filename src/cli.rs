@@ -195,20 +195,33 @@ pub enum Cmd {
         force: bool,
     },
     /// Push an image into an ECR repository through the ECR API (no Docker needed): a `docker
-    /// save` archive, an OCI image layout (directory or tar), or a directory of files packed
-    /// into a one-layer image. Layers the repository has are skipped, so an interrupted push
-    /// resumes.
+    /// save` archive (.tar or .tar.gz), an OCI image layout (directory or tar), or a directory of
+    /// files packed into a one-layer image. Layers the repository has are skipped, so an
+    /// interrupted push resumes. Nothing is uploaded until the whole input has been read and
+    /// checked against its digests.
     #[command(after_help = "Examples:
   awslab push labs/assets/hello-web --repository lab/web --tag v1
   docker save web:v1 -o web.tar && awslab push web.tar --repository lab/web --tag v1
-  awslab push ./oci-layout-dir --repository lab/web --tag v2 --format json")]
+  docker save web:v1 api:v2 | gzip > all.tar.gz
+  awslab push all.tar.gz:api:v2 --repository lab/api --tag v2     (one image of several)
+  awslab push ./oci-layout-dir:v2 --repository lab/web --tag v2 --format json
+
+A directory is packed like a `docker build` context: `.git` and what its `.dockerignore`
+excludes are left out; a symbolic link that stays inside the directory is followed (the
+target's content is packed under the link's name); a link out of it, a dangling link or a
+FIFO, socket or device is an error naming each (exit 2). An archive or layout holding several
+images needs IMAGE:REF (a tag such as web:v1, an OCI ref name, or a digest); without it the
+error lists the images. Exit codes: 0 pushed, 1 refused or failed remotely, 2 bad input or
+arguments (nothing was called), 3 AWS unreachable.")]
     Push {
-        /// A `docker save` tar, an OCI layout (directory or tar), or a directory to pack.
-        image: std::path::PathBuf,
-        /// The ECR repository (it must exist).
+        /// The image: a `docker save` tar, an OCI layout (directory or tar) or a directory to
+        /// pack, optionally followed by `:REF` to choose one of several images.
+        #[arg(value_name = "IMAGE[:REF]")]
+        image: String,
+        /// The ECR repository (it must exist), e.g. `lab/web`.
         #[arg(long)]
         repository: String,
-        /// The tag to give the image.
+        /// The tag to give the image: 1-128 of letters, digits, `_`, `.`, `-`.
         #[arg(long)]
         tag: String,
     },
@@ -293,6 +306,15 @@ fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
 }
 
 impl Cli {
+    /// The output format asked for.
+    pub fn format(&self) -> Format {
+        match self.global.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Junit => Format::Junit,
+        }
+    }
+
     /// Plain settings and command; `is_terminal` is whether stderr is a terminal.
     pub fn resolve(self, is_terminal: bool) -> Result<(Settings, Command), Error> {
         let g = self.global;
@@ -378,11 +400,21 @@ impl Cli {
                 image,
                 repository,
                 tag,
-            } => Command::Push {
-                image,
-                repository,
-                tag,
-            },
+            } => {
+                crate::push::check_tag(&tag)
+                    .map_err(|m| Error::usage(format!("--tag: {m}"), Some("e.g. --tag v1")))?;
+                crate::push::check_repository(&repository).map_err(|m| {
+                    Error::usage(
+                        format!("--repository: {m}"),
+                        Some("e.g. --repository lab/web"),
+                    )
+                })?;
+                Command::Push {
+                    image: crate::image::ImageArg::parse(&image),
+                    repository,
+                    tag,
+                }
+            }
             Cmd::Sweep {
                 expired,
                 all_regions,

@@ -21,11 +21,14 @@ use crate::lab::{Lab, StageSel};
 use crate::settings::{Command, Format, Settings};
 use crate::ui::{Printer, TermReporter, render};
 
-/// Renders an error once and returns its exit code.
+/// Renders an error once (to stderr; with `--format json` also as JSON to stdout) and returns
+/// its exit code.
 pub fn fail(printer: Option<&Printer>, e: &Error) -> ExitCode {
-    match printer {
-        Some(p) => p.diagnostic(e),
-        None => Printer::plain().diagnostic(e),
+    let plain = Printer::plain();
+    let p = printer.unwrap_or(&plain);
+    p.diagnostic(e);
+    if p.format == Format::Json {
+        p.json(&crate::error::ErrorReport::of(e));
     }
     ExitCode::from(e.exit_code())
 }
@@ -382,29 +385,24 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
 async fn push(
     s: &Settings,
     p: &Printer,
-    image: &std::path::Path,
+    image: &crate::image::ImageArg,
     repository: &str,
     tag: &str,
 ) -> Result<u8, Error> {
-    let loaded = crate::image::load(image).map_err(|e| Error::Usage {
-        message: e.to_string(),
-        help: Some(
-            "give a `docker save` archive, an OCI image layout (directory or tar) or a directory of files"
-                .to_owned(),
-        ),
-    })?;
+    let loaded = crate::image::load(&image.path, image.reference.as_deref())?;
     let aws = aws::connect(&s.aws).await;
     let started = Instant::now();
     p.info(&format!(
-        "pushing {} ({} layer(s), {} bytes, {}) to {repository}:{tag}",
-        image.display(),
+        "pushing {} ({}; {} layer(s), {} bytes, {}) to {repository}:{tag}",
+        image.path.display(),
+        loaded.input,
         loaded.layers.len(),
         loaded.size(),
         loaded.digest()
     ));
     let bar = crate::ui::progress::bytes_bar(p);
     let progress = |sent: u64, total: u64| bar.update(sent, total);
-    let pushed = crate::push::push(&aws, repository, tag, &loaded, &progress).await;
+    let pushed = crate::push::push(&aws, repository, tag, &loaded, false, &progress).await;
     bar.finish();
     let pushed = pushed?;
     let secs = started.elapsed().as_secs_f64();

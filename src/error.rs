@@ -4,7 +4,8 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::aws::{AwsError, ErrorClass};
-use crate::lab::LabDiagnostics;
+use crate::lab::{LabDiagnostics, Severity};
+use crate::push::PushError;
 
 /// Exit codes (DESIGN.md): 0 ok, 1 check failed or resources failed, 2 usage or lab file,
 /// 3 AWS or emulator unreachable, credentials.
@@ -37,6 +38,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{path} is not a lab file: {why}")]
+    #[diagnostic(
+        code(awslab::not_a_lab_file),
+        help("a lab is a bundled id (see `awslab list`) or a .toml lab file")
+    )]
+    NotALabFile { path: String, why: String },
+
     #[error("{message}")]
     #[diagnostic(code(awslab::usage))]
     Usage {
@@ -48,6 +56,14 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Aws(#[from] AwsError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Image(#[from] crate::image::ImageError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Push(#[from] crate::push::PushError),
 
     #[error("{what}: {count} resource(s) could not be {verb}")]
     #[diagnostic(code(awslab::incomplete), help("{detail}"))]
@@ -80,12 +96,89 @@ impl Error {
             Error::Lab(_)
             | Error::LabNotFound { .. }
             | Error::ReadLab { .. }
+            | Error::NotALabFile { .. }
             | Error::Usage { .. } => exit::USAGE,
-            Error::Aws(e) => match e.class {
+            Error::Image(_) => exit::USAGE,
+            Error::Aws(e) | Error::Push(PushError::Aws(e)) => match e.class {
                 ErrorClass::Unreachable | ErrorClass::Credentials => exit::UNREACHABLE,
                 _ => exit::FAILED,
             },
+            Error::Push(PushError::TagTaken { .. }) => exit::FAILED,
             Error::Incomplete { .. } | Error::Io { .. } => exit::FAILED,
+        }
+    }
+}
+
+/// The version of the JSON written for a failure with `--format json`; fields are only added.
+pub const ERROR_SCHEMA_VERSION: u32 = 1;
+
+/// A failure as `--format json` writes it to stdout (the rendered error still goes to stderr).
+#[derive(Debug, serde::Serialize)]
+pub struct ErrorReport {
+    pub schema_version: u32,
+    pub ok: bool,
+    pub exit_code: u8,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ErrorBody {
+    /// The diagnostic code (`awslab::image::not_an_image`), stable for scripts.
+    pub code: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+    /// The errors under this one, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
+    /// Located lab-file issues.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<IssueReport>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct IssueReport {
+    pub severity: &'static str,
+    /// `file:line:col`.
+    pub location: String,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl ErrorReport {
+    pub fn of(e: &Error) -> ErrorReport {
+        let mut causes = Vec::new();
+        let mut next = std::error::Error::source(e);
+        while let Some(c) = next {
+            causes.push(c.to_string());
+            next = c.source();
+        }
+        let issues = match e {
+            Error::Lab(d) => d
+                .issues
+                .iter()
+                .map(|i| IssueReport {
+                    severity: match i.severity {
+                        Severity::Error => "error",
+                        Severity::Warning => "warning",
+                    },
+                    location: i.location.clone(),
+                    message: i.message.clone(),
+                    help: i.help.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        ErrorReport {
+            schema_version: ERROR_SCHEMA_VERSION,
+            ok: false,
+            exit_code: e.exit_code(),
+            error: ErrorBody {
+                code: e.code().map(|c| c.to_string()),
+                message: e.to_string(),
+                help: e.help().map(|h| h.to_string()),
+                causes,
+                issues,
+            },
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod push;
 pub mod reach;
 pub mod resources;
 pub mod settings;
+pub mod tree;
 pub mod ui;
 
 pub use error::Error;

@@ -7,9 +7,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = awslab::cli::Cli::parse();
     let tty = std::io::stderr().is_terminal();
+    // Known before the rest is checked, so a usage error is JSON too with `--format json`.
+    let format = cli.format();
     let (settings, command) = match cli.resolve(tty) {
         Ok(x) => x,
-        Err(e) => return awslab::commands::fail(None, &e),
+        Err(e) => {
+            return awslab::commands::fail(Some(&awslab::ui::Printer::plain_as(format)), &e);
+        }
     };
     let printer = awslab::ui::Printer::new(&settings, tty);
     awslab::commands::init_tracing(settings.verbose);

@@ -65,7 +65,7 @@ pub enum Command {
         force: bool,
     },
     Push {
-        image: std::path::PathBuf,
+        image: crate::image::ImageArg,
         repository: String,
         tag: String,
     },

@@ -1,14 +1,21 @@
-//! `awslab push` against the emulators' ECR API: every input form, re-push, resume, an
-//! immutable tag, bad inputs; and, where the emulator serves the registry `/v2/` API, the
-//! manifest pulled back by digest. Each test has its own repositories.
+//! `awslab push` against the emulators' ECR API, through a registry that keeps what ECR keeps
+//! (`common/ecr_store.rs`): every input form, re-push, resume, an immutable tag, several images
+//! in one archive, a folder packed like a build context, a large image with bounded memory;
+//! and every pushed image pulled back whole (blobs against their digests and sizes, layers
+//! against the config's diff ids) and compared with what was pushed. Each test has its own
+//! repositories and its own proxy.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use awslab::image;
+use common::ecr_store::EcrStore;
+use common::proxy::{FaultProxy, Faults};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn ecr() -> aws_sdk_ecr::Client {
     aws_sdk_ecr::Client::new(&common::sdk_config("us-east-1").await)
@@ -63,14 +70,185 @@ async fn images(name: &str) -> Vec<(String, String)> {
     v
 }
 
-fn push(image: &Path, repo: &str, tag: &str) -> std::process::Output {
-    let home = tempfile::tempdir().expect("home");
-    common::awslab(home.path())
-        .args(["--format", "json", "push"])
-        .arg(image)
-        .args(["--repository", repo, "--tag", tag])
-        .output()
-        .expect("push")
+/// An image pulled back through the registry API, checked whole.
+struct Pulled {
+    manifest: Vec<u8>,
+    config: Vec<u8>,
+    /// As stored (compressed or not).
+    layers: Vec<Vec<u8>>,
+    /// Uncompressed tars.
+    tars: Vec<Vec<u8>>,
+}
+
+impl Pulled {
+    /// (path, content) of every file in the image's layers.
+    fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for t in &self.tars {
+            let mut archive = tar::Archive::new(t.as_slice());
+            for e in archive.entries().expect("entries") {
+                let mut e = e.expect("entry");
+                if !e.header().entry_type().is_file() {
+                    continue;
+                }
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).expect("read");
+                out.push((e.path().expect("path").display().to_string(), data));
+            }
+        }
+        out
+    }
+}
+
+/// The emulator behind a proxy whose store keeps layers as ECR does and serves them back.
+struct Registry {
+    proxy: FaultProxy,
+    store: Arc<EcrStore>,
+}
+
+impl Registry {
+    async fn start() -> Registry {
+        let store = EcrStore::new();
+        let faults = Faults {
+            store: Some(store.clone()),
+            ..Faults::default()
+        };
+        let proxy = FaultProxy::start(&common::endpoint(), faults).await;
+        Registry { proxy, store }
+    }
+
+    /// `awslab --format json ARGS` through the proxy, in a region.
+    async fn awslab(&self, region: &str, args: &[&str]) -> std::process::Output {
+        let home = tempfile::tempdir().expect("home");
+        common::awslab_via(home.path(), &self.proxy.url)
+            .env("AWS_REGION", region)
+            .args(args)
+            .output()
+            .await
+            .expect("awslab")
+    }
+
+    async fn push(&self, image: &str, repo: &str, tag: &str) -> std::process::Output {
+        self.awslab(
+            "us-east-1",
+            &[
+                "--format",
+                "json",
+                "push",
+                image,
+                "--repository",
+                repo,
+                "--tag",
+                tag,
+            ],
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let host = self.proxy.url.trim_start_matches("http://").to_owned();
+        let mut s = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("send");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.expect("read");
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+        let status = String::from_utf8_lossy(&raw[9..12]).parse().unwrap_or(0);
+        (status, raw[split + 4..].to_vec())
+    }
+
+    /// Pulls `repo:reference` and checks it is whole: the manifest, the config and every layer
+    /// against their digests and sizes, each layer's content against the config's diff id.
+    async fn pull(&self, repo: &str, reference: &str) -> Pulled {
+        let (status, manifest) = self.get(&format!("/v2/{repo}/manifests/{reference}")).await;
+        assert_eq!(
+            status,
+            200,
+            "{repo}:{reference}: {}",
+            String::from_utf8_lossy(&manifest)
+        );
+        let parsed: Value = serde_json::from_slice(&manifest).expect("manifest");
+        let blob = |d: &Value| {
+            let digest = d["digest"].as_str().expect("digest").to_owned();
+            let size = d["size"].as_u64().expect("size");
+            (digest, size)
+        };
+        let mut fetch = Vec::new();
+        for d in
+            std::iter::once(&parsed["config"]).chain(parsed["layers"].as_array().expect("layers"))
+        {
+            let (digest, size) = blob(d);
+            let (status, body) = self.get(&format!("/v2/{repo}/blobs/{digest}")).await;
+            assert_eq!(status, 200, "{repo}: blob {digest} is not there");
+            assert_eq!(
+                image::sha256(&body),
+                digest,
+                "{repo}: blob {digest} came back changed"
+            );
+            assert_eq!(
+                body.len() as u64,
+                size,
+                "{repo}: blob {digest} has another size"
+            );
+            fetch.push((d["mediaType"].as_str().unwrap_or_default().to_owned(), body));
+        }
+        let config = fetch.remove(0).1;
+        let config_json: Value = serde_json::from_slice(&config).expect("config");
+        let diff_ids: Vec<&str> = config_json["rootfs"]["diff_ids"]
+            .as_array()
+            .expect("diff ids")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(diff_ids.len(), fetch.len(), "one diff id per layer");
+        let mut tars = Vec::new();
+        for ((media, layer), diff_id) in fetch.iter().zip(&diff_ids) {
+            let tar = if media.ends_with("gzip") {
+                let mut t = Vec::new();
+                flate2::read::MultiGzDecoder::new(layer.as_slice())
+                    .read_to_end(&mut t)
+                    .expect("gunzip");
+                t
+            } else {
+                layer.clone()
+            };
+            assert_eq!(
+                image::sha256(&tar),
+                *diff_id,
+                "{repo}: a layer does not match its diff id"
+            );
+            tars.push(tar);
+        }
+        Pulled {
+            manifest,
+            config,
+            layers: fetch.into_iter().map(|(_, b)| b).collect(),
+            tars,
+        }
+    }
+
+    /// Pulls `repo:reference` and asserts it is byte for byte the local image.
+    async fn pull_same(&self, repo: &str, reference: &str, local: &image::Image) -> Pulled {
+        let pulled = self.pull(repo, reference).await;
+        assert_eq!(
+            image::sha256(&pulled.manifest),
+            local.digest().to_string(),
+            "{repo}:{reference}: another manifest"
+        );
+        assert_eq!(pulled.config, local.config.to_vec().expect("config"));
+        let local_layers: Vec<Vec<u8>> = local
+            .layers
+            .iter()
+            .map(|l| l.to_vec().expect("layer"))
+            .collect();
+        assert!(
+            pulled.layers == local_layers,
+            "{repo}:{reference}: other layers"
+        );
+        pulled
+    }
 }
 
 fn pushed(out: &std::process::Output) -> Value {
@@ -79,17 +257,17 @@ fn pushed(out: &std::process::Output) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    common::json(out)
-}
-
-/// MiniStack 1.5.33 answers every `BatchCheckLayerAvailability` with UNAVAILABLE (even for a
-/// layer it holds), so there a push uploads everything again: the skipping is asserted on moto.
-fn reports_layers() -> bool {
-    common::emulator() != "ministack"
+    let json = common::json(out);
+    assert_eq!(json["schema_version"], 1, "{json}");
+    json
 }
 
 fn site() -> std::path::PathBuf {
     common::root().join("labs/assets/hello-web")
+}
+
+fn arg(p: &Path) -> String {
+    p.display().to_string()
 }
 
 fn tar_of(dir: &Path) -> Vec<u8> {
@@ -98,93 +276,108 @@ fn tar_of(dir: &Path) -> Vec<u8> {
     b.into_inner().expect("tar")
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// A classic `docker save` directory of images (tag, a file's content).
+fn docker_save(images: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut manifest = Vec::new();
+    for (i, (tag, content)) in images.iter().enumerate() {
+        let files = tempfile::tempdir().expect("dir");
+        std::fs::write(files.path().join("file.txt"), content).expect("write");
+        let layer = tar_of(files.path());
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [image::sha256(&layer)]}}).to_string();
+        std::fs::create_dir(dir.path().join(format!("l{i}"))).expect("dir");
+        std::fs::write(dir.path().join(format!("l{i}/layer.tar")), &layer).expect("write");
+        std::fs::write(dir.path().join(format!("c{i}.json")), &config).expect("write");
+        manifest.push(serde_json::json!({"Config": format!("c{i}.json"), "RepoTags": [tag], "Layers": [format!("l{i}/layer.tar")]}));
+    }
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        Value::Array(manifest).to_string(),
+    )
+    .expect("write");
+    dir
+}
+
+fn uploaded(v: &Value) -> usize {
+    v["uploaded"].as_array().map_or(usize::MAX, Vec::len)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn every_input_form_pushes_and_a_repush_uploads_nothing() {
+async fn every_input_form_pushes_whole_and_a_repush_uploads_nothing() {
+    let reg = Registry::start().await;
     let repo = format!("t-push-{}", std::process::id());
     repository(&repo, false).await;
-    let local = image::load(&site()).expect("image");
+    let local = image::load(&site(), None).expect("image");
 
     // A directory, packed.
-    let first = pushed(&push(&site(), &repo, "v1"));
-    assert_eq!(
-        first["uploaded"].as_array().map(Vec::len),
-        Some(2),
-        "{first}"
-    );
+    let first = pushed(&reg.push(&arg(&site()), &repo, "v1").await);
+    assert_eq!(uploaded(&first), 2, "{first}");
     assert_eq!(first["unchanged"], false);
+    assert_eq!(first["input"]["kind"], "directory", "{first}");
+    reg.pull_same(&repo, "v1", &local).await;
     // Again: nothing uploaded.
-    let again = pushed(&push(&site(), &repo, "v1"));
+    let again = pushed(&reg.push(&arg(&site()), &repo, "v1").await);
     assert_eq!(again["unchanged"], true, "{again}");
-    assert_eq!(again["uploaded"].as_array().map(Vec::len), Some(0));
+    assert_eq!(uploaded(&again), 0);
 
     // An OCI layout directory, and the same as a tar: the blobs are there, only the tag is new.
     let layout = tempfile::tempdir().expect("dir");
     image::write_oci_layout(&local, layout.path()).expect("layout");
-    let v2 = pushed(&push(layout.path(), &repo, "v2"));
-    if reports_layers() {
-        assert_eq!(v2["uploaded"].as_array().map(Vec::len), Some(0), "{v2}");
-    }
-    // (moto reports its own digest for a pushed manifest; MiniStack's registry is checked
-    // below by pulling the manifest back.)
+    let v2 = pushed(&reg.push(&arg(layout.path()), &repo, "v2").await);
+    assert_eq!(uploaded(&v2), 0, "{v2}");
+    assert_eq!(v2["skipped"].as_array().map(Vec::len), Some(2), "{v2}");
+    reg.pull_same(&repo, "v2", &local).await;
     let archive = tempfile::NamedTempFile::new().expect("file");
     std::fs::write(archive.path(), tar_of(layout.path())).expect("write");
-    pushed(&push(archive.path(), &repo, "v3"));
+    let v3 = pushed(&reg.push(&arg(archive.path()), &repo, "v3").await);
+    assert_eq!(v3["input"]["kind"], "oci-layout-tar", "{v3}");
+    reg.pull_same(&repo, "v3", &local).await;
 
-    // A classic `docker save` archive (uncompressed layer, checked against the diff id).
-    let layer = tar_of(&site());
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [image::sha256(&layer)]}}).to_string();
-    let saved = tempfile::tempdir().expect("dir");
-    std::fs::create_dir(saved.path().join("l1")).expect("dir");
-    std::fs::write(saved.path().join("l1/layer.tar"), &layer).expect("write");
-    std::fs::write(saved.path().join("config.json"), &config).expect("write");
-    std::fs::write(
-        saved.path().join("manifest.json"),
-        serde_json::json!([{"Config": "config.json", "RepoTags": ["web:v4"], "Layers": ["l1/layer.tar"]}]).to_string(),
-    )
-    .expect("write");
+    // A classic `docker save` archive (uncompressed layer, checked against the diff id), and
+    // the same gzipped (`docker save | gzip`).
+    let saved = docker_save(&[("web:v4", b"<h1>v4</h1>")]);
     let docker = tempfile::NamedTempFile::new().expect("file");
     std::fs::write(docker.path(), tar_of(saved.path())).expect("write");
-    let v4 = pushed(&push(docker.path(), &repo, "v4"));
-    assert_eq!(v4["uploaded"].as_array().map(Vec::len), Some(2), "{v4}");
+    let v4 = pushed(&reg.push(&arg(docker.path()), &repo, "v4").await);
+    assert_eq!(uploaded(&v4), 2, "{v4}");
+    assert_eq!(v4["input"]["reference"], "web:v4", "{v4}");
+    let docker_local = image::load(docker.path(), None).expect("docker save");
+    let pulled = reg.pull_same(&repo, "v4", &docker_local).await;
+    assert_eq!(
+        pulled.files(),
+        [("file.txt".to_owned(), b"<h1>v4</h1>".to_vec())]
+    );
+    let gz = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(gz.path(), gzip(&tar_of(saved.path()))).expect("write");
+    let v5 = pushed(&reg.push(&arg(gz.path()), &repo, "v5").await);
+    assert_eq!(v5["input"]["gzipped"], true, "{v5}");
+    assert_eq!(uploaded(&v5), 0, "the same layers: {v5}");
+    reg.pull_same(&repo, "v5", &docker_local).await;
 
     let tags: Vec<String> = images(&repo).await.into_iter().map(|(t, _)| t).collect();
-    assert_eq!(tags, vec!["v1", "v2", "v3", "v4"]);
-
-    // Where the emulator serves the registry API, the manifest comes back with its digest.
-    if common::emulator() == "ministack" {
-        let body = registry_get(&format!("/v2/{repo}/manifests/v1"));
-        assert_eq!(image::sha256(&body), local.digest());
-    }
+    assert_eq!(tags, vec!["v1", "v2", "v3", "v4", "v5"]);
     remove(&repo).await;
-}
-
-/// GET on the emulator's registry API; the body.
-fn registry_get(path: &str) -> Vec<u8> {
-    let endpoint = common::endpoint();
-    let host = endpoint.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: {}\r\nConnection: close\r\n\r\n",
-        image::OCI_MANIFEST
-    )
-    .expect("send");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
-    let head = String::from_utf8_lossy(&raw[..split]);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    raw[split + 4..].to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_push_resumes_by_skipping_what_arrived() {
+    let reg = Registry::start().await;
     let repo = format!("t-resume-{}", std::process::id());
     repository(&repo, false).await;
-    let local = image::load(&site()).expect("image");
+    let local = image::load(&site(), None).expect("image");
     // The layer arrived before the interruption; the config and the manifest did not.
-    let client = ecr().await;
+    let conf = aws_sdk_ecr::config::Builder::from(&common::sdk_config("us-east-1").await)
+        .endpoint_url(&reg.proxy.url)
+        .build();
+    let client = aws_sdk_ecr::Client::from_conf(conf);
     let layer = &local.layers[0];
+    let data = layer.to_vec().expect("layer");
     let up = client
         .initiate_layer_upload()
         .repository_name(&repo)
@@ -197,8 +390,8 @@ async fn an_interrupted_push_resumes_by_skipping_what_arrived() {
         .repository_name(&repo)
         .upload_id(&id)
         .part_first_byte(0)
-        .part_last_byte(layer.data.len() as i64 - 1)
-        .layer_part_blob(aws_sdk_ecr::primitives::Blob::new(layer.data.clone()))
+        .part_last_byte(data.len() as i64 - 1)
+        .layer_part_blob(aws_sdk_ecr::primitives::Blob::new(data))
         .send()
         .await
         .expect("part");
@@ -206,51 +399,70 @@ async fn an_interrupted_push_resumes_by_skipping_what_arrived() {
         .complete_layer_upload()
         .repository_name(&repo)
         .upload_id(&id)
-        .layer_digests(&layer.digest)
+        .layer_digests(layer.digest.to_string())
         .send()
         .await
         .expect("complete");
-    let resumed = pushed(&push(&site(), &repo, "v1"));
-    if reports_layers() {
-        assert_eq!(
-            resumed["skipped"],
-            serde_json::json!([layer.digest]),
-            "{resumed}"
-        );
-        assert_eq!(
-            resumed["uploaded"],
-            serde_json::json!([local.config.digest])
-        );
-    }
+    let resumed = pushed(&reg.push(&arg(&site()), &repo, "v1").await);
+    assert_eq!(
+        resumed["skipped"],
+        serde_json::json!([layer.digest]),
+        "{resumed}"
+    );
+    assert_eq!(
+        resumed["uploaded"],
+        serde_json::json!([local.config.digest])
+    );
     assert_eq!(images(&repo).await.len(), 1);
+    reg.pull_same(&repo, "v1", &local).await;
     remove(&repo).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_immutable_tag_and_bad_inputs_are_refused_and_change_nothing() {
+    let reg = Registry::start().await;
     let repo = format!("t-imm-{}", std::process::id());
     repository(&repo, true).await;
-    pushed(&push(&site(), &repo, "v1"));
+    pushed(&reg.push(&arg(&site()), &repo, "v1").await);
     let before = images(&repo).await;
+    let calls = |action: &str| reg.proxy.counts.action(action).0;
+    let (initiated, put) = (calls("InitiateLayerUpload"), calls("PutImage"));
 
-    // Another image under the same tag.
+    // Another image under the same tag: refused by awslab before any upload, in its own words
+    // (PutImage is never called), and as JSON on stdout.
     let other = tempfile::tempdir().expect("dir");
     std::fs::write(other.path().join("index.html"), b"<h1>v2</h1>").expect("write");
-    let out = push(other.path(), &repo, "v1");
+    let out = reg.push(&arg(other.path()), &repo, "v1").await;
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tag v1 already names") && err.contains("IMMUTABLE"),
+        err.contains(&format!("refused: {repo}:v1 already names sha256:"))
+            && err.contains("IMMUTABLE; nothing was uploaded"),
         "{err}"
+    );
+    assert!(!err.contains("PutImage"), "{err}");
+    let json = common::json(&out);
+    assert_eq!(json["exit_code"], 1, "{json}");
+    assert_eq!(
+        json["error"]["code"], "awslab::push::immutable_tag",
+        "{json}"
+    );
+    assert_eq!(
+        (calls("InitiateLayerUpload"), calls("PutImage")),
+        (initiated, put),
+        "nothing was uploaded, PutImage was not called"
     );
 
     // A tampered OCI layout: refused before any call (exit 2), naming the blob.
-    let local = image::load(&site()).expect("image");
+    let local = image::load(&site(), None).expect("image");
     let layout = tempfile::tempdir().expect("dir");
     image::write_oci_layout(&local, layout.path()).expect("layout");
-    let hex = local.config.digest.trim_start_matches("sha256:");
-    std::fs::write(layout.path().join("blobs/sha256").join(hex), b"{}").expect("tamper");
-    let out = push(layout.path(), &repo, "v9");
+    let hex = local.config.digest.hex().to_owned();
+    let config = layout.path().join("blobs/sha256").join(&hex);
+    let mut tampered = std::fs::read(&config).expect("read");
+    tampered[0] = b'[';
+    std::fs::write(&config, tampered).expect("tamper");
+    let out = reg.push(&arg(layout.path()), &repo, "v9").await;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -259,42 +471,239 @@ async fn an_immutable_tag_and_bad_inputs_are_refused_and_change_nothing() {
         )),
         "{err}"
     );
+    assert_eq!(
+        common::json(&out)["error"]["code"],
+        "awslab::image::digest_mismatch"
+    );
     // A missing file, and a truncated archive.
-    let out = push(Path::new("/no/such/image.tar"), &repo, "v9");
+    let out = reg.push("/no/such/image.tar", &repo, "v9").await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /no/such/image.tar"));
     let bytes = tar_of(layout.path());
     let cut = tempfile::NamedTempFile::new().expect("file");
     std::fs::write(cut.path(), &bytes[..bytes.len() / 2]).expect("write");
-    let out = push(cut.path(), &repo, "v9");
+    let out = reg.push(&arg(cut.path()), &repo, "v9").await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt or truncated"));
 
     assert_eq!(images(&repo).await, before, "the repository is as it was");
+    reg.pull_same(&repo, "v1", &local).await;
     remove(&repo).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_layer_larger_than_a_part_goes_up_in_parts() {
+    let reg = Registry::start().await;
     let repo = format!("t-parts-{}", std::process::id());
     repository(&repo, false).await;
-    // 12 MiB that gzip cannot shrink: more than one 5-10 MiB part.
+    // 12 MiB that gzip cannot shrink: more than one part.
     let dir = tempfile::tempdir().expect("dir");
     let mut rng = fastrand::Rng::with_seed(7);
     let data: Vec<u8> = (0..12 * 1024 * 1024).map(|_| rng.u8(..)).collect();
     std::fs::write(dir.path().join("blob.bin"), &data).expect("write");
-    let out = pushed(&push(dir.path(), &repo, "big"));
+    let out = pushed(&reg.push(&arg(dir.path()), &repo, "big").await);
     assert!(
         out["bytes_uploaded"].as_u64().unwrap_or(0) > 12 * 1024 * 1024,
         "{out}"
     );
+    assert_eq!(reg.store.largest_part(), 5 * 1024 * 1024, "parts of 5 MiB");
     assert_eq!(images(&repo).await.len(), 1);
-    if common::emulator() == "ministack" {
-        // The registry serves it back whole.
-        let local = image::load(dir.path()).expect("image");
-        let body = registry_get(&format!("/v2/{repo}/manifests/big"));
-        assert_eq!(image::sha256(&body), local.digest());
+    let local = image::load(dir.path(), None).expect("image");
+    let pulled = reg.pull_same(&repo, "big", &local).await;
+    assert_eq!(pulled.files(), [("blob.bin".to_owned(), data)]);
+    remove(&repo).await;
+}
+
+/// A folder is packed as a `docker build` context: `.git` and what `.dockerignore` excludes are
+/// left out, links inside the folder are followed; what comes back is exactly that.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_is_packed_like_a_build_context_and_comes_back_so() {
+    use std::os::unix::fs::symlink;
+    let reg = Registry::start().await;
+    let repo = format!("t-context-{}", std::process::id());
+    repository(&repo, false).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".git/refs")).expect("dir");
+    std::fs::write(d.join(".git/config"), b"[remote]").expect("write");
+    std::fs::create_dir_all(d.join("app/static")).expect("dir");
+    std::fs::write(d.join("app/main.py"), b"print('hi')").expect("write");
+    std::fs::write(d.join("app/static/logo.svg"), b"<svg/>").expect("write");
+    std::fs::write(d.join("debug.log"), b"noise").expect("write");
+    std::fs::write(d.join(".env"), b"SECRET=1").expect("write");
+    std::fs::write(d.join(".dockerignore"), "*.log\n.env\n.dockerignore\n").expect("write");
+    symlink("app/main.py", d.join("main.py")).expect("link");
+    symlink("app/static", d.join("static")).expect("link");
+    let out = pushed(&reg.push(&arg(d), &repo, "ctx").await);
+    assert_eq!(out["input"]["links_followed"], 2, "{out}");
+    assert_eq!(
+        out["input"]["left_out"],
+        serde_json::json!([".dockerignore", ".env", ".git", "debug.log"]),
+        "{out}"
+    );
+    let local = image::load(d, None).expect("image");
+    let pulled = reg.pull_same(&repo, "ctx", &local).await;
+    let files: Vec<(String, String)> = pulled
+        .files()
+        .into_iter()
+        .map(|(p, c)| (p, String::from_utf8_lossy(&c).into_owned()))
+        .collect();
+    let want = [
+        ("app/main.py", "print('hi')"),
+        ("app/static/logo.svg", "<svg/>"),
+        ("main.py", "print('hi')"),
+        ("static/logo.svg", "<svg/>"),
+    ];
+    assert_eq!(files, want.map(|(p, c)| (p.to_owned(), c.to_owned())));
+    remove(&repo).await;
+}
+
+/// An archive or layout of several images is never pushed as "the first one": without a
+/// reference it is an error listing them (exit 2, nothing called); with one, that image goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn of_several_images_the_one_named_is_pushed() {
+    let reg = Registry::start().await;
+    let repo = format!("t-several-{}", std::process::id());
+    repository(&repo, false).await;
+    let saved = docker_save(&[("web:v1", b"web"), ("api:v2", b"api")]);
+    let gz = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(gz.path(), gzip(&tar_of(saved.path()))).expect("write");
+    let out = reg.push(&arg(gz.path()), &repo, "x").await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds 2 images: web:v1, api:v2"), "{err}");
+    let json = common::json(&out);
+    assert_eq!(
+        json["error"]["code"], "awslab::image::several_images",
+        "{json}"
+    );
+    assert!(images(&repo).await.is_empty());
+
+    let chosen = pushed(
+        &reg.push(&format!("{}:api:v2", arg(gz.path())), &repo, "api")
+            .await,
+    );
+    assert_eq!(chosen["input"]["reference"], "api:v2", "{chosen}");
+    let local = image::load(gz.path(), Some("api:v2")).expect("api");
+    let pulled = reg.pull_same(&repo, "api", &local).await;
+    assert_eq!(pulled.files(), [("file.txt".to_owned(), b"api".to_vec())]);
+    // A reference it does not hold: the error lists what it holds.
+    let out = reg
+        .push(&format!("{}:db:v3", arg(gz.path())), &repo, "db")
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("holds no image \"db:v3\"; it holds web:v1, api:v2")
+    );
+    assert_eq!(images(&repo).await.len(), 1);
+    remove(&repo).await;
+}
+
+/// The peak resident memory of a child process, sampled from `/proc` until it exits.
+#[cfg(target_os = "linux")]
+async fn peak_kib(mut child: tokio::process::Child) -> (std::process::Output, u64) {
+    let pid = child.id().expect("pid");
+    let mut peak = 0u64;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(hwm);
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    (child.wait_with_output().await.expect("output"), peak)
+}
+
+/// Pushing an image several times larger than the memory budget: blobs are hashed and sent
+/// from disk a part at a time, so the peak stays far below the image's size.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_image_is_pushed_with_bounded_memory() {
+    let reg = Registry::start().await;
+    let repo = format!("t-large-{}", std::process::id());
+    repository(&repo, false).await;
+    // A 160 MiB layer of random bytes, as a tar of an OCI layout.
+    let files = tempfile::tempdir().expect("dir");
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut f = std::fs::File::create(files.path().join("data.bin")).expect("file");
+    let mut chunk = vec![0u8; 1 << 20];
+    for _ in 0..160 {
+        rng.fill(&mut chunk);
+        f.write_all(&chunk).expect("write");
+    }
+    drop(f);
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.append_dir_all(".", files.path()).expect("tar");
+    let layer = layer.into_inner().expect("tar");
+    drop(files);
+    let layout = tempfile::tempdir().expect("dir");
+    let blobs = layout.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("dir");
+    let put = |data: &[u8]| {
+        let digest = image::sha256(data);
+        std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), data).expect("write");
+        serde_json::json!({"digest": digest, "size": data.len()})
+    };
+    let mut layer_d = put(&layer);
+    layer_d["mediaType"] = image::OCI_LAYER_TAR.into();
+    let mut config_d = put(serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [image::sha256(&layer)]}}).to_string().as_bytes());
+    config_d["mediaType"] = image::OCI_CONFIG.into();
+    let mut manifest_d = put(serde_json::json!({"schemaVersion": 2, "mediaType": image::OCI_MANIFEST, "config": config_d, "layers": [layer_d]}).to_string().as_bytes());
+    manifest_d["mediaType"] = image::OCI_MANIFEST.into();
+    drop(layer);
+    std::fs::write(
+        layout.path().join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        layout.path().join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [manifest_d]}).to_string(),
+    )
+    .expect("write");
+    let archive = tempfile::NamedTempFile::new().expect("file");
+    let mut b = tar::Builder::new(std::fs::File::create(archive.path()).expect("file"));
+    b.append_dir_all(".", layout.path()).expect("tar");
+    b.into_inner().expect("tar");
+
+    let home = tempfile::tempdir().expect("home");
+    let child = common::awslab_via(home.path(), &reg.proxy.url)
+        .args([
+            "--format",
+            "json",
+            "push",
+            &arg(archive.path()),
+            "--repository",
+            &repo,
+            "--tag",
+            "large",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (out, peak) = peak_kib(child).await;
+    let json = pushed(&out);
+    assert!(
+        json["bytes_uploaded"].as_u64().unwrap_or(0) > 160 << 20,
+        "{json}"
+    );
+    assert!(peak > 0, "no sample");
+    assert!(
+        peak < 100 * 1024,
+        "peak resident memory {peak} KiB for a 160 MiB image"
+    );
+    let local = image::load(archive.path(), None).expect("image");
+    reg.pull_same(&repo, "large", &local).await;
     remove(&repo).await;
 }
 
@@ -316,12 +725,19 @@ async fn the_ecr_lab_up_check_and_down() {
     let region = "us-west-2";
     let env = common::env_name("ecr");
     let home = tempfile::tempdir().expect("home");
-    let up = lab_cmd(home.path(), region, &env, &["up", "ecr-push", "--yes"]);
+    // `up` pushes through the registry, which gives the image back whole.
+    let reg = Registry::start().await;
+    let up = reg
+        .awslab(region, &["--env", &env, "up", "ecr-push", "--yes"])
+        .await;
     assert!(
         up.status.success(),
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
+    let pulled = reg.pull("lab/web", "v1").await;
+    let names: Vec<String> = pulled.files().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(names, ["README.txt", "index.html"]);
     let (code, report) = common::check_in(home.path(), region, &env, "ecr-push");
     assert_eq!(common::failed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
@@ -396,24 +812,27 @@ async fn a_student_repository_with_mutable_tags_fails_the_right_checks() {
         .send()
         .await
         .expect("lifecycle");
-    let out = lab_cmd(
-        home.path(),
-        region,
-        &env,
-        &[
-            "push",
-            &site().display().to_string(),
-            "--repository",
-            "lab/web",
-            "--tag",
-            "v1",
-        ],
-    );
+    let reg = Registry::start().await;
+    let out = reg
+        .awslab(
+            region,
+            &[
+                "push",
+                &arg(&site()),
+                "--repository",
+                "lab/web",
+                "--tag",
+                "v1",
+            ],
+        )
+        .await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let local = image::load(&site(), None).expect("image");
+    reg.pull_same("lab/web", "v1", &local).await;
     let (code, report) = common::check_in(home.path(), region, &env, "ecr-push");
     client
         .delete_repository()

@@ -457,3 +457,190 @@ fn an_objects_source_must_be_a_directory_beside_the_lab() {
         "{err}"
     );
 }
+
+/// An include or a command-line argument that is not a lab file is refused unread: the secret
+/// in the environment (`/proc/self/environ`) or in a credentials file never reaches stderr.
+#[test]
+fn files_that_are_not_labs_are_never_read_or_quoted() {
+    const SECRET: &str = "AKIA-awslab-test-secret";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let top = dir.path().join("top.toml");
+    std::fs::write(
+        &top,
+        alb().replace(
+            "lab = \"vpc-public-private\"",
+            "lab = \"/proc/self/environ\"",
+        ),
+    )
+    .expect("write");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        format!("[default]\naws_secret_access_key = {SECRET}\n"),
+    )
+    .expect("write");
+    let run = |arg: &std::path::Path| {
+        let out = assert_cmd::Command::cargo_bin("awslab")
+            .expect("bin")
+            .args(["--color", "never", "validate"])
+            .arg(arg)
+            .env("AWSLAB_TEST_SECRET", SECRET)
+            .assert()
+            .code(2);
+        String::from_utf8_lossy(&out.get_output().stderr)
+            .replace(&dir.path().display().to_string(), "[TMP]")
+    };
+    let err = run(&top);
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(
+        err.contains("[TMP]/top.toml:63:7: cannot include `/proc/self/environ`"),
+        "{err}"
+    );
+    let err = run(&credentials);
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(
+        err.contains("[TMP]/credentials is not a lab file: its name does not end in `.toml`"),
+        "{err}"
+    );
+}
+
+/// A `source` directory, or anything in it at any depth, that resolves outside the lab's folder
+/// is refused before any call, naming the path; links that stay inside are followed.
+#[cfg(unix)]
+#[test]
+fn a_source_never_reaches_outside_the_lab_folder() {
+    use std::os::unix::fs::symlink;
+    let s3 =
+        std::fs::read_to_string(common::root().join("labs/s3-static-website.toml")).expect("lab");
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join(".ssh")).expect("dir");
+    std::fs::write(home.path().join(".ssh/id_ed25519"), b"PRIVATE").expect("write");
+    let course = tempfile::tempdir().expect("course");
+    let lab = course.path().join("site.toml");
+    std::fs::write(&lab, &s3).expect("write");
+    let site = course.path().join("assets/site");
+    std::fs::create_dir_all(site.join("img")).expect("dir");
+    std::fs::write(site.join("index.html"), b"<h1>hi</h1>").expect("write");
+    std::fs::write(site.join("error.html"), b"<h1>no</h1>").expect("write");
+    let validate = |path: &std::path::Path, code: i32| {
+        let out = assert_cmd::Command::cargo_bin("awslab")
+            .expect("bin")
+            .args([
+                "--color",
+                "never",
+                "--endpoint-url",
+                UNREACHABLE,
+                "validate",
+            ])
+            .arg(path)
+            .assert()
+            .code(code);
+        unwrap_lines(&String::from_utf8_lossy(&out.get_output().stderr))
+            .replace(&home.path().display().to_string(), "[HOME]")
+    };
+    // Inside: followed.
+    symlink("../index.html", site.join("img/home.html")).expect("link");
+    validate(&lab, 0);
+    // Deep inside the source, a link to ~/.ssh.
+    symlink(home.path().join(".ssh"), site.join("img/keys")).expect("link");
+    let err = validate(&lab, 2);
+    assert!(err.contains("site.toml:"), "{err}");
+    assert!(
+        err.contains("`img/keys` is a symbolic link to [HOME]/.ssh, outside the folder"),
+        "{err}"
+    );
+    std::fs::remove_file(site.join("img/keys")).expect("rm");
+    // The source directory itself reached through a link out of the folder.
+    let elsewhere = course.path().join("other.toml");
+    std::fs::write(
+        &elsewhere,
+        s3.replace("source = \"assets/site\"", "source = \"home/.ssh\""),
+    )
+    .expect("write");
+    symlink(home.path(), course.path().join("home")).expect("link");
+    let err = validate(&elsewhere, 2);
+    assert!(
+        err.contains(
+            "cannot read `home/.ssh`: it resolves to [HOME]/.ssh, outside the lab's folder"
+        ),
+        "{err}"
+    );
+}
+
+/// A diagnostic with miette's wrapped lines joined again.
+fn unwrap_lines(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        match line.trim_start().strip_prefix("│ ") {
+            Some(rest) if !out.is_empty() && !line.trim_start().starts_with("│ ·") => {
+                out.push(' ');
+                out.push_str(rest);
+            }
+            _ => {
+                out.push('\n');
+                out.push_str(line);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_image_tag_follows_the_oci_grammar() {
+    let ecr = std::fs::read_to_string(common::root().join("labs/ecr-push.toml")).expect("lab");
+    let err = up_variant("tag", &ecr.replace("tag = \"v1\"", "tag = \"bad tag!\""), 2);
+    assert!(err.contains("tag.toml:"), "{err}");
+    assert!(err.contains("\"bad tag!\" is not an image tag"), "{err}");
+}
+
+/// With `--format json` a failure is also JSON on stdout: the exit code, the diagnostic code,
+/// and each located issue.
+#[test]
+fn a_failure_is_json_on_stdout_with_format_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        bundled().replace("cidr = \"10.0.11.0/24\"", "cidr = \"10.0.11.0/33\""),
+    )
+    .expect("write");
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args([
+            "--endpoint-url",
+            UNREACHABLE,
+            "--format",
+            "json",
+            "up",
+            "--yes",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["exit_code"], 2);
+    assert_eq!(json["error"]["code"], "awslab::lab_file");
+    let issue = &json["error"]["issues"][0];
+    assert_eq!(issue["severity"], "error");
+    assert_eq!(
+        issue["location"],
+        format!("{}:85:8", path.display()),
+        "{json:#}"
+    );
+    assert_eq!(
+        issue["message"],
+        "`10.0.11.0/33` is not an IPv4 CIDR such as 10.0.0.0/16"
+    );
+    // Usage errors too (found before the command runs).
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .args(["--format", "json", "--env", "no spaces", "list"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["error"]["code"], "awslab::usage", "{json}");
+}

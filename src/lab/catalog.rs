@@ -1,6 +1,7 @@
 //! Finding labs: a path to a file, a lab in `./labs`, or one bundled into the binary.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use miette::NamedSource;
@@ -78,40 +79,43 @@ fn site_file(key: String, content: Vec<u8>) -> SiteFile {
     }
 }
 
-/// The files under `dir` (recursively), keyed by their path below it with `/`.
-fn read_tree(dir: &Path) -> Result<Vec<SiteFile>, String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let p = entry.path();
-            // Links are not followed: what is uploaded is what lies in the directory.
-            if entry.file_type().map_err(|e| e.to_string())?.is_symlink() {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let key = p
-                .strip_prefix(dir)
-                .map_err(|e| e.to_string())?
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            let content = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            out.push(site_file(key, content));
+/// The most bytes a lab's `source` directory may hold: its files are read at load time.
+const MAX_SOURCE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The files under `dir` (recursively), keyed by their path below it with `/`. Every path,
+/// links resolved, must stay inside `folder` (the lab's folder). `like_docker` leaves out
+/// `.git` and what `dir/.dockerignore` excludes.
+fn read_tree(dir: &Path, folder: &Path, like_docker: bool) -> Result<Vec<SiteFile>, String> {
+    let opts = crate::tree::Options {
+        like_docker,
+        max_bytes: MAX_SOURCE_BYTES,
+    };
+    let tree = crate::tree::walk(dir, folder, opts).map_err(|e| match e {
+        // The diagnostic already names the directory.
+        crate::tree::TreeError::Refused { problems, .. } => problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        crate::tree::TreeError::Outside { real, .. } => {
+            format!(
+                "it resolves to {}, outside the lab's folder",
+                real.display()
+            )
         }
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+        other => other.to_string(),
+    })?;
+    tree.files
+        .into_iter()
+        .map(|f| {
+            let content = std::fs::read(&f.path).map_err(|e| format!("{}: {e}", f.rel))?;
+            Ok(site_file(f.rel, content))
+        })
+        .collect()
 }
 
 /// A lab's `source` directory: beside a lab file, or among the bundled assets.
-fn assets_for(source: &LabSource, dir: &str) -> Result<Vec<SiteFile>, String> {
+fn assets_for(source: &LabSource, dir: &str, like_docker: bool) -> Result<Vec<SiteFile>, String> {
     let rel = dir.trim_end_matches('/');
     if rel.split('/').any(|part| part == "..") || Path::new(rel).is_absolute() || rel.is_empty() {
         return Err(
@@ -120,12 +124,11 @@ fn assets_for(source: &LabSource, dir: &str) -> Result<Vec<SiteFile>, String> {
     }
     match source {
         LabSource::File(path) => {
-            let base = path.parent().unwrap_or_else(|| Path::new("."));
-            let full = base.join(rel);
-            if !full.is_dir() {
-                return Err(format!("{} is not a directory", full.display()));
-            }
-            read_tree(&full)
+            let base = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| Path::new("."));
+            read_tree(&base.join(rel), base, like_docker)
         }
         LabSource::Bundled(_) => {
             let prefix = format!("{rel}/");
@@ -167,20 +170,21 @@ pub struct Loaded {
     pub warnings: Option<LabWarnings>,
 }
 
-/// Resolves a command-line lab argument: an existing file path, `./labs/<id>.toml`, or a
-/// bundled id.
+/// The largest lab file awslab reads (the bundled ones are a few KiB).
+pub const MAX_LAB_BYTES: u64 = 1024 * 1024;
+
+/// Resolves a command-line lab argument: a `.toml` file, `./labs/<id>.toml`, or a bundled id.
 pub fn resolve(arg: &str) -> Result<(LabSource, String), Error> {
-    let path = Path::new(arg);
-    let looks_like_path = arg.ends_with(".toml") || arg.contains('/');
-    if path.is_file() {
+    if !is_lab_id(arg) {
+        let path = Path::new(arg);
+        if !path.exists() {
+            return Err(Error::LabNotFound {
+                arg: arg.to_owned(),
+                reason: "no such file".to_owned(),
+                known: known_ids(),
+            });
+        }
         return read(path);
-    }
-    if looks_like_path {
-        return Err(Error::LabNotFound {
-            arg: arg.to_owned(),
-            reason: "no such file".to_owned(),
-            known: known_ids(),
-        });
     }
     let local = Path::new("labs").join(format!("{arg}.toml"));
     if local.is_file() {
@@ -196,12 +200,55 @@ pub fn resolve(arg: &str) -> Result<(LabSource, String), Error> {
     })
 }
 
+/// A lab id as `[[include]]` and the command line take it: letters, digits, `-`, `_`.
+fn is_lab_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Reads a lab file: a regular file named `*.toml`, UTF-8, at most [`MAX_LAB_BYTES`]. Nothing
+/// else is opened, so a diagnostic only ever quotes a lab file.
 fn read(path: &Path) -> Result<(LabSource, String), Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadLab {
+    let not_lab = |why: String| Error::NotALabFile {
+        path: path.display().to_string(),
+        why,
+    };
+    let read_err = |source| Error::ReadLab {
         path: path.display().to_string(),
         source,
-    })?;
-    Ok((LabSource::File(path.to_path_buf()), text))
+    };
+    if path.extension().is_none_or(|e| e != "toml") {
+        return Err(not_lab(
+            "its name does not end in `.toml`, so it is not read".to_owned(),
+        ));
+    }
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(not_lab(format!(
+            "it is {}",
+            crate::tree::kind_of_meta(&meta)
+        )));
+    }
+    if meta.len() > MAX_LAB_BYTES {
+        return Err(not_lab(format!(
+            "it has {} bytes; a lab file has at most {MAX_LAB_BYTES}",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    match file.take(MAX_LAB_BYTES + 1).read_to_string(&mut text) {
+        Ok(n) if n as u64 > MAX_LAB_BYTES => {
+            Err(not_lab(format!("it has more than {MAX_LAB_BYTES} bytes")))
+        }
+        Ok(_) => Ok((LabSource::File(path.to_path_buf()), text)),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Err(not_lab("it is not UTF-8 text".to_owned()))
+        }
+        Err(e) => Err(read_err(e)),
+    }
 }
 
 fn known_ids() -> String {
@@ -229,26 +276,86 @@ pub fn all_ids() -> Vec<String> {
 /// How deep `[[include]]` may nest (a lab including a lab that includes a lab).
 const MAX_INCLUDE_DEPTH: usize = 3;
 
-/// Finds an included lab: beside the including file, then like a command-line argument.
-fn resolve_include(from: &LabSource, arg: &str) -> Result<(LabSource, String), Error> {
-    if let LabSource::File(path) = from
-        && let Some(dir) = path.parent()
-    {
-        let beside = dir.join(if arg.ends_with(".toml") {
-            arg.to_owned()
-        } else {
-            format!("{arg}.toml")
-        });
-        if beside.is_file() {
-            return read(&beside);
+/// Finds an included lab. A lab id is looked up beside the including file, in `./labs`, then
+/// among the bundled labs (a bundled lab's includes are bundled first). Otherwise it must be a
+/// `.toml` path that, links resolved, lies under the including lab's folder or `./labs`;
+/// anything else is refused unread, so that no diagnostic quotes a file that is not a lab.
+fn resolve_include(from: &LabSource, arg: &str) -> Result<(LabSource, String), String> {
+    let folder = match from {
+        LabSource::File(path) => Some(
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| Path::new("."))
+                .to_path_buf(),
+        ),
+        LabSource::Bundled(_) => None,
+    };
+    let roots: Vec<PathBuf> = folder
+        .iter()
+        .cloned()
+        .chain(std::iter::once(PathBuf::from("labs")))
+        .collect();
+    let bundled = || {
+        BUNDLED
+            .iter()
+            .find(|(id, _)| *id == arg)
+            .map(|(id, text)| (LabSource::Bundled(id), (*text).to_owned()))
+    };
+    let candidates: Vec<PathBuf> = if is_lab_id(arg) {
+        if folder.is_none()
+            && let Some(found) = bundled()
+        {
+            return Ok(found);
+        }
+        roots
+            .iter()
+            .map(|r| r.join(format!("{arg}.toml")))
+            .collect()
+    } else if arg.ends_with(".toml") {
+        roots.iter().map(|r| r.join(arg)).collect()
+    } else {
+        return Err(
+            "an include names a lab id (`vpc-public-private`) or a `.toml` file under this lab's folder or ./labs; this is neither, so it is not read"
+                .to_owned(),
+        );
+    };
+    let mut outside = None;
+    for candidate in &candidates {
+        if std::fs::symlink_metadata(candidate).is_err() {
+            continue;
+        }
+        match crate::tree::inside(candidate, &roots) {
+            Some(_) => return read(candidate).map_err(|e| include_error(&e)),
+            None => outside = Some(candidate),
         }
     }
-    if let LabSource::Bundled(_) = from
-        && let Some((id, text)) = BUNDLED.iter().find(|(id, _)| *id == arg)
-    {
-        return Ok((LabSource::Bundled(id), (*text).to_owned()));
+    if let Some(c) = outside {
+        return Err(format!(
+            "{} resolves outside this lab's folder and ./labs, so it is not read",
+            c.display()
+        ));
     }
-    resolve(arg)
+    if is_lab_id(arg)
+        && let Some(found) = bundled()
+    {
+        return Ok(found);
+    }
+    Err(if is_lab_id(arg) {
+        format!(
+            "no lab `{arg}` beside this file, in ./labs or among the bundled labs ({})",
+            known_ids()
+        )
+    } else {
+        "no such file under this lab's folder or ./labs".to_owned()
+    })
+}
+
+/// A read error of an included file, in one line (the include's location says where).
+fn include_error(e: &Error) -> String {
+    match e {
+        Error::ReadLab { path, source } => format!("cannot read {path}: {source}"),
+        other => other.to_string(),
+    }
 }
 
 /// The labs a file includes, in order: `Err(message)` for one that cannot be found (reported
@@ -272,7 +379,7 @@ fn load_includes(
                 let loaded = load_nested(&src, &text, &BTreeMap::new(), depth + 1)?;
                 out.push(Ok(loaded.lab));
             }
-            Err(e) => out.push(Err(e.to_string())),
+            Err(why) => out.push(Err(why)),
         }
     }
     Ok(out)
@@ -298,7 +405,7 @@ fn load_nested(
     let lab = match parse::parse_file(&mut c) {
         Some(file) => {
             let included = load_includes(source, &file, depth)?;
-            let assets = |dir: &str| assets_for(source, dir);
+            let assets = |dir: &str, like_docker: bool| assets_for(source, dir, like_docker);
             validate::validate(&mut c, file, sets, &path, included, &assets)
         }
         None => None,
@@ -325,8 +432,10 @@ pub fn load_lab(arg: &str, sets: &BTreeMap<String, String>) -> Result<Loaded, Er
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::path::Path;
 
     use super::{BUNDLED, LabSource, load_text};
+    use crate::error::Error;
 
     #[test]
     fn every_bundled_lab_validates_without_warnings() {
@@ -335,6 +444,137 @@ mod tests {
                 .unwrap_or_else(|e| panic!("bundled lab {id} does not load: {e:?}"));
             assert_eq!(loaded.lab.id, *id);
             assert!(loaded.warnings.is_none(), "{id}: {:?}", loaded.warnings);
+        }
+    }
+
+    const SECRET: &str = "wJalrXUtnFEMI-not-a-lab";
+
+    fn including(lab: &str) -> String {
+        format!(
+            "id = \"top\"\ntitle = \"Top\"\n\n[[include]]\nlab = {}\nresources = [\"lab-vpc\"]\n",
+            toml::Value::String(lab.to_owned())
+        )
+    }
+
+    /// The lab at `dir/top.toml` including `lab`: the messages of its diagnostics, after checking
+    /// that, rendered as the user sees them, they point at the include and quote no secret.
+    fn include_error(dir: &Path, lab: &str) -> String {
+        let top = dir.join("top.toml");
+        let text = including(lab);
+        let err = load_text(&LabSource::File(top.clone()), &text, &BTreeMap::new())
+            .expect_err("include refused");
+        let Error::Lab(d) = &err else {
+            panic!("not a located lab error: {err:?}")
+        };
+        assert_eq!(
+            d.path,
+            top.display().to_string(),
+            "located in the including file"
+        );
+        let mut rendered = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut rendered, d.as_ref())
+            .expect("render");
+        assert!(
+            d.issues
+                .iter()
+                .all(|i| i.location.starts_with(&format!("{}:5:7", top.display()))),
+            "{rendered}"
+        );
+        assert!(
+            !rendered.contains(SECRET),
+            "a secret was quoted: {rendered}"
+        );
+        d.issues
+            .iter()
+            .map(|i| i.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn an_include_that_is_not_a_lab_file_is_refused_unread() {
+        let tmp = tempfile::tempdir().expect("dir");
+        let lab_dir = tmp.path().join("course");
+        std::fs::create_dir_all(lab_dir.join("sub")).expect("dir");
+        std::fs::create_dir_all(tmp.path().join("home/.aws")).expect("dir");
+        let credentials = tmp.path().join("home/.aws/credentials");
+        std::fs::write(
+            &credentials,
+            format!("[default]\naws_secret_access_key = {SECRET}\n"),
+        )
+        .expect("write");
+        // A .toml file outside the folder, reached by `..` and through a link.
+        let outside = tmp.path().join("outside.toml");
+        std::fs::write(&outside, format!("secret = \"{SECRET}\"\n[[[")).expect("write");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&outside, lab_dir.join("sub/linked.toml")).expect("link");
+
+        for (lab, says) in [
+            ("/proc/self/environ", "is neither, so it is not read"),
+            ("~/.aws/credentials", "is neither, so it is not read"),
+            (
+                credentials.to_str().expect("utf-8"),
+                "is neither, so it is not read",
+            ),
+            (
+                "../outside.toml",
+                "resolves outside this lab's folder and ./labs",
+            ),
+            (
+                outside.to_str().expect("utf-8"),
+                "resolves outside this lab's folder and ./labs",
+            ),
+            #[cfg(unix)]
+            (
+                "sub/linked.toml",
+                "resolves outside this lab's folder and ./labs",
+            ),
+            (
+                "sub/none.toml",
+                "no such file under this lab's folder or ./labs",
+            ),
+        ] {
+            let err = include_error(&lab_dir, lab);
+            assert!(err.contains("cannot include"), "{lab}: {err}");
+            assert!(err.contains(says), "{lab}: {err}");
+        }
+        // A FIFO named like a lab is not opened (opening it would block).
+        #[cfg(unix)]
+        {
+            let status = std::process::Command::new("mkfifo")
+                .arg(lab_dir.join("pipe.toml"))
+                .status()
+                .expect("mkfifo");
+            assert!(status.success());
+            let err = include_error(&lab_dir, "pipe.toml");
+            assert!(err.contains("it is a FIFO"), "{err}");
+        }
+    }
+
+    #[test]
+    fn includes_resolve_by_id_and_by_toml_path_under_the_folder_or_labs() {
+        let tmp = tempfile::tempdir().expect("dir");
+        let vpc = std::fs::read_to_string("labs/vpc-public-private.toml").expect("lab");
+        std::fs::create_dir_all(tmp.path().join("net")).expect("dir");
+        std::fs::write(tmp.path().join("base.toml"), &vpc).expect("write");
+        std::fs::write(tmp.path().join("net/base2.toml"), &vpc).expect("write");
+        let top = tmp.path().join("top.toml");
+        for lab in [
+            "base",
+            "base.toml",
+            "net/base2.toml",
+            // ./labs (the tests run in the crate's folder), then bundled.
+            "vpc-public-private.toml",
+            "vpc-public-private",
+        ] {
+            let loaded = load_text(
+                &LabSource::File(top.clone()),
+                &including(lab),
+                &BTreeMap::new(),
+            )
+            .unwrap_or_else(|e| panic!("{lab}: {e:?}"));
+            assert!(loaded.lab.resource("lab-vpc").is_some(), "{lab}");
         }
     }
 }

@@ -16,6 +16,10 @@ use super::{
 };
 use crate::graph::Graph;
 
+/// Reads a `source` directory of the lab: its files, or why not. The flag asks for the files
+/// an image takes (`.git` and what `.dockerignore` excludes left out).
+pub type Assets<'a> = dyn Fn(&str, bool) -> Result<Vec<SiteFile>, String> + 'a;
+
 /// Validates a parsed file. `sets` are `--set name=value` overrides.
 pub fn validate(
     c: &mut Collector<'_>,
@@ -23,7 +27,7 @@ pub fn validate(
     sets: &BTreeMap<String, String>,
     origin: &str,
     included: Vec<Result<Lab, String>>,
-    assets: &dyn Fn(&str) -> Result<Vec<SiteFile>, String>,
+    assets: &Assets<'_>,
 ) -> Option<Lab> {
     let mut v = Validator {
         assets,
@@ -205,7 +209,7 @@ struct Validator<'c, 'a, 'f> {
     kinds: BTreeMap<String, Kind>,
     params: BTreeMap<String, Param>,
     /// The files of a directory relative to the lab (`s3_objects`'s `source`).
-    assets: &'f dyn Fn(&str) -> Result<Vec<SiteFile>, String>,
+    assets: &'f Assets<'f>,
 }
 
 /// Keys each kind takes beyond `type`, `stage` and `description`.
@@ -1213,6 +1217,11 @@ impl Validator<'_, '_, '_> {
                     .required(name, kind, "tag", &d.tag)
                     .map(|t| t.get_ref().clone())
                     .unwrap_or_default();
+                if let Some(t) = &d.tag
+                    && let Err(why) = crate::push::check_tag(t.get_ref())
+                {
+                    self.c.error(t.span(), why, "invalid tag");
+                }
                 let (source, files) = self.source_files(name, kind, d);
                 Spec::Image {
                     repository: repo
@@ -1280,7 +1289,8 @@ impl Validator<'_, '_, '_> {
         let Some(s) = self.required(name, kind, "source", &d.source).cloned() else {
             return (String::new(), Vec::new());
         };
-        let files = match (self.assets)(s.get_ref()) {
+        // An image's files are chosen as `awslab push` chooses them (.git, .dockerignore).
+        let files = match (self.assets)(s.get_ref(), kind == Kind::Image) {
             Ok(f) if f.is_empty() => {
                 self.c.error(
                     s.span(),

@@ -233,13 +233,12 @@ impl ResourceKind for Repository {
                 Scope::Named(_) => !t.contains_key(tags::LAB),
                 _ => true,
             };
-            if wanted {
-                if let Some(found) = aws
+            if wanted
+                && let Some(found) = aws
                     .follow_up(created, || observe(aws, r, t.clone()))
                     .await?
-                {
-                    out.extend(found);
-                }
+            {
+                out.extend(found);
             }
         }
         Ok(out)
@@ -493,7 +492,9 @@ impl ResourceKind for Image {
                 cx.wait.note(format!("{sent}/{total} bytes"));
             }
         };
-        let pushed = crate::push::push(cx.aws, &repo, tag, &image, &report).await?;
+        let pushed = crate::push::push(cx.aws, &repo, tag, &image, true, &report)
+            .await
+            .map_err(crate::push::PushError::into_aws)?;
         let t = cx.owner.child_tags(&format!("{repository}:{tag}"));
         Ok(Observed {
             kind: Kind::Image,

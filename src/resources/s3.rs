@@ -421,14 +421,13 @@ impl ResourceKind for Bucket {
                 Scope::Named(_) => !t.contains_key(tags::LAB),
                 _ => true,
             };
-            if wanted {
-                // Not visible yet right after its creation, or deleted since the listing.
-                if let Some(found) = aws
+            // Not visible yet right after its creation, or deleted since the listing.
+            if wanted
+                && let Some(found) = aws
                     .follow_up(created, || observe(aws, &name, t.clone()))
                     .await?
-                {
-                    out.extend(found);
-                }
+            {
+                out.extend(found);
             }
         }
         Ok(out)

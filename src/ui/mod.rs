@@ -49,6 +49,14 @@ impl Printer {
         }
     }
 
+    /// [`Printer::plain`] writing data in `format`.
+    pub fn plain_as(format: Format) -> Self {
+        Printer {
+            format,
+            ..Printer::plain()
+        }
+    }
+
     /// Data for stdout.
     pub fn out(&self, text: &str) {
         let mut o = std::io::stdout().lock();

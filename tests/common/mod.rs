@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod aws_model;
+pub mod ecr_store;
 pub mod proxy;
 pub mod student;
 

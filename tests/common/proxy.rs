@@ -75,6 +75,8 @@ pub struct Faults {
     pub seed: u64,
     /// The realistic AWS profile (after the faults above, which keep their meaning).
     pub aws: Option<AwsModel>,
+    /// Answers ECR's layer calls and the registry API itself (`ecr_store.rs`).
+    pub store: Option<Arc<super::ecr_store::EcrStore>>,
 }
 
 impl Faults {
@@ -512,7 +514,12 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
         }
         (None, Some(answer)) => answer,
         (None, None) => {
-            let mut response = forward(state, &call).await?;
+            let stored = state.faults.store.as_ref();
+            let mut response =
+                match stored.and_then(|s| s.answer(&call.head, &call.action, &call.body)) {
+                    Some(answer) => answer,
+                    None => forward(state, &call).await?,
+                };
             if let (Some(m), Some((req, arrived, emptied))) = (&state.model, &modeled) {
                 response = m.after(req, *arrived, *emptied, response);
             }
