@@ -1,11 +1,17 @@
 //! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS, ALB and S3 labs, or
 //! their reduced forms on MiniStack), on the emulator and with
 //! latency injected by the fault proxy (real AWS answers in tens of milliseconds, the emulator in
-//! one or two). Not a timed test: it measures and prints, and writes the figures to
-//! `target/bench/lab_cycle.json` for comparison between commits.
+//! one or two), and through the proxy's realistic AWS profile (`tests/common/aws_model.rs`): there
+//! the figure that matters is `up` and `down` wall time against the critical path of the model
+//! (the longest chain of calls and modeled state waits, which no client can beat). Not a timed
+//! test: it measures and prints, and writes the figures to `target/bench/lab_cycle.json` for
+//! comparison between commits.
 //!
 //!   cargo bench --profile dev --bench lab_cycle            (reuses the debug build)
 //!   AWSLAB_BENCH_RUNS=5 AWSLAB_TEST_EMULATOR=ministack cargo bench --profile dev --bench lab_cycle
+//!   AWSLAB_BENCH_SCALE=1 cargo bench --profile dev --bench lab_cycle   (AWS's real durations:
+//!     about a quarter of an hour; the default scale 0.1 runs ten times faster)
+//!   AWSLAB_BENCH_REALISTIC_ONLY=1 AWSLAB_BENCH_LABS=vpc-public-private AWSLAB_BENCH_LATENCY_MS=50 ...
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -14,6 +20,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::aws_model::{Phase, critical_path};
 use common::proxy::{FaultProxy, Faults};
 use serde_json::json;
 
@@ -27,8 +34,12 @@ struct Figures {
 
 /// Runs one command with `--stats` and reads `up: 50 API calls, 0 retries, 4.8s` from stderr.
 async fn measure(url: &str, home: &std::path::Path, args: &[&str]) -> Figures {
+    measure_with(common::awslab_via(home, url), args).await
+}
+
+async fn measure_with(mut cmd: tokio::process::Command, args: &[&str]) -> Figures {
     let started = Instant::now();
-    let out = common::awslab_via(home, url)
+    let out = cmd
         .arg("--stats")
         .args(args)
         .output()
@@ -55,6 +66,95 @@ async fn measure(url: &str, home: &std::path::Path, args: &[&str]) -> Figures {
     }
 }
 
+/// One `up`, `check`, `down` of `lab` through the realistic profile at `scale`, with the critical
+/// paths of its `up` and `down`.
+async fn realistic(upstream: &str, lab: &str, scale: f64, latency: Duration) -> serde_json::Value {
+    let proxy = FaultProxy::start(
+        upstream,
+        Faults {
+            latency,
+            ..Faults::realistic(scale, 20261201)
+        },
+    )
+    .await;
+    let env = format!("bench-real-{}", std::process::id());
+    let home = tempfile::tempdir().expect("home");
+    // The ECR lab's repository name is one per account and region: its own region.
+    let region = if lab == "ecr-push" {
+        "ap-southeast-2"
+    } else {
+        "us-east-1"
+    };
+    let mut figures = Vec::new();
+    for command in ["up", "check", "down"] {
+        let mut args = vec!["--env", env.as_str(), command, lab];
+        if command != "check" {
+            args.push("--yes");
+        }
+        let mut cmd = common::awslab_realistic(home.path(), &proxy);
+        cmd.env("AWS_REGION", region);
+        figures.push((command, measure_with(cmd, &args).await));
+    }
+    proxy.settle().await;
+    let model = proxy.model_report().expect("realistic proxy");
+    if std::env::var_os("AWSLAB_BENCH_TIMELINE").is_some() {
+        // Where the time went: each resource's create, ready, delete and gone times.
+        let at = |d: Option<Duration>| {
+            d.map_or_else(|| "-".to_owned(), |d| format!("{:.2}", d.as_secs_f64()))
+        };
+        let mut records = model.resources.clone();
+        records.sort_by_key(|r| r.created_at.or(r.delete_requested_at));
+        for r in &records {
+            println!(
+                "    {:>22} {:<40} created {:>7} ready {:>7} delete {:>7} gone {:>7}",
+                r.kind.as_str(),
+                r.id.chars().take(40).collect::<String>(),
+                at(r.created_at),
+                at(Some(r.ready_at)),
+                at(r.delete_requested_at),
+                at(r.gone_at)
+            );
+        }
+    }
+    let latency = latency + model.median_call_latency;
+    let path = |phase| critical_path(&model, phase, latency).total;
+    let (up_path, down_path) = (path(Phase::Up), path(Phase::Down));
+    let mut out = json!({
+        "scenario": format!("realistic x{scale}"),
+        "emulator": common::emulator(),
+        "lab": lab,
+        "scale": scale,
+        "median_call_latency_ms": latency.as_secs_f64() * 1000.0,
+    });
+    for (command, f) in figures {
+        let critical = match command {
+            "up" => Some(up_path),
+            "down" => Some(down_path),
+            _ => None,
+        };
+        let over = critical
+            .filter(|c| !c.is_zero())
+            .map(|c| f.wall.as_secs_f64() / c.as_secs_f64() - 1.0);
+        println!(
+            "{lab:>20} realistic x{scale:<5} {command:>5}: {:>7.2} s  {:>4} API calls  {}",
+            f.wall.as_secs_f64(),
+            f.calls,
+            match (critical, over) {
+                (Some(c), Some(o)) =>
+                    format!("critical path {:.2} s, {:+.1}%", c.as_secs_f64(), o * 100.0),
+                _ => String::new(),
+            }
+        );
+        out[command] = json!({
+            "wall_seconds": f.wall.as_secs_f64(),
+            "api_calls": f.calls,
+            "critical_path_seconds": critical.map(|c| c.as_secs_f64()),
+            "over_critical_path": over,
+        });
+    }
+    out
+}
+
 fn median(mut v: Vec<Figures>) -> Figures {
     v.sort_by_key(|f| f.wall);
     v[v.len() / 2]
@@ -74,7 +174,8 @@ async fn main() {
     ];
     let upstream = common::endpoint();
     let mut report = Vec::new();
-    for lab in &labs {
+    let only_realistic = std::env::var_os("AWSLAB_BENCH_REALISTIC_ONLY").is_some();
+    for lab in labs.iter().filter(|_| !only_realistic) {
         let lab = lab.as_str();
         for (scenario, latency) in [("emulator", 0u64), ("latency 50 ms", 50)] {
             let proxy = FaultProxy::start(
@@ -120,6 +221,31 @@ async fn main() {
                 }));
             }
         }
+    }
+    let scale: f64 = std::env::var("AWSLAB_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s: &f64| *s > 0.0)
+        .unwrap_or(0.1);
+    // Real AWS answers in tens of milliseconds: the realistic runs add that to every call.
+    let latency = Duration::from_millis(
+        std::env::var("AWSLAB_BENCH_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50),
+    );
+    let only: Option<Vec<String>> = std::env::var("AWSLAB_BENCH_LABS")
+        .ok()
+        .map(|v| v.split(',').map(str::to_owned).collect());
+    println!(
+        "\nthrough the realistic AWS profile at scale {scale}, {} ms a call (wall time against the critical path):",
+        latency.as_millis()
+    );
+    for lab in labs.iter().map(String::as_str).chain(["ecr-push"]) {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|l| l == lab)) {
+            continue;
+        }
+        report.push(realistic(&upstream, lab, scale, latency).await);
     }
     let dir = common::root().join("target/bench");
     let _ = std::fs::create_dir_all(&dir);

@@ -236,12 +236,16 @@ arguments (nothing was called), 3 AWS unreachable.")]
     },
     /// Delete lab environments found by their tags, env by env. A dry run unless --yes.
     #[command(
-        after_help = "Examples:\n  awslab sweep --expired              (list what has expired)\n  awslab sweep --expired --yes        (delete it)\n  awslab sweep --all-regions --yes    (delete every lab environment)"
+        after_help = "Examples:\n  awslab sweep --expired              (list what has expired)\n  awslab sweep --expired --yes        (delete it)\n  awslab sweep --all-regions --yes    (delete every lab environment)\n  awslab sweep --lab old-lab --env alice --yes   (a lab that has no file any more)"
     )]
     Sweep {
         /// Only environments whose `awslab:expires-at` has passed.
         #[arg(long)]
         expired: bool,
+        /// Only this lab's environment given by --env (it needs no lab file: for a lab whose
+        /// file is gone).
+        #[arg(long, value_name = "LAB_ID")]
+        lab: Option<String>,
         /// Look in every region enabled for the account.
         #[arg(long)]
         all_regions: bool,
@@ -417,11 +421,14 @@ impl Cli {
             }
             Cmd::Sweep {
                 expired,
+                lab,
                 all_regions,
                 yes,
                 force,
             } => Command::Sweep {
                 expired,
+                env: lab.as_ref().map(|_| settings.env.clone()),
+                lab,
                 all_regions,
                 yes,
                 force,

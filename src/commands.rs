@@ -21,13 +21,13 @@ use crate::lab::{Lab, StageSel};
 use crate::settings::{Command, Format, Settings};
 use crate::ui::{Printer, TermReporter, render};
 
-/// Renders an error once (to stderr; with `--format json` also as JSON to stdout) and returns
-/// its exit code.
+/// Renders an error once (to stderr; with `--format json` also as JSON to stdout, unless the
+/// command's own report went there) and returns its exit code.
 pub fn fail(printer: Option<&Printer>, e: &Error) -> ExitCode {
     let plain = Printer::plain();
     let p = printer.unwrap_or(&plain);
     p.diagnostic(e);
-    if p.format == Format::Json {
+    if p.format == Format::Json && !p.wrote_json() {
         p.json(&crate::error::ErrorReport::of(e));
     }
     ExitCode::from(e.exit_code())
@@ -136,10 +136,8 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             }
             Ok(exit::OK)
         }
-        Command::Down { lab, yes, force } => {
-            let lab = load(p, &lab, &BTreeMap::new())?;
-            down(s, p, &lab, yes, force).await
-        }
+        // Only the id: a lab file that no longer validates can still be torn down.
+        Command::Down { lab, yes, force } => down(s, p, &catalog::lab_id(&lab)?, yes, force).await,
         Command::Status { all_regions } => fleet::status(s, p, all_regions).await,
         Command::Push {
             image,
@@ -148,6 +146,8 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
         } => push(s, p, &image, &repository, &tag).await,
         Command::Sweep {
             expired,
+            lab,
+            env,
             all_regions,
             yes,
             force,
@@ -157,6 +157,8 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                 p,
                 fleet::SweepArgs {
                     expired,
+                    lab,
+                    env,
                     all_regions,
                     yes,
                     force,
@@ -585,8 +587,10 @@ async fn up(
             .join("\n");
         Err(Error::Incomplete {
             what: format!("up {}", lab.id),
-            verb: "created",
-            count: outcome.failed.len() + outcome.skipped.len(),
+            summary: crate::error::incomplete_summary(&[(
+                outcome.failed.len() + outcome.skipped.len(),
+                "resource(s) could not be created",
+            )]),
             detail: format!(
                 "{detail}\nrun `awslab up {}` again to resume; it creates only what is missing",
                 lab.id
@@ -595,12 +599,12 @@ async fn up(
     }
 }
 
-async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool, force: bool) -> Result<u8, Error> {
+async fn down(s: &Settings, p: &Printer, id: &str, yes: bool, force: bool) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
     confirm(
         p,
         &aws,
-        &format!("delete everything of lab {}, env {}", lab.id, s.env),
+        &format!("delete everything of lab {}, env {}", id, s.env),
         yes,
     )
     .await?;
@@ -608,38 +612,48 @@ async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool, force: bool) -> R
     let started = Instant::now();
     let reporter = TermReporter::new(p);
     let outcome =
-        engine::destroy::destroy(&aws, &owner(s, lab), &engine_options(s), &reporter).await?;
+        engine::destroy::destroy(&aws, &Owner::new(id, &s.env), &engine_options(s), &reporter)
+            .await?;
     if p.format == Format::Json {
         p.json(&serde_json::json!({
-            "lab": lab.id,
+            "lab": id,
             "env": s.env,
             "deleted": outcome.deleted.iter().map(|(n, k, id)| serde_json::json!({"name": n, "type": k, "id": id})).collect::<Vec<_>>(),
             "left": outcome.left.iter().map(|(n, k, id, why)| serde_json::json!({"name": n, "type": k, "id": id, "reason": why})).collect::<Vec<_>>(),
+            "not_looked_at": outcome.not_looked_at,
         }));
     }
     p.info(&format!(
         "down {}: {} deleted, {} left in {:.1}s",
-        lab.id,
+        id,
         outcome.deleted.len(),
         outcome.left.len(),
         started.elapsed().as_secs_f64()
     ));
     p.info(&render::cost_after_down(&outcome.stopped, &outcome.still));
     stats(p, "down", &aws, started);
-    if outcome.left.is_empty() {
+    if outcome.left.is_empty() && outcome.not_looked_at.is_empty() {
         Ok(exit::OK)
     } else {
         Err(Error::Incomplete {
-            what: format!("down {}", lab.id),
-            verb: "deleted",
-            count: outcome.left.len(),
+            what: format!("down {}", id),
+            summary: crate::error::incomplete_summary(&[
+                (outcome.left.len(), "resource(s) could not be deleted"),
+                (outcome.not_looked_at.len(), "kind(s) not looked at"),
+            ]),
             detail: outcome
                 .left
                 .iter()
                 .map(|(n, k, id, why)| format!("{n} ({k} {id}): {why}"))
+                .chain(
+                    outcome
+                        .not_looked_at
+                        .iter()
+                        .map(|u| format!("{} not looked at: {}", u.kind, u.error)),
+                )
                 .chain(std::iter::once(format!(
                     "run `awslab down {}` again once the cause is fixed",
-                    lab.id
+                    id
                 )))
                 .collect::<Vec<_>>()
                 .join("\n"),

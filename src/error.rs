@@ -30,6 +30,19 @@ pub enum Error {
         known: String,
     },
 
+    #[error("{path} says `id = \"{id}\"`, but its name says `{name}`")]
+    #[diagnostic(
+        code(awslab::lab_id_mismatch),
+        help(
+            "name the file `labs/{id}.toml`, or set `id = \"{name}\"` in it: the id is what its resources are tagged with"
+        )
+    )]
+    LabIdMismatch {
+        path: String,
+        id: String,
+        name: String,
+    },
+
     #[error("cannot read lab file {path}")]
     #[diagnostic(code(awslab::read_lab))]
     ReadLab {
@@ -65,12 +78,12 @@ pub enum Error {
     #[diagnostic(transparent)]
     Push(#[from] crate::push::PushError),
 
-    #[error("{what}: {count} resource(s) could not be {verb}")]
+    /// `up 4 resource(s) could not be created`, `down: 1 kind(s) not looked at`.
+    #[error("{what}: {summary}")]
     #[diagnostic(code(awslab::incomplete), help("{detail}"))]
     Incomplete {
         what: String,
-        verb: &'static str,
-        count: usize,
+        summary: String,
         detail: String,
     },
 
@@ -97,6 +110,7 @@ impl Error {
             | Error::LabNotFound { .. }
             | Error::ReadLab { .. }
             | Error::NotALabFile { .. }
+            | Error::LabIdMismatch { .. }
             | Error::Usage { .. } => exit::USAGE,
             Error::Image(_) => exit::USAGE,
             Error::Aws(e) | Error::Push(PushError::Aws(e)) => match e.class {
@@ -107,6 +121,17 @@ impl Error {
             Error::Incomplete { .. } | Error::Io { .. } => exit::FAILED,
         }
     }
+}
+
+/// What an incomplete run left: `(count, "resource(s) could not be deleted")` parts, those
+/// with a count joined (`2 resource(s) could not be deleted, 1 kind(s) not looked at`).
+pub fn incomplete_summary(parts: &[(usize, &str)]) -> String {
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The version of the JSON written for a failure with `--format json`; fields are only added.

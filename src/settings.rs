@@ -74,6 +74,9 @@ pub enum Command {
     },
     Sweep {
         expired: bool,
+        /// Only this lab and env.
+        lab: Option<String>,
+        env: Option<String>,
         all_regions: bool,
         yes: bool,
         force: bool,

@@ -115,7 +115,37 @@ impl Owner {
         t
     }
 
+    /// The same run for another env (tests of what the token depends on).
+    #[cfg(test)]
+    fn clone_for_env(&self, env: &str) -> Owner {
+        Owner {
+            env: env.to_owned(),
+            ..self.clone()
+        }
+    }
+
     pub fn owns(&self, tags: &Tags) -> bool {
         tags.get(LAB) == Some(&self.lab) && tags.get(ENV) == Some(&self.env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Owner;
+
+    #[test]
+    fn client_tokens_are_stable_within_a_run_and_new_in_the_next() {
+        let run = Owner::new("vpc-public-private", "alice");
+        let t = run.client_token("bastion");
+        assert_eq!(t, run.client_token("bastion"), "every attempt of a run");
+        assert_ne!(t, run.client_token("lab-nat"), "one per resource");
+        let next = Owner::new("vpc-public-private", "alice");
+        assert_ne!(t, next.client_token("bastion"), "a new run, a new token");
+        assert_ne!(
+            t,
+            run.clone_for_env("bob").client_token("bastion"),
+            "one per env"
+        );
+        assert!(t.len() <= 64 && t.is_ascii(), "{t}");
     }
 }

@@ -82,7 +82,11 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
         discover::scope(aws, &global, &owned),
         buckets_for(aws, lab, owner)
     )?;
-    let mut world = World { items: vpcs, azs };
+    let mut world = World {
+        items: vpcs,
+        azs,
+        unlisted: Vec::new(),
+    };
     world.merge(in_vpcs);
     world.merge(regional);
     world.merge(named);

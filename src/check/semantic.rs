@@ -875,6 +875,7 @@ mod tests {
                 ),
             ],
             azs: Vec::new(),
+            ..World::default()
         };
         let mut bound = Bindings::default();
         bound.insert("site", bucket);

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use futures::future::try_join_all;
+use futures::future::join_all;
 
 use super::{confirm, engine_options, guard_production, stats};
 use crate::aws::{self, Aws, AwsSettings};
@@ -14,6 +14,10 @@ use crate::ui::{Printer, TermReporter, render};
 
 pub struct SweepArgs {
     pub expired: bool,
+    /// Only this lab's environments (a lab that has no file any more).
+    pub lab: Option<String>,
+    /// Only this env.
+    pub env: Option<String>,
     pub all_regions: bool,
     pub yes: bool,
     pub force: bool,
@@ -37,26 +41,61 @@ async fn clients(s: &Settings, aws: &Aws, all_regions: bool) -> Result<Vec<Aws>,
 }
 
 /// Environments in every region looked at, then IAM leftovers of none of them (IAM is global).
-async fn environments(aws: &Aws, clients: &[Aws]) -> Result<Vec<EnvStatus>, Error> {
-    let found = try_join_all(clients.iter().map(fleet::environments)).await?;
-    let mut envs: Vec<EnvStatus> = found.into_iter().flatten().collect();
-    let global = fleet::global_leftovers(aws, &envs).await?;
-    envs.extend(global);
-    Ok(envs)
+/// What could not be looked at (a region, a kind) is said, and the rest goes on.
+async fn environments(p: &Printer, aws: &Aws, clients: &[Aws]) -> Result<Looked, Error> {
+    let found = join_all(clients.iter().map(fleet::environments)).await;
+    let mut looked = Looked::default();
+    for (client, r) in clients.iter().zip(found) {
+        match r {
+            Ok((envs, unlisted)) => {
+                looked.envs.extend(envs);
+                looked.not_looked_at.extend(
+                    unlisted
+                        .into_iter()
+                        .map(|u| format!("{} in {}: {}", u.kind, client.region, u.error)),
+                );
+            }
+            Err(e) => looked
+                .not_looked_at
+                .push(format!("region {}: {e}", client.region)),
+        }
+    }
+    match fleet::global_leftovers(aws, &looked.envs).await {
+        Ok(global) => looked.envs.extend(global),
+        Err(e) => looked.not_looked_at.push(format!("IAM: {e}")),
+    }
+    for n in &looked.not_looked_at {
+        p.warn(&format!("not looked at: {n}"));
+    }
+    Ok(looked)
+}
+
+/// What `status` and `sweep` found, and what they could not look at.
+#[derive(Default)]
+struct Looked {
+    envs: Vec<EnvStatus>,
+    not_looked_at: Vec<String>,
 }
 
 pub async fn status(s: &Settings, p: &Printer, all_regions: bool) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
     let started = std::time::Instant::now();
     let clients = clients(s, &aws, all_regions).await?;
-    let envs = environments(&aws, &clients).await?;
+    let Looked {
+        envs,
+        not_looked_at,
+    } = environments(p, &aws, &clients).await?;
     let now = SystemTime::now();
     match p.format {
         Format::Json => p.json(&envs),
         Format::Text | Format::Junit => p.out(&render::status(p, &envs, now)),
     }
     stats(p, "status", &aws, started);
-    Ok(exit::OK)
+    Ok(if not_looked_at.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Error> {
@@ -64,10 +103,15 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     let started = std::time::Instant::now();
     let clients = clients(s, &aws, args.all_regions).await?;
     let now = SystemTime::now();
-    let envs: Vec<EnvStatus> = environments(&aws, &clients)
-        .await?
+    let Looked {
+        envs,
+        not_looked_at,
+    } = environments(p, &aws, &clients).await?;
+    let envs: Vec<EnvStatus> = envs
         .into_iter()
         .filter(|e| !args.expired || e.expired(now))
+        .filter(|e| args.lab.as_ref().is_none_or(|l| *l == e.lab))
+        .filter(|e| args.env.as_ref().is_none_or(|n| *n == e.env))
         .collect();
     let what = if args.expired {
         "expired lab environments"
@@ -103,7 +147,23 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
             "sweep {} env {} in {}",
             env.lab, env.env, env.region
         ));
-        let outcome = engine::destroy::destroy(client, &env.owner(), &opts, &reporter).await?;
+        // One env that cannot be torn down does not stop the others.
+        let outcome = match engine::destroy::destroy(client, &env.owner(), &opts, &reporter).await {
+            Ok(o) => o,
+            Err(e) => {
+                left.push(format!(
+                    "{} {} in {}: not torn down: {e}",
+                    env.lab, env.env, env.region
+                ));
+                continue;
+            }
+        };
+        left.extend(outcome.not_looked_at.iter().map(|u| {
+            format!(
+                "{} {} in {}: {} not looked at: {}",
+                env.lab, env.env, env.region, u.kind, u.error
+            )
+        }));
         stopped += outcome.stopped.per_hour();
         left.extend(outcome.left.into_iter().map(|(n, k, id, why)| {
             format!(
@@ -119,13 +179,20 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         crate::cost::Dollars(stopped)
     ));
     stats(p, "sweep", &aws, started);
+    left.extend(
+        not_looked_at
+            .into_iter()
+            .map(|n| format!("not looked at: {n}")),
+    );
     if left.is_empty() {
         Ok(exit::OK)
     } else {
         Err(Error::Incomplete {
             what: "sweep".to_owned(),
-            verb: "deleted",
-            count: left.len(),
+            summary: crate::error::incomplete_summary(&[(
+                left.len(),
+                "resource(s) could not be deleted",
+            )]),
             detail: left.join("\n"),
         })
     }

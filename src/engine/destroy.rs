@@ -22,6 +22,8 @@ pub struct DestroyOutcome {
     /// What the deleted resources cost per hour, and what is left still costs.
     pub stopped: crate::cost::Estimate,
     pub still: crate::cost::Estimate,
+    /// Kinds that could not be listed: whatever they hold was not looked at, so not deleted.
+    pub not_looked_at: Vec<crate::resources::Unlisted>,
 }
 
 /// A label for messages: the logical name, else the Name tag, else the id (events carry the id).
@@ -68,9 +70,17 @@ pub async fn destroy(
     reporter: &dyn Reporter,
 ) -> Result<DestroyOutcome, AwsError> {
     reporter.event(Event::Note("discovering what the lab owns".to_owned()));
-    let world = discover::owned(aws, owner, true).await?;
+    let world = discover::owned(aws, owner).await?;
+    for u in &world.unlisted {
+        reporter.event(Event::Note(format!(
+            "not looked at: {}: {}",
+            u.kind, u.error
+        )));
+    }
     let doomed = deletion_set(&world, owner);
-    destroy_set(aws, owner, &world, doomed, opts, reporter).await
+    let mut outcome = destroy_set(aws, owner, &world, doomed, opts, reporter).await?;
+    outcome.not_looked_at = world.unlisted.clone();
+    Ok(outcome)
 }
 
 /// Deletes `obs`, counting it deleted only when AWS agrees. A not-found answer can mean "not

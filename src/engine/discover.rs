@@ -1,11 +1,11 @@
 //! Discovery: one batched describe per kind, in parallel.
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use crate::aws::tags::Owner;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::lab::{Kind, Lab};
-use crate::resources::{self, Facts, Observed, Scope, World};
+use crate::resources::{self, Facts, Observed, Scope, Unlisted, World};
 
 /// The region's availability zones, sorted by name (a lab's `az = N` indexes this list).
 pub async fn availability_zones(aws: &Aws) -> Result<Vec<String>, AwsError> {
@@ -36,35 +36,79 @@ pub async fn scope(aws: &Aws, kinds: &[Kind], scope: &Scope) -> Result<Vec<Obser
     Ok(found.into_iter().flatten().collect())
 }
 
-/// What carries the owner's tags, of every kind. With `inside_vpcs`, also everything inside the
-/// owner's VPCs (what `down` may delete: student-built subnets, instances, … of a lab-owned VPC).
-pub async fn owned(aws: &Aws, owner: &Owner, inside_vpcs: bool) -> Result<World, AwsError> {
-    owned_of(aws, owner, inside_vpcs, Kind::ALL).await
+/// [`scope`], going on without the kinds that cannot be listed (no permission for that service,
+/// an API the endpoint does not offer): those are returned as not looked at. Only an endpoint
+/// that does not answer, or credentials that do not work, stop it.
+pub async fn scope_partial(
+    aws: &Aws,
+    kinds: &[Kind],
+    scope: &Scope,
+) -> Result<(Vec<Observed>, Vec<Unlisted>), AwsError> {
+    let found = join_all(
+        kinds
+            .iter()
+            .map(|k| resources::kind(*k).discover(aws, scope)),
+    )
+    .await;
+    let mut items = Vec::new();
+    let mut unlisted = Vec::new();
+    for (kind, r) in kinds.iter().zip(found) {
+        match r {
+            Ok(o) => items.extend(o),
+            Err(e) if matches!(e.class, ErrorClass::Unreachable | ErrorClass::Credentials) => {
+                return Err(e);
+            }
+            Err(e) => unlisted.push(Unlisted {
+                kind: *kind,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok((items, unlisted))
+}
+
+/// What carries the owner's tags, of every kind, and everything inside the owner's VPCs (what
+/// `down` may delete: student-built subnets, instances, … of a lab-owned VPC). A kind that cannot
+/// be listed is left out and named in [`World::unlisted`].
+pub async fn owned(aws: &Aws, owner: &Owner) -> Result<World, AwsError> {
+    let owned_scope = Scope::Owned(owner.clone());
+    let ((items, mut unlisted), azs) = tokio::try_join!(
+        scope_partial(aws, Kind::ALL, &owned_scope),
+        availability_zones(aws)
+    )?;
+    let mut world = World {
+        items,
+        azs,
+        unlisted: Vec::new(),
+    };
+    let vpc_ids: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
+    if !vpc_ids.is_empty() {
+        let kinds: Vec<Kind> = Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| *k != Kind::Vpc)
+            .collect();
+        let (inside, more) = scope_partial(aws, &kinds, &Scope::InVpcs(vpc_ids)).await?;
+        world.merge(inside);
+        for m in more {
+            if !unlisted.iter().any(|u| u.kind == m.kind) {
+                unlisted.push(m);
+            }
+        }
+    }
+    world.unlisted = unlisted;
+    Ok(world)
 }
 
 /// [`owned`] of some kinds only.
-async fn owned_of(
-    aws: &Aws,
-    owner: &Owner,
-    inside_vpcs: bool,
-    kinds: &[Kind],
-) -> Result<World, AwsError> {
+async fn owned_of(aws: &Aws, owner: &Owner, kinds: &[Kind]) -> Result<World, AwsError> {
     let owned_scope = Scope::Owned(owner.clone());
     let (items, azs) = tokio::try_join!(scope(aws, kinds, &owned_scope), availability_zones(aws))?;
-    let mut world = World { items, azs };
-    if inside_vpcs {
-        let vpc_ids: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
-        if !vpc_ids.is_empty() {
-            let kinds: Vec<Kind> = Kind::ALL
-                .iter()
-                .copied()
-                .filter(|k| *k != Kind::Vpc)
-                .collect();
-            let inside = scope(aws, &kinds, &Scope::InVpcs(vpc_ids)).await?;
-            world.merge(inside);
-        }
-    }
-    Ok(world)
+    Ok(World {
+        items,
+        azs,
+        unlisted: Vec::new(),
+    })
 }
 
 /// `obs` as AWS lists it now, looked for as the teardown found it: by the owner's tags and inside
@@ -95,7 +139,7 @@ pub async fn owned_for_compare(aws: &Aws, owner: &Owner, lab: &Lab) -> Result<Wo
         .copied()
         .filter(|k| lab.resources.iter().any(|r| r.kind() == *k))
         .collect();
-    let mut world = owned_of(aws, owner, false, &kinds).await?;
+    let mut world = owned_of(aws, owner, &kinds).await?;
     let vpcs: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
     vpc_attributes(aws, &mut world, &vpcs).await?;
     Ok(world)

@@ -12,7 +12,7 @@ use crate::aws::tags::{self, Owner};
 use crate::aws::{Aws, AwsError};
 use crate::cost;
 use crate::lab::Kind;
-use crate::resources::{Observed, Scope};
+use crate::resources::{Observed, Scope, Unlisted};
 
 /// One lab environment in one region.
 #[derive(Debug, Clone, Serialize)]
@@ -59,15 +59,16 @@ fn is_global(k: Kind) -> bool {
     matches!(k, Kind::IamRole | Kind::InstanceProfile)
 }
 
-/// The lab environments in the client's region (regional resources only).
-pub async fn environments(aws: &Aws) -> Result<Vec<EnvStatus>, AwsError> {
+/// The lab environments in the client's region (regional resources only), and the kinds that
+/// could not be listed there.
+pub async fn environments(aws: &Aws) -> Result<(Vec<EnvStatus>, Vec<Unlisted>), AwsError> {
     let kinds: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
         .filter(|k| !is_global(*k))
         .collect();
-    let items = discover::scope(aws, &kinds, &Scope::AnyLab).await?;
-    Ok(group(items, &aws.region))
+    let (items, unlisted) = discover::scope_partial(aws, &kinds, &Scope::AnyLab).await?;
+    Ok((group(items, &aws.region), unlisted))
 }
 
 /// IAM roles and instance profiles of lab environments that have nothing left in any region

@@ -426,7 +426,58 @@ fn load_nested(
 /// Resolves and loads a lab argument.
 pub fn load_lab(arg: &str, sets: &BTreeMap<String, String>) -> Result<Loaded, Error> {
     let (source, text) = resolve(arg)?;
-    load_text(&source, &text, sets)
+    let loaded = load_text(&source, &text, sets)?;
+    same_id(arg, &source, &loaded.lab.id)?;
+    Ok(loaded)
+}
+
+/// `./labs/<id>.toml` names its lab: a file there whose `id` differs would tag resources with
+/// another id than the one the user typed.
+fn same_id(arg: &str, source: &LabSource, id: &str) -> Result<(), Error> {
+    match source {
+        LabSource::File(path) if is_lab_id(arg) && id != arg => Err(Error::LabIdMismatch {
+            path: path.display().to_string(),
+            id: id.to_owned(),
+            name: arg.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The id of a lab argument without validating the lab: what `down` needs (a lab file that no
+/// longer validates, with a moved asset folder or a typo, can still be torn down). The file's
+/// `id` key is read; a file whose TOML does not parse any more is searched for its top-level
+/// `id = "..."` line.
+pub fn lab_id(arg: &str) -> Result<String, Error> {
+    let (source, text) = resolve(arg)?;
+    let id = match text.parse::<toml::Table>() {
+        Ok(table) => table
+            .get("id")
+            .and_then(toml::Value::as_str)
+            .map(str::to_owned),
+        Err(_) => id_line(&text),
+    };
+    let Some(id) = id.filter(|i| is_lab_id(i)) else {
+        return Err(Error::NotALabFile {
+            path: source.display(),
+            why: "it has no readable `id = \"...\"` line, so its resources cannot be found"
+                .to_owned(),
+        });
+    };
+    same_id(arg, &source, &id)?;
+    Ok(id)
+}
+
+/// The value of a top-level `id = "..."` line (before any table header).
+fn id_line(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with('['))
+        .find_map(|l| {
+            let rest = l.strip_prefix("id")?.trim_start().strip_prefix('=')?.trim();
+            let inner = rest.strip_prefix('"')?;
+            Some(inner[..inner.find('"')?].to_owned())
+        })
 }
 
 #[cfg(test)]

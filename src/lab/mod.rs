@@ -93,9 +93,8 @@ impl Resource {
     }
 }
 
-/// The resource kinds a lab can declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// The resource kinds a lab can declare. JSON names a kind as lab files do (`s3_bucket`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Vpc,
     Subnet,
@@ -123,6 +122,12 @@ pub enum Kind {
     Objects,
     Repository,
     Image,
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl Kind {

@@ -285,6 +285,7 @@ impl Lab {
         let world = World {
             items: self.items.iter().map(|(_, o)| o.clone()).collect(),
             azs: vec!["us-east-1a".into(), "us-east-1b".into()],
+            ..World::default()
         };
         let mut bound = Bindings::default();
         for (n, o) in &self.items {

@@ -149,11 +149,13 @@ impl ResourceKind for Instance {
             .ec2
             .describe_instances()
             .set_filters(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", "instances", e))?;
         Ok(out
-            .reservations()
             .iter()
             .flat_map(|r| r.instances())
             .filter_map(observe)

@@ -25,13 +25,15 @@ impl ResourceKind for InternetGateway {
             .ec2
             .describe_internet_gateways()
             .set_filters(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| {
                 AwsError::from_sdk("ec2:DescribeInternetGateways", "internet gateways", e)
             })?;
         Ok(out
-            .internet_gateways()
             .iter()
             .filter_map(|g| {
                 Some(Observed {

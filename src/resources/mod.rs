@@ -395,6 +395,15 @@ pub struct World {
     pub items: Vec<Observed>,
     /// The region's availability zones, sorted by name.
     pub azs: Vec<String>,
+    /// Kinds that could not be listed: what they hold was not looked at.
+    pub unlisted: Vec<Unlisted>,
+}
+
+/// A kind that could not be listed, and the error that said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unlisted {
+    pub kind: Kind,
+    pub error: String,
 }
 
 impl World {

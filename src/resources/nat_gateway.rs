@@ -91,10 +91,13 @@ impl ResourceKind for NatGateway {
             .ec2
             .describe_nat_gateways()
             .set_filter(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeNatGateways", "NAT gateways", e))?;
-        Ok(out.nat_gateways().iter().filter_map(observe).collect())
+        Ok(out.iter().filter_map(observe).collect())
     }
 
     async fn apply(

@@ -210,10 +210,13 @@ impl ResourceKind for NetworkAcl {
             .ec2
             .describe_network_acls()
             .set_filters(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeNetworkAcls", "network ACLs", e))?;
-        Ok(out.network_acls().iter().filter_map(observe).collect())
+        Ok(out.iter().filter_map(observe).collect())
     }
 
     async fn apply(
@@ -245,6 +248,7 @@ impl ResourceKind for NetworkAcl {
                     .ec2
                     .create_network_acl()
                     .vpc_id(vpc_id)
+                    .client_token(cx.owner.client_token(&res.name))
                     .tag_specifications(cx.owner.tag_spec(ResourceType::NetworkAcl, &res.name));
                 let out = cx
                     .aws

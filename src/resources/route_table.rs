@@ -148,10 +148,13 @@ impl ResourceKind for RouteTable {
             .ec2
             .describe_route_tables()
             .set_filters(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeRouteTables", "route tables", e))?;
-        Ok(out.route_tables().iter().filter_map(observe).collect())
+        Ok(out.iter().filter_map(observe).collect())
     }
 
     async fn apply(
@@ -182,6 +185,7 @@ impl ResourceKind for RouteTable {
                     .ec2
                     .create_route_table()
                     .vpc_id(vpc_id)
+                    .client_token(cx.owner.client_token(&res.name))
                     .tag_specifications(cx.owner.tag_spec(ResourceType::RouteTable, &res.name));
                 let out = cx
                     .aws

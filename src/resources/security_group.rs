@@ -237,10 +237,13 @@ impl ResourceKind for SecurityGroup {
             .ec2
             .describe_security_groups()
             .set_filters(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeSecurityGroups", "security groups", e))?;
-        Ok(out.security_groups().iter().filter_map(observe).collect())
+        Ok(out.iter().filter_map(observe).collect())
     }
 
     async fn apply(

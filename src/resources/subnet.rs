@@ -25,11 +25,13 @@ impl ResourceKind for Subnet {
             .ec2
             .describe_subnets()
             .set_filters(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeSubnets", "subnets", e))?;
         Ok(out
-            .subnets()
             .iter()
             .filter_map(|s| {
                 Some(Observed {

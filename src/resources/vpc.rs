@@ -44,11 +44,14 @@ impl ResourceKind for Vpc {
             .ec2
             .describe_vpcs()
             .set_filters(Some(filters))
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeVpcs", "VPCs", e))?;
         let mut found = Vec::new();
-        for v in out.vpcs() {
+        for v in out {
             let Some(id) = v.vpc_id() else { continue };
             found.push(Observed {
                 kind: Kind::Vpc,

@@ -22,6 +22,9 @@ pub struct Printer {
     pub stats: bool,
     /// stderr is a terminal (spinners) and not CI.
     pub interactive: bool,
+    /// A JSON document went to stdout already: a failure after it writes none of its own, so
+    /// stdout stays one document (`down` reports what is left in its own).
+    wrote_json: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Printer {
@@ -34,6 +37,7 @@ impl Printer {
             verbose: s.verbose,
             stats: s.stats,
             interactive: stderr_tty && !ci && s.verbose == 0 && !s.quiet,
+            wrote_json: Default::default(),
         }
     }
 
@@ -46,6 +50,7 @@ impl Printer {
             verbose: 0,
             stats: false,
             interactive: false,
+            wrote_json: Default::default(),
         }
     }
 
@@ -85,9 +90,18 @@ impl Printer {
 
     pub fn json<T: serde::Serialize>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {
-            Ok(s) => self.out(&s),
+            Ok(s) => {
+                self.wrote_json
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                self.out(&s);
+            }
             Err(e) => self.warn(&format!("cannot serialise output: {e}")),
         }
+    }
+
+    /// Whether a JSON document went to stdout already.
+    pub fn wrote_json(&self) -> bool {
+        self.wrote_json.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn green(&self, s: &str) -> String {

@@ -77,6 +77,8 @@ pub struct Faults {
     pub aws: Option<AwsModel>,
     /// Answers ECR's layer calls and the registry API itself (`ecr_store.rs`).
     pub store: Option<Arc<super::ecr_store::EcrStore>>,
+    /// Actions whose request bodies are kept ([`Counts::bodies`]).
+    pub record: Vec<String>,
 }
 
 impl Faults {
@@ -98,9 +100,24 @@ pub struct Counts {
     pub mutations: AtomicU64,
     pub injected: AtomicU64,
     pub by_action: Mutex<BTreeMap<String, (u64, u64)>>,
+    /// The bodies of the requests of the actions in [`Faults::record`], in order.
+    pub recorded: Mutex<Vec<(String, String)>>,
 }
 
 impl Counts {
+    /// The recorded request bodies of `action`.
+    pub fn bodies(&self, action: &str) -> Vec<String> {
+        self.recorded
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .filter(|(a, _)| a == action)
+                    .map(|(_, b)| b.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn injected(&self) -> u64 {
         self.injected.load(Ordering::SeqCst)
     }
@@ -506,6 +523,14 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
         let e = m.entry(call.action.clone()).or_default();
         e.0 += 1;
         e.1 += u64::from(fault.is_some());
+    }
+    if state.faults.record.iter().any(|a| *a == call.action)
+        && let Ok(mut r) = state.counts.recorded.lock()
+    {
+        r.push((
+            call.action.clone(),
+            String::from_utf8_lossy(&call.body).into_owned(),
+        ));
     }
     let response = match (&fault, answer) {
         (Some(f), _) => {
