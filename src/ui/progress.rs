@@ -23,6 +23,11 @@ pub struct TermReporter {
 /// Plain output repeats an unchanged wait at most this often.
 const WAIT_LINE_EVERY: Duration = Duration::from_secs(15);
 
+/// Whether plain output prints a waiting line, given the last one printed for the resource.
+fn wait_line_due(last: Option<&(String, Duration)>, state: &str, elapsed: Duration) -> bool {
+    last.is_none_or(|(last_state, at)| last_state != state || elapsed >= *at + WAIT_LINE_EVERY)
+}
+
 /// `lab-nat pending 1m12s of ~2m`.
 fn waiting_line(name: &str, state: &str, elapsed: Duration, typical: Duration) -> String {
     format!("{name} {state} {} of ~{}", short(elapsed), short(typical))
@@ -117,9 +122,7 @@ impl Reporter for TermReporter {
             ) => {
                 // A line when the state changes, else every WAIT_LINE_EVERY: CI logs stay short.
                 let due = self.waits.lock().is_ok_and(|mut w| {
-                    let due = w.get(&name).is_none_or(|(last_state, at)| {
-                        *last_state != state || elapsed >= *at + WAIT_LINE_EVERY
-                    });
+                    let due = wait_line_due(w.get(&name), &state, elapsed);
                     if due {
                         w.insert(name.clone(), (state.clone(), elapsed));
                     }
@@ -238,5 +241,36 @@ impl BytesBar {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{wait_line_due, waiting_line};
+
+    #[test]
+    fn a_wait_reads_as_state_elapsed_and_typical() {
+        assert_eq!(
+            waiting_line(
+                "lab-nat",
+                "pending",
+                Duration::from_secs(72),
+                Duration::from_secs(120)
+            ),
+            "lab-nat pending 1m12s of ~2m"
+        );
+    }
+
+    #[test]
+    fn plain_output_repeats_a_wait_only_on_a_new_state_or_every_15_seconds() {
+        let s = |n| Duration::from_secs(n);
+        let last = ("pending".to_owned(), s(30));
+        assert!(wait_line_due(None, "pending", s(0)));
+        assert!(!wait_line_due(Some(&last), "pending", s(31)));
+        assert!(!wait_line_due(Some(&last), "pending", s(44)));
+        assert!(wait_line_due(Some(&last), "pending", s(45)));
+        assert!(wait_line_due(Some(&last), "available", s(31)));
     }
 }
