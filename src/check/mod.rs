@@ -3,6 +3,7 @@
 
 pub mod bind;
 pub mod live;
+pub mod mounts;
 pub mod names;
 pub mod report;
 pub mod semantic;
