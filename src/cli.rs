@@ -155,7 +155,7 @@ pub enum Cmd {
     },
     /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.
     #[command(
-        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)"
+        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)\n  awslab check vpc-public-private --env bob --name-prefix bob-   (bob built bob-lab-vpc, bob-app-sg, ... by hand in an account others share)"
     )]
     Check {
         #[command(flatten)]
@@ -167,6 +167,12 @@ pub enum Cmd {
         /// On AWS, also test live endpoints from this machine (TCP connects); skipped on an emulator.
         #[arg(long)]
         live: bool,
+        /// Find hand-built resources only by the lab's names behind this prefix (`Name` tag
+        /// `bob-lab-vpc`, security group `bob-app-sg`, key pair `bob-lab-key`): in an account
+        /// several students share, each builds with their own prefix. `{env}` stands for --env.
+        /// What awslab made for the env is found by its tags either way.
+        #[arg(long, value_name = "PREFIX", env = "AWSLAB_NAME_PREFIX")]
+        name_prefix: Option<String>,
     },
     /// What a lab costs per hour while it is up (static us-east-1 prices, assumptions stated).
     #[command(
@@ -389,6 +395,7 @@ impl Cli {
                 target,
                 output,
                 live,
+                name_prefix,
             } => Command::Check {
                 lab: target.lab,
                 stage: target.stage.into(),
@@ -397,6 +404,15 @@ impl Cli {
                     .map(|path| report_target(path, settings.format))
                     .transpose()?,
                 live,
+                names: match name_prefix.filter(|p| !p.is_empty()) {
+                    Some(raw) => crate::check::Names::parse(&raw, &settings.env).map_err(|m| {
+                        Error::usage(
+                            format!("--name-prefix: {m}"),
+                            Some("e.g. --name-prefix bob-"),
+                        )
+                    })?,
+                    None => crate::check::Names::unprefixed(),
+                },
             },
             Cmd::Down { lab, yes, force } => Command::Down { lab, yes, force },
             Cmd::Status { all_regions } => Command::Status { all_regions },

@@ -92,6 +92,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             sets,
             output,
             live,
+            names,
         } => {
             let lab = load(p, &lab, &sets)?;
             let aws = aws::connect(&s.aws).await;
@@ -101,7 +102,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                 (true, true) => check::Live::Emulator,
                 (true, false) => check::Live::On,
             };
-            let opts = check::CheckOptions { stage, live };
+            let opts = check::CheckOptions { stage, live, names };
             let report = check::check(&aws, &lab, opts, &owner(s, &lab)).await?;
             match output {
                 Some((path, format)) => {

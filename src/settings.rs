@@ -58,6 +58,8 @@ pub enum Command {
         output: Option<(PathBuf, Format)>,
         /// Run live checks (on AWS).
         live: bool,
+        /// The names hand-built resources are found by (`--name-prefix`).
+        names: crate::check::Names,
     },
     Down {
         lab: String,

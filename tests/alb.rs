@@ -530,7 +530,10 @@ async fn student(region: &str, mistake: Mistake, must_fail: &[(&str, &str)], pas
         .find(|(id, _, _, _)| id == "web-alb")
         .expect("web-alb");
     assert_eq!(bound.1, "pass", "{bound:?}");
-    assert!(bound.2.contains("by Name tag"), "{bound:?}");
+    assert!(
+        bound.2.contains("by load balancer name `web-alb`"),
+        "{bound:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -83,6 +83,11 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        variant: Variant::BastionWithInterface,
+        region: "af-south-1",
+        must_fail: &[],
+    },
+    Case {
         variant: Variant::NatInPrivateSubnet,
         region: "ap-southeast-1",
         must_fail: &[
@@ -99,7 +104,8 @@ const CASES: &[Case] = &[
 /// What MiniStack 1.5.33 cannot represent (localstack/README.md): NACL entry port ranges and
 /// subnet associations (so private-nacl does not govern the private subnets there, and a NACL
 /// mistake cannot show in reachability), NAT gateway addresses (so nothing egresses through a
-/// NAT). These items are excused there, in both directions.
+/// NAT), an instance's explicit network interface. These items are excused there, in both
+/// directions.
 fn emulator_gaps(variant: Variant) -> Vec<&'static str> {
     if common::emulator() != "ministack" {
         return Vec::new();
@@ -119,6 +125,16 @@ fn emulator_gaps(variant: Variant) -> Vec<&'static str> {
         Variant::NaclWithoutReplyPorts | Variant::NaclDenyBeforeAllow
     ) {
         gaps.push("ssh-bastion-to-app");
+    }
+    // MiniStack ignores `NetworkInterfaces` on RunInstances: the bastion lands in its default
+    // subnet with the default group (the groups read from the interface are unit-tested).
+    if variant == Variant::BastionWithInterface {
+        gaps.extend([
+            "bastion.subnet",
+            "bastion.security_groups",
+            "ssh-to-bastion",
+            "ssh-bastion-to-app",
+        ]);
     }
     gaps
 }
@@ -237,4 +253,143 @@ async fn bastion_in_a_private_subnet() {
 #[tokio::test(flavor = "multi_thread")]
 async fn nat_gateway_in_a_private_subnet() {
     grade(Variant::NatInPrivateSubnet).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bastion_launched_with_an_explicit_network_interface() {
+    grade(Variant::BastionWithInterface).await;
+}
+
+/// Two students in one account and region: alice built the lab by hand with her prefix before
+/// every name, bob built nothing. Graded with his prefix, bob gets nothing of alice's; graded
+/// with hers, alice's setup passes, and the report says each resource was found by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn students_sharing_an_account_are_graded_by_their_name_prefix() {
+    let region = "il-central-1";
+    student::clear_as(region, "alice-").await;
+    let vpc = student::build_as(region, Variant::Correct, "alice-").await;
+    let home = tempfile::tempdir().expect("home");
+    let xml = home.path().join("alice.xml");
+    let check = |env: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--region",
+            region,
+            "--env",
+            env,
+            "check",
+            "vpc-public-private",
+        ];
+        args.extend_from_slice(extra);
+        common::awslab(home.path())
+            .args(&args)
+            .output()
+            .expect("check")
+    };
+    let bob = check("bob", &["--format", "json", "--name-prefix", "bob-"]);
+    let alice = check("alice", &["--format", "json", "--name-prefix", "alice-"]);
+    // The prefix from the environment, `{env}` standing for the env; JUnit to a file.
+    let alice_text = common::awslab(home.path())
+        .env("AWSLAB_NAME_PREFIX", "{env}-")
+        .args([
+            "--region",
+            region,
+            "--env",
+            "alice",
+            "check",
+            "vpc-public-private",
+        ])
+        .arg("--output")
+        .arg(&xml)
+        .output()
+        .expect("check");
+    student::delete_vpc_tree(region, &vpc).await;
+    student::clear_as(region, "alice-").await;
+
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let bob = common::json(&bob);
+    assert_eq!(bob["name_prefix"], "bob-", "{bob:#}");
+    let checks = bob["checks"].as_array().expect("checks");
+    assert!(checks.len() > 20, "{bob:#}");
+    for c in checks {
+        assert!(
+            c["status"] == "fail" || c["status"] == "skip",
+            "bob built nothing, yet {} passed: {}",
+            c["id"],
+            c["message"]
+        );
+        assert!(c.get("found_by").is_none(), "{c}");
+    }
+    let lab_vpc = checks
+        .iter()
+        .find(|c| c["id"] == "lab-vpc")
+        .expect("lab-vpc");
+    assert_eq!(text(&lab_vpc["message"]), "no VPC named `bob-lab-vpc`");
+    assert_eq!(text(&lab_vpc["found"]), "none");
+    let key = checks
+        .iter()
+        .find(|c| c["id"] == "lab-key")
+        .expect("lab-key");
+    assert_eq!(text(&key["message"]), "no key pair named `bob-lab-key`");
+
+    let alice = common::json(&alice);
+    assert_eq!(alice["name_prefix"], "alice-");
+    let gaps = emulator_gaps(Variant::Correct);
+    let checks = alice["checks"].as_array().expect("checks");
+    for c in checks {
+        let id = text(&c["id"]);
+        if !gaps.contains(&id.as_str()) {
+            assert_ne!(c["status"], "fail", "{id}: {}", c["message"]);
+        }
+    }
+    if gaps.is_empty() {
+        assert_eq!(alice["score"], alice["max_score"], "{alice:#}");
+    }
+    let found_by = |id: &str| {
+        checks
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["found_by"].clone())
+            .unwrap_or_else(|| panic!("{id} not in the report"))
+    };
+    for (id, method, how) in [
+        ("lab-vpc", "name", "by Name tag `alice-lab-vpc`"),
+        ("public-a", "name", "by Name tag `alice-public-a`"),
+        ("bastion-sg", "name", "by group name `alice-bastion-sg`"),
+        ("lab-key", "name", "by key name `alice-lab-key`"),
+        ("bastion", "name", "by Name tag `alice-bastion`"),
+        (
+            "public-rt",
+            "relation",
+            "through its association with public-a",
+        ),
+        ("lab-igw", "name", "by Name tag `alice-lab-igw`"),
+    ] {
+        let f = found_by(id);
+        assert_eq!(f["method"], method, "{id}: {f}");
+        assert_eq!(f["how"], how, "{id}: {f}");
+        assert!(text(&f["id"]).contains('-'), "{id}: {f}");
+    }
+    assert_eq!(found_by("lab-key")["name"], "alice-lab-key");
+
+    let out = String::from_utf8_lossy(&alice_text.stdout);
+    assert!(
+        out.contains("check vpc-public-private (env alice, names prefixed `alice-`)"),
+        "{out}"
+    );
+    assert!(out.contains("by Name tag `alice-lab-vpc`"), "{out}");
+    assert!(
+        out.contains(
+            "found by name, not by awslab's tags: hand-built, adopted by the prefix `alice-`"
+        ),
+        "{out}"
+    );
+    let junit = std::fs::read_to_string(&xml).expect("junit file");
+    assert!(
+        junit.contains(r#"<property name="name_prefix" value="alice-"/>"#),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(r#"<property name="found_how" value="by key name `alice-lab-key`"/>"#),
+        "{junit}"
+    );
 }

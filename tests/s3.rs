@@ -392,7 +392,10 @@ async fn student(region: &str, mistake: Mistake, must_fail: &[(&str, &str)]) {
         .into_iter()
         .find(|(id, _, _, _)| id == "site")
         .expect("site");
-    assert!(found.2.contains("by Name tag"), "{found:?}");
+    assert!(
+        found.2.contains(&format!("by bucket name `{bucket}`")),
+        "{found:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

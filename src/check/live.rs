@@ -1,13 +1,14 @@
 //! Live checks: what only a running account can prove. A `reachable` check from the internet
 //! marked `live = true` also opens a TCP connection from this machine to the instance's public
-//! address; an `efs_mountable` check marked `live = true` runs `mount -t nfs4` through SSM on each
-//! instance. They run on AWS with `check --live` and report `skip` with the reason elsewhere: an
+//! address; an `efs_mountable` check marked `live = true` reads each instance's mount table through
+//! SSM for an NFS4 mount of the file system. They run on AWS with `check --live` and report `skip` with the reason elsewhere: an
 //! emulator runs no instances, so nothing there could prove it.
 
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use super::mounts;
 use super::report::CheckResult;
 use crate::aws::Aws;
 use crate::lab::{Check, CheckKind, Endpoint, Kind};
@@ -119,11 +120,30 @@ pub async fn run(
     } = &check.kind
     {
         let id = format!("{}.live", check.id);
-        let title = format!("{} (live: mount -t nfs4 through SSM)", check.title);
+        let title = format!(
+            "{} (live: NFS4 mount in the mount table, through SSM)",
+            check.title
+        );
         if let Some(s) = skipped(id.clone(), title.clone(), live) {
             return Some(s);
         }
-        return Some(efs_mounted(aws, check, id, title, file_system, instances, bound).await);
+        let Some(fs_id) = bound.id(file_system) else {
+            return Some(CheckResult::skip(
+                id,
+                title,
+                format!("not run: `{file_system}` was not found"),
+            ));
+        };
+        return Some(match efs_mounted(aws, fs_id, instances, bound, world).await {
+            Ok(evidence) => CheckResult::pass(id, title, check.points, evidence),
+            Err(why) => CheckResult::fail(
+                id,
+                title,
+                check.points,
+                why,
+                "connect with Session Manager and mount it: yum install -y amazon-efs-utils; mount -t efs -o tls <file system id>:/ /data".to_owned(),
+            ),
+        });
     }
     let CheckKind::Reach {
         expect,
@@ -429,19 +449,31 @@ fn status_code(head: &[u8]) -> Option<u16> {
 
 const SSM_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Runs `mount -t nfs4` (and lists amazon-efs-utils' state files, since a TLS mount shows
-/// `127.0.0.1:/`) on each instance through SSM; the file system's id must show up.
+/// Reads the mount table (and amazon-efs-utils' state files, since a TLS mount shows
+/// `127.0.0.1:/`) on each instance through SSM; an NFS4 mount of the file system must be in it
+/// ([`super::mounts`]). The evidence of each instance, or what is wrong on each that fails.
 async fn efs_mounted(
     aws: &Aws,
-    check: &Check,
-    id: String,
-    title: String,
-    file_system: &str,
+    fs_id: &str,
     instances: &[String],
     bound: &Bindings,
-) -> CheckResult {
-    let Some(fs_id) = bound.id(file_system) else {
-        return CheckResult::skip(id, title, format!("not run: `{file_system}` was not found"));
+    world: &World,
+) -> Result<String, String> {
+    let mount_target_ips: Vec<String> = world
+        .of_kind(Kind::MountTarget)
+        .filter_map(|m| match &m.facts {
+            Facts::MountTarget {
+                file_system_id,
+                ip: Some(ip),
+                ..
+            } if file_system_id == fs_id => Some(ip.clone()),
+            _ => None,
+        })
+        .collect();
+    let target = mounts::EfsTarget {
+        fs_id,
+        region: &aws.region,
+        mount_target_ips: &mount_target_ips,
     };
     let mut evidence = Vec::new();
     let mut wrong = Vec::new();
@@ -450,29 +482,18 @@ async fn efs_mounted(
             wrong.push(format!("{name}: not found"));
             continue;
         };
-        match run_shell(aws, instance, "mount -t nfs4; ls /var/run/efs 2>/dev/null").await {
-            Ok(out) if out.contains(fs_id) => evidence.push(format!("{name}: {fs_id} mounted")),
-            Ok(out) => wrong.push(format!(
-                "{name}: {fs_id} is not mounted (mount -t nfs4 shows: {})",
-                if out.trim().is_empty() {
-                    "nothing"
-                } else {
-                    out.trim()
-                }
-            )),
+        match run_shell(aws, instance, mounts::COMMAND).await {
+            Ok(out) => match mounts::efs_mounted(&out, &target) {
+                Ok(how) => evidence.push(format!("{name}: {how}")),
+                Err(why) => wrong.push(format!("{name}: {why}")),
+            },
             Err(why) => wrong.push(format!("{name}: {why}")),
         }
     }
     if wrong.is_empty() {
-        CheckResult::pass(id, title, check.points, evidence.join("; "))
+        Ok(evidence.join("; "))
     } else {
-        CheckResult::fail(
-            id,
-            title,
-            check.points,
-            wrong.join("; "),
-            "connect with Session Manager and mount it: yum install -y amazon-efs-utils; mount -t efs -o tls <file system id>:/ /data".to_owned(),
-        )
+        Err(wrong.join("; "))
     }
 }
 

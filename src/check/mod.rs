@@ -3,12 +3,15 @@
 
 pub mod bind;
 pub mod live;
+pub mod mounts;
+pub mod names;
 pub mod report;
 pub mod semantic;
 
 pub use bind::Binding;
 pub use live::Live;
-pub use report::{CheckResult, Report, Status};
+pub use names::Names;
+pub use report::{CheckResult, FoundBy, Method, Report, Status};
 
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
@@ -18,18 +21,35 @@ use crate::resources::{self, Bindings, Scope, World};
 
 /// Discovers what `check` looks at: the lab's VPCs (by `Name` tag, which the tool also sets),
 /// everything inside them, and the region's addresses and key pairs. One call per kind.
-pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, AwsError> {
-    let vpc_names: Vec<String> = lab
-        .resources
-        .iter()
-        .filter(|r| r.kind() == Kind::Vpc)
-        .map(|r| r.name.clone())
-        .collect();
+/// Hand-built resources are looked for by the names `names` gives them.
+pub async fn discover_for(
+    aws: &Aws,
+    lab: &Lab,
+    owner: &Owner,
+    names: &Names,
+) -> Result<World, AwsError> {
+    let vpc_names: Vec<String> = names.all(
+        lab.resources
+            .iter()
+            .filter(|r| r.kind() == Kind::Vpc)
+            .map(|r| r.name.as_str()),
+    );
+    // The env's own VPCs carry the lab's names: behind a prefix, they are asked for by tags.
+    let owned_vpcs = match names.prefix() {
+        Some(_) => Scope::Owned(owner.clone()),
+        None => Scope::Named(Vec::new()),
+    };
     let named = Scope::Named(vpc_names);
-    let (vpcs, azs) = tokio::try_join!(
+    let (mut vpcs, own_vpcs, azs) = tokio::try_join!(
         resources::kind(Kind::Vpc).discover(aws, &named),
+        resources::kind(Kind::Vpc).discover(aws, &owned_vpcs),
         discover::availability_zones(aws)
     )?;
+    for v in own_vpcs {
+        if !vpcs.iter().any(|o| o.id == v.id) {
+            vpcs.push(v);
+        }
+    }
     let vpc_ids: Vec<String> = vpcs.iter().map(|v| v.id.clone()).collect();
     // Mount targets come with the lab's file systems (below), not from a scan of every file
     // system of the region for the lab's VPCs.
@@ -54,11 +74,12 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
     // ones by the names the lab gives them.
     let names_of = |kinds: &[Kind]| {
         Scope::Named(
-            lab.resources
-                .iter()
-                .filter(|r| kinds.contains(&r.kind()))
-                .map(|r| r.name.clone())
-                .collect(),
+            names.all(
+                lab.resources
+                    .iter()
+                    .filter(|r| kinds.contains(&r.kind()))
+                    .map(|r| r.name.as_str()),
+            ),
         )
     };
     // (File systems come with their mount targets.)
@@ -92,7 +113,7 @@ pub async fn discover_for(aws: &Aws, lab: &Lab, owner: &Owner) -> Result<World, 
     world.merge(named);
     world.merge(own);
     world.merge(buckets);
-    world.merge(repositories_for(aws, lab, owner).await?);
+    world.merge(repositories_for(aws, lab, owner, names).await?);
     Ok(world)
 }
 
@@ -102,20 +123,17 @@ async fn repositories_for(
     aws: &Aws,
     lab: &Lab,
     owner: &Owner,
+    names: &Names,
 ) -> Result<Vec<resources::Observed>, AwsError> {
-    let names: Vec<String> = lab
-        .resources
-        .iter()
-        .filter_map(|r| match &r.spec {
-            crate::lab::Spec::Repository { name, .. } => Some(name.clone()),
-            _ => None,
-        })
-        .collect();
-    if names.is_empty() {
+    let repositories: Vec<String> = names.all(lab.resources.iter().filter_map(|r| match &r.spec {
+        crate::lab::Spec::Repository { name, .. } => Some(name.as_str()),
+        _ => None,
+    }));
+    if repositories.is_empty() {
         return Ok(Vec::new());
     }
     let kind = resources::kind(Kind::Repository);
-    let named = Scope::Named(names);
+    let named = Scope::Named(repositories);
     let owned = Scope::Owned(owner.clone());
     let (mut found, own) =
         tokio::try_join!(kind.discover(aws, &named), kind.discover(aws, &owned))?;
@@ -155,10 +173,12 @@ async fn buckets_for(
 }
 
 /// What `check` grades and how.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CheckOptions {
     pub stage: StageSel,
     pub live: Live,
+    /// The names hand-built resources are found by.
+    pub names: Names,
 }
 
 /// Grades `world` against the lab: resource checks of the stage, then (for the full lab) the
@@ -170,10 +190,16 @@ pub async fn grade(
     owner: &Owner,
     world: &World,
 ) -> Report {
-    let (bound, bindings) = bind::bind(lab, world, owner);
+    let (bound, bindings) = bind::bind(lab, world, owner, &opts.names);
     let mut results = Vec::new();
     for res in lab.resources_for(opts.stage) {
-        results.extend(resource_checks(res, bindings.get(&res.name), &bound, world));
+        results.extend(resource_checks(
+            res,
+            bindings.get(&res.name),
+            &bound,
+            world,
+            &opts.names,
+        ));
     }
     if opts.stage == StageSel::Full {
         for check in &lab.checks {
@@ -181,7 +207,9 @@ pub async fn grade(
             results.extend(live::run(aws, check, &bound, world, opts.live).await);
         }
     }
-    Report::new(lab.id.clone(), owner.env.clone(), opts.stage, results)
+    let mut report = Report::new(lab.id.clone(), owner.env.clone(), opts.stage, results);
+    report.name_prefix = opts.names.prefix().map(str::to_owned);
+    report
 }
 
 pub async fn check(
@@ -190,9 +218,9 @@ pub async fn check(
     opts: CheckOptions,
     owner: &Owner,
 ) -> Result<Report, AwsError> {
-    let mut world = discover_for(aws, lab, owner).await?;
+    let mut world = discover_for(aws, lab, owner, &opts.names).await?;
     // Attributes describes do not return, for the VPCs the lab binds to only.
-    let (bound, _) = bind::bind(lab, &world, owner);
+    let (bound, _) = bind::bind(lab, &world, owner, &opts.names);
     let vpcs: Vec<String> = bound
         .iter()
         .filter(|(_, o)| o.kind == Kind::Vpc)
@@ -207,26 +235,26 @@ fn resource_checks(
     binding: Option<&Binding>,
     bound: &Bindings,
     world: &World,
+    names: &Names,
 ) -> Vec<CheckResult> {
     let kind = res.kind();
+    let name = names.of(&res.name);
     let exists_id = res.name.clone();
     let exists_title = format!("{} `{}` exists", kind.label(), res.name);
     let Some(obs) = bound.get(&res.name) else {
         let message = match binding {
             Some(Binding::Ambiguous { ids }) => format!(
-                "more than one {} named `{}`: {}",
+                "more than one {} named `{name}`: {}",
                 kind.label(),
-                res.name,
                 ids.join(", ")
             ),
             Some(Binding::Missing { reason }) => reason.clone(),
-            _ => format!("no {} named `{}`", kind.label(), res.name),
+            _ => format!("no {} named `{name}`", kind.label()),
         };
         let hint = match binding {
             Some(Binding::Ambiguous { .. }) => format!(
-                "keep one {} named `{}` and rename or delete the others",
-                kind.label(),
-                res.name
+                "keep one {} named `{name}` and rename or delete the others",
+                kind.label()
             ),
             _ => match &res.spec {
                 // Mount targets carry no tags: they are known by file system and subnet.
@@ -246,15 +274,14 @@ fn resource_checks(
                     )
                 }
                 _ => format!(
-                    "create the {} `{}` as the instructions say (Name tag `{}`)",
+                    "create the {} `{}` as the instructions say (Name tag `{name}`)",
                     kind.label(),
-                    res.name,
                     res.name
                 ),
             },
         };
         let mut exists = CheckResult::fail(exists_id, exists_title, 1, message, hint);
-        exists.expected = Some(format!("one {} named `{}`", kind.label(), res.name));
+        exists.expected = Some(format!("one {} named `{name}`", kind.label()));
         exists.found = Some(match binding {
             Some(Binding::Ambiguous { ids }) => {
                 format!("{} of them: {}", ids.len(), ids.join(", "))
@@ -278,16 +305,17 @@ fn resource_checks(
         }
         return out;
     };
-    let how = match binding {
-        Some(Binding::Found { how, .. }) => how.clone(),
-        _ => String::new(),
+    let found_by = match binding {
+        Some(Binding::Found(f)) => Some(f.clone()),
+        _ => None,
     };
-    let mut out = vec![CheckResult::pass(
-        exists_id,
-        exists_title,
-        1,
-        format!("found {} ({how})", obs.id),
-    )];
+    let message = match &found_by {
+        Some(f) => format!("found {} ({})", obs.id, f.how),
+        None => format!("found {}", obs.id),
+    };
+    let mut exists = CheckResult::pass(exists_id, exists_title, 1, message);
+    exists.found_by = found_by;
+    let mut out = vec![exists];
     for a in resources::kind(kind).compare(res, obs, bound, world) {
         let id = format!("{}.{}", res.name, a.key);
         let title = format!("{} `{}` {}", kind.label(), res.name, a.key);

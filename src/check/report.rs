@@ -31,6 +31,64 @@ pub struct CheckResult {
     pub expected: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<String>,
+    /// How the resource was found, on a resource's `exists` check when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_by: Option<FoundBy>,
+}
+
+/// How `check` found a declared resource: by the awslab tags of the lab and env, by a name
+/// (hand-built), or through its relation to resources already found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Tags,
+    Name,
+    Relation,
+}
+
+/// What was found for a declared resource, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoundBy {
+    /// The id of what was found.
+    pub id: String,
+    pub method: Method,
+    /// The name it was matched by (`bob-lab-vpc`), for [`Method::Name`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// In words: `by Name tag `bob-lab-vpc``, `by key name `lab-key``, `through its association
+    /// with public-a`.
+    pub how: String,
+}
+
+impl FoundBy {
+    pub fn tags(id: &str) -> Self {
+        FoundBy {
+            id: id.to_owned(),
+            method: Method::Tags,
+            name: None,
+            how: "by awslab tags".to_owned(),
+        }
+    }
+
+    /// Matched by `name` as `what` (`Name tag`, `key name`, `group name`, ...).
+    pub fn name(id: &str, what: &str, name: &str) -> Self {
+        FoundBy {
+            id: id.to_owned(),
+            method: Method::Name,
+            name: Some(name.to_owned()),
+            how: format!("by {what} `{name}`"),
+        }
+    }
+
+    /// Found through a relation, said in words (`through its association with public-a`).
+    pub fn relation(id: &str, how: String) -> Self {
+        FoundBy {
+            id: id.to_owned(),
+            method: Method::Relation,
+            name: None,
+            how,
+        }
+    }
 }
 
 impl CheckResult {
@@ -45,6 +103,7 @@ impl CheckResult {
             hint: String::new(),
             expected: None,
             found: None,
+            found_by: None,
         }
     }
 
@@ -60,6 +119,7 @@ impl CheckResult {
             hint: String::new(),
             expected: None,
             found: None,
+            found_by: None,
         }
     }
 
@@ -74,6 +134,7 @@ impl CheckResult {
             hint,
             expected: None,
             found: None,
+            found_by: None,
         }
     }
 }
@@ -85,6 +146,9 @@ pub struct Report {
     pub env: String,
     /// `setup` or `full`: which part of the lab was graded.
     pub stage: &'static str,
+    /// The prefix hand-built resources were found by (`--name-prefix`), when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_prefix: Option<String>,
     /// Every check passed or was skipped.
     pub passed: bool,
     pub score: u32,
@@ -105,6 +169,7 @@ impl Report {
                 .all(|c| matches!(c.status, Status::Pass | Status::Skip)),
             score: checks.iter().map(|c| c.points).sum(),
             max_score: checks.iter().map(|c| c.max_points).sum(),
+            name_prefix: None,
             lab,
             env,
             checks,
@@ -117,5 +182,14 @@ impl Report {
 
     pub fn count(&self, status: Status) -> usize {
         self.checks.iter().filter(|c| c.status == status).count()
+    }
+
+    /// The resources found by a name rather than by awslab's tags (hand-built ones adopted).
+    pub fn found_by_name(&self) -> Vec<&FoundBy> {
+        self.checks
+            .iter()
+            .filter_map(|c| c.found_by.as_ref())
+            .filter(|f| f.method == Method::Name)
+            .collect()
     }
 }

@@ -250,20 +250,29 @@ fn reach(
     Ok(evidence.join("; "))
 }
 
-/// Runs `f` on every named subnet; the first failure is the answer, else all the evidence.
+/// Runs `f` on every named subnet: every failure is the answer (each subnet that fails is
+/// named), else all the evidence.
 fn each(
     names: &[String],
     bound: &Bindings,
     mut f: impl FnMut(&str, &Observed) -> Result<String, String>,
 ) -> Result<String, String> {
     let mut evidence = Vec::new();
+    let mut failures = Vec::new();
     for name in names {
-        let Some(subnet) = bound.get(name) else {
-            return Err(format!("subnet `{name}` was not found"));
-        };
-        evidence.push(f(name, subnet)?);
+        match bound.get(name) {
+            None => failures.push(format!("subnet `{name}` was not found")),
+            Some(subnet) => match f(name, subnet) {
+                Ok(e) => evidence.push(e),
+                Err(why) => failures.push(why),
+            },
+        }
     }
-    Ok(evidence.join("; "))
+    if failures.is_empty() {
+        Ok(evidence.join("; "))
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 /// The table that routes a subnet, with a label such as `rtb-… (main)`.
@@ -813,10 +822,112 @@ fn ecr_image(
 
 #[cfg(test)]
 mod tests {
-    use super::{glob, s3_website};
-    use crate::lab::{Kind, PublicAccess};
+    use super::{evaluate, glob, s3_website};
+    use crate::lab::{Check, CheckKind, Kind, PublicAccess};
     use crate::resources::s3::StoredObject;
-    use crate::resources::{Bindings, Facts, Observed, World};
+    use crate::resources::{Bindings, Facts, Observed, RouteEntry, World};
+
+    fn obs(kind: Kind, id: &str, facts: Facts) -> Observed {
+        Observed {
+            kind,
+            id: id.to_owned(),
+            tags: Default::default(),
+            facts,
+        }
+    }
+
+    /// Both private subnets governed by a table that sends 0.0.0.0/0 to the attached internet
+    /// gateway: the check names each of them.
+    #[test]
+    fn private_subnets_names_every_subnet_that_fails() {
+        let subnet = |id: &str| {
+            obs(
+                Kind::Subnet,
+                id,
+                Facts::Subnet {
+                    vpc_id: Some("vpc-1".into()),
+                    cidr: None,
+                    az: None,
+                    map_public_ip: false,
+                },
+            )
+        };
+        let world = World {
+            items: vec![
+                subnet("subnet-a"),
+                subnet("subnet-b"),
+                subnet("subnet-c"),
+                obs(
+                    Kind::InternetGateway,
+                    "igw-1",
+                    Facts::InternetGateway {
+                        attached_vpcs: vec!["vpc-1".into()],
+                    },
+                ),
+                obs(
+                    Kind::RouteTable,
+                    "rtb-1",
+                    Facts::RouteTable {
+                        vpc_id: Some("vpc-1".into()),
+                        main: false,
+                        associations: vec![
+                            ("a1".into(), "subnet-a".into()),
+                            ("a2".into(), "subnet-b".into()),
+                        ],
+                        routes: vec![RouteEntry {
+                            dest: "0.0.0.0/0".into(),
+                            target: Some("igw-1".into()),
+                            state: "active".into(),
+                        }],
+                    },
+                ),
+                obs(
+                    Kind::RouteTable,
+                    "rtb-main",
+                    Facts::RouteTable {
+                        vpc_id: Some("vpc-1".into()),
+                        main: true,
+                        associations: Vec::new(),
+                        routes: Vec::new(),
+                    },
+                ),
+            ],
+            azs: Vec::new(),
+        };
+        let mut bound = Bindings::default();
+        for (name, id) in [
+            ("private-a", "subnet-a"),
+            ("private-b", "subnet-b"),
+            ("private-c", "subnet-c"),
+        ] {
+            if let Some(o) = world.get(id) {
+                bound.insert(name, o.clone());
+            }
+        }
+        let check = |subnets: &[&str]| Check {
+            id: "private-subnets".into(),
+            title: "private subnets".into(),
+            kind: CheckKind::PrivateSubnet {
+                subnets: subnets.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            points: 2,
+            hint: "route 0.0.0.0/0 to the NAT gateway".into(),
+        };
+        let r = evaluate(
+            &check(&["private-a", "private-b", "private-c", "private-d"]),
+            &bound,
+            &world,
+        );
+        assert_eq!(r.status, crate::check::Status::Fail);
+        assert_eq!(
+            r.message,
+            "private-a: route table rtb-1 sends 0.0.0.0/0 to internet gateway igw-1, so the subnet is public; \
+             private-b: route table rtb-1 sends 0.0.0.0/0 to internet gateway igw-1, so the subnet is public; \
+             subnet `private-d` was not found"
+        );
+        let ok = evaluate(&check(&["private-c"]), &bound, &world);
+        assert_eq!(ok.status, crate::check::Status::Pass, "{}", ok.message);
+    }
 
     fn site(policy: &str) -> Result<String, String> {
         let obs = |kind, id: &str, facts| Observed {

@@ -70,6 +70,26 @@ impl AmiCache {
     }
 }
 
+/// The instance's security groups: those DescribeInstances lists on the instance and those of
+/// its primary network interface. An instance launched with an explicit network interface (as
+/// the console does when a public IP is requested) may carry its groups only there.
+fn security_groups(i: &aws_sdk_ec2::types::Instance) -> Vec<String> {
+    let primary = i
+        .network_interfaces()
+        .iter()
+        .filter(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
+        .flat_map(|n| n.groups());
+    let mut ids: Vec<String> = Vec::new();
+    for g in i.security_groups().iter().chain(primary) {
+        if let Some(id) = g.group_id()
+            && !ids.iter().any(|x| x == id)
+        {
+            ids.push(id.to_owned());
+        }
+    }
+    ids
+}
+
 fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
     Some(Observed {
         kind: Kind::Instance,
@@ -91,11 +111,7 @@ fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
                 .instance_type()
                 .map_or("unknown", InstanceType::as_str)
                 .to_owned(),
-            security_groups: i
-                .security_groups()
-                .iter()
-                .filter_map(|g| g.group_id().map(str::to_owned))
-                .collect(),
+            security_groups: security_groups(i),
             key_name: i.key_name().map(str::to_owned),
             public_ip: i.public_ip_address().map(str::to_owned),
             private_ip: i.private_ip_address().map(str::to_owned),
@@ -371,5 +387,64 @@ impl ResourceKind for Instance {
 
     fn typical(&self) -> Option<&'static str> {
         Some("running in ~30 s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::types::{
+        GroupIdentifier, Instance, InstanceNetworkInterface, InstanceNetworkInterfaceAttachment,
+    };
+
+    use super::observe;
+    use crate::resources::Facts;
+
+    fn group(id: &str) -> GroupIdentifier {
+        GroupIdentifier::builder().group_id(id).build()
+    }
+
+    fn interface(device: i32, groups: &[&str]) -> InstanceNetworkInterface {
+        let mut n = InstanceNetworkInterface::builder().attachment(
+            InstanceNetworkInterfaceAttachment::builder()
+                .device_index(device)
+                .build(),
+        );
+        for g in groups {
+            n = n.groups(group(g));
+        }
+        n.build()
+    }
+
+    fn groups_of(i: &Instance) -> Vec<String> {
+        match observe(i).map(|o| o.facts) {
+            Some(Facts::Instance {
+                security_groups, ..
+            }) => security_groups,
+            other => panic!("not an instance: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn groups_of_the_primary_interface_count() {
+        // Launched with an explicit interface: the groups only on it.
+        let console = Instance::builder()
+            .instance_id("i-1")
+            .network_interfaces(interface(0, &["sg-bastion"]))
+            .build();
+        assert_eq!(groups_of(&console), ["sg-bastion"]);
+        // Listed in both places: once.
+        let both = Instance::builder()
+            .instance_id("i-2")
+            .security_groups(group("sg-app"))
+            .network_interfaces(interface(0, &["sg-app"]))
+            .build();
+        assert_eq!(groups_of(&both), ["sg-app"]);
+        // A secondary interface's groups are not the instance's.
+        let secondary = Instance::builder()
+            .instance_id("i-3")
+            .security_groups(group("sg-app"))
+            .network_interfaces(interface(1, &["sg-other"]))
+            .build();
+        assert_eq!(groups_of(&secondary), ["sg-app"]);
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::Printer;
 use crate::aws::stats::StatsSummary;
-use crate::check::{Report, Status};
+use crate::check::{Method, Report, Status};
 use crate::cost::{self, Dollars, Estimate};
 use crate::engine::Verb;
 use crate::engine::fleet::EnvStatus;
@@ -15,7 +15,11 @@ use crate::lab::Lab;
 
 pub fn report(p: &Printer, r: &Report) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}", p.bold(&format!("check {} (env {})", r.lab, r.env)));
+    let scope = match &r.name_prefix {
+        Some(prefix) => format!("env {}, names prefixed `{prefix}`", r.env),
+        None => format!("env {}", r.env),
+    };
+    let _ = writeln!(s, "{}", p.bold(&format!("check {} ({scope})", r.lab)));
     for c in &r.checks {
         let mark = match c.status {
             Status::Pass => p.green("✓"),
@@ -23,9 +27,15 @@ pub fn report(p: &Printer, r: &Report) -> String {
             Status::Error => p.red("!"),
             Status::Skip => p.dim("-"),
         };
+        // What a resource was bound to, and how: by name means hand-built and adopted.
+        let found = c
+            .found_by
+            .as_ref()
+            .map(|f| format!(" {}", p.dim(&format!("{} {}", f.id, f.how))))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "{mark} {} {}",
+            "{mark} {} {}{found}",
             c.title,
             p.dim(&format!("[{}/{}]", c.points, c.max_points))
         );
@@ -45,6 +55,17 @@ pub fn report(p: &Printer, r: &Report) -> String {
     );
     if r.count(Status::Skip) > 0 {
         let _ = write!(summary, ", {} skipped", r.count(Status::Skip));
+    }
+    let by_name = r.found_by_name().len();
+    if by_name > 0 {
+        let _ = writeln!(
+            s,
+            "{by_name} resource(s) found by name, not by awslab's tags: hand-built, adopted by {}",
+            match &r.name_prefix {
+                Some(prefix) => format!("the prefix `{prefix}`"),
+                None => "the lab's names; in an account students share, have each add a prefix to every name and grade with --name-prefix".to_owned(),
+            }
+        );
     }
     let _ = writeln!(
         s,
@@ -76,6 +97,9 @@ pub fn junit(r: &Report) -> Result<String, Error> {
         Property::new("score", r.score.to_string()),
         Property::new("max_score", r.max_score.to_string()),
     ]);
+    if let Some(prefix) = &r.name_prefix {
+        suite.add_property(Property::new("name_prefix", prefix.clone()));
+    }
     for c in &r.checks {
         let status = match c.status {
             Status::Pass => TestCaseStatus::success(),
@@ -113,6 +137,18 @@ pub fn junit(r: &Report) -> Result<String, Error> {
             Property::new("points", c.points.to_string()),
             Property::new("max_points", c.max_points.to_string()),
         ]);
+        if let Some(f) = &c.found_by {
+            let method = match f.method {
+                Method::Tags => "tags",
+                Method::Name => "name",
+                Method::Relation => "relation",
+            };
+            case.add_properties([
+                Property::new("found_id", f.id.clone()),
+                Property::new("found_by", method),
+                Property::new("found_how", f.how.clone()),
+            ]);
+        }
         suite.add_test_case(case);
     }
     let mut report = quick_junit::Report::new("awslab check");
@@ -352,7 +388,7 @@ pub fn stats(command: &str, st: &StatsSummary, elapsed: std::time::Duration) -> 
 #[cfg(test)]
 mod tests {
     use super::{junit, report};
-    use crate::check::{CheckResult, Report};
+    use crate::check::{CheckResult, FoundBy, Report};
     use crate::ui::Printer;
 
     #[test]
@@ -367,12 +403,19 @@ mod tests {
         );
         routes.expected = Some("0.0.0.0/0 -> lab-nat".into());
         routes.found = Some("0.0.0.0/0 -> lab-igw".into());
-        let r = Report::new(
+        let mut vpc = CheckResult::pass(
+            "lab-vpc".into(),
+            "VPC `lab-vpc` exists".into(),
+            1,
+            "found vpc-1 (by Name tag `bob-lab-vpc`)".into(),
+        );
+        vpc.found_by = Some(FoundBy::name("vpc-1", "Name tag", "bob-lab-vpc"));
+        let mut r = Report::new(
             "vpc-public-private".into(),
-            "default".into(),
+            "bob".into(),
             crate::lab::StageSel::Full,
             vec![
-                CheckResult::pass("lab-vpc".into(), "VPC `lab-vpc` exists".into(), 1, "found vpc-1 (by Name tag)".into()),
+                vpc,
                 routes,
                 CheckResult::fail(
                     "private-subnets".into(),
@@ -383,8 +426,14 @@ mod tests {
                 ),
             ],
         );
+        r.name_prefix = Some("bob-".into());
         insta::assert_snapshot!(report(&p, &r));
         let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["name_prefix"], "bob-");
+        assert_eq!(json["checks"][0]["found_by"]["method"], "name");
+        assert_eq!(json["checks"][0]["found_by"]["name"], "bob-lab-vpc");
+        assert_eq!(json["checks"][0]["found_by"]["id"], "vpc-1");
+        assert!(json["checks"][1].get("found_by").is_none());
         assert_eq!(json["score"], 1);
         assert_eq!(json["max_score"], 4);
         assert_eq!(json["checks"][1]["status"], "fail");
@@ -407,12 +456,26 @@ mod tests {
             "alice".into(),
             crate::lab::StageSel::Full,
             vec![
-                CheckResult::pass(
-                    "lab-vpc".into(),
-                    "VPC `lab-vpc` exists".into(),
-                    1,
-                    "found vpc-1".into(),
-                ),
+                {
+                    let mut vpc = CheckResult::pass(
+                        "lab-vpc".into(),
+                        "VPC `lab-vpc` exists".into(),
+                        1,
+                        "found vpc-1 (by awslab tags)".into(),
+                    );
+                    vpc.found_by = Some(FoundBy::tags("vpc-1"));
+                    vpc
+                },
+                {
+                    let mut key = CheckResult::pass(
+                        "lab-key".into(),
+                        "key pair `lab-key` exists".into(),
+                        1,
+                        "found key-1 (by key name `lab-key`)".into(),
+                    );
+                    key.found_by = Some(FoundBy::name("key-1", "key name", "lab-key"));
+                    key
+                },
                 fail,
                 CheckResult::skip(
                     "ssh-to-bastion.live".into(),

@@ -2,8 +2,8 @@
 //! console, right or with one of the mistakes the course notes warn about.
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, Filter, IpPermission, IpRange, PortRange, ResourceType,
-    RuleAction, Tag, TagSpecification, UserIdGroupPair,
+    AttributeBooleanValue, DomainType, Filter, InstanceNetworkInterfaceSpecification, IpPermission,
+    IpRange, PortRange, ResourceType, RuleAction, Tag, TagSpecification, UserIdGroupPair,
 };
 
 /// (rule, egress, action, protocol, CIDR, ports) of one NACL entry.
@@ -32,35 +32,94 @@ pub enum Variant {
     BastionInPrivateSubnet,
     /// The NAT gateway was created in private-a.
     NatInPrivateSubnet,
+    /// The bastion was launched with an explicit network interface carrying its security
+    /// group and a public IP, as the console does when a public IP is requested.
+    BastionWithInterface,
 }
 
 /// Clears what a run that died left in the region: VPCs named `lab-vpc` and the key pair.
 pub async fn clear(region: &str) {
+    clear_as(region, "").await;
+}
+
+/// [`clear`] for a student who put `prefix` before every name.
+pub async fn clear_as(region: &str, prefix: &str) {
     let ec2 = super::ec2_in(region).await;
+    let vpc_name = format!("{prefix}lab-vpc");
     let stale = ec2
         .describe_vpcs()
-        .filters(Filter::builder().name("tag:Name").values("lab-vpc").build())
+        .filters(Filter::builder().name("tag:Name").values(&vpc_name).build())
         .send()
         .await
         .expect("vpcs");
-    for v in stale
-        .vpcs()
-        .iter()
-        .filter(|v| v.tags().iter().any(|t| t.value() == Some("lab-vpc")))
-    {
+    for v in stale.vpcs().iter().filter(|v| {
+        v.tags()
+            .iter()
+            .any(|t| t.value() == Some(vpc_name.as_str()))
+    }) {
         delete_vpc_tree(region, v.vpc_id().expect("id")).await;
     }
-    let _ = ec2.delete_key_pair().key_name("lab-key").send().await;
+    let _ = ec2
+        .delete_key_pair()
+        .key_name(format!("{prefix}lab-key"))
+        .send()
+        .await;
+    // An instance that an emulator placed outside the VPC (one ignores an explicit network
+    // interface and launches into its default VPC).
+    let strays = ec2
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("tag:Name")
+                .values(format!("{prefix}bastion"))
+                .values(format!("{prefix}app"))
+                .build(),
+        )
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .values("stopped")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("instances");
+    let ids: Vec<String> = strays
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect();
+    if !ids.is_empty() {
+        ec2.terminate_instances()
+            .set_instance_ids(Some(ids))
+            .send()
+            .await
+            .expect("terminate strays");
+    }
 }
 
 /// Builds the VPC lab by hand in `region`, as a student would in the console (route tables
 /// unnamed), with the variant's mistake. Returns the VPC id.
 pub async fn build(region: &str, variant: Variant) -> String {
+    build_as(region, variant, "").await
+}
+
+/// [`build`] by a student told to put `prefix` before every name (`alice-lab-vpc`,
+/// `alice-app-sg`, `alice-lab-key`), as in an account several students share.
+pub async fn build_as(region: &str, variant: Variant, prefix: &str) -> String {
     let ec2 = super::ec2_in(region).await;
     let named = |rt: ResourceType, name: &str| {
         TagSpecification::builder()
             .resource_type(rt)
-            .tags(Tag::builder().key("Name").value(name).build())
+            .tags(
+                Tag::builder()
+                    .key("Name")
+                    .value(format!("{prefix}{name}"))
+                    .build(),
+            )
             .build()
     };
     let vpc = ec2
@@ -335,11 +394,12 @@ pub async fn build(region: &str, variant: Variant) -> String {
     let sg = |name: &'static str| {
         let ec2 = ec2.clone();
         let vpc = vpc.clone();
+        let name = format!("{prefix}{name}");
         async move {
             let g = ec2
                 .create_security_group()
-                .group_name(name)
-                .description(name)
+                .group_name(&name)
+                .description(&name)
                 .vpc_id(&vpc)
                 .send()
                 .await
@@ -374,7 +434,7 @@ pub async fn build(region: &str, variant: Variant) -> String {
         .await
         .expect("app rule");
     // Named as the instructions say; each variant has its own region, so the names do not clash.
-    let key = "lab-key".to_owned();
+    let key = format!("{prefix}lab-key");
     ec2.create_key_pair()
         .key_name(&key)
         .tag_specifications(named(ResourceType::KeyPair, "lab-key"))
@@ -391,18 +451,27 @@ pub async fn build(region: &str, variant: Variant) -> String {
         ("bastion", bastion_subnet, &bastion_sg),
         ("app", &private_a, &app_sg),
     ] {
-        ec2.run_instances()
+        let run = ec2
+            .run_instances()
             .image_id(image)
             .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
             .min_count(1)
             .max_count(1)
-            .subnet_id(subnet)
-            .security_group_ids(group)
             .key_name(&key)
-            .tag_specifications(named(ResourceType::Instance, name))
-            .send()
-            .await
-            .expect("instance");
+            .tag_specifications(named(ResourceType::Instance, name));
+        let run = if variant == Variant::BastionWithInterface && name == "bastion" {
+            run.network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .subnet_id(subnet)
+                    .groups(group)
+                    .associate_public_ip_address(true)
+                    .build(),
+            )
+        } else {
+            run.subnet_id(subnet).security_group_ids(group)
+        };
+        run.send().await.expect("instance");
     }
     vpc
 }
@@ -426,7 +495,7 @@ pub async fn delete_vpc_tree(region: &str, vpc: &str) {
         awslab::engine::discover::scope(
             &aws,
             &[awslab::lab::Kind::Vpc],
-            &awslab::resources::Scope::Named(vec!["lab-vpc".to_owned()]),
+            &awslab::resources::Scope::Region,
         )
         .await
         .expect("vpcs")
