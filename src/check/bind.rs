@@ -394,6 +394,7 @@ mod tests {
                 key("key-b", "bob-lab-key"),
             ],
             azs: Vec::new(),
+            ..World::default()
         }
     }
 

@@ -893,6 +893,7 @@ mod tests {
                 ),
             ],
             azs: Vec::new(),
+            ..World::default()
         };
         let mut bound = Bindings::default();
         for (name, id) in [
