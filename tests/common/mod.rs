@@ -23,7 +23,14 @@ pub fn emulator() -> String {
     std::env::var("AWSLAB_TEST_EMULATOR").unwrap_or_else(|_| "moto".to_owned())
 }
 
+/// The emulator's port: `AWSLAB_TEST_PORT`, else 4566 for moto and 4567 for MiniStack.
 fn port() -> u16 {
+    if let Some(port) = std::env::var("AWSLAB_TEST_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        return port;
+    }
     match emulator().as_str() {
         "ministack" => 4567,
         _ => 4566,
