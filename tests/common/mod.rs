@@ -4,6 +4,7 @@
 
 pub mod aws_model;
 pub mod ecr_store;
+pub mod ministack_shim;
 pub mod proxy;
 pub mod student;
 
@@ -37,22 +38,35 @@ fn port() -> u16 {
     }
 }
 
-/// The endpoint of a running emulator; starts it once per test process.
+/// The emulator itself: `AWSLAB_TEST_ENDPOINT`, else the one `localstack/up` starts (or finds)
+/// on [`port`].
+fn emulator_url() -> String {
+    if let Ok(url) = std::env::var("AWSLAB_TEST_ENDPOINT") {
+        return url;
+    }
+    let status = Command::new("bash")
+        .arg(root().join("localstack/up"))
+        .env("EMULATOR", emulator())
+        .env("PORT", port().to_string())
+        .status()
+        .expect("run localstack/up");
+    assert!(status.success(), "localstack/up failed for {}", emulator());
+    format!("http://127.0.0.1:{}", port())
+}
+
+/// The endpoint the tests use; starts the emulator once per test process. On MiniStack that is
+/// the MiniStack shim in front of it (`ministack_shim.rs`: network ACL associations as AWS keeps
+/// them), started once per process too.
 pub fn endpoint() -> String {
     static STARTED: OnceLock<String> = OnceLock::new();
     STARTED
         .get_or_init(|| {
-            if let Ok(url) = std::env::var("AWSLAB_TEST_ENDPOINT") {
-                return url;
+            let url = emulator_url();
+            if emulator() == "ministack" {
+                ministack_shim::start(&url)
+            } else {
+                url
             }
-            let status = Command::new("bash")
-                .arg(root().join("localstack/up"))
-                .env("EMULATOR", emulator())
-                .env("PORT", port().to_string())
-                .status()
-                .expect("run localstack/up");
-            assert!(status.success(), "localstack/up failed for {}", emulator());
-            format!("http://127.0.0.1:{}", port())
         })
         .clone()
 }
