@@ -401,7 +401,8 @@ async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
 }
 
 /// The lab the full cycle runs: the VPC lab, or the reduced one where the emulator lacks NAT
-/// addresses, NACL associations and key-pair tags (MiniStack).
+/// addresses, NACL port ranges and key-pair tags (MiniStack; its NACL associations come from the
+/// tests' shim).
 pub fn cycle_lab() -> String {
     if emulator() == "ministack" {
         root()
