@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, Tag};
 use serde_json::Value;
 
@@ -342,15 +343,30 @@ async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
             .filter_map(|t| t.target_group_arn().map(str::to_owned)),
     );
     let mut left = Vec::new();
+    // Tests in parallel delete their load balancers and target groups between the listing and
+    // `DescribeTags`, which then fails for the whole chunk: ask again one by one, and what is gone
+    // by then is not left.
+    let tags_of = |arns: Vec<String>| elb.describe_tags().set_resource_arns(Some(arns)).send();
+    let gone =
+        |code: Option<&str>| matches!(code, Some("LoadBalancerNotFound" | "TargetGroupNotFound"));
     for chunk in arns.chunks(20) {
-        let tags = elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .expect("elb tags");
+        let descriptions = match tags_of(chunk.to_vec()).await {
+            Ok(tags) => tags.tag_descriptions().to_vec(),
+            Err(e) if gone(e.code()) => {
+                let mut found = Vec::new();
+                for arn in chunk {
+                    match tags_of(vec![arn.clone()]).await {
+                        Ok(tags) => found.extend(tags.tag_descriptions().iter().cloned()),
+                        Err(e) if gone(e.code()) => {}
+                        Err(e) => panic!("elb tags: {e:?}"),
+                    }
+                }
+                found
+            }
+            Err(e) => panic!("elb tags: {e:?}"),
+        };
         left.extend(
-            tags.tag_descriptions()
+            descriptions
                 .iter()
                 .filter(|d| {
                     d.tags()
