@@ -329,3 +329,215 @@ async fn down_spares_other_envs_labs_untagged_and_default_vpcs() {
         .await
         .expect("cleanup");
 }
+
+/// (association id, subnet id) of each ACL found by `filter`, by ACL id.
+async fn acl_associations(
+    ec2: &aws_sdk_ec2::Client,
+    filter: &str,
+    value: &str,
+) -> Vec<(String, Vec<(String, String)>)> {
+    let out = ec2
+        .describe_network_acls()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(filter)
+                .values(value)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("acls");
+    let mut acls: Vec<(String, Vec<(String, String)>)> = out
+        .network_acls()
+        .iter()
+        .map(|a| {
+            let mut assocs: Vec<(String, String)> = a
+                .associations()
+                .iter()
+                .map(|x| {
+                    (
+                        x.network_acl_association_id()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        x.subnet_id().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            assocs.sort_by(|a, b| a.1.cmp(&b.1));
+            (a.network_acl_id().unwrap_or_default().to_owned(), assocs)
+        })
+        .collect();
+    acls.sort();
+    acls
+}
+
+/// Network ACL associations as AWS keeps them (on MiniStack through the tests' shim,
+/// `tests/common/ministack_shim.rs`): every subnet is associated with its VPC's default ACL
+/// until that association is replaced, `association.*` filters select by association, a
+/// replacement gets a new id, and an ACL in use cannot be deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn network_acl_associations_as_aws_keeps_them() {
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    let ec2 = common::ec2_in("sa-east-1").await;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.7.0.0/16")
+        .send()
+        .await
+        .expect("vpc");
+    let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("id").to_owned();
+    let subnet = |cidr: &'static str| {
+        let (ec2, vpc) = (ec2.clone(), vpc.clone());
+        async move {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(vpc)
+                .cidr_block(cidr)
+                .send()
+                .await
+                .expect("subnet");
+            s.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("id")
+                .to_owned()
+        }
+    };
+    let (a, b) = (subnet("10.7.1.0/24").await, subnet("10.7.2.0/24").await);
+    let custom = ec2
+        .create_network_acl()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .expect("acl");
+    let custom = custom
+        .network_acl()
+        .and_then(|n| n.network_acl_id())
+        .expect("id")
+        .to_owned();
+    let in_vpc = acl_associations(&ec2, "vpc-id", &vpc).await;
+    let default = in_vpc
+        .iter()
+        .find(|(id, _)| *id != custom)
+        .expect("the VPC's default ACL")
+        .0
+        .clone();
+
+    // New subnets are on the default ACL; the filter finds it (and only it) by either subnet.
+    let by_a = acl_associations(&ec2, "association.subnet-id", &a).await;
+    assert_eq!(by_a.len(), 1, "{by_a:?}");
+    assert_eq!(by_a[0].0, default);
+    let mut subnets: Vec<&str> = by_a[0].1.iter().map(|(_, s)| s.as_str()).collect();
+    let mut want = [a.as_str(), b.as_str()];
+    subnets.sort();
+    want.sort();
+    assert_eq!(subnets, want);
+    let assoc_a = by_a[0]
+        .1
+        .iter()
+        .find(|(_, s)| *s == a)
+        .expect("a's association")
+        .0
+        .clone();
+    assert!(assoc_a.starts_with("aclassoc-"), "{assoc_a}");
+    assert_eq!(
+        acl_associations(&ec2, "association.subnet-id", &b).await,
+        by_a
+    );
+    assert!(in_vpc.contains(&(custom.clone(), Vec::new())), "{in_vpc:?}");
+
+    // Replacing moves the subnet under a new association id.
+    let moved = ec2
+        .replace_network_acl_association()
+        .association_id(&assoc_a)
+        .network_acl_id(&custom)
+        .send()
+        .await
+        .expect("replace");
+    let moved = moved.new_association_id().expect("new id").to_owned();
+    assert!(
+        moved.starts_with("aclassoc-") && moved != assoc_a,
+        "{moved}"
+    );
+    let want = vec![(custom.clone(), vec![(moved.clone(), a.clone())])];
+    assert_eq!(
+        acl_associations(&ec2, "association.subnet-id", &a).await,
+        want
+    );
+    assert_eq!(
+        acl_associations(&ec2, "association.association-id", &moved).await,
+        want
+    );
+    let by_b = acl_associations(&ec2, "association.subnet-id", &b).await;
+    assert_eq!(by_b.len(), 1, "{by_b:?}");
+    assert_eq!((&by_b[0].0, by_b[0].1.len()), (&default, 1));
+
+    // An ACL in use stays.
+    let err = ec2
+        .delete_network_acl()
+        .network_acl_id(&custom)
+        .send()
+        .await
+        .expect_err("an ACL with associations cannot be deleted");
+    assert_eq!(err.code(), Some("DependencyViolation"), "{err:?}");
+
+    if common::emulator() == "ministack" {
+        // Moto 5.2.5 answers these with a 500 (and forgets the association), AWS with errors.
+        let err = ec2
+            .replace_network_acl_association()
+            .association_id(&assoc_a)
+            .network_acl_id(&custom)
+            .send()
+            .await
+            .expect_err("a replaced association id is gone");
+        assert_eq!(err.code(), Some("InvalidAssociationID.NotFound"), "{err:?}");
+        let err = ec2
+            .replace_network_acl_association()
+            .association_id(&moved)
+            .network_acl_id("acl-0123456789abcdef0")
+            .send()
+            .await
+            .expect_err("no such ACL");
+        assert_eq!(err.code(), Some("InvalidNetworkAclID.NotFound"), "{err:?}");
+        // A deleted subnet takes its association with it (moto 5.2.5 keeps it).
+        ec2.delete_subnet()
+            .subnet_id(&a)
+            .send()
+            .await
+            .expect("delete a");
+        assert_eq!(
+            acl_associations(&ec2, "vpc-id", &vpc)
+                .await
+                .into_iter()
+                .find(|(id, _)| *id == custom),
+            Some((custom.clone(), Vec::new()))
+        );
+    } else {
+        // Back on the default ACL, as `down` does before deleting a lab's ACL.
+        ec2.replace_network_acl_association()
+            .association_id(&moved)
+            .network_acl_id(&default)
+            .send()
+            .await
+            .expect("replace back");
+        ec2.delete_subnet()
+            .subnet_id(&a)
+            .send()
+            .await
+            .expect("delete a");
+    }
+    ec2.delete_network_acl()
+        .network_acl_id(&custom)
+        .send()
+        .await
+        .expect("an unused ACL is deleted");
+    ec2.delete_subnet()
+        .subnet_id(&b)
+        .send()
+        .await
+        .expect("delete b");
+    ec2.delete_vpc()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .expect("delete vpc");
+}

@@ -384,7 +384,7 @@ impl Req {
     }
 
     /// The first value whose key ends in `last`.
-    fn get(&self, last: &str) -> Option<&str> {
+    pub(super) fn get(&self, last: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|p| !p.filter && p.last() == last)
@@ -400,7 +400,7 @@ impl Req {
             .collect()
     }
 
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
+    pub(super) fn filter_values(&self, name: &str) -> Option<Vec<String>> {
         self.filters
             .iter()
             .find(|(n, _)| n == name)
@@ -544,15 +544,15 @@ fn pct_decode(s: &str) -> String {
 // HTTP responses
 
 /// A response from the emulator, its body de-chunked.
-struct HttpResponse {
-    status: u16,
+pub(super) struct HttpResponse {
+    pub(super) status: u16,
     /// The status line and the headers, without framing headers.
     lines: Vec<String>,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl HttpResponse {
-    fn parse(raw: &[u8]) -> Option<HttpResponse> {
+    pub(super) fn parse(raw: &[u8]) -> Option<HttpResponse> {
         let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&raw[..end]).into_owned();
         let mut lines: Vec<String> = Vec::new();
@@ -588,7 +588,7 @@ impl HttpResponse {
         })
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.body.len() + 256);
         for line in &self.lines {
             out.extend_from_slice(line.as_bytes());
@@ -622,7 +622,7 @@ fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A well-formed response the model answers itself.
-fn http(status: u16, content_type: &str, body: &str) -> Vec<u8> {
+pub(super) fn http(status: u16, content_type: &str, body: &str) -> Vec<u8> {
     let reason = match status {
         200 => "OK",
         204 => "No Content",
@@ -639,23 +639,23 @@ fn http(status: u16, content_type: &str, body: &str) -> Vec<u8> {
 // A small XML tree that writes back what it read (text kept escaped, as it came)
 
 #[derive(Debug, Clone)]
-enum Node {
+pub(super) enum Node {
     El(El),
     /// Text, entity and character references, CDATA, comments, declarations: as they came.
     Raw(String),
 }
 
 #[derive(Debug, Clone)]
-struct El {
-    name: String,
+pub(super) struct El {
+    pub(super) name: String,
     /// What stood between `<` and `>`: the name and the attributes.
     head: String,
-    children: Vec<Node>,
+    pub(super) children: Vec<Node>,
     empty: bool,
 }
 
 impl El {
-    fn new(name: &str, children: Vec<Node>) -> El {
+    pub(super) fn new(name: &str, children: Vec<Node>) -> El {
         El {
             name: name.to_owned(),
             head: name.to_owned(),
@@ -664,11 +664,11 @@ impl El {
         }
     }
 
-    fn leaf(name: &str, text: &str) -> Node {
+    pub(super) fn leaf(name: &str, text: &str) -> Node {
         Node::El(El::new(name, vec![Node::Raw(xml_escape(text))]))
     }
 
-    fn elements(&self) -> impl Iterator<Item = &El> {
+    pub(super) fn elements(&self) -> impl Iterator<Item = &El> {
         self.children.iter().filter_map(|n| match n {
             Node::El(e) => Some(e),
             Node::Raw(_) => None,
@@ -682,11 +682,11 @@ impl El {
         })
     }
 
-    fn child(&self, name: &str) -> Option<&El> {
+    pub(super) fn child(&self, name: &str) -> Option<&El> {
         self.elements().find(|e| e.name == name)
     }
 
-    fn child_mut(&mut self, name: &str) -> Option<&mut El> {
+    pub(super) fn child_mut(&mut self, name: &str) -> Option<&mut El> {
         self.elements_mut().find(|e| e.name == name)
     }
 
@@ -702,7 +702,7 @@ impl El {
             .to_owned()
     }
 
-    fn child_text(&self, name: &str) -> Option<String> {
+    pub(super) fn child_text(&self, name: &str) -> Option<String> {
         self.child(name).map(El::text)
     }
 
@@ -757,14 +757,14 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// An XML document: what precedes the root (declaration, whitespace), the root, what follows.
-struct Doc {
+pub(super) struct Doc {
     before: Vec<Node>,
-    root: El,
+    pub(super) root: El,
     after: Vec<Node>,
 }
 
 impl Doc {
-    fn parse(text: &str) -> Option<Doc> {
+    pub(super) fn parse(text: &str) -> Option<Doc> {
         let mut reader = Reader::from_str(text);
         let mut stack: Vec<El> = Vec::new();
         let mut top: Vec<Node> = Vec::new();
@@ -845,7 +845,7 @@ impl Doc {
         })
     }
 
-    fn write(&self) -> String {
+    pub(super) fn write(&self) -> String {
         let mut out = String::new();
         for n in &self.before {
             match n {
@@ -2187,7 +2187,7 @@ fn vpc_of(r: &Res, subnet_vpc: &HashMap<String, String>) -> Option<String> {
 }
 
 /// A request head with its `Content-Length` replaced.
-fn with_length(head: &[u8], len: usize) -> Vec<u8> {
+pub(super) fn with_length(head: &[u8], len: usize) -> Vec<u8> {
     let text = String::from_utf8_lossy(head);
     let mut out = String::new();
     for line in text.split("\r\n").filter(|l| !l.is_empty()) {

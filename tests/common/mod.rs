@@ -4,6 +4,7 @@
 
 pub mod aws_model;
 pub mod ecr_store;
+pub mod ministack_shim;
 pub mod proxy;
 pub mod student;
 
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, Tag};
 use serde_json::Value;
 
@@ -23,29 +25,49 @@ pub fn emulator() -> String {
     std::env::var("AWSLAB_TEST_EMULATOR").unwrap_or_else(|_| "moto".to_owned())
 }
 
+/// The emulator's port: `AWSLAB_TEST_PORT`, else 4566 for moto and 4567 for MiniStack.
 fn port() -> u16 {
+    if let Some(port) = std::env::var("AWSLAB_TEST_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        return port;
+    }
     match emulator().as_str() {
         "ministack" => 4567,
         _ => 4566,
     }
 }
 
-/// The endpoint of a running emulator; starts it once per test process.
+/// The emulator itself: `AWSLAB_TEST_ENDPOINT`, else the one `localstack/up` starts (or finds)
+/// on [`port`].
+fn emulator_url() -> String {
+    if let Ok(url) = std::env::var("AWSLAB_TEST_ENDPOINT") {
+        return url;
+    }
+    let status = Command::new("bash")
+        .arg(root().join("localstack/up"))
+        .env("EMULATOR", emulator())
+        .env("PORT", port().to_string())
+        .status()
+        .expect("run localstack/up");
+    assert!(status.success(), "localstack/up failed for {}", emulator());
+    format!("http://127.0.0.1:{}", port())
+}
+
+/// The endpoint the tests use; starts the emulator once per test process. On MiniStack that is
+/// the MiniStack shim in front of it (`ministack_shim.rs`: network ACL associations as AWS keeps
+/// them), started once per process too.
 pub fn endpoint() -> String {
     static STARTED: OnceLock<String> = OnceLock::new();
     STARTED
         .get_or_init(|| {
-            if let Ok(url) = std::env::var("AWSLAB_TEST_ENDPOINT") {
-                return url;
+            let url = emulator_url();
+            if emulator() == "ministack" {
+                ministack_shim::start(&url)
+            } else {
+                url
             }
-            let status = Command::new("bash")
-                .arg(root().join("localstack/up"))
-                .env("EMULATOR", emulator())
-                .env("PORT", port().to_string())
-                .status()
-                .expect("run localstack/up");
-            assert!(status.success(), "localstack/up failed for {}", emulator());
-            format!("http://127.0.0.1:{}", port())
         })
         .clone()
 }
@@ -321,15 +343,30 @@ async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
             .filter_map(|t| t.target_group_arn().map(str::to_owned)),
     );
     let mut left = Vec::new();
+    // Tests in parallel delete their load balancers and target groups between the listing and
+    // `DescribeTags`, which then fails for the whole chunk: ask again one by one, and what is gone
+    // by then is not left.
+    let tags_of = |arns: Vec<String>| elb.describe_tags().set_resource_arns(Some(arns)).send();
+    let gone =
+        |code: Option<&str>| matches!(code, Some("LoadBalancerNotFound" | "TargetGroupNotFound"));
     for chunk in arns.chunks(20) {
-        let tags = elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .expect("elb tags");
+        let descriptions = match tags_of(chunk.to_vec()).await {
+            Ok(tags) => tags.tag_descriptions().to_vec(),
+            Err(e) if gone(e.code()) => {
+                let mut found = Vec::new();
+                for arn in chunk {
+                    match tags_of(vec![arn.clone()]).await {
+                        Ok(tags) => found.extend(tags.tag_descriptions().iter().cloned()),
+                        Err(e) if gone(e.code()) => {}
+                        Err(e) => panic!("elb tags: {e:?}"),
+                    }
+                }
+                found
+            }
+            Err(e) => panic!("elb tags: {e:?}"),
+        };
         left.extend(
-            tags.tag_descriptions()
+            descriptions
                 .iter()
                 .filter(|d| {
                     d.tags()
@@ -380,7 +417,8 @@ async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
 }
 
 /// The lab the full cycle runs: the VPC lab, or the reduced one where the emulator lacks NAT
-/// addresses, NACL associations and key-pair tags (MiniStack).
+/// addresses, NACL port ranges and key-pair tags (MiniStack; its NACL associations come from the
+/// tests' shim).
 pub fn cycle_lab() -> String {
     if emulator() == "ministack" {
         root()

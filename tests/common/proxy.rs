@@ -10,6 +10,8 @@
 //!
 //! `Faults::realistic(scale, seed)` adds the realistic AWS profile (`aws_model.rs`): eventual
 //! consistency, state timelines, dependencies, EC2's token buckets, with durations scaled.
+//! `Faults::store` answers ECR's layer calls and the registry API (`ecr_store.rs`);
+//! `Faults::shim` adds the network ACL associations MiniStack lacks (`ministack_shim.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -79,6 +81,8 @@ pub struct Faults {
     pub store: Option<Arc<super::ecr_store::EcrStore>>,
     /// Actions whose request bodies are kept ([`Counts::bodies`]).
     pub record: Vec<String>,
+    /// Network ACL associations as AWS keeps them, in front of MiniStack (`ministack_shim.rs`).
+    pub shim: Option<Arc<super::ministack_shim::MinistackShim>>,
 }
 
 impl Faults {
@@ -406,7 +410,7 @@ impl State {
     }
 }
 
-fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
+pub(super) fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
     let (content_type, mut body, extra) = if call.json {
         (
             "application/json",
@@ -457,6 +461,11 @@ fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
 }
 
 async fn forward(state: &State, call: &Call) -> std::io::Result<Vec<u8>> {
+    if let Some(shim) = &state.faults.shim
+        && let Some(answer) = shim.answer(&state.upstream, call).await?
+    {
+        return Ok(answer);
+    }
     forward_raw(&state.upstream, &call.head, &call.body).await
 }
 
