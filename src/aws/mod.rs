@@ -37,6 +37,8 @@ pub struct Aws {
     pub stats: Arc<CallStats>,
     /// What awslab expects of AWS's clock: poll pacing and the "not visible yet" bound.
     pub timing: Timing,
+    /// The account id, asked once per client bundle.
+    pub account: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Aws {
@@ -59,14 +61,20 @@ impl Aws {
         Ok(out.account_aliases().to_vec())
     }
 
-    /// The account id, through `sts:GetCallerIdentity`.
+    /// The account id, through `sts:GetCallerIdentity` (once: `up` asks before it acts, and a
+    /// bucket's name needs it again).
     pub async fn account_id(&self) -> Result<String, AwsError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
+        self.account
+            .get_or_try_init(|| async {
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", "caller", e))?;
+                Ok(out.account().unwrap_or("unknown").to_owned())
+            })
             .await
-            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", "caller", e))?;
-        Ok(out.account().unwrap_or("unknown").to_owned())
+            .cloned()
     }
 }
