@@ -53,7 +53,7 @@ fn by_name<'w>(world: &'w World, owner: &Owner, res: &Resource) -> Vec<&'w Obser
                     Facts::Repository { .. } => {
                         matches!(&res.spec, Spec::Repository { name, .. } if *name == o.id)
                     }
-                    // `<name>-<env>-<account>`: the name the lab tells the student to use.
+                    // `<name>-<code>-<account>`: the name the lab tells the student to use.
                     Facts::Bucket { .. } => {
                         crate::resources::s3::is_name_of(&o.id, owner, &res.name)
                     }
@@ -257,7 +257,7 @@ fn missing_reason(res: &Resource) -> String {
         }
         Spec::Repository { name, .. } => format!("no ECR repository named `{name}`"),
         Spec::Bucket { .. } => format!(
-            "no bucket named as the lab says (`awslab show` prints the name: `{}-<env>-<account id>`)",
+            "no bucket named as the lab says (`awslab show` prints the name: `{}-<code of lab and env>-<account id>`)",
             res.name
         ),
         Spec::InternetGateway { vpc } => format!(

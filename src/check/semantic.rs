@@ -839,6 +839,7 @@ mod tests {
                     block_public_policy: false,
                     restrict_public_buckets: false,
                 },
+                refused: None,
             },
         );
         let world = World {

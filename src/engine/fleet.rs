@@ -205,31 +205,9 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                 })
                 .await?;
             }
-            // S3 replaces a bucket's whole tag set: add to what it has.
             Kind::Bucket => {
-                let mut tags = o.tags.clone();
-                tags.insert(key.to_owned(), value.to_owned());
-                let set = tags
-                    .into_iter()
-                    .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        AwsError::other("s3:PutBucketTagging", &o.id, "BadTag", e.to_string())
-                    })?;
-                let tagging = aws_sdk_s3::types::Tagging::builder()
-                    .set_tag_set(Some(set))
-                    .build()
-                    .map_err(|e| {
-                        AwsError::other("s3:PutBucketTagging", &o.id, "BadTag", e.to_string())
-                    })?;
-                aws.known("s3:PutBucketTagging", &o.id, || {
-                    aws.s3
-                        .put_bucket_tagging()
-                        .bucket(&o.id)
-                        .tagging(tagging.clone())
-                        .send()
-                })
-                .await?;
+                crate::resources::s3::add_tags(aws, &o.id, &[(key.to_owned(), value.to_owned())])
+                    .await?;
             }
             Kind::Repository => {
                 let arn = aws

@@ -348,6 +348,10 @@ pub enum Facts {
         bucket_key: bool,
         ownership: Option<String>,
         public_access: crate::lab::PublicAccess,
+        /// S3 would not let awslab read the bucket (its policy denies awslab): the settings
+        /// above are unknown.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refused: Option<s3::Refusal>,
     },
     BucketPolicy {
         bucket: String,
@@ -587,6 +591,13 @@ pub trait ResourceKind: Sync {
             owner.owns(&o.tags)
                 && o.tags.get(tags::RESOURCE).map(String::as_str) == Some(res.name.as_str())
         })
+    }
+
+    /// Whether `down` of `owner` takes up this resource although it does not carry the owner's
+    /// tags (a bucket found by the name awslab gives it); its `delete` decides what may go.
+    fn claims(&self, obs: &Observed, owner: &Owner) -> bool {
+        let _ = (obs, owner);
+        false
     }
 
     /// Ids that must be gone before this one can be deleted.
