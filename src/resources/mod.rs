@@ -125,13 +125,14 @@ impl Observed {
             | Facts::NatGateway { vpc_id, .. }
             | Facts::Instance { vpc_id, .. }
             | Facts::MountTarget { vpc_id, .. }
-            | Facts::FileSystem { vpc_id, .. }
             | Facts::TargetGroup { vpc_id, .. }
             | Facts::LoadBalancer { vpc_id, .. }
             | Facts::Listener { vpc_id, .. }
             | Facts::AutoScalingGroup { vpc_id, .. } => vpc_id.as_deref(),
             Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
+            // A file system is in no VPC: its mount targets are.
             Facts::ElasticIp { .. }
+            | Facts::FileSystem { .. }
             | Facts::KeyPair { .. }
             | Facts::IamRole { .. }
             | Facts::InstanceProfile { .. }
@@ -263,8 +264,6 @@ pub enum Facts {
         encrypted: bool,
         performance_mode: String,
         transition_to_ia: Option<String>,
-        /// The VPC all its mount targets are in, when discovered through a VPC.
-        vpc_id: Option<String>,
     },
     MountTarget {
         file_system_id: String,
