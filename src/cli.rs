@@ -81,6 +81,13 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 90s, 5m or 3h)"))
 }
 
+/// A duration whose expiry, counted from now, a stamp can hold.
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let ttl = parse_duration(s)?;
+    crate::engine::fleet::expiry(std::time::SystemTime::now(), ttl).map_err(|e| e.to_string())?;
+    Ok(ttl)
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
     Text,
@@ -150,7 +157,7 @@ pub enum Cmd {
         #[arg(long, short = 'y')]
         yes: bool,
         /// Mark the environment to expire after this long (`awslab:expires-at`), for `sweep --expired`.
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
         ttl: Option<std::time::Duration>,
     },
     /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.

@@ -489,6 +489,10 @@ async fn up(
     yes: bool,
     ttl: Option<std::time::Duration>,
 ) -> Result<u8, Error> {
+    let expires = ttl
+        .map(|t| engine::fleet::expiry(std::time::SystemTime::now(), t))
+        .transpose()
+        .map_err(|e| Error::usage(format!("--ttl: {e}"), Some("give a shorter --ttl")))?;
     let aws = aws::connect(&s.aws).await;
     let stage_text = match stage {
         StageSel::Setup => "setup stage",
@@ -509,7 +513,6 @@ async fn up(
     owner
         .stamps
         .push((tags::CREATED.to_owned(), engine::fleet::timestamp(now)));
-    let expires = ttl.map(|t| engine::fleet::timestamp(now + t));
     if let Some(at) = &expires {
         owner.stamps.push((tags::EXPIRES.to_owned(), at.clone()));
     }

@@ -343,8 +343,9 @@ async fn student(region: &str, mistake: Mistake, must_fail: &[(&str, &str)]) {
     let fs = build_solution(region, &env, mistake).await;
     let (code, report) = check(home.path(), region, &env);
 
-    // down removes the setup and what the student built inside the lab's VPC: efs-sg, the
-    // mount targets, and the file system whose mount targets are all in it.
+    // down removes the setup and what the student built inside the lab's VPC: efs-sg and the
+    // mount targets, so the VPC can go. The file system is nobody's to delete: it stays, with
+    // its settings, and the test removes it.
     let down = cmd(home.path(), region, &env, &["down", LAB, "--yes"]);
     assert!(
         down.status.success(),
@@ -352,16 +353,57 @@ async fn student(region: &str, mistake: Mistake, must_fail: &[(&str, &str)]) {
         String::from_utf8_lossy(&down.stderr)
     );
     let efs = aws_sdk_efs::Client::new(&common::sdk_config(region).await);
-    let still = efs.describe_file_systems().file_system_id(&fs).send().await;
-    let alive = still.as_ref().is_ok_and(|o| {
-        o.file_systems()
-            .iter()
-            .any(|f| !matches!(f.life_cycle_state().as_str(), "deleted" | "deleting"))
-    });
+    let still = efs
+        .describe_file_systems()
+        .file_system_id(&fs)
+        .send()
+        .await
+        .expect("the student's file system is still there");
+    let kept = still.file_systems().first().expect("listed");
+    assert_eq!(kept.life_cycle_state().as_str(), "available");
     assert!(
-        !alive,
-        "down must delete the student's file system in the lab VPC: {still:?}"
+        kept.tags()
+            .iter()
+            .any(|t| t.key() == "Name" && t.value() == "lab-efs"),
+        "{kept:?}"
     );
+    assert_eq!(kept.encrypted(), Some(true));
+    let lifecycle = efs
+        .describe_lifecycle_configuration()
+        .file_system_id(&fs)
+        .send()
+        .await
+        .expect("lifecycle");
+    assert_eq!(
+        lifecycle
+            .lifecycle_policies()
+            .iter()
+            .filter_map(|p| p.transition_to_ia())
+            .map(|t| t.as_str().to_owned())
+            .collect::<Vec<_>>(),
+        vec!["AFTER_30_DAYS"]
+    );
+    let targets = efs
+        .describe_mount_targets()
+        .file_system_id(&fs)
+        .send()
+        .await
+        .expect("mount targets");
+    let alive: Vec<&str> = targets
+        .mount_targets()
+        .iter()
+        .filter(|m| !matches!(m.life_cycle_state().as_str(), "deleted" | "deleting"))
+        .map(|m| m.mount_target_id())
+        .collect();
+    assert!(
+        alive.is_empty(),
+        "mount targets left in the lab VPC: {alive:?}"
+    );
+    efs.delete_file_system()
+        .file_system_id(&fs)
+        .send()
+        .await
+        .expect("remove the student's file system");
     nothing_left(region, &env).await;
 
     assert_eq!(code, Some(1), "{report:#}");

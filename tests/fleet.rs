@@ -276,3 +276,220 @@ async fn down_and_sweep_refuse_a_production_account_without_force() {
         String::from_utf8_lossy(&forced.stderr)
     );
 }
+
+/// A TTL past the last second a timestamp can hold (year 9999), or past what the clock can add,
+/// is a usage error before any call.
+#[test]
+fn a_ttl_no_timestamp_can_hold_is_a_usage_error() {
+    let home = tempfile::tempdir().expect("home");
+    for ttl in ["10000y", "500000000000y"] {
+        let out = common::awslab(home.path())
+            .args([
+                "--env",
+                "never-up",
+                "up",
+                &basic_lab(),
+                "--yes",
+                "--ttl",
+                ttl,
+            ])
+            .output()
+            .expect("up");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{ttl}: {err}");
+        assert!(err.contains("--ttl") && err.contains(ttl), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// (expires_at, the row) of `env` in `status --format json`.
+fn status_row(home: &std::path::Path, region: &str, env: &str) -> (String, Value) {
+    let out = in_region(home, region)
+        .args(["--format", "json", "status"])
+        .output()
+        .expect("status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = common::json(&out);
+    let row = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["env"] == env)
+        .cloned()
+        .unwrap_or_else(|| panic!("no row for {env}: {rows:#}"));
+    let at = row["expires_at"].as_str().unwrap_or_default().to_owned();
+    (at, row)
+}
+
+/// The `awslab:expires-at` of each pending or running instance of `env`.
+async fn instance_stamps(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<(String, Option<String>)> {
+    let running = ec2
+        .describe_instances()
+        .filters(common::tag_filter("awslab:env", env))
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("instances");
+    let stamps: Vec<(String, Option<String>)> = running
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| {
+            let stamp = i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("awslab:expires-at"))
+                .and_then(|t| t.value().map(str::to_owned));
+            (i.instance_id().unwrap_or_default().to_owned(), stamp)
+        })
+        .collect();
+    // MiniStack's group instances are synthetic: not in `DescribeInstances`.
+    if common::emulator() == "moto" {
+        assert!(!stamps.is_empty(), "the group launched no instance");
+    }
+    stamps
+}
+
+/// The `awslab:expires-at` of the env's Auto Scaling group, and whether it propagates.
+async fn group_stamp(region: &str, env: &str) -> (String, Option<bool>) {
+    let conf = common::sdk_config(region).await;
+    let groups = aws_sdk_autoscaling::Client::new(&conf)
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .expect("groups");
+    let group = groups
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
+        })
+        .expect("the env's group");
+    let stamp = group
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("awslab:expires-at"))
+        .expect("the group's expiry");
+    (
+        stamp.value().unwrap_or_default().to_owned(),
+        stamp.propagate_at_launch(),
+    )
+}
+
+/// Instances an Auto Scaling group launched keep the stamp they launched with: they do not
+/// count for the env's expiry, and `up --ttl` stamps them again with their group's propagated
+/// tag. A stamp that is not a time hides nothing and is named in `status`.
+#[tokio::test(flavor = "multi_thread")]
+async fn extending_the_ttl_covers_the_group_and_its_instances() {
+    let region = "eu-west-3";
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::root()
+        .join("tests/labs/asg-basic.toml")
+        .display()
+        .to_string();
+    let env = common::env_name("extend");
+    let up = |ttl: &str| {
+        let out = in_region(home.path(), region)
+            .args(["--env", &env, "up", &lab, "--yes", "--ttl", ttl])
+            .output()
+            .expect("up");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    up("6h");
+    let (expires, _) = status_row(home.path(), region, &env);
+    let ec2 = common::ec2_in(region).await;
+
+    // The group's instances as if launched before the last extension: an earlier stamp.
+    for (id, _) in instance_stamps(&ec2, &env).await {
+        ec2.create_tags()
+            .resources(id)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("awslab:expires-at")
+                    .value("2026-01-01T00:00:00Z")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("tag");
+    }
+    let (still, row) = status_row(home.path(), region, &env);
+    assert_eq!(still, expires, "{row:#}");
+
+    // Extended: the group's propagated tag and its running instances say the new time.
+    up("7h");
+    let (extended, propagates) = group_stamp(region, &env).await;
+    assert!(extended > expires, "{extended} after {expires}");
+    assert_eq!(propagates, Some(true));
+    let stamps = instance_stamps(&ec2, &env).await;
+    assert!(
+        stamps
+            .iter()
+            .all(|(_, s)| s.as_deref() == Some(extended.as_str())),
+        "{stamps:?} (want {extended})"
+    );
+    let (expires, _) = status_row(home.path(), region, &env);
+
+    // A stamp written by hand that is not a time.
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(common::tag_filter("awslab:env", &env))
+        .send()
+        .await
+        .expect("vpcs");
+    let vpc = vpcs.vpcs()[0].vpc_id().expect("vpc id").to_owned();
+    ec2.create_tags()
+        .resources(&vpc)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("awslab:expires-at")
+                .value("1h")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag");
+    let (still, row) = status_row(home.path(), region, &env);
+    assert_eq!(still, expires, "{row:#}");
+    let bad = row["unreadable_expiry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        bad.iter()
+            .any(|b| b["id"] == vpc.as_str() && b["value"] == "1h"),
+        "{row:#}"
+    );
+    let text = in_region(home.path(), region)
+        .args(["status"])
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(&vpc) && text.contains("`1h`"), "{text}");
+
+    let down = in_region(home.path(), region)
+        .args(["--env", &env, "down", &lab, "--yes"])
+        .output()
+        .expect("down");
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+}

@@ -644,3 +644,36 @@ fn a_failure_is_json_on_stdout_with_format_json() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json["error"]["code"], "awslab::usage", "{json}");
 }
+
+/// A bucket's logical name is the readable part of its global name: it must fit beside the
+/// owner code and the account id (63 characters), start as S3 allows, and name one bucket only.
+#[test]
+fn a_bucket_name_must_fit_and_be_its_own() {
+    let lab =
+        std::fs::read_to_string(common::root().join("tests/labs/bucket-basic.toml")).expect("lab");
+    let long = "a-bucket-name-that-is-far-too-long-to-fit";
+    let err = up_variant(
+        "long",
+        &lab.replace("[resources.site]", &format!("[resources.{long}]"))
+            .replace("${site.id}", "it"),
+        2,
+    );
+    assert!(err.contains("long.toml:8:12"), "{err}");
+    assert!(err.contains(&format!("`{long}`")), "{err}");
+    assert!(err.contains("at most 39"), "{err}");
+    let err = up_variant(
+        "start",
+        &lab.replace("[resources.site]", "[resources._site]")
+            .replace("${site.id}", "it"),
+        2,
+    );
+    assert!(err.contains("start.toml:8:12"), "{err}");
+    assert!(err.contains("must start with a letter or digit"), "{err}");
+    let err = up_variant(
+        "twice",
+        &format!("{lab}\n[resources.Site]\ntype = \"s3_bucket\"\n"),
+        2,
+    );
+    assert!(err.contains("twice.toml:12:12"), "{err}");
+    assert!(err.contains("`Site` and `site`"), "{err}");
+}

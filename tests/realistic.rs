@@ -1525,8 +1525,9 @@ async fn cycle(
     Ok(())
 }
 
-/// What a failed run may leave that `down` does not remove: buckets of the env that never got
-/// their tags (awslab deletes no bucket nobody tagged), removed on the emulator directly.
+/// What a failed run may leave that `down` does not remove: buckets of the env that hold objects
+/// but never got their tags (awslab deletes such a bucket only while it is empty), removed on
+/// the emulator directly.
 async fn scrub_buckets(env: &str) {
     let conf = common::sdk_config("us-east-1").await;
     let s3 = aws_sdk_s3::Client::from_conf(
@@ -1538,7 +1539,7 @@ async fn scrub_buckets(env: &str) {
         return;
     };
     for b in list.buckets() {
-        let Some(name) = b.name().filter(|n| n.contains(&format!("-{env}-"))) else {
+        let Some(name) = b.name().filter(|n| common::awslab_bucket_of(n, env)) else {
             continue;
         };
         if let Ok(v) = s3.list_object_versions().bucket(name).send().await {

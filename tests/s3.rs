@@ -1,5 +1,7 @@
-//! The S3 static-website lab end to end, and buckets a student built by hand with one mistake
-//! each. Bucket names carry the env and the account, so tests in one region do not meet.
+//! The S3 static-website lab end to end, buckets a student built by hand with one mistake each,
+//! and whose a bucket is: one per lab and env, never adopted or deleted unless awslab tagged it
+//! (or it is empty and has awslab's own name), reported when its policy shuts awslab out. Bucket
+//! names carry a code of the lab and env and the account, so tests in one region do not meet.
 
 mod common;
 
@@ -11,9 +13,26 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
     WebsiteConfiguration,
 };
+use std::collections::BTreeMap;
+
+use awslab::aws::tags::Owner;
+use common::proxy::{Fault, FaultProxy, Faults};
 use serde_json::Value;
 
 const LAB: &str = "s3-static-website";
+
+/// A lab of one bucket, `site`.
+fn basic() -> String {
+    common::root()
+        .join("tests/labs/bucket-basic.toml")
+        .display()
+        .to_string()
+}
+
+/// The name awslab gives the bucket `site` of a lab and env in an account.
+fn name_of(lab: &str, env: &str, account: &str) -> String {
+    awslab::resources::s3::bucket_name(&Owner::new(lab, env), "site", account)
+}
 
 fn cmd(home: &std::path::Path, region: &str, env: &str, args: &[&str]) -> std::process::Output {
     common::run_in(home, region, env, args)
@@ -32,6 +51,30 @@ fn ok(out: &std::process::Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The first JSON document on stdout: a command that fails writes its report, then the error.
+fn first_json(out: &std::process::Output) -> Value {
+    serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("no JSON on stdout: {}", stderr(out)))
+}
+
+/// `down --format json` listed `bucket` as left, with a reason that contains `why`.
+fn assert_left(down: &Value, bucket: &str, why: &str) {
+    let left = down["left"].as_array().expect("left");
+    let row = left
+        .iter()
+        .find(|r| r["id"] == bucket)
+        .unwrap_or_else(|| panic!("{bucket} not listed as left: {down:#}"));
+    let reason = row["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(why), "`{why}` not in the reason: {reason}");
 }
 
 async fn s3(region: &str) -> aws_sdk_s3::Client {
@@ -69,7 +112,7 @@ async fn website_up_check_reup_and_down_with_versions() {
     let region = "eu-west-1";
     let env = common::env_name("s3");
     let home = tempfile::tempdir().expect("home");
-    let bucket = format!("site-{env}-{}", account(region).await);
+    let bucket = name_of(LAB, &env, &account(region).await);
 
     let up = cmd(
         home.path(),
@@ -365,11 +408,18 @@ async fn remove(region: &str, bucket: &str) {
 async fn student(region: &str, mistake: Mistake, must_fail: &[(&str, &str)]) {
     let env = common::env_name(&format!("s3{}", region.replace('-', "")));
     let home = tempfile::tempdir().expect("home");
-    let bucket = format!("site-{env}-{}", account(region).await);
+    let bucket = name_of(LAB, &env, &account(region).await);
     build(region, &bucket, mistake).await;
     let (code, report) = check(home.path(), region, &env);
-    // Untagged and in no lab VPC: `down` leaves the student's bucket alone.
-    ok(&cmd(home.path(), region, &env, &["down", LAB, "--yes"]));
+    // Untagged and holding the student's site: `down` leaves the bucket alone and says so.
+    let down = cmd(
+        home.path(),
+        region,
+        &env,
+        &["--format", "json", "down", LAB, "--yes"],
+    );
+    assert_eq!(down.status.code(), Some(1), "{}", stderr(&down));
+    assert_left(&first_json(&down), &bucket, "holds objects");
     assert!(bucket_exists(&s3(region).await, &bucket).await);
     remove(region, &bucket).await;
 
@@ -422,4 +472,298 @@ async fn student_forgets_the_bucket_key() {
         ],
     )
     .await;
+}
+
+/// A bucket as a student or another tool makes it: no awslab tags.
+async fn create(client: &aws_sdk_s3::Client, region: &str, bucket: &str) {
+    let mut create = client.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create.send().await.expect("create bucket");
+}
+
+async fn set_tags(client: &aws_sdk_s3::Client, bucket: &str, tags: &[(&str, &str)]) {
+    let set = tags
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_s3::types::Tag::builder()
+                .key(*k)
+                .value(*v)
+                .build()
+                .expect("tag")
+        })
+        .collect();
+    client
+        .put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(set))
+                .build()
+                .expect("tagging"),
+        )
+        .send()
+        .await
+        .expect("put tags");
+}
+
+/// The bucket's tags (none when it has no tag set).
+async fn tags_of(client: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, String> {
+    match client.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(t) => t
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(e) => {
+            let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).unwrap_or_default();
+            assert!(code.starts_with("NoSuchTagSet"), "tags of {bucket}: {e:?}");
+            BTreeMap::new()
+        }
+    }
+}
+
+async fn put(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &str) {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.as_bytes().to_vec()))
+        .send()
+        .await
+        .expect("put object");
+}
+
+async fn read(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get object");
+    let bytes = out.body.collect().await.expect("body").into_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `--env Alice` and `--env alice`, `a_b` and `a-b`, and two labs that both declare `site` get
+/// a bucket each; `show` names it before it exists; `down` of one env leaves the others' alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn buckets_are_one_per_lab_and_env_as_written() {
+    let region = "us-west-2";
+    let pid = std::process::id();
+    let envs = [
+        format!("Case-{pid}"),
+        format!("case-{pid}"),
+        format!("a_b-{pid}"),
+        format!("a-b-{pid}"),
+    ];
+    let home = tempfile::tempdir().expect("home");
+    let account = account(region).await;
+    let client = s3(region).await;
+    let lab = basic();
+    let dir = tempfile::tempdir().expect("labs");
+    let other = dir.path().join("bucket-other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&lab)
+            .expect("lab")
+            .replace("id = \"bucket-basic\"", "id = \"bucket-other\""),
+    )
+    .expect("write lab");
+    let other = other.display().to_string();
+
+    // The exact name before the bucket exists.
+    let show = cmd(home.path(), region, &envs[0], &["show", &lab]);
+    ok(&show);
+    let first = name_of("bucket-basic", &envs[0], &account);
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains(&format!("`{first}`")),
+        "{}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+
+    let mut owners: Vec<(&str, &str)> = envs.iter().map(|e| ("bucket-basic", e.as_str())).collect();
+    owners.push(("bucket-other", envs[1].as_str()));
+    for (l, env) in &owners {
+        let path = if *l == "bucket-basic" { &lab } else { &other };
+        ok(&cmd(home.path(), region, env, &["up", path, "--yes"]));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (l, env) in &owners {
+        let name = name_of(l, env, &account);
+        assert!(name.len() <= 63, "{name}");
+        let tags = tags_of(&client, &name).await;
+        assert_eq!(
+            (tags.get("awslab:lab"), tags.get("awslab:env")),
+            (Some(&(*l).to_owned()), Some(&(*env).to_owned())),
+            "{name}: {tags:?}"
+        );
+        names.insert(name);
+    }
+    assert_eq!(names.len(), owners.len(), "{names:?}");
+
+    // What one env keeps in its bucket is never touched by another env's `down`.
+    put(&client, &first, "notes.txt", "Alice's").await;
+    ok(&cmd(
+        home.path(),
+        region,
+        &envs[1],
+        &["down", &lab, "--yes"],
+    ));
+    assert_eq!(read(&client, &first, "notes.txt").await, "Alice's");
+    assert!(!bucket_exists(&client, &name_of("bucket-basic", &envs[1], &account)).await);
+    assert!(bucket_exists(&client, &name_of("bucket-other", &envs[1], &account)).await);
+
+    for (l, env) in &owners {
+        let path = if *l == "bucket-basic" { &lab } else { &other };
+        ok(&cmd(home.path(), region, env, &["down", path, "--yes"]));
+        assert!(!bucket_exists(&client, &name_of(l, env, &account)).await);
+    }
+}
+
+/// `up` takes over a bucket of awslab's name that it did not tag only when it is empty (a run
+/// killed before its tags), merging its tags; `down` deletes such a bucket only when empty, and
+/// reports one with objects as left; a bucket tagged for another owner is neither's to take.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_an_empty_untagged_bucket_of_awslabs_own_name_is_taken() {
+    let region = "us-east-2";
+    let env = common::env_name("s3own");
+    let home = tempfile::tempdir().expect("home");
+    let client = s3(region).await;
+    let lab = basic();
+    let name = name_of("bucket-basic", &env, &account(region).await);
+
+    // Built by hand under that name, with a tag and a file of its own: nobody's to take.
+    create(&client, region, &name).await;
+    set_tags(&client, &name, &[("team", "blue")]).await;
+    put(&client, &name, "notes.txt", "mine").await;
+    let up = cmd(home.path(), region, &env, &["up", &lab, "--yes"]);
+    assert_eq!(up.status.code(), Some(1), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains(&name) && stderr(&up).contains("holds objects"),
+        "{}",
+        stderr(&up)
+    );
+    let down = cmd(
+        home.path(),
+        region,
+        &env,
+        &["--format", "json", "down", &lab, "--yes"],
+    );
+    assert_eq!(down.status.code(), Some(1), "{}", stderr(&down));
+    assert_left(&first_json(&down), &name, "holds objects");
+    assert_eq!(
+        tags_of(&client, &name).await,
+        BTreeMap::from([("team".to_owned(), "blue".to_owned())])
+    );
+    assert_eq!(read(&client, &name, "notes.txt").await, "mine");
+
+    // Emptied, it is taken over, its own tag kept beside awslab's.
+    client
+        .delete_object()
+        .bucket(&name)
+        .key("notes.txt")
+        .send()
+        .await
+        .expect("delete object");
+    ok(&cmd(home.path(), region, &env, &["up", &lab, "--yes"]));
+    let tags = tags_of(&client, &name).await;
+    assert_eq!(
+        tags.get("team").map(String::as_str),
+        Some("blue"),
+        "{tags:?}"
+    );
+    assert_eq!(tags.get("awslab:env"), Some(&env), "{tags:?}");
+    assert_eq!(
+        tags.get("awslab:resource").map(String::as_str),
+        Some("site"),
+        "{tags:?}"
+    );
+    ok(&cmd(home.path(), region, &env, &["down", &lab, "--yes"]));
+    assert!(!bucket_exists(&client, &name).await);
+
+    // Created by a run killed before it tagged the bucket: `down` finds it by its name.
+    create(&client, region, &name).await;
+    ok(&cmd(home.path(), region, &env, &["down", &lab, "--yes"]));
+    assert!(
+        !bucket_exists(&client, &name).await,
+        "an untagged empty bucket leaked"
+    );
+
+    // Tagged for another env: `up` refuses it, `down` leaves it.
+    create(&client, region, &name).await;
+    let foreign = [
+        ("awslab:lab", "bucket-basic"),
+        ("awslab:env", "someone-else"),
+        ("awslab:resource", "site"),
+    ];
+    set_tags(&client, &name, &foreign).await;
+    let up = cmd(home.path(), region, &env, &["up", &lab, "--yes"]);
+    assert_eq!(up.status.code(), Some(1), "{}", stderr(&up));
+    assert!(stderr(&up).contains("someone-else"), "{}", stderr(&up));
+    ok(&cmd(home.path(), region, &env, &["down", &lab, "--yes"]));
+    assert_eq!(
+        tags_of(&client, &name).await,
+        foreign
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>()
+    );
+    client
+        .delete_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("clean up");
+}
+
+/// A bucket whose policy denies everyone (awslab included) cannot be read or deleted: `down`
+/// lists it as left with S3's answer instead of passing over it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_whose_policy_denies_awslab_is_reported_left() {
+    let region = "eu-central-1";
+    let env = common::env_name("s3deny");
+    let home = tempfile::tempdir().expect("home");
+    let client = s3(region).await;
+    let lab = basic();
+    let name = name_of("bucket-basic", &env, &account(region).await);
+    ok(&cmd(home.path(), region, &env, &["up", &lab, "--yes"]));
+
+    // Neither emulator enforces bucket policies: the proxy answers for the policy.
+    let deny = |method: &str| {
+        (
+            format!("{method} /{name}"),
+            1_000_000,
+            Fault::new(403, "AccessDenied", "Access Denied"),
+        )
+    };
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            scripts: ["GET", "HEAD", "PUT", "POST", "DELETE"]
+                .into_iter()
+                .map(deny)
+                .collect(),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let down = common::awslab_via(home.path(), &proxy.url)
+        .env("AWS_REGION", region)
+        .args(["--env", &env, "--format", "json", "down", &lab, "--yes"])
+        .output()
+        .await
+        .expect("down");
+    assert_eq!(down.status.code(), Some(1), "{}", stderr(&down));
+    assert_left(&first_json(&down), &name, "AccessDenied");
+    assert!(bucket_exists(&client, &name).await);
+
+    ok(&cmd(home.path(), region, &env, &["down", &lab, "--yes"]));
+    assert!(!bucket_exists(&client, &name).await);
 }

@@ -64,7 +64,7 @@ fn name_match(o: &Observed, owner: &Owner, names: &Names, res: &Resource) -> Opt
             }
             _ => None,
         },
-        // `<name>-<env>-<account>`: the name the lab tells the student to use, already the
+        // `<name>-<code>-<account>`: the name the lab tells the student to use, already the
         // env's own.
         Facts::Bucket { .. } => crate::resources::s3::is_name_of(&o.id, owner, &res.name)
             .then(|| FoundBy::name(&o.id, "bucket name", &o.id)),
@@ -281,7 +281,7 @@ fn missing_reason(res: &Resource, names: &Names) -> String {
             format!("no ECR repository named `{}`", names.of(name))
         }
         Spec::Bucket { .. } => format!(
-            "no bucket named as the lab says (`awslab show` prints the name: `{}-<env>-<account id>`)",
+            "no bucket named as the lab says (`awslab show` prints the name: `{}-<code of lab and env>-<account id>`)",
             res.name
         ),
         Spec::InternetGateway { vpc } => format!(

@@ -142,7 +142,7 @@ async fn repositories_for(
 }
 
 /// The lab's buckets: the env's own (by tags) and hand-built ones by the name the lab gives
-/// them in this account (bucket names are global: `<name>-<env>-<account>`).
+/// them in this account (bucket names are global: `<name>-<code of lab and env>-<account>`).
 async fn buckets_for(
     aws: &Aws,
     lab: &Lab,

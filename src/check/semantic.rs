@@ -951,6 +951,7 @@ mod tests {
                     block_public_policy: false,
                     restrict_public_buckets: false,
                 },
+                refused: None,
             },
         );
         let world = World {

@@ -38,8 +38,9 @@ fn label(o: &Observed) -> String {
     }
 }
 
-/// What `down` may delete: resources carrying the owner's tags, and what lies inside a VPC that
-/// carries them (VPC defaults aside). Never the default VPC, never another lab's or env's.
+/// What `down` may delete: resources carrying the owner's tags, what lies inside a VPC that
+/// carries them (VPC defaults aside), and what a kind claims for the owner without its tags (a
+/// bucket by awslab's name). Never the default VPC, never another lab's or env's.
 pub fn deletion_set(world: &World, owner: &Owner) -> Vec<Observed> {
     let owned_vpcs: BTreeSet<&str> = world
         .of_kind(Kind::Vpc)
@@ -57,7 +58,9 @@ pub fn deletion_set(world: &World, owner: &Owner) -> Vec<Observed> {
             if other_owner {
                 return false;
             }
-            owner.owns(&o.tags) || o.vpc_id().is_some_and(|v| owned_vpcs.contains(v))
+            owner.owns(&o.tags)
+                || o.vpc_id().is_some_and(|v| owned_vpcs.contains(v))
+                || resources::kind(o.kind).claims(o, owner)
         })
         .cloned()
         .collect()

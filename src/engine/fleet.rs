@@ -12,7 +12,7 @@ use crate::aws::tags::{self, Owner};
 use crate::aws::{Aws, AwsError};
 use crate::cost;
 use crate::lab::Kind;
-use crate::resources::{Observed, Scope, Unlisted};
+use crate::resources::{Observed, Scope, Unlisted, autoscaling};
 
 /// One lab environment in one region.
 #[derive(Debug, Clone, Serialize)]
@@ -24,11 +24,70 @@ pub struct EnvStatus {
     pub resources: usize,
     /// The earliest `awslab:created-at`, RFC 3339.
     pub created_at: Option<String>,
-    /// The earliest `awslab:expires-at`, RFC 3339.
+    /// The earliest `awslab:expires-at` of the resources the lab declares, RFC 3339 (instances
+    /// an Auto Scaling group launched keep the stamp they launched with: their group's counts).
     pub expires_at: Option<String>,
+    /// `awslab:expires-at` tags that are not a time: ignored for the expiry, shown.
+    pub unreadable_expiry: Vec<UnreadableStamp>,
     pub per_hour: f64,
     #[serde(skip)]
     pub items: Vec<Observed>,
+}
+
+/// A stamp that is not a time, on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadableStamp {
+    pub id: String,
+    /// The resource's logical name (or `Name`), for messages.
+    pub name: String,
+    pub value: String,
+}
+
+/// The last second an RFC 3339 stamp can hold (9999-12-31T23:59:59Z).
+const LAST_STAMP: u64 = 253_402_300_799;
+
+/// The expiry `--ttl` gives from `now` cannot be written as a stamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the expiry would be after 9999-12-31T23:59:59Z, the latest time `awslab:expires-at` can hold"
+)]
+pub struct TtlTooLong;
+
+/// The `awslab:expires-at` stamp of a TTL from `now`.
+pub fn expiry(now: SystemTime, ttl: Duration) -> Result<String, TtlTooLong> {
+    let last = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_STAMP);
+    match now.checked_add(ttl) {
+        Some(at) if at <= last => Ok(timestamp(at)),
+        _ => Err(TtlTooLong),
+    }
+}
+
+/// The earliest of some stamps that are times, and those that are not.
+fn earliest<'a>(
+    stamps: impl Iterator<Item = (&'a Observed, &'a String)>,
+) -> (Option<String>, Vec<UnreadableStamp>) {
+    let mut min: Option<SystemTime> = None;
+    let mut unreadable = Vec::new();
+    for (o, value) in stamps {
+        match humantime::parse_rfc3339_weak(value) {
+            Ok(t) => min = Some(min.map_or(t, |m| m.min(t))),
+            Err(_) => unreadable.push(UnreadableStamp {
+                id: o.id.clone(),
+                name: label(o),
+                value: value.clone(),
+            }),
+        }
+    }
+    (min.map(timestamp), unreadable)
+}
+
+/// A label for messages: the logical name, else the `Name` tag, else the id.
+fn label(o: &Observed) -> String {
+    o.tags
+        .get(tags::RESOURCE)
+        .or_else(|| o.tags.get(tags::NAME))
+        .cloned()
+        .unwrap_or_else(|| o.id.clone())
 }
 
 impl EnvStatus {
@@ -104,10 +163,20 @@ fn group(items: Vec<Observed>, region: &str) -> Vec<EnvStatus> {
     groups
         .into_iter()
         .map(|((lab, env), items)| {
-            let earliest = |key: &str| items.iter().filter_map(|o| o.tags.get(key)).min().cloned();
+            // What the lab declares: not the instances a group launched.
+            let launched = autoscaling::launched_instances(&items);
+            let stamps = |key: &'static str| {
+                items
+                    .iter()
+                    .filter(|o| !launched.contains(o.id.as_str()))
+                    .filter_map(move |o| Some((o, o.tags.get(key)?)))
+            };
+            let (created_at, _) = earliest(stamps(tags::CREATED));
+            let (expires_at, unreadable_expiry) = earliest(stamps(tags::EXPIRES));
             EnvStatus {
-                created_at: earliest(tags::CREATED),
-                expires_at: earliest(tags::EXPIRES),
+                created_at,
+                expires_at,
+                unreadable_expiry,
                 per_hour: cost::of_observed(&items).per_hour(),
                 // What hangs off a parent (a bucket's policy, a load balancer's listener) is
                 // not counted as a resource of its own.
@@ -144,10 +213,11 @@ pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
 /// Tags what exists with an expiry (`up --ttl` on an environment that is already up), each kind
 /// through its own service: EC2 resources in calls of up to 1000 ids, EFS file systems one by
 /// one, IAM roles and instance profiles one by one, load balancers and target groups through ELB,
-/// Auto Scaling groups through Auto Scaling (their instances are EC2's). Mount targets,
-/// listeners and scaling policies are found through their parents.
+/// Auto Scaling groups through Auto Scaling (propagated to what they launch next) and their
+/// running instances through EC2. Mount targets, listeners and scaling policies are found
+/// through their parents.
 pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Result<(), AwsError> {
-    let ec2_ids: Vec<String> = items
+    let mut ec2_ids: Vec<String> = items
         .iter()
         .filter(|o| {
             !matches!(
@@ -171,6 +241,10 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
         })
         .map(|o| o.id.clone())
         .collect();
+    // A group's instances keep the tags they launched with: those running get the stamp too.
+    for group in items.iter().filter(|o| o.kind == Kind::AutoScalingGroup) {
+        ec2_ids.extend(autoscaling::running_instances(aws, group).await?);
+    }
     for chunk in ec2_ids.chunks(1000) {
         let what = format!("{} resources ({}, ...)", chunk.len(), chunk[0]);
         aws.known("ec2:CreateTags", &what, || {
@@ -206,31 +280,9 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
                 })
                 .await?;
             }
-            // S3 replaces a bucket's whole tag set: add to what it has.
             Kind::Bucket => {
-                let mut tags = o.tags.clone();
-                tags.insert(key.to_owned(), value.to_owned());
-                let set = tags
-                    .into_iter()
-                    .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        AwsError::other("s3:PutBucketTagging", &o.id, "BadTag", e.to_string())
-                    })?;
-                let tagging = aws_sdk_s3::types::Tagging::builder()
-                    .set_tag_set(Some(set))
-                    .build()
-                    .map_err(|e| {
-                        AwsError::other("s3:PutBucketTagging", &o.id, "BadTag", e.to_string())
-                    })?;
-                aws.known("s3:PutBucketTagging", &o.id, || {
-                    aws.s3
-                        .put_bucket_tagging()
-                        .bucket(&o.id)
-                        .tagging(tagging.clone())
-                        .send()
-                })
-                .await?;
+                crate::resources::s3::add_tags(aws, &o.id, &[(key.to_owned(), value.to_owned())])
+                    .await?;
             }
             Kind::Repository => {
                 let arn = aws
@@ -331,6 +383,7 @@ pub fn timestamp(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::Facts;
 
     fn env(created: Option<&str>, expires: Option<&str>) -> EnvStatus {
         EnvStatus {
@@ -340,6 +393,7 @@ mod tests {
             resources: 1,
             created_at: created.map(Into::into),
             expires_at: expires.map(Into::into),
+            unreadable_expiry: Vec::new(),
             per_hour: 0.0,
             items: Vec::new(),
         }
@@ -357,5 +411,112 @@ mod tests {
         assert!(!env(None, None).expired(now));
         assert!(!env(None, Some("tomorrow")).expired(now));
         assert_eq!(timestamp(now), "2026-11-23T12:00:00Z");
+    }
+
+    #[test]
+    fn a_ttl_must_end_where_a_stamp_can_say() {
+        let now = humantime::parse_rfc3339("2026-11-23T12:00:00Z").expect("time");
+        assert_eq!(
+            expiry(now, Duration::from_secs(3 * 3600)),
+            Ok("2026-11-23T15:00:00Z".to_owned())
+        );
+        let ten_thousand_years = humantime::parse_duration("10000y").expect("duration");
+        assert_eq!(expiry(now, ten_thousand_years), Err(TtlTooLong));
+        assert_eq!(expiry(now, Duration::MAX), Err(TtlTooLong));
+    }
+
+    fn tagged(kind: Kind, id: &str, facts: Facts, tags: &[(&str, &str)]) -> Observed {
+        let mut t: crate::aws::tags::Tags = [
+            (tags::LAB.to_owned(), "l".to_owned()),
+            (tags::ENV.to_owned(), "e".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        t.extend(tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Observed {
+            kind,
+            id: id.to_owned(),
+            tags: t,
+            facts,
+        }
+    }
+
+    fn instance(id: &str, expires: &str, extra: &[(&str, &str)]) -> Observed {
+        let facts = Facts::Instance {
+            vpc_id: None,
+            subnet_id: None,
+            state: "running".to_owned(),
+            instance_type: "t3.micro".to_owned(),
+            security_groups: Vec::new(),
+            key_name: None,
+            public_ip: None,
+            private_ip: None,
+            instance_profile: None,
+        };
+        let mut t = vec![(tags::EXPIRES, expires)];
+        t.extend_from_slice(extra);
+        tagged(Kind::Instance, id, facts, &t)
+    }
+
+    #[test]
+    fn the_expiry_is_the_earliest_time_the_declared_resources_say() {
+        let asg = Facts::AutoScalingGroup {
+            vpc_id: None,
+            subnets: Vec::new(),
+            min_size: 1,
+            max_size: 2,
+            desired_capacity: 1,
+            target_groups: Vec::new(),
+            health_check_type: "EC2".to_owned(),
+            launch_template: None,
+            instances: vec![crate::resources::GroupInstance {
+                id: "i-listed".to_owned(),
+                az: None,
+                lifecycle: "InService".to_owned(),
+                health: "Healthy".to_owned(),
+            }],
+            status: None,
+        };
+        let vpc = Facts::Vpc {
+            cidr: None,
+            dns_hostnames: None,
+            is_default: false,
+        };
+        let items = vec![
+            tagged(
+                Kind::AutoScalingGroup,
+                "web-asg",
+                asg,
+                &[(tags::EXPIRES, "2026-11-23T18:00:00Z")],
+            ),
+            // Launched before the extension, by the group: their stamps are the group's.
+            instance("i-listed", "2026-11-23T13:00:00Z", &[]),
+            instance(
+                "i-tagged",
+                "2026-11-23T13:00:00Z",
+                &[("aws:autoscaling:groupName", "web-asg")],
+            ),
+            // Declared: counts.
+            instance("i-bastion", "2026-11-23T17:00:00Z", &[]),
+            // Not a time: shown, and it hides nothing (as a string, `1h` sorts first).
+            tagged(
+                Kind::Vpc,
+                "vpc-1",
+                vpc,
+                &[(tags::EXPIRES, "1h"), (tags::RESOURCE, "lab-vpc")],
+            ),
+        ];
+        let env = group(items, "us-east-1").pop().expect("one env");
+        assert_eq!(env.expires_at.as_deref(), Some("2026-11-23T17:00:00Z"));
+        assert_eq!(
+            env.unreadable_expiry,
+            vec![UnreadableStamp {
+                id: "vpc-1".to_owned(),
+                name: "lab-vpc".to_owned(),
+                value: "1h".to_owned(),
+            }]
+        );
+        let now = humantime::parse_rfc3339("2026-11-23T14:00:00Z").expect("time");
+        assert!(!env.expired(now));
     }
 }

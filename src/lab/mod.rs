@@ -388,7 +388,7 @@ pub enum Spec {
         group: String,
         target_cpu: f64,
     },
-    /// An S3 bucket (named per lab resource, env and account) with its settings.
+    /// An S3 bucket (named per lab resource, lab and env, and account) with its settings.
     Bucket {
         versioning: bool,
         /// SSE-S3 is always set explicitly; this is its bucket key.

@@ -125,6 +125,7 @@ pub fn validate(
     }
     resources.extend(imported);
     v.check_subnet_cidrs(&file, &resources);
+    v.check_bucket_names(&file, &resources);
     v.check_cycle(&file, &resources);
     let mut checks = Vec::new();
     let mut ids = BTreeSet::new();
@@ -1090,6 +1091,13 @@ impl Validator<'_, '_, '_> {
                 self.auto_scaling_group(name, d, subnets)
             }
             Kind::Bucket => {
+                if let Some(why) = crate::resources::s3::logical_name_problem(name.get_ref()) {
+                    self.c.error(
+                        name.span(),
+                        format!("bucket `{}`: {why}", name.get_ref()),
+                        "names the bucket",
+                    );
+                }
                 let flag = |f: &Option<Spanned<bool>>, default: bool| {
                     f.as_ref().map_or(default, |b| *b.get_ref())
                 };
@@ -1517,6 +1525,38 @@ impl Validator<'_, '_, '_> {
                         "overlapping CIDR",
                     );
                 }
+            }
+        }
+    }
+
+    /// Two buckets whose names differ only in case, `_` or `-` would be one bucket in S3.
+    fn check_bucket_names(&mut self, file: &LabFile, resources: &[Resource]) {
+        let span_of = |name: &str| {
+            file.resources
+                .keys()
+                .find(|k| k.get_ref() == name)
+                .map_or(0..0, Spanned::span)
+        };
+        let mut buckets: Vec<&str> = resources
+            .iter()
+            .filter(|r| r.kind() == Kind::Bucket)
+            .map(|r| r.name.as_str())
+            .collect();
+        // In the order of the file: the later one is reported.
+        buckets.sort_by_key(|n| span_of(n).start);
+        for (i, later) in buckets.iter().enumerate() {
+            if let Some(earlier) = buckets[..i]
+                .iter()
+                .find(|e| crate::resources::s3::same_bucket_name(e, later))
+            {
+                self.c.error(
+                    span_of(later),
+                    format!(
+                        "`{later}` and `{earlier}` name the same bucket (bucket names are lowercase, with `-` for `_`)"
+                    ),
+                    "same bucket name",
+                );
+                self.c.help("rename one of them");
             }
         }
     }

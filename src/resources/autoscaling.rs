@@ -5,7 +5,7 @@
 //! by group. `down` drains a group (desired 0, wait for its instances to terminate) before
 //! deleting it, so no instance outlives it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -189,6 +189,56 @@ const IN_SERVICE: Duration = Duration::from_secs(60);
 const DRAINED: Duration = Duration::from_secs(90);
 /// A group with no instances deleted: seconds.
 const DELETED: Duration = Duration::from_secs(10);
+
+/// The tag Auto Scaling puts on the instances it launches.
+const GROUP_TAG: &str = "aws:autoscaling:groupName";
+
+/// The ids of the instances among `items` that an Auto Scaling group launched: listed by a group
+/// among `items`, or tagged with their group's name. They carry the group's propagated tags as
+/// they were at their launch.
+pub fn launched_instances(items: &[Observed]) -> BTreeSet<&str> {
+    let listed = items
+        .iter()
+        .flat_map(|o| match &o.facts {
+            Facts::AutoScalingGroup { instances, .. } => instances.as_slice(),
+            _ => &[],
+        })
+        .map(|i| i.id.as_str());
+    let tagged = items
+        .iter()
+        .filter(|o| o.kind == Kind::Instance && o.tags.contains_key(GROUP_TAG))
+        .map(|o| o.id.as_str());
+    listed.chain(tagged).collect()
+}
+
+/// The group's instances that EC2 lists as pending or running (one the group reports that EC2
+/// does not list is not one to tag).
+pub async fn running_instances(aws: &Aws, group: &Observed) -> Result<Vec<String>, AwsError> {
+    let Facts::AutoScalingGroup { instances, .. } = &group.facts else {
+        return Ok(Vec::new());
+    };
+    if instances.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pages = aws
+        .ec2
+        .describe_instances()
+        .set_filters(Some(vec![
+            super::ec2util::filter("instance-id", instances.iter().map(|i| i.id.clone())),
+            super::ec2util::filter("instance-state-name", ["pending", "running"]),
+        ]))
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", &group.id, e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.reservations())
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect())
+}
 
 pub struct AutoScalingGroup;
 

@@ -80,7 +80,6 @@ async fn file_systems(
                     encrypted: fs.encrypted().unwrap_or(false),
                     performance_mode: fs.performance_mode().as_str().to_owned(),
                     transition_to_ia: None,
-                    vpc_id: None,
                 },
             });
             continue;
@@ -112,7 +111,6 @@ async fn file_systems(
                 encrypted: fs.encrypted().unwrap_or(false),
                 performance_mode: fs.performance_mode().as_str().to_owned(),
                 transition_to_ia,
-                vpc_id: None,
             },
         });
     }
@@ -181,7 +179,6 @@ impl FileSystem {
                 encrypted: true,
                 performance_mode: String::new(),
                 transition_to_ia: None,
-                vpc_id: None,
             },
         };
         self.apply(cx, res, Some(&existing)).await
@@ -217,9 +214,10 @@ impl ResourceKind for FileSystem {
     /// of each, placed by their subnets): mount targets carry no tags, so they are only found
     /// through their file systems, and listing them here once spares a second scan.
     ///
-    /// A VPC scope finds the mount targets in those VPCs, and the file systems whose mount
-    /// targets all lie in them (a student's file system of a lab-owned VPC, which `down` removes
-    /// with the VPC); a file system without mount targets is in no VPC.
+    /// A VPC scope finds only the mount targets in those VPCs, never a file system: a file
+    /// system (and its data) is found by its tags or its name. `down` of a lab-owned VPC
+    /// deletes the mount targets a student made there, which is all the VPC needs, and leaves
+    /// the student's file system.
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Scope::InVpcs(ids) = scope else {
             let systems = file_systems(aws, scope, true).await?;
@@ -229,23 +227,10 @@ impl ResourceKind for FileSystem {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let in_scope = |v: &str| ids.iter().any(|i| i == v);
-        let mut systems = file_systems(aws, &Scope::Region, false).await?;
+        let systems = file_systems(aws, &Scope::Region, false).await?;
         let mut targets = mount_targets_placed(aws, &systems).await?;
-        systems.retain_mut(|fs| {
-            let vpcs: std::collections::BTreeSet<&str> = targets
-                .iter()
-                .filter(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, .. } if *file_system_id == fs.id))
-                .filter_map(|m| m.vpc_id())
-                .collect();
-            let inside = vpcs.len() == 1 && vpcs.iter().all(|v| in_scope(v));
-            if let (true, Facts::FileSystem { vpc_id, .. }) = (inside, &mut fs.facts) {
-                *vpc_id = vpcs.first().map(|v| (*v).to_owned());
-            }
-            inside
-        });
-        targets.retain(|m| m.vpc_id().is_some_and(in_scope));
-        Ok(systems.into_iter().chain(targets).collect())
+        targets.retain(|m| m.vpc_id().is_some_and(|v| ids.iter().any(|i| i == v)));
+        Ok(targets)
     }
 
     async fn apply(
@@ -326,7 +311,6 @@ impl ResourceKind for FileSystem {
                         encrypted: out.encrypted().unwrap_or(*encrypted),
                         performance_mode: out.performance_mode().as_str().to_owned(),
                         transition_to_ia: None,
-                        vpc_id: None,
                     },
                 }
             }

@@ -125,13 +125,14 @@ impl Observed {
             | Facts::NatGateway { vpc_id, .. }
             | Facts::Instance { vpc_id, .. }
             | Facts::MountTarget { vpc_id, .. }
-            | Facts::FileSystem { vpc_id, .. }
             | Facts::TargetGroup { vpc_id, .. }
             | Facts::LoadBalancer { vpc_id, .. }
             | Facts::Listener { vpc_id, .. }
             | Facts::AutoScalingGroup { vpc_id, .. } => vpc_id.as_deref(),
             Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
+            // A file system is in no VPC: its mount targets are.
             Facts::ElasticIp { .. }
+            | Facts::FileSystem { .. }
             | Facts::KeyPair { .. }
             | Facts::IamRole { .. }
             | Facts::InstanceProfile { .. }
@@ -263,8 +264,6 @@ pub enum Facts {
         encrypted: bool,
         performance_mode: String,
         transition_to_ia: Option<String>,
-        /// The VPC all its mount targets are in, when discovered through a VPC.
-        vpc_id: Option<String>,
     },
     MountTarget {
         file_system_id: String,
@@ -348,6 +347,10 @@ pub enum Facts {
         bucket_key: bool,
         ownership: Option<String>,
         public_access: crate::lab::PublicAccess,
+        /// S3 would not let awslab read the bucket (its policy denies awslab): the settings
+        /// above are unknown.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refused: Option<s3::Refusal>,
     },
     BucketPolicy {
         bucket: String,
@@ -596,6 +599,13 @@ pub trait ResourceKind: Sync {
             owner.owns(&o.tags)
                 && o.tags.get(tags::RESOURCE).map(String::as_str) == Some(res.name.as_str())
         })
+    }
+
+    /// Whether `down` of `owner` takes up this resource although it does not carry the owner's
+    /// tags (a bucket found by the name awslab gives it); its `delete` decides what may go.
+    fn claims(&self, obs: &Observed, owner: &Owner) -> bool {
+        let _ = (obs, owner);
+        false
     }
 
     /// Ids that must be gone before this one can be deleted.

@@ -1,12 +1,16 @@
 //! S3: a bucket with its settings (versioning, default encryption, object ownership, Block Public
 //! Access), and what hangs off it: the bucket policy, the website configuration and the objects
 //! uploaded from a directory. Bucket names are global, so awslab derives one per lab resource,
-//! env and account (`site-alice-123456789012`) — the name the student is told to use, and how a
-//! hand-built bucket is found. The policy, website and objects have no identity of their own:
-//! they are listed with their bucket (`<bucket>/policy`, …) and take its owner tags. Deleting a
-//! bucket first deletes every object version and delete marker.
+//! owner (lab and env as written) and account (`site-3f2a9c1b7d-123456789012`): the name the
+//! student is told to use, and how a hand-built bucket, or one a killed `up` never tagged, is
+//! found. The owner's code in the name lets discovery read only the owner's buckets. A bucket
+//! awslab did not tag is taken over by `up`, and deleted by `down`, only while it is empty; one
+//! whose policy shuts awslab out is reported, not passed over. The policy, website and objects
+//! have no identity of their own: they are listed with their bucket (`<bucket>/policy`, …) and
+//! take its owner tags. Deleting a bucket first deletes every object version and delete marker.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -28,9 +32,18 @@ use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, PublicAccess, Resource, SiteFile, Spec};
 
-/// The bucket name of an owner's bucket: `<logical>-<env>-<account>`, lowercase, at most 63
-/// characters (a hash keeps long ones apart).
-/// A name part as S3 allows it: lowercase letters, digits and `-`.
+/// Hex digits of the owner code in a bucket name.
+const CODE_LEN: usize = 10;
+/// Digits of an account id.
+const ACCOUNT_LEN: usize = 12;
+/// The longest logical part of a bucket name: S3 allows 63 characters in all, and the name is
+/// `<logical>-<code>-<account>`.
+pub const MAX_LOGICAL: usize = 63 - 1 - CODE_LEN - 1 - ACCOUNT_LEN;
+/// Prefixes S3 reserves for names of its own.
+const RESERVED_PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
+
+/// A name part as S3 allows it: lowercase letters, digits and `-` (a logical name has letters,
+/// digits, `-` and `_`).
 fn clean(s: &str) -> String {
     s.to_ascii_lowercase()
         .chars()
@@ -41,34 +54,69 @@ fn clean(s: &str) -> String {
 /// `…-123456789012`: a name awslab may have given.
 fn ends_in_account(name: &str) -> bool {
     name.rsplit_once('-')
-        .is_some_and(|(_, a)| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+        .is_some_and(|(_, a)| a.len() == ACCOUNT_LEN && a.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// The owner's code in its bucket names: the first 10 hex digits of SHA-256 over the lab id and
+/// the env as written (`Alice` and `alice`, `a_b` and `a-b` are different owners).
+pub fn owner_code(owner: &Owner) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(owner.lab.as_bytes());
+    h.update([0]);
+    h.update(owner.env.as_bytes());
+    h.finalize()
+        .iter()
+        .take(CODE_LEN / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The name of an owner's bucket: `<logical>-<owner code>-<account>`, at most 63 characters
+/// (validation keeps the logical part to [`MAX_LOGICAL`]).
 pub fn bucket_name(owner: &Owner, logical: &str, account: &str) -> String {
-    let full = format!("{}-{}-{account}", clean(logical), clean(&owner.env));
-    if full.len() <= 63 {
-        return full;
-    }
-    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let keep = 63 - account.len() - 10;
-    format!(
-        "{}-{:08x}-{account}",
-        full[..keep].trim_end_matches('-'),
-        hash & 0xffff_ffff
-    )
+    format!("{}-{}-{account}", clean(logical), owner_code(owner))
 }
 
 /// Whether `bucket` is the name a lab resource `logical` of this owner gets in some account.
 pub fn is_name_of(bucket: &str, owner: &Owner, logical: &str) -> bool {
-    let Some((head, account)) = bucket.rsplit_once('-') else {
+    ends_in_account(bucket)
+        && bucket
+            .rsplit_once('-')
+            .is_some_and(|(_, account)| bucket_name(owner, logical, account) == bucket)
+}
+
+/// Whether `bucket` is a name awslab gives this owner's buckets (`<logical>-<code>-<account>`,
+/// whatever the logical part).
+pub fn is_owners(bucket: &str, owner: &Owner) -> bool {
+    let Some((head, _)) = bucket.rsplit_once('-').filter(|_| ends_in_account(bucket)) else {
         return false;
     };
-    account.len() == 12
-        && account.chars().all(|c| c.is_ascii_digit())
-        && bucket_name(owner, logical, account) == bucket
-        && !head.is_empty()
+    head.strip_suffix(&owner_code(owner))
+        .and_then(|logical| logical.strip_suffix('-'))
+        .is_some_and(|logical| !logical.is_empty())
+}
+
+/// Why a logical name cannot name a bucket (`None`: it can).
+pub fn logical_name_problem(logical: &str) -> Option<String> {
+    let part = clean(logical);
+    if part.len() > MAX_LOGICAL {
+        return Some(format!(
+            "a bucket's name is at most 63 characters: `<name>-<code of lab and env>-<account id>`, so its name is at most {MAX_LOGICAL} characters (this one has {})",
+            part.len()
+        ));
+    }
+    if !part.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("a bucket name must start with a letter or digit".to_owned());
+    }
+    RESERVED_PREFIXES
+        .iter()
+        .find(|p| part.starts_with(*p))
+        .map(|p| format!("S3 reserves bucket names that start with `{p}`"))
+}
+
+/// Whether two logical names give the same bucket name (they differ only in case, `_` or `-`).
+pub fn same_bucket_name(a: &str, b: &str) -> bool {
+    clean(a) == clean(b)
 }
 
 /// The website endpoint of a bucket (virtual-hosted; the older regions spell it with a dash).
@@ -116,6 +164,7 @@ fn absent<T>(r: Result<T, AwsError>, codes: &[&str]) -> Result<Option<T>, AwsErr
     }
 }
 
+/// The bucket's tags (none when it has no tag set).
 async fn tags_of(aws: &Aws, bucket: &str) -> Result<Tags, AwsError> {
     let out = absent(
         aws.s3
@@ -134,6 +183,164 @@ async fn tags_of(aws: &Aws, bucket: &str) -> Result<Tags, AwsError> {
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// Sets the bucket's whole tag set (S3 has no call that adds one tag).
+async fn put_tags(aws: &Aws, bucket: &str, tags: &Tags) -> Result<(), AwsError> {
+    let bad = |e: aws_sdk_s3::error::BuildError| {
+        AwsError::other("s3:PutBucketTagging", bucket, "BadTag", e.to_string())
+    };
+    let set = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(set))
+        .build()
+        .map_err(bad)?;
+    aws.known("s3:PutBucketTagging", bucket, || {
+        aws.s3
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(tagging.clone())
+            .send()
+    })
+    .await
+    .map(drop)
+}
+
+/// Adds tags to an existing bucket, keeping those it has.
+pub async fn add_tags(aws: &Aws, bucket: &str, add: &[(String, String)]) -> Result<(), AwsError> {
+    let mut t = aws.settle(|| tags_of(aws, bucket)).await?;
+    t.extend(add.iter().cloned());
+    put_tags(aws, bucket, &t).await
+}
+
+/// Whether the bucket holds anything: an object, an object version or a delete marker.
+async fn holds_objects(aws: &Aws, bucket: &str) -> Result<bool, AwsError> {
+    let out = aws
+        .s3
+        .list_object_versions()
+        .bucket(bucket)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("s3:ListObjectVersions", bucket, e))?;
+    Ok(!out.versions().is_empty() || !out.delete_markers().is_empty())
+}
+
+/// A call about a bucket that S3 refused (`AccessDenied`: a bucket policy that denies awslab,
+/// or an organisation's policy): the call and S3's answer.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Refusal {
+    pub op: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl Refusal {
+    fn of(e: &AwsError) -> Option<Refusal> {
+        (e.code == "AccessDenied").then(|| Refusal {
+            op: e.op.to_owned(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+        })
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} refused: {}: {}", self.op, self.code, self.message)
+    }
+}
+
+/// Why awslab leaves a bucket of its own name alone.
+#[derive(Debug)]
+enum HandsOff {
+    /// No awslab tags and not empty: made by hand (or by another tool) under awslab's name.
+    HoldsObjects,
+    /// Tagged for another lab or env.
+    OtherOwner { lab: String, env: String },
+    /// S3 refused awslab's calls about it.
+    Refused(Refusal),
+}
+
+impl HandsOff {
+    fn error(&self, op: &'static str, bucket: &str) -> AwsError {
+        let (code, message) = match self {
+            HandsOff::HoldsObjects => (
+                "NotAwslabsBucket",
+                "holds objects and carries no awslab tags: awslab neither takes it over nor deletes it (empty it or delete it yourself, or use another --env)".to_owned(),
+            ),
+            HandsOff::OtherOwner { lab, env } => (
+                "OtherOwnersBucket",
+                format!(
+                    "tagged for lab {lab}, env {env}: awslab takes no other owner's bucket"
+                ),
+            ),
+            HandsOff::Refused(r) => (
+                "AccessDenied",
+                format!(
+                    "{r}: the bucket's policy (or an organisation's policy) denies awslab; remove that Deny and run again"
+                ),
+            ),
+        };
+        AwsError::other(op, bucket, code, message)
+    }
+}
+
+/// The tags of an existing bucket of the name awslab gives this owner, if `up` may make it the
+/// owner's: tagged for the owner already, or without awslab tags and empty (a run killed
+/// before it tagged the bucket). A bucket with objects and no awslab tags, or tagged for
+/// another owner, is someone else's.
+async fn claim(aws: &Aws, owner: &Owner, bucket: &str) -> Result<Tags, AwsError> {
+    let t = aws.settle(|| tags_of(aws, bucket)).await?;
+    if owner.owns(&t) {
+        return Ok(t);
+    }
+    if let Some(lab) = t.get(tags::LAB) {
+        let env = t.get(tags::ENV).cloned().unwrap_or_default();
+        return Err(HandsOff::OtherOwner {
+            lab: lab.clone(),
+            env,
+        }
+        .error("s3:CreateBucket", bucket));
+    }
+    if aws.settle(|| holds_objects(aws, bucket)).await? {
+        return Err(HandsOff::HoldsObjects.error("s3:CreateBucket", bucket));
+    }
+    Ok(t)
+}
+
+/// A bucket S3 would not let awslab read: its name and what tags could be read.
+fn refused(bucket: &str, tags: Tags, why: Refusal) -> Observed {
+    Observed {
+        kind: Kind::Bucket,
+        id: bucket.to_owned(),
+        tags: named(tags, bucket),
+        facts: Facts::Bucket {
+            versioning: "Disabled".to_owned(),
+            sse: None,
+            bucket_key: false,
+            ownership: None,
+            public_access: PublicAccess {
+                block_public_acls: false,
+                ignore_public_acls: false,
+                block_public_policy: false,
+                restrict_public_buckets: false,
+            },
+            refused: Some(why),
+        },
+    }
+}
+
+/// What S3 refused about a bucket, when it refused.
+fn refusal(o: &Observed) -> Option<&Refusal> {
+    match &o.facts {
+        Facts::Bucket { refused, .. } => refused.as_ref(),
+        _ => None,
+    }
 }
 
 /// Everything about one bucket: the bucket and its policy, website and objects.
@@ -245,6 +452,7 @@ async fn observe(aws: &Aws, bucket: &str, tags: Tags) -> Result<Vec<Observed>, A
                     .and_then(|b| b.restrict_public_buckets())
                     .unwrap_or(false),
             },
+            refused: None,
         },
     }];
     // For messages: `site/website` (the bucket's logical name when awslab made it).
@@ -367,17 +575,77 @@ async fn buckets_here(aws: &Aws) -> Result<Vec<(String, Option<SystemTime>)>, Aw
         .collect())
 }
 
-/// Answers that mean "not a bucket we can look at here": in another region (an emulator may
-/// ignore the region filter), or closed to us by its policy. Such a bucket is not the lab's, so
-/// discovery goes on without it.
-fn not_ours_here(e: &AwsError) -> bool {
+/// Answers that mean "a bucket of another region" (an emulator may ignore the region filter):
+/// not one to look at here.
+fn elsewhere(e: &AwsError) -> bool {
     matches!(
         e.code.as_str(),
-        "PermanentRedirect" | "AuthorizationHeaderMalformed" | "AccessDenied"
+        "PermanentRedirect" | "AuthorizationHeaderMalformed"
     )
 }
 
+/// One listed bucket, if it is in scope: with what hangs off it, or as refused when S3 will
+/// not let awslab read it and the scope names it (the owner's name, or a name asked for).
+async fn discover_one(
+    aws: &Aws,
+    scope: &Scope,
+    name: &str,
+    created: Option<SystemTime>,
+) -> Result<Vec<Observed>, AwsError> {
+    let by_name = matches!(scope, Scope::Owned(_) | Scope::Named(_));
+    // Not visible yet right after its creation, or deleted since the listing.
+    let t = match aws.follow_up(created, || tags_of(aws, name)).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) if elsewhere(&e) => return Ok(Vec::new()),
+        Err(e) => {
+            return match Refusal::of(&e) {
+                Some(r) if by_name => Ok(vec![refused(name, Tags::new(), r)]),
+                // Whose it is cannot be read: not a lab's to list.
+                Some(_) => Ok(Vec::new()),
+                None => Err(e),
+            };
+        }
+    };
+    let wanted = match scope {
+        // Tagged for the owner, or awslab's name without awslab's tags (a run killed before
+        // it tagged the bucket, or one made by hand under that name).
+        Scope::Owned(owner) => owner.owns(&t) || !t.contains_key(tags::LAB),
+        Scope::AnyLab => t.contains_key(tags::LAB),
+        // Hand-built ones (awslab's own are found with `Owned`).
+        Scope::Named(_) => !t.contains_key(tags::LAB),
+        Scope::Region | Scope::InVpcs(_) => true,
+    };
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    match aws
+        .follow_up(created, || observe(aws, name, t.clone()))
+        .await
+    {
+        Ok(found) => Ok(found.unwrap_or_default()),
+        Err(e) => match Refusal::of(&e) {
+            Some(r) => Ok(vec![refused(name, t, r)]),
+            None => Err(e),
+        },
+    }
+}
+
 pub struct Bucket;
+
+impl Bucket {
+    /// Makes an existing bucket of awslab's name the owner's, if it may ([`claim`]): its tags
+    /// with the owner's added (S3 sets a bucket's tags as a whole: merged, never replaced).
+    async fn take(&self, cx: &ApplyCx<'_>, res: &Resource, bucket: &str) -> Result<Tags, AwsError> {
+        let found = claim(cx.aws, cx.owner, bucket).await?;
+        let mut tags = found.clone();
+        tags.extend(cx.owner.tags_for(&res.name));
+        if tags != found {
+            put_tags(cx.aws, bucket, &tags).await?;
+        }
+        Ok(tags)
+    }
+}
 
 #[async_trait]
 impl ResourceKind for Bucket {
@@ -385,8 +653,9 @@ impl ResourceKind for Bucket {
         Kind::Bucket
     }
 
-    /// One listing; then the tags of awslab-named candidates (`…-<account>`) or the named ones,
-    /// and the settings of those in scope (a handful of calls per bucket).
+    /// One listing; then the tags of the candidates (an owner's names carry its code; a lab's
+    /// names end in an account id) or the named ones, and the settings of those in scope (a
+    /// handful of calls per bucket).
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let names = match scope {
             Scope::InVpcs(_) => return Ok(Vec::new()),
@@ -398,37 +667,22 @@ impl ResourceKind for Bucket {
                 .into_iter()
                 .filter(|(n, _)| wanted.contains(n))
                 .collect(),
-            Scope::Region => names,
+            // Only the owner's: another env's buckets are never read (nor waited for while
+            // they are being deleted).
+            Scope::Owned(owner) => names
+                .into_iter()
+                .filter(|(n, _)| is_owners(n, owner))
+                .collect(),
             // awslab's names end in an account id (no STS call needed); the tags decide.
-            _ => names
+            Scope::AnyLab => names
                 .into_iter()
                 .filter(|(n, _)| ends_in_account(n))
                 .collect(),
+            Scope::Region | Scope::InVpcs(_) => names,
         };
         let mut out = Vec::new();
         for (name, created) in candidates {
-            // Not visible yet right after its creation, or deleted since the listing.
-            let t = match aws.follow_up(created, || tags_of(aws, &name)).await {
-                Ok(Some(t)) => t,
-                Ok(None) => continue,
-                Err(e) if not_ours_here(&e) => continue,
-                Err(e) => return Err(e),
-            };
-            let wanted = match scope {
-                Scope::Owned(owner) => owner.owns(&t),
-                Scope::AnyLab => t.contains_key(tags::LAB),
-                // Hand-built ones (awslab's own are found with `Owned`).
-                Scope::Named(_) => !t.contains_key(tags::LAB),
-                _ => true,
-            };
-            // Not visible yet right after its creation, or deleted since the listing.
-            if wanted
-                && let Some(found) = aws
-                    .follow_up(created, || observe(aws, &name, t.clone()))
-                    .await?
-            {
-                out.extend(found);
-            }
+            out.extend(discover_one(aws, scope, &name, created).await?);
         }
         Ok(out)
     }
@@ -449,8 +703,20 @@ impl ResourceKind for Bucket {
             return Err(wrong(res, "bucket"));
         };
         let s3 = &cx.aws.s3;
-        let name = match existing {
-            Some(o) => o.id.clone(),
+        let (name, tags) = match existing {
+            Some(o) => {
+                if let Some(r) = refusal(o) {
+                    return Err(HandsOff::Refused(r.clone()).error("s3:CreateBucket", &o.id));
+                }
+                // Its own already: the tags stay as they are (`awslab:created-at` is the
+                // first run's). Else found by awslab's name without awslab's tags.
+                let tags = if cx.owner.owns(&o.tags) {
+                    o.tags.clone()
+                } else {
+                    self.take(cx, res, &o.id).await?
+                };
+                (o.id.clone(), tags)
+            }
             None => {
                 let account = cx.aws.account_id().await?;
                 let name = bucket_name(cx.owner, &res.name, &account);
@@ -467,41 +733,19 @@ impl ResourceKind for Bucket {
                             .build(),
                     );
                 }
-                match create.send().await {
-                    Ok(_) => {}
-                    // Ours already (a run cut short before the tags): carry on with it.
-                    Err(e) => {
-                        let e = AwsError::from_sdk("s3:CreateBucket", &name, e);
-                        if e.code != "BucketAlreadyOwnedByYou" {
-                            return Err(e);
-                        }
+                // A bucket this account has already is `BucketAlreadyOwnedByYou` (in
+                // us-east-1, a success): either way, what is there is checked before it is
+                // taken.
+                if let Err(e) = create.send().await {
+                    let e = AwsError::from_sdk("s3:CreateBucket", &name, e);
+                    if e.code != "BucketAlreadyOwnedByYou" {
+                        return Err(e);
                     }
                 }
-                name
+                let tags = self.take(cx, res, &name).await?;
+                (name, tags)
             }
         };
-        // The tags first: from here on the bucket is found by them.
-        let tag_set = cx
-            .owner
-            .tags_for(&res.name)
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::other("s3:PutBucketTagging", &name, "BadTag", e.to_string()))?;
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tag_set))
-            .build()
-            .map_err(|e| AwsError::other("s3:PutBucketTagging", &name, "BadTag", e.to_string()))?;
-        if existing.is_none_or(|o| !cx.owner.owns(&o.tags)) {
-            cx.aws
-                .known("s3:PutBucketTagging", &name, || {
-                    s3.put_bucket_tagging()
-                        .bucket(&name)
-                        .tagging(tagging.clone())
-                        .send()
-                })
-                .await?;
-        }
         let current = existing.map(|o| &o.facts);
         let (cur_versioning, cur_key, cur_sse, cur_owner, cur_block) = match current {
             Some(Facts::Bucket {
@@ -510,6 +754,7 @@ impl ResourceKind for Bucket {
                 sse,
                 ownership,
                 public_access,
+                ..
             }) => (
                 versioning.as_str(),
                 *bucket_key,
@@ -606,7 +851,6 @@ impl ResourceKind for Bucket {
                 })
                 .await?;
         }
-        let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
         cx.aws
             .settle(|| async {
                 let found = observe(cx.aws, &name, tags.clone())
@@ -667,13 +911,14 @@ impl ResourceKind for Bucket {
                 bucket_key: k,
                 ownership,
                 public_access: found,
+                refused,
             },
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
         };
         let on_off = |b: bool| if b { "on" } else { "off" };
-        vec![
+        let attrs = vec![
             // Once enabled, versioning can only be suspended: that is "off".
             Attr::new(
                 "versioning",
@@ -704,7 +949,21 @@ impl ResourceKind for Bucket {
                 public_access.to_string(),
                 found.to_string(),
             ),
-        ]
+        ];
+        match refused {
+            // Nothing could be read: every setting says why.
+            Some(r) => attrs
+                .into_iter()
+                .map(|a| Attr::new(&a.key, a.expected, format!("not readable: {r}")))
+                .collect(),
+            None => attrs,
+        }
+    }
+
+    /// A bucket of the owner's name that carries no awslab tags (or none S3 would show): `down`
+    /// takes it up, and [`Bucket::delete`] decides (deleted only while empty).
+    fn claims(&self, obs: &Observed, owner: &Owner) -> bool {
+        !obs.tags.contains_key(tags::LAB) && is_owners(&obs.id, owner)
     }
 
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
@@ -717,8 +976,18 @@ impl ResourceKind for Bucket {
             .collect()
     }
 
+    /// Empties the bucket first, when awslab tagged it; one it did not tag is deleted only while
+    /// it holds nothing (and S3 refuses to delete a bucket that holds anything); one S3 will not
+    /// let awslab read is left, with S3's answer.
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        empty(cx.aws, &obs.id, &cx.wait).await?;
+        if let Some(r) = refusal(obs) {
+            return Err(HandsOff::Refused(r.clone()).error("s3:DeleteBucket", &obs.id));
+        }
+        if obs.tags.contains_key(tags::LAB) {
+            empty(cx.aws, &obs.id, &cx.wait).await?;
+        } else if holds_objects(cx.aws, &obs.id).await? {
+            return Err(HandsOff::HoldsObjects.error("s3:DeleteBucket", &obs.id));
+        }
         cx.aws
             .s3
             .delete_bucket()
@@ -1319,23 +1588,59 @@ impl ResourceKind for Objects {
 
 #[cfg(test)]
 mod tests {
-    use super::{bucket_name, is_name_of, public_grants, public_read_policy, website_url};
+    use super::{
+        MAX_LOGICAL, bucket_name, is_name_of, is_owners, logical_name_problem, public_grants,
+        public_read_policy, same_bucket_name, website_url,
+    };
     use crate::aws::tags::Owner;
 
     #[test]
-    fn bucket_names_are_derived_valid_and_recognised() {
-        let owner = Owner::new("s3-static-website", "Alice");
-        let name = bucket_name(&owner, "site", "123456789012");
-        assert_eq!(name, "site-alice-123456789012");
-        assert!(is_name_of(&name, &owner, "site"));
-        assert!(!is_name_of("site-bob-123456789012", &owner, "site"));
-        let long = bucket_name(
-            &Owner::new("l", "a-very-long-environment-name-for-a-class"),
-            "the-website-bucket",
-            "123456789012",
+    fn bucket_names_are_one_per_lab_and_env_as_written() {
+        let account = "123456789012";
+        let alice = Owner::new("s3-static-website", "Alice");
+        let name = bucket_name(&alice, "site", account);
+        let (head, code_and_account) = name.split_at(5);
+        assert_eq!(head, "site-");
+        let (code, rest) = code_and_account.split_at(10);
+        assert!(code.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+        assert_eq!(rest, "-123456789012");
+        // The env as written, and the lab, are part of the owner.
+        for other in [
+            Owner::new("s3-static-website", "alice"),
+            Owner::new("another-lab", "Alice"),
+        ] {
+            assert_ne!(bucket_name(&other, "site", account), name);
+            assert!(!is_owners(&name, &other));
+        }
+        assert_ne!(
+            bucket_name(&Owner::new("l", "a_b"), "site", account),
+            bucket_name(&Owner::new("l", "a-b"), "site", account)
         );
-        assert!(long.len() <= 63, "{long}");
-        assert!(long.ends_with("-123456789012"));
+        assert!(is_name_of(&name, &alice, "site"));
+        assert!(!is_name_of(&name, &alice, "other"));
+        assert!(is_owners(&name, &alice));
+        assert!(is_owners(
+            &bucket_name(&alice, "logs", "210987654321"),
+            &alice
+        ));
+        assert!(!is_owners("site-alice-123456789012", &alice));
+        assert!(!is_owners(&name.replacen("site-", "", 1), &alice));
+        // The longest logical name validation lets through fits S3's 63 characters.
+        let longest = "a".repeat(MAX_LOGICAL);
+        assert_eq!(logical_name_problem(&longest), None);
+        assert_eq!(bucket_name(&alice, &longest, account).len(), 63);
+    }
+
+    #[test]
+    fn logical_names_that_cannot_name_a_bucket() {
+        assert_eq!(logical_name_problem("site"), None);
+        assert_eq!(logical_name_problem("Site_2"), None);
+        let long = logical_name_problem(&"a".repeat(MAX_LOGICAL + 1)).unwrap_or_default();
+        assert!(long.contains("at most 39"), "{long}");
+        assert!(logical_name_problem("_site").is_some());
+        assert!(logical_name_problem("xn--site").is_some());
+        assert!(same_bucket_name("Site_a", "site-a"));
+        assert!(!same_bucket_name("site", "sites"));
     }
 
     #[test]

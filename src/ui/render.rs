@@ -254,8 +254,20 @@ pub fn status(p: &Printer, envs: &[EnvStatus], now: std::time::SystemTime) -> St
         ]);
     }
     let total: f64 = envs.iter().map(|e| e.per_hour).sum();
+    // Stamps that are not a time count for nothing: say where they are.
+    let unreadable: String = envs
+        .iter()
+        .flat_map(|e| {
+            e.unreadable_expiry.iter().map(move |b| {
+                format!(
+                    "{} env {} in {}: awslab:expires-at `{}` on {} ({}) is not a time: ignored\n",
+                    e.lab, e.env, e.region, b.value, b.name, b.id
+                )
+            })
+        })
+        .collect();
     format!(
-        "{t}\n{} environment(s), ~{}/h now (prices of {})\n",
+        "{t}\n{unreadable}{} environment(s), ~{}/h now (prices of {})\n",
         envs.len(),
         Dollars(total),
         cost::PRICES_DATE
@@ -509,6 +521,7 @@ mod tests {
                 resources: 16,
                 created_at: created.map(Into::into),
                 expires_at: expires.map(Into::into),
+                unreadable_expiry: Vec::new(),
                 per_hour,
                 items: Vec::new(),
             }

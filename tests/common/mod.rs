@@ -386,7 +386,7 @@ async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
     let buckets = s3.list_buckets().send().await.expect("buckets");
     for b in buckets.buckets() {
         let Some(name) = b.name() else { continue };
-        let by_name = name.contains(&format!("-{env}-"));
+        let by_name = awslab_bucket_of(name, env);
         let tagged = match s3.get_bucket_tagging().bucket(name).send().await {
             Ok(t) => t
                 .tag_set()
@@ -414,6 +414,31 @@ async fn elb_and_asg_left(region: &str, env: &str) -> Vec<String> {
             .filter_map(|g| g.auto_scaling_group_name().map(str::to_owned)),
     );
     left
+}
+
+/// Ids of the labs this repository has: bundled, in `./labs` and in `tests/labs`.
+fn lab_ids() -> &'static [String] {
+    static IDS: OnceLock<Vec<String>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        let mut ids = awslab::lab::catalog::all_ids();
+        if let Ok(dir) = std::fs::read_dir(root().join("tests/labs")) {
+            for entry in dir.flatten() {
+                let path = entry.path().display().to_string();
+                if let Ok(loaded) = awslab::lab::catalog::load_lab(&path, &Default::default()) {
+                    ids.push(loaded.lab.id);
+                }
+            }
+        }
+        ids
+    })
+}
+
+/// Whether `bucket` has a name awslab gives a bucket of `env` in one of this repository's labs
+/// (awslab's own naming: a bucket whose tags a crash cut off still counts as the env's).
+pub fn awslab_bucket_of(bucket: &str, env: &str) -> bool {
+    lab_ids().iter().any(|lab| {
+        awslab::resources::s3::is_owners(bucket, &awslab::aws::tags::Owner::new(lab, env))
+    })
 }
 
 /// The lab the full cycle runs: the VPC lab, or the reduced one where the emulator lacks NAT
