@@ -219,7 +219,10 @@ pub fn classify(code: &str) -> ErrorClass {
         | "Unavailable"
         | "InternalError"
         | "InternalFailure"
-        | "InsufficientInstanceCapacity" => ErrorClass::Throttled,
+        | "InsufficientInstanceCapacity"
+        // S3: "A conflicting conditional operation is currently in progress" (asked again,
+        // as Terraform does).
+        | "OperationAborted" => ErrorClass::Throttled,
         "AuthFailure"
         | "UnrecognizedClientException"
         | "InvalidClientTokenId"

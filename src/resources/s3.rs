@@ -764,93 +764,117 @@ impl ResourceKind for Bucket {
             ),
             _ => ("Disabled", false, None, None, None),
         };
-        if cur_owner != Some(object_ownership.as_str()) {
-            let rule = OwnershipControlsRule::builder()
-                .object_ownership(ObjectOwnership::from(object_ownership.as_str()))
-                .build()
-                .map_err(|e| {
-                    AwsError::other("s3:PutBucketOwnershipControls", &name, "Bad", e.to_string())
-                })?;
-            let controls = OwnershipControls::builder()
-                .rules(rule)
-                .build()
-                .map_err(|e| {
-                    AwsError::other("s3:PutBucketOwnershipControls", &name, "Bad", e.to_string())
-                })?;
-            cx.aws
-                .known("s3:PutBucketOwnershipControls", &name, || {
-                    s3.put_bucket_ownership_controls()
-                        .bucket(&name)
-                        .ownership_controls(controls.clone())
-                        .send()
-                })
-                .await?;
-        }
-        if cur_block != Some(public_access) {
-            cx.aws
-                .known("s3:PutPublicAccessBlock", &name, || {
-                    s3.put_public_access_block()
-                        .bucket(&name)
-                        .public_access_block_configuration(
-                            PublicAccessBlockConfiguration::builder()
-                                .block_public_acls(public_access.block_public_acls)
-                                .ignore_public_acls(public_access.ignore_public_acls)
-                                .block_public_policy(public_access.block_public_policy)
-                                .restrict_public_buckets(public_access.restrict_public_buckets)
-                                .build(),
+        // The settings are independent of each other: set at once.
+        let ownership = async {
+            if cur_owner != Some(object_ownership.as_str()) {
+                let rule = OwnershipControlsRule::builder()
+                    .object_ownership(ObjectOwnership::from(object_ownership.as_str()))
+                    .build()
+                    .map_err(|e| {
+                        AwsError::other(
+                            "s3:PutBucketOwnershipControls",
+                            &name,
+                            "Bad",
+                            e.to_string(),
                         )
-                        .send()
-                })
-                .await?;
-        }
-        if cur_sse != Some("AES256") || cur_key != *bucket_key {
-            let default = ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::Aes256)
-                .build()
-                .map_err(|e| {
-                    AwsError::other("s3:PutBucketEncryption", &name, "Bad", e.to_string())
-                })?;
-            let config = ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(default)
-                        .bucket_key_enabled(*bucket_key)
-                        .build(),
-                )
-                .build()
-                .map_err(|e| {
-                    AwsError::other("s3:PutBucketEncryption", &name, "Bad", e.to_string())
-                })?;
-            cx.aws
-                .known("s3:PutBucketEncryption", &name, || {
-                    s3.put_bucket_encryption()
-                        .bucket(&name)
-                        .server_side_encryption_configuration(config.clone())
-                        .send()
-                })
-                .await?;
-        }
-        let want_versioning = if *versioning { "Enabled" } else { "Disabled" };
-        // A bucket that never had versioning stays unversioned; one that had it is suspended.
-        if cur_versioning != want_versioning && (*versioning || cur_versioning == "Enabled") {
-            let status = if *versioning {
-                BucketVersioningStatus::Enabled
-            } else {
-                BucketVersioningStatus::Suspended
-            };
-            cx.aws
-                .known("s3:PutBucketVersioning", &name, || {
-                    s3.put_bucket_versioning()
-                        .bucket(&name)
-                        .versioning_configuration(
-                            VersioningConfiguration::builder()
-                                .status(status.clone())
-                                .build(),
+                    })?;
+                let controls = OwnershipControls::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::other(
+                            "s3:PutBucketOwnershipControls",
+                            &name,
+                            "Bad",
+                            e.to_string(),
                         )
-                        .send()
-                })
-                .await?;
-        }
+                    })?;
+                cx.aws
+                    .known("s3:PutBucketOwnershipControls", &name, || {
+                        s3.put_bucket_ownership_controls()
+                            .bucket(&name)
+                            .ownership_controls(controls.clone())
+                            .send()
+                    })
+                    .await?;
+            }
+            Ok::<(), AwsError>(())
+        };
+        let block = async {
+            if cur_block != Some(public_access) {
+                cx.aws
+                    .known("s3:PutPublicAccessBlock", &name, || {
+                        s3.put_public_access_block()
+                            .bucket(&name)
+                            .public_access_block_configuration(
+                                PublicAccessBlockConfiguration::builder()
+                                    .block_public_acls(public_access.block_public_acls)
+                                    .ignore_public_acls(public_access.ignore_public_acls)
+                                    .block_public_policy(public_access.block_public_policy)
+                                    .restrict_public_buckets(public_access.restrict_public_buckets)
+                                    .build(),
+                            )
+                            .send()
+                    })
+                    .await?;
+            }
+            Ok::<(), AwsError>(())
+        };
+        let encryption = async {
+            if cur_sse != Some("AES256") || cur_key != *bucket_key {
+                let default = ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::other("s3:PutBucketEncryption", &name, "Bad", e.to_string())
+                    })?;
+                let config = ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(default)
+                            .bucket_key_enabled(*bucket_key)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| {
+                        AwsError::other("s3:PutBucketEncryption", &name, "Bad", e.to_string())
+                    })?;
+                cx.aws
+                    .known("s3:PutBucketEncryption", &name, || {
+                        s3.put_bucket_encryption()
+                            .bucket(&name)
+                            .server_side_encryption_configuration(config.clone())
+                            .send()
+                    })
+                    .await?;
+            }
+            Ok::<(), AwsError>(())
+        };
+        let versioning = async {
+            let want_versioning = if *versioning { "Enabled" } else { "Disabled" };
+            // A bucket that never had versioning stays unversioned; one that had it is suspended.
+            if cur_versioning != want_versioning && (*versioning || cur_versioning == "Enabled") {
+                let status = if *versioning {
+                    BucketVersioningStatus::Enabled
+                } else {
+                    BucketVersioningStatus::Suspended
+                };
+                cx.aws
+                    .known("s3:PutBucketVersioning", &name, || {
+                        s3.put_bucket_versioning()
+                            .bucket(&name)
+                            .versioning_configuration(
+                                VersioningConfiguration::builder()
+                                    .status(status.clone())
+                                    .build(),
+                            )
+                            .send()
+                    })
+                    .await?;
+            }
+            Ok::<(), AwsError>(())
+        };
+        tokio::try_join!(ownership, block, encryption, versioning)?;
         cx.aws
             .settle(|| async {
                 let found = observe(cx.aws, &name, tags.clone())
