@@ -81,10 +81,11 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             stage,
             sets,
             yes,
+            force,
             ttl,
         } => {
             let lab = load(p, &lab, &sets)?;
-            up(s, p, &lab, stage, yes, ttl).await
+            up(s, p, &lab, stage, yes, force, ttl).await
         }
         Command::Check {
             lab,
@@ -195,40 +196,21 @@ fn owner(s: &Settings, lab: &Lab) -> Owner {
     Owner::new(&lab.id, &s.env)
 }
 
-/// Refuses, without `--force`, an account whose alias contains `prod`. An alias that cannot be
-/// read (no `iam:ListAccountAliases` permission, as for many student roles) is a warning.
-async fn guard_production(p: &Printer, aws: &Aws, force: bool) -> Result<(), Error> {
-    match aws.account_aliases().await {
-        Ok(aliases) => {
-            if let Some(alias) = aliases
-                .iter()
-                .find(|a| a.to_ascii_lowercase().contains("prod"))
-            {
-                if force {
-                    p.warn(&format!(
-                        "account alias `{alias}` looks like production; going on because of --force"
-                    ));
-                } else {
-                    return Err(Error::usage(
-                        format!(
-                            "refusing to delete in account alias `{alias}`: it looks like production"
-                        ),
-                        Some(
-                            "check --profile and the account; pass --force if this really is a lab account",
-                        ),
-                    ));
-                }
-            }
-            Ok(())
-        }
-        Err(e) => {
-            p.warn(&format!(
-                "cannot read the account alias ({}: {}): not checked for production",
-                e.op, e.code
-            ));
-            Ok(())
-        }
+/// Whether awslab may act in the account ([`crate::guard`]): refuses, or warns when only
+/// `--force` lets it through.
+async fn guard(
+    p: &Printer,
+    s: &Settings,
+    aws: &Aws,
+    account: &str,
+    action: &str,
+    force: bool,
+) -> Result<(), Error> {
+    let allowed = s.allowed_accounts.as_ref();
+    if let Some(warning) = crate::guard::check(aws, account, action, allowed, force).await? {
+        p.warn(&warning);
     }
+    Ok(())
 }
 
 fn stats(p: &Printer, command: &str, aws: &Aws, started: Instant) {
@@ -453,17 +435,25 @@ fn validate(p: &Printer, args: &[String]) -> u8 {
     code
 }
 
-/// Shows where the command acts and asks, unless `--yes`. Without a terminal it refuses rather
-/// than hang.
-async fn confirm(p: &Printer, aws: &Aws, action: &str, yes: bool) -> Result<(), Error> {
+/// Shows where the command acts, refuses an account it may not act in ([`guard`]), and asks,
+/// unless `--yes`. Without a terminal it refuses rather than hang. Returns the account id.
+async fn confirm(
+    p: &Printer,
+    s: &Settings,
+    aws: &Aws,
+    action: &str,
+    yes: bool,
+    force: bool,
+) -> Result<String, Error> {
     let account = aws.account_id().await?;
     let target = match &aws.endpoint {
         Some(e) => format!("account {account}, region {}, endpoint {e}", aws.region),
         None => format!("account {account}, region {}", aws.region),
     };
     p.info(&format!("{action} in {target}"));
+    guard(p, s, aws, &account, action, force).await?;
     if yes {
-        return Ok(());
+        return Ok(account);
     }
     if !std::io::stdin().is_terminal() {
         return Err(Error::usage(
@@ -472,7 +462,7 @@ async fn confirm(p: &Printer, aws: &Aws, action: &str, yes: bool) -> Result<(), 
         ));
     }
     if p.confirm("Continue?") {
-        Ok(())
+        Ok(account)
     } else {
         Err(Error::usage("cancelled", None))
     }
@@ -484,6 +474,7 @@ async fn up(
     lab: &Lab,
     stage: StageSel,
     yes: bool,
+    force: bool,
     ttl: Option<std::time::Duration>,
 ) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
@@ -493,9 +484,11 @@ async fn up(
     };
     confirm(
         p,
+        s,
         &aws,
         &format!("create lab {} ({stage_text}), env {}", lab.id, s.env),
         yes,
+        force,
     )
     .await?;
     let started = Instant::now();
@@ -599,12 +592,13 @@ async fn down(s: &Settings, p: &Printer, lab: &Lab, yes: bool, force: bool) -> R
     let aws = aws::connect(&s.aws).await;
     confirm(
         p,
+        s,
         &aws,
         &format!("delete everything of lab {}, env {}", lab.id, s.env),
         yes,
+        force,
     )
     .await?;
-    guard_production(p, &aws, force).await?;
     let started = Instant::now();
     let reporter = TermReporter::new(p);
     let outcome =

@@ -74,6 +74,14 @@ pub enum Error {
         detail: String,
     },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] crate::guard::ConfigError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Refused(#[from] crate::guard::Refusal),
+
     #[error("cannot write {path}")]
     #[diagnostic(code(awslab::io))]
     Io {
@@ -97,7 +105,9 @@ impl Error {
             | Error::LabNotFound { .. }
             | Error::ReadLab { .. }
             | Error::NotALabFile { .. }
-            | Error::Usage { .. } => exit::USAGE,
+            | Error::Usage { .. }
+            | Error::Config(_)
+            | Error::Refused(_) => exit::USAGE,
             Error::Image(_) => exit::USAGE,
             Error::Aws(e) | Error::Push(PushError::Aws(e)) => match e.class {
                 ErrorClass::Unreachable | ErrorClass::Credentials => exit::UNREACHABLE,

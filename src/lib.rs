@@ -16,6 +16,7 @@ pub mod cost;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod guard;
 pub mod image;
 pub mod lab;
 pub mod push;

@@ -234,45 +234,217 @@ async fn production_account(alias: &str) -> aws_sdk_sts::types::Credentials {
     creds
 }
 
+/// `awslab` with the credentials of another account.
+fn as_account(
+    home: &std::path::Path,
+    creds: &aws_sdk_sts::types::Credentials,
+) -> assert_cmd::Command {
+    let mut cmd = common::awslab(home);
+    cmd.env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_SESSION_TOKEN", creds.session_token());
+    cmd
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Stderr with the diagnostic's line wrapping undone (words joined by single spaces).
+fn flat_stderr(out: &std::process::Output) -> String {
+    stderr(out)
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "│" | "×"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn down_and_sweep_refuse_a_production_account_without_force() {
+async fn up_down_and_sweep_refuse_a_production_account_without_force() {
     let creds = production_account("acme-prod").await;
     let home = tempfile::tempdir().expect("home");
     let lab = basic_lab();
     let env = common::env_name("prod");
     let as_prod = |args: &[&str]| {
-        let mut cmd = common::awslab(home.path());
-        cmd.env("AWS_ACCESS_KEY_ID", creds.access_key_id())
-            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
-            .env("AWS_SESSION_TOKEN", creds.session_token())
-            .args(args);
-        cmd.output().expect("run")
+        as_account(home.path(), &creds)
+            .args(args)
+            .output()
+            .expect("run")
     };
-    let up = as_prod(&["--env", &env, "up", &lab, "--yes"]);
+    let refused_as_production = |out: &std::process::Output| {
+        let err = flat_stderr(out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("alias `acme-prod`"), "{err}");
+        assert!(err.contains("looks like production"), "{err}");
+        assert!(err.contains("--force"), "{err}");
+        // The account id and region were shown before refusing.
+        assert!(err.contains("region us-east-1"), "{err}");
+    };
+    refused_as_production(&as_prod(&["--env", &env, "up", &lab, "--yes"]));
+    // Refused before creating anything.
+    let listed = as_prod(&["--format", "json", "status"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(
-        up.status.success(),
+        !String::from_utf8_lossy(&listed.stdout).contains(&env),
         "{}",
-        String::from_utf8_lossy(&up.stderr)
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let up = as_prod(&["--env", &env, "up", &lab, "--yes", "--force"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains("because of --force"),
+        "{}",
+        stderr(&up)
     );
     for args in [
         vec!["--env", env.as_str(), "down", lab.as_str(), "--yes"],
         vec!["sweep", "--yes"],
     ] {
-        let refused = as_prod(&args);
-        let err = String::from_utf8_lossy(&refused.stderr);
-        assert_eq!(refused.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains("refusing to delete in account alias `acme-prod`"),
-            "{err}"
-        );
-        assert!(err.contains("--force"), "{err}");
-        // The account id and region were shown before refusing.
-        assert!(err.contains("region us-east-1"), "{err}");
+        refused_as_production(&as_prod(&args));
     }
     let forced = as_prod(&["--env", &env, "down", &lab, "--yes", "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+}
+
+/// The account id the emulator gives the test credentials.
+async fn test_account() -> String {
+    let conf = common::sdk_config("us-east-1").await;
+    aws_sdk_sts::Client::new(&conf)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("caller")
+        .account()
+        .expect("account")
+        .to_owned()
+}
+
+/// An account whose alias cannot be read (a student role without `iam:ListAccountAliases`) is
+/// refused without --force: awslab cannot tell whether it is production. The allow-list
+/// vouches for an account without asking for its alias.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_alias_is_refused_without_force() {
+    use common::proxy::{Fault, FaultProxy, Faults};
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            scripts: vec![(
+                "ListAccountAliases".to_owned(),
+                1000,
+                Fault::new(
+                    403,
+                    "AccessDenied",
+                    "User is not authorized to perform: iam:ListAccountAliases (injected)",
+                ),
+            )],
+            ..Faults::default()
+        },
+    )
+    .await;
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("noalias");
+    let run = |args: &[&str], allowed: Option<&str>| {
+        let mut cmd = common::awslab(home.path());
+        cmd.env("AWS_ENDPOINT_URL", &proxy.url)
+            .args(["--env", &env])
+            .args(args);
+        if let Some(a) = allowed {
+            cmd.env("AWSLAB_ALLOWED_ACCOUNTS", a);
+        }
+        cmd.output().expect("run")
+    };
+    let up = ["up", lab.as_str(), "--stage", "setup", "--yes"];
+    let down = ["down", lab.as_str(), "--yes"];
+    for args in [&up[..], &down[..]] {
+        let refused = run(args, None);
+        let err = flat_stderr(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("cannot read the alias"), "{err}");
+        assert!(err.contains("AccessDenied"), "{err}");
+        assert!(err.contains("--force"), "{err}");
+        assert!(err.contains("AWSLAB_ALLOWED_ACCOUNTS"), "{err}");
+    }
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+    let forced = run(&[&up[..], &["--force"]].concat(), None);
+    assert!(forced.status.success(), "{}", stderr(&forced));
     assert!(
-        forced.status.success(),
+        stderr(&forced).contains("because of --force"),
         "{}",
-        String::from_utf8_lossy(&forced.stderr)
+        stderr(&forced)
+    );
+    assert!(!common::tagged_left(&env).await.is_empty());
+    // Allowed by the list: the alias is not asked for.
+    let asked = proxy.counts.action("ListAccountAliases").0;
+    let account = test_account().await;
+    let again = run(&up, Some(&account));
+    assert!(again.status.success(), "{}", stderr(&again));
+    let gone = run(&down, Some(&account));
+    assert!(gone.status.success(), "{}", stderr(&gone));
+    assert_eq!(proxy.counts.action("ListAccountAliases").0, asked);
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+}
+
+/// With an allow-list (`AWSLAB_ALLOWED_ACCOUNTS`, else `allowed_accounts` in the config file),
+/// awslab acts on no other account, not even with --force. Its own region: a sweep that was
+/// not refused would delete only this test's environments.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_allow_list_is_the_only_account_awslab_acts_on() {
+    let region = "me-south-1";
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("allow");
+    let account = test_account().await;
+    let other = if account == "111111111111" {
+        "222222222222"
+    } else {
+        "111111111111"
+    };
+    let run = |args: &[&str], allowed: Option<&str>| {
+        let mut cmd = in_region(home.path(), region);
+        cmd.args(["--env", &env]).args(args);
+        if let Some(a) = allowed {
+            cmd.env("AWSLAB_ALLOWED_ACCOUNTS", a);
+        }
+        cmd.output().expect("run")
+    };
+    let up = ["up", lab.as_str(), "--stage", "setup", "--yes", "--force"];
+    let down = ["down", lab.as_str(), "--yes", "--force"];
+    let sweep = ["sweep", "--yes", "--force"];
+    let refused_for = |out: &std::process::Output| {
+        let err = flat_stderr(out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("account {account}")), "{err}");
+        assert!(err.contains("not in the allow-list"), "{err}");
+        err
+    };
+    let err = refused_for(&run(&up, Some(&format!("{other}, 333333333333"))));
+    assert!(err.contains("AWSLAB_ALLOWED_ACCOUNTS"), "{err}");
+    assert_eq!(
+        common::tagged_left_in(region, &env).await,
+        Vec::<String>::new()
+    );
+    let allowed = run(&up, Some(&format!("{other},{account}")));
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    for args in [&down[..], &sweep[..]] {
+        refused_for(&run(args, Some(other)));
+        assert!(!common::tagged_left_in(region, &env).await.is_empty());
+    }
+    // The config file, when the variable is not set.
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, format!("allowed_accounts = [\"{other}\"]\n")).expect("config");
+    let err = refused_for(&run(&sweep, None));
+    assert!(err.contains(&config.display().to_string()), "{err}");
+    assert!(!common::tagged_left_in(region, &env).await.is_empty());
+    std::fs::write(&config, "allowed_accounts = [\"12345\"]\n").expect("config");
+    let bad = run(&down, None);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("12345"), "{}", stderr(&bad));
+    std::fs::write(&config, format!("allowed_accounts = [\"{account}\"]\n")).expect("config");
+    let gone = run(&down, None);
+    assert!(gone.status.success(), "{}", stderr(&gone));
+    assert_eq!(
+        common::tagged_left_in(region, &env).await,
+        Vec::<String>::new()
     );
 }

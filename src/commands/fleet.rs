@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use futures::future::try_join_all;
 
-use super::{confirm, engine_options, guard_production, stats};
+use super::{confirm, engine_options, stats};
 use crate::aws::{self, Aws, AwsSettings};
 use crate::engine;
 use crate::engine::fleet::{self, EnvStatus};
@@ -87,8 +87,8 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         ));
         return Ok(exit::OK);
     }
-    confirm(p, &aws, &format!("delete {} {what}", envs.len()), true).await?;
-    guard_production(p, &aws, args.force).await?;
+    let action = format!("delete {} {what}", envs.len());
+    confirm(p, s, &aws, &action, true, args.force).await?;
     let reporter = TermReporter::new(p);
     let opts = engine_options(s);
     let mut left = Vec::new();
