@@ -482,7 +482,7 @@ async fn up(
         StageSel::Setup => "setup stage",
         StageSel::Full => "full solution",
     };
-    confirm(
+    let account = confirm(
         p,
         s,
         &aws,
@@ -493,7 +493,13 @@ async fn up(
     .await?;
     let started = Instant::now();
     let reporter = TermReporter::new(p);
-    let opts = engine_options(s);
+    let mut opts = engine_options(s);
+    opts.keys_dir = crate::resources::key_pair::key_dir(
+        &opts.keys_dir,
+        &account,
+        &aws.region,
+        aws.endpoint.as_deref(),
+    );
     let now = std::time::SystemTime::now();
     let mut owner = owner(s, lab);
     owner
@@ -539,14 +545,7 @@ async fn up(
     }
     p.info(&summary);
     p.info(&render::cost_while_up(&cost::of_lab(lab, stage)));
-    for (name, o) in outcome.bound.iter() {
-        if let crate::resources::Facts::KeyPair { key_name } = &o.facts {
-            let path = crate::resources::key_path(&opts.keys_dir, key_name);
-            if path.exists() {
-                p.info(&format!("private key of {name}: {}", path.display()));
-            }
-        }
-    }
+    private_keys(p, &owner, &opts.keys_dir, &outcome.bound);
     stats(p, "up", &aws, started);
     for (name, url) in &urls {
         let wait = match lab.resource(name).map(|r| r.kind()) {
@@ -585,6 +584,30 @@ async fn up(
                 lab.id
             ),
         })
+    }
+}
+
+/// Where each key pair's private key is, or that it is not there and how to get one back.
+fn private_keys(
+    p: &Printer,
+    owner: &Owner,
+    keys_dir: &std::path::Path,
+    bound: &crate::resources::Bindings,
+) {
+    use crate::resources::key_pair;
+    for (name, o) in bound.iter() {
+        if let crate::resources::Facts::KeyPair { key_name } = &o.facts {
+            let path = key_pair::key_path(keys_dir, key_name, &o.id);
+            if path.exists() {
+                p.info(&format!("private key of {name}: {}", path.display()));
+            } else {
+                let earlier = crate::settings::keys_dir().join(format!("{key_name}.pem"));
+                let earlier = earlier.is_file().then_some(earlier.as_path());
+                p.warn(&key_pair::missing_key(
+                    owner, name, key_name, &path, earlier,
+                ));
+            }
+        }
     }
 }
 
