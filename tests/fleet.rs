@@ -448,3 +448,210 @@ async fn the_allow_list_is_the_only_account_awslab_acts_on() {
         Vec::<String>::new()
     );
 }
+
+/// (name, path) of the IAM roles and of the instance profiles under `/awslab/<lab>/<env>/`.
+async fn iam_of(lab: &str, env: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let iam = aws_sdk_iam::Client::new(&common::sdk_config("us-east-1").await);
+    let prefix = format!("/awslab/{lab}/{env}/");
+    let roles = iam
+        .list_roles()
+        .path_prefix(&prefix)
+        .send()
+        .await
+        .expect("roles");
+    let profiles = iam
+        .list_instance_profiles()
+        .path_prefix(&prefix)
+        .send()
+        .await
+        .expect("profiles");
+    // Filtered here too: one emulator ignores `PathPrefix` on some listings.
+    let mut r: Vec<(String, String)> = roles
+        .roles()
+        .iter()
+        .filter(|r| r.path().starts_with(&prefix))
+        .map(|r| (r.role_name().to_owned(), r.path().to_owned()))
+        .collect();
+    let mut p: Vec<(String, String)> = profiles
+        .instance_profiles()
+        .iter()
+        .filter(|p| p.path().starts_with(&prefix))
+        .map(|p| (p.instance_profile_name().to_owned(), p.path().to_owned()))
+        .collect();
+    r.sort();
+    p.sort();
+    (r, p)
+}
+
+/// A role and its instance profile as awslab made them before IAM was scoped to regions:
+/// under `/awslab/<lab>/<env>/<name>/`, named `awslab-<lab>-<env>-<name>`.
+async fn legacy_iam(lab: &str, env: &str) {
+    let iam = aws_sdk_iam::Client::new(&common::sdk_config("us-east-1").await);
+    let role = format!("awslab-{lab}-{env}-ec2-role");
+    let profile = format!("awslab-{lab}-{env}-ec2-profile");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name(&role)
+        .path(format!("/awslab/{lab}/{env}/ec2-role/"))
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("legacy role");
+    iam.create_instance_profile()
+        .instance_profile_name(&profile)
+        .path(format!("/awslab/{lab}/{env}/ec2-profile/"))
+        .send()
+        .await
+        .expect("legacy profile");
+    iam.add_role_to_instance_profile()
+        .instance_profile_name(&profile)
+        .role_name(&role)
+        .send()
+        .await
+        .expect("legacy profile's role");
+}
+
+/// IAM is global, a lab environment regional: the same lab and env in two regions get a role
+/// and a profile each, and `down` in one region leaves the other region's alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_belongs_to_the_region_that_made_it() {
+    let (a, b) = ("eu-south-1", "eu-south-2");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("iam-regions");
+    for region in [a, b] {
+        let up = common::run_in(home.path(), region, &env, &["up", &lab, "--yes"]);
+        assert!(up.status.success(), "{}", stderr(&up));
+    }
+    let (roles, profiles) = iam_of("iam-basic", &env).await;
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert_eq!(profiles.len(), 2, "{profiles:?}");
+    for region in [a, b] {
+        let here = |list: &[(String, String)]| {
+            list.iter()
+                .filter(|(name, path)| name.contains(region) && path.contains(region))
+                .count()
+        };
+        assert_eq!(here(&roles), 1, "{roles:?}");
+        assert_eq!(here(&profiles), 1, "{profiles:?}");
+    }
+    assert!(roles.iter().all(|(n, _)| n.len() <= 64));
+    // Each region's environment counts its own IAM: VPC, role and profile.
+    let listed = common::json(
+        &in_region(home.path(), b)
+            .args(["--format", "json", "status"])
+            .output()
+            .expect("status"),
+    );
+    let row = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|e| e["env"] == env.as_str())
+        .cloned()
+        .expect("env listed");
+    assert_eq!(row["region"], b);
+    assert_eq!(row["resources"], 3, "{row}");
+
+    let down = common::run_in(home.path(), a, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    let (roles, profiles) = iam_of("iam-basic", &env).await;
+    assert_eq!(roles.len(), 1, "{roles:?}");
+    assert!(roles[0].1.contains(b), "{roles:?}");
+    assert_eq!(profiles.len(), 1, "{profiles:?}");
+    assert!(profiles[0].1.contains(b), "{profiles:?}");
+    let check = common::run_in(home.path(), b, &env, &["check", &lab]);
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    let down = common::run_in(home.path(), b, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, (Vec::new(), Vec::new()));
+}
+
+/// A role and profile from before IAM was scoped to regions belong to the env in every region:
+/// `down` in one region keeps them while another region still has the env; the last one
+/// deletes them.
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_iam_goes_with_the_last_region_of_its_env() {
+    let (kept, elsewhere) = ("af-south-1", "ap-south-2");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("iam-legacy");
+    legacy_iam("iam-basic", &env).await;
+    let up = common::run_in(
+        home.path(),
+        kept,
+        &env,
+        &["up", &lab, "--stage", "setup", "--yes"],
+    );
+    assert!(up.status.success(), "{}", stderr(&up));
+    let legacy = iam_of("iam-basic", &env).await;
+    assert_eq!((legacy.0.len(), legacy.1.len()), (1, 1), "{legacy:?}");
+
+    let down = common::run_in(home.path(), elsewhere, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(stderr(&down).contains(kept), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, legacy);
+    // Not a leftover while the env is up somewhere.
+    let everywhere = status(home.path(), elsewhere, true);
+    let rows: Vec<&String> = everywhere
+        .iter()
+        .filter(|(e, _, _)| *e == env)
+        .map(|(_, r, _)| r)
+        .collect();
+    assert_eq!(rows, vec![kept], "{everywhere:?}");
+
+    let down = common::run_in(home.path(), kept, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, (Vec::new(), Vec::new()));
+    assert_eq!(
+        common::tagged_left_in(kept, &env).await,
+        Vec::<String>::new()
+    );
+}
+
+/// IAM whose env no region has is a leftover only when every region was looked at: with
+/// `--all-regions`, its own row (region `global`); without, not shown, since the env may live
+/// in a region not looked at.
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_leftovers_are_listed_only_when_every_region_was_looked_at() {
+    let region = "ca-west-1";
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("iam-left");
+    legacy_iam("iam-basic", &env).await;
+    let mine = |list: Vec<(String, String, Option<String>)>| -> Vec<String> {
+        list.into_iter()
+            .filter(|(e, _, _)| *e == env)
+            .map(|(_, r, _)| r)
+            .collect()
+    };
+    assert_eq!(
+        mine(status(home.path(), region, false)),
+        Vec::<String>::new()
+    );
+    assert_eq!(mine(status(home.path(), region, true)), vec!["global"]);
+    let dry = in_region(home.path(), region)
+        .args(["sweep"])
+        .output()
+        .expect("sweep");
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        !String::from_utf8_lossy(&dry.stdout).contains(&env),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
+    let dry = in_region(home.path(), region)
+        .args(["sweep", "--all-regions"])
+        .output()
+        .expect("sweep --all-regions");
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains(&env),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
+    let down = common::run_in(home.path(), region, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, (Vec::new(), Vec::new()));
+}

@@ -177,6 +177,7 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
         endpoint,
         stats,
         timing: settings.timing,
+        settings: settings.clone(),
     }
 }
 

@@ -37,9 +37,20 @@ pub struct Aws {
     pub stats: Arc<CallStats>,
     /// What awslab expects of AWS's clock: poll pacing and the "not visible yet" bound.
     pub timing: Timing,
+    /// What the clients were built from (for the same clients in another region).
+    pub settings: AwsSettings,
 }
 
 impl Aws {
+    /// The same clients (account, endpoint, call counts) in another region.
+    pub async fn in_region(&self, region: &str) -> Aws {
+        let settings = AwsSettings {
+            region: Some(region.to_owned()),
+            ..self.settings.clone()
+        };
+        config::connect_counting(&settings, Arc::clone(&self.stats)).await
+    }
+
     /// True when talking to an emulator (an endpoint on this machine or LocalStack's names)
     /// rather than real AWS: live checks are skipped there.
     pub fn is_emulator(&self) -> bool {

@@ -36,20 +36,27 @@ async fn clients(s: &Settings, aws: &Aws, all_regions: bool) -> Result<Vec<Aws>,
     Ok(out)
 }
 
-/// Environments in every region looked at, then IAM leftovers of none of them (IAM is global).
-async fn environments(aws: &Aws, clients: &[Aws]) -> Result<Vec<EnvStatus>, Error> {
-    let found = try_join_all(clients.iter().map(fleet::environments)).await?;
-    let mut envs: Vec<EnvStatus> = found.into_iter().flatten().collect();
-    let global = fleet::global_leftovers(aws, &envs).await?;
-    envs.extend(global);
-    Ok(envs)
+/// Environments in every region looked at, with their IAM (listed once: IAM is global); IAM
+/// leftovers of no region only when every region was looked at.
+async fn environments(
+    aws: &Aws,
+    clients: &[Aws],
+    all_regions: bool,
+) -> Result<Vec<EnvStatus>, Error> {
+    let (found, iam) = tokio::try_join!(
+        try_join_all(clients.iter().map(fleet::environments)),
+        fleet::iam(aws)
+    )?;
+    let looked_at: Vec<String> = clients.iter().map(|c| c.region.clone()).collect();
+    let envs = found.into_iter().flatten().collect();
+    Ok(fleet::place_iam(envs, iam, &looked_at, all_regions))
 }
 
 pub async fn status(s: &Settings, p: &Printer, all_regions: bool) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
     let started = std::time::Instant::now();
     let clients = clients(s, &aws, all_regions).await?;
-    let envs = environments(&aws, &clients).await?;
+    let envs = environments(&aws, &clients, all_regions).await?;
     let now = SystemTime::now();
     match p.format {
         Format::Json => p.json(&envs),
@@ -64,7 +71,7 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     let started = std::time::Instant::now();
     let clients = clients(s, &aws, args.all_regions).await?;
     let now = SystemTime::now();
-    let envs: Vec<EnvStatus> = environments(&aws, &clients)
+    let envs: Vec<EnvStatus> = environments(&aws, &clients, args.all_regions)
         .await?
         .into_iter()
         .filter(|e| !args.expired || e.expired(now))

@@ -70,6 +70,7 @@ pub async fn destroy(
     reporter.event(Event::Note("discovering what the lab owns".to_owned()));
     let world = discover::owned(aws, owner, true).await?;
     let doomed = deletion_set(&world, owner);
+    let doomed = super::global_iam::spare_shared(aws, owner, doomed, reporter).await?;
     destroy_set(aws, owner, &world, doomed, opts, reporter).await
 }
 
