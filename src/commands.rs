@@ -59,13 +59,38 @@ fn load(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<Lab, 
     Ok(lab)
 }
 
+/// [`load`], with the parameters that default to this machine's public address
+/// ([`crate::caller_ip`]) set to it when it is found; says what each was given.
+async fn load_on_aws(
+    p: &Printer,
+    arg: &str,
+    sets: &BTreeMap<String, String>,
+) -> Result<Lab, Error> {
+    let lab = load(p, arg, sets)?;
+    let Some((resolved, given)) = crate::caller_ip::resolve(&lab, sets).await else {
+        return Ok(lab);
+    };
+    for g in &given {
+        if g.is_warning() {
+            p.warn(&g.to_string());
+        } else {
+            p.info(&g.to_string());
+        }
+    }
+    if resolved == *sets {
+        return Ok(lab);
+    }
+    // Its warnings were shown by the first load.
+    Ok(catalog::load_lab(arg, &resolved)?.lab)
+}
+
 pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Error> {
     match command {
         Command::List => list(p),
         Command::Show { lab, sets } => show(s, p, &lab, &sets).await,
         Command::Validate { labs } => Ok(validate(p, &labs)),
         Command::Plan { lab, stage, sets } => {
-            let lab = load(p, &lab, &sets)?;
+            let lab = load_on_aws(p, &lab, &sets).await?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
             let plan = engine::plan::plan(&aws, &lab, stage, &owner(s, &lab)).await?;
@@ -84,7 +109,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             force,
             ttl,
         } => {
-            let lab = load(p, &lab, &sets)?;
+            let lab = load_on_aws(p, &lab, &sets).await?;
             up(s, p, &lab, stage, yes, force, ttl).await
         }
         Command::Check {
@@ -94,7 +119,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             output,
             live,
         } => {
-            let lab = load(p, &lab, &sets)?;
+            let lab = load_on_aws(p, &lab, &sets).await?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
             let live = match (live, aws.is_emulator()) {
@@ -264,7 +289,7 @@ async fn show(
     arg: &str,
     sets: &BTreeMap<String, String>,
 ) -> Result<u8, Error> {
-    let mut lab = load(p, arg, sets)?;
+    let mut lab = load_on_aws(p, arg, sets).await?;
     lab.instructions = fill_resource_ids(s, &lab).await;
     match p.format {
         Format::Json => p.json(&serde_json::json!({

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod aws;
+pub mod caller_ip;
 pub mod check;
 pub mod cli;
 pub mod commands;

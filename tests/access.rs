@@ -1,9 +1,14 @@
 //! What `up` hands the user for getting in: private keys, kept apart by account, region and
-//! endpoint and never overwritten.
+//! endpoint and never overwritten, and the SSH source of the bastion's security group (the
+//! caller's public address when it can be found).
 
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -107,5 +112,119 @@ async fn private_keys_are_kept_apart_and_never_overwritten() {
     for (region, via) in [(a, None), (b, None), (c, Some(proxy.url.as_str()))] {
         let down = run(region, via, &["down", &lab, "--yes"]);
         assert!(down.status.success(), "{}", stderr(&down));
+    }
+}
+
+/// A local stand-in for https://checkip.amazonaws.com: answers `body` to every request and
+/// counts them.
+async fn checkip_server(body: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, hits)
+}
+
+/// The CIDRs of SSH ingress rules of the env's security groups named `bastion-sg`.
+async fn ssh_sources(region: &str, env: &str) -> Vec<String> {
+    let ec2 = common::ec2_in(region).await;
+    let out = ec2
+        .describe_security_groups()
+        .filters(common::tag_filter("awslab:env", env))
+        .send()
+        .await
+        .expect("security groups");
+    out.security_groups()
+        .iter()
+        .filter(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
+                && g.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("Name") && t.value() == Some("bastion-sg"))
+        })
+        .flat_map(|g| g.ip_permissions())
+        .filter(|p| p.from_port() == Some(22))
+        .flat_map(|p| p.ip_ranges())
+        .filter_map(|r| r.cidr_ip().map(str::to_owned))
+        .collect()
+}
+
+/// `ssh_cidr` defaults to the caller's public address (/32) when it can be found, else to
+/// `0.0.0.0/0` with a warning; `up` says which. An explicit `--set` wins without a lookup.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bastion_admits_ssh_from_the_callers_address() {
+    let region = "il-central-1";
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("bastion-basic");
+    let (url, hits) = checkip_server("203.0.113.7\n").await;
+    let run = |env: &str, checkip: &str, args: &[&str]| {
+        let mut cmd = common::awslab(home.path());
+        cmd.env("AWS_REGION", region)
+            .env("AWSLAB_CHECKIP_URL", checkip)
+            .args(["--env", env])
+            .args(args);
+        cmd.output().expect("run")
+    };
+
+    let found = common::env_name("ssh-found");
+    let up = run(&found, &url, &["up", &lab, "--yes"]);
+    let err = stderr(&up);
+    assert!(up.status.success(), "{err}");
+    assert!(err.contains("ssh_cidr = 203.0.113.7/32"), "{err}");
+    assert!(err.contains("public address"), "{err}");
+    assert_eq!(ssh_sources(region, &found).await, vec!["203.0.113.7/32"]);
+    // `check` grades what `up` made from the same machine.
+    let check = run(&found, &url, &["check", &lab]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    let fallback = common::env_name("ssh-fallback");
+    let up = run(&fallback, common::NO_CHECKIP, &["up", &lab, "--yes"]);
+    let err = stderr(&up);
+    assert!(up.status.success(), "{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert!(err.contains("ssh_cidr = 0.0.0.0/0"), "{err}");
+    assert!(err.contains("--set ssh_cidr="), "{err}");
+    assert_eq!(ssh_sources(region, &fallback).await, vec!["0.0.0.0/0"]);
+
+    let set = common::env_name("ssh-set");
+    let before = hits.load(Ordering::SeqCst);
+    let up = run(
+        &set,
+        &url,
+        &["up", &lab, "--yes", "--set", "ssh_cidr=198.51.100.9/32"],
+    );
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert_eq!(ssh_sources(region, &set).await, vec!["198.51.100.9/32"]);
+    assert_eq!(hits.load(Ordering::SeqCst), before, "asked despite --set");
+
+    for env in [&found, &fallback, &set] {
+        let down = run(env, &url, &["down", &lab, "--yes"]);
+        assert!(down.status.success(), "{}", stderr(&down));
+        assert_eq!(
+            common::tagged_left_in(region, env).await,
+            Vec::<String>::new()
+        );
     }
 }
