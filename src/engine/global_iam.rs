@@ -78,8 +78,16 @@ pub async fn other_regions_with(aws: &Aws, owner: &Owner) -> Result<Vec<Region>,
         .copied()
         .filter(|k| !matches!(k, Kind::IamRole | Kind::InstanceProfile))
         .collect();
-    let rest: Vec<String> = fleet::regions(aws)
-        .await?
+    let regions = match fleet::regions(aws).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(vec![Region::NotLookedAt {
+                region: "the other regions".to_owned(),
+                why: format!("{}: {}", e.op, e.code),
+            }]);
+        }
+    };
+    let rest: Vec<String> = regions
         .into_iter()
         .filter(|r| *r != aws.region && !with_iam.contains(r))
         .collect();
