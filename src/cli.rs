@@ -156,6 +156,10 @@ pub enum Cmd {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Act even on an account whose alias contains `prod` or cannot be read (never on one
+        /// an allow-list leaves out).
+        #[arg(long)]
+        force: bool,
         /// Mark the environment to expire after this long (`awslab:expires-at`), for `sweep --expired`.
         #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
         ttl: Option<std::time::Duration>,
@@ -203,7 +207,8 @@ pub enum Cmd {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Act even on an account whose alias contains `prod`.
+        /// Act even on an account whose alias contains `prod` or cannot be read (never on one
+        /// an allow-list leaves out).
         #[arg(long)]
         force: bool,
     },
@@ -265,7 +270,8 @@ arguments (nothing was called), 3 AWS unreachable.")]
         /// Delete (without it, only list what would be deleted).
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Act even on an account whose alias contains `prod`.
+        /// Act even on an account whose alias contains `prod` or cannot be read (never on one
+        /// an allow-list leaves out).
         #[arg(long)]
         force: bool,
     },
@@ -372,6 +378,7 @@ impl Cli {
             verbose: g.verbose,
             stats: g.stats || g.verbose > 0,
             timeout: g.timeout,
+            allowed_accounts: crate::guard::allow_list()?,
         };
         if settings.format == Format::Junit && !matches!(self.command, Cmd::Check { .. }) {
             return Err(Error::usage(
@@ -391,11 +398,17 @@ impl Cli {
                 stage: t.stage.into(),
                 sets: parse_sets(&t.sets)?,
             },
-            Cmd::Up { target, yes, ttl } => Command::Up {
+            Cmd::Up {
+                target,
+                yes,
+                force,
+                ttl,
+            } => Command::Up {
                 lab: target.lab,
                 stage: target.stage.into(),
                 sets: parse_sets(&target.sets)?,
                 yes,
+                force,
                 ttl,
             },
             Cmd::Check {

@@ -59,13 +59,38 @@ fn load(p: &Printer, arg: &str, sets: &BTreeMap<String, String>) -> Result<Lab, 
     Ok(lab)
 }
 
+/// [`load`], with the parameters that default to this machine's public address
+/// ([`crate::caller_ip`]) set to it when it is found; says what each was given.
+async fn load_on_aws(
+    p: &Printer,
+    arg: &str,
+    sets: &BTreeMap<String, String>,
+) -> Result<Lab, Error> {
+    let lab = load(p, arg, sets)?;
+    let Some((resolved, given)) = crate::caller_ip::resolve(&lab, sets).await else {
+        return Ok(lab);
+    };
+    for g in &given {
+        if g.is_warning() {
+            p.warn(&g.to_string());
+        } else {
+            p.info(&g.to_string());
+        }
+    }
+    if resolved == *sets {
+        return Ok(lab);
+    }
+    // Its warnings were shown by the first load.
+    Ok(catalog::load_lab(arg, &resolved)?.lab)
+}
+
 pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Error> {
     match command {
         Command::List => list(p),
         Command::Show { lab, sets } => show(s, p, &lab, &sets).await,
         Command::Validate { labs } => Ok(validate(p, &labs)),
         Command::Plan { lab, stage, sets } => {
-            let lab = load(p, &lab, &sets)?;
+            let lab = load_on_aws(p, &lab, &sets).await?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
             let plan = engine::plan::plan(&aws, &lab, stage, &owner(s, &lab)).await?;
@@ -81,10 +106,11 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             stage,
             sets,
             yes,
+            force,
             ttl,
         } => {
-            let lab = load(p, &lab, &sets)?;
-            up(s, p, &lab, stage, yes, ttl).await
+            let lab = load_on_aws(p, &lab, &sets).await?;
+            up(s, p, &lab, stage, yes, force, ttl).await
         }
         Command::Check {
             lab,
@@ -94,7 +120,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             live,
             names,
         } => {
-            let lab = load(p, &lab, &sets)?;
+            let lab = load_on_aws(p, &lab, &sets).await?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
             let live = match (live, aws.is_emulator()) {
@@ -198,40 +224,21 @@ fn owner(s: &Settings, lab: &Lab) -> Owner {
     Owner::new(&lab.id, &s.env)
 }
 
-/// Refuses, without `--force`, an account whose alias contains `prod`. An alias that cannot be
-/// read (no `iam:ListAccountAliases` permission, as for many student roles) is a warning.
-async fn guard_production(p: &Printer, aws: &Aws, force: bool) -> Result<(), Error> {
-    match aws.account_aliases().await {
-        Ok(aliases) => {
-            if let Some(alias) = aliases
-                .iter()
-                .find(|a| a.to_ascii_lowercase().contains("prod"))
-            {
-                if force {
-                    p.warn(&format!(
-                        "account alias `{alias}` looks like production; going on because of --force"
-                    ));
-                } else {
-                    return Err(Error::usage(
-                        format!(
-                            "refusing to delete in account alias `{alias}`: it looks like production"
-                        ),
-                        Some(
-                            "check --profile and the account; pass --force if this really is a lab account",
-                        ),
-                    ));
-                }
-            }
-            Ok(())
-        }
-        Err(e) => {
-            p.warn(&format!(
-                "cannot read the account alias ({}: {}): not checked for production",
-                e.op, e.code
-            ));
-            Ok(())
-        }
+/// Whether awslab may act in the account ([`crate::guard`]): refuses, or warns when only
+/// `--force` lets it through.
+async fn guard(
+    p: &Printer,
+    s: &Settings,
+    aws: &Aws,
+    account: &str,
+    action: &str,
+    force: bool,
+) -> Result<(), Error> {
+    let allowed = s.allowed_accounts.as_ref();
+    if let Some(warning) = crate::guard::check(aws, account, action, allowed, force).await? {
+        p.warn(&warning);
     }
+    Ok(())
 }
 
 fn stats(p: &Printer, command: &str, aws: &Aws, started: Instant) {
@@ -285,7 +292,7 @@ async fn show(
     arg: &str,
     sets: &BTreeMap<String, String>,
 ) -> Result<u8, Error> {
-    let mut lab = load(p, arg, sets)?;
+    let mut lab = load_on_aws(p, arg, sets).await?;
     lab.instructions = fill_resource_ids(s, &lab).await;
     match p.format {
         Format::Json => p.json(&serde_json::json!({
@@ -456,17 +463,25 @@ fn validate(p: &Printer, args: &[String]) -> u8 {
     code
 }
 
-/// Shows where the command acts and asks, unless `--yes`. Without a terminal it refuses rather
-/// than hang.
-async fn confirm(p: &Printer, aws: &Aws, action: &str, yes: bool) -> Result<(), Error> {
+/// Shows where the command acts, refuses an account it may not act in ([`guard`]), and asks,
+/// unless `--yes`. Without a terminal it refuses rather than hang. Returns the account id.
+async fn confirm(
+    p: &Printer,
+    s: &Settings,
+    aws: &Aws,
+    action: &str,
+    yes: bool,
+    force: bool,
+) -> Result<String, Error> {
     let account = aws.account_id().await?;
     let target = match &aws.endpoint {
         Some(e) => format!("account {account}, region {}, endpoint {e}", aws.region),
         None => format!("account {account}, region {}", aws.region),
     };
     p.info(&format!("{action} in {target}"));
+    guard(p, s, aws, &account, action, force).await?;
     if yes {
-        return Ok(());
+        return Ok(account);
     }
     if !std::io::stdin().is_terminal() {
         return Err(Error::usage(
@@ -475,7 +490,7 @@ async fn confirm(p: &Printer, aws: &Aws, action: &str, yes: bool) -> Result<(), 
         ));
     }
     if p.confirm("Continue?") {
-        Ok(())
+        Ok(account)
     } else {
         Err(Error::usage("cancelled", None))
     }
@@ -487,6 +502,7 @@ async fn up(
     lab: &Lab,
     stage: StageSel,
     yes: bool,
+    force: bool,
     ttl: Option<std::time::Duration>,
 ) -> Result<u8, Error> {
     let expires = ttl
@@ -498,16 +514,24 @@ async fn up(
         StageSel::Setup => "setup stage",
         StageSel::Full => "full solution",
     };
-    confirm(
+    let account = confirm(
         p,
+        s,
         &aws,
         &format!("create lab {} ({stage_text}), env {}", lab.id, s.env),
         yes,
+        force,
     )
     .await?;
     let started = Instant::now();
     let reporter = TermReporter::new(p);
-    let opts = engine_options(s);
+    let mut opts = engine_options(s);
+    opts.keys_dir = crate::resources::key_pair::key_dir(
+        &opts.keys_dir,
+        &account,
+        &aws.region,
+        aws.endpoint.as_deref(),
+    );
     let now = std::time::SystemTime::now();
     let mut owner = owner(s, lab);
     owner
@@ -552,14 +576,7 @@ async fn up(
     }
     p.info(&summary);
     p.info(&render::cost_while_up(&cost::of_lab(lab, stage)));
-    for (name, o) in outcome.bound.iter() {
-        if let crate::resources::Facts::KeyPair { key_name } = &o.facts {
-            let path = crate::resources::key_path(&opts.keys_dir, key_name);
-            if path.exists() {
-                p.info(&format!("private key of {name}: {}", path.display()));
-            }
-        }
-    }
+    private_keys(p, &owner, &opts.keys_dir, &outcome.bound);
     stats(p, "up", &aws, started);
     for (name, url) in &urls {
         let wait = match lab.resource(name).map(|r| r.kind()) {
@@ -603,16 +620,41 @@ async fn up(
     }
 }
 
+/// Where each key pair's private key is, or that it is not there and how to get one back.
+fn private_keys(
+    p: &Printer,
+    owner: &Owner,
+    keys_dir: &std::path::Path,
+    bound: &crate::resources::Bindings,
+) {
+    use crate::resources::key_pair;
+    for (name, o) in bound.iter() {
+        if let crate::resources::Facts::KeyPair { key_name } = &o.facts {
+            let path = key_pair::key_path(keys_dir, key_name, &o.id);
+            if path.exists() {
+                p.info(&format!("private key of {name}: {}", path.display()));
+            } else {
+                let earlier = crate::settings::keys_dir().join(format!("{key_name}.pem"));
+                let earlier = earlier.is_file().then_some(earlier.as_path());
+                p.warn(&key_pair::missing_key(
+                    owner, name, key_name, &path, earlier,
+                ));
+            }
+        }
+    }
+}
+
 async fn down(s: &Settings, p: &Printer, id: &str, yes: bool, force: bool) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
     confirm(
         p,
+        s,
         &aws,
         &format!("delete everything of lab {}, env {}", id, s.env),
         yes,
+        force,
     )
     .await?;
-    guard_production(p, &aws, force).await?;
     let started = Instant::now();
     let reporter = TermReporter::new(p);
     let outcome =

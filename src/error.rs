@@ -87,6 +87,14 @@ pub enum Error {
         detail: String,
     },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] crate::guard::ConfigError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Refused(#[from] crate::guard::Refusal),
+
     #[error("cannot write {path}")]
     #[diagnostic(code(awslab::io))]
     Io {
@@ -111,7 +119,9 @@ impl Error {
             | Error::ReadLab { .. }
             | Error::NotALabFile { .. }
             | Error::LabIdMismatch { .. }
-            | Error::Usage { .. } => exit::USAGE,
+            | Error::Usage { .. }
+            | Error::Config(_)
+            | Error::Refused(_) => exit::USAGE,
             Error::Image(_) => exit::USAGE,
             Error::Aws(e) | Error::Push(PushError::Aws(e)) => match e.class {
                 ErrorClass::Unreachable | ErrorClass::Credentials => exit::UNREACHABLE,

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod aws;
+pub mod caller_ip;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod cost;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod guard;
 pub mod image;
 pub mod lab;
 pub mod push;

@@ -26,6 +26,8 @@ pub struct Settings {
     pub stats: bool,
     /// `--timeout`: the longest wait or dependency retry.
     pub timeout: Option<std::time::Duration>,
+    /// The only accounts awslab acts on, when the user keeps a list.
+    pub allowed_accounts: Option<crate::guard::AllowList>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +50,7 @@ pub enum Command {
         stage: StageSel,
         sets: BTreeMap<String, String>,
         yes: bool,
+        force: bool,
         ttl: Option<std::time::Duration>,
     },
     Check {
@@ -99,6 +102,19 @@ pub fn home_dir() -> PathBuf {
         .map(|d| d.join("awslab"))
         .or_else(|| dirs::home_dir().map(|h| h.join(".awslab")))
         .unwrap_or_else(|| PathBuf::from(".awslab"))
+}
+
+/// The user's config file: `$AWSLAB_HOME/config.toml`, else `awslab/config.toml` in the
+/// platform config directory (`~/.config` on Linux, `~/Library/Application Support` on macOS,
+/// `%APPDATA%` on Windows).
+pub fn config_path() -> PathBuf {
+    if let Some(h) = std::env::var_os("AWSLAB_HOME") {
+        return PathBuf::from(h).join("config.toml");
+    }
+    dirs::config_dir()
+        .map(|d| d.join("awslab"))
+        .unwrap_or_else(home_dir)
+        .join("config.toml")
 }
 
 pub fn keys_dir() -> PathBuf {

@@ -234,46 +234,218 @@ async fn production_account(alias: &str) -> aws_sdk_sts::types::Credentials {
     creds
 }
 
+/// `awslab` with the credentials of another account.
+fn as_account(
+    home: &std::path::Path,
+    creds: &aws_sdk_sts::types::Credentials,
+) -> assert_cmd::Command {
+    let mut cmd = common::awslab(home);
+    cmd.env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_SESSION_TOKEN", creds.session_token());
+    cmd
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Stderr with the diagnostic's line wrapping undone (words joined by single spaces).
+fn flat_stderr(out: &std::process::Output) -> String {
+    stderr(out)
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "│" | "×"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn down_and_sweep_refuse_a_production_account_without_force() {
+async fn up_down_and_sweep_refuse_a_production_account_without_force() {
     let creds = production_account("acme-prod").await;
     let home = tempfile::tempdir().expect("home");
     let lab = basic_lab();
     let env = common::env_name("prod");
     let as_prod = |args: &[&str]| {
-        let mut cmd = common::awslab(home.path());
-        cmd.env("AWS_ACCESS_KEY_ID", creds.access_key_id())
-            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
-            .env("AWS_SESSION_TOKEN", creds.session_token())
-            .args(args);
-        cmd.output().expect("run")
+        as_account(home.path(), &creds)
+            .args(args)
+            .output()
+            .expect("run")
     };
-    let up = as_prod(&["--env", &env, "up", &lab, "--yes"]);
+    let refused_as_production = |out: &std::process::Output| {
+        let err = flat_stderr(out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("alias `acme-prod`"), "{err}");
+        assert!(err.contains("looks like production"), "{err}");
+        assert!(err.contains("--force"), "{err}");
+        // The account id and region were shown before refusing.
+        assert!(err.contains("region us-east-1"), "{err}");
+    };
+    refused_as_production(&as_prod(&["--env", &env, "up", &lab, "--yes"]));
+    // Refused before creating anything.
+    let listed = as_prod(&["--format", "json", "status"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(
-        up.status.success(),
+        !String::from_utf8_lossy(&listed.stdout).contains(&env),
         "{}",
-        String::from_utf8_lossy(&up.stderr)
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let up = as_prod(&["--env", &env, "up", &lab, "--yes", "--force"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains("because of --force"),
+        "{}",
+        stderr(&up)
     );
     for args in [
         vec!["--env", env.as_str(), "down", lab.as_str(), "--yes"],
         vec!["sweep", "--yes"],
     ] {
-        let refused = as_prod(&args);
-        let err = String::from_utf8_lossy(&refused.stderr);
-        assert_eq!(refused.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains("refusing to delete in account alias `acme-prod`"),
-            "{err}"
-        );
-        assert!(err.contains("--force"), "{err}");
-        // The account id and region were shown before refusing.
-        assert!(err.contains("region us-east-1"), "{err}");
+        refused_as_production(&as_prod(&args));
     }
     let forced = as_prod(&["--env", &env, "down", &lab, "--yes", "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+}
+
+/// The account id the emulator gives the test credentials.
+async fn test_account() -> String {
+    let conf = common::sdk_config("us-east-1").await;
+    aws_sdk_sts::Client::new(&conf)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("caller")
+        .account()
+        .expect("account")
+        .to_owned()
+}
+
+/// An account whose alias cannot be read (a student role without `iam:ListAccountAliases`) is
+/// refused without --force: awslab cannot tell whether it is production. The allow-list
+/// vouches for an account without asking for its alias.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_alias_is_refused_without_force() {
+    use common::proxy::{Fault, FaultProxy, Faults};
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            scripts: vec![(
+                "ListAccountAliases".to_owned(),
+                1000,
+                Fault::new(
+                    403,
+                    "AccessDenied",
+                    "User is not authorized to perform: iam:ListAccountAliases (injected)",
+                ),
+            )],
+            ..Faults::default()
+        },
+    )
+    .await;
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("noalias");
+    let run = |args: &[&str], allowed: Option<&str>| {
+        let mut cmd = common::awslab(home.path());
+        cmd.env("AWS_ENDPOINT_URL", &proxy.url)
+            .args(["--env", &env])
+            .args(args);
+        if let Some(a) = allowed {
+            cmd.env("AWSLAB_ALLOWED_ACCOUNTS", a);
+        }
+        cmd.output().expect("run")
+    };
+    let up = ["up", lab.as_str(), "--stage", "setup", "--yes"];
+    let down = ["down", lab.as_str(), "--yes"];
+    for args in [&up[..], &down[..]] {
+        let refused = run(args, None);
+        let err = flat_stderr(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("cannot read the alias"), "{err}");
+        assert!(err.contains("AccessDenied"), "{err}");
+        assert!(err.contains("--force"), "{err}");
+        assert!(err.contains("AWSLAB_ALLOWED_ACCOUNTS"), "{err}");
+    }
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+    let forced = run(&[&up[..], &["--force"]].concat(), None);
+    assert!(forced.status.success(), "{}", stderr(&forced));
     assert!(
-        forced.status.success(),
+        stderr(&forced).contains("because of --force"),
         "{}",
-        String::from_utf8_lossy(&forced.stderr)
+        stderr(&forced)
+    );
+    assert!(!common::tagged_left(&env).await.is_empty());
+    // Allowed by the list: the alias is not asked for.
+    let asked = proxy.counts.action("ListAccountAliases").0;
+    let account = test_account().await;
+    let again = run(&up, Some(&account));
+    assert!(again.status.success(), "{}", stderr(&again));
+    let gone = run(&down, Some(&account));
+    assert!(gone.status.success(), "{}", stderr(&gone));
+    assert_eq!(proxy.counts.action("ListAccountAliases").0, asked);
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+}
+
+/// With an allow-list (`AWSLAB_ALLOWED_ACCOUNTS`, else `allowed_accounts` in the config file),
+/// awslab acts on no other account, not even with --force. Its own region: a sweep that was
+/// not refused would delete only this test's environments.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_allow_list_is_the_only_account_awslab_acts_on() {
+    let region = "me-south-1";
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("allow");
+    let account = test_account().await;
+    let other = if account == "111111111111" {
+        "222222222222"
+    } else {
+        "111111111111"
+    };
+    let run = |args: &[&str], allowed: Option<&str>| {
+        let mut cmd = in_region(home.path(), region);
+        cmd.args(["--env", &env]).args(args);
+        if let Some(a) = allowed {
+            cmd.env("AWSLAB_ALLOWED_ACCOUNTS", a);
+        }
+        cmd.output().expect("run")
+    };
+    let up = ["up", lab.as_str(), "--stage", "setup", "--yes", "--force"];
+    let down = ["down", lab.as_str(), "--yes", "--force"];
+    let sweep = ["sweep", "--yes", "--force"];
+    let refused_for = |out: &std::process::Output| {
+        let err = flat_stderr(out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("account {account}")), "{err}");
+        assert!(err.contains("not in the allow-list"), "{err}");
+        err
+    };
+    let err = refused_for(&run(&up, Some(&format!("{other}, 333333333333"))));
+    assert!(err.contains("AWSLAB_ALLOWED_ACCOUNTS"), "{err}");
+    assert_eq!(
+        common::tagged_left_in(region, &env).await,
+        Vec::<String>::new()
+    );
+    let allowed = run(&up, Some(&format!("{other},{account}")));
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    for args in [&down[..], &sweep[..]] {
+        refused_for(&run(args, Some(other)));
+        assert!(!common::tagged_left_in(region, &env).await.is_empty());
+    }
+    // The config file, when the variable is not set.
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, format!("allowed_accounts = [\"{other}\"]\n")).expect("config");
+    let err = refused_for(&run(&sweep, None));
+    assert!(err.contains(&config.display().to_string()), "{err}");
+    assert!(!common::tagged_left_in(region, &env).await.is_empty());
+    std::fs::write(&config, "allowed_accounts = [\"12345\"]\n").expect("config");
+    let bad = run(&down, None);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("12345"), "{}", stderr(&bad));
+    std::fs::write(&config, format!("allowed_accounts = [\"{account}\"]\n")).expect("config");
+    let gone = run(&down, None);
+    assert!(gone.status.success(), "{}", stderr(&gone));
+    assert_eq!(
+        common::tagged_left_in(region, &env).await,
+        Vec::<String>::new()
     );
 }
 
@@ -492,4 +664,211 @@ async fn extending_the_ttl_covers_the_group_and_its_instances() {
         "{}",
         String::from_utf8_lossy(&down.stderr)
     );
+}
+
+/// (name, path) of the IAM roles and of the instance profiles under `/awslab/<lab>/<env>/`.
+async fn iam_of(lab: &str, env: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let iam = aws_sdk_iam::Client::new(&common::sdk_config("us-east-1").await);
+    let prefix = format!("/awslab/{lab}/{env}/");
+    let roles = iam
+        .list_roles()
+        .path_prefix(&prefix)
+        .send()
+        .await
+        .expect("roles");
+    let profiles = iam
+        .list_instance_profiles()
+        .path_prefix(&prefix)
+        .send()
+        .await
+        .expect("profiles");
+    // Filtered here too: one emulator ignores `PathPrefix` on some listings.
+    let mut r: Vec<(String, String)> = roles
+        .roles()
+        .iter()
+        .filter(|r| r.path().starts_with(&prefix))
+        .map(|r| (r.role_name().to_owned(), r.path().to_owned()))
+        .collect();
+    let mut p: Vec<(String, String)> = profiles
+        .instance_profiles()
+        .iter()
+        .filter(|p| p.path().starts_with(&prefix))
+        .map(|p| (p.instance_profile_name().to_owned(), p.path().to_owned()))
+        .collect();
+    r.sort();
+    p.sort();
+    (r, p)
+}
+
+/// A role and its instance profile as awslab made them before IAM was scoped to regions:
+/// under `/awslab/<lab>/<env>/<name>/`, named `awslab-<lab>-<env>-<name>`.
+async fn legacy_iam(lab: &str, env: &str) {
+    let iam = aws_sdk_iam::Client::new(&common::sdk_config("us-east-1").await);
+    let role = format!("awslab-{lab}-{env}-ec2-role");
+    let profile = format!("awslab-{lab}-{env}-ec2-profile");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name(&role)
+        .path(format!("/awslab/{lab}/{env}/ec2-role/"))
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("legacy role");
+    iam.create_instance_profile()
+        .instance_profile_name(&profile)
+        .path(format!("/awslab/{lab}/{env}/ec2-profile/"))
+        .send()
+        .await
+        .expect("legacy profile");
+    iam.add_role_to_instance_profile()
+        .instance_profile_name(&profile)
+        .role_name(&role)
+        .send()
+        .await
+        .expect("legacy profile's role");
+}
+
+/// IAM is global, a lab environment regional: the same lab and env in two regions get a role
+/// and a profile each, and `down` in one region leaves the other region's alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_belongs_to_the_region_that_made_it() {
+    let (a, b) = ("eu-south-1", "eu-south-2");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("iam-regions");
+    for region in [a, b] {
+        let up = common::run_in(home.path(), region, &env, &["up", &lab, "--yes"]);
+        assert!(up.status.success(), "{}", stderr(&up));
+    }
+    let (roles, profiles) = iam_of("iam-basic", &env).await;
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert_eq!(profiles.len(), 2, "{profiles:?}");
+    for region in [a, b] {
+        let here = |list: &[(String, String)]| {
+            list.iter()
+                .filter(|(name, path)| name.contains(region) && path.contains(region))
+                .count()
+        };
+        assert_eq!(here(&roles), 1, "{roles:?}");
+        assert_eq!(here(&profiles), 1, "{profiles:?}");
+    }
+    assert!(roles.iter().all(|(n, _)| n.len() <= 64));
+    // Each region's environment counts its own IAM: VPC, role and profile.
+    let listed = common::json(
+        &in_region(home.path(), b)
+            .args(["--format", "json", "status"])
+            .output()
+            .expect("status"),
+    );
+    let row = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|e| e["env"] == env.as_str())
+        .cloned()
+        .expect("env listed");
+    assert_eq!(row["region"], b);
+    assert_eq!(row["resources"], 3, "{row}");
+
+    let down = common::run_in(home.path(), a, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    let (roles, profiles) = iam_of("iam-basic", &env).await;
+    assert_eq!(roles.len(), 1, "{roles:?}");
+    assert!(roles[0].1.contains(b), "{roles:?}");
+    assert_eq!(profiles.len(), 1, "{profiles:?}");
+    assert!(profiles[0].1.contains(b), "{profiles:?}");
+    let check = common::run_in(home.path(), b, &env, &["check", &lab]);
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    let down = common::run_in(home.path(), b, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, (Vec::new(), Vec::new()));
+}
+
+/// A role and profile from before IAM was scoped to regions belong to the env in every region:
+/// `down` in one region keeps them while another region still has the env; the last one
+/// deletes them.
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_iam_goes_with_the_last_region_of_its_env() {
+    let (kept, elsewhere) = ("af-south-1", "ap-south-2");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("iam-legacy");
+    legacy_iam("iam-basic", &env).await;
+    let up = common::run_in(
+        home.path(),
+        kept,
+        &env,
+        &["up", &lab, "--stage", "setup", "--yes"],
+    );
+    assert!(up.status.success(), "{}", stderr(&up));
+    let legacy = iam_of("iam-basic", &env).await;
+    assert_eq!((legacy.0.len(), legacy.1.len()), (1, 1), "{legacy:?}");
+
+    let down = common::run_in(home.path(), elsewhere, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(stderr(&down).contains(kept), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, legacy);
+    // Not a leftover while the env is up somewhere.
+    let everywhere = status(home.path(), elsewhere, true);
+    let rows: Vec<&String> = everywhere
+        .iter()
+        .filter(|(e, _, _)| *e == env)
+        .map(|(_, r, _)| r)
+        .collect();
+    assert_eq!(rows, vec![kept], "{everywhere:?}");
+
+    let down = common::run_in(home.path(), kept, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, (Vec::new(), Vec::new()));
+    assert_eq!(
+        common::tagged_left_in(kept, &env).await,
+        Vec::<String>::new()
+    );
+}
+
+/// IAM whose env no region has is a leftover only when every region was looked at: with
+/// `--all-regions`, its own row (region `global`); without, not shown, since the env may live
+/// in a region not looked at.
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_leftovers_are_listed_only_when_every_region_was_looked_at() {
+    let region = "ca-west-1";
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("iam-left");
+    legacy_iam("iam-basic", &env).await;
+    let mine = |list: Vec<(String, String, Option<String>)>| -> Vec<String> {
+        list.into_iter()
+            .filter(|(e, _, _)| *e == env)
+            .map(|(_, r, _)| r)
+            .collect()
+    };
+    assert_eq!(
+        mine(status(home.path(), region, false)),
+        Vec::<String>::new()
+    );
+    assert_eq!(mine(status(home.path(), region, true)), vec!["global"]);
+    let dry = in_region(home.path(), region)
+        .args(["sweep"])
+        .output()
+        .expect("sweep");
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        !String::from_utf8_lossy(&dry.stdout).contains(&env),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
+    let dry = in_region(home.path(), region)
+        .args(["sweep", "--all-regions"])
+        .output()
+        .expect("sweep --all-regions");
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains(&env),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
+    let down = common::run_in(home.path(), region, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(iam_of("iam-basic", &env).await, (Vec::new(), Vec::new()));
 }

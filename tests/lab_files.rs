@@ -46,7 +46,7 @@ fn unknown_reference_is_located_with_a_suggestion() {
     );
     let err = up_variant("typo", &text, 2);
     assert!(
-        err.contains("typo.toml:77:7: unknown reference `lab-vpcc`"),
+        err.contains("typo.toml:78:7: unknown reference `lab-vpcc`"),
         "{err}"
     );
     assert!(err.contains("did you mean `lab-vpc`?"), "{err}");
@@ -395,7 +395,7 @@ fn an_error_in_an_included_lab_points_into_that_lab() {
         .replace(&dir.path().display().to_string(), "[TMP]");
     // Found beside the including file; the error is located in it.
     assert!(
-        err.contains("[TMP]/base-net.toml:85:8: `10.0.11.0/33` is not an IPv4 CIDR"),
+        err.contains("[TMP]/base-net.toml:86:8: `10.0.11.0/33` is not an IPv4 CIDR"),
         "{err}"
     );
 }
@@ -627,7 +627,7 @@ fn a_failure_is_json_on_stdout_with_format_json() {
     assert_eq!(issue["severity"], "error");
     assert_eq!(
         issue["location"],
-        format!("{}:85:8", path.display()),
+        format!("{}:86:8", path.display()),
         "{json:#}"
     );
     assert_eq!(

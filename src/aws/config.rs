@@ -178,6 +178,7 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
         stats,
         timing: settings.timing,
         account: Arc::default(),
+        settings: settings.clone(),
     }
 }
 

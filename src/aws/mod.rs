@@ -39,9 +39,20 @@ pub struct Aws {
     pub timing: Timing,
     /// The account id, asked once per client bundle.
     pub account: Arc<tokio::sync::OnceCell<String>>,
+    /// What the clients were built from (for the same clients in another region).
+    pub settings: AwsSettings,
 }
 
 impl Aws {
+    /// The same clients (account, endpoint, call counts) in another region.
+    pub async fn in_region(&self, region: &str) -> Aws {
+        let settings = AwsSettings {
+            region: Some(region.to_owned()),
+            ..self.settings.clone()
+        };
+        config::connect_counting(&settings, Arc::clone(&self.stats)).await
+    }
+
     /// True when talking to an emulator (an endpoint on this machine or LocalStack's names)
     /// rather than real AWS: live checks are skipped there.
     pub fn is_emulator(&self) -> bool {

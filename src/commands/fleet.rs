@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use futures::future::join_all;
 
-use super::{confirm, engine_options, guard_production, stats};
+use super::{confirm, engine_options, stats};
 use crate::aws::{self, Aws, AwsSettings};
 use crate::engine;
 use crate::engine::fleet::{self, EnvStatus};
@@ -40,38 +40,53 @@ async fn clients(s: &Settings, aws: &Aws, all_regions: bool) -> Result<Vec<Aws>,
     Ok(out)
 }
 
-/// Environments in every region looked at, then IAM leftovers of none of them (IAM is global).
-/// What could not be looked at (a region, a kind) is said, and the rest goes on.
-async fn environments(p: &Printer, aws: &Aws, clients: &[Aws]) -> Result<Looked, Error> {
-    let found = join_all(clients.iter().map(fleet::environments)).await;
-    let mut looked = Looked::default();
+/// Environments in every region looked at, with their IAM (listed once: IAM is global); IAM
+/// leftovers of no region only when every region was looked at. What could not be looked at (a
+/// region, a kind, IAM) is said, and the rest goes on.
+async fn environments(
+    p: &Printer,
+    aws: &Aws,
+    clients: &[Aws],
+    all_regions: bool,
+) -> Result<Looked, Error> {
+    let (found, iam) = tokio::join!(
+        join_all(clients.iter().map(fleet::environments)),
+        fleet::iam(aws)
+    );
+    let mut not_looked_at = Vec::new();
+    let mut envs = Vec::new();
+    let mut looked_at = Vec::new();
     for (client, r) in clients.iter().zip(found) {
         match r {
-            Ok((envs, unlisted)) => {
-                looked.envs.extend(envs);
-                looked.not_looked_at.extend(
+            Ok((found, unlisted)) => {
+                envs.extend(found);
+                looked_at.push(client.region.clone());
+                not_looked_at.extend(
                     unlisted
                         .into_iter()
                         .map(|u| format!("{} in {}: {}", u.kind, client.region, u.error)),
                 );
             }
-            Err(e) => looked
-                .not_looked_at
-                .push(format!("region {}: {e}", client.region)),
+            Err(e) => not_looked_at.push(format!("region {}: {e}", client.region)),
         }
     }
-    match fleet::global_leftovers(aws, &looked.envs).await {
-        Ok(global) => looked.envs.extend(global),
-        Err(e) => looked.not_looked_at.push(format!("IAM: {e}")),
-    }
-    for n in &looked.not_looked_at {
+    let iam = iam.unwrap_or_else(|e| {
+        not_looked_at.push(format!("IAM: {e}"));
+        Vec::new()
+    });
+    // A leftover row needs every region looked at: one that failed was not.
+    let every_region = all_regions && looked_at.len() == clients.len();
+    let envs = fleet::place_iam(envs, iam, &looked_at, every_region);
+    for n in &not_looked_at {
         p.warn(&format!("not looked at: {n}"));
     }
-    Ok(looked)
+    Ok(Looked {
+        envs,
+        not_looked_at,
+    })
 }
 
 /// What `status` and `sweep` found, and what they could not look at.
-#[derive(Default)]
 struct Looked {
     envs: Vec<EnvStatus>,
     not_looked_at: Vec<String>,
@@ -84,7 +99,7 @@ pub async fn status(s: &Settings, p: &Printer, all_regions: bool) -> Result<u8, 
     let Looked {
         envs,
         not_looked_at,
-    } = environments(p, &aws, &clients).await?;
+    } = environments(p, &aws, &clients, all_regions).await?;
     let now = SystemTime::now();
     match p.format {
         Format::Json => p.json(&envs),
@@ -106,7 +121,7 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     let Looked {
         envs,
         not_looked_at,
-    } = environments(p, &aws, &clients).await?;
+    } = environments(p, &aws, &clients, args.all_regions).await?;
     let envs: Vec<EnvStatus> = envs
         .into_iter()
         .filter(|e| !args.expired || e.expired(now))
@@ -131,8 +146,8 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         ));
         return Ok(exit::OK);
     }
-    confirm(p, &aws, &format!("delete {} {what}", envs.len()), true).await?;
-    guard_production(p, &aws, args.force).await?;
+    let action = format!("delete {} {what}", envs.len());
+    confirm(p, s, &aws, &action, true, args.force).await?;
     let reporter = TermReporter::new(p);
     let opts = engine_options(s);
     let mut left = Vec::new();

@@ -81,6 +81,7 @@ pub async fn destroy(
         )));
     }
     let doomed = deletion_set(&world, owner);
+    let doomed = super::global_iam::spare_shared(aws, owner, doomed, reporter).await?;
     let mut outcome = destroy_set(aws, owner, &world, doomed, opts, reporter).await?;
     outcome.not_looked_at = world.unlisted.clone();
     Ok(outcome)

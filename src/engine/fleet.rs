@@ -118,8 +118,11 @@ fn is_global(k: Kind) -> bool {
     matches!(k, Kind::IamRole | Kind::InstanceProfile)
 }
 
-/// The lab environments in the client's region (regional resources only), and the kinds that
-/// could not be listed there.
+/// The region of IAM leftovers whose env no region has.
+pub const GLOBAL: &str = "global";
+
+/// The lab environments in the client's region (regional resources only; [`place_iam`] adds
+/// their IAM), and the kinds that could not be listed there.
 pub async fn environments(aws: &Aws) -> Result<(Vec<EnvStatus>, Vec<Unlisted>), AwsError> {
     let kinds: Vec<Kind> = Kind::ALL
         .iter()
@@ -130,22 +133,53 @@ pub async fn environments(aws: &Aws) -> Result<(Vec<EnvStatus>, Vec<Unlisted>), 
     Ok((group(items, &aws.region), unlisted))
 }
 
-/// IAM roles and instance profiles of lab environments that have nothing left in any region
-/// looked at (a crash or a partial teardown left them): shown and swept as region `global`.
-pub async fn global_leftovers(
-    aws: &Aws,
-    regional: &[EnvStatus],
-) -> Result<Vec<EnvStatus>, AwsError> {
+/// The IAM roles and instance profiles of every lab environment, listed once.
+pub async fn iam(aws: &Aws) -> Result<Vec<Observed>, AwsError> {
     let kinds: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
         .filter(|k| is_global(*k))
         .collect();
-    let items = discover::scope(aws, &kinds, &Scope::AnyLab).await?;
-    Ok(group(items, "global")
+    discover::scope(aws, &kinds, &Scope::AnyLab).await
+}
+
+/// `envs` (of the regions `looked_at`) with their IAM: what a region made goes to that region's
+/// environment (listed for it even if nothing else is left there). The rest (IAM made before
+/// awslab kept IAM per region, or made in a region not looked at) is a leftover only when every
+/// region was looked at (`all_regions`) and no region has its env: then it is listed as region
+/// [`GLOBAL`]. Otherwise it is not listed: its env may be up where nobody looked.
+pub fn place_iam(
+    envs: Vec<EnvStatus>,
+    iam: Vec<Observed>,
+    looked_at: &[String],
+    all_regions: bool,
+) -> Vec<EnvStatus> {
+    let mut by_region: BTreeMap<String, Vec<Observed>> =
+        looked_at.iter().map(|r| (r.clone(), Vec::new())).collect();
+    for e in envs {
+        by_region.entry(e.region).or_default().extend(e.items);
+    }
+    let mut rest = Vec::new();
+    for o in iam {
+        match crate::resources::iam::region_of(&o) {
+            Some(r) if looked_at.iter().any(|l| l == r) => {
+                by_region.entry(r.to_owned()).or_default().push(o);
+            }
+            _ => rest.push(o),
+        }
+    }
+    let mut out: Vec<EnvStatus> = by_region
         .into_iter()
-        .filter(|g| !regional.iter().any(|r| r.lab == g.lab && r.env == g.env))
-        .collect())
+        .flat_map(|(region, items)| group(items, &region))
+        .collect();
+    if all_regions {
+        let leftovers: Vec<EnvStatus> = group(rest, GLOBAL)
+            .into_iter()
+            .filter(|g| !out.iter().any(|e| e.lab == g.lab && e.env == g.env))
+            .collect();
+        out.extend(leftovers);
+    }
+    out
 }
 
 fn group(items: Vec<Observed>, region: &str) -> Vec<EnvStatus> {
@@ -397,6 +431,71 @@ mod tests {
             per_hour: 0.0,
             items: Vec::new(),
         }
+    }
+
+    fn owned(kind: Kind, id: &str, env: &str, region: Option<&str>) -> Observed {
+        let mut tags = crate::aws::tags::Owner::new("l", env).child_tags(id);
+        if let Some(r) = region {
+            tags.insert(crate::resources::iam::REGION.to_owned(), r.to_owned());
+        }
+        let facts = match kind {
+            Kind::Vpc => crate::resources::Facts::Vpc {
+                cidr: None,
+                dns_hostnames: None,
+                is_default: false,
+            },
+            _ => crate::resources::Facts::IamRole {
+                arn: String::new(),
+                trust: String::new(),
+                policies: Vec::new(),
+            },
+        };
+        Observed {
+            kind,
+            id: id.to_owned(),
+            tags,
+            facts,
+        }
+    }
+
+    #[test]
+    fn iam_goes_to_its_region_and_is_a_leftover_only_when_every_region_was_looked_at() {
+        let looked_at = vec!["eu-west-1".to_owned()];
+        let envs = group(vec![owned(Kind::Vpc, "vpc-1", "a", None)], "eu-west-1");
+        let iam = vec![
+            // Env a's role of this region, env b's (nothing else left here), env c's of a
+            // region not looked at, env a's and env d's global ones.
+            owned(Kind::IamRole, "role-a", "a", Some("eu-west-1")),
+            owned(Kind::IamRole, "role-b", "b", Some("eu-west-1")),
+            owned(Kind::IamRole, "role-c", "c", Some("us-east-1")),
+            owned(Kind::IamRole, "role-a-old", "a", None),
+            owned(Kind::IamRole, "role-d-old", "d", None),
+        ];
+        let rows = |all: bool| {
+            let mut r: Vec<(String, String, usize)> =
+                place_iam(envs.clone(), iam.clone(), &looked_at, all)
+                    .into_iter()
+                    .map(|e| (e.env, e.region, e.resources))
+                    .collect();
+            r.sort();
+            r
+        };
+        let row = |env: &str, region: &str, n: usize| (env.to_owned(), region.to_owned(), n);
+        assert_eq!(
+            rows(false),
+            vec![row("a", "eu-west-1", 2), row("b", "eu-west-1", 1)]
+        );
+        // Every region looked at (here: only eu-west-1 is enabled): env c's role was made in a
+        // region that is not, and env d has no region left.
+        assert_eq!(
+            rows(true),
+            vec![
+                row("a", "eu-west-1", 2),
+                row("b", "eu-west-1", 1),
+                row("c", GLOBAL, 1),
+                row("d", GLOBAL, 1),
+            ]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod destroy;
 pub mod discover;
 pub mod events;
 pub mod fleet;
+pub mod global_iam;
 pub mod plan;
 pub mod schedule;
 

@@ -498,6 +498,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_bastion_admits_the_callers_address_by_default() {
+        let (id, text) = BUNDLED
+            .iter()
+            .find(|(id, _)| *id == "vpc-public-private")
+            .expect("bundled");
+        let lab = load_text(&LabSource::Bundled(id), text, &BTreeMap::new())
+            .expect("loads")
+            .lab;
+        let ssh = &lab.params["ssh_cidr"];
+        assert_eq!(ssh.default_from, Some(crate::lab::DefaultFrom::CallerIp));
+        assert_eq!(ssh.default, "0.0.0.0/0");
+    }
+
+    #[test]
+    fn an_unknown_default_source_is_a_located_error() {
+        let text = "id = \"p\"\ntitle = \"P\"\n\n[params.ssh_cidr]\ndefault = \"0.0.0.0/0\"\ndefault_from = \"my-ip\"\n";
+        let err = load_text(&LabSource::File("p.toml".into()), text, &BTreeMap::new())
+            .expect_err("refused");
+        let Error::Lab(d) = &err else {
+            panic!("not a located lab error: {err:?}")
+        };
+        let issue = d.issues.first().expect("issue");
+        assert!(
+            issue.message.contains("unknown default_from `my-ip`"),
+            "{issue:?}"
+        );
+        assert!(issue.location.starts_with("p.toml:6:"), "{issue:?}");
+        assert!(
+            issue
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("caller-ip")
+        );
+    }
+
     const SECRET: &str = "wJalrXUtnFEMI-not-a-lab";
 
     fn including(lab: &str) -> String {

@@ -37,7 +37,28 @@ pub struct Lab {
 pub struct Param {
     pub value: String,
     pub default: String,
+    /// Where the default comes from when it can be found, before `default`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_from: Option<DefaultFrom>,
     pub description: String,
+}
+
+/// A run-time source of a parameter's default (`default_from` in the lab file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultFrom {
+    /// This machine's public IPv4 address as a /32 CIDR ([`crate::caller_ip`]).
+    CallerIp,
+}
+
+impl DefaultFrom {
+    pub const ALL: &[DefaultFrom] = &[DefaultFrom::CallerIp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefaultFrom::CallerIp => "caller-ip",
+        }
+    }
 }
 
 impl Lab {

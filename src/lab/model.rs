@@ -32,6 +32,8 @@ pub struct LabFile {
 #[derive(Debug, Deserialize)]
 pub struct ParamDef {
     pub default: Spanned<String>,
+    /// Where a better default comes from at run time (`caller-ip`); `default` when it fails.
+    pub default_from: Option<Spanned<String>>,
     #[serde(default)]
     pub description: String,
 }

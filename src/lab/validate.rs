@@ -11,8 +11,8 @@ use toml::Spanned;
 use super::diagnostic::Collector;
 use super::model::{CheckDef, LabFile, NaclRuleDef, OneOrMany, ResourceDef, SgRuleDef};
 use super::{
-    Action, AmiRef, Check, CheckKind, Endpoint, Kind, Lab, Lifecycle, NaclRule, Param, Peer, Ports,
-    Proto, PublicAccess, Resource, Route, SgRule, SiteFile, Spec, Stage,
+    Action, AmiRef, Check, CheckKind, DefaultFrom, Endpoint, Kind, Lab, Lifecycle, NaclRule, Param,
+    Peer, Ports, Proto, PublicAccess, Resource, Route, SgRule, SiteFile, Spec, Stage,
 };
 use crate::graph::Graph;
 
@@ -41,11 +41,29 @@ pub fn validate(
             .get(name.get_ref())
             .cloned()
             .unwrap_or_else(|| def.default.get_ref().clone());
+        let default_from = def.default_from.as_ref().and_then(|from| {
+            let found = DefaultFrom::ALL
+                .iter()
+                .copied()
+                .find(|f| f.as_str() == from.get_ref());
+            if found.is_none() {
+                v.c.error(
+                    from.span(),
+                    format!("unknown default_from `{}`", from.get_ref()),
+                    "not a source awslab knows",
+                );
+                v.c.help(
+                    "\"caller-ip\": this machine's public IPv4 address as a /32, when it can be found",
+                );
+            }
+            found
+        });
         v.params.insert(
             name.get_ref().clone(),
             Param {
                 value,
                 default: def.default.get_ref().clone(),
+                default_from,
                 description: def.description.clone(),
             },
         );

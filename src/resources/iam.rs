@@ -1,7 +1,12 @@
-//! IAM roles and instance profiles (global, not regional). IAM cannot filter listings by tag, so
-//! awslab puts its own under the path `/awslab/<lab>/<env>/<name>/` and finds them with one
-//! listing by path prefix; the tags are set too, for the console. A hand-built role or profile
-//! is found by its name.
+//! IAM roles and instance profiles. IAM is global, a lab environment regional: awslab's own
+//! belong to the region whose `up` made them. IAM cannot filter listings by tag, so they live
+//! under the path `/awslab/<lab>/<env>/<region>/<name>/` and are named
+//! `awslab-<lab>-<env>-<region>-<name>` (names are unique in the account), found with one
+//! listing by path prefix; the tags are set too, for the console. Those made before IAM was
+//! scoped to regions (`/awslab/<lab>/<env>/<name>/`, "global") belong to the env in every
+//! region. A hand-built role or profile is found by its name.
+
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
@@ -13,25 +18,47 @@ use crate::lab::{Kind, Resource, Spec};
 
 const ROOT: &str = "/awslab/";
 
-/// The IAM path of an owner's resource.
-pub fn path_of(owner: &Owner, logical: &str) -> String {
-    format!("{ROOT}{}/{}/{logical}/", owner.lab, owner.env)
+/// The tag (and, in [`Observed::tags`], the part of the path) that names the region an IAM
+/// resource belongs to; a global one has none.
+pub const REGION: &str = "awslab:region";
+
+/// The IAM path of an owner's resource made in `region`.
+pub fn path_of(owner: &Owner, region: &str, logical: &str) -> String {
+    format!("{ROOT}{}/{}/{region}/{logical}/", owner.lab, owner.env)
 }
 
-/// A name unique in the account, at most 64 characters (IAM's limit).
-pub fn name_of(owner: &Owner, logical: &str) -> String {
-    let full = format!("awslab-{}-{}-{logical}", owner.lab, owner.env);
-    if full.len() <= 64 {
+/// `full`, or when it is longer than 64 characters (IAM's limit, also that of launch template
+/// and Auto Scaling names) its first 55 and a short, stable hash of the whole, which keeps
+/// shortened names apart.
+fn bounded(full: String) -> String {
+    if full.chars().count() <= 64 {
         return full;
     }
-    // FNV-1a: a short, stable suffix keeps truncated names apart.
+    // FNV-1a.
     let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    format!("{}-{:08x}", &full[..55], hash & 0xffff_ffff)
+    let head: String = full.chars().take(55).collect();
+    format!("{head}-{:08x}", hash & 0xffff_ffff)
 }
 
-/// The owner tags an awslab path stands for (`/awslab/<lab>/<env>/<name>/`).
+/// A name unique in the region, at most 64 characters (for regional kinds that take the
+/// owner's name: launch templates, Auto Scaling groups).
+pub fn name_of(owner: &Owner, logical: &str) -> String {
+    bounded(format!("awslab-{}-{}-{logical}", owner.lab, owner.env))
+}
+
+/// The name of an owner's IAM resource made in `region`: unique in the account, at most 64
+/// characters.
+pub fn iam_name_of(owner: &Owner, region: &str, logical: &str) -> String {
+    bounded(format!(
+        "awslab-{}-{}-{region}-{logical}",
+        owner.lab, owner.env
+    ))
+}
+
+/// The owner tags an awslab path stands for: `/awslab/<lab>/<env>/<region>/<name>/`, or a
+/// global one's `/awslab/<lab>/<env>/<name>/` (no [`REGION`]).
 fn tags_from_path(path: &str) -> Tags {
     let mut t = Tags::new();
     let parts: Vec<&str> = path
@@ -40,42 +67,150 @@ fn tags_from_path(path: &str) -> Tags {
         .split('/')
         .filter(|p| !p.is_empty())
         .collect();
-    if let [lab, env, logical] = parts.as_slice() {
-        t.insert(tags::LAB.to_owned(), (*lab).to_owned());
-        t.insert(tags::ENV.to_owned(), (*env).to_owned());
-        t.insert(tags::RESOURCE.to_owned(), (*logical).to_owned());
-        t.insert(tags::NAME.to_owned(), (*logical).to_owned());
+    let (lab, env, region, logical) = match parts.as_slice() {
+        [lab, env, logical] => (lab, env, None, logical),
+        [lab, env, region, logical] => (lab, env, Some(region), logical),
+        _ => return t,
+    };
+    t.insert(tags::LAB.to_owned(), (*lab).to_owned());
+    t.insert(tags::ENV.to_owned(), (*env).to_owned());
+    t.insert(tags::RESOURCE.to_owned(), (*logical).to_owned());
+    t.insert(tags::NAME.to_owned(), (*logical).to_owned());
+    if let Some(region) = region {
+        t.insert(REGION.to_owned(), (*region).to_owned());
     }
     t
 }
 
-/// The path prefix to list, and names also wanted outside it; `None`: nothing to ask.
-fn listing(scope: &Scope) -> Option<(String, Vec<String>)> {
-    match scope {
-        Scope::Owned(o) => Some((format!("{ROOT}{}/{}/", o.lab, o.env), Vec::new())),
-        Scope::AnyLab | Scope::Region => Some((ROOT.to_owned(), Vec::new())),
+/// The region an IAM resource of awslab's belongs to; `None`: global (made before IAM was
+/// scoped to regions), or not awslab's.
+pub fn region_of(o: &Observed) -> Option<&str> {
+    o.tags.get(REGION).map(String::as_str)
+}
+
+/// An IAM resource of awslab's made before IAM was scoped to regions: the env's in every region.
+pub fn is_global(o: &Observed) -> bool {
+    matches!(o.kind, Kind::IamRole | Kind::InstanceProfile)
+        && o.tags.contains_key(tags::LAB)
+        && region_of(o).is_none()
+}
+
+/// What to list: the path prefix, names also wanted outside it, and the one region whose
+/// resources are kept (global ones are kept too); `None`: nothing to ask.
+struct Listing {
+    prefix: String,
+    names: Vec<String>,
+    region: Option<String>,
+}
+
+fn listing(scope: &Scope, region: &str) -> Option<Listing> {
+    let (prefix, names, region) = match scope {
+        // This region's, and the global ones the env shares with every region.
+        Scope::Owned(o) => (
+            format!("{ROOT}{}/{}/", o.lab, o.env),
+            Vec::new(),
+            Some(region.to_owned()),
+        ),
+        // Every region's: `status` and `sweep` place them.
+        Scope::AnyLab | Scope::Region => (ROOT.to_owned(), Vec::new(), None),
         // Hand-built ones, by name (awslab's own are found with `Owned`).
-        Scope::Named(names) if names.is_empty() => None,
-        Scope::Named(names) => Some(("/".to_owned(), names.clone())),
-        Scope::InVpcs(_) => None,
+        Scope::Named(names) if names.is_empty() => return None,
+        Scope::Named(names) => ("/".to_owned(), names.clone(), None),
+        Scope::InVpcs(_) => return None,
+    };
+    Some(Listing {
+        prefix,
+        names,
+        region,
+    })
+}
+
+impl Listing {
+    /// Filtered here too: one emulator ignores `PathPrefix` on some listings.
+    fn keeps(&self, path: &str, name: &str) -> bool {
+        if !self.names.is_empty() {
+            return self.names.iter().any(|n| n == name);
+        }
+        if !path.starts_with(&self.prefix) {
+            return false;
+        }
+        match (&self.region, tags_from_path(path).get(REGION)) {
+            (Some(wanted), Some(region)) => region == wanted,
+            _ => true,
+        }
     }
 }
 
-/// Filtered here too: one emulator ignores `PathPrefix` on some listings.
-fn keep(path: &str, name: &str, prefix: &str, names: &[String]) -> bool {
-    if names.is_empty() {
-        path.starts_with(prefix)
-    } else {
-        names.iter().any(|n| n == name)
-    }
+/// The regions that hold IAM resources of `owner` (global ones aside), from one listing of
+/// roles and one of instance profiles.
+pub async fn regions_of_owner(aws: &Aws, owner: &Owner) -> Result<BTreeSet<String>, AwsError> {
+    let prefix = format!("{ROOT}{}/{}/", owner.lab, owner.env);
+    let (roles, profiles) = tokio::try_join!(
+        async {
+            aws.iam
+                .list_roles()
+                .path_prefix(&prefix)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:ListRoles", "roles", e))
+        },
+        async {
+            aws.iam
+                .list_instance_profiles()
+                .path_prefix(&prefix)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:ListInstanceProfiles", "instance profiles", e))
+        }
+    )?;
+    let paths = roles
+        .iter()
+        .map(|r| r.path())
+        .chain(profiles.iter().map(|p| p.path()));
+    Ok(paths
+        .filter(|p| p.starts_with(&prefix))
+        .filter_map(|p| tags_from_path(p).remove(REGION))
+        .collect())
 }
 
-fn iam_tags(owner: &Owner, logical: &str) -> Vec<Tag> {
+/// The owner's resource for `res`: the one made in this region (discovery lists no other
+/// region's), else a global one.
+fn find_regional_first<'w>(
+    world: &'w World,
+    owner: &Owner,
+    res: &Resource,
+) -> Option<&'w Observed> {
+    let mut candidates = world.of_kind(res.kind()).filter(|o| {
+        owner.owns(&o.tags)
+            && o.tags.get(tags::RESOURCE).map(String::as_str) == Some(res.name.as_str())
+    });
+    let first = candidates.next()?;
+    if region_of(first).is_some() {
+        return Some(first);
+    }
+    Some(candidates.find(|o| region_of(o).is_some()).unwrap_or(first))
+}
+
+fn iam_tags(owner: &Owner, region: &str, logical: &str) -> Vec<Tag> {
     owner
         .tags_for(logical)
         .into_iter()
+        .chain([(REGION.to_owned(), region.to_owned())])
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
+}
+
+/// The tags an owner's resource made in `region` is observed with.
+fn observed_tags(owner: &Owner, region: &str, logical: &str) -> Tags {
+    let mut t: Tags = owner.tags_for(logical).into_iter().collect();
+    t.insert(REGION.to_owned(), region.to_owned());
+    t
 }
 
 fn trust_policy(service: &str) -> String {
@@ -118,13 +253,13 @@ impl ResourceKind for IamRole {
     }
 
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
-        let Some((prefix, names)) = listing(scope) else {
+        let Some(listing) = listing(scope, &aws.region) else {
             return Ok(Vec::new());
         };
         let roles = aws
             .iam
             .list_roles()
-            .path_prefix(&prefix)
+            .path_prefix(&listing.prefix)
             .into_paginator()
             .items()
             .send()
@@ -133,7 +268,7 @@ impl ResourceKind for IamRole {
             .map_err(|e| AwsError::from_sdk("iam:ListRoles", "roles", e))?;
         let mut out = Vec::new();
         for r in roles {
-            if !keep(r.path(), r.role_name(), &prefix, &names) {
+            if !listing.keeps(r.path(), r.role_name()) {
                 continue;
             }
             // Not visible yet right after its creation, or deleted since the listing.
@@ -184,26 +319,27 @@ impl ResourceKind for IamRole {
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {
-                let name = name_of(cx.owner, &res.name);
+                let region = &cx.aws.region;
+                let name = iam_name_of(cx.owner, region, &res.name);
                 let out = cx
                     .aws
                     .iam
                     .create_role()
                     .role_name(&name)
-                    .path(path_of(cx.owner, &res.name))
+                    .path(path_of(cx.owner, region, &res.name))
                     .assume_role_policy_document(trust_policy(service))
                     .description(format!(
-                        "awslab {} env {}: {}",
+                        "awslab {} env {} in {region}: {}",
                         cx.owner.lab, cx.owner.env, res.name
                     ))
-                    .set_tags(Some(iam_tags(cx.owner, &res.name)))
+                    .set_tags(Some(iam_tags(cx.owner, region, &res.name)))
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("iam:CreateRole", &res.name, e))?;
                 Observed {
                     kind: Kind::IamRole,
                     id: name,
-                    tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+                    tags: observed_tags(cx.owner, region, &res.name),
                     facts: Facts::IamRole {
                         arn: out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
                         trust: trust_policy(service),
@@ -235,6 +371,16 @@ impl ResourceKind for IamRole {
 
     fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
         vec!["service", "managed_policies"]
+    }
+
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        res: &Resource,
+        _bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        find_regional_first(world, owner, res)
     }
 
     fn compare(&self, res: &Resource, obs: &Observed, _b: &Bindings, _w: &World) -> Vec<Attr> {
@@ -351,13 +497,13 @@ impl ResourceKind for InstanceProfile {
     }
 
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
-        let Some((prefix, names)) = listing(scope) else {
+        let Some(listing) = listing(scope, &aws.region) else {
             return Ok(Vec::new());
         };
         let profiles = aws
             .iam
             .list_instance_profiles()
-            .path_prefix(&prefix)
+            .path_prefix(&listing.prefix)
             .into_paginator()
             .items()
             .send()
@@ -366,7 +512,7 @@ impl ResourceKind for InstanceProfile {
             .map_err(|e| AwsError::from_sdk("iam:ListInstanceProfiles", "instance profiles", e))?;
         Ok(profiles
             .into_iter()
-            .filter(|p| keep(p.path(), p.instance_profile_name(), &prefix, &names))
+            .filter(|p| listing.keeps(p.path(), p.instance_profile_name()))
             .map(|p| Observed {
                 kind: Kind::InstanceProfile,
                 id: p.instance_profile_name().to_owned(),
@@ -397,21 +543,22 @@ impl ResourceKind for InstanceProfile {
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {
-                let name = name_of(cx.owner, &res.name);
+                let region = &cx.aws.region;
+                let name = iam_name_of(cx.owner, region, &res.name);
                 let out = cx
                     .aws
                     .iam
                     .create_instance_profile()
                     .instance_profile_name(&name)
-                    .path(path_of(cx.owner, &res.name))
-                    .set_tags(Some(iam_tags(cx.owner, &res.name)))
+                    .path(path_of(cx.owner, region, &res.name))
+                    .set_tags(Some(iam_tags(cx.owner, region, &res.name)))
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &res.name, e))?;
                 Observed {
                     kind: Kind::InstanceProfile,
                     id: name,
-                    tags: cx.owner.tags_for(&res.name).into_iter().collect(),
+                    tags: observed_tags(cx.owner, region, &res.name),
                     facts: Facts::InstanceProfile {
                         arn: out
                             .instance_profile()
@@ -455,6 +602,16 @@ impl ResourceKind for InstanceProfile {
 
     fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
         vec!["role"]
+    }
+
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        res: &Resource,
+        _bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        find_regional_first(world, owner, res)
     }
 
     fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, _w: &World) -> Vec<Attr> {
@@ -525,19 +682,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_paths_carry_the_owner() {
+    fn names_and_paths_carry_the_owner_and_region() {
         let o = Owner::new("efs-shared-storage", "alice");
         assert_eq!(
-            name_of(&o, "ssm-role"),
-            "awslab-efs-shared-storage-alice-ssm-role"
+            iam_name_of(&o, "us-east-1", "ssm-role"),
+            "awslab-efs-shared-storage-alice-us-east-1-ssm-role"
+        );
+        assert_ne!(
+            iam_name_of(&o, "us-east-1", "ssm-role"),
+            iam_name_of(&o, "eu-west-1", "ssm-role")
         );
         let long = Owner::new("efs-shared-storage", &"x".repeat(40));
-        let n = name_of(&long, "ssm-role");
+        let n = iam_name_of(&long, "ap-southeast-2", "ssm-role");
         assert_eq!(n.len(), 64);
-        assert_ne!(n, name_of(&long, "ssm-rolf"));
-        let t = tags_from_path(&path_of(&o, "ssm-role"));
+        assert_ne!(n, iam_name_of(&long, "ap-southeast-1", "ssm-role"));
+        assert_ne!(n, iam_name_of(&long, "ap-southeast-2", "ssm-rolf"));
+        let t = tags_from_path(&path_of(&o, "eu-west-1", "ssm-role"));
         assert!(o.owns(&t));
         assert_eq!(t.get(tags::RESOURCE).map(String::as_str), Some("ssm-role"));
+        assert_eq!(t.get(REGION).map(String::as_str), Some("eu-west-1"));
+        // Made before IAM was scoped to regions: the owner's, in no region.
+        let global = tags_from_path("/awslab/efs-shared-storage/alice/ssm-role/");
+        assert!(o.owns(&global));
+        assert_eq!(global.get(REGION), None);
         assert!(tags_from_path("/service-role/").is_empty());
+        assert!(tags_from_path("/awslab/a/b/c/d/e/").is_empty());
+    }
+
+    #[test]
+    fn an_owners_listing_keeps_its_region_and_the_global_ones() {
+        let o = Owner::new("lab", "env");
+        let l = listing(&Scope::Owned(o.clone()), "eu-west-1").expect("listing");
+        assert!(l.keeps(&path_of(&o, "eu-west-1", "r"), "x"));
+        assert!(!l.keeps(&path_of(&o, "us-east-1", "r"), "x"));
+        assert!(l.keeps("/awslab/lab/env/r/", "x"));
+        assert!(!l.keeps("/awslab/lab/env2/r/", "x"));
+        let all = listing(&Scope::AnyLab, "eu-west-1").expect("listing");
+        assert!(all.keeps(&path_of(&o, "us-east-1", "r"), "x"));
     }
 }

@@ -1,5 +1,7 @@
-//! Key pairs: the private key is written once, mode 0600, under the user's awslab directory,
-//! and never printed.
+//! Key pairs. AWS shows a private key once, when it creates the key pair: awslab saves it under
+//! the user's awslab directory, in a directory of its own per account, region and endpoint
+//! (0700), in a file of its own per key pair (0600, written atomically, never overwritten), and
+//! never prints it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,29 +22,118 @@ pub fn key_name(owner: &Owner, logical: &str) -> String {
     format!("{}-{}-{}", owner.lab, owner.env, logical)
 }
 
-/// Where the private key of a key pair is saved.
-pub fn key_path(dir: &Path, key_name: &str) -> PathBuf {
-    dir.join(format!("{key_name}.pem"))
+/// One path component made of `text`: letters, digits, `.`, `-` and `_` kept, anything else `_`;
+/// never empty, `.` or `..`.
+fn component(text: &str) -> String {
+    let safe: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = safe.trim_matches('_');
+    if safe.chars().any(|c| c.is_ascii_alphanumeric()) {
+        safe.to_owned()
+    } else {
+        "unnamed".to_owned()
+    }
 }
 
-fn write_private_key(path: &Path, material: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+/// Where the private keys of one account, region and endpoint are kept, under `root`:
+/// `<account>/<region>/aws`, or the endpoint's host and port instead of `aws` (an emulator's
+/// key pairs never share a directory with AWS's).
+pub fn key_dir(root: &Path, account: &str, region: &str, endpoint: Option<&str>) -> PathBuf {
+    let place = endpoint.map_or_else(
+        || "aws".to_owned(),
+        |url| {
+            let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+            component(rest.trim_end_matches('/'))
+        },
+    );
+    root.join(component(account))
+        .join(component(region))
+        .join(place)
+}
+
+/// The file of a key pair's private key in its directory: the key name and the key pair's id
+/// (each key pair its own file, so a new key pair never meets an old key's file).
+pub fn key_path(dir: &Path, key_name: &str, key_pair_id: &str) -> PathBuf {
+    if key_pair_id == key_name {
+        dir.join(format!("{}.pem", component(key_name)))
+    } else {
+        dir.join(format!(
+            "{}-{}.pem",
+            component(key_name),
+            component(key_pair_id)
+        ))
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+}
+
+/// What `up` says about a key pair whose private key is not at `path`: why, and the ways back.
+/// `earlier` is where awslab kept keys before they were kept apart by account, region and
+/// endpoint, when a file is there.
+pub fn missing_key(
+    owner: &Owner,
+    logical: &str,
+    key_name: &str,
+    path: &Path,
+    earlier: Option<&Path>,
+) -> String {
+    let (lab, env) = (&owner.lab, &owner.env);
+    let mut text = format!(
+        "no private key of {logical} (key pair `{key_name}`) at {}: AWS shows a private key only when it creates the key pair, and it was not saved here (the run that created it was cut short, or ran on another machine)",
+        path.display()
+    );
+    if let Some(old) = earlier {
+        text.push_str(&format!(
+            "\n  - {} was saved by an earlier awslab, which did not keep accounts, regions and endpoints apart: if it is this key pair's, copy it to {} (mode 600)",
+            old.display(),
+            path.display()
+        ));
+    }
+    text.push_str(&format!(
+        "\n  - to get a new key: `awslab down {lab} --env {env}` deletes the key pair (and the rest of the environment), then `awslab up {lab} --env {env}` makes a new one and saves its key\n  - or import your own public key in its place: `aws ec2 delete-key-pair --key-name {key_name}`, then `aws ec2 import-key-pair --key-name {key_name} --public-key-material fileb://$HOME/.ssh/id_ed25519.pub --tag-specifications 'ResourceType=key-pair,Tags=[{{Key=awslab:lab,Value={lab}}},{{Key=awslab:env,Value={env}}},{{Key=awslab:resource,Value={logical}}},{{Key=Name,Value={logical}}}]'` (instances launched already keep the key they were given)"
+    ));
+    text
+}
+
+/// Creates `dir` and what is missing above it owner-only (0700), and makes `dir` itself 0700.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    let mut f = opts.open(path)?;
-    f.write_all(material.as_bytes())?;
+    #[cfg(not(unix))]
+    builder.create(dir)?;
+    Ok(())
+}
+
+/// Writes a private key to `path`, which must not exist: into a new temporary file (created
+/// exclusively, 0600) in the same directory, synced, then linked to `path` only if nothing is
+/// there (an existing file is never replaced; a reader never sees half a key).
+fn write_private_key(path: &Path, material: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    private_dir(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".awslab-key-").suffix(".tmp");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        builder.permissions(std::fs::Permissions::from_mode(0o600));
     }
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(material.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(path).map_err(|e| e.error)?;
     Ok(())
 }
 
@@ -86,16 +177,9 @@ impl ResourceKind for KeyPair {
     ) -> Result<Observed, AwsError> {
         let name = key_name(cx.owner, &res.name);
         if let Some(o) = existing {
-            let path = key_path(cx.keys_dir, &name);
-            if !path.exists() {
-                // A run cut short after CreateKeyPair, or `up` on another machine: AWS never
-                // shows the private key again, and awslab does not rotate credentials behind
-                // the user's back.
-                cx.wait.note(format!(
-                    "warning: no private key at {} (the run that created the key pair was cut short, or ran on another machine); to get a new one, delete the key pair `{name}` and run up again",
-                    path.display()
-                ));
-            }
+            // Without its private key file (a run cut short after CreateKeyPair, or `up` on
+            // another machine) it is kept all the same: AWS never shows the private key again,
+            // and awslab does not rotate credentials behind the user's back; `up` says so.
             return Ok(o.clone());
         }
         let out = cx
@@ -107,14 +191,25 @@ impl ResourceKind for KeyPair {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:CreateKeyPair", &res.name, e))?;
+        let id = out
+            .key_pair_id()
+            .map_or_else(|| name.clone(), str::to_owned);
         if let Some(material) = out.key_material() {
-            let path = key_path(cx.keys_dir, &name);
+            let path = key_path(cx.keys_dir, &name, &id);
             write_private_key(&path, material).map_err(|e| {
+                let code = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    "KeyFileExists"
+                } else {
+                    "WriteFailed"
+                };
                 AwsError::other(
                     "save private key",
                     &res.name,
-                    "WriteFailed",
-                    format!("{}: {e}", path.display()),
+                    code,
+                    format!(
+                        "{}: {e} (an existing key file is never overwritten)",
+                        path.display()
+                    ),
                 )
             })?;
             cx.wait
@@ -122,9 +217,7 @@ impl ResourceKind for KeyPair {
         }
         Ok(Observed {
             kind: Kind::KeyPair,
-            id: out
-                .key_pair_id()
-                .map_or_else(|| name.clone(), str::to_owned),
+            id,
             tags: cx.owner.tags_for(&res.name).into_iter().collect(),
             facts: Facts::KeyPair { key_name: name },
         })
@@ -159,20 +252,86 @@ impl ResourceKind for KeyPair {
 
 #[cfg(test)]
 mod tests {
-    use super::write_private_key;
+    use std::path::Path;
+
+    use super::{key_dir, key_path, write_private_key};
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
 
     #[cfg(unix)]
     #[test]
-    fn private_key_is_written_owner_only() {
-        use std::os::unix::fs::PermissionsExt;
+    fn private_key_is_written_owner_only_in_an_owner_only_directory() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("keys/k.pem");
+        let path = dir
+            .path()
+            .join("keys/123456789012/us-east-1/aws/k-key-1.pem");
         write_private_key(&path, "-----BEGIN KEY-----\n").expect("write");
-        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode(&path), 0o600);
+        for d in [
+            "keys",
+            "keys/123456789012",
+            "keys/123456789012/us-east-1/aws",
+        ] {
+            assert_eq!(mode(&dir.path().join(d)), 0o700, "{d}");
+        }
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
             "-----BEGIN KEY-----\n"
+        );
+        // Nothing else is left in the directory (the temporary file became the key).
+        let names: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
+            .expect("list")
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn an_existing_key_file_is_never_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.pem");
+        write_private_key(&path, "first").expect("write");
+        let e = write_private_key(&path, "second").expect_err("refused");
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "first");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
+    }
+
+    #[test]
+    fn keys_are_kept_apart_by_account_region_endpoint_and_key_pair() {
+        let root = Path::new("/home/u/.local/share/awslab/keys");
+        let aws = key_dir(root, "123456789012", "us-east-1", None);
+        assert_eq!(aws, root.join("123456789012/us-east-1/aws"));
+        let local = key_dir(
+            root,
+            "123456789012",
+            "us-east-1",
+            Some("http://127.0.0.1:4566/"),
+        );
+        assert_eq!(local, root.join("123456789012/us-east-1/127.0.0.1_4566"));
+        assert_ne!(key_dir(root, "123456789012", "eu-west-1", None), aws);
+        assert_ne!(key_dir(root, "210987654321", "us-east-1", None), aws);
+        // Whatever the endpoint says, the key stays inside its directory.
+        for odd in ["http://../", "..", "http://a/../../b", "/"] {
+            let d = key_dir(root, "..", "../x", Some(odd));
+            assert!(d.starts_with(root), "{d:?}");
+            assert!(
+                d.components()
+                    .all(|c| !matches!(c, std::path::Component::ParentDir)),
+                "{d:?}"
+            );
+        }
+        assert_eq!(
+            key_path(&aws, "vpc-default-lab-key", "key-0abc"),
+            aws.join("vpc-default-lab-key-key-0abc.pem")
+        );
+        assert_eq!(
+            key_path(&aws, "vpc-default-lab-key", "vpc-default-lab-key"),
+            aws.join("vpc-default-lab-key.pem")
         );
     }
 }

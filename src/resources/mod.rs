@@ -35,7 +35,7 @@ use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Ports, Resource};
 
 pub use instance::AmiCache;
-pub use key_pair::{key_name, key_path};
+pub use key_pair::key_name;
 pub use network_acl::NaclEntry;
 pub use route_table::RouteEntry;
 pub use security_group::{SgPeer, SgPermission, rule_text};

@@ -339,11 +339,16 @@ pub fn show(p: &Printer, lab: &Lab) -> String {
     if !lab.params.is_empty() {
         let _ = writeln!(s, "\nparameters (--set NAME=VALUE):");
         for (k, v) in &lab.params {
+            let default = match v.default_from {
+                Some(crate::lab::DefaultFrom::CallerIp) => {
+                    format!("this machine's public address /32, else {}", v.default)
+                }
+                None => v.default.clone(),
+            };
             let _ = writeln!(
                 s,
-                "  {k} = {} (default {}) {}",
+                "  {k} = {} (default {default}) {}",
                 v.value,
-                v.default,
                 p.dim(&v.description)
             );
         }

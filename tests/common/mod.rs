@@ -77,6 +77,19 @@ pub fn env_name(test: &str) -> String {
     format!("t-{test}-{}", std::process::id())
 }
 
+/// Where the tests' `awslab` looks up the caller's public address: nothing listens there, so a
+/// lab parameter that defaults to that address falls back to its `default` at once (this machine
+/// has no internet; the tests that want an address serve one themselves).
+pub const NO_CHECKIP: &str = "http://127.0.0.1:9/";
+
+/// A test lab in `tests/labs`, as the path `awslab` takes.
+pub fn test_lab(name: &str) -> String {
+    root()
+        .join(format!("tests/labs/{name}.toml"))
+        .display()
+        .to_string()
+}
+
 /// `awslab` with the emulator endpoint, test credentials and a private home.
 pub fn awslab(home: &std::path::Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("awslab").expect("binary");
@@ -86,8 +99,10 @@ pub fn awslab(home: &std::path::Path) -> assert_cmd::Command {
         .env("AWS_REGION", "us-east-1")
         .env("AWSLAB_HOME", home)
         .env("CI", "true")
+        .env("AWSLAB_CHECKIP_URL", NO_CHECKIP)
         .env_remove("AWS_PROFILE")
         .env_remove("AWSLAB_ENV")
+        .env_remove("AWSLAB_ALLOWED_ACCOUNTS")
         .current_dir(root());
     cmd
 }
@@ -102,8 +117,10 @@ pub fn awslab_via(home: &std::path::Path, endpoint: &str) -> tokio::process::Com
         .env("AWS_REGION", "us-east-1")
         .env("AWSLAB_HOME", home)
         .env("CI", "true")
+        .env("AWSLAB_CHECKIP_URL", NO_CHECKIP)
         .env_remove("AWS_PROFILE")
         .env_remove("AWSLAB_ENV")
+        .env_remove("AWSLAB_ALLOWED_ACCOUNTS")
         .current_dir(root())
         .kill_on_drop(true);
     cmd
