@@ -401,6 +401,12 @@ async fn push(
 ) -> Result<u8, Error> {
     let loaded = crate::image::load(&image.path, image.reference.as_deref())?;
     let aws = aws::connect(&s.aws).await;
+    crate::guard::check_allowed(
+        &aws,
+        &format!("push to {repository}"),
+        s.allowed_accounts.as_ref(),
+    )
+    .await?;
     let started = Instant::now();
     p.info(&format!(
         "pushing {} ({}; {} layer(s), {} bytes, {}) to {repository}:{tag}",

@@ -238,6 +238,21 @@ pub fn by_alias(
 
 /// Whether awslab may `action` in `account`: by the allow-list when there is one (the alias is
 /// then not read), else by the alias. `Ok(Some(warning))` when only `force` lets it through.
+/// For what writes to an account without tearing anything down (`push`): only the allow-list,
+/// when one is set, decides (it is the only thing awslab acts on).
+pub async fn check_allowed(
+    aws: &Aws,
+    action: &str,
+    allowed: Option<&AllowList>,
+) -> Result<(), crate::error::Error> {
+    let Some(list) = allowed else {
+        return Ok(());
+    };
+    let account = aws.account_id().await?;
+    by_list(list, &account, action)?;
+    Ok(())
+}
+
 pub async fn check(
     aws: &Aws,
     account: &str,

@@ -453,6 +453,27 @@ async fn an_immutable_tag_and_bad_inputs_are_refused_and_change_nothing() {
         "nothing was uploaded, PutImage was not called"
     );
 
+    // An allow-list that does not name this account: the push is refused before any ECR call.
+    let home = tempfile::tempdir().expect("home");
+    let ecr_calls = || {
+        ["DescribeRepositories", "InitiateLayerUpload", "PutImage"]
+            .iter()
+            .map(|a| calls(a))
+            .sum::<u64>()
+    };
+    let before_calls = ecr_calls();
+    let out = common::awslab_via(home.path(), &reg.proxy.url)
+        .env("AWSLAB_ALLOWED_ACCOUNTS", "999999999999")
+        .args(["push", &arg(&site()), "--repository", &repo, "--tag", "v2"])
+        .output()
+        .await
+        .expect("awslab");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not in the allow-list"), "{err}");
+    assert_eq!(ecr_calls(), before_calls, "no ECR call: {err}");
+    assert_eq!(images(&repo).await, before);
+
     // A tampered OCI layout: refused before any call (exit 2), naming the blob.
     let local = image::load(&site(), None).expect("image");
     let layout = tempfile::tempdir().expect("dir");

@@ -158,6 +158,89 @@ async fn scripted_dependency_faults_on_delete() {
     eprintln!("scripted: {total} dependency faults injected");
 }
 
+/// A delete answered "not found" for something AWS still lists (eventual consistency) is not
+/// counted: `down` asks a fresh listing, deletes again, and reports the address deleted only once
+/// it is gone. Before, the first `InvalidAllocationID.NotFound` counted as deleted and the
+/// address stayed allocated (and billed).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_not_found_delete_of_what_is_still_listed_is_asked_again() {
+    let env = common::env_name("notgone");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::cycle_lab();
+    let up = common::awslab(home.path())
+        .args(["--env", &env, "up", &lab, "--yes"])
+        .output()
+        .expect("up");
+    assert!(up.status.success(), "up failed: {}", stderr(&up));
+    // The lab's security groups and subnets answer "not found" twice while still there.
+    let scripts = [
+        (
+            "DeleteSecurityGroup",
+            2,
+            Fault::new(
+                400,
+                "InvalidGroup.NotFound",
+                "The security group does not exist (injected)",
+            ),
+        ),
+        (
+            "DeleteSubnet",
+            2,
+            Fault::new(
+                400,
+                "InvalidSubnetID.NotFound",
+                "The subnet ID does not exist (injected)",
+            ),
+        ),
+        (
+            "ReleaseAddress",
+            2,
+            Fault::new(
+                400,
+                "InvalidAllocationID.NotFound",
+                "The allocation ID does not exist (injected)",
+            ),
+        ),
+    ];
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            scripts: scripts
+                .iter()
+                .map(|(a, n, f)| ((*a).to_owned(), *n, f.clone()))
+                .collect(),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let down =
+        run(common::awslab_via(home.path(), &proxy.url)
+            .args(["--env", &env, "down", &lab, "--yes"]))
+        .await;
+    let err = stderr(&down);
+    assert!(down.status.success(), "down failed: {err}");
+    assert!(
+        err.contains("but AWS still lists it: asking again"),
+        "{err}"
+    );
+    // Nothing of the env is left: every not-found delete was sent again until it took.
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+    for (action, times, _) in &scripts {
+        let (calls, injected) = proxy.counts.action(action);
+        if calls > 0 {
+            assert_eq!(injected, u64::from(*times), "{action}");
+            assert!(
+                calls > injected,
+                "{action} was not sent again: {calls} calls"
+            );
+        }
+    }
+    assert!(
+        proxy.counts.action("DeleteSecurityGroup").0 > 2,
+        "the lab has security groups: {err}"
+    );
+}
+
 /// A dependency that never clears: `down` gives up at the deadline, keeps going with independent
 /// branches, lists what is left and why, and exits 1. A second `down` finishes the job.
 #[tokio::test(flavor = "multi_thread")]
