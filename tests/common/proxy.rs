@@ -533,7 +533,7 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
         e.0 += 1;
         e.1 += u64::from(fault.is_some());
     }
-    if state.faults.record.iter().any(|a| *a == call.action)
+    if state.faults.record.contains(&call.action)
         && let Ok(mut r) = state.counts.recorded.lock()
     {
         r.push((
