@@ -56,6 +56,23 @@ impl Owner {
         }
     }
 
+    /// A short code of the owner: the first 10 hex digits of SHA-256 over the lab id and the
+    /// env as written. Names built from lab and env alone are ambiguous (lab `a-b` env `c` and
+    /// lab `a` env `b-c`; `Alice` and `alice` where a service lowercases): the code keeps every
+    /// owner's names apart.
+    pub fn code(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.lab.as_bytes());
+        h.update([0]);
+        h.update(self.env.as_bytes());
+        h.finalize()
+            .iter()
+            .take(5)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The idempotency token of one create: the same for every attempt of this run (a lost
     /// answer retried by the SDK cannot create twice), different in the next run.
     pub fn client_token(&self, logical: &str) -> String {

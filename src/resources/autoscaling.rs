@@ -34,6 +34,11 @@ fn policy_name(owner: &Owner, logical: &str) -> String {
     name_of(owner, logical)
 }
 
+/// A group on its way out (`Delete in progress`).
+fn deleting(g: &Observed) -> bool {
+    matches!(&g.facts, Facts::AutoScalingGroup { status: Some(s), .. } if s.starts_with("Delete"))
+}
+
 fn wrong(res: &Resource, what: &str) -> AwsError {
     AwsError::other("apply", &res.name, "WrongKind", format!("not a {what}"))
 }
@@ -291,10 +296,7 @@ impl ResourceKind for AutoScalingGroup {
                 .collect(),
             Scope::Region => groups(aws, &[]).await?,
         };
-        let found: Vec<Observed> = found
-            .into_iter()
-            .filter(|g| !matches!(&g.facts, Facts::AutoScalingGroup { status: Some(s), .. } if s.starts_with("Delete")))
-            .collect();
+        let found: Vec<Observed> = found.into_iter().filter(|g| !deleting(g)).collect();
         let policies = policies(aws, &found).await?;
         Ok(found.into_iter().chain(policies).collect())
     }
@@ -417,9 +419,40 @@ impl ResourceKind for AutoScalingGroup {
                     .await;
                 match created {
                     Ok(_) => {}
-                    // Created by an earlier call whose answer was lost: carry on with it.
                     Err(e) if e.code == "AlreadyExists" => {
-                        cx.wait.note(format!("{name} exists already, adopting it"));
+                        let group = Self::describe(cx.aws, &name).await?;
+                        match group {
+                            // A `down` cut short left it deleting: wait it out, then create.
+                            Some(g) if deleting(&g) => {
+                                cx.wait
+                                    .until(&res.name, "deleted", DELETED, || async {
+                                        Ok(match Self::describe(cx.aws, &name).await? {
+                                            Some(_) => Poll::Waiting("deleting".to_owned()),
+                                            None => Poll::Done,
+                                        })
+                                    })
+                                    .await?;
+                                cx.aws
+                                    .known("autoscaling:CreateAutoScalingGroup", &res.name, || {
+                                        req.clone().send()
+                                    })
+                                    .await?;
+                            }
+                            // Created by an earlier call whose answer was lost: carry on with it.
+                            Some(g) if cx.owner.owns(&g.tags) => {
+                                cx.wait.note(format!("{name} exists already, adopting it"));
+                            }
+                            _ => {
+                                return Err(AwsError::other(
+                                    "autoscaling:CreateAutoScalingGroup",
+                                    &res.name,
+                                    "NotOurs",
+                                    format!(
+                                        "an Auto Scaling group named {name} exists and is not this env's"
+                                    ),
+                                ));
+                            }
+                        }
                     }
                     Err(e) => return Err(e),
                 }

@@ -1,9 +1,9 @@
 //! IAM roles and instance profiles. IAM is global, a lab environment regional: awslab's own
 //! belong to the region whose `up` made them. IAM cannot filter listings by tag, so they live
 //! under the path `/awslab/<lab>/<env>/<region>/<name>/` and are named
-//! `awslab-<lab>-<env>-<region>-<name>` (names are unique in the account), found with one
-//! listing by path prefix; the tags are set too, for the console. Those made before IAM was
-//! scoped to regions (`/awslab/<lab>/<env>/<name>/`, "global") belong to the env in every
+//! `awslab-<lab>-<env>-<code>-<region>-<name>` (names are unique in the account), found with
+//! one listing by path prefix; the tags are set too, for the console. Those under the path
+//! without a region (`/awslab/<lab>/<env>/<name>/`, "global") belong to the env in every
 //! region. A hand-built role or profile is found by its name.
 
 use std::collections::BTreeSet;
@@ -43,17 +43,25 @@ fn bounded(full: String) -> String {
 }
 
 /// A name unique in the region, at most 64 characters (for regional kinds that take the
-/// owner's name: launch templates, Auto Scaling groups).
+/// owner's name: launch templates, Auto Scaling groups, EFS creation tokens). The owner's
+/// [`Owner::code`] keeps owners apart whose lab and env read alike.
 pub fn name_of(owner: &Owner, logical: &str) -> String {
-    bounded(format!("awslab-{}-{}-{logical}", owner.lab, owner.env))
+    bounded(format!(
+        "awslab-{}-{}-{}-{logical}",
+        owner.lab,
+        owner.env,
+        owner.code()
+    ))
 }
 
 /// The name of an owner's IAM resource made in `region`: unique in the account, at most 64
 /// characters.
 pub fn iam_name_of(owner: &Owner, region: &str, logical: &str) -> String {
     bounded(format!(
-        "awslab-{}-{}-{region}-{logical}",
-        owner.lab, owner.env
+        "awslab-{}-{}-{}-{region}-{logical}",
+        owner.lab,
+        owner.env,
+        owner.code()
     ))
 }
 
@@ -88,7 +96,7 @@ pub fn region_of(o: &Observed) -> Option<&str> {
     o.tags.get(REGION).map(String::as_str)
 }
 
-/// An IAM resource of awslab's made before IAM was scoped to regions: the env's in every region.
+/// An IAM resource of awslab's under a path without a region: the env's in every region.
 pub fn is_global(o: &Observed) -> bool {
     matches!(o.kind, Kind::IamRole | Kind::InstanceProfile)
         && o.tags.contains_key(tags::LAB)
@@ -686,7 +694,19 @@ mod tests {
         let o = Owner::new("efs-shared-storage", "alice");
         assert_eq!(
             iam_name_of(&o, "us-east-1", "ssm-role"),
-            "awslab-efs-shared-storage-alice-us-east-1-ssm-role"
+            format!(
+                "awslab-efs-shared-storage-alice-{}-us-east-1-ssm-role",
+                o.code()
+            )
+        );
+        // Lab and env that read alike joined by `-` still get names of their own.
+        assert_ne!(
+            name_of(&Owner::new("a-b", "c"), "web"),
+            name_of(&Owner::new("a", "b-c"), "web")
+        );
+        assert_ne!(
+            name_of(&Owner::new("lab", "Alice"), "web"),
+            name_of(&Owner::new("lab", "alice"), "web")
         );
         assert_ne!(
             iam_name_of(&o, "us-east-1", "ssm-role"),
@@ -701,7 +721,7 @@ mod tests {
         assert!(o.owns(&t));
         assert_eq!(t.get(tags::RESOURCE).map(String::as_str), Some("ssm-role"));
         assert_eq!(t.get(REGION).map(String::as_str), Some("eu-west-1"));
-        // Made before IAM was scoped to regions: the owner's, in no region.
+        // A path without a region: the owner's, in no region.
         let global = tags_from_path("/awslab/efs-shared-storage/alice/ssm-role/");
         assert!(o.owns(&global));
         assert_eq!(global.get(REGION), None);

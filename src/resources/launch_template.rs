@@ -230,12 +230,19 @@ impl ResourceKind for LaunchTemplate {
                             .map_err(|e| {
                                 AwsError::from_sdk("ec2:DescribeLaunchTemplates", &name, e)
                             })?;
-                        let id = found
-                            .launch_templates()
-                            .first()
-                            .and_then(|t| t.launch_template_id())
-                            .ok_or(e)?
-                            .to_owned();
+                        let template = found.launch_templates().first().ok_or(e)?;
+                        // The name carries the owner's code; still, only this owner's is taken.
+                        if !cx.owner.owns(&from_ec2(template.tags())) {
+                            return Err(AwsError::other(
+                                "ec2:CreateLaunchTemplate",
+                                &res.name,
+                                "NotOurs",
+                                format!(
+                                    "a launch template named {name} exists and is not this env's"
+                                ),
+                            ));
+                        }
+                        let id = template.launch_template_id().unwrap_or_default().to_owned();
                         return Self::describe(cx.aws, &id).await?.ok_or_else(|| {
                             AwsError::other(
                                 "ec2:DescribeLaunchTemplates",
