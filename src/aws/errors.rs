@@ -1,7 +1,9 @@
-//! AWS errors, classified in one place: already gone, dependency (wait and retry), throttled
-//! (retry), unreachable / credentials (exit 3), a setting that is not set, fatal. Classification is
-//! by error code; the one exception, Auto Scaling's `ValidationError` for a group that does not
-//! exist, is in [`crate::resources::autoscaling`].
+//! AWS errors, classified in one place: not found (gone, or not visible yet: see
+//! [`crate::aws::known`]), dependency (wait and retry), throttled (retry), unreachable /
+//! credentials (exit 3), a setting that is not set, fatal. Classification is by error code
+//! ([`classify`]); [`classify_answer`] reads the message too where a code says too little (IAM
+//! instance profiles EC2 does not see yet, Auto Scaling's `ValidationError` for a group that
+//! does not exist, a managed policy that does not exist).
 
 use std::error::Error as StdError;
 use std::fmt::Debug;
@@ -174,6 +176,10 @@ fn source_chain(err: &dyn StdError) -> String {
 /// refusing an instance profile IAM has not propagated to it yet, and Auto Scaling's
 /// `ValidationError` for a group or instance profile it does not know.
 pub fn classify_answer(code: &str, message: &str) -> ErrorClass {
+    // A reference the lab or the user gave, not an id awslab made: not found is an answer.
+    if code == "NoSuchEntity" && message.contains("Policy") {
+        return ErrorClass::Fatal;
+    }
     let not_visible = match code {
         "InvalidParameterValue" => {
             message.contains("Invalid IAM Instance Profile")
@@ -243,7 +249,12 @@ pub fn classify(code: &str) -> ErrorClass {
         | "ServerSideEncryptionConfigurationNotFoundError"
         | "OwnershipControlsNotFoundError"
         | "InvalidPermission.NotFound"
-        | "InvalidRoute.NotFound" => ErrorClass::Unset,
+        | "InvalidRoute.NotFound"
+        | "InvalidNetworkAclEntry.NotFound" => ErrorClass::Unset,
+        // An image the lab names (or an SSM parameter resolved to): awslab never makes one.
+        "InvalidAMIID.NotFound" | "InvalidAMIID.Malformed" | "InvalidAMIID.Unavailable" => {
+            ErrorClass::Fatal
+        }
         "NatGatewayNotFound"
         | "InvalidNatGatewayID.NotFound"
         | "NoSuchEntity"
@@ -303,6 +314,22 @@ mod tests {
         assert_eq!(
             classify_answer("ValidationError", "Max bound, 4, must be >= 2"),
             ErrorClass::Fatal
+        );
+        // What the lab names and awslab never makes: not found is final.
+        assert_eq!(classify("InvalidAMIID.NotFound"), ErrorClass::Fatal);
+        assert_eq!(
+            classify_answer(
+                "NoSuchEntity",
+                "Policy arn:aws:iam::aws:policy/Typo does not exist or is not attachable."
+            ),
+            ErrorClass::Fatal
+        );
+        assert_eq!(
+            classify_answer(
+                "NoSuchEntity",
+                "The role with name awslab-x cannot be found."
+            ),
+            ErrorClass::Gone
         );
         // A setting that is not set is an answer about an existing resource, never "gone".
         assert_eq!(classify("NoSuchBucketPolicy"), ErrorClass::Unset);
