@@ -80,6 +80,7 @@ async fn file_systems(
                     encrypted: fs.encrypted().unwrap_or(false),
                     performance_mode: fs.performance_mode().as_str().to_owned(),
                     transition_to_ia: None,
+                    created: created_at(Some(fs.creation_time())),
                 },
             });
             continue;
@@ -111,6 +112,7 @@ async fn file_systems(
                 encrypted: fs.encrypted().unwrap_or(false),
                 performance_mode: fs.performance_mode().as_str().to_owned(),
                 transition_to_ia,
+                created: created_at(Some(fs.creation_time())),
             },
         });
     }
@@ -179,6 +181,7 @@ impl FileSystem {
                 encrypted: true,
                 performance_mode: String::new(),
                 transition_to_ia: None,
+                created: Some(std::time::SystemTime::now()),
             },
         };
         self.apply(cx, res, Some(&existing)).await
@@ -311,6 +314,8 @@ impl ResourceKind for FileSystem {
                         encrypted: out.encrypted().unwrap_or(*encrypted),
                         performance_mode: out.performance_mode().as_str().to_owned(),
                         transition_to_ia: None,
+                        created: created_at(Some(out.creation_time()))
+                            .or_else(|| Some(std::time::SystemTime::now())),
                     },
                 }
             }
@@ -428,10 +433,14 @@ impl MountTarget {
     /// The mount targets of one file system, with their security groups; AZ and VPC from the
     /// subnet when it is known.
     async fn of(aws: &Aws, fs: &Observed) -> Result<Vec<Observed>, AwsError> {
-        // The listing says nothing of age: a file system's mount targets are asked about as
-        // new ones are (they are made with it).
+        // Mount targets are no older than their file system: not found is "not visible yet"
+        // only while the file system is new.
+        let created = match &fs.facts {
+            Facts::FileSystem { created, .. } => *created,
+            _ => None,
+        };
         let out = aws
-            .follow_up(Some(std::time::SystemTime::now()), || async {
+            .follow_up(created, || async {
                 aws.efs
                     .describe_mount_targets()
                     .file_system_id(&fs.id)
@@ -450,8 +459,12 @@ impl MountTarget {
                 continue;
             }
             let id = m.mount_target_id().to_owned();
+            // One being made may be new to this call; one already listed as available is not.
+            let fresh = (state == "creating")
+                .then(std::time::SystemTime::now)
+                .or(created);
             let groups = aws
-                .follow_up(Some(std::time::SystemTime::now()), || async {
+                .follow_up(fresh, || async {
                     aws.efs
                         .describe_mount_target_security_groups()
                         .mount_target_id(&id)

@@ -264,6 +264,10 @@ pub enum Facts {
         encrypted: bool,
         performance_mode: String,
         transition_to_ia: Option<String>,
+        /// When it was made (its mount targets are no older): how long a not-found answer
+        /// about it may mean "not visible yet".
+        #[serde(skip)]
+        created: Option<std::time::SystemTime>,
     },
     MountTarget {
         file_system_id: String,
@@ -620,7 +624,9 @@ pub trait ResourceKind: Sync {
         Ok(())
     }
 
-    /// Deletes the resource, draining and waiting as AWS needs. "Already gone" is success.
+    /// Deletes the resource, draining and waiting as AWS needs. A not-found answer is returned
+    /// as the error it is: the engine asks a listing whether the resource is gone or not visible
+    /// to this call yet ([`crate::engine::destroy`]).
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError>;
 
     /// How long `delete` keeps retrying dependency errors (lingering network interfaces of ALB,
