@@ -2,6 +2,7 @@
 //! cross-references, then delete each resource once what blocks it is gone. Independent branches
 //! go on when one fails; the outcome lists what is left and why.
 
+use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 
@@ -160,12 +161,21 @@ pub async fn destroy_set(
             progress: &quiet,
         },
     };
-    let mut prep_failed: BTreeMap<String, AwsError> = BTreeMap::new();
-    for o in &doomed {
-        if let Err(e) = resources::kind(o.kind).prepare_delete(&prep_cx, o).await {
-            prep_failed.insert(o.id.clone(), e);
-        }
-    }
+    // Preparations are independent of each other: run side by side, so that one asking
+    // again about something not visible yet holds up no other.
+    let prep_cx = &prep_cx;
+    let mut prep_failed: BTreeMap<String, AwsError> = futures::stream::iter(&doomed)
+        .map(|o| async move {
+            resources::kind(o.kind)
+                .prepare_delete(prep_cx, o)
+                .await
+                .err()
+                .map(|e| (o.id.clone(), e))
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .filter_map(|failed| async move { failed })
+        .collect()
+        .await;
     let results = schedule::run(deps, opts.concurrency, |id| {
         let obs = doomed.iter().find(|o| o.id == id).cloned();
         let prep = prep_failed.remove(&id);

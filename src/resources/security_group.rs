@@ -420,7 +420,8 @@ impl ResourceKind for SecurityGroup {
                 .cloned()
                 .collect()
         };
-        // Before any delete: a group gone already, or rules another teardown revoked, are fine.
+        // Before any delete: rules another teardown revoked are fine; a group not found is
+        // asked about again up to the visibility bound (it may be new), then it is gone.
         let revoked = async {
             Self::revoke(cx.aws, &obs.id, false, &refs(ingress), &obs.id).await?;
             Self::revoke(cx.aws, &obs.id, true, &refs(egress), &obs.id).await
