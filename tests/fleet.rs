@@ -616,7 +616,11 @@ async fn extending_the_ttl_covers_the_group_and_its_instances() {
             .all(|(_, s)| s.as_deref() == Some(extended.as_str())),
         "{stamps:?} (want {extended})"
     );
-    let (expires, _) = status_row(home.path(), region, &env);
+    let (expires, row) = status_row(home.path(), region, &env);
+    assert_eq!(
+        expires, extended,
+        "the env expires at the extended time: {row:#}"
+    );
 
     // A stamp written by hand that is not a time.
     let vpcs = ec2
@@ -746,13 +750,14 @@ async fn iam_belongs_to_the_region_that_made_it() {
     for region in [a, b] {
         let here = |list: &[(String, String)]| {
             list.iter()
-                .filter(|(name, path)| name.contains(region) && path.contains(region))
+                .filter(|(_, path)| path.contains(&format!("/{region}/")))
                 .count()
         };
         assert_eq!(here(&roles), 1, "{roles:?}");
         assert_eq!(here(&profiles), 1, "{profiles:?}");
     }
     assert!(roles.iter().all(|(n, _)| n.len() <= 64));
+    assert_ne!(roles[0].0, roles[1].0, "{roles:?}");
     // Each region's environment counts its own IAM: VPC, role and profile.
     let listed = common::json(
         &in_region(home.path(), b)

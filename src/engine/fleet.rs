@@ -251,7 +251,7 @@ pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
 /// running instances through EC2. Mount targets, listeners and scaling policies are found
 /// through their parents.
 pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Result<(), AwsError> {
-    let mut ec2_ids: Vec<String> = items
+    let ec2_ids: Vec<String> = items
         .iter()
         .filter(|o| {
             !matches!(
@@ -275,25 +275,49 @@ pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Res
         })
         .map(|o| o.id.clone())
         .collect();
-    // A group's instances keep the tags they launched with: those running get the stamp too.
-    for group in items.iter().filter(|o| o.kind == Kind::AutoScalingGroup) {
-        ec2_ids.extend(autoscaling::running_instances(aws, group).await?);
-    }
+    let ec2_tag = || {
+        aws_sdk_ec2::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
+    let tag_ec2 = |ids: Vec<String>| {
+        aws.ec2
+            .create_tags()
+            .set_resources(Some(ids))
+            .tags(ec2_tag())
+            .send()
+    };
     for chunk in ec2_ids.chunks(1000) {
         let what = format!("{} resources ({}, ...)", chunk.len(), chunk[0]);
-        aws.known("ec2:CreateTags", &what, || {
-            aws.ec2
-                .create_tags()
-                .set_resources(Some(chunk.to_vec()))
-                .tags(
-                    aws_sdk_ec2::types::Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build(),
-                )
-                .send()
-        })
-        .await?;
+        aws.known("ec2:CreateTags", &what, || tag_ec2(chunk.to_vec()))
+            .await?;
+    }
+    // A group's instances keep the tags they launched with: those running get the stamp too.
+    // The group replaces instances on its own, so one gone since the listing is skipped.
+    let mut members = Vec::new();
+    for group in items.iter().filter(|o| o.kind == Kind::AutoScalingGroup) {
+        members.extend(autoscaling::running_instances(aws, group).await?);
+    }
+    for chunk in members.chunks(1000) {
+        let what = format!("{} instances ({}, ...)", chunk.len(), chunk[0]);
+        match tag_ec2(chunk.to_vec()).await {
+            Ok(_) => {}
+            Err(e) => {
+                let e = AwsError::from_sdk("ec2:CreateTags", &what, e);
+                if !e.is_gone() {
+                    return Err(e);
+                }
+                for id in chunk {
+                    if let Err(e) = tag_ec2(vec![id.clone()]).await {
+                        let e = AwsError::from_sdk("ec2:CreateTags", id, e);
+                        if !e.is_gone() {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
     }
     for o in items {
         match o.kind {
