@@ -74,8 +74,8 @@ pub fn key_path(dir: &Path, key_name: &str, key_pair_id: &str) -> PathBuf {
 }
 
 /// What `up` says about a key pair whose private key is not at `path`: why, and the ways back.
-/// `earlier` is where awslab kept keys before they were kept apart by account, region and
-/// endpoint, when a file is there.
+/// `earlier` is the flat `keys/<lab>-<env>-<key>.pem` layout (not kept apart by account,
+/// region and endpoint), when a file is there.
 pub fn missing_key(
     owner: &Owner,
     logical: &str,
@@ -120,8 +120,9 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 /// Writes a private key to `path`, which must not exist: into a new temporary file (created
 /// exclusively, 0600) in the same directory, synced, then linked to `path` only if nothing is
 /// there (an existing file is never replaced; a reader never sees half a key).
-fn write_private_key(path: &Path, material: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+/// A private key file made ready in `dir` (0700) before the key pair is created, so that a
+/// key AWS shows only once always has somewhere to go: owner-only, not yet under its name.
+fn key_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     private_dir(dir)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".awslab-key-").suffix(".tmp");
@@ -130,11 +131,50 @@ fn write_private_key(path: &Path, material: &str) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o600));
     }
-    let mut tmp = builder.tempfile_in(dir)?;
+    builder.tempfile_in(dir)
+}
+
+/// Writes `material` into the prepared file and gives it the name `path`, never over an
+/// existing file: when `path` is taken, the first free `<stem>-2.pem`, `-3`, ... instead.
+/// Returns the path the key was saved to.
+fn save_private_key(
+    tmp: tempfile::NamedTempFile,
+    path: &Path,
+    material: &str,
+) -> std::io::Result<PathBuf> {
+    let mut tmp = tmp;
     tmp.write_all(material.as_bytes())?;
     tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path).map_err(|e| e.error)?;
-    Ok(())
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut target = path.to_path_buf();
+    for n in 2..=100 {
+        match tmp.persist_noclobber(&target) {
+            Ok(_) => return Ok(target),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                tmp = e.file;
+                target = path.with_file_name(format!("{stem}-{n}.pem"));
+            }
+            Err(e) => {
+                // The key is still in the temporary file: keep it rather than lose it.
+                let kept = e.file.into_temp_path().keep().map_err(|k| k.error)?;
+                return Err(std::io::Error::new(
+                    e.error.kind(),
+                    format!("{} (the key is kept in {})", e.error, kept.display()),
+                ));
+            }
+        }
+    }
+    let kept = tmp.into_temp_path().keep().map_err(|k| k.error)?;
+    Ok(kept)
+}
+
+#[cfg(test)]
+fn write_private_key(path: &Path, material: &str) -> std::io::Result<PathBuf> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    save_private_key(key_file_in(dir)?, path, material)
 }
 
 #[async_trait]
@@ -182,6 +222,15 @@ impl ResourceKind for KeyPair {
             // and awslab does not rotate credentials behind the user's back; `up` says so.
             return Ok(o.clone());
         }
+        // Somewhere to put the private key before AWS makes it (it is shown only once).
+        let key_file = key_file_in(cx.keys_dir).map_err(|e| {
+            AwsError::other(
+                "save private key",
+                &res.name,
+                "WriteFailed",
+                format!("{}: {e}", cx.keys_dir.display()),
+            )
+        })?;
         let out = cx
             .aws
             .ec2
@@ -196,24 +245,24 @@ impl ResourceKind for KeyPair {
             .map_or_else(|| name.clone(), str::to_owned);
         if let Some(material) = out.key_material() {
             let path = key_path(cx.keys_dir, &name, &id);
-            write_private_key(&path, material).map_err(|e| {
-                let code = if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    "KeyFileExists"
-                } else {
-                    "WriteFailed"
-                };
+            let saved = save_private_key(key_file, &path, material).map_err(|e| {
                 AwsError::other(
                     "save private key",
                     &res.name,
-                    code,
-                    format!(
-                        "{}: {e} (an existing key file is never overwritten)",
-                        path.display()
-                    ),
+                    "WriteFailed",
+                    format!("{}: {e}", path.display()),
                 )
             })?;
-            cx.wait
-                .note(format!("private key saved to {}", path.display()));
+            if saved == path {
+                cx.wait
+                    .note(format!("private key saved to {}", saved.display()));
+            } else {
+                cx.wait.note(format!(
+                    "private key saved to {} ({} exists and is never overwritten)",
+                    saved.display(),
+                    path.display()
+                ));
+            }
         }
         Ok(Observed {
             kind: Kind::KeyPair,
@@ -291,14 +340,15 @@ mod tests {
     }
 
     #[test]
-    fn an_existing_key_file_is_never_overwritten() {
+    fn an_existing_key_file_is_never_overwritten_and_the_new_key_is_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("k.pem");
-        write_private_key(&path, "first").expect("write");
-        let e = write_private_key(&path, "second").expect_err("refused");
-        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(write_private_key(&path, "first").expect("write"), path);
+        let second = write_private_key(&path, "second").expect("kept");
+        assert_eq!(second, dir.path().join("k-2.pem"));
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "first");
-        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
+        assert_eq!(std::fs::read_to_string(&second).expect("read"), "second");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 2);
     }
 
     #[test]
