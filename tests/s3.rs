@@ -767,3 +767,50 @@ async fn a_bucket_whose_policy_denies_awslab_is_reported_left() {
     ok(&cmd(home.path(), region, &env, &["down", &lab, "--yes"]));
     assert!(!bucket_exists(&client, &name).await);
 }
+
+/// Buckets named without an owner code (`<name>-<env>-<account>`) are the env's only by their
+/// tags: `down` deletes the one tagged for it, and leaves an untagged one of that shape and one
+/// tagged for another lab of the same env.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_named_by_env_alone_is_found_by_its_tags() {
+    let region = "eu-west-3";
+    let env = common::env_name("s3plain");
+    let home = tempfile::tempdir().expect("home");
+    let client = s3(region).await;
+    let account = account(region).await;
+    let lab = basic();
+    let plain = |logical: &str| format!("{logical}-{}-{account}", env.to_ascii_lowercase());
+    let (mine, untagged, others) = (plain("site"), plain("notes"), plain("data"));
+    for b in [&mine, &untagged, &others] {
+        create(&client, region, b).await;
+    }
+    set_tags(
+        &client,
+        &mine,
+        &[
+            ("awslab:lab", "bucket-basic"),
+            ("awslab:env", &env),
+            ("awslab:resource", "site"),
+        ],
+    )
+    .await;
+    set_tags(
+        &client,
+        &others,
+        &[("awslab:lab", "bucket-other"), ("awslab:env", &env)],
+    )
+    .await;
+    let down = cmd(home.path(), region, &env, &["down", &lab, "--yes"]);
+    ok(&down);
+    assert!(!bucket_exists(&client, &mine).await, "{}", stderr(&down));
+    assert!(bucket_exists(&client, &untagged).await);
+    assert!(bucket_exists(&client, &others).await);
+    for b in [&untagged, &others] {
+        client
+            .delete_bucket()
+            .bucket(b)
+            .send()
+            .await
+            .expect("clean up");
+    }
+}

@@ -60,15 +60,7 @@ fn ends_in_account(name: &str) -> bool {
 /// The owner's code in its bucket names: the first 10 hex digits of SHA-256 over the lab id and
 /// the env as written (`Alice` and `alice`, `a_b` and `a-b` are different owners).
 pub fn owner_code(owner: &Owner) -> String {
-    let mut h = sha2::Sha256::new();
-    h.update(owner.lab.as_bytes());
-    h.update([0]);
-    h.update(owner.env.as_bytes());
-    h.finalize()
-        .iter()
-        .take(CODE_LEN / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    owner.code()
 }
 
 /// The name of an owner's bucket: `<logical>-<owner code>-<account>`, at most 63 characters
@@ -92,6 +84,18 @@ pub fn is_owners(bucket: &str, owner: &Owner) -> bool {
         return false;
     };
     head.strip_suffix(&owner_code(owner))
+        .and_then(|logical| logical.strip_suffix('-'))
+        .is_some_and(|logical| !logical.is_empty())
+}
+
+/// Whether `bucket` has the shape of the names without an owner code (`<logical>-<env,
+/// lowercased, `_` as `-`>-<account>`), which several owners may share: only its tags can say
+/// whose it is.
+pub fn is_plain_env_name(bucket: &str, owner: &Owner) -> bool {
+    let Some((head, _)) = bucket.rsplit_once('-').filter(|_| ends_in_account(bucket)) else {
+        return false;
+    };
+    head.strip_suffix(&clean(&owner.env))
         .and_then(|logical| logical.strip_suffix('-'))
         .is_some_and(|logical| !logical.is_empty())
 }
@@ -592,7 +596,11 @@ async fn discover_one(
     name: &str,
     created: Option<SystemTime>,
 ) -> Result<Vec<Observed>, AwsError> {
-    let by_name = matches!(scope, Scope::Owned(_) | Scope::Named(_));
+    let by_name = match scope {
+        Scope::Owned(owner) => is_owners(name, owner),
+        Scope::Named(_) => true,
+        _ => false,
+    };
     // Not visible yet right after its creation, or deleted since the listing.
     let t = match aws.follow_up(created, || tags_of(aws, name)).await {
         Ok(Some(t)) => t,
@@ -610,7 +618,7 @@ async fn discover_one(
     let wanted = match scope {
         // Tagged for the owner, or awslab's name without awslab's tags (a run killed before
         // it tagged the bucket, or one made by hand under that name).
-        Scope::Owned(owner) => owner.owns(&t) || !t.contains_key(tags::LAB),
+        Scope::Owned(owner) => owner.owns(&t) || (by_name && !t.contains_key(tags::LAB)),
         Scope::AnyLab => t.contains_key(tags::LAB),
         // Hand-built ones (awslab's own are found with `Owned`).
         Scope::Named(_) => !t.contains_key(tags::LAB),
@@ -669,9 +677,10 @@ impl ResourceKind for Bucket {
                 .collect(),
             // Only the owner's: another env's buckets are never read (nor waited for while
             // they are being deleted).
+            // Also names without an owner code, if tagged for the owner.
             Scope::Owned(owner) => names
                 .into_iter()
-                .filter(|(n, _)| is_owners(n, owner))
+                .filter(|(n, _)| is_owners(n, owner) || is_plain_env_name(n, owner))
                 .collect(),
             // awslab's names end in an account id (no STS call needed); the tags decide.
             Scope::AnyLab => names
@@ -1026,6 +1035,9 @@ impl ResourceKind for Bucket {
 /// Deletes every object version and delete marker (1000 per call).
 async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<(), AwsError> {
     let mut deleted = 0usize;
+    // S3 lists versions consistently: a listing that names only what was just deleted means
+    // the deletes do not take, and asking again would never end.
+    let mut previous: Vec<(String, Option<String>)> = Vec::new();
     loop {
         let out = aws
             .s3
@@ -1062,6 +1074,22 @@ async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<(), AwsErro
         if ids.is_empty() {
             return Ok(());
         }
+        let listed: Vec<(String, Option<String>)> = ids
+            .iter()
+            .map(|i| (i.key().to_owned(), i.version_id().map(str::to_owned)))
+            .collect();
+        if listed == previous {
+            return Err(AwsError::other(
+                "s3:DeleteObjects",
+                bucket,
+                "NotDeleted",
+                format!(
+                    "S3 still lists {} object versions after deleting them (object lock or a legal hold?)",
+                    listed.len()
+                ),
+            ));
+        }
+        previous = listed;
         let count = ids.len();
         for chunk in ids.chunks(1000) {
             let delete = Delete::builder()
