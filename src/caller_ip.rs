@@ -142,6 +142,13 @@ impl Given {
     pub fn is_warning(&self) -> bool {
         matches!(self, Given::Default { .. })
     }
+
+    /// The parameter given a value.
+    pub fn name(&self) -> &str {
+        match self {
+            Given::Found { name, .. } | Given::Default { name, .. } => name,
+        }
+    }
 }
 
 impl fmt::Display for Given {

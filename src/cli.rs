@@ -61,7 +61,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub stats: bool,
     /// Longest one wait or dependency retry may last before it counts as failed
-    /// (e.g. `90s`, `5m`; default 15m, shorter for kinds that clear sooner).
+    /// (e.g. `90s`, `5m`; default 15m, shorter for kinds that clear sooner). Also caps how long
+    /// a just-made resource AWS does not show yet is asked about again (default 2m).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// Multiplies the durations awslab expects of AWS (poll pacing, backoff): for a model of AWS
@@ -378,7 +379,20 @@ impl Cli {
             verbose: g.verbose,
             stats: g.stats || g.verbose > 0,
             timeout: g.timeout,
-            allowed_accounts: crate::guard::allow_list()?,
+            // Read by the commands that act on an account; a broken config file stops only
+            // those, not `list`, `validate` or `cost`.
+            allowed_accounts: if matches!(
+                self.command,
+                Cmd::Up { .. }
+                    | Cmd::Check { .. }
+                    | Cmd::Down { .. }
+                    | Cmd::Push { .. }
+                    | Cmd::Sweep { .. }
+            ) {
+                crate::guard::allow_list()?
+            } else {
+                None
+            },
         };
         if settings.format == Format::Junit && !matches!(self.command, Cmd::Check { .. }) {
             return Err(Error::usage(

@@ -65,6 +65,7 @@ async fn load_on_aws(
     p: &Printer,
     arg: &str,
     sets: &BTreeMap<String, String>,
+    grading: bool,
 ) -> Result<Lab, Error> {
     let lab = load(p, arg, sets)?;
     let Some((resolved, given)) = crate::caller_ip::resolve(&lab, sets).await else {
@@ -75,6 +76,12 @@ async fn load_on_aws(
             p.warn(&g.to_string());
         } else {
             p.info(&g.to_string());
+        }
+        if grading {
+            p.info(&format!(
+                "grading a setup made from another machine? its address is the one to expect: --set {}=THEIR.ADDRESS/32",
+                g.name()
+            ));
         }
     }
     if resolved == *sets {
@@ -90,7 +97,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
         Command::Show { lab, sets } => show(s, p, &lab, &sets).await,
         Command::Validate { labs } => Ok(validate(p, &labs)),
         Command::Plan { lab, stage, sets } => {
-            let lab = load_on_aws(p, &lab, &sets).await?;
+            let lab = load_on_aws(p, &lab, &sets, false).await?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
             let plan = engine::plan::plan(&aws, &lab, stage, &owner(s, &lab)).await?;
@@ -109,7 +116,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             force,
             ttl,
         } => {
-            let lab = load_on_aws(p, &lab, &sets).await?;
+            let lab = load_on_aws(p, &lab, &sets, false).await?;
             up(s, p, &lab, stage, yes, force, ttl).await
         }
         Command::Check {
@@ -120,7 +127,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             live,
             names,
         } => {
-            let lab = load_on_aws(p, &lab, &sets).await?;
+            let lab = load_on_aws(p, &lab, &sets, true).await?;
             let aws = aws::connect(&s.aws).await;
             let started = Instant::now();
             let live = match (live, aws.is_emulator()) {
@@ -128,6 +135,15 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                 (true, true) => check::Live::Emulator,
                 (true, false) => check::Live::On,
             };
+            // Live checks run commands on instances: with an allow-list, only in its accounts.
+            if live != check::Live::Off {
+                crate::guard::check_allowed(
+                    &aws,
+                    &format!("run live checks of {}", lab.id),
+                    s.allowed_accounts.as_ref(),
+                )
+                .await?;
+            }
             let opts = check::CheckOptions { stage, live, names };
             let report = check::check(&aws, &lab, opts, &owner(s, &lab)).await?;
             match output {
@@ -292,7 +308,7 @@ async fn show(
     arg: &str,
     sets: &BTreeMap<String, String>,
 ) -> Result<u8, Error> {
-    let mut lab = load_on_aws(p, arg, sets).await?;
+    let mut lab = load_on_aws(p, arg, sets, false).await?;
     lab.instructions = fill_resource_ids(s, &lab).await;
     match p.format {
         Format::Json => p.json(&serde_json::json!({
