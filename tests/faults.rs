@@ -145,8 +145,14 @@ async fn scripted_dependency_faults_on_delete() {
     assert!(down.status.success(), "down failed: {}", stderr(&down));
     assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
     let mut total = 0;
+    // The MiniStack cycle lab (`vpc-basic`) has no Elastic IP; the VPC lab on moto has one.
+    let has_address = common::emulator() != "ministack";
     for (action, times, _) in &scripts {
         let (calls, injected) = proxy.counts.action(action);
+        assert!(
+            calls > 0 || (*action == "ReleaseAddress" && !has_address),
+            "{action} was never sent"
+        );
         if calls > 0 {
             // The first `times` calls failed, and the engine came back until one passed.
             assert_eq!(injected, u64::from(*times), "{action}");
@@ -160,8 +166,7 @@ async fn scripted_dependency_faults_on_delete() {
 
 /// A delete answered "not found" for something AWS still lists (eventual consistency) is not
 /// counted: `down` asks a fresh listing, deletes again, and reports the address deleted only once
-/// it is gone. Before, the first `InvalidAllocationID.NotFound` counted as deleted and the
-/// address stayed allocated (and billed).
+/// it is gone: an address counted as deleted while it stays allocated is still billed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_not_found_delete_of_what_is_still_listed_is_asked_again() {
     let env = common::env_name("notgone");

@@ -334,6 +334,86 @@ pub async fn tagged_left_in(region: &str, env: &str) -> Vec<String> {
         .filter_map(|(id, _, _)| id)
         .collect();
     left.extend(elb_and_asg_left(region, env).await);
+    left.extend(iam_efs_ecr_left(region, env).await);
+    left
+}
+
+/// IAM roles and instance profiles of the env made for `region` (or in no region: the legacy
+/// path), EFS file systems and ECR repositories carrying `awslab:env = env`.
+async fn iam_efs_ecr_left(region: &str, env: &str) -> Vec<String> {
+    let conf = sdk_config(region).await;
+    let mut left = Vec::new();
+    // `/awslab/<lab>/<env>/<region>/<name>/`, or `/awslab/<lab>/<env>/<name>/`.
+    let ours = |path: &str| {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["awslab", _, e, r, _] => *e == env && *r == region,
+            ["awslab", _, e, _] => *e == env,
+            _ => false,
+        }
+    };
+    let iam = aws_sdk_iam::Client::new(&conf);
+    let roles = iam
+        .list_roles()
+        .path_prefix("/awslab/")
+        .send()
+        .await
+        .expect("roles");
+    left.extend(
+        roles
+            .roles()
+            .iter()
+            .filter(|r| ours(r.path()))
+            .map(|r| r.role_name().to_owned()),
+    );
+    let profiles = iam
+        .list_instance_profiles()
+        .path_prefix("/awslab/")
+        .send()
+        .await
+        .expect("instance profiles");
+    left.extend(
+        profiles
+            .instance_profiles()
+            .iter()
+            .filter(|p| ours(p.path()))
+            .map(|p| p.instance_profile_name().to_owned()),
+    );
+    let tagged = |key: &str, value: &str| key == "awslab:env" && value == env;
+    let efs = aws_sdk_efs::Client::new(&conf);
+    let systems = efs
+        .describe_file_systems()
+        .send()
+        .await
+        .expect("file systems");
+    left.extend(
+        systems
+            .file_systems()
+            .iter()
+            .filter(|f| {
+                !matches!(f.life_cycle_state().as_str(), "deleted" | "deleting")
+                    && f.tags().iter().any(|t| tagged(t.key(), t.value()))
+            })
+            .map(|f| f.file_system_id().to_owned()),
+    );
+    let ecr = aws_sdk_ecr::Client::new(&conf);
+    let repos = ecr
+        .describe_repositories()
+        .send()
+        .await
+        .expect("repositories");
+    for r in repos.repositories() {
+        let (Some(arn), Some(name)) = (r.repository_arn(), r.repository_name()) else {
+            continue;
+        };
+        // A repository deleted by a parallel test between the listing and this call is not left.
+        let Ok(t) = ecr.list_tags_for_resource().resource_arn(arn).send().await else {
+            continue;
+        };
+        if t.tags().iter().any(|t| tagged(t.key(), t.value())) {
+            left.push(name.to_owned());
+        }
+    }
     left
 }
 
