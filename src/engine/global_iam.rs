@@ -28,7 +28,7 @@ pub async fn spare_shared(
         return Ok(doomed);
     }
     reporter.event(Event::Note(
-        "IAM made before awslab kept IAM per region: looking for the env in the other regions"
+        "IAM of this env under a path without a region: looking for the env in the other regions"
             .to_owned(),
     ));
     let elsewhere = other_regions_with(aws, owner).await?;

@@ -1,4 +1,5 @@
-//! Small helpers the EC2 kinds share: scope filters and "already gone is fine".
+//! Small helpers the kinds share: scope filters, and answers that mean "already done" where a
+//! call's goal is met (a rule not there, a role already detached).
 
 use std::collections::BTreeMap;
 
