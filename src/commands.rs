@@ -367,19 +367,10 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
         Some((w, a)) => (Some(w), a),
         None => (None, None),
     };
-    let mut bound = crate::resources::Bindings::default();
-    if let Some(world) = &world {
-        // Twice: kinds found through their parents need those bound first.
-        for _ in 0..2 {
-            for r in &lab.resources {
-                if bound.get(&r.name).is_none()
-                    && let Some(o) = engine::apply::find_owned(world, &owner, r, &bound)
-                {
-                    bound.insert(&r.name, o.clone());
-                }
-            }
-        }
-    }
+    let bound = world
+        .as_ref()
+        .map(|w| engine::apply::bind_owned(w, &owner, lab))
+        .unwrap_or_default();
     let bucket_name = |name: &str| -> Option<String> {
         bound.id(name).map(str::to_owned).or_else(|| {
             let res = lab.resource(name)?;
@@ -580,7 +571,7 @@ async fn up(
         outcome.count(Verb::Keep),
         started.elapsed().as_secs_f64()
     );
-    // Where to look: the address of each load balancer.
+    // Where to look: each load balancer's address and each bucket website's endpoint.
     let urls: Vec<(String, String)> = outcome
         .bound
         .iter()

@@ -1,4 +1,5 @@
-//! The dependency DAG of a lab: topological levels for apply (reverse for destroy) and whole-cycle
+//! The dependency DAG of a lab: topological levels (the order `plan` lists resources in; apply
+//! and destroy run along the edges themselves, see [`crate::engine::schedule`]) and whole-cycle
 //! reporting. Nodes are logical names; an edge `a -> b` means `a` depends on `b`.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -40,6 +40,27 @@ pub fn find_owned<'w>(
     resources::kind(res.kind()).find_existing(world, owner, res, bound)
 }
 
+/// The owner's existing resources of the lab, bound by logical name. Kinds found through what
+/// they belong to (a listener through its load balancer) need that bound first: bound until
+/// nothing more is found.
+pub fn bind_owned(world: &World, owner: &Owner, lab: &crate::lab::Lab) -> Bindings {
+    let mut bound = Bindings::default();
+    loop {
+        let mut found = false;
+        for r in &lab.resources {
+            if bound.get(&r.name).is_none()
+                && let Some(o) = find_owned(world, owner, r, &bound)
+            {
+                bound.insert(&r.name, o.clone());
+                found = true;
+            }
+        }
+        if !found {
+            return bound;
+        }
+    }
+}
+
 /// What `up` would do to one resource, given what exists.
 pub fn verb_for(
     res: &Resource,
@@ -89,18 +110,7 @@ pub async fn apply(
         })
         .collect();
     // Resources of another stage that already exist are still bound (references may need them).
-    // Twice: kinds found through their dependencies need those bound first.
-    let mut pre = Bindings::default();
-    for _ in 0..2 {
-        for r in &lab.resources {
-            if pre.get(&r.name).is_none()
-                && let Some(o) = find_owned(&world, owner, r, &pre)
-            {
-                pre.insert(&r.name, o.clone());
-            }
-        }
-    }
-    let bound = Mutex::new(pre);
+    let bound = Mutex::new(bind_owned(&world, owner, lab));
     let amis = AmiCache::default();
     let verbs = Mutex::new(BTreeMap::new());
     let results = schedule::run(deps, opts.concurrency, |name| {

@@ -9,7 +9,7 @@ use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
 use crate::graph::Graph;
 use crate::lab::{Kind, Lab, StageSel};
-use crate::resources::{self, Attr, Bindings};
+use crate::resources::{self, Attr};
 
 #[derive(Debug, Serialize)]
 pub struct PlanItem {
@@ -36,17 +36,7 @@ impl Plan {
 
 pub async fn plan(aws: &Aws, lab: &Lab, stage: StageSel, owner: &Owner) -> Result<Plan, AwsError> {
     let world = discover::owned_for_compare(aws, owner, lab).await?;
-    let mut bound = Bindings::default();
-    // Twice: kinds found through their dependencies need those bound first.
-    for _ in 0..2 {
-        for r in &lab.resources {
-            if bound.get(&r.name).is_none()
-                && let Some(o) = find_owned(&world, owner, r, &bound)
-            {
-                bound.insert(&r.name, o.clone());
-            }
-        }
-    }
+    let bound = super::apply::bind_owned(&world, owner, lab);
     let graph = Graph::new(
         lab.resources_for(stage)
             .map(|r| (r.name.as_str(), r.spec.refs())),
