@@ -12,7 +12,7 @@ use crate::aws::tags::{self, Owner};
 use crate::aws::{Aws, AwsError};
 use crate::cost;
 use crate::lab::Kind;
-use crate::resources::{Observed, Scope, Unlisted, autoscaling};
+use crate::resources::{self, Observed, Scope, Stamped, Unlisted, autoscaling};
 
 /// One lab environment in one region.
 #[derive(Debug, Clone, Serialize)]
@@ -244,191 +244,31 @@ pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
     Ok(names)
 }
 
-/// Tags what exists with an expiry (`up --ttl` on an environment that is already up), each kind
-/// through its own service: EC2 resources in calls of up to 1000 ids, EFS file systems one by
-/// one, IAM roles and instance profiles one by one, load balancers and target groups through ELB,
-/// Auto Scaling groups through Auto Scaling (propagated to what they launch next) and their
-/// running instances through EC2. Mount targets, listeners and scaling policies are found
-/// through their parents.
+/// Tags what exists with an expiry (`up --ttl` on an environment that is already up): each
+/// kind through its own service ([`crate::resources::ResourceKind::stamp`]); EC2 resources
+/// together, in calls of up to 1000 ids.
 pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Result<(), AwsError> {
-    let ec2_ids: Vec<String> = items
-        .iter()
-        .filter(|o| {
-            !matches!(
-                o.kind,
-                Kind::FileSystem
-                    | Kind::MountTarget
-                    | Kind::IamRole
-                    | Kind::InstanceProfile
-                    | Kind::TargetGroup
-                    | Kind::LoadBalancer
-                    | Kind::Listener
-                    | Kind::AutoScalingGroup
-                    | Kind::ScalingPolicy
-                    | Kind::Bucket
-                    | Kind::BucketPolicy
-                    | Kind::Website
-                    | Kind::Objects
-                    | Kind::Repository
-                    | Kind::Image
-            )
-        })
-        .map(|o| o.id.clone())
-        .collect();
-    let ec2_tag = || {
-        aws_sdk_ec2::types::Tag::builder()
-            .key(key)
-            .value(value)
-            .build()
-    };
-    let tag_ec2 = |ids: Vec<String>| {
-        aws.ec2
-            .create_tags()
-            .set_resources(Some(ids))
-            .tags(ec2_tag())
-            .send()
-    };
+    let mut ec2_ids = Vec::new();
+    for o in items {
+        if resources::kind(o.kind).stamp(aws, o, key, value).await? == Stamped::Ec2 {
+            ec2_ids.push(o.id.clone());
+        }
+    }
     for chunk in ec2_ids.chunks(1000) {
         let what = format!("{} resources ({}, ...)", chunk.len(), chunk[0]);
-        aws.known("ec2:CreateTags", &what, || tag_ec2(chunk.to_vec()))
-            .await?;
-    }
-    // A group's instances keep the tags they launched with: those running get the stamp too.
-    // The group replaces instances on its own, so one gone since the listing is skipped.
-    let mut members = Vec::new();
-    for group in items.iter().filter(|o| o.kind == Kind::AutoScalingGroup) {
-        members.extend(autoscaling::running_instances(aws, group).await?);
-    }
-    for chunk in members.chunks(1000) {
-        let what = format!("{} instances ({}, ...)", chunk.len(), chunk[0]);
-        match tag_ec2(chunk.to_vec()).await {
-            Ok(_) => {}
-            Err(e) => {
-                let e = AwsError::from_sdk("ec2:CreateTags", &what, e);
-                if !e.is_gone() {
-                    return Err(e);
-                }
-                for id in chunk {
-                    if let Err(e) = tag_ec2(vec![id.clone()]).await {
-                        let e = AwsError::from_sdk("ec2:CreateTags", id, e);
-                        if !e.is_gone() {
-                            return Err(e);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for o in items {
-        match o.kind {
-            Kind::FileSystem => {
-                let tag = aws_sdk_efs::types::Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .map_err(|e| {
-                        AwsError::other("efs:TagResource", &o.id, "BadTag", e.to_string())
-                    })?;
-                aws.known("efs:TagResource", &o.id, || {
-                    aws.efs
-                        .tag_resource()
-                        .resource_id(&o.id)
-                        .tags(tag.clone())
-                        .send()
-                })
-                .await?;
-            }
-            Kind::Bucket => {
-                crate::resources::s3::add_tags(aws, &o.id, &[(key.to_owned(), value.to_owned())])
-                    .await?;
-            }
-            Kind::Repository => {
-                let arn = aws
-                    .known("ecr:DescribeRepositories", &o.id, || {
-                        aws.ecr
-                            .describe_repositories()
-                            .repository_names(&o.id)
-                            .send()
-                    })
-                    .await?
-                    .repositories()
-                    .first()
-                    .and_then(|r| r.repository_arn())
-                    .map(str::to_owned);
-                if let Some(arn) = arn {
-                    let tag = aws_sdk_ecr::types::Tag::builder()
+        aws.known("ec2:CreateTags", &what, || {
+            aws.ec2
+                .create_tags()
+                .set_resources(Some(chunk.to_vec()))
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
                         .key(key)
                         .value(value)
-                        .build()
-                        .map_err(|e| {
-                            AwsError::other("ecr:TagResource", &o.id, "BadTag", e.to_string())
-                        })?;
-                    aws.known("ecr:TagResource", &o.id, || {
-                        aws.ecr
-                            .tag_resource()
-                            .resource_arn(&arn)
-                            .tags(tag.clone())
-                            .send()
-                    })
-                    .await?;
-                }
-            }
-            Kind::TargetGroup | Kind::LoadBalancer => {
-                aws.known("elasticloadbalancing:AddTags", &o.id, || {
-                    aws.elbv2
-                        .add_tags()
-                        .resource_arns(&o.id)
-                        .tags(
-                            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
-                                .key(key)
-                                .value(value)
-                                .build(),
-                        )
-                        .send()
-                })
-                .await?;
-            }
-            Kind::AutoScalingGroup => {
-                aws.known("autoscaling:CreateOrUpdateTags", &o.id, || {
-                    aws.autoscaling
-                        .create_or_update_tags()
-                        .tags(
-                            aws_sdk_autoscaling::types::Tag::builder()
-                                .key(key)
-                                .value(value)
-                                .propagate_at_launch(true)
-                                .resource_id(&o.id)
-                                .resource_type("auto-scaling-group")
-                                .build(),
-                        )
-                        .send()
-                })
-                .await?;
-            }
-            Kind::IamRole | Kind::InstanceProfile => {
-                let tag = aws_sdk_iam::types::Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .map_err(|e| AwsError::other("iam:Tag", &o.id, "BadTag", e.to_string()))?;
-                if o.kind == Kind::IamRole {
-                    aws.known("iam:TagRole", &o.id, || {
-                        aws.iam.tag_role().role_name(&o.id).tags(tag.clone()).send()
-                    })
-                    .await?;
-                } else {
-                    aws.known("iam:TagInstanceProfile", &o.id, || {
-                        aws.iam
-                            .tag_instance_profile()
-                            .instance_profile_name(&o.id)
-                            .tags(tag.clone())
-                            .send()
-                    })
-                    .await?;
-                }
-            }
-            _ => {}
-        }
+                        .build(),
+                )
+                .send()
+        })
+        .await?;
     }
     Ok(())
 }

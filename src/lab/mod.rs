@@ -2,6 +2,7 @@
 //! checked [`Lab`] ([`validate`]), and finding a lab by id or path ([`catalog`]).
 
 pub mod catalog;
+mod checks;
 pub mod diagnostic;
 pub mod model;
 pub mod parse;
@@ -14,6 +15,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 pub use catalog::{LabSource, load_lab};
+pub use checks::{Check, CheckKind, Endpoint, REF_ATTRS, fill_refs, resource_refs};
 pub use diagnostic::{LabDiagnostics, LabIssue, Severity};
 
 /// A validated lab: every reference resolves to a resource of the right kind, every CIDR parses,
@@ -114,36 +116,8 @@ impl Resource {
     }
 }
 
-/// The resource kinds a lab can declare. JSON names a kind as lab files do (`s3_bucket`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    RouteTable,
-    ElasticIp,
-    NatGateway,
-    NetworkAcl,
-    SecurityGroup,
-    KeyPair,
-    Instance,
-    IamRole,
-    InstanceProfile,
-    FileSystem,
-    MountTarget,
-    LaunchTemplate,
-    TargetGroup,
-    LoadBalancer,
-    Listener,
-    AutoScalingGroup,
-    ScalingPolicy,
-    Bucket,
-    BucketPolicy,
-    Website,
-    Objects,
-    Repository,
-    Image,
-}
+pub use crate::resources::registry::Kind;
+use crate::resources::registry::Placement;
 
 impl Serialize for Kind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -152,142 +126,30 @@ impl Serialize for Kind {
 }
 
 impl Kind {
-    pub const ALL: &[Kind] = &[
-        Kind::Vpc,
-        Kind::Subnet,
-        Kind::InternetGateway,
-        Kind::RouteTable,
-        Kind::ElasticIp,
-        Kind::NatGateway,
-        Kind::NetworkAcl,
-        Kind::SecurityGroup,
-        Kind::KeyPair,
-        Kind::Instance,
-        Kind::IamRole,
-        Kind::InstanceProfile,
-        Kind::FileSystem,
-        Kind::MountTarget,
-        Kind::LaunchTemplate,
-        Kind::TargetGroup,
-        Kind::LoadBalancer,
-        Kind::Listener,
-        Kind::AutoScalingGroup,
-        Kind::ScalingPolicy,
-        Kind::Bucket,
-        Kind::BucketPolicy,
-        Kind::Website,
-        Kind::Objects,
-        Kind::Repository,
-        Kind::Image,
-    ];
-
-    /// Kinds that live in no VPC and no region's EC2 (IAM is global, EFS file systems are found
-    /// by their tags): discovered on their own, not through a VPC.
+    /// Kinds that live in no VPC (in the region or, like IAM, the account): discovered on
+    /// their own, not through a VPC.
     pub fn outside_vpc(self) -> bool {
         matches!(
-            self,
-            Kind::ElasticIp
-                | Kind::KeyPair
-                | Kind::IamRole
-                | Kind::InstanceProfile
-                | Kind::FileSystem
-                | Kind::LaunchTemplate
-                | Kind::Bucket
-                | Kind::Repository
+            self.handler().placement(),
+            Placement::Regional | Placement::Global
         )
     }
 
     /// The kind whose listing lists this one: itself, or the parent it belongs to.
     pub fn listed_with(self) -> Kind {
-        match self {
-            Kind::MountTarget => Kind::FileSystem,
-            Kind::Listener => Kind::LoadBalancer,
-            Kind::ScalingPolicy => Kind::AutoScalingGroup,
-            Kind::BucketPolicy | Kind::Website | Kind::Objects => Kind::Bucket,
-            Kind::Image => Kind::Repository,
-            other => other,
+        match self.handler().placement() {
+            Placement::Child(parent) => parent,
+            _ => self,
         }
     }
 
     /// Kinds found through the resource they belong to (listed with it), never on their own.
     pub fn listed_with_parent(self) -> bool {
-        matches!(
-            self,
-            Kind::MountTarget
-                | Kind::Listener
-                | Kind::ScalingPolicy
-                | Kind::BucketPolicy
-                | Kind::Website
-                | Kind::Objects
-                | Kind::Image
-        )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::Subnet => "subnet",
-            Kind::InternetGateway => "internet_gateway",
-            Kind::RouteTable => "route_table",
-            Kind::ElasticIp => "elastic_ip",
-            Kind::NatGateway => "nat_gateway",
-            Kind::NetworkAcl => "network_acl",
-            Kind::SecurityGroup => "security_group",
-            Kind::KeyPair => "key_pair",
-            Kind::Instance => "instance",
-            Kind::IamRole => "iam_role",
-            Kind::InstanceProfile => "instance_profile",
-            Kind::FileSystem => "efs_file_system",
-            Kind::MountTarget => "efs_mount_target",
-            Kind::LaunchTemplate => "launch_template",
-            Kind::TargetGroup => "target_group",
-            Kind::LoadBalancer => "load_balancer",
-            Kind::Listener => "listener",
-            Kind::AutoScalingGroup => "auto_scaling_group",
-            Kind::ScalingPolicy => "scaling_policy",
-            Kind::Bucket => "s3_bucket",
-            Kind::BucketPolicy => "s3_bucket_policy",
-            Kind::Website => "s3_website_config",
-            Kind::Objects => "s3_objects",
-            Kind::Repository => "ecr_repository",
-            Kind::Image => "ecr_image",
-        }
+        self.listed_with() != self
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.as_str() == s)
-    }
-
-    /// Human name for messages ("NAT gateway").
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Vpc => "VPC",
-            Kind::Subnet => "subnet",
-            Kind::InternetGateway => "internet gateway",
-            Kind::RouteTable => "route table",
-            Kind::ElasticIp => "elastic IP",
-            Kind::NatGateway => "NAT gateway",
-            Kind::NetworkAcl => "network ACL",
-            Kind::SecurityGroup => "security group",
-            Kind::KeyPair => "key pair",
-            Kind::Instance => "instance",
-            Kind::IamRole => "IAM role",
-            Kind::InstanceProfile => "instance profile",
-            Kind::FileSystem => "EFS file system",
-            Kind::MountTarget => "EFS mount target",
-            Kind::LaunchTemplate => "launch template",
-            Kind::TargetGroup => "target group",
-            Kind::LoadBalancer => "load balancer",
-            Kind::Listener => "listener",
-            Kind::AutoScalingGroup => "Auto Scaling group",
-            Kind::ScalingPolicy => "scaling policy",
-            Kind::Bucket => "S3 bucket",
-            Kind::BucketPolicy => "bucket policy",
-            Kind::Website => "website configuration",
-            Kind::Objects => "set of S3 objects",
-            Kind::Repository => "ECR repository",
-            Kind::Image => "ECR image",
-        }
     }
 }
 
@@ -765,199 +627,4 @@ impl fmt::Display for AmiRef {
             AmiRef::Id(id) => f.write_str(id),
         }
     }
-}
-
-/// A semantic check from `[[checks]]`.
-#[derive(Debug, Clone)]
-pub struct Check {
-    pub id: String,
-    pub title: String,
-    pub kind: CheckKind,
-    pub points: u32,
-    pub hint: String,
-}
-
-#[derive(Debug, Clone)]
-pub enum CheckKind {
-    /// Each subnet routes 0.0.0.0/0 to an internet gateway attached to its VPC.
-    PublicSubnet {
-        subnets: Vec<String>,
-    },
-    /// No subnet has a route to an internet gateway.
-    PrivateSubnet {
-        subnets: Vec<String>,
-    },
-    /// Each subnet reaches the internet through an available NAT gateway in a public subnet.
-    EgressViaNat {
-        from: Vec<String>,
-    },
-    /// The resources (subnets, or instances and mount targets through their subnets) span at
-    /// least two AZs.
-    MultiAz {
-        resources: Vec<String>,
-    },
-    /// Each instance can mount the file system: a mount target in its AZ, NFS (TCP 2049) from
-    /// the instance to the mount target through security groups and NACLs.
-    EfsMountable {
-        file_system: String,
-        instances: Vec<String>,
-        /// Also run `mount | grep efs` through SSM on `check --live` (AWS only).
-        live: bool,
-    },
-    /// Traffic from one endpoint gets (`expect`) or does not get to another, by static analysis
-    /// of routes, NACLs and security groups.
-    /// The load balancer serves the Auto Scaling group: a listener forwards to a target group the
-    /// group is attached to; the load balancer is internet-facing in public subnets of two or
-    /// more AZs, the group only in private subnets of two or more AZs.
-    AlbServesAsg {
-        load_balancer: String,
-        group: String,
-        /// On `check --live` (AWS): healthy targets ≥ the group's minimum, and an HTTP GET of
-        /// the load balancer's DNS name answers 200.
-        live: bool,
-    },
-    /// The bucket serves a website: hosting on with an index document that exists, a policy
-    /// granting everyone `s3:GetObject` on the objects and nothing more, Block Public Access not
-    /// blocking it.
-    S3Website {
-        bucket: String,
-        /// On `check --live` (AWS): GET the index (200) and a missing page (404).
-        live: bool,
-    },
-    /// Default encryption set explicitly to SSE-S3 with the bucket key.
-    S3Encryption {
-        bucket: String,
-    },
-    S3Versioning {
-        bucket: String,
-    },
-    /// The tag is in the repository (its digest is the evidence).
-    EcrImage {
-        repository: String,
-        tag: String,
-    },
-    Reach {
-        expect: bool,
-        from: Endpoint,
-        to: Endpoint,
-        proto: Proto,
-        /// `None` for ICMP.
-        port: Option<u16>,
-        /// Also try it from this machine on `check --live` (TCP, from the internet).
-        live: bool,
-    },
-}
-
-impl CheckKind {
-    /// Every resource the check names.
-    pub fn refs(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        match self {
-            CheckKind::PublicSubnet { subnets } | CheckKind::PrivateSubnet { subnets } => {
-                out.extend(subnets.iter().map(String::as_str));
-            }
-            CheckKind::EgressViaNat { from } => out.extend(from.iter().map(String::as_str)),
-            CheckKind::MultiAz { resources } => out.extend(resources.iter().map(String::as_str)),
-            CheckKind::EfsMountable {
-                file_system,
-                instances,
-                ..
-            } => {
-                out.push(file_system);
-                out.extend(instances.iter().map(String::as_str));
-            }
-            CheckKind::AlbServesAsg {
-                load_balancer,
-                group,
-                ..
-            } => {
-                out.push(load_balancer);
-                out.push(group);
-            }
-            CheckKind::S3Website { bucket, .. }
-            | CheckKind::S3Encryption { bucket }
-            | CheckKind::S3Versioning { bucket } => out.push(bucket),
-            CheckKind::EcrImage { repository, .. } => out.push(repository),
-            CheckKind::Reach { from, to, .. } => {
-                for e in [from, to] {
-                    if let Endpoint::Resource(n) = e {
-                        out.push(n);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    pub const NAMES: &[&str] = &[
-        "public_subnet",
-        "private_subnet",
-        "egress",
-        "multi_az",
-        "reachable",
-        "not_reachable",
-        "efs_mountable",
-        "alb_serves_asg",
-        "s3_website",
-        "s3_encryption",
-        "s3_versioning",
-        "ecr_image",
-    ];
-}
-
-/// One end of a reachability check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    /// Any address on the internet.
-    Internet,
-    /// An instance, a subnet (a host placed in it), a security group (each instance in it), an
-    /// Auto Scaling group or a load balancer (a host in each of its subnets, with its groups).
-    Resource(String),
-}
-
-impl Endpoint {
-    pub const INTERNET: &str = "internet";
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Endpoint::Internet => f.write_str(Endpoint::INTERNET),
-            Endpoint::Resource(n) => f.write_str(n),
-        }
-    }
-}
-
-/// What instructions may say of a resource: `${NAME.id}` (its id, a bucket's name) and
-/// `${NAME.url}` (a load balancer's URL, a website endpoint).
-pub const REF_ATTRS: &[&str] = &["id", "url"];
-
-/// The `(name, attribute)` references (`${NAME.id}`, `${NAME.url}`) in a text.
-pub fn resource_refs(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        if let Some((name, attr)) = after[..end].rsplit_once('.')
-            && REF_ATTRS.contains(&attr)
-            && !out.iter().any(|(n, a)| n == name && a == attr)
-        {
-            out.push((name.to_owned(), attr.to_owned()));
-        }
-        rest = &after[end + 1..];
-    }
-    out
-}
-
-/// Replaces `${NAME.ATTR}` with `value(NAME, ATTR)`, or with `<NAME ATTR: run awslab up
-/// first>`, and `${region}` with the region.
-pub fn fill_refs(text: &str, region: &str, value: impl Fn(&str, &str) -> Option<String>) -> String {
-    let mut out = text.replace("${region}", region);
-    for (name, attr) in resource_refs(text) {
-        let v =
-            value(&name, &attr).unwrap_or_else(|| format!("<{name} {attr}: run awslab up first>"));
-        out = out.replace(&format!("${{{name}.{attr}}}"), &v);
-    }
-    out
 }

@@ -481,17 +481,17 @@ mod tests {
         let routes = vec![
             RouteEntry {
                 dest: "0.0.0.0/0".into(),
-                target: Some("nat-1".into()),
+                target: Some(crate::resources::RouteTarget::from_id("nat-1")),
                 state: "active".into(),
             },
             RouteEntry {
                 dest: "10.0.0.0/16".into(),
-                target: Some("local".into()),
+                target: Some(crate::resources::RouteTarget::from_id("local")),
                 state: "active".into(),
             },
             RouteEntry {
                 dest: "203.0.113.0/24".into(),
-                target: Some("igw-1".into()),
+                target: Some(crate::resources::RouteTarget::from_id("igw-1")),
                 state: "active".into(),
             },
         ];
@@ -503,7 +503,12 @@ mod tests {
         );
         let targets: Vec<(Option<&str>, String)> = parts
             .iter()
-            .map(|(r, s)| (r.and_then(|r| r.target.as_deref()), s.to_string()))
+            .map(|(r, s)| {
+                (
+                    r.and_then(|r| r.target.as_ref().map(|t| t.id())),
+                    s.to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             targets,

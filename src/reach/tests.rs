@@ -32,7 +32,7 @@ fn subnet(id: &str, cidr: &str, public: bool) -> Observed {
 fn route(dest: &str, target: &str) -> RouteEntry {
     RouteEntry {
         dest: dest.into(),
-        target: Some(target.into()),
+        target: Some(crate::resources::RouteTarget::from_id(target)),
         state: "active".into(),
     }
 }

@@ -16,10 +16,6 @@ use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, Lifecycle, Resource, Spec};
 
-fn wrong(res: &Resource, what: &str) -> AwsError {
-    AwsError::other("apply", &res.name, "WrongKind", format!("not a {what}"))
-}
-
 /// The lifecycle policy awslab writes: untagged images expire after N days, the last N images
 /// tagged with a prefix are kept.
 pub fn lifecycle_policy(l: &Lifecycle) -> String {
@@ -196,6 +192,49 @@ impl ResourceKind for Repository {
         Kind::Repository
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::Regional
+    }
+
+    async fn stamp(
+        &self,
+        aws: &Aws,
+        obs: &Observed,
+        key: &str,
+        value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        let arn = aws
+            .known("ecr:DescribeRepositories", &obs.id, || {
+                aws.ecr
+                    .describe_repositories()
+                    .repository_names(&obs.id)
+                    .send()
+            })
+            .await?
+            .repositories()
+            .first()
+            .and_then(|r| r.repository_arn())
+            .map(str::to_owned);
+        if let Some(arn) = arn {
+            let tag = aws_sdk_ecr::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| {
+                    AwsError::other("ecr:TagResource", &obs.id, "BadTag", e.to_string())
+                })?;
+            aws.known("ecr:TagResource", &obs.id, || {
+                aws.ecr
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .tags(tag.clone())
+                    .send()
+            })
+            .await?;
+        }
+        Ok(super::Stamped::Done)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         match scope {
             Scope::InVpcs(_) => return Ok(Vec::new()),
@@ -257,7 +296,7 @@ impl ResourceKind for Repository {
             lifecycle,
         } = &res.spec
         else {
-            return Err(wrong(res, "repository"));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let ecr = &cx.aws.ecr;
         let mutability = if *immutable {
@@ -329,7 +368,7 @@ impl ResourceKind for Repository {
                         .await?;
                 }
             }
-            Some(_) => return Err(wrong(res, "repository")),
+            Some(_) => return Err(super::wrong_spec(res, self.kind())),
         }
         let current = match existing.map(|o| &o.facts) {
             Some(Facts::Repository { lifecycle: l, .. }) => l.as_deref().map(lifecycle_text),
@@ -458,6 +497,20 @@ impl ResourceKind for Image {
         Kind::Image
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::Child(Kind::Repository)
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::WithParent)
+    }
+
     /// Listed with their repository.
     async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         Ok(Vec::new())
@@ -477,7 +530,7 @@ impl ResourceKind for Image {
             ..
         } = &res.spec
         else {
-            return Err(wrong(res, "image"));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let repo = cx.bound.require(repository, &res.name)?.to_owned();
         let image = crate::image::pack_files(

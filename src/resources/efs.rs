@@ -213,6 +213,33 @@ impl ResourceKind for FileSystem {
         Kind::FileSystem
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::Regional
+    }
+
+    async fn stamp(
+        &self,
+        aws: &Aws,
+        obs: &Observed,
+        key: &str,
+        value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        let tag = aws_sdk_efs::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|e| AwsError::other("efs:TagResource", &obs.id, "BadTag", e.to_string()))?;
+        aws.known("efs:TagResource", &obs.id, || {
+            aws.efs
+                .tag_resource()
+                .resource_id(&obs.id)
+                .tags(tag.clone())
+                .send()
+        })
+        .await?;
+        Ok(super::Stamped::Done)
+    }
+
     /// The file systems in scope *and their mount targets* (one listing, then the mount targets
     /// of each, placed by their subnets): mount targets carry no tags, so they are only found
     /// through their file systems, and listing them here once spares a second scan.
@@ -248,12 +275,7 @@ impl ResourceKind for FileSystem {
             transition_to_ia,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a file system",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let mut obs = match existing {
             Some(o) => o.clone(),
@@ -575,6 +597,20 @@ impl ResourceKind for MountTarget {
         Kind::MountTarget
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::Child(Kind::FileSystem)
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::WithParent)
+    }
+
     /// Found with their file systems ([`FileSystem`]'s discover returns both).
     async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         Ok(Vec::new())
@@ -592,12 +628,7 @@ impl ResourceKind for MountTarget {
             security_groups,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a mount target",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let fs_id = cx.bound.require(file_system, &res.name)?.to_owned();
         let subnet_id = cx.bound.require(subnet, &res.name)?.to_owned();

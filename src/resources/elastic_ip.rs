@@ -19,6 +19,20 @@ impl ResourceKind for ElasticIp {
         Kind::ElasticIp
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::Regional
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(filters) = scope_filters(scope, None) else {
             return Ok(Vec::new());

@@ -42,6 +42,15 @@ fn bounded(full: String) -> String {
     format!("{head}-{:08x}", hash & 0xffff_ffff)
 }
 
+/// One IAM tag, for `up --ttl`.
+fn iam_tag(name: &str, key: &str, value: &str) -> Result<aws_sdk_iam::types::Tag, AwsError> {
+    aws_sdk_iam::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(|e| AwsError::other("iam:Tag", name, "BadTag", e.to_string()))
+}
+
 /// A name unique in the region, at most 64 characters (for regional kinds that take the
 /// owner's name: launch templates, Auto Scaling groups, EFS creation tokens). The owner's
 /// [`Owner::code`] keeps owners apart whose lab and env read alike.
@@ -260,6 +269,29 @@ impl ResourceKind for IamRole {
         Kind::IamRole
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::Global
+    }
+
+    async fn stamp(
+        &self,
+        aws: &Aws,
+        obs: &Observed,
+        key: &str,
+        value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        let tag = iam_tag(&obs.id, key, value)?;
+        aws.known("iam:TagRole", &obs.id, || {
+            aws.iam
+                .tag_role()
+                .role_name(&obs.id)
+                .tags(tag.clone())
+                .send()
+        })
+        .await?;
+        Ok(super::Stamped::Done)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(listing) = listing(scope, &aws.region) else {
             return Ok(Vec::new());
@@ -317,12 +349,7 @@ impl ResourceKind for IamRole {
             managed_policies,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not an IAM role",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let mut obs = match existing {
             Some(o) => o.clone(),
@@ -504,6 +531,29 @@ impl ResourceKind for InstanceProfile {
         Kind::InstanceProfile
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::Global
+    }
+
+    async fn stamp(
+        &self,
+        aws: &Aws,
+        obs: &Observed,
+        key: &str,
+        value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        let tag = iam_tag(&obs.id, key, value)?;
+        aws.known("iam:TagInstanceProfile", &obs.id, || {
+            aws.iam
+                .tag_instance_profile()
+                .instance_profile_name(&obs.id)
+                .tags(tag.clone())
+                .send()
+        })
+        .await?;
+        Ok(super::Stamped::Done)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(listing) = listing(scope, &aws.region) else {
             return Ok(Vec::new());
@@ -540,12 +590,7 @@ impl ResourceKind for InstanceProfile {
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
         let Spec::InstanceProfile { role } = &res.spec else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not an instance profile",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let role_name = cx.bound.require(role, &res.name)?.to_owned();
         let mut obs = match existing {

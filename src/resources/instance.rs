@@ -153,6 +153,20 @@ impl ResourceKind for Instance {
         Kind::Instance
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(mut filters) = scope_filters(scope, Some("vpc-id")) else {
             return Ok(Vec::new());
@@ -194,12 +208,7 @@ impl ResourceKind for Instance {
             user_data,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not an instance",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let id = match existing {
             Some(o) => o.id.clone(),

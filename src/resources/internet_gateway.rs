@@ -17,6 +17,20 @@ impl ResourceKind for InternetGateway {
         Kind::InternetGateway
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(filters) = scope_filters(scope, Some("attachment.vpc-id")) else {
             return Ok(Vec::new());
@@ -59,12 +73,7 @@ impl ResourceKind for InternetGateway {
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
         let Spec::InternetGateway { vpc } = &res.spec else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not an internet gateway",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let vpc_id = cx.bound.require(vpc, &res.name)?.to_owned();
         let mut obs = match existing {

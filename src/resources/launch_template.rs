@@ -98,12 +98,7 @@ impl LaunchTemplate {
             user_data,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a launch template",
-            ));
+            return Err(super::wrong_spec(res, Kind::LaunchTemplate));
         };
         let image = cx.amis.resolve(cx.aws, ami, &res.name).await?;
         let mut data = RequestLaunchTemplateData::builder()
@@ -153,6 +148,20 @@ impl LaunchTemplate {
 impl ResourceKind for LaunchTemplate {
     fn kind(&self) -> Kind {
         Kind::LaunchTemplate
+    }
+
+    fn placement(&self) -> super::Placement {
+        super::Placement::Regional
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
     }
 
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {

@@ -15,6 +15,7 @@ pub mod key_pair;
 mod launch_template;
 mod nat_gateway;
 mod network_acl;
+pub mod registry;
 mod route_table;
 pub mod s3;
 mod security_group;
@@ -37,40 +38,29 @@ use crate::lab::{Kind, Ports, Resource};
 pub use instance::AmiCache;
 pub use key_pair::key_name;
 pub use network_acl::NaclEntry;
-pub use route_table::RouteEntry;
+pub use registry::{Placement, Stamped};
+pub use route_table::{RouteEntry, RouteTarget};
 pub use security_group::{SgPeer, SgPermission, rule_text};
 pub use wait::{Poll, Step, Waiter};
 
 /// The handler of a kind.
 pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
-    match kind {
-        Kind::Vpc => &vpc::Vpc,
-        Kind::Subnet => &subnet::Subnet,
-        Kind::InternetGateway => &internet_gateway::InternetGateway,
-        Kind::RouteTable => &route_table::RouteTable,
-        Kind::ElasticIp => &elastic_ip::ElasticIp,
-        Kind::NatGateway => &nat_gateway::NatGateway,
-        Kind::NetworkAcl => &network_acl::NetworkAcl,
-        Kind::SecurityGroup => &security_group::SecurityGroup,
-        Kind::KeyPair => &key_pair::KeyPair,
-        Kind::Instance => &instance::Instance,
-        Kind::IamRole => &iam::IamRole,
-        Kind::InstanceProfile => &iam::InstanceProfile,
-        Kind::FileSystem => &efs::FileSystem,
-        Kind::MountTarget => &efs::MountTarget,
-        Kind::LaunchTemplate => &launch_template::LaunchTemplate,
-        Kind::TargetGroup => &elbv2::TargetGroup,
-        Kind::LoadBalancer => &elbv2::LoadBalancer,
-        Kind::Listener => &elbv2::Listener,
-        Kind::AutoScalingGroup => &autoscaling::AutoScalingGroup,
-        Kind::ScalingPolicy => &autoscaling::ScalingPolicy,
-        Kind::Bucket => &s3::Bucket,
-        Kind::BucketPolicy => &s3::BucketPolicy,
-        Kind::Website => &s3::Website,
-        Kind::Objects => &s3::Objects,
-        Kind::Repository => &ecr::Repository,
-        Kind::Image => &ecr::Image,
-    }
+    kind.handler()
+}
+
+/// A handler given a resource of another kind: a bug in awslab, never in the lab file.
+pub(crate) fn wrong_spec(res: &Resource, kind: Kind) -> AwsError {
+    AwsError::other(
+        "apply",
+        &res.name,
+        "WrongKind",
+        format!(
+            "{} is a {}, handed to the {} handler",
+            res.name,
+            res.kind().label(),
+            kind.label()
+        ),
+    )
 }
 
 /// What to discover.
@@ -566,6 +556,19 @@ pub struct DestroyCx<'a> {
 #[async_trait]
 pub trait ResourceKind: Sync {
     fn kind(&self) -> Kind;
+
+    /// Where its resources live, which decides how they are found.
+    fn placement(&self) -> Placement;
+
+    /// Adds the tag `key = value` to an existing resource of this kind (`up --ttl`). Asking
+    /// again about something not visible yet is the kind's to do ([`Aws::known`]).
+    async fn stamp(
+        &self,
+        aws: &Aws,
+        obs: &Observed,
+        key: &str,
+        value: &str,
+    ) -> Result<Stamped, AwsError>;
 
     /// One batched describe of everything of this kind in scope.
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError>;

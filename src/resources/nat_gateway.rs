@@ -78,6 +78,20 @@ impl ResourceKind for NatGateway {
         Kind::NatGateway
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(mut filters) = scope_filters(scope, Some("vpc-id")) else {
             return Ok(Vec::new());
@@ -107,12 +121,7 @@ impl ResourceKind for NatGateway {
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
         let Spec::NatGateway { subnet, eip } = &res.spec else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a NAT gateway",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let id = match existing {
             Some(o) if state(o) != "failed" && state(o) != "deleting" => o.id.clone(),

@@ -202,6 +202,20 @@ impl ResourceKind for NetworkAcl {
         Kind::NetworkAcl
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
             return Ok(Vec::new());
@@ -232,12 +246,7 @@ impl ResourceKind for NetworkAcl {
             outbound,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a network ACL",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let mut obs = match existing {
             Some(o) => o.clone(),

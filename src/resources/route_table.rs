@@ -13,12 +13,90 @@ use crate::lab::{Kind, Resource, Spec};
 
 pub struct RouteTable;
 
+/// Where a route sends traffic, as AWS reports it: read once, from the field AWS fills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Within the VPC.
+    Local,
+    InternetGateway(String),
+    NatGateway(String),
+    Instance(String),
+    /// A transit gateway, peering connection, virtual private gateway, ...: not modelled.
+    Other(String),
+}
+
+impl RouteTarget {
+    /// The target of a route AWS describes; `None` when it names none awslab reads.
+    pub fn of(r: &aws_sdk_ec2::types::Route) -> Option<RouteTarget> {
+        if let Some(id) = r.nat_gateway_id() {
+            return Some(RouteTarget::NatGateway(id.to_owned()));
+        }
+        if let Some(id) = r.instance_id() {
+            return Some(RouteTarget::Instance(id.to_owned()));
+        }
+        if let Some(g) = r.gateway_id() {
+            return Some(RouteTarget::from_id(g));
+        }
+        r.transit_gateway_id()
+            .or(r.vpc_peering_connection_id())
+            .map(|id| RouteTarget::Other(id.to_owned()))
+    }
+
+    /// The target an id names, by EC2's id prefixes (`local`, `igw-`, `nat-`, `i-`).
+    pub fn from_id(id: &str) -> RouteTarget {
+        match id {
+            "local" => RouteTarget::Local,
+            g if g.starts_with("igw-") => RouteTarget::InternetGateway(g.to_owned()),
+            n if n.starts_with("nat-") => RouteTarget::NatGateway(n.to_owned()),
+            i if i.starts_with("i-") => RouteTarget::Instance(i.to_owned()),
+            other => RouteTarget::Other(other.to_owned()),
+        }
+    }
+
+    /// The id (`local` for the VPC).
+    pub fn id(&self) -> &str {
+        match self {
+            RouteTarget::Local => "local",
+            RouteTarget::InternetGateway(id)
+            | RouteTarget::NatGateway(id)
+            | RouteTarget::Instance(id)
+            | RouteTarget::Other(id) => id,
+        }
+    }
+
+    pub fn internet_gateway(&self) -> Option<&str> {
+        match self {
+            RouteTarget::InternetGateway(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn nat_gateway(&self) -> Option<&str> {
+        match self {
+            RouteTarget::NatGateway(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RouteTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for RouteTarget {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
 /// A route as AWS reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RouteEntry {
     pub dest: String,
-    /// `local`, `igw-…`, `nat-…`, `i-…`, … (`None` for targets awslab does not model).
-    pub target: Option<String>,
+    /// `None` for a target awslab does not read.
+    pub target: Option<RouteTarget>,
     /// `active` or `blackhole`.
     pub state: String,
 }
@@ -40,13 +118,7 @@ fn observe(t: &aws_sdk_ec2::types::RouteTable) -> Option<Observed> {
         .filter_map(|r| {
             Some(RouteEntry {
                 dest: r.destination_cidr_block()?.to_owned(),
-                target: r
-                    .gateway_id()
-                    .or(r.nat_gateway_id())
-                    .or(r.instance_id())
-                    .or(r.transit_gateway_id())
-                    .or(r.vpc_peering_connection_id())
-                    .map(str::to_owned),
+                target: RouteTarget::of(r),
                 state: r.state().map_or("active", |s| s.as_str()).to_owned(),
             })
         })
@@ -140,6 +212,20 @@ impl ResourceKind for RouteTable {
         Kind::RouteTable
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
             return Ok(Vec::new());
@@ -169,12 +255,7 @@ impl ResourceKind for RouteTable {
             routes,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a route table",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let mut obs = match existing {
             Some(o) => o.clone(),
@@ -214,11 +295,17 @@ impl ResourceKind for RouteTable {
             let dest = route.cidr.to_string();
             let current = have.iter().find(|r| r.dest == dest);
             if current.is_some_and(|r| {
-                r.target.as_deref() == Some(target.as_str()) && r.state == "active"
+                r.target.as_ref().map(RouteTarget::id) == Some(target.as_str())
+                    && r.state == "active"
             }) {
                 continue;
             }
-            let nat = target.starts_with("nat-");
+            // What the lab routes to: a NAT gateway or an internet gateway (validation allows
+            // no other).
+            let nat = cx
+                .bound
+                .get(&route.target)
+                .is_some_and(|o| o.kind == Kind::NatGateway);
             if current.is_some() {
                 let mut req = cx
                     .aws
@@ -253,7 +340,11 @@ impl ResourceKind for RouteTable {
             have.retain(|r| r.dest != dest);
             have.push(RouteEntry {
                 dest,
-                target: Some(target),
+                target: Some(if nat {
+                    RouteTarget::NatGateway(target)
+                } else {
+                    RouteTarget::InternetGateway(target)
+                }),
                 state: "active".to_owned(),
             });
         }
@@ -295,12 +386,12 @@ impl ResourceKind for RouteTable {
         want_routes.sort();
         let mut found_routes: Vec<String> = have
             .iter()
-            .filter(|r| r.target.as_deref() != Some("local"))
+            .filter(|r| r.target != Some(RouteTarget::Local))
             .map(|r| {
                 let target = r
                     .target
-                    .as_deref()
-                    .map_or_else(|| "other".to_owned(), |t| bound.label(t));
+                    .as_ref()
+                    .map_or_else(|| "other".to_owned(), |t| bound.label(t.id()));
                 if r.state == "active" {
                     format!("{} -> {target}", r.dest)
                 } else {

@@ -229,6 +229,20 @@ impl ResourceKind for SecurityGroup {
         Kind::SecurityGroup
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
             return Ok(Vec::new());
@@ -259,12 +273,7 @@ impl ResourceKind for SecurityGroup {
             egress,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a security group",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let mut obs = match existing {
             Some(o) => o.clone(),

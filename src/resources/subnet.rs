@@ -17,6 +17,20 @@ impl ResourceKind for Subnet {
         Kind::Subnet
     }
 
+    fn placement(&self) -> super::Placement {
+        super::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<super::Stamped, AwsError> {
+        Ok(super::Stamped::Ec2)
+    }
+
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
         let Some(filters) = scope_filters(scope, Some("vpc-id")) else {
             return Ok(Vec::new());
@@ -62,12 +76,7 @@ impl ResourceKind for Subnet {
             map_public_ip,
         } = &res.spec
         else {
-            return Err(AwsError::other(
-                "apply",
-                &res.name,
-                "WrongKind",
-                "not a subnet",
-            ));
+            return Err(super::wrong_spec(res, self.kind()));
         };
         let mut obs = match existing {
             Some(o) => o.clone(),

@@ -1,0 +1,273 @@
+//! The hosts of an endpoint: an instance, the instances of a group, a load balancer's nodes, a
+//! mount target, or a subnet, each with its addresses, subnet and security groups.
+
+use super::*;
+
+impl<'w> Net<'w> {
+    pub(super) fn label(&self, o: &Observed) -> String {
+        let name = self.bound.label(&o.id);
+        if name == o.id {
+            name
+        } else {
+            format!("{name} ({})", o.id)
+        }
+    }
+
+    pub(super) fn short(&self, id: &str) -> String {
+        self.bound.label(id)
+    }
+
+    /// The hosts a logical name stands for.
+    pub(super) fn hosts(&self, name: &str) -> Result<Vec<Host<'w>>, String> {
+        let o = self
+            .bound
+            .get(name)
+            .ok_or_else(|| format!("`{name}` was not found"))?;
+        let o = self.world.get(&o.id).unwrap_or(o);
+        match o.kind {
+            Kind::Instance => Ok(vec![self.instance(name, o)?]),
+            Kind::Subnet => Ok(vec![self.subnet_host(name, o)?]),
+            Kind::SecurityGroup => {
+                // Each instance and each EFS mount target in the group.
+                let mut hosts = Vec::new();
+                for i in self.world.of_kind(Kind::Instance) {
+                    if !i.is_gone()
+                        && matches!(&i.facts, Facts::Instance { security_groups, .. }
+                        if security_groups.contains(&o.id))
+                    {
+                        hosts.push(self.instance(&self.short(&i.id), i)?);
+                    }
+                }
+                for m in self.world.of_kind(Kind::MountTarget) {
+                    if matches!(&m.facts, Facts::MountTarget { security_groups, .. } if security_groups.contains(&o.id))
+                    {
+                        hosts.push(self.mount_target_host(m)?);
+                    }
+                }
+                if hosts.is_empty() {
+                    return Err(format!("nothing is in security group {name}"));
+                }
+                Ok(hosts)
+            }
+            Kind::LoadBalancer | Kind::AutoScalingGroup => self.spread_hosts(name, o),
+            other => Err(format!(
+                "`{name}` is a {}: reachability is asked of instances, subnets, security groups, Auto Scaling groups and load balancers",
+                other.label()
+            )),
+        }
+    }
+
+    /// A load balancer or an Auto Scaling group: a host in each of its subnets with its
+    /// security groups (a group's come from its launch template, else from its instances).
+    pub(super) fn spread_hosts(
+        &self,
+        name: &str,
+        o: &'w Observed,
+    ) -> Result<Vec<Host<'w>>, String> {
+        let (group_ids, public_ip, down): (Vec<String>, Option<String>, Option<String>) =
+            match &o.facts {
+                Facts::LoadBalancer {
+                    security_groups,
+                    scheme,
+                    state,
+                    ..
+                } => (
+                    security_groups.clone(),
+                    (scheme == "internet-facing").then(|| "internet-facing".to_owned()),
+                    (!state.is_empty() && !matches!(state.as_str(), "active" | "provisioning"))
+                        .then(|| state.clone()),
+                ),
+                Facts::AutoScalingGroup {
+                    launch_template,
+                    instances,
+                    ..
+                } => {
+                    let from_template = launch_template
+                        .as_deref()
+                        .and_then(|t| self.world.get(t))
+                        .and_then(|t| match &t.facts {
+                            Facts::LaunchTemplate {
+                                security_groups, ..
+                            } if !security_groups.is_empty() => Some(security_groups.clone()),
+                            _ => None,
+                        });
+                    let from_instances = || {
+                        instances.iter().find_map(|i| {
+                            match self.world.get(&i.id).map(|o| &o.facts) {
+                                Some(Facts::Instance {
+                                    security_groups, ..
+                                }) => Some(security_groups.clone()),
+                                _ => None,
+                            }
+                        })
+                    };
+                    let groups = from_template.or_else(from_instances).ok_or_else(|| {
+                        format!("{name}: the security groups of its launch template are unknown")
+                    })?;
+                    (groups, None, None)
+                }
+                _ => return Err(format!("`{name}` spans no subnets")),
+            };
+        let groups = group_ids
+            .iter()
+            .map(|g| {
+                self.world
+                    .get(g)
+                    .ok_or_else(|| format!("{name}: security group {g} was not found"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let subnets = o.subnet_ids();
+        if subnets.is_empty() {
+            return Err(format!("{name} is in no subnet"));
+        }
+        subnets
+            .into_iter()
+            .map(|id| {
+                let subnet = self
+                    .world
+                    .get(id)
+                    .ok_or_else(|| format!("{name}: subnet {id} was not found"))?;
+                let addrs = Self::subnet_cidr(subnet)
+                    .ok_or_else(|| format!("{name}: CIDR of {} unknown", self.short(id)))?;
+                // A group's instances get a public address only where the subnet hands one out.
+                let public_ip = public_ip
+                    .clone()
+                    .or_else(|| match (&o.facts, &subnet.facts) {
+                        (
+                            Facts::AutoScalingGroup { .. },
+                            Facts::Subnet {
+                                map_public_ip: true,
+                                ..
+                            },
+                        ) => Some("auto-assigned".to_owned()),
+                        _ => None,
+                    });
+                Ok(Host {
+                    label: format!("{name} in {}", self.short(id)),
+                    addrs,
+                    subnet,
+                    groups: Some(groups.clone()),
+                    public_ip,
+                    down: down.clone(),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn subnet_cidr(subnet: &Observed) -> Option<IpSet> {
+        match &subnet.facts {
+            Facts::Subnet { cidr: Some(c), .. } => Some(IpSet::net(*c)),
+            _ => None,
+        }
+    }
+
+    pub(super) fn instance(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, String> {
+        let Facts::Instance {
+            subnet_id,
+            state,
+            security_groups,
+            public_ip,
+            private_ip,
+            ..
+        } = &o.facts
+        else {
+            return Err(format!("`{name}` is not an instance"));
+        };
+        let subnet = subnet_id
+            .as_deref()
+            .and_then(|s| self.world.get(s))
+            .ok_or_else(|| format!("{name}: its subnet was not found"))?;
+        let cidr = Self::subnet_cidr(subnet);
+        // The private address, where it lies in the subnet (always, on AWS); else the subnet.
+        let addrs = match (
+            private_ip
+                .as_deref()
+                .and_then(|a| a.parse::<Ipv4Addr>().ok()),
+            &cidr,
+        ) {
+            (Some(a), Some(c)) if c.contains_all(&IpSet::addr(a)) => IpSet::addr(a),
+            (_, Some(c)) => c.clone(),
+            (Some(a), None) => IpSet::addr(a),
+            (None, None) => return Err(format!("{name}: no private address known")),
+        };
+        let groups = security_groups
+            .iter()
+            .map(|g| {
+                self.world
+                    .get(g)
+                    .ok_or_else(|| format!("{name}: security group {g} was not found"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let down = (!matches!(state.as_str(), "running" | "pending")).then(|| state.clone());
+        Ok(Host {
+            label: name.to_owned(),
+            addrs,
+            subnet,
+            groups: Some(groups),
+            public_ip: public_ip.clone(),
+            down,
+        })
+    }
+
+    pub(super) fn mount_target_host(&self, mt: &'w Observed) -> Result<Host<'w>, String> {
+        let Facts::MountTarget {
+            subnet_id,
+            ip,
+            security_groups,
+            ..
+        } = &mt.facts
+        else {
+            return Err(format!("{} is not a mount target", mt.id));
+        };
+        let subnet = self
+            .world
+            .get(subnet_id)
+            .ok_or_else(|| format!("the subnet of mount target {} was not found", mt.id))?;
+        let cidr = Self::subnet_cidr(subnet);
+        let addrs = match (ip.as_deref().and_then(|a| a.parse::<Ipv4Addr>().ok()), cidr) {
+            (Some(a), Some(c)) if c.contains_all(&IpSet::addr(a)) => IpSet::addr(a),
+            (_, Some(c)) => c,
+            (Some(a), None) => IpSet::addr(a),
+            (None, None) => return Err(format!("mount target {}: no address known", mt.id)),
+        };
+        let groups = security_groups
+            .iter()
+            .map(|g| {
+                self.world.get(g).ok_or_else(|| {
+                    format!("security group {g} of mount target {} was not found", mt.id)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Host {
+            label: format!("mount target {}", self.short(&mt.id)),
+            addrs,
+            subnet,
+            groups: Some(groups),
+            public_ip: None,
+            down: None,
+        })
+    }
+
+    pub(super) fn subnet_host(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, String> {
+        let addrs = Self::subnet_cidr(o).ok_or_else(|| format!("{name}: CIDR unknown"))?;
+        let public_ip = match &o.facts {
+            Facts::Subnet {
+                map_public_ip: true,
+                ..
+            } => Some("auto-assigned".to_owned()),
+            _ => None,
+        };
+        Ok(Host {
+            label: format!("a host in {name}"),
+            addrs,
+            subnet: o,
+            groups: None,
+            public_ip,
+            down: None,
+        })
+    }
+
+    pub(super) fn subnet_name(&self, subnet: &Observed) -> String {
+        self.short(&subnet.id)
+    }
+}

@@ -1,0 +1,162 @@
+//! Target-tracking scaling policies, known by their group.
+
+use super::*;
+
+pub struct ScalingPolicy;
+
+#[async_trait]
+impl ResourceKind for ScalingPolicy {
+    fn kind(&self) -> Kind {
+        Kind::ScalingPolicy
+    }
+
+    fn placement(&self) -> crate::resources::Placement {
+        crate::resources::Placement::Child(Kind::AutoScalingGroup)
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<crate::resources::Stamped, AwsError> {
+        Ok(crate::resources::Stamped::WithParent)
+    }
+
+    /// Listed with their groups.
+    async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::ScalingPolicy { group, target_cpu } = &res.spec else {
+            return Err(crate::resources::wrong_spec(res, self.kind()));
+        };
+        let group_name = cx.bound.require(group, &res.name)?;
+        // `PutScalingPolicy` creates or replaces: the existing policy keeps its name.
+        let name = match existing.map(|o| &o.facts) {
+            Some(Facts::ScalingPolicy { name, .. }) => name.clone(),
+            _ => policy_name(cx.owner, &res.name),
+        };
+        let req = cx
+            .aws
+            .autoscaling
+            .put_scaling_policy()
+            .auto_scaling_group_name(group_name)
+            .policy_name(&name)
+            .policy_type("TargetTrackingScaling")
+            .target_tracking_configuration(
+                TargetTrackingConfiguration::builder()
+                    .predefined_metric_specification(
+                        PredefinedMetricSpecification::builder()
+                            .predefined_metric_type(MetricType::AsgAverageCpuUtilization)
+                            .build(),
+                    )
+                    .target_value(*target_cpu)
+                    .build(),
+            );
+        let out = cx
+            .aws
+            .known("autoscaling:PutScalingPolicy", &res.name, || {
+                req.clone().send()
+            })
+            .await?;
+        Ok(Observed {
+            kind: Kind::ScalingPolicy,
+            id: out.policy_arn().unwrap_or(&name).to_owned(),
+            tags: cx.owner.child_tags(&name),
+            facts: Facts::ScalingPolicy {
+                group: group_name.to_owned(),
+                name,
+                policy_type: "TargetTrackingScaling".to_owned(),
+                metric: Some(MetricType::AsgAverageCpuUtilization.as_str().to_owned()),
+                target: Some(*target_cpu),
+            },
+        })
+    }
+
+    /// Known by group: the target-tracking policy of the bound group (a student names theirs
+    /// freely).
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        let Spec::ScalingPolicy { group, .. } = &res.spec else {
+            return None;
+        };
+        let group_id = bound.id(group)?;
+        let of_group = || {
+            world.of_kind(Kind::ScalingPolicy).filter(
+                move |p| matches!(&p.facts, Facts::ScalingPolicy { group: g, .. } if g == group_id),
+            )
+        };
+        let mine = policy_name(owner, &res.name);
+        of_group()
+            .find(|p| matches!(&p.facts, Facts::ScalingPolicy { name, .. } if *name == mine))
+            .or_else(|| {
+                of_group().find(|p| matches!(&p.facts, Facts::ScalingPolicy { policy_type, .. } if policy_type == "TargetTrackingScaling"))
+            })
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["type", "metric", "target"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        _bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::ScalingPolicy { target_cpu, .. },
+            Facts::ScalingPolicy {
+                policy_type,
+                metric,
+                target,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        vec![
+            Attr::new("type", "TargetTrackingScaling", policy_type),
+            Attr::new(
+                "metric",
+                MetricType::AsgAverageCpuUtilization.as_str(),
+                metric.as_deref().unwrap_or("none"),
+            ),
+            Attr::new(
+                "target",
+                format!("{target_cpu}%"),
+                target.map_or_else(|| "none".to_owned(), |t| format!("{t}%")),
+            ),
+        ]
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let Facts::ScalingPolicy { group, name, .. } = &obs.facts else {
+            return Ok(());
+        };
+        cx.aws
+            .autoscaling
+            .delete_policy()
+            .auto_scaling_group_name(group)
+            .policy_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("autoscaling:DeletePolicy", &obs.id, e))
+    }
+}

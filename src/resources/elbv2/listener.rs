@@ -1,0 +1,186 @@
+//! Listeners: known by load balancer and port, listed with their load balancer.
+
+use super::*;
+
+pub struct Listener;
+
+#[async_trait]
+impl ResourceKind for Listener {
+    fn kind(&self) -> Kind {
+        Kind::Listener
+    }
+
+    fn placement(&self) -> crate::resources::Placement {
+        crate::resources::Placement::Child(Kind::LoadBalancer)
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<crate::resources::Stamped, AwsError> {
+        Ok(crate::resources::Stamped::WithParent)
+    }
+
+    /// Listed with their load balancers.
+    async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::Listener {
+            load_balancer,
+            protocol,
+            port,
+            target_group,
+        } = &res.spec
+        else {
+            return Err(crate::resources::wrong_spec(res, self.kind()));
+        };
+        let lb_arn = cx.bound.require(load_balancer, &res.name)?;
+        let tg_arn = cx.bound.require(target_group, &res.name)?;
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(tg_arn)
+            .build();
+        match existing {
+            Some(o) => {
+                cx.aws
+                    .known("elasticloadbalancing:ModifyListener", &res.name, || {
+                        cx.aws
+                            .elbv2
+                            .modify_listener()
+                            .listener_arn(&o.id)
+                            .protocol(ProtocolEnum::from(protocol.as_str()))
+                            .port(i32::from(*port))
+                            .default_actions(forward.clone())
+                            .send()
+                    })
+                    .await?;
+            }
+            None => {
+                cx.aws
+                    .known("elasticloadbalancing:CreateListener", &res.name, || {
+                        cx.aws
+                            .elbv2
+                            .create_listener()
+                            .load_balancer_arn(lb_arn)
+                            .protocol(ProtocolEnum::from(protocol.as_str()))
+                            .port(i32::from(*port))
+                            .default_actions(forward.clone())
+                            .set_tags(Some(elb_tags(cx.owner, &res.name)))
+                            .send()
+                    })
+                    .await?;
+            }
+        }
+        let lb = cx.bound.get(load_balancer).ok_or_else(|| {
+            AwsError::other(
+                "resolve",
+                &res.name,
+                "MissingDependency",
+                "no load balancer",
+            )
+        })?;
+        cx.aws
+            .settle(|| async {
+                // Just created: asked again while not visible.
+                let found = listeners_of(cx.aws, lb, Some(SystemTime::now()))
+                    .await?
+                    .into_iter()
+                    .find(
+                    |l| matches!(&l.facts, Facts::Listener { port: Some(p), .. } if *p == i32::from(*port)),
+                );
+                listed(found, "elasticloadbalancing:DescribeListeners", &res.name)
+            })
+            .await
+    }
+
+    /// Listeners carry no awslab resource tag of their own here: they are known by load balancer
+    /// and port.
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        let Spec::Listener {
+            load_balancer,
+            port,
+            ..
+        } = &res.spec
+        else {
+            return None;
+        };
+        let lb = bound.id(load_balancer)?;
+        world.of_kind(Kind::Listener).find(|l| {
+            matches!(&l.facts, Facts::Listener { load_balancer: b, port: Some(p), .. } if b == lb && *p == i32::from(*port))
+        })
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["protocol", "port", "forwards_to"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::Listener {
+                protocol,
+                port,
+                target_group,
+                ..
+            },
+            Facts::Listener {
+                protocol: p,
+                port: found_port,
+                target_groups,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        vec![
+            Attr::new("protocol", protocol, p.as_deref().unwrap_or("none")),
+            Attr::new(
+                "port",
+                port,
+                found_port.map_or_else(|| "none".to_owned(), |p| p.to_string()),
+            ),
+            Attr::new(
+                "forwards_to",
+                target_group,
+                if target_groups.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    sorted_labels(bound, target_groups.iter())
+                },
+            ),
+        ]
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        cx.aws
+            .elbv2
+            .delete_listener()
+            .listener_arn(&obs.id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DeleteListener", &obs.id, e))
+            .map(drop)
+    }
+}

@@ -1,0 +1,283 @@
+//! Target groups: where a load balancer sends requests, and their health checks.
+
+use super::*;
+
+pub struct TargetGroup;
+
+fn observe_tg(
+    t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup,
+    tags: Tags,
+) -> Option<Observed> {
+    let name = t.target_group_name()?.to_owned();
+    Some(Observed {
+        kind: Kind::TargetGroup,
+        id: t.target_group_arn()?.to_owned(),
+        tags: named(tags, &name),
+        facts: Facts::TargetGroup {
+            name,
+            vpc_id: t.vpc_id().map(str::to_owned),
+            protocol: t.protocol().map(|p| p.as_str().to_owned()),
+            port: t.port(),
+            health_check_path: t.health_check_path().map(str::to_owned),
+            load_balancers: t.load_balancer_arns().to_vec(),
+        },
+    })
+}
+
+impl TargetGroup {
+    async fn describe(aws: &Aws, arn: &str, tags: Tags) -> Result<Option<Observed>, AwsError> {
+        match aws
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(arn)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .target_groups()
+                .first()
+                .and_then(|t| observe_tg(t, tags))),
+            Err(e) => {
+                let e = AwsError::from_sdk("elasticloadbalancing:DescribeTargetGroups", arn, e);
+                if e.is_gone() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceKind for TargetGroup {
+    fn kind(&self) -> Kind {
+        Kind::TargetGroup
+    }
+
+    fn placement(&self) -> crate::resources::Placement {
+        crate::resources::Placement::InVpc
+    }
+
+    async fn stamp(
+        &self,
+        aws: &Aws,
+        obs: &Observed,
+        key: &str,
+        value: &str,
+    ) -> Result<crate::resources::Stamped, AwsError> {
+        add_tag(aws, &obs.id, key, value).await
+    }
+
+    async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        if nothing(scope) {
+            return Ok(Vec::new());
+        }
+        let all = aws
+            .elbv2
+            .describe_target_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk(
+                    "elasticloadbalancing:DescribeTargetGroups",
+                    "target groups",
+                    e,
+                )
+            })?;
+        if all.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Target groups do not say when they were made: one that a tag read cannot find is
+        // taken as gone (a group created again by name is the same group).
+        let arns: Vec<(String, Option<SystemTime>)> = all
+            .iter()
+            .filter_map(|t| Some((t.target_group_arn()?.to_owned(), None)))
+            .collect();
+        let mut tags = tags_of(aws, &arns).await?;
+        Ok(all
+            .iter()
+            .filter_map(|t| {
+                let arn = t.target_group_arn()?;
+                let tg_tags = tags.remove(arn).unwrap_or_default();
+                in_scope(&tg_tags, t.target_group_name()?, t.vpc_id(), scope)
+                    .then(|| observe_tg(t, tg_tags))?
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::TargetGroup {
+            vpc,
+            protocol,
+            port,
+            health_check_path,
+        } = &res.spec
+        else {
+            return Err(crate::resources::wrong_spec(res, self.kind()));
+        };
+        let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
+        let arn = match existing {
+            Some(o) => {
+                if !matches!(&o.facts, Facts::TargetGroup { health_check_path: Some(p), .. } if p == health_check_path)
+                {
+                    cx.aws
+                        .known("elasticloadbalancing:ModifyTargetGroup", &res.name, || {
+                            cx.aws
+                                .elbv2
+                                .modify_target_group()
+                                .target_group_arn(&o.id)
+                                .health_check_path(health_check_path)
+                                .send()
+                        })
+                        .await?;
+                }
+                o.id.clone()
+            }
+            // Creating with the same name and settings returns the existing group: a retry
+            // after a lost answer is safe.
+            None => {
+                let vpc_id = cx.bound.require(vpc, &res.name)?;
+                cx.aws
+                    .known("elasticloadbalancing:CreateTargetGroup", &res.name, || {
+                        cx.aws
+                            .elbv2
+                            .create_target_group()
+                            .name(short_name(cx.owner, &res.name))
+                            .protocol(ProtocolEnum::from(protocol.as_str()))
+                            .port(i32::from(*port))
+                            .vpc_id(vpc_id)
+                            .target_type(TargetTypeEnum::Instance)
+                            .health_check_path(health_check_path)
+                            .set_tags(Some(elb_tags(cx.owner, &res.name)))
+                            .send()
+                    })
+                    .await?
+                    .target_groups()
+                    .first()
+                    .and_then(|t| t.target_group_arn())
+                    .ok_or_else(|| {
+                        AwsError::other(
+                            "elasticloadbalancing:CreateTargetGroup",
+                            &res.name,
+                            "NoArn",
+                            "no target group in the answer",
+                        )
+                    })?
+                    .to_owned()
+            }
+        };
+        if existing.is_none() {
+            // 30 s instead of 300 s to drain a deregistered target: lab instances serve nothing
+            // long-lived, and `down` would otherwise wait five minutes per instance.
+            cx.aws
+                .known(
+                    "elasticloadbalancing:ModifyTargetGroupAttributes",
+                    &res.name,
+                    || {
+                        cx.aws
+                            .elbv2
+                            .modify_target_group_attributes()
+                            .target_group_arn(&arn)
+                            .attributes(
+                                TargetGroupAttribute::builder()
+                                    .key("deregistration_delay.timeout_seconds")
+                                    .value("30")
+                                    .build(),
+                            )
+                            .send()
+                    },
+                )
+                .await?;
+        }
+        cx.aws
+            .settle(|| async {
+                listed(
+                    Self::describe(cx.aws, &arn, tags.clone()).await?,
+                    "elasticloadbalancing:DescribeTargetGroups",
+                    &res.name,
+                )
+            })
+            .await
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["vpc", "protocol", "port", "health_check_path"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::TargetGroup {
+                vpc,
+                protocol,
+                port,
+                health_check_path,
+            },
+            Facts::TargetGroup {
+                vpc_id,
+                protocol: p,
+                port: found_port,
+                health_check_path: h,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        vec![
+            Attr::new("vpc", vpc, label_or_none(bound, vpc_id.as_deref())),
+            Attr::new("protocol", protocol, p.as_deref().unwrap_or("none")),
+            Attr::new(
+                "port",
+                port,
+                found_port.map_or_else(|| "none".to_owned(), |p| p.to_string()),
+            ),
+            Attr::new(
+                "health_check_path",
+                health_check_path,
+                h.as_deref().unwrap_or("none"),
+            ),
+        ]
+    }
+
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        // Listeners forwarding to it and groups registering into it.
+        world
+            .items
+            .iter()
+            .filter(|o| match &o.facts {
+                Facts::Listener { target_groups, .. }
+                | Facts::AutoScalingGroup { target_groups, .. } => target_groups.contains(&obs.id),
+                _ => false,
+            })
+            .map(|o| o.id.clone())
+            .collect()
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        cx.wait
+            .dependency(&obs.id, || async {
+                cx.aws
+                    .elbv2
+                    .delete_target_group()
+                    .target_group_arn(&obs.id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("elasticloadbalancing:DeleteTargetGroup", &obs.id, e)
+                    })
+                    .map(drop)
+            })
+            .await
+    }
+}

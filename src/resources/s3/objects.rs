@@ -1,0 +1,167 @@
+//! The objects uploaded from a lab folder, kept in step by their MD5.
+
+use super::*;
+
+pub struct Objects;
+
+/// Local files against what the bucket holds: (key, why) of each file to upload.
+fn stale<'a>(files: &'a [SiteFile], stored: &[StoredObject]) -> Vec<(&'a SiteFile, &'static str)> {
+    let by_key: BTreeMap<&str, &StoredObject> =
+        stored.iter().map(|o| (o.key.as_str(), o)).collect();
+    files
+        .iter()
+        .filter_map(|f| match by_key.get(f.key.as_str()) {
+            None => Some((f, "missing")),
+            Some(o) if o.etag != md5_hex(&f.content) => Some((f, "changed")),
+            Some(o) if o.content_type.as_deref() != Some(f.content_type.as_str()) => {
+                Some((f, "wrong content type"))
+            }
+            Some(_) => None,
+        })
+        .collect()
+}
+
+#[async_trait]
+impl ResourceKind for Objects {
+    fn kind(&self) -> Kind {
+        Kind::Objects
+    }
+
+    fn placement(&self) -> crate::resources::Placement {
+        crate::resources::Placement::Child(Kind::Bucket)
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<crate::resources::Stamped, AwsError> {
+        Ok(crate::resources::Stamped::WithParent)
+    }
+
+    async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    /// Uploads only the files that are missing or differ (by MD5 against the ETag, and by
+    /// content type).
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::Objects { bucket, files, .. } = &res.spec else {
+            return Err(crate::resources::wrong_spec(res, self.kind()));
+        };
+        let name = bucket_of(cx, res, bucket)?;
+        let stored = match existing.map(|o| &o.facts) {
+            Some(Facts::Objects { objects, .. }) => objects.clone(),
+            _ => Vec::new(),
+        };
+        for (f, why) in stale(files, &stored) {
+            cx.wait.note(format!("uploading {} ({why})", f.key));
+            cx.aws
+                .known("s3:PutObject", &format!("{name}/{}", f.key), || {
+                    cx.aws
+                        .s3
+                        .put_object()
+                        .bucket(name)
+                        .key(&f.key)
+                        .content_type(&f.content_type)
+                        .body(ByteStream::from(f.content.clone()))
+                        .send()
+                })
+                .await?;
+        }
+        let id = format!("{name}/objects");
+        Ok(Observed {
+            kind: Kind::Objects,
+            tags: cx.owner.child_tags(&id),
+            id,
+            facts: Facts::Objects {
+                bucket: name.to_owned(),
+                objects: list_objects(cx.aws, name).await?,
+            },
+        })
+    }
+
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        let Spec::Objects { bucket, .. } = &res.spec else {
+            return None;
+        };
+        child_of(world, bound, bucket, "objects")
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["files", "content_types"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        _bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (Spec::Objects { files, .. }, Facts::Objects { objects, .. }) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
+        let stale = stale(files, objects);
+        let missing: Vec<&str> = stale
+            .iter()
+            .filter(|(_, why)| *why == "missing")
+            .map(|(f, _)| f.key.as_str())
+            .collect();
+        let types_wrong: Vec<String> = stale
+            .iter()
+            .filter(|(_, why)| *why == "wrong content type")
+            .map(|(f, _)| {
+                let found = objects
+                    .iter()
+                    .find(|o| o.key == f.key)
+                    .and_then(|o| o.content_type.clone())
+                    .unwrap_or_else(|| "none".to_owned());
+                format!("{} is {found}", f.key)
+            })
+            .collect();
+        vec![
+            Attr::new(
+                "files",
+                keys.join(", "),
+                if missing.is_empty() {
+                    keys.join(", ")
+                } else {
+                    format!("missing: {}", missing.join(", "))
+                },
+            ),
+            Attr::new(
+                "content_types",
+                "each file with its type (text/html, text/css, …)",
+                if types_wrong.is_empty() {
+                    "each file with its type (text/html, text/css, …)".to_owned()
+                } else {
+                    types_wrong.join(", ")
+                },
+            ),
+        ]
+    }
+
+    /// Empties the bucket (every version and delete marker).
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let Facts::Objects { bucket, .. } = &obs.facts else {
+            return Ok(());
+        };
+        empty(cx.aws, bucket, &cx.wait).await
+    }
+}

@@ -1,0 +1,148 @@
+//! The website configuration and its endpoint.
+
+use super::*;
+
+pub struct Website;
+
+#[async_trait]
+impl ResourceKind for Website {
+    fn kind(&self) -> Kind {
+        Kind::Website
+    }
+
+    fn placement(&self) -> crate::resources::Placement {
+        crate::resources::Placement::Child(Kind::Bucket)
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<crate::resources::Stamped, AwsError> {
+        Ok(crate::resources::Stamped::WithParent)
+    }
+
+    async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        _existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::Website {
+            bucket,
+            index_document,
+            error_document,
+        } = &res.spec
+        else {
+            return Err(crate::resources::wrong_spec(res, self.kind()));
+        };
+        let name = bucket_of(cx, res, bucket)?;
+        let bad = |e: aws_sdk_s3::error::BuildError| {
+            AwsError::other("s3:PutBucketWebsite", name, "Bad", e.to_string())
+        };
+        let mut config = WebsiteConfiguration::builder().index_document(
+            IndexDocument::builder()
+                .suffix(index_document)
+                .build()
+                .map_err(bad)?,
+        );
+        if let Some(e) = error_document {
+            config = config.error_document(ErrorDocument::builder().key(e).build().map_err(bad)?);
+        }
+        let config = config.build();
+        cx.aws
+            .known("s3:PutBucketWebsite", name, || {
+                cx.aws
+                    .s3
+                    .put_bucket_website()
+                    .bucket(name)
+                    .website_configuration(config.clone())
+                    .send()
+            })
+            .await?;
+        let id = format!("{name}/website");
+        Ok(Observed {
+            kind: Kind::Website,
+            tags: cx.owner.child_tags(&id),
+            id,
+            facts: Facts::Website {
+                bucket: name.to_owned(),
+                index_document: Some(index_document.clone()),
+                error_document: error_document.clone(),
+            },
+        })
+    }
+
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        let Spec::Website { bucket, .. } = &res.spec else {
+            return None;
+        };
+        child_of(world, bound, bucket, "website")
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["index_document", "error_document"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        _bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (
+            Spec::Website {
+                index_document,
+                error_document,
+                ..
+            },
+            Facts::Website {
+                index_document: i,
+                error_document: e,
+                ..
+            },
+        ) = (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        vec![
+            Attr::new(
+                "index_document",
+                index_document,
+                i.as_deref().unwrap_or("none"),
+            ),
+            Attr::new(
+                "error_document",
+                error_document.as_deref().unwrap_or("none"),
+                e.as_deref().unwrap_or("none"),
+            ),
+        ]
+    }
+
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let Facts::Website { bucket, .. } = &obs.facts else {
+            return Ok(());
+        };
+        cx.aws
+            .s3
+            .delete_bucket_website()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("s3:DeleteBucketWebsite", bucket, e))
+    }
+}
