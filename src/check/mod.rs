@@ -55,12 +55,12 @@ pub async fn discover_for(
     // system of the region for the lab's VPCs.
     // Only the kinds the lab declares: a VPC lab's check touches neither IAM, EFS nor ELB.
     let declares = |k: Kind| lab.resources.iter().any(|r| r.kind() == k);
-    // Load balancers (with their listeners) and groups (with their policies) are asked for only
-    // when the lab has them.
+    // Load balancers (with their listeners), groups (with their policies) and VPC endpoints
+    // are asked for only when the lab has them.
     let optional = |k: Kind| {
         matches!(
             k,
-            Kind::LoadBalancer | Kind::TargetGroup | Kind::AutoScalingGroup
+            Kind::LoadBalancer | Kind::TargetGroup | Kind::AutoScalingGroup | Kind::VpcEndpoint
         )
     };
     let inside: Vec<Kind> = Kind::ALL

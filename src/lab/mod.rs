@@ -172,6 +172,13 @@ pub enum Spec {
         az: usize,
         map_public_ip: bool,
     },
+    /// A gateway endpoint: the service reached from the VPC through the route tables.
+    VpcEndpoint {
+        vpc: String,
+        /// `s3` or `dynamodb`.
+        service: String,
+        route_tables: Vec<String>,
+    },
     InternetGateway {
         vpc: String,
     },
@@ -357,6 +364,7 @@ impl Spec {
             Spec::Vpc { .. } => Kind::Vpc,
             Spec::Subnet { .. } => Kind::Subnet,
             Spec::InternetGateway { .. } => Kind::InternetGateway,
+            Spec::VpcEndpoint { .. } => Kind::VpcEndpoint,
             Spec::RouteTable { .. } => Kind::RouteTable,
             Spec::ElasticIp => Kind::ElasticIp,
             Spec::NatGateway { .. } => Kind::NatGateway,
@@ -444,6 +452,12 @@ impl Spec {
                 out.extend(security_groups.iter().map(String::as_str));
             }
             Spec::Subnet { vpc, .. } | Spec::InternetGateway { vpc } => out.push(vpc),
+            Spec::VpcEndpoint {
+                vpc, route_tables, ..
+            } => {
+                out.push(vpc);
+                out.extend(route_tables.iter().map(String::as_str));
+            }
             Spec::RouteTable {
                 vpc,
                 subnets,

@@ -66,6 +66,7 @@ pub struct ResourceDef {
     pub instance_profile: Option<Spanned<String>>,
     pub user_data: Option<Spanned<String>>,
     pub service: Option<Spanned<String>>,
+    pub route_tables: Option<Vec<Spanned<String>>>,
     pub managed_policies: Option<Vec<Spanned<String>>>,
     pub role: Option<Spanned<String>>,
     pub encrypted: Option<Spanned<bool>>,

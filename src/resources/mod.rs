@@ -21,6 +21,7 @@ pub mod s3;
 mod security_group;
 mod subnet;
 pub mod vpc;
+mod vpc_endpoint;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -96,7 +97,8 @@ impl Observed {
             Facts::Instance { state, .. } => state == "terminated",
             Facts::NatGateway { state, .. }
             | Facts::FileSystem { state, .. }
-            | Facts::MountTarget { state, .. } => state == "deleted",
+            | Facts::MountTarget { state, .. }
+            | Facts::VpcEndpoint { state, .. } => state == "deleted",
             _ => false,
         }
     }
@@ -120,6 +122,7 @@ impl Observed {
             | Facts::Listener { vpc_id, .. }
             | Facts::AutoScalingGroup { vpc_id, .. } => vpc_id.as_deref(),
             Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
+            Facts::VpcEndpoint { vpc_id, .. } => Some(vpc_id),
             // A file system is in no VPC: its mount targets are.
             Facts::ElasticIp { .. }
             | Facts::FileSystem { .. }
@@ -187,6 +190,13 @@ pub enum Facts {
         cidr: Option<Ipv4Net>,
         az: Option<String>,
         map_public_ip: bool,
+    },
+    VpcEndpoint {
+        vpc_id: String,
+        /// `com.amazonaws.<region>.s3`.
+        service_name: String,
+        state: String,
+        route_table_ids: Vec<String>,
     },
     InternetGateway {
         attached_vpcs: Vec<String>,

@@ -48,6 +48,7 @@ kinds! {
     Subnet => "subnet", "subnet", super::subnet::Subnet;
     InternetGateway => "internet_gateway", "internet gateway", super::internet_gateway::InternetGateway;
     RouteTable => "route_table", "route table", super::route_table::RouteTable;
+    VpcEndpoint => "vpc_endpoint", "VPC endpoint", super::vpc_endpoint::VpcEndpoint;
     ElasticIp => "elastic_ip", "elastic IP", super::elastic_ip::ElasticIp;
     NatGateway => "nat_gateway", "NAT gateway", super::nat_gateway::NatGateway;
     NetworkAcl => "network_acl", "network ACL", super::network_acl::NetworkAcl;

@@ -420,6 +420,18 @@ impl ResourceKind for RouteTable {
         ]
     }
 
+    /// Gateway endpoints that route through the table: it cannot go before them.
+    fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        world
+            .of_kind(Kind::VpcEndpoint)
+            .filter(|e| {
+                !e.is_gone()
+                    && matches!(&e.facts, Facts::VpcEndpoint { route_table_ids, .. } if route_table_ids.contains(&obs.id))
+            })
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         if let Facts::RouteTable { associations, .. } = &obs.facts {
             for (assoc, _) in associations {

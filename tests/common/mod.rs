@@ -323,6 +323,22 @@ pub async fn tagged_left_in(region: &str, env: &str) -> Vec<String> {
             .iter()
             .map(|x| own(x.launch_template_id(), x.tags())),
     );
+    let out = ec2
+        .describe_vpc_endpoints()
+        .filters(f())
+        .send()
+        .await
+        .expect("vpc endpoints");
+    all.extend(out.vpc_endpoints().iter().map(|e| {
+        let alive = !e
+            .state()
+            .is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted"));
+        (
+            e.vpc_endpoint_id().map(str::to_owned),
+            e.tags().to_vec(),
+            alive,
+        )
+    }));
     let mut left: Vec<String> = all
         .into_iter()
         .filter(|(_, tags, alive)| {

@@ -1,4 +1,3 @@
-
 use super::{evaluate, glob, s3_website};
 use crate::lab::{Check, CheckKind, Kind, PublicAccess};
 use crate::resources::s3::StoredObject;

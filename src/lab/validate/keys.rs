@@ -2,12 +2,16 @@
 
 use super::*;
 
+/// The services a gateway VPC endpoint serves (`service` of a `vpc_endpoint`).
+pub(super) const GATEWAY_SERVICES: &[&str] = &["s3", "dynamodb"];
+
 /// Keys each kind takes beyond `type`, `stage` and `description`.
 pub(super) fn allowed_keys(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Vpc => &["cidr", "dns_hostnames"],
         Kind::Subnet => &["vpc", "cidr", "az", "map_public_ip"],
         Kind::InternetGateway => &["vpc"],
+        Kind::VpcEndpoint => &["vpc", "service", "route_tables"],
         Kind::RouteTable => &["vpc", "subnets", "routes"],
         Kind::ElasticIp => &[],
         Kind::NatGateway => &["subnet", "eip"],
@@ -127,6 +131,7 @@ pub(super) fn present_keys(d: &ResourceDef) -> Vec<(&'static str, Range<usize>)>
     add("instance_profile", d.instance_profile.as_ref().map(span));
     add("user_data", d.user_data.as_ref().map(span));
     add("service", d.service.as_ref().map(span));
+    add("route_tables", d.route_tables.as_deref().map(list));
     add("managed_policies", d.managed_policies.as_deref().map(list));
     add("role", d.role.as_ref().map(span));
     add("encrypted", d.encrypted.as_ref().map(span));

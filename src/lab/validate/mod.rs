@@ -11,7 +11,7 @@ mod resources;
 mod tests;
 mod values;
 
-use keys::{IA_TRANSITIONS, allowed_keys, instance_type, present_keys};
+use keys::{GATEWAY_SERVICES, IA_TRANSITIONS, allowed_keys, instance_type, present_keys};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;

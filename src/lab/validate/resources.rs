@@ -102,6 +102,36 @@ impl Validator<'_, '_, '_> {
             Kind::InternetGateway => Spec::InternetGateway {
                 vpc: vpc(self).unwrap_or_default(),
             },
+            Kind::VpcEndpoint => {
+                let vpc = vpc(self);
+                let service = self
+                    .required(name, kind, "service", &d.service)
+                    .cloned()
+                    .and_then(|s| {
+                        if GATEWAY_SERVICES.contains(&s.get_ref().as_str()) {
+                            return Some(s.into_inner());
+                        }
+                        self.c.error(
+                            s.span(),
+                            format!("`{}` has no gateway endpoint", s.get_ref()),
+                            "not a gateway service",
+                        );
+                        self.c
+                            .help(format!("one of: {}", GATEWAY_SERVICES.join(", ")));
+                        None
+                    });
+                let route_tables = d
+                    .route_tables
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| self.reference(t, &[Kind::RouteTable]))
+                    .collect();
+                Spec::VpcEndpoint {
+                    vpc: vpc.unwrap_or_default(),
+                    service: service.unwrap_or_default(),
+                    route_tables,
+                }
+            }
             Kind::RouteTable => {
                 let vpc = vpc(self);
                 let subnets = subnets(self);

@@ -1,4 +1,3 @@
-
 use super::{closest, edit_distance};
 
 #[test]
