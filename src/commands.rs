@@ -578,14 +578,9 @@ async fn up(
         .filter_map(|(name, o)| Some((name.clone(), crate::resources::url(o, &aws.region)?)))
         .collect();
     if p.format == Format::Json {
-        p.json(&serde_json::json!({
-            "lab": lab.id,
-            "env": s.env,
-            "urls": urls.iter().map(|(n, u)| serde_json::json!({"name": n, "url": u})).collect::<Vec<_>>(),
-            "resources": outcome.done.iter().map(|(n, v, id)| serde_json::json!({"name": n, "action": v, "id": id})).collect::<Vec<_>>(),
-            "failed": outcome.failed.iter().map(|(n, e)| serde_json::json!({"name": n, "error": e.to_string()})).collect::<Vec<_>>(),
-            "skipped": outcome.skipped.iter().map(|(n, c)| serde_json::json!({"name": n, "blocked_by": c})).collect::<Vec<_>>(),
-        }));
+        p.json(&engine::report::UpReport::of(
+            &lab.id, &s.env, &outcome, &urls,
+        ));
     }
     p.info(&summary);
     p.info(&render::cost_while_up(&cost::of_lab(lab, stage)));
@@ -674,13 +669,7 @@ async fn down(s: &Settings, p: &Printer, id: &str, yes: bool, force: bool) -> Re
         engine::destroy::destroy(&aws, &Owner::new(id, &s.env), &engine_options(s), &reporter)
             .await?;
     if p.format == Format::Json {
-        p.json(&serde_json::json!({
-            "lab": id,
-            "env": s.env,
-            "deleted": outcome.deleted.iter().map(|(n, k, id)| serde_json::json!({"name": n, "type": k, "id": id})).collect::<Vec<_>>(),
-            "left": outcome.left.iter().map(|(n, k, id, why)| serde_json::json!({"name": n, "type": k, "id": id, "reason": why})).collect::<Vec<_>>(),
-            "not_looked_at": outcome.not_looked_at,
-        }));
+        p.json(&engine::report::DownReport::of(id, &s.env, &outcome));
     }
     p.info(&format!(
         "down {}: {} deleted, {} left in {:.1}s",

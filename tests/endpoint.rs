@@ -43,8 +43,23 @@ async fn a_gateway_endpoint_is_made_graded_kept_in_line_and_torn_down() {
     let home = tempfile::tempdir().expect("home");
     let lab = common::test_lab("endpoint-basic");
 
-    let up = cmd(home.path(), region, &env, &["up", &lab, "--yes"]);
+    let up = cmd(
+        home.path(),
+        region,
+        &env,
+        &["--format", "json", "up", &lab, "--yes"],
+    );
     assert!(up.status.success(), "{}", stderr(&up));
+    let report = common::json(&up);
+    assert_eq!(report["schema_version"], 1, "{report:#}");
+    let created: Vec<&str> = report["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| r["action"] == "create")
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(created.contains(&"s3-endpoint"), "{report:#}");
     let made = endpoints(region, &env).await;
     assert_eq!(made.len(), 1, "{made:?}");
     let (id, tables) = made[0].clone();
@@ -85,8 +100,47 @@ async fn a_gateway_endpoint_is_made_graded_kept_in_line_and_torn_down() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(endpoints(region, &env).await, vec![(id, tables)]);
 
-    let down = cmd(home.path(), region, &env, &["down", &lab, "--yes"]);
+    // `sweep` without `--yes` names the env and deletes nothing.
+    let dry = common::awslab(home.path())
+        .env("AWS_REGION", region)
+        .args([
+            "--format",
+            "json",
+            "sweep",
+            "--lab",
+            "endpoint-basic",
+            "--env",
+            &env,
+        ])
+        .output()
+        .expect("sweep");
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let swept = common::json(&dry);
+    assert_eq!(
+        (&swept["schema_version"], &swept["dry_run"]),
+        (&serde_json::json!(1), &serde_json::json!(true)),
+        "{swept:#}"
+    );
+    assert_eq!(swept["environments"][0]["env"], env.as_str(), "{swept:#}");
+    assert_eq!(endpoints(region, &env).await.len(), 1);
+
+    let down = cmd(
+        home.path(),
+        region,
+        &env,
+        &["--format", "json", "down", &lab, "--yes"],
+    );
     assert!(down.status.success(), "{}", stderr(&down));
+    let report = common::json(&down);
+    assert_eq!(report["schema_version"], 1, "{report:#}");
+    assert!(
+        report["deleted"]
+            .as_array()
+            .expect("deleted")
+            .iter()
+            .any(|d| d["name"] == "s3-endpoint" && d["type"] == "vpc_endpoint"),
+        "{report:#}"
+    );
     assert_eq!(endpoints(region, &env).await, Vec::new());
     assert_eq!(
         common::tagged_left_in(region, &env).await,

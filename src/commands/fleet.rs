@@ -8,6 +8,7 @@ use super::{confirm, engine_options, stats};
 use crate::aws::{self, Aws, AwsSettings};
 use crate::engine;
 use crate::engine::fleet::{self, EnvStatus};
+use crate::engine::report::{self, SweepReport, SweptEnv};
 use crate::error::{Error, exit};
 use crate::settings::{Format, Settings};
 use crate::ui::{Printer, TermReporter, render};
@@ -133,17 +134,42 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     } else {
         "lab environments"
     };
+    let json = p.format == Format::Json;
+    let mut report = SweepReport {
+        schema_version: report::SCHEMA_VERSION,
+        dry_run: !args.yes,
+        environments: envs
+            .iter()
+            .map(|e| SweptEnv {
+                lab: e.lab.clone(),
+                env: e.env.clone(),
+                region: e.region.clone(),
+                resources: e.resources,
+                down: None,
+                error: None,
+            })
+            .collect(),
+        not_looked_at: not_looked_at.clone(),
+    };
     if envs.is_empty() {
         p.info(&format!("no {what} to sweep"));
+        if json {
+            p.json(&report);
+        }
         return Ok(exit::OK);
     }
-    p.out(&render::status(p, &envs, now));
+    if !json {
+        p.out(&render::status(p, &envs, now));
+    }
     if !args.yes {
         let resources: usize = envs.iter().map(|e| e.resources).sum();
         p.info(&format!(
             "dry run: would delete {} {what} ({resources} resources); nothing was deleted, add --yes to delete",
             envs.len()
         ));
+        if json {
+            p.json(&report);
+        }
         return Ok(exit::OK);
     }
     let action = format!("delete {} {what}", envs.len());
@@ -152,7 +178,7 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     let opts = engine_options(s);
     let mut left = Vec::new();
     let mut stopped = 0.0;
-    for env in &envs {
+    for (i, env) in envs.iter().enumerate() {
         // IAM leftovers (region `global`) go through the command's own client.
         let client = clients
             .iter()
@@ -170,9 +196,11 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
                     "{} {} in {}: not torn down: {e}",
                     env.lab, env.env, env.region
                 ));
+                report.environments[i].error = Some(e.to_string());
                 continue;
             }
         };
+        report.environments[i].down = Some(report::DownReport::of(&env.lab, &env.env, &outcome));
         left.extend(outcome.not_looked_at.iter().map(|u| {
             format!(
                 "{} {} in {}: {} not looked at: {}",
@@ -194,6 +222,9 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         crate::cost::Dollars(stopped)
     ));
     stats(p, "sweep", &aws, started);
+    if json {
+        p.json(&report);
+    }
     left.extend(
         not_looked_at
             .into_iter()

@@ -9,6 +9,7 @@ pub mod events;
 pub mod fleet;
 pub mod global_iam;
 pub mod plan;
+pub mod report;
 pub mod schedule;
 
 pub use events::{Event, Reporter, Verb};
