@@ -290,3 +290,77 @@ async fn a_retried_run_instances_carries_the_same_client_token() {
     assert!(down.status.success(), "{}", stderr(&down));
     assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
 }
+
+/// A kind that lives in VPCs and cannot be listed: the VPC is not attempted (its delete would
+/// wait out its deadline on what nobody looked at) and is reported left with the reason; the
+/// rest goes; a later `down` that can list everything finishes the job.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpc_whose_contents_cannot_all_be_listed_is_left_with_the_reason() {
+    let env = common::env_name("vpcblind");
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::cycle_lab();
+    let up = common::awslab(home.path())
+        .args(["--env", &env, "up", &lab, "--yes"])
+        .output()
+        .expect("up");
+    assert!(up.status.success(), "{}", stderr(&up));
+    let proxy = FaultProxy::start(
+        &common::endpoint(),
+        Faults {
+            scripts: vec![(
+                "DescribeVpcEndpoints".to_owned(),
+                1000,
+                Fault::new(
+                    403,
+                    "UnauthorizedOperation",
+                    "You are not authorized to perform this operation (injected)",
+                ),
+            )],
+            ..Faults::default()
+        },
+    )
+    .await;
+    let down = common::awslab_via(home.path(), &proxy.url)
+        .args(["--env", &env, "--format", "json", "down", &lab, "--yes"])
+        .output()
+        .await
+        .expect("down");
+    let err = stderr(&down);
+    assert_eq!(down.status.code(), Some(1), "{err}");
+    let report = common::json(&down);
+    let left: Vec<(&str, &str)> = report["left"]
+        .as_array()
+        .expect("left")
+        .iter()
+        .map(|l| {
+            (
+                l["type"].as_str().unwrap_or_default(),
+                l["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(left.len(), 1, "{report:#}");
+    assert_eq!(left[0].0, "vpc", "{report:#}");
+    assert!(left[0].1.contains("vpc_endpoint"), "{report:#}");
+    // Only the VPC is left.
+    let ec2 = common::ec2_in("us-east-1").await;
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(common::tag_filter("awslab:env", &env))
+        .send()
+        .await
+        .expect("vpcs");
+    assert_eq!(vpcs.vpcs().len(), 1);
+    assert_eq!(
+        common::tagged_left(&env).await.len(),
+        1,
+        "{:?}",
+        common::tagged_left(&env).await
+    );
+    let again = common::awslab(home.path())
+        .args(["--env", &env, "down", &lab, "--yes"])
+        .output()
+        .expect("down");
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+}

@@ -83,7 +83,32 @@ pub async fn destroy(
     }
     let doomed = deletion_set(&world, owner);
     let doomed = super::global_iam::spare_shared(aws, owner, doomed, reporter).await?;
+    // What lives in a VPC but could not be listed would hold the VPC for its whole delete
+    // deadline: the VPC is not attempted, and says why.
+    let blind: Vec<&str> = world
+        .unlisted
+        .iter()
+        .filter(|u| {
+            u.kind != Kind::Vpc
+                && u.kind.listed_with().handler().placement() == resources::Placement::InVpc
+        })
+        .map(|u| u.kind.as_str())
+        .collect();
+    let (held, doomed): (Vec<Observed>, Vec<Observed>) = doomed
+        .into_iter()
+        .partition(|o| o.kind == Kind::Vpc && !blind.is_empty());
     let mut outcome = destroy_set(aws, owner, &world, doomed, opts, reporter).await?;
+    for v in held {
+        outcome.left.push((
+            label(&v),
+            v.kind,
+            v.id.clone(),
+            format!(
+                "not attempted: what it holds could not be listed ({})",
+                blind.join(", ")
+            ),
+        ));
+    }
     outcome.not_looked_at = world.unlisted.clone();
     Ok(outcome)
 }
