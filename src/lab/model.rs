@@ -150,6 +150,7 @@ pub const RESOURCE_KEYS: &[&str] = &[
     "instance_profile",
     "user_data",
     "service",
+    "route_tables",
     "managed_policies",
     "role",
     "encrypted",

@@ -199,7 +199,9 @@ fn substitute_params(text: &str, params: &BTreeMap<String, Param>) -> String {
 }
 
 fn with_article(noun: &str) -> String {
-    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I']);
+    // By sound: "an S3 bucket", "an EFS file system", "a VPC".
+    let vowel =
+        noun.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I']) || noun.starts_with("S3");
     format!("{} {noun}", if vowel { "an" } else { "a" })
 }
 

@@ -15,13 +15,17 @@ impl Validator<'_, '_, '_> {
             if !allowed.contains(&key) {
                 self.c.error(
                     span,
-                    format!("`{key}` does not apply to a {}", kind.label()),
+                    format!("`{key}` does not apply to {}", with_article(kind.label())),
                     "not for this type",
                 );
                 self.c.help(if allowed.is_empty() {
-                    format!("a {} takes no settings", kind.label())
+                    format!("{} takes no settings", with_article(kind.label()))
                 } else {
-                    format!("a {} takes: {}", kind.label(), allowed.join(", "))
+                    format!(
+                        "{} takes: {}",
+                        with_article(kind.label()),
+                        allowed.join(", ")
+                    )
                 });
                 ok = false;
             }

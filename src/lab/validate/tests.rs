@@ -1,4 +1,5 @@
 use super::{closest, edit_distance};
+use crate::lab::Kind;
 
 #[test]
 fn edit_distance_and_suggestions() {
@@ -8,4 +9,144 @@ fn edit_distance_and_suggestions() {
         Some("lab-vpc")
     );
     assert_eq!(closest("zzzzzz", ["lab-vpc"].into_iter()), None);
+}
+
+/// The errors validation finds in `text` (a lab file `t.toml`): (`line:col`, message, help).
+fn errors(text: &str) -> Vec<(String, String, String)> {
+    use crate::error::Error;
+    use crate::lab::catalog::{LabSource, load_text};
+    let err = match load_text(
+        &LabSource::File("t.toml".into()),
+        text,
+        &std::collections::BTreeMap::new(),
+    ) {
+        Ok(_) => return Vec::new(),
+        Err(e) => e,
+    };
+    let Error::Lab(d) = &err else {
+        panic!("not a located lab error: {err:?}")
+    };
+    d.issues
+        .iter()
+        .map(|i| {
+            (
+                i.location.trim_start_matches("t.toml:").to_owned(),
+                i.message.clone(),
+                i.help.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+const HEAD: &str =
+    "id = \"t\"\ntitle = \"T\"\n\n[resources.lab-vpc]\ntype = \"vpc\"\ncidr = \"10.0.0.0/16\"\n";
+
+#[test]
+fn a_key_of_another_kind_is_named_with_what_the_kind_takes() {
+    let text = format!(
+        "{HEAD}\n[resources.igw]\ntype = \"internet_gateway\"\nvpc = \"lab-vpc\"\ncidr = \"10.0.0.0/24\"\n"
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, "11:8");
+    assert_eq!(e[0].1, "`cidr` does not apply to an internet gateway");
+    assert_eq!(e[0].2, "an internet gateway takes: vpc");
+}
+
+#[test]
+fn a_bad_value_is_located_at_the_value() {
+    let text = format!(
+        "{HEAD}\n[resources.a]\ntype = \"subnet\"\nvpc = \"lab-vpc\"\ncidr = \"10.0.300.0/24\"\naz = 0\n"
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, "11:8");
+    assert!(e[0].1.contains("10.0.300.0/24"), "{e:?}");
+}
+
+#[test]
+fn a_subnet_outside_its_vpc_and_overlapping_ones_are_lab_rule_errors() {
+    let text = format!(
+        "{HEAD}\n[resources.a]\ntype = \"subnet\"\nvpc = \"lab-vpc\"\ncidr = \"10.1.0.0/24\"\naz = 0\n\n[resources.b]\ntype = \"subnet\"\nvpc = \"lab-vpc\"\ncidr = \"10.0.1.0/24\"\naz = 0\n\n[resources.c]\ntype = \"subnet\"\nvpc = \"lab-vpc\"\ncidr = \"10.0.1.128/25\"\naz = 1\n"
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].1.contains("10.1.0.0/24") && e[0].1.contains("10.0.0.0/16"),
+        "{e:?}"
+    );
+    assert!(e[1].1.contains("overlap"), "{e:?}");
+}
+
+#[test]
+fn a_reference_to_the_wrong_kind_and_a_check_on_nothing_are_located() {
+    let text = format!(
+        "{HEAD}\n[resources.ep]\ntype = \"vpc_endpoint\"\nvpc = \"lab-vpc\"\nservice = \"s3\"\nroute_tables = [\"lab-vpc\"]\n\n[[checks]]\nid = \"p\"\ntitle = \"P\"\nkind = \"public_subnet\"\nsubnets = [\"nowhere\"]\n"
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!(e[0].0, "12:17", "{e:?}");
+    assert!(
+        e[0].1.contains("lab-vpc") && e[0].1.contains("route table"),
+        "{e:?}"
+    );
+    assert_eq!(e[1].0, "18:12", "{e:?}");
+    assert!(e[1].1.contains("nowhere"), "{e:?}");
+}
+
+/// Every registered kind is declared by some lab file of the repository, and each resource
+/// validates into the kind its `type` names: a new kind comes with a lab that uses it.
+#[test]
+fn every_kind_round_trips_through_a_lab_file() {
+    use crate::lab::catalog::{LabSource, load_text};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = std::collections::BTreeSet::new();
+    for dir in ["labs", "tests/labs"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("labs") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            let Ok(loaded) = load_text(
+                &LabSource::File(path.clone()),
+                &text,
+                &std::collections::BTreeMap::new(),
+            ) else {
+                // Labs that test refusals.
+                continue;
+            };
+            for r in &loaded.lab.resources {
+                let declared = text
+                    .split(&format!("[resources.{}]", r.name))
+                    .nth(1)
+                    .and_then(|rest| rest.lines().find(|l| l.starts_with("type = ")))
+                    .map(|l| l.trim_start_matches("type = ").trim_matches('"'));
+                if let Some(t) = declared {
+                    assert_eq!(t, r.kind().as_str(), "{}: {}", path.display(), r.name);
+                }
+                seen.insert(r.kind());
+            }
+        }
+    }
+    let missing: Vec<_> = Kind::ALL.iter().filter(|k| !seen.contains(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "kinds no lab file declares: {missing:?}"
+    );
+}
+
+/// The keys the parser knows (for its unknown-key warning) are exactly those some kind takes:
+/// a key added to a kind is not warned about as unknown.
+#[test]
+fn the_parsers_resource_keys_are_the_kinds_keys() {
+    let mut known: Vec<&str> = vec!["type", "stage", "description"];
+    for &k in Kind::ALL {
+        known.extend(super::allowed_keys(k));
+    }
+    known.sort_unstable();
+    known.dedup();
+    let mut listed = crate::lab::model::RESOURCE_KEYS.to_vec();
+    listed.sort_unstable();
+    assert_eq!(listed, known);
 }
