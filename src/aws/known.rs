@@ -77,6 +77,46 @@ impl Aws {
         }
     }
 
+    /// [`Aws::follow_up`], for what a listing can be asked about again: a not-found answer about
+    /// something young is asked again only while `listed` still finds it. A new resource does
+    /// not leave a listing it has appeared in; a deleted one does, so one deleted since the
+    /// listing (another env's `down`, running at the same time) is gone at once, not after the
+    /// visibility bound.
+    pub async fn follow_up_listed<T, F, Fut, L, LFut>(
+        &self,
+        created: Option<SystemTime>,
+        mut step: F,
+        mut listed: L,
+    ) -> Result<Option<T>, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+        L: FnMut() -> LFut,
+        LFut: Future<Output = Result<bool, AwsError>>,
+    {
+        let age = created.map(|c| SystemTime::now().duration_since(c).unwrap_or_default());
+        let bound = match age {
+            Some(age) if age < self.timing.visibility => self.timing.visibility - age,
+            _ => Duration::ZERO,
+        };
+        let deadline = Instant::now() + bound;
+        let mut backoff = self.timing.backoff();
+        loop {
+            match step().await {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) if e.is_gone() => {
+                    let now = Instant::now();
+                    if now + Duration::from_millis(1) >= deadline || !listed().await? {
+                        return Ok(None);
+                    }
+                    self.stats.not_visible_yet();
+                    tokio::time::sleep_until((now + backoff.delay()).min(deadline)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Runs a step about something known to exist, asking again while AWS answers that it does
     /// not exist, up to the visibility bound; then the not-found error stands, saying how long
     /// it was asked.
@@ -223,5 +263,44 @@ mod tests {
             .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// A young resource that a listing no longer shows is gone at once; one it still shows is
+    /// asked about again until it answers.
+    #[tokio::test(start_paused = true)]
+    async fn a_young_resource_gone_from_its_listing_is_not_waited_for() {
+        let aws = aws(Timing::default()).await;
+        let now = Some(std::time::SystemTime::now());
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let gone: Result<Option<u32>, AwsError> = aws
+            .follow_up_listed(
+                now,
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err(not_found())
+                },
+                || async { Ok(false) },
+            )
+            .await;
+        assert!(matches!(gone, Ok(None)));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(started.elapsed() < Duration::from_secs(1));
+
+        let calls = AtomicU32::new(0);
+        let found = aws
+            .follow_up_listed(
+                now,
+                || async {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0..=2 => Err(not_found()),
+                        _ => Ok(7),
+                    }
+                },
+                || async { Ok(true) },
+            )
+            .await;
+        assert_eq!(found.ok(), Some(Some(7)));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 }

@@ -261,6 +261,21 @@ impl IamRole {
         arns.sort();
         Ok(arns)
     }
+
+    /// Whether a listing under `path` still shows the role `name`.
+    async fn still_listed(aws: &Aws, path: &str, name: &str) -> Result<bool, AwsError> {
+        let roles = aws
+            .iam
+            .list_roles()
+            .path_prefix(path)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListRoles", path, e))?;
+        Ok(roles.iter().any(|r| r.role_name() == name))
+    }
 }
 
 #[async_trait]
@@ -311,11 +326,14 @@ impl ResourceKind for IamRole {
             if !listing.keeps(r.path(), r.role_name()) {
                 continue;
             }
-            // Not visible yet right after its creation, or deleted since the listing.
+            // Not visible yet right after its creation, or deleted since the listing (then it
+            // leaves the listing too).
             let Some(policies) = aws
-                .follow_up(created_at(Some(r.create_date())), || {
-                    Self::attached(aws, r.role_name())
-                })
+                .follow_up_listed(
+                    created_at(Some(r.create_date())),
+                    || Self::attached(aws, r.role_name()),
+                    || Self::still_listed(aws, r.path(), r.role_name()),
+                )
                 .await?
             else {
                 continue;
