@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::lab::{Kind, Lab, Spec, StageSel};
+use crate::lab::{Lab, Spec, StageSel};
 use crate::resources::{Facts, Observed};
 
 /// When the table was written. Prices: AWS on-demand list prices for us-east-1.
@@ -55,17 +55,17 @@ impl Estimate {
         self.lines.iter().map(|l| l.per_hour).sum()
     }
 
-    fn add(&mut self, what: String, per_hour: f64) {
+    pub fn add(&mut self, what: String, per_hour: f64) {
         self.lines.push(Line { what, per_hour });
     }
 
-    fn instance(&mut self, name: &str, itype: &str, public_ip: bool) {
+    pub fn instance(&mut self, name: &str, itype: &str, public_ip: bool) {
         self.instance_in_state(name, itype, public_ip, true);
     }
 
     /// An application load balancer: the hour (LCUs come with traffic) and, internet-facing, a
     /// public IPv4 address in each AZ.
-    fn load_balancer(&mut self, name: &str, internet_facing: bool, azs: usize) {
+    pub fn load_balancer(&mut self, name: &str, internet_facing: bool, azs: usize) {
         self.add(format!("load balancer {name} (hour; LCUs extra)"), ALB_HOUR);
         if internet_facing {
             for i in 0..azs {
@@ -78,7 +78,7 @@ impl Estimate {
     }
 
     /// A stopped instance costs its volume (and an Elastic IP, counted with the address).
-    fn instance_in_state(&mut self, name: &str, itype: &str, public_ip: bool, running: bool) {
+    pub fn instance_in_state(&mut self, name: &str, itype: &str, public_ip: bool, running: bool) {
         if running {
             match INSTANCE_HOUR.iter().find(|(t, _)| *t == itype) {
                 Some((_, price)) => self.add(format!("instance {name} ({itype})"), *price),
@@ -99,92 +99,23 @@ impl Estimate {
 pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
     let mut e = Estimate::default();
     for r in lab.resources_for(stage) {
-        match &r.spec {
-            Spec::NatGateway { .. } => e.add(format!("NAT gateway {}", r.name), NAT_GATEWAY_HOUR),
-            // Billed by what is stored: an empty lab file system costs nothing per hour.
-            Spec::FileSystem { .. } => e.add(
-                format!(
-                    "EFS file system {} (${EFS_GB_MONTH:.2}/GB-month stored; empty: $0)",
-                    r.name
-                ),
-                0.0,
-            ),
-            Spec::ElasticIp => e.add(
-                format!("Elastic IP {} (public IPv4)", r.name),
-                PUBLIC_IPV4_HOUR,
-            ),
-            Spec::Instance {
-                subnet,
-                instance_type,
-                ..
-            } => {
-                let public = lab.resources.iter().any(|s| {
-                    s.name == *subnet
-                        && matches!(
-                            s.spec,
-                            Spec::Subnet {
-                                map_public_ip: true,
-                                ..
-                            }
-                        )
-                });
-                e.instance(&r.name, instance_type, public);
-            }
-            Spec::LoadBalancer {
-                subnets,
-                internet_facing,
-                ..
-            } => e.load_balancer(&r.name, *internet_facing, subnets.len()),
-            Spec::Repository { .. } => e.add(
-                format!(
-                    "ECR repository {} (${ECR_GB_MONTH:.2}/GB-month stored; a small image: ~$0)",
-                    r.name
-                ),
-                0.0,
-            ),
-            // Billed by what is stored and requested: a small site costs fractions of a cent.
-            Spec::Bucket { .. } => e.add(
-                format!(
-                    "S3 bucket {} (${S3_GB_MONTH:.3}/GB-month stored; a small site: ~$0)",
-                    r.name
-                ),
-                0.0,
-            ),
-            // What the group keeps running: `desired_capacity` instances of its template.
-            Spec::AutoScalingGroup {
-                launch_template,
-                subnets,
-                desired_capacity,
-                ..
-            } => {
-                let itype = lab.resources.iter().find_map(|t| match &t.spec {
-                    Spec::LaunchTemplate { instance_type, .. } if t.name == *launch_template => {
-                        Some(instance_type.as_str())
-                    }
-                    _ => None,
-                });
-                let public = lab.resources.iter().any(|s| {
-                    subnets.contains(&s.name)
-                        && matches!(
-                            s.spec,
-                            Spec::Subnet {
-                                map_public_ip: true,
-                                ..
-                            }
-                        )
-                });
-                for i in 0..*desired_capacity {
-                    e.instance(
-                        &format!("{} #{}", r.name, i + 1),
-                        itype.unwrap_or("unknown"),
-                        public,
-                    );
-                }
-            }
-            _ => {}
-        }
+        r.kind().handler().price(r, lab, &mut e);
     }
     e
+}
+
+/// Whether the lab's subnet `name` gives its instances a public address.
+pub fn public_subnet(lab: &Lab, name: &str) -> bool {
+    lab.resources.iter().any(|s| {
+        s.name == name
+            && matches!(
+                s.spec,
+                Spec::Subnet {
+                    map_public_ip: true,
+                    ..
+                }
+            )
+    })
 }
 
 /// What these resources cost per hour as AWS describes them (terminated instances and deleted
@@ -204,38 +135,7 @@ pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimat
         .collect();
     let mut e = Estimate::default();
     for o in items {
-        let name = o.name_tag().unwrap_or(&o.id).to_owned();
-        match (&o.kind, &o.facts) {
-            (Kind::NatGateway, Facts::NatGateway { state, .. })
-                if !matches!(state.as_str(), "deleted" | "deleting" | "failed") =>
-            {
-                e.add(format!("NAT gateway {name}"), NAT_GATEWAY_HOUR);
-            }
-            (Kind::ElasticIp, _) => {
-                e.add(format!("Elastic IP {name} (public IPv4)"), PUBLIC_IPV4_HOUR)
-            }
-            // A group's instances are listed (and priced) as instances.
-            (
-                Kind::LoadBalancer,
-                Facts::LoadBalancer {
-                    scheme, subnets, ..
-                },
-            ) => e.load_balancer(&name, scheme == "internet-facing", subnets.len()),
-            (
-                Kind::Instance,
-                Facts::Instance {
-                    state,
-                    instance_type,
-                    public_ip,
-                    ..
-                },
-            ) if !matches!(state.as_str(), "terminated" | "shutting-down") => {
-                let own_public = public_ip.as_deref().is_some_and(|ip| !eips.contains(&ip));
-                let running = !matches!(state.as_str(), "stopped" | "stopping");
-                e.instance_in_state(&name, instance_type, own_public && running, running);
-            }
-            _ => {}
-        }
+        o.kind.handler().price_observed(o, &eips, &mut e);
     }
     e
 }
@@ -258,6 +158,7 @@ impl fmt::Display for Dollars {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::Kind;
     use crate::lab::catalog;
 
     #[test]

@@ -192,6 +192,17 @@ impl ResourceKind for Repository {
         Kind::Repository
     }
 
+    fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        e.add(
+            format!(
+                "ECR repository {} (${:.2}/GB-month stored; a small image: ~$0)",
+                res.name,
+                crate::cost::ECR_GB_MONTH
+            ),
+            0.0,
+        );
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::Regional
     }

@@ -213,6 +213,18 @@ impl ResourceKind for FileSystem {
         Kind::FileSystem
     }
 
+    /// Billed by what is stored: an empty lab file system costs nothing per hour.
+    fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        e.add(
+            format!(
+                "EFS file system {} (${:.2}/GB-month stored; empty: $0)",
+                res.name,
+                crate::cost::EFS_GB_MONTH
+            ),
+            0.0,
+        );
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::Regional
     }

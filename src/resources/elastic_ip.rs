@@ -19,6 +19,21 @@ impl ResourceKind for ElasticIp {
         Kind::ElasticIp
     }
 
+    fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        e.add(
+            format!("Elastic IP {} (public IPv4)", res.name),
+            crate::cost::PUBLIC_IPV4_HOUR,
+        );
+    }
+
+    fn price_observed(&self, obs: &Observed, _eips: &[&str], e: &mut crate::cost::Estimate) {
+        let name = obs.name_tag().unwrap_or(&obs.id);
+        e.add(
+            format!("Elastic IP {name} (public IPv4)"),
+            crate::cost::PUBLIC_IPV4_HOUR,
+        );
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::Regional
     }

@@ -153,6 +153,38 @@ impl ResourceKind for Instance {
         Kind::Instance
     }
 
+    fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        if let Spec::Instance {
+            subnet,
+            instance_type,
+            ..
+        } = &res.spec
+        {
+            e.instance(
+                &res.name,
+                instance_type,
+                crate::cost::public_subnet(lab, subnet),
+            );
+        }
+    }
+
+    /// Terminated instances cost nothing; a stopped one its volume.
+    fn price_observed(&self, obs: &Observed, eips: &[&str], e: &mut crate::cost::Estimate) {
+        if let Facts::Instance {
+            state,
+            instance_type,
+            public_ip,
+            ..
+        } = &obs.facts
+            && !matches!(state.as_str(), "terminated" | "shutting-down")
+        {
+            let name = obs.name_tag().unwrap_or(&obs.id);
+            let own_public = public_ip.as_deref().is_some_and(|ip| !eips.contains(&ip));
+            let running = !matches!(state.as_str(), "stopped" | "stopping");
+            e.instance_in_state(name, instance_type, own_public && running, running);
+        }
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::InVpc
     }

@@ -648,6 +648,19 @@ pub trait ResourceKind: Sync {
         Duration::from_secs(600)
     }
 
+    /// What the resource costs per hour once up, by the lab (`cost`, `up`). Free unless the
+    /// kind says otherwise.
+    fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        let _ = (res, lab, e);
+    }
+
+    /// What the resource costs per hour as AWS describes it (`status`, `down`). `eips`: the
+    /// Elastic IP addresses among what is priced (an instance holding one is not charged for
+    /// it twice).
+    fn price_observed(&self, obs: &Observed, eips: &[&str], e: &mut crate::cost::Estimate) {
+        let _ = (obs, eips, e);
+    }
+
     /// How long creation usually takes on real AWS, for the progress line.
     fn typical(&self) -> Option<&'static str> {
         None

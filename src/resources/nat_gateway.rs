@@ -78,6 +78,22 @@ impl ResourceKind for NatGateway {
         Kind::NatGateway
     }
 
+    fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        e.add(
+            format!("NAT gateway {}", res.name),
+            crate::cost::NAT_GATEWAY_HOUR,
+        );
+    }
+
+    fn price_observed(&self, obs: &Observed, _eips: &[&str], e: &mut crate::cost::Estimate) {
+        if let Facts::NatGateway { state, .. } = &obs.facts
+            && !matches!(state.as_str(), "deleted" | "deleting" | "failed")
+        {
+            let name = obs.name_tag().unwrap_or(&obs.id);
+            e.add(format!("NAT gateway {name}"), crate::cost::NAT_GATEWAY_HOUR);
+        }
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::InVpc
     }

@@ -27,6 +27,34 @@ impl ResourceKind for AutoScalingGroup {
         Kind::AutoScalingGroup
     }
 
+    /// What the group keeps running: `desired_capacity` instances of its template. (Its
+    /// instances, once up, are priced as instances.)
+    fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        let Spec::AutoScalingGroup {
+            launch_template,
+            subnets,
+            desired_capacity,
+            ..
+        } = &res.spec
+        else {
+            return;
+        };
+        let itype = lab.resources.iter().find_map(|t| match &t.spec {
+            Spec::LaunchTemplate { instance_type, .. } if t.name == *launch_template => {
+                Some(instance_type.as_str())
+            }
+            _ => None,
+        });
+        let public = subnets.iter().any(|s| crate::cost::public_subnet(lab, s));
+        for i in 0..*desired_capacity {
+            e.instance(
+                &format!("{} #{}", res.name, i + 1),
+                itype.unwrap_or("unknown"),
+                public,
+            );
+        }
+    }
+
     fn placement(&self) -> crate::resources::Placement {
         crate::resources::Placement::InVpc
     }

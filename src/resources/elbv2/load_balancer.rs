@@ -165,6 +165,27 @@ impl ResourceKind for LoadBalancer {
         Kind::LoadBalancer
     }
 
+    fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        if let Spec::LoadBalancer {
+            subnets,
+            internet_facing,
+            ..
+        } = &res.spec
+        {
+            e.load_balancer(&res.name, *internet_facing, subnets.len());
+        }
+    }
+
+    fn price_observed(&self, obs: &Observed, _eips: &[&str], e: &mut crate::cost::Estimate) {
+        if let Facts::LoadBalancer {
+            scheme, subnets, ..
+        } = &obs.facts
+        {
+            let name = obs.name_tag().unwrap_or(&obs.id);
+            e.load_balancer(name, scheme == "internet-facing", subnets.len());
+        }
+    }
+
     fn placement(&self) -> crate::resources::Placement {
         crate::resources::Placement::InVpc
     }

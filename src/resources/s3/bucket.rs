@@ -24,6 +24,18 @@ impl ResourceKind for Bucket {
         Kind::Bucket
     }
 
+    /// Billed by what is stored and requested: a small site costs fractions of a cent.
+    fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        e.add(
+            format!(
+                "S3 bucket {} (${:.3}/GB-month stored; a small site: ~$0)",
+                res.name,
+                crate::cost::S3_GB_MONTH
+            ),
+            0.0,
+        );
+    }
+
     fn placement(&self) -> crate::resources::Placement {
         crate::resources::Placement::Regional
     }
