@@ -291,11 +291,11 @@ async fn a_retried_run_instances_carries_the_same_client_token() {
     assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
 }
 
-/// A kind that lives in VPCs and cannot be listed: the VPC is not attempted (its delete would
-/// wait out its deadline on what nobody looked at) and is reported left with the reason; the
-/// rest goes; a later `down` that can list everything finishes the job.
+/// A kind that lives in VPCs and cannot be listed: the VPC (like its subnets and security
+/// groups) is tried once, not for its whole delete deadline, and when it refuses it is reported
+/// left with that reason; the rest goes; a later `down` that can list everything finishes.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_vpc_whose_contents_cannot_all_be_listed_is_left_with_the_reason() {
+async fn a_vpc_whose_contents_cannot_all_be_listed_is_tried_once() {
     let env = common::env_name("vpcblind");
     let home = tempfile::tempdir().expect("home");
     let lab = common::cycle_lab();
@@ -307,15 +307,27 @@ async fn a_vpc_whose_contents_cannot_all_be_listed_is_left_with_the_reason() {
     let proxy = FaultProxy::start(
         &common::endpoint(),
         Faults {
-            scripts: vec![(
-                "DescribeVpcEndpoints".to_owned(),
-                1000,
-                Fault::new(
-                    403,
-                    "UnauthorizedOperation",
-                    "You are not authorized to perform this operation (injected)",
+            scripts: vec![
+                (
+                    "DescribeVpcEndpoints".to_owned(),
+                    1000,
+                    Fault::new(
+                        403,
+                        "UnauthorizedOperation",
+                        "You are not authorized to perform this operation (injected)",
+                    ),
                 ),
-            )],
+                // What nobody could look at holds the VPC.
+                (
+                    "DeleteVpc".to_owned(),
+                    1000,
+                    Fault::new(
+                        400,
+                        "DependencyViolation",
+                        "The vpc has dependencies and cannot be deleted (injected)",
+                    ),
+                ),
+            ],
             ..Faults::default()
         },
     )
@@ -341,16 +353,15 @@ async fn a_vpc_whose_contents_cannot_all_be_listed_is_left_with_the_reason() {
         .collect();
     assert_eq!(left.len(), 1, "{report:#}");
     assert_eq!(left[0].0, "vpc", "{report:#}");
-    assert!(left[0].1.contains("vpc_endpoint"), "{report:#}");
+    assert!(
+        left[0].1.contains("DependencyViolation")
+            && left[0].1.contains("tried once")
+            && left[0].1.contains("vpc_endpoint"),
+        "{report:#}"
+    );
+    let (calls, _) = proxy.counts.action("DeleteVpc");
+    assert_eq!(calls, 1, "DeleteVpc was retried");
     // Only the VPC is left.
-    let ec2 = common::ec2_in("us-east-1").await;
-    let vpcs = ec2
-        .describe_vpcs()
-        .filters(common::tag_filter("awslab:env", &env))
-        .send()
-        .await
-        .expect("vpcs");
-    assert_eq!(vpcs.vpcs().len(), 1);
     assert_eq!(
         common::tagged_left(&env).await.len(),
         1,

@@ -80,8 +80,9 @@ impl Aws {
     /// [`Aws::follow_up`], for what a listing can be asked about again: a not-found answer about
     /// something young is asked again only while `listed` still finds it. A new resource does
     /// not leave a listing it has appeared in; a deleted one does, so one deleted since the
-    /// listing (another env's `down`, running at the same time) is gone at once, not after the
-    /// visibility bound.
+    /// listing (another env's `down`, running at the same time) is gone soon, not after the
+    /// visibility bound. Listings are eventually consistent too: gone takes two listings in a
+    /// row, a backoff apart, that do not show it.
     pub async fn follow_up_listed<T, F, Fut, L, LFut>(
         &self,
         created: Option<SystemTime>,
@@ -101,12 +102,17 @@ impl Aws {
         };
         let deadline = Instant::now() + bound;
         let mut backoff = self.timing.backoff();
+        let mut unlisted = 0;
         loop {
             match step().await {
                 Ok(v) => return Ok(Some(v)),
                 Err(e) if e.is_gone() => {
                     let now = Instant::now();
-                    if now + Duration::from_millis(1) >= deadline || !listed().await? {
+                    if now + Duration::from_millis(1) >= deadline {
+                        return Ok(None);
+                    }
+                    unlisted = if listed().await? { 0 } else { unlisted + 1 };
+                    if unlisted == 2 {
                         return Ok(None);
                     }
                     self.stats.not_visible_yet();
@@ -284,8 +290,8 @@ mod tests {
             )
             .await;
         assert!(matches!(gone, Ok(None)));
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() < Duration::from_secs(2));
 
         let calls = AtomicU32::new(0);
         let found = aws

@@ -83,32 +83,27 @@ pub async fn destroy(
     }
     let doomed = deletion_set(&world, owner);
     let doomed = super::global_iam::spare_shared(aws, owner, doomed, reporter).await?;
-    // What lives in a VPC but could not be listed would hold the VPC for its whole delete
-    // deadline: the VPC is not attempted, and says why.
+    // What lives in a VPC but could not be listed may hold the VPC, its subnets and its
+    // security groups: those are tried once, not for their whole delete deadline, and what
+    // stays says why.
     let blind: Vec<&str> = world
         .unlisted
         .iter()
         .filter(|u| {
-            u.kind != Kind::Vpc
-                && u.kind.listed_with().handler().placement() == resources::Placement::InVpc
+            Kind::ALL
+                .iter()
+                .any(|k| k.listed_with() == u.kind && k.handler().lives_in_vpc())
         })
         .map(|u| u.kind.as_str())
         .collect();
-    let (held, doomed): (Vec<Observed>, Vec<Observed>) = doomed
-        .into_iter()
-        .partition(|o| o.kind == Kind::Vpc && !blind.is_empty());
-    let mut outcome = destroy_set(aws, owner, &world, doomed, opts, reporter).await?;
-    for v in held {
-        outcome.left.push((
-            label(&v),
-            v.kind,
-            v.id.clone(),
-            format!(
-                "not attempted: what it holds could not be listed ({})",
-                blind.join(", ")
-            ),
-        ));
-    }
+    let once = (!blind.is_empty()).then(|| {
+        format!(
+            "tried once: what it holds could not be listed ({})",
+            blind.join(", ")
+        )
+    });
+    let mut outcome =
+        destroy_set_with(aws, owner, &world, doomed, opts, once.as_deref(), reporter).await?;
     outcome.not_looked_at = world.unlisted.clone();
     Ok(outcome)
 }
@@ -161,6 +156,21 @@ pub async fn destroy_set(
     world: &World,
     doomed: Vec<Observed>,
     opts: &EngineOptions,
+    reporter: &dyn Reporter,
+) -> Result<DestroyOutcome, AwsError> {
+    destroy_set_with(aws, owner, world, doomed, opts, None, reporter).await
+}
+
+/// [`destroy_set`]. With `once` (why), containers that something unseen may hold (VPCs, subnets, security
+/// groups: [`resources::ResourceKind::holds_what_is_inside`]) get one attempt, no dependency
+/// retries, and a refusal is reported with that reason.
+async fn destroy_set_with(
+    aws: &Aws,
+    owner: &Owner,
+    world: &World,
+    doomed: Vec<Observed>,
+    opts: &EngineOptions,
+    once: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<DestroyOutcome, AwsError> {
     let ids: BTreeSet<&str> = doomed.iter().map(|o| o.id.as_str()).collect();
@@ -221,12 +231,17 @@ pub async fn destroy_set(
                 typical: None,
             });
             let progress = |step: Step| reporter.event(Event::step(&name, step));
+            let single = once.is_some() && handler.holds_what_is_inside();
             let cx = DestroyCx {
                 aws,
                 world,
                 wait: Waiter {
                     timing: aws.timing,
-                    timeout: opts.wait_timeout.min(handler.delete_deadline()),
+                    timeout: if single {
+                        std::time::Duration::ZERO
+                    } else {
+                        opts.wait_timeout.min(handler.delete_deadline())
+                    },
                     progress: &progress,
                 },
             };
@@ -260,7 +275,15 @@ pub async fn destroy_set(
         let name = obs.map_or_else(|| id.clone(), label);
         match r {
             NodeResult::Done((name, kind)) => outcome.deleted.push((name, kind, id)),
-            NodeResult::Failed(e) => outcome.left.push((name, kind, id, e.to_string())),
+            NodeResult::Failed(e) => {
+                let why = match once {
+                    Some(once) if resources::kind(kind).holds_what_is_inside() => {
+                        format!("{e} ({once})")
+                    }
+                    _ => e.to_string(),
+                };
+                outcome.left.push((name, kind, id, why));
+            }
             NodeResult::Skipped(cause) => {
                 let cause_label = doomed
                     .iter()

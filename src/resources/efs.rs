@@ -609,6 +609,11 @@ impl ResourceKind for MountTarget {
         Kind::MountTarget
     }
 
+    /// Each has a network interface in its subnet.
+    fn lives_in_vpc(&self) -> bool {
+        true
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::Child(Kind::FileSystem)
     }

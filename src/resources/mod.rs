@@ -661,6 +661,19 @@ pub trait ResourceKind: Sync {
         let _ = (obs, eips, e);
     }
 
+    /// Whether its resources sit in a VPC's subnets (network interfaces, addresses): what
+    /// cannot be listed of such a kind may hold the VPC. Kinds placed in a VPC do; a child
+    /// kind says so itself (a file system's mount targets).
+    fn lives_in_vpc(&self) -> bool {
+        self.placement() == Placement::InVpc
+    }
+
+    /// Whether it cannot go while something lives inside it (a VPC, a subnet, a security
+    /// group): when some of what lives in VPCs could not be listed, it is tried once.
+    fn holds_what_is_inside(&self) -> bool {
+        false
+    }
+
     /// How long creation usually takes on real AWS, for the progress line.
     fn typical(&self) -> Option<&'static str> {
         None

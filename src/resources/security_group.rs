@@ -229,6 +229,10 @@ impl ResourceKind for SecurityGroup {
         Kind::SecurityGroup
     }
 
+    fn holds_what_is_inside(&self) -> bool {
+        true
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::InVpc
     }

@@ -17,6 +17,10 @@ impl ResourceKind for Subnet {
         Kind::Subnet
     }
 
+    fn holds_what_is_inside(&self) -> bool {
+        true
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::InVpc
     }

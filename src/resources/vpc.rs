@@ -36,6 +36,10 @@ impl ResourceKind for Vpc {
         Kind::Vpc
     }
 
+    fn holds_what_is_inside(&self) -> bool {
+        true
+    }
+
     fn placement(&self) -> super::Placement {
         super::Placement::InVpc
     }

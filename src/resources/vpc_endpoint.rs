@@ -123,7 +123,27 @@ impl ResourceKind for VpcEndpoint {
             want.push(cx.bound.require(t, &res.name)?.to_owned());
         }
         want.sort();
-        let mut obs = match existing {
+        // One on its way out, or one AWS gave up on, is not carried on with: a new one is made
+        // (the client token is this run's).
+        let usable = existing.filter(|o| {
+            !matches!(&o.facts, Facts::VpcEndpoint { state, .. }
+                if matches!(state.as_str(), "deleting" | "deleted" | "failed" | "rejected" | "expired"))
+        });
+        if let Some(Facts::VpcEndpoint {
+            service_name: have, ..
+        }) = usable.map(|o| &o.facts)
+            && *have != service_name(&cx.aws.region, service)
+        {
+            return Err(AwsError::other(
+                "ec2:ModifyVpcEndpoint",
+                &res.name,
+                "ServiceChanged",
+                format!(
+                    "it serves {have}, the lab asks for {service}: an endpoint's service cannot change; `awslab down` and `up` again make it anew"
+                ),
+            ));
+        }
+        let mut obs = match usable {
             Some(o) => o.clone(),
             None => {
                 let req = cx
@@ -154,14 +174,27 @@ impl ResourceKind for VpcEndpoint {
         let state = cx
             .wait
             .until(&res.name, "available", AVAILABLE, || async {
-                Ok(match Self::describe(cx.aws, &id).await? {
+                match Self::describe(cx.aws, &id).await? {
                     Some(o) => match &o.facts {
-                        Facts::VpcEndpoint { state, .. } if state == "available" => Poll::Done,
-                        Facts::VpcEndpoint { state, .. } => Poll::Waiting(state.clone()),
-                        _ => Poll::Waiting("unknown".to_owned()),
+                        Facts::VpcEndpoint { state, .. } if state == "available" => Ok(Poll::Done),
+                        Facts::VpcEndpoint { state, .. }
+                            if matches!(
+                                state.as_str(),
+                                "failed" | "rejected" | "deleting" | "deleted" | "expired"
+                            ) =>
+                        {
+                            Err(AwsError::other(
+                                "ec2:CreateVpcEndpoint",
+                                &res.name,
+                                "EndpointFailed",
+                                format!("{id} is {state}, not available"),
+                            ))
+                        }
+                        Facts::VpcEndpoint { state, .. } => Ok(Poll::Waiting(state.clone())),
+                        _ => Ok(Poll::Waiting("unknown".to_owned())),
                     },
-                    None => Poll::Waiting("not visible yet".to_owned()),
-                })
+                    None => Ok(Poll::Waiting("not visible yet".to_owned())),
+                }
             })
             .await;
         state?;

@@ -49,7 +49,7 @@ pub(super) fn s3_website(name: &str, bound: &Bindings, world: &World) -> Result<
     };
     if let Some(d) = grants
         .iter()
-        .find(|g| g.effect == Effect::Deny && covers(g))
+        .find(|g| g.effect == Effect::Deny && g.conditions.is_empty() && covers(g))
     {
         return Err(format!("the policy denies everyone reading {index}: {d}"));
     }

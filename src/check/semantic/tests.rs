@@ -201,6 +201,15 @@ fn website_policies_are_judged_by_what_they_grant_everyone() {
         denied.contains("denies everyone reading home.html"),
         "{denied}"
     );
+    // A Deny under a condition (from some addresses only) does not shut everyone out.
+    let deny_some = format!(
+        "{read},{}",
+        read.replace("Allow", "Deny").replace(
+            r#""Resource""#,
+            r#""Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}},"Resource""#
+        )
+    );
+    assert!(site(&policy(&deny_some)).is_ok());
     // The bucket itself (listing) is not the objects.
     let bucket_only = site(&policy(&read.replace("b/*", "b"))).expect_err("no objects");
     assert!(
