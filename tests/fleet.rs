@@ -909,3 +909,74 @@ async fn iam_leftovers_are_listed_only_when_every_region_was_looked_at() {
     assert!(down.status.success(), "{}", stderr(&down));
     assert_eq!(iam_of("iam-basic", &env).await, (Vec::new(), Vec::new()));
 }
+
+/// A role and profile under this env's name and path that `up` did not make (an answer lost
+/// after IAM made them) are carried on with; a role of that name under another path is
+/// refused (`NotOurs`, not adopted), and nothing of the other owner changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_role_is_carried_on_with_only_under_the_owners_path() {
+    use awslab::aws::tags::Owner;
+    use awslab::resources::iam::{iam_name_of, path_of};
+    let region = "sa-east-1";
+    let home = tempfile::tempdir().expect("home");
+    let lab = common::test_lab("iam-basic");
+    let env = common::env_name("iam-lost");
+    let owner = Owner::new("iam-basic", &env);
+    let iam = aws_sdk_iam::Client::new(&common::sdk_config(region).await);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = iam_name_of(&owner, region, "ec2-role");
+    let profile = iam_name_of(&owner, region, "ec2-profile");
+    iam.create_role()
+        .role_name(&role)
+        .path(path_of(&owner, region, "ec2-role"))
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("role");
+    iam.create_instance_profile()
+        .instance_profile_name(&profile)
+        .path(path_of(&owner, region, "ec2-profile"))
+        .send()
+        .await
+        .expect("profile");
+    let up = common::run_in(home.path(), region, &env, &["up", &lab, "--yes"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let held = iam
+        .get_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await
+        .expect("profile");
+    let roles: Vec<&str> = held
+        .instance_profile()
+        .map(|p| p.roles().iter().map(|r| r.role_name()).collect())
+        .unwrap_or_default();
+    assert_eq!(roles, vec![role.as_str()]);
+    let down = common::run_in(home.path(), region, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+
+    // The same name under another path is someone else's.
+    iam.create_role()
+        .role_name(&role)
+        .path("/someone/")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("role");
+    let up = common::run_in(home.path(), region, &env, &["up", &lab, "--yes"]);
+    assert!(!up.status.success());
+    assert!(stderr(&up).contains("NotOurs"), "{}", stderr(&up));
+    let theirs = iam.get_role().role_name(&role).send().await.expect("role");
+    assert_eq!(theirs.role().map(|r| r.path()), Some("/someone/"));
+    let down = common::run_in(home.path(), region, &env, &["down", &lab, "--yes"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    iam.delete_role()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("clean up");
+    assert_eq!(
+        common::tagged_left_in(region, &env).await,
+        Vec::<String>::new()
+    );
+}

@@ -388,15 +388,44 @@ impl ResourceKind for IamRole {
                     .set_tags(Some(iam_tags(cx.owner, region, &res.name)))
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("iam:CreateRole", &res.name, e))?;
+                    .map_err(|e| AwsError::from_sdk("iam:CreateRole", &res.name, e));
+                let (arn, policies) = match out {
+                    Ok(out) => (
+                        out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
+                        Vec::new(),
+                    ),
+                    // Made by an earlier call whose answer was lost, or listed late: carried on
+                    // with when it is under this owner's path, refused otherwise.
+                    Err(e) if e.code == "EntityAlreadyExists" => {
+                        let role = cx
+                            .aws
+                            .known("iam:GetRole", &res.name, || {
+                                cx.aws.iam.get_role().role_name(&name).send()
+                            })
+                            .await?;
+                        let role = role.role().ok_or(e)?;
+                        if role.path() != path_of(cx.owner, region, &res.name) {
+                            return Err(AwsError::other(
+                                "iam:CreateRole",
+                                &res.name,
+                                "NotOurs",
+                                format!("a role named {name} exists and is not this env's"),
+                            ));
+                        }
+                        cx.wait
+                            .note(format!("{name} exists already, carrying on with it"));
+                        (role.arn().to_owned(), Self::attached(cx.aws, &name).await?)
+                    }
+                    Err(e) => return Err(e),
+                };
                 Observed {
                     kind: Kind::IamRole,
                     id: name,
                     tags: observed_tags(cx.owner, region, &res.name),
                     facts: Facts::IamRole {
-                        arn: out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
+                        arn,
                         trust: trust_policy(service),
-                        policies: Vec::new(),
+                        policies,
                     },
                 }
             }
@@ -625,18 +654,55 @@ impl ResourceKind for InstanceProfile {
                     .set_tags(Some(iam_tags(cx.owner, region, &res.name)))
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &res.name, e))?;
+                    .map_err(|e| AwsError::from_sdk("iam:CreateInstanceProfile", &res.name, e));
+                let (arn, roles) = match out {
+                    Ok(out) => (
+                        out.instance_profile()
+                            .map(|p| p.arn().to_owned())
+                            .unwrap_or_default(),
+                        Vec::new(),
+                    ),
+                    // As for roles: this owner's is carried on with, another's refused.
+                    Err(e) if e.code == "EntityAlreadyExists" => {
+                        let got = cx
+                            .aws
+                            .known("iam:GetInstanceProfile", &res.name, || {
+                                cx.aws
+                                    .iam
+                                    .get_instance_profile()
+                                    .instance_profile_name(&name)
+                                    .send()
+                            })
+                            .await?;
+                        let profile = got.instance_profile().ok_or(e)?;
+                        if profile.path() != path_of(cx.owner, region, &res.name) {
+                            return Err(AwsError::other(
+                                "iam:CreateInstanceProfile",
+                                &res.name,
+                                "NotOurs",
+                                format!(
+                                    "an instance profile named {name} exists and is not this env's"
+                                ),
+                            ));
+                        }
+                        cx.wait
+                            .note(format!("{name} exists already, carrying on with it"));
+                        (
+                            profile.arn().to_owned(),
+                            profile
+                                .roles()
+                                .iter()
+                                .map(|r| r.role_name().to_owned())
+                                .collect(),
+                        )
+                    }
+                    Err(e) => return Err(e),
+                };
                 Observed {
                     kind: Kind::InstanceProfile,
                     id: name,
                     tags: observed_tags(cx.owner, region, &res.name),
-                    facts: Facts::InstanceProfile {
-                        arn: out
-                            .instance_profile()
-                            .map(|p| p.arn().to_owned())
-                            .unwrap_or_default(),
-                        roles: Vec::new(),
-                    },
+                    facts: Facts::InstanceProfile { arn, roles },
                 }
             }
         };
