@@ -150,6 +150,7 @@ pub enum Kind {
     Instance,
     LaunchTemplate,
     KeyPair,
+    VpcEndpoint,
     FileSystem,
     MountTarget,
     LoadBalancer,
@@ -176,6 +177,7 @@ impl Kind {
             Kind::Instance => "instance",
             Kind::LaunchTemplate => "launch_template",
             Kind::KeyPair => "key_pair",
+            Kind::VpcEndpoint => "vpc_endpoint",
             Kind::FileSystem => "efs_file_system",
             Kind::MountTarget => "efs_mount_target",
             Kind::LoadBalancer => "load_balancer",
@@ -191,7 +193,9 @@ impl Kind {
 }
 
 /// EC2 and EFS id prefixes (`fsmt-` and `fs-` differ at the third letter).
-const PREFIXES: [(&str, Kind); 13] = [
+const PREFIXES: [(&str, Kind); 14] = [
+    // Before `vpc-`, which `vpce-` would not match anyway (`e` is not `-`).
+    ("vpce-", Kind::VpcEndpoint),
     ("vpc-", Kind::Vpc),
     ("subnet-", Kind::Subnet),
     ("igw-", Kind::InternetGateway),
@@ -1821,6 +1825,7 @@ impl Model {
             ("ec2", "TerminateInstances") => Some(Kind::Instance),
             ("ec2", "DeleteLaunchTemplate") => Some(Kind::LaunchTemplate),
             ("ec2", "DeleteKeyPair") => Some(Kind::KeyPair),
+            ("ec2", "DeleteVpcEndpoints") => Some(Kind::VpcEndpoint),
             ("elasticloadbalancing", "DeleteLoadBalancer") => Some(Kind::LoadBalancer),
             ("elasticloadbalancing", "DeleteTargetGroup") => Some(Kind::TargetGroup),
             ("elasticloadbalancing", "DeleteListener") => Some(Kind::Listener),
@@ -2250,6 +2255,7 @@ fn created_kinds(req: &Req) -> Vec<Kind> {
             "RunInstances" => vec![Kind::Instance],
             "CreateLaunchTemplate" => vec![Kind::LaunchTemplate],
             "CreateKeyPair" => vec![Kind::KeyPair],
+            "CreateVpcEndpoint" => vec![Kind::VpcEndpoint],
             _ => Vec::new(),
         },
         "elasticloadbalancing" => match a {
@@ -2326,6 +2332,11 @@ fn not_found(kind: Kind, by_name: bool, req: &Req, id: &str) -> Option<Fault> {
             400,
             "InvalidLaunchTemplateId.NotFound",
             format!("The specified launch template, with template ID {id}, does not exist."),
+        ),
+        ("ec2", Kind::VpcEndpoint) => f(
+            400,
+            "InvalidVpcEndpointId.NotFound",
+            format!("The Vpc Endpoint Id '{id}' does not exist"),
         ),
         ("ec2", Kind::KeyPair) => f(
             400,
