@@ -18,6 +18,7 @@ use crate::engine::{self, EngineOptions, Verb};
 use crate::error::{Error, exit};
 use crate::lab::catalog::{self, Loaded};
 use crate::lab::{Lab, StageSel};
+use crate::resources::{KeyPairFacts, WebsiteSpec};
 use crate::settings::{Command, Format, Settings};
 use crate::ui::{Printer, TermReporter, render};
 
@@ -387,9 +388,9 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     crate::lab::fill_refs(&text, &aws.region, |name, attr| {
         let res = lab.resource(name)?;
         match (attr, &res.spec) {
-            ("id", crate::lab::Spec::Bucket { .. }) => bucket_name(name),
+            ("id", crate::lab::Spec::Bucket(_)) => bucket_name(name),
             ("id", _) => bound.id(name).map(str::to_owned),
-            ("url", crate::lab::Spec::Website { bucket, .. }) => {
+            ("url", crate::lab::Spec::Website(WebsiteSpec { bucket, .. })) => {
                 bucket_name(bucket).map(|b| crate::resources::s3::website_url(&b, &aws.region))
             }
             ("url", _) => crate::resources::url(bound.get(name)?, &aws.region),
@@ -637,7 +638,7 @@ fn private_keys(
 ) {
     use crate::resources::key_pair;
     for (name, o) in bound.iter() {
-        if let crate::resources::Facts::KeyPair { key_name } = &o.facts {
+        if let crate::resources::Facts::KeyPair(KeyPairFacts { key_name }) = &o.facts {
             let path = key_pair::key_path(keys_dir, key_name, &o.id);
             if path.exists() {
                 p.info(&format!("private key of {name}: {}", path.display()));

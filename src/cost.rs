@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::lab::{Lab, Spec, StageSel};
+use crate::resources::{ElasticIpFacts, SubnetSpec};
 use crate::resources::{Facts, Observed};
 
 /// When the table was written. Prices: AWS on-demand list prices for us-east-1.
@@ -110,10 +111,10 @@ pub fn public_subnet(lab: &Lab, name: &str) -> bool {
         s.name == name
             && matches!(
                 s.spec,
-                Spec::Subnet {
+                Spec::Subnet(SubnetSpec {
                     map_public_ip: true,
                     ..
-                }
+                })
             )
     })
 }
@@ -126,10 +127,10 @@ pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimat
     let eips: Vec<&str> = items
         .iter()
         .filter_map(|o| match &o.facts {
-            Facts::ElasticIp {
+            Facts::ElasticIp(ElasticIpFacts {
                 public_ip: Some(ip),
                 ..
-            } => Some(ip.as_str()),
+            }) => Some(ip.as_str()),
             _ => None,
         })
         .collect();
@@ -160,6 +161,7 @@ mod tests {
     use super::*;
     use crate::lab::Kind;
     use crate::lab::catalog;
+    use crate::resources::{ElasticIpFacts, InstanceFacts};
 
     #[test]
     fn vpc_lab_costs_the_nat_gateway_and_two_instances() {
@@ -182,7 +184,7 @@ mod tests {
             kind: Kind::Instance,
             id: "i-1".into(),
             tags: Default::default(),
-            facts: Facts::Instance {
+            facts: Facts::Instance(InstanceFacts {
                 vpc_id: None,
                 subnet_id: None,
                 state: state.into(),
@@ -192,7 +194,7 @@ mod tests {
                 public_ip: public_ip.map(Into::into),
                 private_ip: None,
                 instance_profile: None,
-            },
+            }),
         }
     }
 
@@ -209,10 +211,10 @@ mod tests {
             kind: Kind::ElasticIp,
             id: "eipalloc-1".into(),
             tags: Default::default(),
-            facts: Facts::ElasticIp {
+            facts: Facts::ElasticIp(ElasticIpFacts {
                 public_ip: Some("54.0.0.1".into()),
                 association_id: Some("eipassoc-1".into()),
-            },
+            }),
         };
         let both = of_observed([&instance("running", Some("54.0.0.1")), &eip]);
         assert!(

@@ -11,6 +11,12 @@ use super::report::FoundBy;
 use crate::aws::tags::{self, Owner};
 use crate::lab::{Kind, Lab, Resource, Spec};
 use crate::resources::{Bindings, Facts, Observed, World, key_name};
+use crate::resources::{
+    BucketPolicySpec, ElasticIpSpec, ImageSpec, InternetGatewayFacts, InternetGatewaySpec,
+    KeyPairFacts, LaunchTemplateFacts, ListenerSpec, LoadBalancerFacts, MountTargetFacts,
+    MountTargetSpec, NatGatewayFacts, NatGatewaySpec, NetworkAclSpec, ObjectsSpec, RepositorySpec,
+    RouteTableSpec, ScalingPolicySpec, SecurityGroupFacts, TargetGroupFacts, WebsiteSpec,
+};
 
 #[derive(Debug, Clone)]
 pub enum Binding {
@@ -45,28 +51,32 @@ fn name_match(o: &Observed, owner: &Owner, names: &Names, res: &Resource) -> Opt
     let want = names.of(&res.name);
     let own = |what: &str, name: &str| (name == want).then(|| FoundBy::name(&o.id, what, name));
     let by_own = match &o.facts {
-        Facts::SecurityGroup { group_name, .. } => own("group name", group_name),
+        Facts::SecurityGroup(SecurityGroupFacts { group_name, .. }) => {
+            own("group name", group_name)
+        }
         // awslab's own key name for the env (`<lab>-<env>-<name>`) is the env's too.
-        Facts::KeyPair { key_name: k } => own("key name", k).or_else(|| {
+        Facts::KeyPair(KeyPairFacts { key_name: k }) => own("key name", k).or_else(|| {
             (*k == key_name(owner, &res.name)).then(|| FoundBy::name(&o.id, "key name", k))
         }),
-        Facts::IamRole { .. } => own("role name", &o.id),
-        Facts::InstanceProfile { .. } => own("instance profile name", &o.id),
+        Facts::IamRole(_) => own("role name", &o.id),
+        Facts::InstanceProfile(_) => own("instance profile name", &o.id),
         // Their own names (a `Name` tag, when set, may say something else).
-        Facts::LoadBalancer { name, .. } => own("load balancer name", name),
-        Facts::TargetGroup { name, .. } => own("target group name", name),
-        Facts::LaunchTemplate { name, .. } => own("launch template name", name),
-        Facts::AutoScalingGroup { .. } => own("Auto Scaling group name", &o.id),
+        Facts::LoadBalancer(LoadBalancerFacts { name, .. }) => own("load balancer name", name),
+        Facts::TargetGroup(TargetGroupFacts { name, .. }) => own("target group name", name),
+        Facts::LaunchTemplate(LaunchTemplateFacts { name, .. }) => {
+            own("launch template name", name)
+        }
+        Facts::AutoScalingGroup(_) => own("Auto Scaling group name", &o.id),
         // The repository name the lab gives (`lab/web`).
-        Facts::Repository { .. } => match &res.spec {
-            Spec::Repository { name, .. } if names.of(name) == o.id => {
+        Facts::Repository(_) => match &res.spec {
+            Spec::Repository(RepositorySpec { name, .. }) if names.of(name) == o.id => {
                 Some(FoundBy::name(&o.id, "repository name", &o.id))
             }
             _ => None,
         },
         // `<name>-<code>-<account>`: the name the lab tells the student to use, already the
         // env's own.
-        Facts::Bucket { .. } => crate::resources::s3::is_name_of(&o.id, owner, &res.name)
+        Facts::Bucket(_) => crate::resources::s3::is_name_of(&o.id, owner, &res.name)
             .then(|| FoundBy::name(&o.id, "bucket name", &o.id)),
         _ => None,
     };
@@ -94,14 +104,14 @@ fn by_relation<'w>(
     bound: &Bindings,
 ) -> Option<(&'w Observed, String)> {
     match &res.spec {
-        Spec::InternetGateway { vpc } => {
+        Spec::InternetGateway(InternetGatewaySpec { vpc }) => {
             let vpc_id = bound.id(vpc)?;
             world
                 .of_kind(Kind::InternetGateway)
-                .find(|g| matches!(&g.facts, Facts::InternetGateway { attached_vpcs } if attached_vpcs.iter().any(|v| v == vpc_id)))
+                .find(|g| matches!(&g.facts, Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }) if attached_vpcs.iter().any(|v| v == vpc_id)))
                 .map(|g| (g, format!("through its attachment to {vpc}")))
         }
-        Spec::RouteTable { subnets, .. } => subnets.iter().find_map(|s| {
+        Spec::RouteTable(RouteTableSpec { subnets, .. }) => subnets.iter().find_map(|s| {
             let t = world.route_table_of(bound.id(s)?)?;
             let how = if t.is_vpc_default() {
                 format!("as the main route table, which governs {s}")
@@ -110,26 +120,26 @@ fn by_relation<'w>(
             };
             Some((t, how))
         }),
-        Spec::NetworkAcl { subnets, .. } => subnets.iter().find_map(|s| {
+        Spec::NetworkAcl(NetworkAclSpec { subnets, .. }) => subnets.iter().find_map(|s| {
             let a = world.nacl_of(bound.id(s)?)?;
             (!a.is_vpc_default()).then(|| (a, format!("through its association with {s}")))
         }),
-        Spec::MountTarget {
+        Spec::MountTarget(MountTargetSpec {
             file_system,
             subnet,
             ..
-        } => {
+        }) => {
             let (fs, sn) = (bound.id(file_system)?, bound.id(subnet)?);
             world
                 .of_kind(Kind::MountTarget)
-                .find(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, subnet_id, .. } if file_system_id == fs && subnet_id == sn))
+                .find(|m| matches!(&m.facts, Facts::MountTarget(MountTargetFacts { file_system_id, subnet_id, .. }) if file_system_id == fs && subnet_id == sn))
                 .map(|m| (m, format!("as the mount target of {file_system} in {subnet}")))
         }
-        Spec::Listener {
+        Spec::Listener(ListenerSpec {
             load_balancer,
             port,
             ..
-        } => crate::resources::kind(Kind::Listener)
+        }) => crate::resources::kind(Kind::Listener)
             .find_existing(world, owner, res, bound)
             .map(|l| {
                 (
@@ -137,30 +147,32 @@ fn by_relation<'w>(
                     format!("as the listener on port {port} of {load_balancer}"),
                 )
             }),
-        Spec::ScalingPolicy { group, .. } => crate::resources::kind(Kind::ScalingPolicy)
-            .find_existing(world, owner, res, bound)
-            .map(|p| (p, format!("as the target tracking policy of {group}"))),
-        Spec::BucketPolicy { bucket, .. }
-        | Spec::Website { bucket, .. }
-        | Spec::Objects { bucket, .. } => crate::resources::kind(res.kind())
+        Spec::ScalingPolicy(ScalingPolicySpec { group, .. }) => {
+            crate::resources::kind(Kind::ScalingPolicy)
+                .find_existing(world, owner, res, bound)
+                .map(|p| (p, format!("as the target tracking policy of {group}")))
+        }
+        Spec::BucketPolicy(BucketPolicySpec { bucket, .. })
+        | Spec::Website(WebsiteSpec { bucket, .. })
+        | Spec::Objects(ObjectsSpec { bucket, .. }) => crate::resources::kind(res.kind())
             .find_existing(world, owner, res, bound)
             .map(|o| (o, format!("as part of bucket {bucket}"))),
-        Spec::Image {
+        Spec::Image(ImageSpec {
             repository, tag, ..
-        } => crate::resources::kind(Kind::Image)
+        }) => crate::resources::kind(Kind::Image)
             .find_existing(world, owner, res, bound)
             .map(|o| (o, format!("as tag {tag} of {repository}"))),
-        Spec::NatGateway { subnet, .. } => {
+        Spec::NatGateway(NatGatewaySpec { subnet, .. }) => {
             let subnet_id = bound.id(subnet)?;
             world
                 .of_kind(Kind::NatGateway)
                 .find(|n| n.subnet_id() == Some(subnet_id))
                 .map(|n| (n, format!("as the NAT gateway in {subnet}")))
         }
-        Spec::ElasticIp => lab.resources.iter().find_map(|r| match &r.spec {
-            Spec::NatGateway { eip, .. } if *eip == res.name => {
+        Spec::ElasticIp(ElasticIpSpec) => lab.resources.iter().find_map(|r| match &r.spec {
+            Spec::NatGateway(NatGatewaySpec { eip, .. }) if *eip == res.name => {
                 let nat = bound.get(&r.name)?;
-                let Facts::NatGateway { allocation_ids, .. } = &nat.facts else {
+                let Facts::NatGateway(NatGatewayFacts { allocation_ids, .. }) = &nat.facts else {
                     return None;
                 };
                 let e = world
@@ -239,52 +251,56 @@ pub fn bind(
 
 fn missing_reason(res: &Resource, names: &Names) -> String {
     match &res.spec {
-        Spec::RouteTable { subnets, .. } => {
+        Spec::RouteTable(RouteTableSpec { subnets, .. }) => {
             format!("no route table governs {}", subnets.join(" or "))
         }
-        Spec::NetworkAcl { subnets, .. } => {
+        Spec::NetworkAcl(NetworkAclSpec { subnets, .. }) => {
             format!(
                 "{} use the VPC's default network ACL, not a custom one",
                 subnets.join(" and ")
             )
         }
-        Spec::MountTarget {
+        Spec::MountTarget(MountTargetSpec {
             file_system,
             subnet,
             ..
-        } => format!("{file_system} has no mount target in {subnet}"),
-        Spec::NatGateway { subnet, .. } => {
+        }) => format!("{file_system} has no mount target in {subnet}"),
+        Spec::NatGateway(NatGatewaySpec { subnet, .. }) => {
             format!(
                 "no NAT gateway named `{}` and none in {subnet}",
                 names.of(&res.name)
             )
         }
-        Spec::Listener {
+        Spec::Listener(ListenerSpec {
             load_balancer,
             port,
             ..
-        } => format!("{load_balancer} has no listener on port {port}"),
-        Spec::ScalingPolicy { group, .. } => {
+        }) => format!("{load_balancer} has no listener on port {port}"),
+        Spec::ScalingPolicy(ScalingPolicySpec { group, .. }) => {
             format!("{group} has no target tracking scaling policy")
         }
-        Spec::BucketPolicy { bucket, .. } => format!("{bucket} has no bucket policy"),
-        Spec::Website { bucket, .. } => {
+        Spec::BucketPolicy(BucketPolicySpec { bucket, .. }) => {
+            format!("{bucket} has no bucket policy")
+        }
+        Spec::Website(WebsiteSpec { bucket, .. }) => {
             format!("{bucket} has no static website hosting configured")
         }
-        Spec::Objects { bucket, .. } => format!("{bucket} was not found, so neither its objects"),
-        Spec::Image {
+        Spec::Objects(ObjectsSpec { bucket, .. }) => {
+            format!("{bucket} was not found, so neither its objects")
+        }
+        Spec::Image(ImageSpec {
             repository, tag, ..
-        } => {
+        }) => {
             format!("{repository} has no image tagged {tag}")
         }
-        Spec::Repository { name, .. } => {
+        Spec::Repository(RepositorySpec { name, .. }) => {
             format!("no ECR repository named `{}`", names.of(name))
         }
-        Spec::Bucket { .. } => format!(
+        Spec::Bucket(_) => format!(
             "no bucket named as the lab says (`awslab show` prints the name: `{}-<code of lab and env>-<account id>`)",
             res.name
         ),
-        Spec::InternetGateway { vpc } => format!(
+        Spec::InternetGateway(InternetGatewaySpec { vpc }) => format!(
             "no internet gateway named `{}` and none attached to {vpc}",
             names.of(&res.name)
         ),
@@ -300,6 +316,9 @@ mod tests {
     use crate::check::report::Method;
     use crate::lab::{Kind, Lab};
     use crate::resources::{Facts, Observed, World};
+    use crate::resources::{
+        KeyPairFacts, RouteTableFacts, SecurityGroupFacts, SubnetFacts, VpcFacts,
+    };
 
     fn lab() -> Lab {
         crate::lab::catalog::load_lab("vpc-public-private", &Default::default())
@@ -325,11 +344,11 @@ mod tests {
             Kind::Vpc,
             id,
             Some(name),
-            Facts::Vpc {
+            Facts::Vpc(VpcFacts {
                 cidr: None,
                 dns_hostnames: None,
                 is_default: false,
-            },
+            }),
         )
     }
 
@@ -338,12 +357,12 @@ mod tests {
             Kind::Subnet,
             id,
             Some(name),
-            Facts::Subnet {
+            Facts::Subnet(SubnetFacts {
                 vpc_id: Some(vpc.to_owned()),
                 cidr: None,
                 az: None,
                 map_public_ip: true,
-            },
+            }),
         )
     }
 
@@ -352,9 +371,9 @@ mod tests {
             Kind::KeyPair,
             id,
             None,
-            Facts::KeyPair {
+            Facts::KeyPair(KeyPairFacts {
                 key_name: key_name.to_owned(),
-            },
+            }),
         )
     }
 
@@ -372,23 +391,23 @@ mod tests {
                     Kind::RouteTable,
                     "rtb-a",
                     None,
-                    Facts::RouteTable {
+                    Facts::RouteTable(RouteTableFacts {
                         vpc_id: Some("vpc-a".into()),
                         main: false,
                         associations: vec![("rtbassoc-a".into(), "subnet-a".into())],
                         routes: Vec::new(),
-                    },
+                    }),
                 ),
                 obs(
                     Kind::SecurityGroup,
                     "sg-a",
                     None,
-                    Facts::SecurityGroup {
+                    Facts::SecurityGroup(SecurityGroupFacts {
                         vpc_id: Some("vpc-a".into()),
                         group_name: "app-sg".into(),
                         ingress: Vec::new(),
                         egress: Vec::new(),
-                    },
+                    }),
                 ),
                 key("key-a", "lab-key"),
                 key("key-b", "bob-lab-key"),

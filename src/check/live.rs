@@ -12,6 +12,9 @@ use super::mounts;
 use super::report::CheckResult;
 use crate::aws::Aws;
 use crate::lab::{Check, CheckKind, Endpoint, Kind};
+use crate::resources::{
+    AutoScalingGroupFacts, InstanceFacts, ListenerFacts, LoadBalancerFacts, MountTargetFacts,
+};
 use crate::resources::{Bindings, Facts, World};
 
 /// Whether live checks run.
@@ -215,17 +218,17 @@ fn public_addresses(
         Kind::Instance => vec![target],
         Kind::SecurityGroup => world
             .of_kind(Kind::Instance)
-            .filter(|i| matches!(&i.facts, Facts::Instance { security_groups, .. } if security_groups.contains(&target.id)))
+            .filter(|i| matches!(&i.facts, Facts::Instance(InstanceFacts { security_groups, .. }) if security_groups.contains(&target.id)))
             .collect(),
         _ => return Err(format!("`{name}` is not an instance or a security group")),
     };
     let out: Vec<(String, String)> = instances
         .into_iter()
         .filter_map(|i| match &i.facts {
-            Facts::Instance {
+            Facts::Instance(InstanceFacts {
                 public_ip: Some(ip),
                 ..
-            } => Some((bound.label(&i.id), ip.clone())),
+            }) => Some((bound.label(&i.id), ip.clone())),
             _ => None,
         })
         .collect();
@@ -320,15 +323,15 @@ async fn alb_serving(
         .get(group_name)
         .ok_or_else(|| format!("`{group_name}` was not found"))?;
     let (
-        Facts::LoadBalancer {
+        Facts::LoadBalancer(LoadBalancerFacts {
             dns_name: Some(dns),
             ..
-        },
-        Facts::AutoScalingGroup {
+        }),
+        Facts::AutoScalingGroup(AutoScalingGroupFacts {
             target_groups,
             min_size,
             ..
-        },
+        }),
     ) = (&lb.facts, &group.facts)
     else {
         return Err(format!("{lb_name} has no DNS name"));
@@ -336,12 +339,12 @@ async fn alb_serving(
     let (port, tg) = world
         .of_kind(Kind::Listener)
         .find_map(|l| match &l.facts {
-            Facts::Listener {
+            Facts::Listener(ListenerFacts {
                 load_balancer,
                 port,
                 target_groups: forwards,
                 ..
-            } if *load_balancer == lb.id => forwards
+            }) if *load_balancer == lb.id => forwards
                 .iter()
                 .find(|t| target_groups.contains(t))
                 .map(|t| (port.unwrap_or(80), t.clone())),
@@ -462,11 +465,11 @@ async fn efs_mounted(
     let mount_target_ips: Vec<String> = world
         .of_kind(Kind::MountTarget)
         .filter_map(|m| match &m.facts {
-            Facts::MountTarget {
+            Facts::MountTarget(MountTargetFacts {
                 file_system_id,
                 ip: Some(ip),
                 ..
-            } if file_system_id == fs_id => Some(ip.clone()),
+            }) if file_system_id == fs_id => Some(ip.clone()),
             _ => None,
         })
         .collect();

@@ -18,6 +18,7 @@ use crate::aws::{Aws, AwsError};
 use crate::engine::discover;
 use crate::lab::{Kind, Lab, Resource, StageSel};
 use crate::resources::{self, Bindings, Scope, World};
+use crate::resources::{MountTargetSpec, RepositorySpec};
 
 /// Discovers what `check` looks at: the lab's VPCs (by `Name` tag, which the tool also sets),
 /// everything inside them, and the region's addresses and key pairs. One call per kind.
@@ -126,7 +127,7 @@ async fn repositories_for(
     names: &Names,
 ) -> Result<Vec<resources::Observed>, AwsError> {
     let repositories: Vec<String> = names.all(lab.resources.iter().filter_map(|r| match &r.spec {
-        crate::lab::Spec::Repository { name, .. } => Some(name.as_str()),
+        crate::lab::Spec::Repository(RepositorySpec { name, .. }) => Some(name.as_str()),
         _ => None,
     }));
     if repositories.is_empty() {
@@ -258,15 +259,15 @@ fn resource_checks(
             ),
             _ => match &res.spec {
                 // Mount targets carry no tags: they are known by file system and subnet.
-                crate::lab::Spec::MountTarget {
+                crate::lab::Spec::MountTarget(MountTargetSpec {
                     file_system,
                     subnet,
                     security_groups,
-                } => format!(
+                }) => format!(
                     "create a mount target of {file_system} in {subnet} with the security group {}",
                     security_groups.join(", ")
                 ),
-                crate::lab::Spec::IamRole { .. } | crate::lab::Spec::InstanceProfile { .. } => {
+                crate::lab::Spec::IamRole(_) | crate::lab::Spec::InstanceProfile(_) => {
                     format!(
                         "create the {} `{}` as the instructions say (or run `awslab up --stage setup`)",
                         kind.label(),

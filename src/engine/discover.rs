@@ -5,6 +5,7 @@ use futures::future::{join_all, try_join_all};
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::lab::{Kind, Lab};
+use crate::resources::VpcFacts;
 use crate::resources::{self, Facts, Observed, Scope, Unlisted, World};
 
 /// The region's availability zones, sorted by name (a lab's `az = N` indexes this list).
@@ -154,7 +155,7 @@ pub async fn vpc_attributes(aws: &Aws, world: &mut World, ids: &[String]) -> Res
     .await?;
     for (id, value) in ids.iter().zip(values) {
         if let Some(Observed {
-            facts: Facts::Vpc { dns_hostnames, .. },
+            facts: Facts::Vpc(VpcFacts { dns_hostnames, .. }),
             ..
         }) = world.items.iter_mut().find(|o| o.id == *id)
         {

@@ -282,6 +282,7 @@ pub fn timestamp(t: SystemTime) -> String {
 mod tests {
     use super::*;
     use crate::resources::Facts;
+    use crate::resources::{AutoScalingGroupFacts, IamRoleFacts, InstanceFacts, VpcFacts};
 
     fn env(created: Option<&str>, expires: Option<&str>) -> EnvStatus {
         EnvStatus {
@@ -303,16 +304,16 @@ mod tests {
             tags.insert(crate::resources::iam::REGION.to_owned(), r.to_owned());
         }
         let facts = match kind {
-            Kind::Vpc => crate::resources::Facts::Vpc {
+            Kind::Vpc => crate::resources::Facts::Vpc(VpcFacts {
                 cidr: None,
                 dns_hostnames: None,
                 is_default: false,
-            },
-            _ => crate::resources::Facts::IamRole {
+            }),
+            _ => crate::resources::Facts::IamRole(IamRoleFacts {
                 arn: String::new(),
                 trust: String::new(),
                 policies: Vec::new(),
-            },
+            }),
         };
         Observed {
             kind,
@@ -405,7 +406,7 @@ mod tests {
     }
 
     fn instance(id: &str, expires: &str, extra: &[(&str, &str)]) -> Observed {
-        let facts = Facts::Instance {
+        let facts = Facts::Instance(InstanceFacts {
             vpc_id: None,
             subnet_id: None,
             state: "running".to_owned(),
@@ -415,7 +416,7 @@ mod tests {
             public_ip: None,
             private_ip: None,
             instance_profile: None,
-        };
+        });
         let mut t = vec![(tags::EXPIRES, expires)];
         t.extend_from_slice(extra);
         tagged(Kind::Instance, id, facts, &t)
@@ -423,7 +424,7 @@ mod tests {
 
     #[test]
     fn the_expiry_is_the_earliest_time_the_declared_resources_say() {
-        let asg = Facts::AutoScalingGroup {
+        let asg = Facts::AutoScalingGroup(AutoScalingGroupFacts {
             vpc_id: None,
             subnets: Vec::new(),
             min_size: 1,
@@ -439,12 +440,12 @@ mod tests {
                 health: "Healthy".to_owned(),
             }],
             status: None,
-        };
-        let vpc = Facts::Vpc {
+        });
+        let vpc = Facts::Vpc(VpcFacts {
             cidr: None,
             dns_hostnames: None,
             is_default: false,
-        };
+        });
         let items = vec![
             tagged(
                 Kind::AutoScalingGroup,

@@ -2,6 +2,10 @@
 //! mount target, or a subnet, each with its addresses, subnet and security groups.
 
 use super::*;
+use crate::resources::{
+    AutoScalingGroupFacts, InstanceFacts, LaunchTemplateFacts, LoadBalancerFacts, MountTargetFacts,
+    SubnetFacts,
+};
 
 impl<'w> Net<'w> {
     pub(super) fn label(&self, o: &Observed) -> String {
@@ -32,14 +36,14 @@ impl<'w> Net<'w> {
                 let mut hosts = Vec::new();
                 for i in self.world.of_kind(Kind::Instance) {
                     if !i.is_gone()
-                        && matches!(&i.facts, Facts::Instance { security_groups, .. }
+                        && matches!(&i.facts, Facts::Instance(InstanceFacts { security_groups, .. })
                         if security_groups.contains(&o.id))
                     {
                         hosts.push(self.instance(&self.short(&i.id), i)?);
                     }
                 }
                 for m in self.world.of_kind(Kind::MountTarget) {
-                    if matches!(&m.facts, Facts::MountTarget { security_groups, .. } if security_groups.contains(&o.id))
+                    if matches!(&m.facts, Facts::MountTarget(MountTargetFacts { security_groups, .. }) if security_groups.contains(&o.id))
                     {
                         hosts.push(self.mount_target_host(m)?);
                     }
@@ -66,37 +70,37 @@ impl<'w> Net<'w> {
     ) -> Result<Vec<Host<'w>>, String> {
         let (group_ids, public_ip, down): (Vec<String>, Option<String>, Option<String>) =
             match &o.facts {
-                Facts::LoadBalancer {
+                Facts::LoadBalancer(LoadBalancerFacts {
                     security_groups,
                     scheme,
                     state,
                     ..
-                } => (
+                }) => (
                     security_groups.clone(),
                     (scheme == "internet-facing").then(|| "internet-facing".to_owned()),
                     (!state.is_empty() && !matches!(state.as_str(), "active" | "provisioning"))
                         .then(|| state.clone()),
                 ),
-                Facts::AutoScalingGroup {
+                Facts::AutoScalingGroup(AutoScalingGroupFacts {
                     launch_template,
                     instances,
                     ..
-                } => {
+                }) => {
                     let from_template = launch_template
                         .as_deref()
                         .and_then(|t| self.world.get(t))
                         .and_then(|t| match &t.facts {
-                            Facts::LaunchTemplate {
+                            Facts::LaunchTemplate(LaunchTemplateFacts {
                                 security_groups, ..
-                            } if !security_groups.is_empty() => Some(security_groups.clone()),
+                            }) if !security_groups.is_empty() => Some(security_groups.clone()),
                             _ => None,
                         });
                     let from_instances = || {
                         instances.iter().find_map(|i| {
                             match self.world.get(&i.id).map(|o| &o.facts) {
-                                Some(Facts::Instance {
+                                Some(Facts::Instance(InstanceFacts {
                                     security_groups, ..
-                                }) => Some(security_groups.clone()),
+                                })) => Some(security_groups.clone()),
                                 _ => None,
                             }
                         })
@@ -134,11 +138,11 @@ impl<'w> Net<'w> {
                     .clone()
                     .or_else(|| match (&o.facts, &subnet.facts) {
                         (
-                            Facts::AutoScalingGroup { .. },
-                            Facts::Subnet {
+                            Facts::AutoScalingGroup(_),
+                            Facts::Subnet(SubnetFacts {
                                 map_public_ip: true,
                                 ..
-                            },
+                            }),
                         ) => Some("auto-assigned".to_owned()),
                         _ => None,
                     });
@@ -156,20 +160,20 @@ impl<'w> Net<'w> {
 
     pub(super) fn subnet_cidr(subnet: &Observed) -> Option<IpSet> {
         match &subnet.facts {
-            Facts::Subnet { cidr: Some(c), .. } => Some(IpSet::net(*c)),
+            Facts::Subnet(SubnetFacts { cidr: Some(c), .. }) => Some(IpSet::net(*c)),
             _ => None,
         }
     }
 
     pub(super) fn instance(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, String> {
-        let Facts::Instance {
+        let Facts::Instance(InstanceFacts {
             subnet_id,
             state,
             security_groups,
             public_ip,
             private_ip,
             ..
-        } = &o.facts
+        }) = &o.facts
         else {
             return Err(format!("`{name}` is not an instance"));
         };
@@ -210,12 +214,12 @@ impl<'w> Net<'w> {
     }
 
     pub(super) fn mount_target_host(&self, mt: &'w Observed) -> Result<Host<'w>, String> {
-        let Facts::MountTarget {
+        let Facts::MountTarget(MountTargetFacts {
             subnet_id,
             ip,
             security_groups,
             ..
-        } = &mt.facts
+        }) = &mt.facts
         else {
             return Err(format!("{} is not a mount target", mt.id));
         };
@@ -251,10 +255,10 @@ impl<'w> Net<'w> {
     pub(super) fn subnet_host(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, String> {
         let addrs = Self::subnet_cidr(o).ok_or_else(|| format!("{name}: CIDR unknown"))?;
         let public_ip = match &o.facts {
-            Facts::Subnet {
+            Facts::Subnet(SubnetFacts {
                 map_public_ip: true,
                 ..
-            } => Some("auto-assigned".to_owned()),
+            }) => Some("auto-assigned".to_owned()),
             _ => None,
         };
         Ok(Host {

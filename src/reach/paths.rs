@@ -2,6 +2,9 @@
 //! internet gateway and NAT gateways.
 
 use super::*;
+use crate::resources::{
+    InternetGatewayFacts, NatGatewayFacts, NetworkAclFacts, RouteTableFacts, SecurityGroupFacts,
+};
 
 impl<'w> Net<'w> {
     pub(super) fn route_table(
@@ -13,7 +16,7 @@ impl<'w> Net<'w> {
             .route_table_of(&subnet.id)
             .ok_or_else(|| format!("no route table governs {}", self.subnet_name(subnet)))?;
         let routes = match &table.facts {
-            Facts::RouteTable { routes, .. } => routes.as_slice(),
+            Facts::RouteTable(RouteTableFacts { routes, .. }) => routes.as_slice(),
             _ => &[],
         };
         Ok((table, routes))
@@ -30,7 +33,7 @@ impl<'w> Net<'w> {
     /// An internet gateway attached to the subnet's VPC, by id.
     pub(super) fn attached_igw(&self, target: &str, subnet: &Observed) -> bool {
         self.world.get(target).is_some_and(|g| match &g.facts {
-            Facts::InternetGateway { attached_vpcs } => subnet
+            Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }) => subnet
                 .vpc_id()
                 .is_some_and(|v| attached_vpcs.iter().any(|a| a == v)),
             _ => false,
@@ -103,7 +106,7 @@ impl<'w> Net<'w> {
                 .push(format!("{} has no network ACL", self.subnet_name(subnet)));
             return Ok(());
         };
-        let Facts::NetworkAcl { entries, .. } = &acl.facts else {
+        let Facts::NetworkAcl(NetworkAclFacts { entries, .. }) = &acl.facts else {
             return Ok(());
         };
         let ports = if reply {
@@ -180,11 +183,11 @@ impl<'w> Net<'w> {
         let rules: Vec<GroupRules<'_>> = groups
             .iter()
             .filter_map(|g| match &g.facts {
-                Facts::SecurityGroup {
+                Facts::SecurityGroup(SecurityGroupFacts {
                     ingress: i,
                     egress: e,
                     ..
-                } => Some(GroupRules {
+                }) => Some(GroupRules {
                     label: self.short(&g.id),
                     rules: if ingress { i } else { e },
                 }),
@@ -378,13 +381,13 @@ impl<'w> Net<'w> {
             .world
             .get(nat_id)
             .ok_or_else(|| format!("NAT gateway {nat_name} does not exist (blackhole route)"))?;
-        let Facts::NatGateway {
+        let Facts::NatGateway(NatGatewayFacts {
             state,
             subnet_id,
             public_ip,
             allocation_ids,
             ..
-        } = &nat.facts
+        }) = &nat.facts
         else {
             return Err(format!("{nat_name} is not a NAT gateway"));
         };

@@ -4,6 +4,11 @@
 use super::{Answer, Traffic, analyze};
 use crate::lab::{Action, Endpoint, Kind, Ports, Proto};
 use crate::resources::{
+    AutoScalingGroupFacts, InstanceFacts, InternetGatewayFacts, LaunchTemplateFacts,
+    LoadBalancerFacts, NatGatewayFacts, NetworkAclFacts, RouteTableFacts, SecurityGroupFacts,
+    SubnetFacts, VpcFacts,
+};
+use crate::resources::{
     Bindings, Facts, NaclEntry, Observed, RouteEntry, SgPeer, SgPermission, World,
 };
 
@@ -20,12 +25,12 @@ fn subnet(id: &str, cidr: &str, public: bool) -> Observed {
     obs(
         Kind::Subnet,
         id,
-        Facts::Subnet {
+        Facts::Subnet(SubnetFacts {
             vpc_id: Some("vpc-1".into()),
             cidr: cidr.parse().ok(),
             az: Some("us-east-1a".into()),
             map_public_ip: public,
-        },
+        }),
     )
 }
 
@@ -41,7 +46,7 @@ fn table(id: &str, main: bool, subnets: &[&str], routes: Vec<RouteEntry>) -> Obs
     obs(
         Kind::RouteTable,
         id,
-        Facts::RouteTable {
+        Facts::RouteTable(RouteTableFacts {
             vpc_id: Some("vpc-1".into()),
             main,
             associations: subnets
@@ -49,7 +54,7 @@ fn table(id: &str, main: bool, subnets: &[&str], routes: Vec<RouteEntry>) -> Obs
                 .map(|s| (format!("rtbassoc-{s}"), (*s).to_owned()))
                 .collect(),
             routes,
-        },
+        }),
     )
 }
 
@@ -77,7 +82,7 @@ fn nacl(id: &str, default: bool, subnets: &[&str], mut entries: Vec<NaclEntry>) 
     obs(
         Kind::NetworkAcl,
         id,
-        Facts::NetworkAcl {
+        Facts::NetworkAcl(NetworkAclFacts {
             vpc_id: Some("vpc-1".into()),
             is_default: default,
             associations: subnets
@@ -85,7 +90,7 @@ fn nacl(id: &str, default: bool, subnets: &[&str], mut entries: Vec<NaclEntry>) 
                 .map(|s| (format!("aclassoc-{s}"), (*s).to_owned()))
                 .collect(),
             entries,
-        },
+        }),
     )
 }
 
@@ -105,12 +110,12 @@ fn group(id: &str, ingress: Vec<SgPermission>) -> Observed {
     obs(
         Kind::SecurityGroup,
         id,
-        Facts::SecurityGroup {
+        Facts::SecurityGroup(SecurityGroupFacts {
             vpc_id: Some("vpc-1".into()),
             group_name: id.trim_start_matches("sg-").into(),
             ingress,
             egress: all_out(),
-        },
+        }),
     )
 }
 
@@ -118,7 +123,7 @@ fn instance(id: &str, subnet: &str, ip: &str, public: Option<&str>, sg: &str) ->
     obs(
         Kind::Instance,
         id,
-        Facts::Instance {
+        Facts::Instance(InstanceFacts {
             vpc_id: Some("vpc-1".into()),
             subnet_id: Some(subnet.into()),
             state: "running".into(),
@@ -128,7 +133,7 @@ fn instance(id: &str, subnet: &str, ip: &str, public: Option<&str>, sg: &str) ->
             public_ip: public.map(Into::into),
             private_ip: Some(ip.into()),
             instance_profile: None,
-        },
+        }),
     )
 }
 
@@ -146,11 +151,11 @@ impl Lab {
                 obs(
                     Kind::Vpc,
                     "vpc-1",
-                    Facts::Vpc {
+                    Facts::Vpc(VpcFacts {
                         cidr: "10.0.0.0/16".parse().ok(),
                         dns_hostnames: Some(true),
                         is_default: false,
-                    },
+                    }),
                 ),
             ),
             ("public-a", subnet("subnet-pa", "10.0.1.0/24", true)),
@@ -161,9 +166,9 @@ impl Lab {
                 obs(
                     Kind::InternetGateway,
                     "igw-1",
-                    Facts::InternetGateway {
+                    Facts::InternetGateway(InternetGatewayFacts {
                         attached_vpcs: vec!["vpc-1".into()],
-                    },
+                    }),
                 ),
             ),
             ("main-rt", table("rtb-main", true, &[], vec![local()])),
@@ -190,13 +195,13 @@ impl Lab {
                 obs(
                     Kind::NatGateway,
                     "nat-1",
-                    Facts::NatGateway {
+                    Facts::NatGateway(NatGatewayFacts {
                         vpc_id: Some("vpc-1".into()),
                         subnet_id: Some("subnet-pa".into()),
                         state: "available".into(),
                         allocation_ids: vec!["eipalloc-1".into()],
                         public_ip: Some("54.0.0.9".into()),
-                    },
+                    }),
                 ),
             ),
             (
@@ -321,7 +326,7 @@ impl Lab {
 }
 
 fn set_nacl(lab: &mut Lab, name: &str, new: Vec<NaclEntry>) {
-    if let Facts::NetworkAcl { entries, .. } = lab.facts(name) {
+    if let Facts::NetworkAcl(NetworkAclFacts { entries, .. }) = lab.facts(name) {
         *entries = new;
     }
 }
@@ -375,7 +380,7 @@ fn the_lab_built_right_gets_every_verdict() {
 #[test]
 fn private_route_to_the_igw_leaves_app_without_egress() {
     let mut lab = Lab::new();
-    if let Facts::RouteTable { routes, .. } = lab.facts("private-rt") {
+    if let Facts::RouteTable(RouteTableFacts { routes, .. }) = lab.facts("private-rt") {
         routes[1] = route("0.0.0.0/0", "igw-1");
     }
     let why = lab.one("app", "internet", 443).expect_err("no public IP");
@@ -449,7 +454,7 @@ fn deny_numbered_before_allow_wins() {
 #[test]
 fn app_sg_open_to_the_world_lets_any_vpc_host_in() {
     let mut lab = Lab::new();
-    if let Facts::SecurityGroup { ingress, .. } = lab.facts("app-sg") {
+    if let Facts::SecurityGroup(SecurityGroupFacts { ingress, .. }) = lab.facts("app-sg") {
         *ingress = vec![perm(Proto::Tcp, Some(22), SgPeer::Cidr("0.0.0.0/0".into()))];
     }
     let path = lab.one("public-b", "app", 22).expect("now reachable");
@@ -488,12 +493,12 @@ fn group_reference_matches_members_not_addresses() {
 #[test]
 fn bastion_in_a_private_subnet_is_unreachable() {
     let mut lab = Lab::new();
-    if let Facts::Instance {
+    if let Facts::Instance(InstanceFacts {
         subnet_id,
         private_ip,
         public_ip,
         ..
-    } = lab.facts("bastion")
+    }) = lab.facts("bastion")
     {
         *subnet_id = Some("subnet-va".into());
         *private_ip = Some("10.0.11.20".into());
@@ -509,7 +514,7 @@ fn bastion_in_a_private_subnet_is_unreachable() {
 #[test]
 fn nat_in_a_private_subnet_gives_no_egress() {
     let mut lab = Lab::new();
-    if let Facts::NatGateway { subnet_id, .. } = lab.facts("lab-nat") {
+    if let Facts::NatGateway(NatGatewayFacts { subnet_id, .. }) = lab.facts("lab-nat") {
         *subnet_id = Some("subnet-va".into());
     }
     let why = lab.one("app", "internet", 443).expect_err("NAT in private");
@@ -522,10 +527,10 @@ fn nat_in_a_private_subnet_gives_no_egress() {
 #[test]
 fn subnet_without_association_uses_the_main_table_and_default_nacl() {
     let mut lab = Lab::new();
-    if let Facts::RouteTable { associations, .. } = lab.facts("public-rt") {
+    if let Facts::RouteTable(RouteTableFacts { associations, .. }) = lab.facts("public-rt") {
         associations.retain(|(_, s)| s != "subnet-pb");
     }
-    if let Facts::NetworkAcl { associations, .. } = lab.facts("default-nacl") {
+    if let Facts::NetworkAcl(NetworkAclFacts { associations, .. }) = lab.facts("default-nacl") {
         associations.retain(|(_, s)| s != "subnet-pb");
     }
     // public-b now follows the main table, which has only the local route.
@@ -539,7 +544,7 @@ fn subnet_without_association_uses_the_main_table_and_default_nacl() {
 #[test]
 fn stopped_instances_and_detached_gateways() {
     let mut lab = Lab::new();
-    if let Facts::InternetGateway { attached_vpcs } = lab.facts("lab-igw") {
+    if let Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }) = lab.facts("lab-igw") {
         attached_vpcs.clear();
     }
     let why = lab.one("internet", "bastion", 22).expect_err("detached");
@@ -548,7 +553,7 @@ fn stopped_instances_and_detached_gateways() {
         "{why}"
     );
     let mut lab = Lab::new();
-    if let Facts::Instance { state, .. } = lab.facts("app") {
+    if let Facts::Instance(InstanceFacts { state, .. }) = lab.facts("app") {
         *state = "stopped".into();
     }
     assert_eq!(
@@ -560,10 +565,10 @@ fn stopped_instances_and_detached_gateways() {
 #[test]
 fn a_stopped_instance_is_judged_by_its_configuration_when_traffic_must_not_pass() {
     let mut lab = Lab::new();
-    if let Facts::SecurityGroup { ingress, .. } = lab.facts("app-sg") {
+    if let Facts::SecurityGroup(SecurityGroupFacts { ingress, .. }) = lab.facts("app-sg") {
         *ingress = vec![perm(Proto::Tcp, Some(22), SgPeer::Cidr("0.0.0.0/0".into()))];
     }
-    if let Facts::Instance { state, .. } = lab.facts("app") {
+    if let Facts::Instance(InstanceFacts { state, .. }) = lab.facts("app") {
         *state = "stopped".into();
     }
     // As a `reachable` question: stopped is stopped.
@@ -593,7 +598,7 @@ fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme:
         obs(
             Kind::LaunchTemplate,
             "lt-1",
-            Facts::LaunchTemplate {
+            Facts::LaunchTemplate(LaunchTemplateFacts {
                 name: "web-lt".into(),
                 version: 1,
                 image_id: Some("ami-1".into()),
@@ -601,7 +606,7 @@ fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme:
                 security_groups: vec!["sg-web".into()],
                 instance_profile: None,
                 user_data: None,
-            },
+            }),
         ),
     ));
     lab.items.push((
@@ -609,7 +614,7 @@ fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme:
         obs(
             Kind::LoadBalancer,
             "arn:lb",
-            Facts::LoadBalancer {
+            Facts::LoadBalancer(LoadBalancerFacts {
                 name: "web-alb".into(),
                 vpc_id: Some("vpc-1".into()),
                 dns_name: Some("web-alb-1.elb.amazonaws.com".into()),
@@ -619,7 +624,7 @@ fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme:
                 subnets: vec!["subnet-pa".into(), "subnet-pb".into()],
                 azs: vec!["us-east-1a".into(), "us-east-1b".into()],
                 security_groups: vec!["sg-alb".into()],
-            },
+            }),
         ),
     ));
     lab.items.push((
@@ -627,7 +632,7 @@ fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme:
         obs(
             Kind::AutoScalingGroup,
             "web-asg",
-            Facts::AutoScalingGroup {
+            Facts::AutoScalingGroup(AutoScalingGroupFacts {
                 vpc_id: Some("vpc-1".into()),
                 subnets: group_subnets.iter().map(|s| (*s).to_owned()).collect(),
                 min_size: 2,
@@ -638,7 +643,7 @@ fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme:
                 launch_template: Some("lt-1".into()),
                 instances: Vec::new(),
                 status: None,
-            },
+            }),
         ),
     ));
     lab

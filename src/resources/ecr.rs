@@ -16,6 +16,69 @@ use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, Lifecycle, Resource, Spec};
 
+/// An ECR repository (its name as AWS knows it, e.g. `lab/web`), AES256-encrypted.
+#[derive(Debug, Clone)]
+pub struct RepositorySpec {
+    pub name: String,
+    pub scan_on_push: bool,
+    pub immutable: bool,
+    pub lifecycle: Option<crate::lab::Lifecycle>,
+}
+
+/// The files of a directory, packed into a one-layer image and pushed under a tag.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    pub repository: String,
+    pub tag: String,
+    pub source: String,
+    pub files: Vec<crate::lab::SiteFile>,
+}
+
+/// What AWS says of an ECR repository.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RepositoryFacts {
+    pub uri: String,
+    pub scan_on_push: bool,
+    pub mutability: String,
+    pub encryption: Option<String>,
+    /// The lifecycle policy's JSON.
+    pub lifecycle: Option<String>,
+}
+
+impl crate::resources::KindSpec for RepositorySpec {
+    fn refs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+impl crate::resources::KindFacts for RepositoryFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
+/// What AWS says of an ECR image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageFacts {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub scan_status: Option<String>,
+}
+
+impl crate::resources::KindSpec for ImageSpec {
+    fn refs(&self) -> Vec<&str> {
+        let ImageSpec { repository, .. } = self;
+        vec![repository.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for ImageFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
 /// The lifecycle policy awslab writes: untagged images expire after N days, the last N images
 /// tagged with a prefix are kept.
 pub fn lifecycle_policy(l: &Lifecycle) -> String {
@@ -147,7 +210,7 @@ async fn observe(
         kind: Kind::Repository,
         id: name.clone(),
         tags,
-        facts: Facts::Repository {
+        facts: Facts::Repository(RepositoryFacts {
             uri: r.repository_uri().unwrap_or_default().to_owned(),
             scan_on_push: r
                 .image_scanning_configuration()
@@ -159,7 +222,7 @@ async fn observe(
                 .encryption_configuration()
                 .map(|e| e.encryption_type().as_str().to_owned()),
             lifecycle,
-        },
+        }),
     }];
     for d in &images {
         for tag in d.image_tags() {
@@ -169,7 +232,7 @@ async fn observe(
                 kind: Kind::Image,
                 id: format!("{name}:{tag}"),
                 tags: t,
-                facts: Facts::Image {
+                facts: Facts::Image(ImageFacts {
                     repository: name.clone(),
                     tag: tag.clone(),
                     digest: d.image_digest().unwrap_or_default().to_owned(),
@@ -177,7 +240,7 @@ async fn observe(
                         .image_scan_status()
                         .and_then(|s| s.status())
                         .map(|s| s.as_str().to_owned()),
-                },
+                }),
             });
         }
     }
@@ -300,12 +363,12 @@ impl ResourceKind for Repository {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Repository {
+        let Spec::Repository(RepositorySpec {
             name,
             scan_on_push,
             immutable,
             lifecycle,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -353,11 +416,11 @@ impl ResourceKind for Repository {
                     return Err(e);
                 }
             }
-            Some(Facts::Repository {
+            Some(Facts::Repository(RepositoryFacts {
                 scan_on_push: scan,
                 mutability: m,
                 ..
-            }) => {
+            })) => {
                 if scan != scan_on_push {
                     cx.aws
                         .known("ecr:PutImageScanningConfiguration", name, || {
@@ -382,7 +445,9 @@ impl ResourceKind for Repository {
             Some(_) => return Err(super::wrong_spec(res, self.kind())),
         }
         let current = match existing.map(|o| &o.facts) {
-            Some(Facts::Repository { lifecycle: l, .. }) => l.as_deref().map(lifecycle_text),
+            Some(Facts::Repository(RepositoryFacts { lifecycle: l, .. })) => {
+                l.as_deref().map(lifecycle_text)
+            }
             _ => None,
         };
         if let Some(l) = lifecycle
@@ -432,19 +497,19 @@ impl ResourceKind for Repository {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::Repository {
+            Spec::Repository(RepositorySpec {
                 scan_on_push,
                 immutable,
                 lifecycle,
                 ..
-            },
-            Facts::Repository {
+            }),
+            Facts::Repository(RepositoryFacts {
                 scan_on_push: scan,
                 mutability,
                 encryption,
                 lifecycle: found,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -477,7 +542,7 @@ impl ResourceKind for Repository {
         world
             .of_kind(Kind::Image)
             .filter(
-                |i| matches!(&i.facts, Facts::Image { repository, .. } if *repository == obs.id),
+                |i| matches!(&i.facts, Facts::Image(ImageFacts { repository, .. }) if *repository == obs.id),
             )
             .map(|i| i.id.clone())
             .collect()
@@ -534,12 +599,12 @@ impl ResourceKind for Image {
         res: &Resource,
         _existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Image {
+        let Spec::Image(ImageSpec {
             repository,
             tag,
             files,
             ..
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -564,12 +629,12 @@ impl ResourceKind for Image {
             kind: Kind::Image,
             id: format!("{repo}:{tag}"),
             tags: t,
-            facts: Facts::Image {
+            facts: Facts::Image(ImageFacts {
                 repository: repo,
                 tag: tag.clone(),
                 digest: pushed.digest,
                 scan_status: None,
-            },
+            }),
         })
     }
 
@@ -580,9 +645,9 @@ impl ResourceKind for Image {
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
-        let Spec::Image {
+        let Spec::Image(ImageSpec {
             repository, tag, ..
-        } = &res.spec
+        }) = &res.spec
         else {
             return None;
         };
@@ -600,7 +665,8 @@ impl ResourceKind for Image {
         _bound: &Bindings,
         _world: &World,
     ) -> Vec<Attr> {
-        let (Spec::Image { tag, .. }, Facts::Image { tag: found, .. }) = (&res.spec, &obs.facts)
+        let (Spec::Image(ImageSpec { tag, .. }), Facts::Image(ImageFacts { tag: found, .. })) =
+            (&res.spec, &obs.facts)
         else {
             return Vec::new();
         };
@@ -609,9 +675,9 @@ impl ResourceKind for Image {
 
     /// Goes with its repository (deleted with force).
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let Facts::Image {
+        let Facts::Image(ImageFacts {
             repository, tag, ..
-        } = &obs.facts
+        }) = &obs.facts
         else {
             return Ok(());
         };

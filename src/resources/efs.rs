@@ -15,6 +15,97 @@ use super::{
 use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError, created_at};
 use crate::lab::{Kind, Resource, Spec};
+use crate::resources::SubnetFacts;
+
+/// What a lab file declares for an EFS file system.
+#[derive(Debug, Clone)]
+pub struct FileSystemSpec {
+    pub encrypted: bool,
+    pub performance_mode: String,
+    /// `AFTER_30_DAYS` and the like: the lifecycle policy.
+    pub transition_to_ia: Option<String>,
+}
+
+/// What a lab file declares for an EFS mount target.
+#[derive(Debug, Clone)]
+pub struct MountTargetSpec {
+    pub file_system: String,
+    pub subnet: String,
+    pub security_groups: Vec<String>,
+}
+
+/// What AWS says of an EFS file system.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileSystemFacts {
+    pub state: String,
+    pub encrypted: bool,
+    pub performance_mode: String,
+    pub transition_to_ia: Option<String>,
+    /// When it was made (its mount targets are no older): how long a not-found answer
+    /// about it may mean "not visible yet".
+    #[serde(skip)]
+    pub created: Option<std::time::SystemTime>,
+}
+
+impl crate::resources::KindSpec for FileSystemSpec {
+    fn refs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+impl crate::resources::KindFacts for FileSystemFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+
+    fn is_gone(&self) -> bool {
+        let FileSystemFacts { state, .. } = self;
+        state == "deleted"
+    }
+}
+
+/// What AWS says of an EFS mount target.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MountTargetFacts {
+    pub file_system_id: String,
+    pub subnet_id: String,
+    /// From the subnet (one emulator reports a fixed VPC and AZ).
+    pub vpc_id: Option<String>,
+    pub az: Option<String>,
+    pub state: String,
+    pub ip: Option<String>,
+    pub security_groups: Vec<String>,
+}
+
+impl crate::resources::KindSpec for MountTargetSpec {
+    fn refs(&self) -> Vec<&str> {
+        let MountTargetSpec {
+            file_system,
+            subnet,
+            security_groups,
+        } = self;
+        let mut out = vec![file_system.as_str(), subnet.as_str()];
+        out.extend(security_groups.iter().map(String::as_str));
+        out
+    }
+}
+
+impl crate::resources::KindFacts for MountTargetFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let MountTargetFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn subnet_ids(&self) -> Vec<&str> {
+        let MountTargetFacts { subnet_id, .. } = self;
+        vec![subnet_id]
+    }
+
+    fn is_gone(&self) -> bool {
+        let MountTargetFacts { state, .. } = self;
+        state == "deleted"
+    }
+}
 
 /// The creation token: makes `CreateFileSystem` idempotent for one owner's file system (at most
 /// 64 characters, like IAM names).
@@ -75,13 +166,13 @@ async fn file_systems(
                 kind: Kind::FileSystem,
                 id,
                 tags,
-                facts: Facts::FileSystem {
+                facts: Facts::FileSystem(FileSystemFacts {
                     state,
                     encrypted: fs.encrypted().unwrap_or(false),
                     performance_mode: fs.performance_mode().as_str().to_owned(),
                     transition_to_ia: None,
                     created: created_at(Some(fs.creation_time())),
-                },
+                }),
             });
             continue;
         }
@@ -107,13 +198,13 @@ async fn file_systems(
             kind: Kind::FileSystem,
             id,
             tags,
-            facts: Facts::FileSystem {
+            facts: Facts::FileSystem(FileSystemFacts {
                 state,
                 encrypted: fs.encrypted().unwrap_or(false),
                 performance_mode: fs.performance_mode().as_str().to_owned(),
                 transition_to_ia,
                 created: created_at(Some(fs.creation_time())),
-            },
+            }),
         });
     }
     Ok(out)
@@ -176,13 +267,13 @@ impl FileSystem {
             kind: Kind::FileSystem,
             id,
             tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-            facts: Facts::FileSystem {
+            facts: Facts::FileSystem(FileSystemFacts {
                 state: "creating".to_owned(),
                 encrypted: true,
                 performance_mode: String::new(),
                 transition_to_ia: None,
                 created: Some(std::time::SystemTime::now()),
-            },
+            }),
         };
         self.apply(cx, res, Some(&existing)).await
     }
@@ -281,11 +372,11 @@ impl ResourceKind for FileSystem {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::FileSystem {
+        let Spec::FileSystem(FileSystemSpec {
             encrypted,
             performance_mode,
             transition_to_ia,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -343,14 +434,14 @@ impl ResourceKind for FileSystem {
                     kind: Kind::FileSystem,
                     id: out.file_system_id().to_owned(),
                     tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-                    facts: Facts::FileSystem {
+                    facts: Facts::FileSystem(FileSystemFacts {
                         state: out.life_cycle_state().as_str().to_owned(),
                         encrypted: out.encrypted().unwrap_or(*encrypted),
                         performance_mode: out.performance_mode().as_str().to_owned(),
                         transition_to_ia: None,
                         created: created_at(Some(out.creation_time()))
                             .or_else(|| Some(std::time::SystemTime::now())),
-                    },
+                    }),
                 }
             }
         };
@@ -360,11 +451,11 @@ impl ResourceKind for FileSystem {
                 Ok(available(Self::state(cx.aws, &id).await?))
             })
             .await?;
-        if let Facts::FileSystem {
+        if let Facts::FileSystem(FileSystemFacts {
             state,
             transition_to_ia: current,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
         {
             *state = "available".to_owned();
             if current != transition_to_ia {
@@ -399,17 +490,17 @@ impl ResourceKind for FileSystem {
 
     fn compare(&self, res: &Resource, obs: &Observed, _b: &Bindings, _w: &World) -> Vec<Attr> {
         let (
-            Spec::FileSystem {
+            Spec::FileSystem(FileSystemSpec {
                 encrypted,
                 performance_mode,
                 transition_to_ia,
-            },
-            Facts::FileSystem {
+            }),
+            Facts::FileSystem(FileSystemFacts {
                 encrypted: e,
                 performance_mode: m,
                 transition_to_ia: t,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -429,7 +520,7 @@ impl ResourceKind for FileSystem {
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world
             .of_kind(Kind::MountTarget)
-            .filter(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, .. } if *file_system_id == obs.id))
+            .filter(|m| matches!(&m.facts, Facts::MountTarget(MountTargetFacts { file_system_id, .. }) if *file_system_id == obs.id))
             .map(|m| m.id.clone())
             .collect()
     }
@@ -470,7 +561,7 @@ impl MountTarget {
         // Mount targets are no older than their file system: not found is "not visible yet"
         // only while the file system is new.
         let created = match &fs.facts {
-            Facts::FileSystem { created, .. } => *created,
+            Facts::FileSystem(FileSystemFacts { created, .. }) => *created,
             _ => None,
         };
         let out = aws
@@ -527,7 +618,7 @@ impl MountTarget {
                 kind: Kind::MountTarget,
                 id,
                 tags,
-                facts: Facts::MountTarget {
+                facts: Facts::MountTarget(MountTargetFacts {
                     file_system_id: fs.id.clone(),
                     subnet_id: m.subnet_id().to_owned(),
                     vpc_id: m.vpc_id().map(str::to_owned),
@@ -535,7 +626,7 @@ impl MountTarget {
                     state,
                     ip: m.ip_address().map(str::to_owned),
                     security_groups,
-                },
+                }),
             });
         }
         Ok(found)
@@ -585,12 +676,12 @@ async fn mount_targets_placed(aws: &Aws, systems: &[Observed]) -> Result<Vec<Obs
         .await
         .map_err(|e| AwsError::from_sdk("ec2:DescribeSubnets", "mount target subnets", e))?;
     for m in &mut targets {
-        if let Facts::MountTarget {
+        if let Facts::MountTarget(MountTargetFacts {
             subnet_id,
             vpc_id,
             az,
             ..
-        } = &mut m.facts
+        }) = &mut m.facts
             && let Some(s) = subnets
                 .subnets()
                 .iter()
@@ -639,11 +730,11 @@ impl ResourceKind for MountTarget {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::MountTarget {
+        let Spec::MountTarget(MountTargetSpec {
             file_system,
             subnet,
             security_groups,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -655,7 +746,7 @@ impl ResourceKind for MountTarget {
         }
         let subnet_facts = cx.bound.get(subnet).map(|s| s.facts.clone());
         let (vpc_id, az) = match subnet_facts {
-            Some(Facts::Subnet { vpc_id, az, .. }) => (vpc_id, az),
+            Some(Facts::Subnet(SubnetFacts { vpc_id, az, .. })) => (vpc_id, az),
             _ => (None, None),
         };
         let mut obs = match existing {
@@ -681,7 +772,7 @@ impl ResourceKind for MountTarget {
                     ]
                     .into_iter()
                     .collect(),
-                    facts: Facts::MountTarget {
+                    facts: Facts::MountTarget(MountTargetFacts {
                         file_system_id: fs_id.clone(),
                         subnet_id: subnet_id.clone(),
                         vpc_id: vpc_id.clone(),
@@ -689,7 +780,7 @@ impl ResourceKind for MountTarget {
                         state: out.life_cycle_state().as_str().to_owned(),
                         ip: out.ip_address().map(str::to_owned),
                         security_groups: groups.clone(),
-                    },
+                    }),
                 }
             }
         };
@@ -699,11 +790,11 @@ impl ResourceKind for MountTarget {
                 Ok(available(Self::state(cx.aws, &id).await?))
             })
             .await?;
-        if let Facts::MountTarget {
+        if let Facts::MountTarget(MountTargetFacts {
             state,
             security_groups: current,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
         {
             *state = "available".to_owned();
             let mut want = groups.clone();
@@ -735,18 +826,18 @@ impl ResourceKind for MountTarget {
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
-        let Spec::MountTarget {
+        let Spec::MountTarget(MountTargetSpec {
             file_system,
             subnet,
             ..
-        } = &res.spec
+        }) = &res.spec
         else {
             return None;
         };
         let (fs, sn) = (bound.id(file_system)?, bound.id(subnet)?);
         world.of_kind(Kind::MountTarget).find(|m| {
             owner.owns(&m.tags)
-                && matches!(&m.facts, Facts::MountTarget { file_system_id, subnet_id, .. } if file_system_id == fs && subnet_id == sn)
+                && matches!(&m.facts, Facts::MountTarget(MountTargetFacts { file_system_id, subnet_id, .. }) if file_system_id == fs && subnet_id == sn)
         })
     }
 
@@ -756,18 +847,18 @@ impl ResourceKind for MountTarget {
 
     fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, _w: &World) -> Vec<Attr> {
         let (
-            Spec::MountTarget {
+            Spec::MountTarget(MountTargetSpec {
                 file_system,
                 subnet,
                 security_groups,
-            },
-            Facts::MountTarget {
+            }),
+            Facts::MountTarget(MountTargetFacts {
                 file_system_id,
                 subnet_id,
                 security_groups: found,
                 state,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();

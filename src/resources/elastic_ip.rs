@@ -10,6 +10,30 @@ use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, S
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::lab::{Kind, Resource};
+use crate::resources::NatGatewayFacts;
+
+/// What a lab file declares for an elastic IP.
+#[derive(Debug, Clone)]
+pub struct ElasticIpSpec;
+
+/// What AWS says of an elastic IP.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ElasticIpFacts {
+    pub public_ip: Option<String>,
+    pub association_id: Option<String>,
+}
+
+impl crate::resources::KindSpec for ElasticIpSpec {
+    fn refs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+impl crate::resources::KindFacts for ElasticIpFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
 
 pub struct ElasticIp;
 
@@ -67,10 +91,10 @@ impl ResourceKind for ElasticIp {
                     kind: Kind::ElasticIp,
                     id: a.allocation_id()?.to_owned(),
                     tags: from_ec2(a.tags()),
-                    facts: Facts::ElasticIp {
+                    facts: Facts::ElasticIp(ElasticIpFacts {
                         public_ip: a.public_ip().map(str::to_owned),
                         association_id: a.association_id().map(str::to_owned),
-                    },
+                    }),
                 })
             })
             .collect())
@@ -106,10 +130,10 @@ impl ResourceKind for ElasticIp {
             kind: Kind::ElasticIp,
             id: id.to_owned(),
             tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-            facts: Facts::ElasticIp {
+            facts: Facts::ElasticIp(ElasticIpFacts {
                 public_ip: out.public_ip().map(str::to_owned),
                 association_id: None,
-            },
+            }),
         })
     }
 
@@ -131,7 +155,7 @@ impl ResourceKind for ElasticIp {
         world
             .of_kind(Kind::NatGateway)
             .filter(|n| !n.is_gone())
-            .filter(|n| matches!(&n.facts, Facts::NatGateway { allocation_ids, .. } if allocation_ids.contains(&obs.id)))
+            .filter(|n| matches!(&n.facts, Facts::NatGateway(NatGatewayFacts { allocation_ids, .. }) if allocation_ids.contains(&obs.id)))
             .map(|n| n.id.clone())
             .collect()
     }

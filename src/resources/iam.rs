@@ -15,6 +15,65 @@ use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, S
 use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError, created_at};
 use crate::lab::{Kind, Resource, Spec};
+use crate::resources::InstanceFacts;
+
+/// What a lab file declares for an IAM role.
+#[derive(Debug, Clone)]
+pub struct IamRoleSpec {
+    /// The service that may assume it (`ec2.amazonaws.com`).
+    pub service: String,
+    /// Managed policy ARNs (a bare name means an AWS managed policy).
+    pub managed_policies: Vec<String>,
+}
+
+/// What a lab file declares for an instance profile.
+#[derive(Debug, Clone)]
+pub struct InstanceProfileSpec {
+    pub role: String,
+}
+
+/// What AWS says of an IAM role.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IamRoleFacts {
+    pub arn: String,
+    /// The trust policy as IAM returns it (URL-encoded JSON).
+    pub trust: String,
+    /// Attached managed policy ARNs, sorted.
+    pub policies: Vec<String>,
+}
+
+impl crate::resources::KindSpec for IamRoleSpec {
+    fn refs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+impl crate::resources::KindFacts for IamRoleFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
+/// What AWS says of an instance profile.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceProfileFacts {
+    pub arn: String,
+    /// Role names.
+    pub roles: Vec<String>,
+}
+
+impl crate::resources::KindSpec for InstanceProfileSpec {
+    fn refs(&self) -> Vec<&str> {
+        let InstanceProfileSpec { role } = self;
+        vec![role.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for InstanceProfileFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
 
 const ROOT: &str = "/awslab/";
 
@@ -346,11 +405,11 @@ impl ResourceKind for IamRole {
                 kind: Kind::IamRole,
                 id: r.role_name().to_owned(),
                 tags: tags_from_path(r.path()),
-                facts: Facts::IamRole {
+                facts: Facts::IamRole(IamRoleFacts {
                     arn: r.arn().to_owned(),
                     trust,
                     policies,
-                },
+                }),
             });
         }
         Ok(out)
@@ -362,10 +421,10 @@ impl ResourceKind for IamRole {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::IamRole {
+        let Spec::IamRole(IamRoleSpec {
             service,
             managed_policies,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -422,15 +481,15 @@ impl ResourceKind for IamRole {
                     kind: Kind::IamRole,
                     id: name,
                     tags: observed_tags(cx.owner, region, &res.name),
-                    facts: Facts::IamRole {
+                    facts: Facts::IamRole(IamRoleFacts {
                         arn,
                         trust: trust_policy(service),
                         policies,
-                    },
+                    }),
                 }
             }
         };
-        if let Facts::IamRole { policies, .. } = &mut obs.facts {
+        if let Facts::IamRole(IamRoleFacts { policies, .. }) = &mut obs.facts {
             for arn in managed_policies {
                 if !policies.contains(arn) {
                     cx.aws
@@ -467,13 +526,13 @@ impl ResourceKind for IamRole {
 
     fn compare(&self, res: &Resource, obs: &Observed, _b: &Bindings, _w: &World) -> Vec<Attr> {
         let (
-            Spec::IamRole {
+            Spec::IamRole(IamRoleSpec {
                 service,
                 managed_policies,
-            },
-            Facts::IamRole {
+            }),
+            Facts::IamRole(IamRoleFacts {
                 trust, policies, ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -515,14 +574,14 @@ impl ResourceKind for IamRole {
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world
             .of_kind(Kind::InstanceProfile)
-            .filter(|p| matches!(&p.facts, Facts::InstanceProfile { roles, .. } if roles.contains(&obs.id)))
+            .filter(|p| matches!(&p.facts, Facts::InstanceProfile(InstanceProfileFacts { roles, .. }) if roles.contains(&obs.id)))
             .map(|p| p.id.clone())
             .collect()
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         let role = obs.id.as_str();
-        if let Facts::IamRole { policies, .. } = &obs.facts {
+        if let Facts::IamRole(IamRoleFacts { policies, .. }) = &obs.facts {
             for arn in policies {
                 super::ec2util::gone_ok(
                     cx.aws
@@ -622,10 +681,10 @@ impl ResourceKind for InstanceProfile {
                 kind: Kind::InstanceProfile,
                 id: p.instance_profile_name().to_owned(),
                 tags: tags_from_path(p.path()),
-                facts: Facts::InstanceProfile {
+                facts: Facts::InstanceProfile(InstanceProfileFacts {
                     arn: p.arn().to_owned(),
                     roles: p.roles().iter().map(|r| r.role_name().to_owned()).collect(),
-                },
+                }),
             })
             .collect())
     }
@@ -636,7 +695,7 @@ impl ResourceKind for InstanceProfile {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::InstanceProfile { role } = &res.spec else {
+        let Spec::InstanceProfile(InstanceProfileSpec { role }) = &res.spec else {
             return Err(super::wrong_spec(res, self.kind()));
         };
         let role_name = cx.bound.require(role, &res.name)?.to_owned();
@@ -702,11 +761,11 @@ impl ResourceKind for InstanceProfile {
                     kind: Kind::InstanceProfile,
                     id: name,
                     tags: observed_tags(cx.owner, region, &res.name),
-                    facts: Facts::InstanceProfile { arn, roles },
+                    facts: Facts::InstanceProfile(InstanceProfileFacts { arn, roles }),
                 }
             }
         };
-        if let Facts::InstanceProfile { roles, .. } = &mut obs.facts
+        if let Facts::InstanceProfile(InstanceProfileFacts { roles, .. }) = &mut obs.facts
             && !roles.contains(&role_name)
         {
             // A profile holds one role: take another one out first.
@@ -752,8 +811,10 @@ impl ResourceKind for InstanceProfile {
     }
 
     fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, _w: &World) -> Vec<Attr> {
-        let (Spec::InstanceProfile { role }, Facts::InstanceProfile { roles, .. }) =
-            (&res.spec, &obs.facts)
+        let (
+            Spec::InstanceProfile(InstanceProfileSpec { role }),
+            Facts::InstanceProfile(InstanceProfileFacts { roles, .. }),
+        ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
         };
@@ -770,20 +831,20 @@ impl ResourceKind for InstanceProfile {
     }
 
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
-        let Facts::InstanceProfile { arn, .. } = &obs.facts else {
+        let Facts::InstanceProfile(InstanceProfileFacts { arn, .. }) = &obs.facts else {
             return Vec::new();
         };
         world
             .of_kind(Kind::Instance)
             .filter(|i| !i.is_gone())
-            .filter(|i| matches!(&i.facts, Facts::Instance { instance_profile: Some(p), .. } if p == arn))
+            .filter(|i| matches!(&i.facts, Facts::Instance(InstanceFacts { instance_profile: Some(p), .. }) if p == arn))
             .map(|i| i.id.clone())
             .collect()
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         let name = obs.id.as_str();
-        if let Facts::InstanceProfile { roles, .. } = &obs.facts {
+        if let Facts::InstanceProfile(InstanceProfileFacts { roles, .. }) = &obs.facts {
             for role in roles {
                 super::ec2util::gone_ok(
                     cx.aws

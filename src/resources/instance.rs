@@ -17,6 +17,69 @@ use super::{
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{AmiRef, Kind, Resource, Spec};
+use crate::resources::{AutoScalingGroupFacts, InstanceProfileFacts, KeyPairFacts};
+
+/// What a lab file declares for an instance.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    pub subnet: String,
+    pub ami: crate::lab::AmiRef,
+    pub instance_type: String,
+    pub security_groups: Vec<String>,
+    pub key: Option<String>,
+    pub instance_profile: Option<String>,
+    /// A script run once at first boot.
+    pub user_data: Option<String>,
+}
+
+/// What AWS says of an instance.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceFacts {
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub state: String,
+    pub instance_type: String,
+    pub security_groups: Vec<String>,
+    pub key_name: Option<String>,
+    pub public_ip: Option<String>,
+    pub private_ip: Option<String>,
+    /// The instance profile's ARN.
+    pub instance_profile: Option<String>,
+}
+
+impl crate::resources::KindSpec for InstanceSpec {
+    fn refs(&self) -> Vec<&str> {
+        let InstanceSpec {
+            subnet,
+            security_groups,
+            key,
+            instance_profile,
+            ..
+        } = self;
+        let mut out = vec![subnet.as_str()];
+        out.extend(security_groups.iter().map(String::as_str));
+        out.extend(key.as_deref());
+        out.extend(instance_profile.as_deref());
+        out
+    }
+}
+
+impl crate::resources::KindFacts for InstanceFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let InstanceFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn subnet_ids(&self) -> Vec<&str> {
+        let InstanceFacts { subnet_id, .. } = self;
+        subnet_id.as_deref().into_iter().collect()
+    }
+
+    fn is_gone(&self) -> bool {
+        let InstanceFacts { state, .. } = self;
+        state == "terminated"
+    }
+}
 
 pub struct Instance;
 
@@ -95,7 +158,7 @@ fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
         kind: Kind::Instance,
         id: i.instance_id()?.to_owned(),
         tags: from_ec2(i.tags()),
-        facts: Facts::Instance {
+        facts: Facts::Instance(InstanceFacts {
             instance_profile: i
                 .iam_instance_profile()
                 .and_then(|p| p.arn())
@@ -115,13 +178,13 @@ fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
             key_name: i.key_name().map(str::to_owned),
             public_ip: i.public_ip_address().map(str::to_owned),
             private_ip: i.private_ip_address().map(str::to_owned),
-        },
+        }),
     })
 }
 
 fn state(o: &Observed) -> &str {
     match &o.facts {
-        Facts::Instance { state, .. } => state,
+        Facts::Instance(InstanceFacts { state, .. }) => state,
         _ => "unknown",
     }
 }
@@ -154,11 +217,11 @@ impl ResourceKind for Instance {
     }
 
     fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
-        if let Spec::Instance {
+        if let Spec::Instance(InstanceSpec {
             subnet,
             instance_type,
             ..
-        } = &res.spec
+        }) = &res.spec
         {
             e.instance(
                 &res.name,
@@ -170,12 +233,12 @@ impl ResourceKind for Instance {
 
     /// Terminated instances cost nothing; a stopped one its volume.
     fn price_observed(&self, obs: &Observed, eips: &[&str], e: &mut crate::cost::Estimate) {
-        if let Facts::Instance {
+        if let Facts::Instance(InstanceFacts {
             state,
             instance_type,
             public_ip,
             ..
-        } = &obs.facts
+        }) = &obs.facts
             && !matches!(state.as_str(), "terminated" | "shutting-down")
         {
             let name = obs.name_tag().unwrap_or(&obs.id);
@@ -230,7 +293,7 @@ impl ResourceKind for Instance {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Instance {
+        let Spec::Instance(InstanceSpec {
             subnet,
             ami,
             instance_type,
@@ -238,7 +301,7 @@ impl ResourceKind for Instance {
             key,
             instance_profile,
             user_data,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -262,7 +325,7 @@ impl ResourceKind for Instance {
                 }
                 if let Some(key) = key {
                     let key_name = match cx.bound.get(key).map(|o| &o.facts) {
-                        Some(Facts::KeyPair { key_name }) => key_name.clone(),
+                        Some(Facts::KeyPair(KeyPairFacts { key_name })) => key_name.clone(),
                         _ => cx.bound.require(key, &res.name)?.to_owned(),
                     };
                     req = req.key_name(key_name);
@@ -272,7 +335,9 @@ impl ResourceKind for Instance {
                 }
                 if let Some(profile) = instance_profile {
                     let arn = match cx.bound.get(profile).map(|o| &o.facts) {
-                        Some(Facts::InstanceProfile { arn, .. }) => arn.clone(),
+                        Some(Facts::InstanceProfile(InstanceProfileFacts { arn, .. })) => {
+                            arn.clone()
+                        }
                         _ => cx.bound.require(profile, &res.name)?.to_owned(),
                     };
                     req = req.iam_instance_profile(
@@ -329,7 +394,7 @@ impl ResourceKind for Instance {
 
     fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
         match &res.spec {
-            Spec::Instance { key: Some(_), .. } => {
+            Spec::Instance(InstanceSpec { key: Some(_), .. }) => {
                 vec!["subnet", "instance_type", "security_groups", "state", "key"]
             }
             _ => vec!["subnet", "instance_type", "security_groups", "state"],
@@ -344,21 +409,21 @@ impl ResourceKind for Instance {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::Instance {
+            Spec::Instance(InstanceSpec {
                 subnet,
                 instance_type,
                 security_groups,
                 key,
                 ..
-            },
-            Facts::Instance {
+            }),
+            Facts::Instance(InstanceFacts {
                 subnet_id,
                 instance_type: t,
                 security_groups: sgs,
                 key_name,
                 state,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -381,7 +446,7 @@ impl ResourceKind for Instance {
         ];
         if let Some(key) = key {
             let want = match bound.get(key).map(|o| &o.facts) {
-                Some(Facts::KeyPair { key_name }) => key_name.clone(),
+                Some(Facts::KeyPair(KeyPairFacts { key_name })) => key_name.clone(),
                 _ => key.clone(),
             };
             attrs.push(Attr::new(
@@ -398,7 +463,7 @@ impl ResourceKind for Instance {
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world
             .of_kind(Kind::AutoScalingGroup)
-            .filter(|g| matches!(&g.facts, Facts::AutoScalingGroup { instances, .. } if instances.iter().any(|i| i.id == obs.id)))
+            .filter(|g| matches!(&g.facts, Facts::AutoScalingGroup(AutoScalingGroupFacts { instances, .. }) if instances.iter().any(|i| i.id == obs.id)))
             .map(|g| g.id.clone())
             .collect()
     }
@@ -438,7 +503,7 @@ mod tests {
     };
 
     use super::observe;
-    use crate::resources::Facts;
+    use crate::resources::{Facts, InstanceFacts};
 
     fn group(id: &str) -> GroupIdentifier {
         GroupIdentifier::builder().group_id(id).build()
@@ -458,9 +523,9 @@ mod tests {
 
     fn groups_of(i: &Instance) -> Vec<String> {
         match observe(i).map(|o| o.facts) {
-            Some(Facts::Instance {
+            Some(Facts::Instance(InstanceFacts {
                 security_groups, ..
-            }) => security_groups,
+            })) => security_groups,
             other => panic!("not an instance: {other:?}"),
         }
     }

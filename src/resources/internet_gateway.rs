@@ -8,6 +8,33 @@ use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, S
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
+use crate::resources::{InstanceFacts, LoadBalancerFacts, NatGatewayFacts};
+
+/// What a lab file declares for an internet gateway.
+#[derive(Debug, Clone)]
+pub struct InternetGatewaySpec {
+    pub vpc: String,
+}
+
+/// What AWS says of an internet gateway.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InternetGatewayFacts {
+    pub attached_vpcs: Vec<String>,
+}
+
+impl crate::resources::KindSpec for InternetGatewaySpec {
+    fn refs(&self) -> Vec<&str> {
+        let InternetGatewaySpec { vpc } = self;
+        vec![vpc.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for InternetGatewayFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let InternetGatewayFacts { attached_vpcs } = self;
+        attached_vpcs.first().map(String::as_str)
+    }
+}
 
 pub struct InternetGateway;
 
@@ -54,13 +81,13 @@ impl ResourceKind for InternetGateway {
                     kind: Kind::InternetGateway,
                     id: g.internet_gateway_id()?.to_owned(),
                     tags: from_ec2(g.tags()),
-                    facts: Facts::InternetGateway {
+                    facts: Facts::InternetGateway(InternetGatewayFacts {
                         attached_vpcs: g
                             .attachments()
                             .iter()
                             .filter_map(|a| a.vpc_id().map(str::to_owned))
                             .collect(),
-                    },
+                    }),
                 })
             })
             .collect())
@@ -72,7 +99,7 @@ impl ResourceKind for InternetGateway {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::InternetGateway { vpc } = &res.spec else {
+        let Spec::InternetGateway(InternetGatewaySpec { vpc }) = &res.spec else {
             return Err(super::wrong_spec(res, self.kind()));
         };
         let vpc_id = cx.bound.require(vpc, &res.name)?.to_owned();
@@ -102,13 +129,13 @@ impl ResourceKind for InternetGateway {
                     kind: Kind::InternetGateway,
                     id: id.to_owned(),
                     tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-                    facts: Facts::InternetGateway {
+                    facts: Facts::InternetGateway(InternetGatewayFacts {
                         attached_vpcs: Vec::new(),
-                    },
+                    }),
                 }
             }
         };
-        if let Facts::InternetGateway { attached_vpcs } = &mut obs.facts
+        if let Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }) = &mut obs.facts
             && !attached_vpcs.contains(&vpc_id)
         {
             let req = cx
@@ -138,8 +165,10 @@ impl ResourceKind for InternetGateway {
         bound: &Bindings,
         _world: &World,
     ) -> Vec<Attr> {
-        let (Spec::InternetGateway { vpc }, Facts::InternetGateway { attached_vpcs }) =
-            (&res.spec, &obs.facts)
+        let (
+            Spec::InternetGateway(InternetGatewaySpec { vpc }),
+            Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }),
+        ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
         };
@@ -157,7 +186,7 @@ impl ResourceKind for InternetGateway {
 
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         // Detaching fails while the VPC has mapped public addresses (instances, NAT gateways).
-        let Facts::InternetGateway { attached_vpcs } = &obs.facts else {
+        let Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }) = &obs.facts else {
             return Vec::new();
         };
         world
@@ -165,15 +194,16 @@ impl ResourceKind for InternetGateway {
             .iter()
             .filter(|o| !o.is_gone())
             .filter(|o| match &o.facts {
-                Facts::Instance { vpc_id, .. } | Facts::NatGateway { vpc_id, .. } => {
+                Facts::Instance(InstanceFacts { vpc_id, .. })
+                | Facts::NatGateway(NatGatewayFacts { vpc_id, .. }) => {
                     vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
                 }
                 // An internet-facing load balancer maps public addresses too.
-                Facts::LoadBalancer { vpc_id, scheme, .. } => {
+                Facts::LoadBalancer(LoadBalancerFacts { vpc_id, scheme, .. }) => {
                     scheme == "internet-facing"
                         && vpc_id.as_ref().is_some_and(|v| attached_vpcs.contains(v))
                 }
-                Facts::ElasticIp { .. } => true,
+                Facts::ElasticIp(_) => true,
                 _ => false,
             })
             .map(|o| o.id.clone())
@@ -181,7 +211,7 @@ impl ResourceKind for InternetGateway {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        if let Facts::InternetGateway { attached_vpcs } = &obs.facts {
+        if let Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }) = &obs.facts {
             for vpc in attached_vpcs {
                 cx.wait
                     .dependency(&obs.id, || async {

@@ -15,6 +15,28 @@ use crate::aws::tags::{Owner, from_ec2};
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource};
 
+/// What a lab file declares for a key pair.
+#[derive(Debug, Clone)]
+pub struct KeyPairSpec;
+
+/// What AWS says of a key pair.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyPairFacts {
+    pub key_name: String,
+}
+
+impl crate::resources::KindSpec for KeyPairSpec {
+    fn refs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+impl crate::resources::KindFacts for KeyPairFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
 pub struct KeyPair;
 
 /// The AWS key name: unique per region, so it carries the lab and env.
@@ -217,7 +239,7 @@ impl ResourceKind for KeyPair {
                     kind: Kind::KeyPair,
                     id: k.key_pair_id().map_or_else(|| name.clone(), str::to_owned),
                     tags: from_ec2(k.tags()),
-                    facts: Facts::KeyPair { key_name: name },
+                    facts: Facts::KeyPair(KeyPairFacts { key_name: name }),
                 })
             })
             .collect())
@@ -282,7 +304,7 @@ impl ResourceKind for KeyPair {
             kind: Kind::KeyPair,
             id,
             tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-            facts: Facts::KeyPair { key_name: name },
+            facts: Facts::KeyPair(KeyPairFacts { key_name: name }),
         })
     }
 
@@ -303,7 +325,9 @@ impl ResourceKind for KeyPair {
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         // By name: accepted everywhere (one emulator ignores KeyPairId and reports success).
         let req = match &obs.facts {
-            Facts::KeyPair { key_name } => cx.aws.ec2.delete_key_pair().key_name(key_name),
+            Facts::KeyPair(KeyPairFacts { key_name }) => {
+                cx.aws.ec2.delete_key_pair().key_name(key_name)
+            }
             _ => cx.aws.ec2.delete_key_pair().key_pair_id(&obs.id),
         };
         req.send()

@@ -14,6 +14,53 @@ use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, S
 use crate::aws::tags::{self, Owner, from_ec2};
 use crate::aws::{Aws, AwsError, created_at, listed};
 use crate::lab::{Kind, Resource, Spec};
+use crate::resources::{AutoScalingGroupFacts, InstanceProfileFacts};
+
+/// What an Auto Scaling group launches.
+#[derive(Debug, Clone)]
+pub struct LaunchTemplateSpec {
+    pub ami: crate::lab::AmiRef,
+    pub instance_type: String,
+    pub security_groups: Vec<String>,
+    pub instance_profile: Option<String>,
+    pub user_data: Option<String>,
+}
+
+/// What AWS says of a launch template.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LaunchTemplateFacts {
+    /// The template's own name (unique in the region).
+    pub name: String,
+    /// The default version's data.
+    pub version: i64,
+    pub image_id: Option<String>,
+    pub instance_type: Option<String>,
+    pub security_groups: Vec<String>,
+    /// The instance profile's ARN or name.
+    pub instance_profile: Option<String>,
+    /// Decoded.
+    pub user_data: Option<String>,
+}
+
+impl crate::resources::KindSpec for LaunchTemplateSpec {
+    fn refs(&self) -> Vec<&str> {
+        let LaunchTemplateSpec {
+            security_groups,
+            instance_profile,
+            ..
+        } = self;
+        let mut out: Vec<&str> = Vec::new();
+        out.extend(security_groups.iter().map(String::as_str));
+        out.extend(instance_profile.as_deref());
+        out
+    }
+}
+
+impl crate::resources::KindFacts for LaunchTemplateFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
 
 pub struct LaunchTemplate;
 
@@ -72,7 +119,7 @@ impl LaunchTemplate {
             kind: Kind::LaunchTemplate,
             id: id.to_owned(),
             tags,
-            facts: Facts::LaunchTemplate {
+            facts: Facts::LaunchTemplate(LaunchTemplateFacts {
                 name: name.to_owned(),
                 version: version.and_then(|v| v.version_number()).unwrap_or(1),
                 image_id: data.and_then(|d| d.image_id()).map(str::to_owned),
@@ -85,18 +132,18 @@ impl LaunchTemplate {
                     .and_then(|p| p.arn().or(p.name()))
                     .map(str::to_owned),
                 user_data,
-            },
+            }),
         }))
     }
 
     async fn data(cx: &ApplyCx<'_>, res: &Resource) -> Result<RequestLaunchTemplateData, AwsError> {
-        let Spec::LaunchTemplate {
+        let Spec::LaunchTemplate(LaunchTemplateSpec {
             ami,
             instance_type,
             security_groups,
             instance_profile,
             user_data,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, Kind::LaunchTemplate));
         };
@@ -112,7 +159,7 @@ impl LaunchTemplate {
         }
         if let Some(profile) = instance_profile {
             let arn = match cx.bound.get(profile).map(|o| &o.facts) {
-                Some(Facts::InstanceProfile { arn, .. }) => arn.clone(),
+                Some(Facts::InstanceProfile(InstanceProfileFacts { arn, .. })) => arn.clone(),
                 _ => cx.bound.require(profile, &res.name)?.to_owned(),
             };
             data = data.iam_instance_profile(
@@ -328,18 +375,18 @@ impl ResourceKind for LaunchTemplate {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::LaunchTemplate {
+            Spec::LaunchTemplate(LaunchTemplateSpec {
                 instance_type,
                 security_groups,
                 user_data,
                 ..
-            },
-            Facts::LaunchTemplate {
+            }),
+            Facts::LaunchTemplate(LaunchTemplateFacts {
                 instance_type: t,
                 security_groups: sgs,
                 user_data: found_data,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -372,7 +419,7 @@ impl ResourceKind for LaunchTemplate {
         // A group launching from it must go first.
         world
             .of_kind(Kind::AutoScalingGroup)
-            .filter(|g| matches!(&g.facts, Facts::AutoScalingGroup { launch_template: Some(t), .. } if *t == obs.id))
+            .filter(|g| matches!(&g.facts, Facts::AutoScalingGroup(AutoScalingGroupFacts { launch_template: Some(t), .. }) if *t == obs.id))
             .map(|g| g.id.clone())
             .collect()
     }

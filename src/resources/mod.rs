@@ -29,17 +29,46 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError};
-use crate::lab::{Kind, Ports, Resource};
+use crate::lab::{Ports, Resource};
 
 pub use instance::AmiCache;
 pub use key_pair::key_name;
 pub use network_acl::NaclEntry;
-pub use registry::{Placement, Stamped};
+pub use registry::*;
+
+/// What every kind's spec type (the lab file's declaration) answers.
+pub trait KindSpec: std::fmt::Debug + Send + Sync {
+    /// Every logical name this resource depends on (the edges of the graph).
+    fn refs(&self) -> Vec<&str>;
+}
+
+/// What every kind's facts type (what AWS says of a resource) answers.
+pub trait KindFacts: std::fmt::Debug + Send + Sync {
+    /// The VPC the resource is in; `id` is the resource's own (a VPC is in itself).
+    fn vpc_id<'a>(&'a self, id: &'a str) -> Option<&'a str>;
+
+    /// Every subnet the resource occupies (a load balancer or an Auto Scaling group spans
+    /// several).
+    fn subnet_ids(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
+    /// Whether what AWS still lists is only history (a terminated instance, a deleted NAT
+    /// gateway): AWS keeps listing some kinds for a while after they are gone.
+    fn is_gone(&self) -> bool {
+        false
+    }
+
+    /// A default VPC object (main route table, default NACL or security group) that goes away
+    /// with its VPC and cannot be deleted on its own.
+    fn is_vpc_default(&self) -> bool {
+        false
+    }
+}
 pub use route_table::{RouteEntry, RouteTarget};
 pub use security_group::{SgPeer, SgPermission, rule_text};
 pub use wait::{Poll, Step, Waiter};
@@ -93,14 +122,7 @@ impl Observed {
     /// gateway, file system or mount target (AWS keeps listing them for a while). The one
     /// definition of "gone" for listed resources.
     pub fn is_gone(&self) -> bool {
-        match &self.facts {
-            Facts::Instance { state, .. } => state == "terminated",
-            Facts::NatGateway { state, .. }
-            | Facts::FileSystem { state, .. }
-            | Facts::MountTarget { state, .. }
-            | Facts::VpcEndpoint { state, .. } => state == "deleted",
-            _ => false,
-        }
+        self.facts.of_kind().is_gone()
     }
 
     pub fn name_tag(&self) -> Option<&str> {
@@ -108,55 +130,19 @@ impl Observed {
     }
 
     pub fn vpc_id(&self) -> Option<&str> {
-        match &self.facts {
-            Facts::Vpc { .. } => Some(&self.id),
-            Facts::Subnet { vpc_id, .. }
-            | Facts::RouteTable { vpc_id, .. }
-            | Facts::NetworkAcl { vpc_id, .. }
-            | Facts::SecurityGroup { vpc_id, .. }
-            | Facts::NatGateway { vpc_id, .. }
-            | Facts::Instance { vpc_id, .. }
-            | Facts::MountTarget { vpc_id, .. }
-            | Facts::TargetGroup { vpc_id, .. }
-            | Facts::LoadBalancer { vpc_id, .. }
-            | Facts::Listener { vpc_id, .. }
-            | Facts::AutoScalingGroup { vpc_id, .. } => vpc_id.as_deref(),
-            Facts::InternetGateway { attached_vpcs } => attached_vpcs.first().map(String::as_str),
-            Facts::VpcEndpoint { vpc_id, .. } => Some(vpc_id),
-            // A file system is in no VPC: its mount targets are.
-            Facts::ElasticIp { .. }
-            | Facts::FileSystem { .. }
-            | Facts::KeyPair { .. }
-            | Facts::IamRole { .. }
-            | Facts::InstanceProfile { .. }
-            | Facts::LaunchTemplate { .. }
-            | Facts::ScalingPolicy { .. }
-            | Facts::Bucket { .. }
-            | Facts::BucketPolicy { .. }
-            | Facts::Website { .. }
-            | Facts::Objects { .. }
-            | Facts::Repository { .. }
-            | Facts::Image { .. } => None,
-        }
+        self.facts.of_kind().vpc_id(&self.id)
     }
 
     /// Every subnet the resource occupies (a load balancer or an Auto Scaling group spans
     /// several).
     pub fn subnet_ids(&self) -> Vec<&str> {
-        match &self.facts {
-            Facts::LoadBalancer { subnets, .. } | Facts::AutoScalingGroup { subnets, .. } => {
-                subnets.iter().map(String::as_str).collect()
-            }
-            _ => self.subnet_id().into_iter().collect(),
-        }
+        self.facts.of_kind().subnet_ids()
     }
 
+    /// The subnet of a resource that sits in exactly one.
     pub fn subnet_id(&self) -> Option<&str> {
-        match &self.facts {
-            Facts::NatGateway { subnet_id, .. } | Facts::Instance { subnet_id, .. } => {
-                subnet_id.as_deref()
-            }
-            Facts::MountTarget { subnet_id, .. } => Some(subnet_id),
+        match self.subnet_ids().as_slice() {
+            [one] => Some(one),
             _ => None,
         }
     }
@@ -164,225 +150,8 @@ impl Observed {
     /// Default VPC objects (main route table, default NACL and security group) that go away with
     /// their VPC and cannot be deleted on their own.
     pub fn is_vpc_default(&self) -> bool {
-        match &self.facts {
-            Facts::RouteTable { main, .. } => *main,
-            Facts::NetworkAcl { is_default, .. } => *is_default,
-            Facts::SecurityGroup { group_name, .. } => group_name == "default",
-            Facts::Vpc { is_default, .. } => *is_default,
-            _ => false,
-        }
+        self.facts.of_kind().is_vpc_default()
     }
-}
-
-/// Kind-specific facts read from AWS.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Facts {
-    Vpc {
-        cidr: Option<Ipv4Net>,
-        /// Read separately ([`crate::engine::discover::vpc_attributes`]), only for the VPCs a
-        /// command compares; `None` until then.
-        dns_hostnames: Option<bool>,
-        is_default: bool,
-    },
-    Subnet {
-        vpc_id: Option<String>,
-        cidr: Option<Ipv4Net>,
-        az: Option<String>,
-        map_public_ip: bool,
-    },
-    VpcEndpoint {
-        vpc_id: String,
-        /// `com.amazonaws.<region>.s3`.
-        service_name: String,
-        state: String,
-        route_table_ids: Vec<String>,
-    },
-    InternetGateway {
-        attached_vpcs: Vec<String>,
-    },
-    RouteTable {
-        vpc_id: Option<String>,
-        main: bool,
-        /// (association id, subnet id) of explicit subnet associations.
-        associations: Vec<(String, String)>,
-        routes: Vec<RouteEntry>,
-    },
-    ElasticIp {
-        public_ip: Option<String>,
-        association_id: Option<String>,
-    },
-    NatGateway {
-        vpc_id: Option<String>,
-        subnet_id: Option<String>,
-        state: String,
-        allocation_ids: Vec<String>,
-        public_ip: Option<String>,
-    },
-    NetworkAcl {
-        vpc_id: Option<String>,
-        is_default: bool,
-        /// (association id, subnet id).
-        associations: Vec<(String, String)>,
-        entries: Vec<NaclEntry>,
-    },
-    SecurityGroup {
-        vpc_id: Option<String>,
-        group_name: String,
-        ingress: Vec<SgPermission>,
-        egress: Vec<SgPermission>,
-    },
-    KeyPair {
-        key_name: String,
-    },
-    Instance {
-        vpc_id: Option<String>,
-        subnet_id: Option<String>,
-        state: String,
-        instance_type: String,
-        security_groups: Vec<String>,
-        key_name: Option<String>,
-        public_ip: Option<String>,
-        private_ip: Option<String>,
-        /// The instance profile's ARN.
-        instance_profile: Option<String>,
-    },
-    IamRole {
-        arn: String,
-        /// The trust policy as IAM returns it (URL-encoded JSON).
-        trust: String,
-        /// Attached managed policy ARNs, sorted.
-        policies: Vec<String>,
-    },
-    InstanceProfile {
-        arn: String,
-        /// Role names.
-        roles: Vec<String>,
-    },
-    FileSystem {
-        state: String,
-        encrypted: bool,
-        performance_mode: String,
-        transition_to_ia: Option<String>,
-        /// When it was made (its mount targets are no older): how long a not-found answer
-        /// about it may mean "not visible yet".
-        #[serde(skip)]
-        created: Option<std::time::SystemTime>,
-    },
-    MountTarget {
-        file_system_id: String,
-        subnet_id: String,
-        /// From the subnet (one emulator reports a fixed VPC and AZ).
-        vpc_id: Option<String>,
-        az: Option<String>,
-        state: String,
-        ip: Option<String>,
-        security_groups: Vec<String>,
-    },
-    LaunchTemplate {
-        /// The template's own name (unique in the region).
-        name: String,
-        /// The default version's data.
-        version: i64,
-        image_id: Option<String>,
-        instance_type: Option<String>,
-        security_groups: Vec<String>,
-        /// The instance profile's ARN or name.
-        instance_profile: Option<String>,
-        /// Decoded.
-        user_data: Option<String>,
-    },
-    TargetGroup {
-        name: String,
-        vpc_id: Option<String>,
-        protocol: Option<String>,
-        port: Option<i32>,
-        health_check_path: Option<String>,
-        load_balancers: Vec<String>,
-    },
-    LoadBalancer {
-        name: String,
-        vpc_id: Option<String>,
-        dns_name: Option<String>,
-        /// `internet-facing` or `internal`.
-        scheme: String,
-        /// `application`, `network`, `gateway`.
-        lb_type: String,
-        /// `provisioning`, `active`, …
-        state: String,
-        subnets: Vec<String>,
-        azs: Vec<String>,
-        security_groups: Vec<String>,
-    },
-    Listener {
-        load_balancer: String,
-        vpc_id: Option<String>,
-        protocol: Option<String>,
-        port: Option<i32>,
-        /// Target groups the default action forwards to.
-        target_groups: Vec<String>,
-    },
-    AutoScalingGroup {
-        /// The VPC of its subnets.
-        vpc_id: Option<String>,
-        subnets: Vec<String>,
-        min_size: i32,
-        max_size: i32,
-        desired_capacity: i32,
-        target_groups: Vec<String>,
-        health_check_type: String,
-        launch_template: Option<String>,
-        instances: Vec<GroupInstance>,
-        /// `Delete in progress` while going.
-        status: Option<String>,
-    },
-    ScalingPolicy {
-        group: String,
-        name: String,
-        policy_type: String,
-        metric: Option<String>,
-        target: Option<f64>,
-    },
-    Bucket {
-        /// `Enabled`, `Suspended` or `Disabled` (never enabled).
-        versioning: String,
-        /// The default encryption set on the bucket (`AES256`, `aws:kms`); `None`: none set.
-        sse: Option<String>,
-        bucket_key: bool,
-        ownership: Option<String>,
-        public_access: crate::lab::PublicAccess,
-        /// S3 would not let awslab read the bucket (its policy denies awslab): the settings
-        /// above are unknown.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        refused: Option<s3::Refusal>,
-    },
-    BucketPolicy {
-        bucket: String,
-        document: String,
-    },
-    Website {
-        bucket: String,
-        index_document: Option<String>,
-        error_document: Option<String>,
-    },
-    Objects {
-        bucket: String,
-        objects: Vec<s3::StoredObject>,
-    },
-    Repository {
-        uri: String,
-        scan_on_push: bool,
-        mutability: String,
-        encryption: Option<String>,
-        /// The lifecycle policy's JSON.
-        lifecycle: Option<String>,
-    },
-    Image {
-        repository: String,
-        tag: String,
-        digest: String,
-        scan_status: Option<String>,
-    },
 }
 
 /// An instance of an Auto Scaling group, as the group reports it.
@@ -442,7 +211,7 @@ impl World {
     /// The route table that governs a subnet: its explicit association, else the VPC's main table.
     pub fn route_table_of(&self, subnet_id: &str) -> Option<&Observed> {
         let explicit = self.of_kind(Kind::RouteTable).find(|o| match &o.facts {
-            Facts::RouteTable { associations, .. } => {
+            Facts::RouteTable(RouteTableFacts { associations, .. }) => {
                 associations.iter().any(|(_, s)| s == subnet_id)
             }
             _ => false,
@@ -457,7 +226,7 @@ impl World {
     /// The network ACL a subnet is associated with.
     pub fn nacl_of(&self, subnet_id: &str) -> Option<&Observed> {
         self.of_kind(Kind::NetworkAcl).find(|o| match &o.facts {
-            Facts::NetworkAcl { associations, .. } => {
+            Facts::NetworkAcl(NetworkAclFacts { associations, .. }) => {
                 associations.iter().any(|(_, s)| s == subnet_id)
             }
             _ => false,
@@ -683,8 +452,8 @@ pub trait ResourceKind: Sync {
 /// Where to look once it is up: a load balancer's URL, a bucket's website endpoint.
 pub fn url(o: &Observed, region: &str) -> Option<String> {
     match &o.facts {
-        Facts::LoadBalancer { .. } => elbv2::url(o),
-        Facts::Website { bucket, .. } => Some(s3::website_url(bucket, region)),
+        Facts::LoadBalancer(_) => elbv2::url(o),
+        Facts::Website(WebsiteFacts { bucket, .. }) => Some(s3::website_url(bucket, region)),
         _ => None,
     }
 }

@@ -14,6 +14,47 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
 
+/// What a lab file declares for a NAT gateway.
+#[derive(Debug, Clone)]
+pub struct NatGatewaySpec {
+    pub subnet: String,
+    pub eip: String,
+}
+
+/// What AWS says of a NAT gateway.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NatGatewayFacts {
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub state: String,
+    pub allocation_ids: Vec<String>,
+    pub public_ip: Option<String>,
+}
+
+impl crate::resources::KindSpec for NatGatewaySpec {
+    fn refs(&self) -> Vec<&str> {
+        let NatGatewaySpec { subnet, eip } = self;
+        vec![subnet.as_str(), eip.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for NatGatewayFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let NatGatewayFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn subnet_ids(&self) -> Vec<&str> {
+        let NatGatewayFacts { subnet_id, .. } = self;
+        subnet_id.as_deref().into_iter().collect()
+    }
+
+    fn is_gone(&self) -> bool {
+        let NatGatewayFacts { state, .. } = self;
+        state == "deleted"
+    }
+}
+
 pub struct NatGateway;
 
 /// `pending` to `available`: 1.5 to 2 minutes (Terraform logs: 1m24s to 2m01s).
@@ -45,7 +86,7 @@ fn observe(n: &aws_sdk_ec2::types::NatGateway) -> Option<Observed> {
         kind: Kind::NatGateway,
         id: n.nat_gateway_id()?.to_owned(),
         tags: from_ec2(n.tags()),
-        facts: Facts::NatGateway {
+        facts: Facts::NatGateway(NatGatewayFacts {
             vpc_id: n.vpc_id().map(str::to_owned),
             subnet_id: n.subnet_id().map(str::to_owned),
             state: n
@@ -61,13 +102,13 @@ fn observe(n: &aws_sdk_ec2::types::NatGateway) -> Option<Observed> {
                 .nat_gateway_addresses()
                 .iter()
                 .find_map(|a| a.public_ip().map(str::to_owned)),
-        },
+        }),
     })
 }
 
 fn state(o: &Observed) -> &str {
     match &o.facts {
-        Facts::NatGateway { state, .. } => state,
+        Facts::NatGateway(NatGatewayFacts { state, .. }) => state,
         _ => "unknown",
     }
 }
@@ -86,7 +127,7 @@ impl ResourceKind for NatGateway {
     }
 
     fn price_observed(&self, obs: &Observed, _eips: &[&str], e: &mut crate::cost::Estimate) {
-        if let Facts::NatGateway { state, .. } = &obs.facts
+        if let Facts::NatGateway(NatGatewayFacts { state, .. }) = &obs.facts
             && !matches!(state.as_str(), "deleted" | "deleting" | "failed")
         {
             let name = obs.name_tag().unwrap_or(&obs.id);
@@ -136,7 +177,7 @@ impl ResourceKind for NatGateway {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::NatGateway { subnet, eip } = &res.spec else {
+        let Spec::NatGateway(NatGatewaySpec { subnet, eip }) = &res.spec else {
             return Err(super::wrong_spec(res, self.kind()));
         };
         let id = match existing {
@@ -215,13 +256,13 @@ impl ResourceKind for NatGateway {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::NatGateway { subnet, eip },
-            Facts::NatGateway {
+            Spec::NatGateway(NatGatewaySpec { subnet, eip }),
+            Facts::NatGateway(NatGatewayFacts {
                 subnet_id,
                 state,
                 allocation_ids,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();

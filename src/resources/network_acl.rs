@@ -13,6 +13,46 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::lab::{Action, Kind, NaclRule, Ports, Proto, Resource, Spec};
 
+/// What a lab file declares for a network ACL.
+#[derive(Debug, Clone)]
+pub struct NetworkAclSpec {
+    pub vpc: String,
+    pub subnets: Vec<String>,
+    pub inbound: Vec<crate::lab::NaclRule>,
+    pub outbound: Vec<crate::lab::NaclRule>,
+}
+
+/// What AWS says of a network ACL.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NetworkAclFacts {
+    pub vpc_id: Option<String>,
+    pub is_default: bool,
+    /// (association id, subnet id).
+    pub associations: Vec<(String, String)>,
+    pub entries: Vec<crate::resources::NaclEntry>,
+}
+
+impl crate::resources::KindSpec for NetworkAclSpec {
+    fn refs(&self) -> Vec<&str> {
+        let NetworkAclSpec { vpc, subnets, .. } = self;
+        let mut out = vec![vpc.as_str()];
+        out.extend(subnets.iter().map(String::as_str));
+        out
+    }
+}
+
+impl crate::resources::KindFacts for NetworkAclFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let NetworkAclFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn is_vpc_default(&self) -> bool {
+        let NetworkAclFacts { is_default, .. } = self;
+        *is_default
+    }
+}
+
 pub struct NetworkAcl;
 
 /// The rule number of AWS's implicit deny-all entry.
@@ -92,7 +132,7 @@ fn observe(a: &aws_sdk_ec2::types::NetworkAcl) -> Option<Observed> {
         kind: Kind::NetworkAcl,
         id: a.network_acl_id()?.to_owned(),
         tags: from_ec2(a.tags()),
-        facts: Facts::NetworkAcl {
+        facts: Facts::NetworkAcl(NetworkAclFacts {
             vpc_id: a.vpc_id().map(str::to_owned),
             is_default: a.is_default().unwrap_or(false),
             associations: a
@@ -106,7 +146,7 @@ fn observe(a: &aws_sdk_ec2::types::NetworkAcl) -> Option<Observed> {
                 })
                 .collect(),
             entries,
-        },
+        }),
     })
 }
 
@@ -239,12 +279,12 @@ impl ResourceKind for NetworkAcl {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::NetworkAcl {
+        let Spec::NetworkAcl(NetworkAclSpec {
             vpc,
             subnets,
             inbound,
             outbound,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -274,11 +314,11 @@ impl ResourceKind for NetworkAcl {
             }
         };
         let id = obs.id.clone();
-        let Facts::NetworkAcl {
+        let Facts::NetworkAcl(NetworkAclFacts {
             entries,
             associations,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
         else {
             return Ok(obs);
         };
@@ -364,17 +404,17 @@ impl ResourceKind for NetworkAcl {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::NetworkAcl {
+            Spec::NetworkAcl(NetworkAclSpec {
                 subnets,
                 inbound,
                 outbound,
                 ..
-            },
-            Facts::NetworkAcl {
+            }),
+            Facts::NetworkAcl(NetworkAclFacts {
                 entries,
                 associations,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -414,11 +454,11 @@ impl ResourceKind for NetworkAcl {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        if let Facts::NetworkAcl {
+        if let Facts::NetworkAcl(NetworkAclFacts {
             associations,
             vpc_id,
             ..
-        } = &obs.facts
+        }) = &obs.facts
             && !associations.is_empty()
         {
             let default = vpc_id

@@ -4,10 +4,14 @@
 //! plus its handler; what a kind knows about itself (where it lives, how it is tagged later)
 //! is asked of the handler, whose trait has no default for it.
 
-use super::ResourceKind;
+use serde::Serialize;
+
+use super::{KindFacts, KindSpec, ResourceKind};
 
 macro_rules! kinds {
-    ($($variant:ident => $name:literal, $label:literal, $handler:expr;)*) => {
+    ($($variant:ident => $name:literal, $label:literal, $module:ident: $handler:ident, $spec:ident, $facts:ident;)*) => {
+        $(pub use super::$module::{$spec, $facts};)*
+
         /// The resource kinds a lab can declare. JSON names a kind as lab files do
         /// (`s3_bucket`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,7 +40,57 @@ macro_rules! kinds {
             /// The handler of the kind.
             pub fn handler(self) -> &'static dyn ResourceKind {
                 match self {
-                    $(Kind::$variant => &$handler,)*
+                    $(Kind::$variant => &super::$module::$handler,)*
+                }
+            }
+        }
+
+        /// What a resource must be, as its lab file declares it (references as logical names):
+        /// one variant per kind, each holding the kind's own spec type.
+        #[derive(Debug, Clone)]
+        pub enum Spec {
+            $($variant($spec),)*
+        }
+
+        impl Spec {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Spec::$variant(_) => Kind::$variant,)*
+                }
+            }
+
+            /// Every logical name this resource depends on (the edges of the graph).
+            pub fn refs(&self) -> Vec<&str> {
+                self.of_kind().refs()
+            }
+
+            /// The kind's own spec, behind the one trait every spec type implements.
+            pub fn of_kind(&self) -> &dyn KindSpec {
+                match self {
+                    $(Spec::$variant(s) => s,)*
+                }
+            }
+        }
+
+        /// What AWS says of a resource: one variant per kind, each holding the kind's own facts
+        /// type. JSON names the kind in `kind`.
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum Facts {
+            $($variant($facts),)*
+        }
+
+        impl Facts {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Facts::$variant(_) => Kind::$variant,)*
+                }
+            }
+
+            /// The kind's own facts, behind the one trait every facts type implements.
+            pub fn of_kind(&self) -> &dyn KindFacts {
+                match self {
+                    $(Facts::$variant(f) => f,)*
                 }
             }
         }
@@ -44,33 +98,33 @@ macro_rules! kinds {
 }
 
 kinds! {
-    Vpc => "vpc", "VPC", super::vpc::Vpc;
-    Subnet => "subnet", "subnet", super::subnet::Subnet;
-    InternetGateway => "internet_gateway", "internet gateway", super::internet_gateway::InternetGateway;
-    RouteTable => "route_table", "route table", super::route_table::RouteTable;
-    VpcEndpoint => "vpc_endpoint", "VPC endpoint", super::vpc_endpoint::VpcEndpoint;
-    ElasticIp => "elastic_ip", "elastic IP", super::elastic_ip::ElasticIp;
-    NatGateway => "nat_gateway", "NAT gateway", super::nat_gateway::NatGateway;
-    NetworkAcl => "network_acl", "network ACL", super::network_acl::NetworkAcl;
-    SecurityGroup => "security_group", "security group", super::security_group::SecurityGroup;
-    KeyPair => "key_pair", "key pair", super::key_pair::KeyPair;
-    Instance => "instance", "instance", super::instance::Instance;
-    IamRole => "iam_role", "IAM role", super::iam::IamRole;
-    InstanceProfile => "instance_profile", "instance profile", super::iam::InstanceProfile;
-    FileSystem => "efs_file_system", "EFS file system", super::efs::FileSystem;
-    MountTarget => "efs_mount_target", "EFS mount target", super::efs::MountTarget;
-    LaunchTemplate => "launch_template", "launch template", super::launch_template::LaunchTemplate;
-    TargetGroup => "target_group", "target group", super::elbv2::TargetGroup;
-    LoadBalancer => "load_balancer", "load balancer", super::elbv2::LoadBalancer;
-    Listener => "listener", "listener", super::elbv2::Listener;
-    AutoScalingGroup => "auto_scaling_group", "Auto Scaling group", super::autoscaling::AutoScalingGroup;
-    ScalingPolicy => "scaling_policy", "scaling policy", super::autoscaling::ScalingPolicy;
-    Bucket => "s3_bucket", "S3 bucket", super::s3::Bucket;
-    BucketPolicy => "s3_bucket_policy", "bucket policy", super::s3::BucketPolicy;
-    Website => "s3_website_config", "website configuration", super::s3::Website;
-    Objects => "s3_objects", "set of S3 objects", super::s3::Objects;
-    Repository => "ecr_repository", "ECR repository", super::ecr::Repository;
-    Image => "ecr_image", "ECR image", super::ecr::Image;
+    Vpc => "vpc", "VPC", vpc: Vpc, VpcSpec, VpcFacts;
+    Subnet => "subnet", "subnet", subnet: Subnet, SubnetSpec, SubnetFacts;
+    InternetGateway => "internet_gateway", "internet gateway", internet_gateway: InternetGateway, InternetGatewaySpec, InternetGatewayFacts;
+    RouteTable => "route_table", "route table", route_table: RouteTable, RouteTableSpec, RouteTableFacts;
+    VpcEndpoint => "vpc_endpoint", "VPC endpoint", vpc_endpoint: VpcEndpoint, VpcEndpointSpec, VpcEndpointFacts;
+    ElasticIp => "elastic_ip", "elastic IP", elastic_ip: ElasticIp, ElasticIpSpec, ElasticIpFacts;
+    NatGateway => "nat_gateway", "NAT gateway", nat_gateway: NatGateway, NatGatewaySpec, NatGatewayFacts;
+    NetworkAcl => "network_acl", "network ACL", network_acl: NetworkAcl, NetworkAclSpec, NetworkAclFacts;
+    SecurityGroup => "security_group", "security group", security_group: SecurityGroup, SecurityGroupSpec, SecurityGroupFacts;
+    KeyPair => "key_pair", "key pair", key_pair: KeyPair, KeyPairSpec, KeyPairFacts;
+    Instance => "instance", "instance", instance: Instance, InstanceSpec, InstanceFacts;
+    IamRole => "iam_role", "IAM role", iam: IamRole, IamRoleSpec, IamRoleFacts;
+    InstanceProfile => "instance_profile", "instance profile", iam: InstanceProfile, InstanceProfileSpec, InstanceProfileFacts;
+    FileSystem => "efs_file_system", "EFS file system", efs: FileSystem, FileSystemSpec, FileSystemFacts;
+    MountTarget => "efs_mount_target", "EFS mount target", efs: MountTarget, MountTargetSpec, MountTargetFacts;
+    LaunchTemplate => "launch_template", "launch template", launch_template: LaunchTemplate, LaunchTemplateSpec, LaunchTemplateFacts;
+    TargetGroup => "target_group", "target group", elbv2: TargetGroup, TargetGroupSpec, TargetGroupFacts;
+    LoadBalancer => "load_balancer", "load balancer", elbv2: LoadBalancer, LoadBalancerSpec, LoadBalancerFacts;
+    Listener => "listener", "listener", elbv2: Listener, ListenerSpec, ListenerFacts;
+    AutoScalingGroup => "auto_scaling_group", "Auto Scaling group", autoscaling: AutoScalingGroup, AutoScalingGroupSpec, AutoScalingGroupFacts;
+    ScalingPolicy => "scaling_policy", "scaling policy", autoscaling: ScalingPolicy, ScalingPolicySpec, ScalingPolicyFacts;
+    Bucket => "s3_bucket", "S3 bucket", s3: Bucket, BucketSpec, BucketFacts;
+    BucketPolicy => "s3_bucket_policy", "bucket policy", s3: BucketPolicy, BucketPolicySpec, BucketPolicyFacts;
+    Website => "s3_website_config", "website configuration", s3: Website, WebsiteSpec, WebsiteFacts;
+    Objects => "s3_objects", "set of S3 objects", s3: Objects, ObjectsSpec, ObjectsFacts;
+    Repository => "ecr_repository", "ECR repository", ecr: Repository, RepositorySpec, RepositoryFacts;
+    Image => "ecr_image", "ECR image", ecr: Image, ImageSpec, ImageFacts;
 }
 
 /// Where a kind's resources live, which decides how they are found.

@@ -10,6 +10,51 @@ use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, S
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
+use crate::resources::VpcEndpointFacts;
+
+/// What a lab file declares for a route table.
+#[derive(Debug, Clone)]
+pub struct RouteTableSpec {
+    pub vpc: String,
+    pub subnets: Vec<String>,
+    pub routes: Vec<crate::lab::Route>,
+}
+
+/// What AWS says of a route table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RouteTableFacts {
+    pub vpc_id: Option<String>,
+    pub main: bool,
+    /// (association id, subnet id) of explicit subnet associations.
+    pub associations: Vec<(String, String)>,
+    pub routes: Vec<crate::resources::RouteEntry>,
+}
+
+impl crate::resources::KindSpec for RouteTableSpec {
+    fn refs(&self) -> Vec<&str> {
+        let RouteTableSpec {
+            vpc,
+            subnets,
+            routes,
+        } = self;
+        let mut out = vec![vpc.as_str()];
+        out.extend(subnets.iter().map(String::as_str));
+        out.extend(routes.iter().map(|r| r.target.as_str()));
+        out
+    }
+}
+
+impl crate::resources::KindFacts for RouteTableFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let RouteTableFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn is_vpc_default(&self) -> bool {
+        let RouteTableFacts { main, .. } = self;
+        *main
+    }
+}
 
 pub struct RouteTable;
 
@@ -127,12 +172,12 @@ fn observe(t: &aws_sdk_ec2::types::RouteTable) -> Option<Observed> {
         kind: Kind::RouteTable,
         id: t.route_table_id()?.to_owned(),
         tags: from_ec2(t.tags()),
-        facts: Facts::RouteTable {
+        facts: Facts::RouteTable(RouteTableFacts {
             vpc_id: t.vpc_id().map(str::to_owned),
             main,
             associations,
             routes,
-        },
+        }),
     })
 }
 
@@ -249,11 +294,11 @@ impl ResourceKind for RouteTable {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::RouteTable {
+        let Spec::RouteTable(RouteTableSpec {
             vpc,
             subnets,
             routes,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -282,11 +327,11 @@ impl ResourceKind for RouteTable {
                 })?
             }
         };
-        let Facts::RouteTable {
+        let Facts::RouteTable(RouteTableFacts {
             routes: have,
             associations,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
         else {
             return Ok(obs);
         };
@@ -371,10 +416,10 @@ impl ResourceKind for RouteTable {
         world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::RouteTable {
+            Spec::RouteTable(RouteTableSpec {
                 subnets, routes, ..
-            },
-            Facts::RouteTable { routes: have, .. },
+            }),
+            Facts::RouteTable(RouteTableFacts { routes: have, .. }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -426,14 +471,14 @@ impl ResourceKind for RouteTable {
             .of_kind(Kind::VpcEndpoint)
             .filter(|e| {
                 !e.is_gone()
-                    && matches!(&e.facts, Facts::VpcEndpoint { route_table_ids, .. } if route_table_ids.contains(&obs.id))
+                    && matches!(&e.facts, Facts::VpcEndpoint(VpcEndpointFacts { route_table_ids, .. }) if route_table_ids.contains(&obs.id))
             })
             .map(|e| e.id.clone())
             .collect()
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        if let Facts::RouteTable { associations, .. } = &obs.facts {
+        if let Facts::RouteTable(RouteTableFacts { associations, .. }) = &obs.facts {
             for (assoc, _) in associations {
                 cx.wait
                     .dependency(&obs.id, || async {

@@ -13,6 +13,56 @@ use super::{
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Peer, Ports, Proto, Resource, SgRule, Spec};
+use crate::resources::{InstanceFacts, LoadBalancerFacts, MountTargetFacts};
+
+/// What a lab file declares for a security group.
+#[derive(Debug, Clone)]
+pub struct SecurityGroupSpec {
+    pub vpc: String,
+    pub description: String,
+    pub ingress: Vec<crate::lab::SgRule>,
+    /// `None`: the lab says nothing about egress (AWS's default allow-all stays, unchecked).
+    pub egress: Option<Vec<crate::lab::SgRule>>,
+}
+
+/// What AWS says of a security group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SecurityGroupFacts {
+    pub vpc_id: Option<String>,
+    pub group_name: String,
+    pub ingress: Vec<crate::resources::SgPermission>,
+    pub egress: Vec<crate::resources::SgPermission>,
+}
+
+impl crate::resources::KindSpec for SecurityGroupSpec {
+    fn refs(&self) -> Vec<&str> {
+        let SecurityGroupSpec {
+            vpc,
+            ingress,
+            egress,
+            ..
+        } = self;
+        let mut out = vec![vpc.as_str()];
+        for rule in ingress.iter().chain(egress.iter().flatten()) {
+            if let Peer::Group(g) = &rule.peer {
+                out.push(g);
+            }
+        }
+        out
+    }
+}
+
+impl crate::resources::KindFacts for SecurityGroupFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let SecurityGroupFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn is_vpc_default(&self) -> bool {
+        let SecurityGroupFacts { group_name, .. } = self;
+        group_name == "default"
+    }
+}
 
 pub struct SecurityGroup;
 
@@ -112,12 +162,12 @@ fn observe(g: &aws_sdk_ec2::types::SecurityGroup) -> Option<Observed> {
         kind: Kind::SecurityGroup,
         id: g.group_id()?.to_owned(),
         tags: from_ec2(g.tags()),
-        facts: Facts::SecurityGroup {
+        facts: Facts::SecurityGroup(SecurityGroupFacts {
             vpc_id: g.vpc_id().map(str::to_owned),
             group_name: g.group_name().unwrap_or_default().to_owned(),
             ingress: flatten(g.ip_permissions()),
             egress: flatten(g.ip_permissions_egress()),
-        },
+        }),
     })
 }
 
@@ -270,12 +320,12 @@ impl ResourceKind for SecurityGroup {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::SecurityGroup {
+        let Spec::SecurityGroup(SecurityGroupSpec {
             vpc,
             description,
             ingress,
             egress,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -308,7 +358,7 @@ impl ResourceKind for SecurityGroup {
                     kind: Kind::SecurityGroup,
                     id: id.to_owned(),
                     tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-                    facts: Facts::SecurityGroup {
+                    facts: Facts::SecurityGroup(SecurityGroupFacts {
                         vpc_id: Some(vpc_id.to_owned()),
                         group_name: res.name.clone(),
                         ingress: Vec::new(),
@@ -317,16 +367,16 @@ impl ResourceKind for SecurityGroup {
                             ports: None,
                             peer: SgPeer::Cidr("0.0.0.0/0".to_owned()),
                         }],
-                    },
+                    }),
                 }
             }
         };
         let id = obs.id.clone();
-        let Facts::SecurityGroup {
+        let Facts::SecurityGroup(SecurityGroupFacts {
             ingress: have_in,
             egress: have_out,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
         else {
             return Ok(obs);
         };
@@ -350,9 +400,9 @@ impl ResourceKind for SecurityGroup {
 
     fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
         match &res.spec {
-            Spec::SecurityGroup {
+            Spec::SecurityGroup(SecurityGroupSpec {
                 egress: Some(_), ..
-            } => vec!["ingress", "egress"],
+            }) => vec!["ingress", "egress"],
             _ => vec!["ingress"],
         }
     }
@@ -365,14 +415,14 @@ impl ResourceKind for SecurityGroup {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::SecurityGroup {
+            Spec::SecurityGroup(SecurityGroupSpec {
                 ingress, egress, ..
-            },
-            Facts::SecurityGroup {
+            }),
+            Facts::SecurityGroup(SecurityGroupFacts {
                 ingress: have_in,
                 egress: have_out,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -409,21 +459,21 @@ impl ResourceKind for SecurityGroup {
         world
             .of_kind(Kind::Instance)
             .filter(|i| !i.is_gone())
-            .filter(|i| matches!(&i.facts, Facts::Instance { security_groups, .. } if security_groups.contains(&obs.id)))
+            .filter(|i| matches!(&i.facts, Facts::Instance(InstanceFacts { security_groups, .. }) if security_groups.contains(&obs.id)))
             .chain(world.of_kind(Kind::MountTarget).filter(|m| {
-                matches!(&m.facts, Facts::MountTarget { security_groups, .. } if security_groups.contains(&obs.id))
+                matches!(&m.facts, Facts::MountTarget(MountTargetFacts { security_groups, .. }) if security_groups.contains(&obs.id))
             }))
             .chain(world.of_kind(Kind::LoadBalancer).filter(|l| {
-                matches!(&l.facts, Facts::LoadBalancer { security_groups, .. } if security_groups.contains(&obs.id))
+                matches!(&l.facts, Facts::LoadBalancer(LoadBalancerFacts { security_groups, .. }) if security_groups.contains(&obs.id))
             }))
             .map(|i| i.id.clone())
             .collect()
     }
 
     async fn prepare_delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let Facts::SecurityGroup {
+        let Facts::SecurityGroup(SecurityGroupFacts {
             ingress, egress, ..
-        } = &obs.facts
+        }) = &obs.facts
         else {
             return Ok(());
         };

@@ -9,6 +9,38 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
 
+/// What a lab file declares for a subnet.
+#[derive(Debug, Clone)]
+pub struct SubnetSpec {
+    pub vpc: String,
+    pub cidr: ipnet::Ipv4Net,
+    pub az: usize,
+    pub map_public_ip: bool,
+}
+
+/// What AWS says of a subnet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubnetFacts {
+    pub vpc_id: Option<String>,
+    pub cidr: Option<ipnet::Ipv4Net>,
+    pub az: Option<String>,
+    pub map_public_ip: bool,
+}
+
+impl crate::resources::KindSpec for SubnetSpec {
+    fn refs(&self) -> Vec<&str> {
+        let SubnetSpec { vpc, .. } = self;
+        vec![vpc.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for SubnetFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let SubnetFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+}
+
 pub struct Subnet;
 
 #[async_trait]
@@ -56,12 +88,12 @@ impl ResourceKind for Subnet {
                     kind: Kind::Subnet,
                     id: s.subnet_id()?.to_owned(),
                     tags: from_ec2(s.tags()),
-                    facts: Facts::Subnet {
+                    facts: Facts::Subnet(SubnetFacts {
                         vpc_id: s.vpc_id().map(str::to_owned),
                         cidr: s.cidr_block().and_then(|c| c.parse().ok()),
                         az: s.availability_zone().map(str::to_owned),
                         map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
-                    },
+                    }),
                 })
             })
             .collect())
@@ -73,12 +105,12 @@ impl ResourceKind for Subnet {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Subnet {
+        let Spec::Subnet(SubnetSpec {
             vpc,
             cidr,
             az,
             map_public_ip,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -122,19 +154,19 @@ impl ResourceKind for Subnet {
                     kind: Kind::Subnet,
                     id: s.subnet_id().unwrap_or_default().to_owned(),
                     tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-                    facts: Facts::Subnet {
+                    facts: Facts::Subnet(SubnetFacts {
                         vpc_id: Some(vpc_id.to_owned()),
                         cidr: Some(*cidr),
                         az: Some(az_name.clone()),
                         map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
-                    },
+                    }),
                 }
             }
         };
-        if let Facts::Subnet {
+        if let Facts::Subnet(SubnetFacts {
             map_public_ip: current,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
             && *current != *map_public_ip
         {
             let req = cx
@@ -169,18 +201,18 @@ impl ResourceKind for Subnet {
         world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::Subnet {
+            Spec::Subnet(SubnetSpec {
                 vpc,
                 cidr,
                 az,
                 map_public_ip,
-            },
-            Facts::Subnet {
+            }),
+            Facts::Subnet(SubnetFacts {
                 vpc_id,
                 cidr: c,
                 az: a,
                 map_public_ip: m,
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();

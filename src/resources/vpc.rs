@@ -9,6 +9,40 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
 
+/// What a lab file declares for a VPC.
+#[derive(Debug, Clone)]
+pub struct VpcSpec {
+    pub cidr: ipnet::Ipv4Net,
+    pub dns_hostnames: bool,
+}
+
+/// What AWS says of a VPC.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VpcFacts {
+    pub cidr: Option<ipnet::Ipv4Net>,
+    /// Read separately ([`crate::engine::discover::vpc_attributes`]), only for the VPCs a
+    /// command compares; `None` until then.
+    pub dns_hostnames: Option<bool>,
+    pub is_default: bool,
+}
+
+impl crate::resources::KindSpec for VpcSpec {
+    fn refs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+impl crate::resources::KindFacts for VpcFacts {
+    fn vpc_id<'a>(&'a self, id: &'a str) -> Option<&'a str> {
+        Some(id)
+    }
+
+    fn is_vpc_default(&self) -> bool {
+        let VpcFacts { is_default, .. } = self;
+        *is_default
+    }
+}
+
 pub struct Vpc;
 
 impl Vpc {
@@ -75,11 +109,11 @@ impl ResourceKind for Vpc {
                 kind: Kind::Vpc,
                 id: id.to_owned(),
                 tags: from_ec2(v.tags()),
-                facts: Facts::Vpc {
+                facts: Facts::Vpc(VpcFacts {
                     cidr: v.cidr_block().and_then(|c| c.parse().ok()),
                     dns_hostnames: None,
                     is_default: v.is_default().unwrap_or(false),
-                },
+                }),
             });
         }
         Ok(found)
@@ -91,10 +125,10 @@ impl ResourceKind for Vpc {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Vpc {
+        let Spec::Vpc(VpcSpec {
             cidr,
             dns_hostnames,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -126,18 +160,18 @@ impl ResourceKind for Vpc {
                     kind: Kind::Vpc,
                     id,
                     tags: cx.owner.tags_for(&res.name).into_iter().collect(),
-                    facts: Facts::Vpc {
+                    facts: Facts::Vpc(VpcFacts {
                         cidr: Some(*cidr),
                         dns_hostnames: Some(false),
                         is_default: false,
-                    },
+                    }),
                 }
             }
         };
-        if let Facts::Vpc {
+        if let Facts::Vpc(VpcFacts {
             dns_hostnames: current,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
             && *current != Some(*dns_hostnames)
         {
             let req = cx
@@ -170,15 +204,15 @@ impl ResourceKind for Vpc {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::Vpc {
+            Spec::Vpc(VpcSpec {
                 cidr,
                 dns_hostnames,
-            },
-            Facts::Vpc {
+            }),
+            Facts::Vpc(VpcFacts {
                 cidr: c,
                 dns_hostnames: d,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();

@@ -13,6 +13,48 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError};
 use crate::lab::{Kind, Resource, Spec};
 
+/// A gateway endpoint: the service reached from the VPC through the route tables.
+#[derive(Debug, Clone)]
+pub struct VpcEndpointSpec {
+    pub vpc: String,
+    /// `s3` or `dynamodb`.
+    pub service: String,
+    pub route_tables: Vec<String>,
+}
+
+/// What AWS says of a VPC endpoint.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VpcEndpointFacts {
+    pub vpc_id: String,
+    /// `com.amazonaws.<region>.s3`.
+    pub service_name: String,
+    pub state: String,
+    pub route_table_ids: Vec<String>,
+}
+
+impl crate::resources::KindSpec for VpcEndpointSpec {
+    fn refs(&self) -> Vec<&str> {
+        let VpcEndpointSpec {
+            vpc, route_tables, ..
+        } = self;
+        let mut out = vec![vpc.as_str()];
+        out.extend(route_tables.iter().map(String::as_str));
+        out
+    }
+}
+
+impl crate::resources::KindFacts for VpcEndpointFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let VpcEndpointFacts { vpc_id, .. } = self;
+        Some(vpc_id)
+    }
+
+    fn is_gone(&self) -> bool {
+        let VpcEndpointFacts { state, .. } = self;
+        state == "deleted"
+    }
+}
+
 pub struct VpcEndpoint;
 
 /// How long a gateway endpoint takes to become available, and to go.
@@ -31,7 +73,7 @@ fn observe(e: &aws_sdk_ec2::types::VpcEndpoint) -> Option<Observed> {
         kind: Kind::VpcEndpoint,
         id: e.vpc_endpoint_id()?.to_owned(),
         tags: from_ec2(e.tags()),
-        facts: Facts::VpcEndpoint {
+        facts: Facts::VpcEndpoint(VpcEndpointFacts {
             vpc_id: e.vpc_id()?.to_owned(),
             service_name: e.service_name().unwrap_or_default().to_owned(),
             state: e
@@ -39,7 +81,7 @@ fn observe(e: &aws_sdk_ec2::types::VpcEndpoint) -> Option<Observed> {
                 .map_or("available", |s| s.as_str())
                 .to_ascii_lowercase(),
             route_table_ids,
-        },
+        }),
     })
 }
 
@@ -109,11 +151,11 @@ impl ResourceKind for VpcEndpoint {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::VpcEndpoint {
+        let Spec::VpcEndpoint(VpcEndpointSpec {
             vpc,
             service,
             route_tables,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(super::wrong_spec(res, self.kind()));
         };
@@ -126,12 +168,12 @@ impl ResourceKind for VpcEndpoint {
         // One on its way out, or one AWS gave up on, is not carried on with: a new one is made
         // (the client token is this run's).
         let usable = existing.filter(|o| {
-            !matches!(&o.facts, Facts::VpcEndpoint { state, .. }
+            !matches!(&o.facts, Facts::VpcEndpoint(VpcEndpointFacts { state, .. })
                 if matches!(state.as_str(), "deleting" | "deleted" | "failed" | "rejected" | "expired"))
         });
-        if let Some(Facts::VpcEndpoint {
+        if let Some(Facts::VpcEndpoint(VpcEndpointFacts {
             service_name: have, ..
-        }) = usable.map(|o| &o.facts)
+        })) = usable.map(|o| &o.facts)
             && *have != service_name(&cx.aws.region, service)
         {
             return Err(AwsError::other(
@@ -176,8 +218,12 @@ impl ResourceKind for VpcEndpoint {
             .until(&res.name, "available", AVAILABLE, || async {
                 match Self::describe(cx.aws, &id).await? {
                     Some(o) => match &o.facts {
-                        Facts::VpcEndpoint { state, .. } if state == "available" => Ok(Poll::Done),
-                        Facts::VpcEndpoint { state, .. }
+                        Facts::VpcEndpoint(VpcEndpointFacts { state, .. })
+                            if state == "available" =>
+                        {
+                            Ok(Poll::Done)
+                        }
+                        Facts::VpcEndpoint(VpcEndpointFacts { state, .. })
                             if matches!(
                                 state.as_str(),
                                 "failed" | "rejected" | "deleting" | "deleted" | "expired"
@@ -190,7 +236,9 @@ impl ResourceKind for VpcEndpoint {
                                 format!("{id} is {state}, not available"),
                             ))
                         }
-                        Facts::VpcEndpoint { state, .. } => Ok(Poll::Waiting(state.clone())),
+                        Facts::VpcEndpoint(VpcEndpointFacts { state, .. }) => {
+                            Ok(Poll::Waiting(state.clone()))
+                        }
                         _ => Ok(Poll::Waiting("unknown".to_owned())),
                     },
                     None => Ok(Poll::Waiting("not visible yet".to_owned())),
@@ -198,11 +246,11 @@ impl ResourceKind for VpcEndpoint {
             })
             .await;
         state?;
-        if let Facts::VpcEndpoint {
+        if let Facts::VpcEndpoint(VpcEndpointFacts {
             route_table_ids,
             state,
             ..
-        } = &mut obs.facts
+        }) = &mut obs.facts
         {
             *state = "available".to_owned();
             let add: Vec<String> = want
@@ -244,16 +292,16 @@ impl ResourceKind for VpcEndpoint {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::VpcEndpoint {
+            Spec::VpcEndpoint(VpcEndpointSpec {
                 service,
                 route_tables,
                 ..
-            },
-            Facts::VpcEndpoint {
+            }),
+            Facts::VpcEndpoint(VpcEndpointFacts {
                 service_name,
                 route_table_ids,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -309,7 +357,9 @@ impl ResourceKind for VpcEndpoint {
             .until(&obs.id, "deleted", DELETED, || async {
                 Ok(match Self::describe(cx.aws, &obs.id).await? {
                     Some(o) if !o.is_gone() => match &o.facts {
-                        Facts::VpcEndpoint { state, .. } => Poll::Waiting(state.clone()),
+                        Facts::VpcEndpoint(VpcEndpointFacts { state, .. }) => {
+                            Poll::Waiting(state.clone())
+                        }
                         _ => Poll::Done,
                     },
                     _ => Poll::Done,

@@ -1,6 +1,7 @@
 //! An image in a repository, and what its scan found.
 
 use super::*;
+use crate::resources::ImageFacts;
 
 /// The tag is in the repository; the digest is the evidence.
 pub(super) fn ecr_image(
@@ -14,11 +15,11 @@ pub(super) fn ecr_image(
         .ok_or_else(|| format!("repository `{repository}` was not found"))?;
     let image = world.get(&format!("{}:{tag}", repo.id));
     match image.map(|i| &i.facts) {
-        Some(Facts::Image {
+        Some(Facts::Image(ImageFacts {
             digest,
             scan_status,
             ..
-        }) => Ok(format!(
+        })) => Ok(format!(
             "{}:{tag} = {digest}{}",
             repo.id,
             scan_status
@@ -30,9 +31,9 @@ pub(super) fn ecr_image(
             let tags: Vec<String> = world
                 .of_kind(Kind::Image)
                 .filter_map(|i| match &i.facts {
-                    Facts::Image {
+                    Facts::Image(ImageFacts {
                         repository: r, tag, ..
-                    } if *r == repo.id => Some(tag.clone()),
+                    }) if *r == repo.id => Some(tag.clone()),
                     _ => None,
                 })
                 .collect();

@@ -1,6 +1,7 @@
 //! An EFS file system mountable from where it is used.
 
 use super::*;
+use crate::resources::MountTargetFacts;
 
 /// NFS port.
 pub(super) const NFS: u16 = 2049;
@@ -17,7 +18,7 @@ pub(super) fn efs_mountable(
         .ok_or_else(|| format!("file system `{file_system}` was not found"))?;
     let targets: Vec<&Observed> = world
         .of_kind(Kind::MountTarget)
-        .filter(|m| matches!(&m.facts, Facts::MountTarget { file_system_id, .. } if *file_system_id == fs.id))
+        .filter(|m| matches!(&m.facts, Facts::MountTarget(MountTargetFacts { file_system_id, .. }) if *file_system_id == fs.id))
         .collect();
     let mut evidence = Vec::new();
     for name in instances {
@@ -46,7 +47,7 @@ pub(super) fn efs_mountable(
                 }
             ));
         };
-        if let Facts::MountTarget { state, .. } = &mt.facts
+        if let Facts::MountTarget(MountTargetFacts { state, .. }) = &mt.facts
             && state != "available"
         {
             return Err(format!(

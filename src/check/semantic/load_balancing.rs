@@ -1,6 +1,7 @@
 //! A load balancer in front of an Auto Scaling group.
 
 use super::*;
+use crate::resources::{AutoScalingGroupFacts, ListenerFacts, LoadBalancerFacts, SubnetFacts};
 
 /// The load balancer serves the group: listener -> target group <- group; the load balancer
 /// internet-facing in public subnets of 2+ AZs; the group only in private subnets of 2+ AZs.
@@ -19,17 +20,17 @@ pub(super) fn alb_serves_asg(
         .ok_or_else(|| format!("Auto Scaling group `{group_name}` was not found"))?;
     let group = world.get(&group.id).unwrap_or(group);
     let (
-        Facts::LoadBalancer {
+        Facts::LoadBalancer(LoadBalancerFacts {
             scheme,
             lb_type,
             subnets: lb_subnets,
             ..
-        },
-        Facts::AutoScalingGroup {
+        }),
+        Facts::AutoScalingGroup(AutoScalingGroupFacts {
             subnets: group_subnets,
             target_groups: attached,
             ..
-        },
+        }),
     ) = (&lb.facts, &group.facts)
     else {
         return Err(format!(
@@ -63,7 +64,7 @@ pub(super) fn alb_serves_asg(
                     format!("{group_name} launches into {label}, which is not private: {why}")
                 })?;
             }
-            if let Facts::Subnet { az: Some(az), .. } = &subnet.facts {
+            if let Facts::Subnet(SubnetFacts { az: Some(az), .. }) = &subnet.facts {
                 azs.insert(az.clone());
                 names.push(format!("{label} ({az})"));
             } else {
@@ -93,12 +94,12 @@ pub(super) fn alb_serves_asg(
     let listeners: Vec<(&Observed, Option<i32>, &Vec<String>)> = world
         .of_kind(Kind::Listener)
         .filter_map(|l| match &l.facts {
-            Facts::Listener {
+            Facts::Listener(ListenerFacts {
                 load_balancer,
                 port,
                 target_groups,
                 ..
-            } if *load_balancer == lb.id => Some((l, *port, target_groups)),
+            }) if *load_balancer == lb.id => Some((l, *port, target_groups)),
             _ => None,
         })
         .collect();

@@ -23,6 +23,7 @@ use crate::lab::{Check, CheckKind, Endpoint, Kind};
 use crate::reach::{self, Traffic};
 use crate::resources::s3::{Effect, Grant};
 use crate::resources::{Bindings, Facts, Observed, RouteEntry, World};
+use crate::resources::{MountTargetFacts, SubnetFacts};
 
 pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
     let outcome = match &check.kind {
@@ -163,9 +164,9 @@ fn az_of<'w>(o: &'w Observed, world: &'w World) -> Option<&'w str> {
         _ => o.subnet_id().and_then(|s| world.get(s)),
     };
     match subnet.map(|s| &s.facts) {
-        Some(Facts::Subnet { az: Some(az), .. }) => Some(az),
+        Some(Facts::Subnet(SubnetFacts { az: Some(az), .. })) => Some(az),
         _ => match &o.facts {
-            Facts::MountTarget { az: Some(az), .. } => Some(az),
+            Facts::MountTarget(MountTargetFacts { az: Some(az), .. }) => Some(az),
             _ => None,
         },
     }
@@ -235,12 +236,12 @@ fn azs_of(o: &Observed, world: &World) -> Vec<String> {
     let mut azs: Vec<String> = subnets
         .iter()
         .filter_map(|s| match &s.facts {
-            Facts::Subnet { az, .. } => az.clone(),
+            Facts::Subnet(SubnetFacts { az, .. }) => az.clone(),
             _ => None,
         })
         .collect();
     if azs.is_empty()
-        && let Facts::MountTarget { az: Some(az), .. } = &o.facts
+        && let Facts::MountTarget(MountTargetFacts { az: Some(az), .. }) = &o.facts
     {
         azs.push(az.clone());
     }

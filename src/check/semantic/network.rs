@@ -1,6 +1,7 @@
 //! Subnets public or private by their routes, and egress through a NAT gateway.
 
 use super::*;
+use crate::resources::{InternetGatewayFacts, NatGatewayFacts, RouteTableFacts};
 
 pub(super) const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 
@@ -19,7 +20,7 @@ pub(super) fn table_of<'w>(
         label.push_str(" (main)");
     }
     let routes = match &table.facts {
-        Facts::RouteTable { routes, .. } => routes.as_slice(),
+        Facts::RouteTable(RouteTableFacts { routes, .. }) => routes.as_slice(),
         _ => &[],
     };
     Ok((table, label, routes))
@@ -31,7 +32,7 @@ pub(super) fn default_route(routes: &[RouteEntry]) -> Option<&RouteEntry> {
 
 pub(super) fn igw_attached_to(world: &World, igw: &str, vpc: Option<&str>) -> bool {
     world.get(igw).is_some_and(|g| match &g.facts {
-        Facts::InternetGateway { attached_vpcs } => {
+        Facts::InternetGateway(InternetGatewayFacts { attached_vpcs }) => {
             vpc.is_some_and(|v| attached_vpcs.iter().any(|a| a == v))
         }
         _ => false,
@@ -113,13 +114,13 @@ pub(super) fn egress_via_nat(
             bound.label(target)
         )
     })?;
-    let Facts::NatGateway {
+    let Facts::NatGateway(NatGatewayFacts {
         state,
         subnet_id,
         public_ip,
         allocation_ids,
         ..
-    } = &nat.facts
+    }) = &nat.facts
     else {
         return Err(format!("{name}: {target} is not a NAT gateway"));
     };

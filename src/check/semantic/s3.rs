@@ -1,6 +1,7 @@
 //! Buckets: a website everyone may read, encryption, versioning.
 
 use super::*;
+use crate::resources::{BucketFacts, BucketPolicyFacts, ObjectsFacts, WebsiteFacts};
 
 pub(super) fn bucket_facts<'b>(
     name: &str,
@@ -18,21 +19,21 @@ pub(super) fn s3_website(name: &str, bound: &Bindings, world: &World) -> Result<
     let (bucket, facts) = bucket_facts(name, bound)?;
     let child = |what: &str| world.get(&format!("{bucket}/{what}"));
     let index = match child("website").map(|w| &w.facts) {
-        Some(Facts::Website {
+        Some(Facts::Website(WebsiteFacts {
             index_document: Some(i),
             ..
-        }) => i.clone(),
+        })) => i.clone(),
         _ => return Err(format!("{bucket} has no static website hosting configured")),
     };
     let uploaded = matches!(child("objects").map(|o| &o.facts),
-        Some(Facts::Objects { objects, .. }) if objects.iter().any(|o| o.key == index));
+        Some(Facts::Objects(ObjectsFacts { objects, .. })) if objects.iter().any(|o| o.key == index));
     if !uploaded {
         return Err(format!(
             "the index document {index} is not in {bucket}: the website would answer 404"
         ));
     }
     let document = match child("policy").map(|p| &p.facts) {
-        Some(Facts::BucketPolicy { document, .. }) => document.clone(),
+        Some(Facts::BucketPolicy(BucketPolicyFacts { document, .. })) => document.clone(),
         _ => {
             return Err(format!(
                 "{bucket} has no bucket policy: nobody may read the site"
@@ -84,7 +85,7 @@ pub(super) fn s3_website(name: &str, bound: &Bindings, world: &World) -> Result<
                 .join("; ")
         ));
     }
-    if let Facts::Bucket { public_access, .. } = facts
+    if let Facts::Bucket(BucketFacts { public_access, .. }) = facts
         && (public_access.block_public_policy || public_access.restrict_public_buckets)
     {
         return Err(format!(
@@ -98,9 +99,9 @@ pub(super) fn s3_website(name: &str, bound: &Bindings, world: &World) -> Result<
 
 pub(super) fn s3_encryption(name: &str, bound: &Bindings) -> Result<String, String> {
     let (bucket, facts) = bucket_facts(name, bound)?;
-    let Facts::Bucket {
+    let Facts::Bucket(BucketFacts {
         sse, bucket_key, ..
-    } = facts
+    }) = facts
     else {
         return Err(format!("{name} is not a bucket"));
     };
@@ -121,10 +122,10 @@ pub(super) fn s3_encryption(name: &str, bound: &Bindings) -> Result<String, Stri
 pub(super) fn s3_versioning(name: &str, bound: &Bindings) -> Result<String, String> {
     let (bucket, facts) = bucket_facts(name, bound)?;
     match facts {
-        Facts::Bucket { versioning, .. } if versioning == "Enabled" => {
+        Facts::Bucket(BucketFacts { versioning, .. }) if versioning == "Enabled" => {
             Ok(format!("{bucket}: versioning Enabled"))
         }
-        Facts::Bucket { versioning, .. } => {
+        Facts::Bucket(BucketFacts { versioning, .. }) => {
             Err(format!("{bucket}: versioning is {versioning}, not Enabled"))
         }
         _ => Err(format!("{name} is not a bucket")),

@@ -2,6 +2,10 @@ use super::{evaluate, glob, s3_website};
 use crate::lab::{Check, CheckKind, Kind, PublicAccess};
 use crate::resources::s3::StoredObject;
 use crate::resources::{Bindings, Facts, Observed, RouteEntry, World};
+use crate::resources::{
+    BucketFacts, BucketPolicyFacts, InternetGatewayFacts, ObjectsFacts, RouteTableFacts,
+    SubnetFacts, WebsiteFacts,
+};
 
 fn obs(kind: Kind, id: &str, facts: Facts) -> Observed {
     Observed {
@@ -20,12 +24,12 @@ fn private_subnets_names_every_subnet_that_fails() {
         obs(
             Kind::Subnet,
             id,
-            Facts::Subnet {
+            Facts::Subnet(SubnetFacts {
                 vpc_id: Some("vpc-1".into()),
                 cidr: None,
                 az: None,
                 map_public_ip: false,
-            },
+            }),
         )
     };
     let world = World {
@@ -36,14 +40,14 @@ fn private_subnets_names_every_subnet_that_fails() {
             obs(
                 Kind::InternetGateway,
                 "igw-1",
-                Facts::InternetGateway {
+                Facts::InternetGateway(InternetGatewayFacts {
                     attached_vpcs: vec!["vpc-1".into()],
-                },
+                }),
             ),
             obs(
                 Kind::RouteTable,
                 "rtb-1",
-                Facts::RouteTable {
+                Facts::RouteTable(RouteTableFacts {
                     vpc_id: Some("vpc-1".into()),
                     main: false,
                     associations: vec![
@@ -55,17 +59,17 @@ fn private_subnets_names_every_subnet_that_fails() {
                         target: Some(crate::resources::RouteTarget::from_id("igw-1")),
                         state: "active".into(),
                     }],
-                },
+                }),
             ),
             obs(
                 Kind::RouteTable,
                 "rtb-main",
-                Facts::RouteTable {
+                Facts::RouteTable(RouteTableFacts {
                     vpc_id: Some("vpc-1".into()),
                     main: true,
                     associations: Vec::new(),
                     routes: Vec::new(),
-                },
+                }),
             ),
         ],
         azs: Vec::new(),
@@ -116,7 +120,7 @@ fn site(policy: &str) -> Result<String, String> {
     let bucket = obs(
         Kind::Bucket,
         "b",
-        Facts::Bucket {
+        Facts::Bucket(BucketFacts {
             versioning: "Enabled".into(),
             sse: Some("AES256".into()),
             bucket_key: true,
@@ -128,7 +132,7 @@ fn site(policy: &str) -> Result<String, String> {
                 restrict_public_buckets: false,
             },
             refused: None,
-        },
+        }),
     );
     let world = World {
         items: vec![
@@ -136,31 +140,31 @@ fn site(policy: &str) -> Result<String, String> {
             obs(
                 Kind::Website,
                 "b/website",
-                Facts::Website {
+                Facts::Website(WebsiteFacts {
                     bucket: "b".into(),
                     index_document: Some("home.html".into()),
                     error_document: None,
-                },
+                }),
             ),
             obs(
                 Kind::Objects,
                 "b/objects",
-                Facts::Objects {
+                Facts::Objects(ObjectsFacts {
                     bucket: "b".into(),
                     objects: vec![StoredObject {
                         key: "home.html".into(),
                         etag: "x".into(),
                         content_type: Some("text/html".into()),
                     }],
-                },
+                }),
             ),
             obs(
                 Kind::BucketPolicy,
                 "b/policy",
-                Facts::BucketPolicy {
+                Facts::BucketPolicy(BucketPolicyFacts {
                     bucket: "b".into(),
                     document: policy.into(),
-                },
+                }),
             ),
         ],
         azs: Vec::new(),

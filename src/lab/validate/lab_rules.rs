@@ -2,6 +2,7 @@
 //! reference cycle.
 
 use super::*;
+use crate::resources::{SubnetSpec, VpcSpec};
 
 impl Validator<'_, '_, '_> {
     /// Subnet CIDRs inside their VPC's CIDR and not overlapping each other.
@@ -16,14 +17,16 @@ impl Validator<'_, '_, '_> {
         let vpcs: BTreeMap<&str, Ipv4Net> = resources
             .iter()
             .filter_map(|r| match &r.spec {
-                Spec::Vpc { cidr, .. } => Some((r.name.as_str(), *cidr)),
+                Spec::Vpc(VpcSpec { cidr, .. }) => Some((r.name.as_str(), *cidr)),
                 _ => None,
             })
             .collect();
         let subnets: Vec<(&str, &str, Ipv4Net)> = resources
             .iter()
             .filter_map(|r| match &r.spec {
-                Spec::Subnet { vpc, cidr, .. } => Some((r.name.as_str(), vpc.as_str(), *cidr)),
+                Spec::Subnet(SubnetSpec { vpc, cidr, .. }) => {
+                    Some((r.name.as_str(), vpc.as_str(), *cidr))
+                }
                 _ => None,
             })
             .collect();

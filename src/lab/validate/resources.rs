@@ -1,6 +1,13 @@
 //! One resource table to its [`Spec`]: the keys of each kind.
 
 use super::*;
+use crate::resources::{
+    AutoScalingGroupSpec, BucketPolicySpec, BucketSpec, ElasticIpSpec, FileSystemSpec, IamRoleSpec,
+    ImageSpec, InstanceProfileSpec, InstanceSpec, InternetGatewaySpec, KeyPairSpec,
+    LaunchTemplateSpec, ListenerSpec, LoadBalancerSpec, MountTargetSpec, NatGatewaySpec,
+    NetworkAclSpec, ObjectsSpec, RepositorySpec, RouteTableSpec, ScalingPolicySpec,
+    SecurityGroupSpec, SubnetSpec, TargetGroupSpec, VpcEndpointSpec, VpcSpec, WebsiteSpec,
+};
 
 impl Validator<'_, '_, '_> {
     pub(super) fn resource(
@@ -70,10 +77,10 @@ impl Validator<'_, '_, '_> {
                     }
                     Some(net)
                 });
-                Spec::Vpc {
+                Spec::Vpc(VpcSpec {
                     cidr: cidr.unwrap_or_default(),
                     dns_hostnames: d.dns_hostnames.as_ref().is_some_and(|b| *b.get_ref()),
-                }
+                })
             }
             Kind::Subnet => {
                 let vpc = vpc(self);
@@ -96,16 +103,16 @@ impl Validator<'_, '_, '_> {
                         0
                     }
                 };
-                Spec::Subnet {
+                Spec::Subnet(SubnetSpec {
                     vpc: vpc.unwrap_or_default(),
                     cidr: cidr.unwrap_or_default(),
                     az,
                     map_public_ip: d.map_public_ip.as_ref().is_some_and(|b| *b.get_ref()),
-                }
+                })
             }
-            Kind::InternetGateway => Spec::InternetGateway {
+            Kind::InternetGateway => Spec::InternetGateway(InternetGatewaySpec {
                 vpc: vpc(self).unwrap_or_default(),
-            },
+            }),
             Kind::VpcEndpoint => {
                 let vpc = vpc(self);
                 let service = self
@@ -130,11 +137,11 @@ impl Validator<'_, '_, '_> {
                     .flatten()
                     .filter_map(|t| self.reference(t, &[Kind::RouteTable]))
                     .collect();
-                Spec::VpcEndpoint {
+                Spec::VpcEndpoint(VpcEndpointSpec {
                     vpc: vpc.unwrap_or_default(),
                     service: service.unwrap_or_default(),
                     route_tables,
-                }
+                })
             }
             Kind::RouteTable => {
                 let vpc = vpc(self);
@@ -148,40 +155,40 @@ impl Validator<'_, '_, '_> {
                         routes.push(Route { cidr, target });
                     }
                 }
-                Spec::RouteTable {
+                Spec::RouteTable(RouteTableSpec {
                     vpc: vpc.unwrap_or_default(),
                     subnets,
                     routes,
-                }
+                })
             }
-            Kind::ElasticIp => Spec::ElasticIp,
+            Kind::ElasticIp => Spec::ElasticIp(ElasticIpSpec),
             Kind::NatGateway => {
                 let subnet = self.required(name, kind, "subnet", &d.subnet).cloned();
                 let subnet = subnet.and_then(|s| self.reference(&s, &[Kind::Subnet]));
                 let eip = self.required(name, kind, "eip", &d.eip).cloned();
                 let eip = eip.and_then(|s| self.reference(&s, &[Kind::ElasticIp]));
-                Spec::NatGateway {
+                Spec::NatGateway(NatGatewaySpec {
                     subnet: subnet.unwrap_or_default(),
                     eip: eip.unwrap_or_default(),
-                }
+                })
             }
             Kind::NetworkAcl => {
                 let vpc = vpc(self);
                 let subnets = subnets(self);
                 let inbound = self.nacl_rules(d.inbound.as_deref().unwrap_or_default());
                 let outbound = self.nacl_rules(d.outbound.as_deref().unwrap_or_default());
-                Spec::NetworkAcl {
+                Spec::NetworkAcl(NetworkAclSpec {
                     vpc: vpc.unwrap_or_default(),
                     subnets,
                     inbound,
                     outbound,
-                }
+                })
             }
             Kind::SecurityGroup => {
                 let vpc = vpc(self);
                 let ingress = self.sg_rules(d.ingress.as_deref().unwrap_or_default(), false);
                 let egress = d.egress.as_deref().map(|e| self.sg_rules(e, true));
-                Spec::SecurityGroup {
+                Spec::SecurityGroup(SecurityGroupSpec {
                     vpc: vpc.unwrap_or_default(),
                     description: d
                         .description
@@ -189,9 +196,9 @@ impl Validator<'_, '_, '_> {
                         .unwrap_or_else(|| format!("awslab {}", name.get_ref())),
                     ingress,
                     egress,
-                }
+                })
             }
-            Kind::KeyPair => Spec::KeyPair,
+            Kind::KeyPair => Spec::KeyPair(KeyPairSpec),
             Kind::Instance => {
                 let subnet = self.required(name, kind, "subnet", &d.subnet).cloned();
                 let subnet = subnet.and_then(|s| self.reference(&s, &[Kind::Subnet]));
@@ -202,7 +209,7 @@ impl Validator<'_, '_, '_> {
                     .key
                     .as_ref()
                     .and_then(|k| self.reference(k, &[Kind::KeyPair]));
-                Spec::Instance {
+                Spec::Instance(InstanceSpec {
                     subnet: subnet.unwrap_or_default(),
                     ami,
                     instance_type,
@@ -213,7 +220,7 @@ impl Validator<'_, '_, '_> {
                         .as_ref()
                         .and_then(|p| self.reference(p, &[Kind::InstanceProfile])),
                     user_data: d.user_data.as_ref().and_then(|u| self.text(u)),
-                }
+                })
             }
             Kind::IamRole => {
                 let service = d
@@ -242,18 +249,18 @@ impl Validator<'_, '_, '_> {
                         }
                     })
                     .collect();
-                Spec::IamRole {
+                Spec::IamRole(IamRoleSpec {
                     service,
                     managed_policies,
-                }
+                })
             }
             Kind::InstanceProfile => {
                 let role = self.required(name, kind, "role", &d.role).cloned();
-                Spec::InstanceProfile {
+                Spec::InstanceProfile(InstanceProfileSpec {
                     role: role
                         .and_then(|r| self.reference(&r, &[Kind::IamRole]))
                         .unwrap_or_default(),
-                }
+                })
             }
             Kind::FileSystem => {
                 let performance_mode = d
@@ -286,18 +293,18 @@ impl Validator<'_, '_, '_> {
                         None
                     }
                 });
-                Spec::FileSystem {
+                Spec::FileSystem(FileSystemSpec {
                     encrypted: d.encrypted.as_ref().is_none_or(|e| *e.get_ref()),
                     performance_mode,
                     transition_to_ia,
-                }
+                })
             }
             Kind::MountTarget => {
                 let fs = self
                     .required(name, kind, "file_system", &d.file_system)
                     .cloned();
                 let subnet = self.required(name, kind, "subnet", &d.subnet).cloned();
-                Spec::MountTarget {
+                Spec::MountTarget(MountTargetSpec {
                     file_system: fs
                         .and_then(|f| self.reference(&f, &[Kind::FileSystem]))
                         .unwrap_or_default(),
@@ -305,9 +312,9 @@ impl Validator<'_, '_, '_> {
                         .and_then(|s| self.reference(&s, &[Kind::Subnet]))
                         .unwrap_or_default(),
                     security_groups: self.groups(d),
-                }
+                })
             }
-            Kind::LaunchTemplate => Spec::LaunchTemplate {
+            Kind::LaunchTemplate => Spec::LaunchTemplate(LaunchTemplateSpec {
                 ami: self.ami(name, kind, d),
                 instance_type: instance_type(d),
                 security_groups: self.groups(d),
@@ -316,8 +323,8 @@ impl Validator<'_, '_, '_> {
                     .as_ref()
                     .and_then(|p| self.reference(p, &[Kind::InstanceProfile])),
                 user_data: d.user_data.as_ref().and_then(|u| self.text(u)),
-            },
-            Kind::TargetGroup => Spec::TargetGroup {
+            }),
+            Kind::TargetGroup => Spec::TargetGroup(TargetGroupSpec {
                 vpc: vpc(self).unwrap_or_default(),
                 protocol: self.http_protocol(d),
                 port: self.service_port(d),
@@ -333,7 +340,7 @@ impl Validator<'_, '_, '_> {
                         String::new()
                     }
                 },
-            },
+            }),
             Kind::LoadBalancer => {
                 let subnets = subnets(self);
                 if subnets.len() < 2 {
@@ -359,11 +366,11 @@ impl Validator<'_, '_, '_> {
                         true
                     }
                 };
-                Spec::LoadBalancer {
+                Spec::LoadBalancer(LoadBalancerSpec {
                     subnets,
                     security_groups: self.groups(d),
                     internet_facing,
-                }
+                })
             }
             Kind::Listener => {
                 let lb = self
@@ -372,7 +379,7 @@ impl Validator<'_, '_, '_> {
                 let tg = self
                     .required(name, kind, "target_group", &d.target_group)
                     .cloned();
-                Spec::Listener {
+                Spec::Listener(ListenerSpec {
                     load_balancer: lb
                         .and_then(|l| self.reference(&l, &[Kind::LoadBalancer]))
                         .unwrap_or_default(),
@@ -381,7 +388,7 @@ impl Validator<'_, '_, '_> {
                     target_group: tg
                         .and_then(|t| self.reference(&t, &[Kind::TargetGroup]))
                         .unwrap_or_default(),
-                }
+                })
             }
             Kind::AutoScalingGroup => {
                 let subnets = subnets(self);
@@ -417,7 +424,7 @@ impl Validator<'_, '_, '_> {
                     },
                 };
                 // Every setting of Block Public Access defaults to on, as AWS does.
-                Spec::Bucket {
+                Spec::Bucket(BucketSpec {
                     versioning: flag(&d.versioning, false),
                     bucket_key: flag(&d.bucket_key, true),
                     object_ownership,
@@ -427,7 +434,7 @@ impl Validator<'_, '_, '_> {
                         block_public_policy: flag(&d.block_public_policy, true),
                         restrict_public_buckets: flag(&d.restrict_public_buckets, true),
                     },
-                }
+                })
             }
             Kind::BucketPolicy => {
                 // The one policy awslab writes; a bucket without it needs no policy resource.
@@ -441,19 +448,19 @@ impl Validator<'_, '_, '_> {
                     self.c
                         .help("for a private bucket, leave the s3_bucket_policy resource out");
                 }
-                Spec::BucketPolicy {
+                Spec::BucketPolicy(BucketPolicySpec {
                     bucket: self.bucket_ref(name, kind, d),
                     public_read: true,
-                }
+                })
             }
-            Kind::Website => Spec::Website {
+            Kind::Website => Spec::Website(WebsiteSpec {
                 bucket: self.bucket_ref(name, kind, d),
                 index_document: d
                     .index_document
                     .as_ref()
                     .map_or_else(|| "index.html".to_owned(), |i| i.get_ref().clone()),
                 error_document: d.error_document.as_ref().map(|e| e.get_ref().clone()),
-            },
+            }),
             Kind::Repository => {
                 let repo_name = self
                     .required(name, kind, "repository_name", &d.repository_name)
@@ -507,12 +514,12 @@ impl Validator<'_, '_, '_> {
                         .as_ref()
                         .map_or_else(|| "v".to_owned(), |p| p.get_ref().clone()),
                 });
-                Spec::Repository {
+                Spec::Repository(RepositorySpec {
                     name: repo_name,
                     scan_on_push: d.scan_on_push.as_ref().is_some_and(|b| *b.get_ref()),
                     immutable,
                     lifecycle,
-                }
+                })
             }
             Kind::Image => {
                 let repo = self
@@ -528,23 +535,23 @@ impl Validator<'_, '_, '_> {
                     self.c.error(t.span(), why, "invalid tag");
                 }
                 let (source, files) = self.source_files(name, kind, d);
-                Spec::Image {
+                Spec::Image(ImageSpec {
                     repository: repo
                         .and_then(|r| self.reference(&r, &[Kind::Repository]))
                         .unwrap_or_default(),
                     tag,
                     source,
                     files,
-                }
+                })
             }
             Kind::Objects => {
                 let bucket = self.bucket_ref(name, kind, d);
                 let (source, files) = self.source_files(name, kind, d);
-                Spec::Objects {
+                Spec::Objects(ObjectsSpec {
                     bucket,
                     source,
                     files,
-                }
+                })
             }
             Kind::ScalingPolicy => {
                 let group = self
@@ -562,12 +569,12 @@ impl Validator<'_, '_, '_> {
                         50.0
                     }
                 };
-                Spec::ScalingPolicy {
+                Spec::ScalingPolicy(ScalingPolicySpec {
                     group: group
                         .and_then(|g| self.reference(&g, &[Kind::AutoScalingGroup]))
                         .unwrap_or_default(),
                     target_cpu,
-                }
+                })
             }
         };
         if !ok
@@ -768,7 +775,7 @@ impl Validator<'_, '_, '_> {
                 }
             },
         };
-        Spec::AutoScalingGroup {
+        Spec::AutoScalingGroup(AutoScalingGroupSpec {
             launch_template: lt
                 .and_then(|l| self.reference(&l, &[Kind::LaunchTemplate]))
                 .unwrap_or_default(),
@@ -783,6 +790,6 @@ impl Validator<'_, '_, '_> {
                 .filter_map(|t| self.reference(t, &[Kind::TargetGroup]))
                 .collect(),
             health_check_type,
-        }
+        })
     }
 }

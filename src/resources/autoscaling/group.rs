@@ -2,6 +2,64 @@
 //! before delete.
 
 use super::*;
+use crate::resources::{LaunchTemplateSpec, ScalingPolicyFacts};
+
+/// What a lab file declares for an Auto Scaling group.
+#[derive(Debug, Clone)]
+pub struct AutoScalingGroupSpec {
+    pub launch_template: String,
+    pub subnets: Vec<String>,
+    pub min_size: i32,
+    pub max_size: i32,
+    pub desired_capacity: i32,
+    pub target_groups: Vec<String>,
+    /// `EC2` or `ELB`.
+    pub health_check_type: String,
+}
+
+/// What AWS says of an Auto Scaling group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AutoScalingGroupFacts {
+    /// The VPC of its subnets.
+    pub vpc_id: Option<String>,
+    pub subnets: Vec<String>,
+    pub min_size: i32,
+    pub max_size: i32,
+    pub desired_capacity: i32,
+    pub target_groups: Vec<String>,
+    pub health_check_type: String,
+    pub launch_template: Option<String>,
+    pub instances: Vec<crate::resources::GroupInstance>,
+    /// `Delete in progress` while going.
+    pub status: Option<String>,
+}
+
+impl crate::resources::KindSpec for AutoScalingGroupSpec {
+    fn refs(&self) -> Vec<&str> {
+        let AutoScalingGroupSpec {
+            launch_template,
+            subnets,
+            target_groups,
+            ..
+        } = self;
+        let mut out = vec![launch_template.as_str()];
+        out.extend(subnets.iter().map(String::as_str));
+        out.extend(target_groups.iter().map(String::as_str));
+        out
+    }
+}
+
+impl crate::resources::KindFacts for AutoScalingGroupFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let AutoScalingGroupFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn subnet_ids(&self) -> Vec<&str> {
+        let AutoScalingGroupFacts { subnets, .. } = self;
+        subnets.iter().map(String::as_str).collect()
+    }
+}
 
 pub struct AutoScalingGroup;
 
@@ -12,7 +70,7 @@ impl AutoScalingGroup {
 
     fn in_service(o: &Observed) -> usize {
         match &o.facts {
-            Facts::AutoScalingGroup { instances, .. } => instances
+            Facts::AutoScalingGroup(AutoScalingGroupFacts { instances, .. }) => instances
                 .iter()
                 .filter(|i| i.lifecycle == "InService")
                 .count(),
@@ -30,17 +88,19 @@ impl ResourceKind for AutoScalingGroup {
     /// What the group keeps running: `desired_capacity` instances of its template. (Its
     /// instances, once up, are priced as instances.)
     fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
-        let Spec::AutoScalingGroup {
+        let Spec::AutoScalingGroup(AutoScalingGroupSpec {
             launch_template,
             subnets,
             desired_capacity,
             ..
-        } = &res.spec
+        }) = &res.spec
         else {
             return;
         };
         let itype = lab.resources.iter().find_map(|t| match &t.spec {
-            Spec::LaunchTemplate { instance_type, .. } if t.name == *launch_template => {
+            Spec::LaunchTemplate(LaunchTemplateSpec { instance_type, .. })
+                if t.name == *launch_template =>
+            {
                 Some(instance_type.as_str())
             }
             _ => None,
@@ -155,7 +215,7 @@ impl ResourceKind for AutoScalingGroup {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::AutoScalingGroup {
+        let Spec::AutoScalingGroup(AutoScalingGroupSpec {
             launch_template,
             subnets,
             min_size,
@@ -163,7 +223,7 @@ impl ResourceKind for AutoScalingGroup {
             desired_capacity,
             target_groups,
             health_check_type,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
@@ -181,10 +241,10 @@ impl ResourceKind for AutoScalingGroup {
             .build();
         let name = match existing {
             Some(o) => {
-                let Facts::AutoScalingGroup {
+                let Facts::AutoScalingGroup(AutoScalingGroupFacts {
                     target_groups: found_tgs,
                     ..
-                } = &o.facts
+                }) = &o.facts
                 else {
                     return Err(crate::resources::wrong_spec(res, self.kind()));
                 };
@@ -363,7 +423,7 @@ impl ResourceKind for AutoScalingGroup {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::AutoScalingGroup {
+            Spec::AutoScalingGroup(AutoScalingGroupSpec {
                 launch_template,
                 subnets,
                 min_size,
@@ -371,8 +431,8 @@ impl ResourceKind for AutoScalingGroup {
                 desired_capacity: _,
                 target_groups,
                 health_check_type,
-            },
-            Facts::AutoScalingGroup {
+            }),
+            Facts::AutoScalingGroup(AutoScalingGroupFacts {
                 subnets: found_subnets,
                 min_size: fmin,
                 max_size: fmax,
@@ -381,7 +441,7 @@ impl ResourceKind for AutoScalingGroup {
                 health_check_type: fhealth,
                 launch_template: flt,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -435,7 +495,7 @@ impl ResourceKind for AutoScalingGroup {
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world
             .of_kind(Kind::ScalingPolicy)
-            .filter(|p| matches!(&p.facts, Facts::ScalingPolicy { group, .. } if *group == obs.id))
+            .filter(|p| matches!(&p.facts, Facts::ScalingPolicy(ScalingPolicyFacts { group, .. }) if *group == obs.id))
             .map(|p| p.id.clone())
             .collect()
     }
@@ -462,7 +522,7 @@ impl ResourceKind for AutoScalingGroup {
             .until(&obs.id, "drained", DRAINED, || async {
                 Ok(match Self::describe(cx.aws, &obs.id).await? {
                     Some(Observed {
-                        facts: Facts::AutoScalingGroup { instances, .. },
+                        facts: Facts::AutoScalingGroup(AutoScalingGroupFacts { instances, .. }),
                         ..
                     }) if !instances.is_empty() => {
                         Poll::Waiting(format!("{} instances left", instances.len()))
@@ -501,10 +561,10 @@ impl ResourceKind for AutoScalingGroup {
             .until(&obs.id, "deleted", DELETED, || async {
                 Ok(match Self::describe(cx.aws, &obs.id).await? {
                     Some(g) => Poll::Waiting(match &g.facts {
-                        Facts::AutoScalingGroup {
+                        Facts::AutoScalingGroup(AutoScalingGroupFacts {
                             status: Some(status),
                             ..
-                        } => status.clone(),
+                        }) => status.clone(),
                         _ => "deleting".to_owned(),
                     }),
                     None => Poll::Done,

@@ -8,8 +8,8 @@
 mod group;
 mod policy;
 
-pub use group::AutoScalingGroup;
-pub use policy::ScalingPolicy;
+pub use group::{AutoScalingGroup, AutoScalingGroupFacts, AutoScalingGroupSpec};
+pub use policy::{ScalingPolicy, ScalingPolicyFacts, ScalingPolicySpec};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -42,7 +42,7 @@ fn policy_name(owner: &Owner, logical: &str) -> String {
 
 /// A group on its way out (`Delete in progress`).
 fn deleting(g: &Observed) -> bool {
-    matches!(&g.facts, Facts::AutoScalingGroup { status: Some(s), .. } if s.starts_with("Delete"))
+    matches!(&g.facts, Facts::AutoScalingGroup(AutoScalingGroupFacts { status: Some(s), .. }) if s.starts_with("Delete"))
 }
 
 fn observe(
@@ -74,7 +74,7 @@ fn observe(
         kind: Kind::AutoScalingGroup,
         id: name,
         tags: t,
-        facts: Facts::AutoScalingGroup {
+        facts: Facts::AutoScalingGroup(AutoScalingGroupFacts {
             vpc_id: subnets.iter().find_map(|s| vpcs.get(s).cloned()),
             subnets,
             min_size: g.min_size().unwrap_or(0),
@@ -101,7 +101,7 @@ fn observe(
                 })
                 .collect(),
             status: g.status().map(str::to_owned),
-        },
+        }),
     })
 }
 
@@ -172,7 +172,7 @@ async fn policies(aws: &Aws, of: &[Observed]) -> Result<Vec<Observed>, AwsError>
                 kind: Kind::ScalingPolicy,
                 id: p.policy_arn()?.to_owned(),
                 tags: owner_tags,
-                facts: Facts::ScalingPolicy {
+                facts: Facts::ScalingPolicy(ScalingPolicyFacts {
                     group: group.id.clone(),
                     name: p.policy_name().unwrap_or_default().to_owned(),
                     policy_type: p.policy_type().unwrap_or("SimpleScaling").to_owned(),
@@ -181,7 +181,7 @@ async fn policies(aws: &Aws, of: &[Observed]) -> Result<Vec<Observed>, AwsError>
                         .and_then(|m| m.predefined_metric_type())
                         .map(|m| m.as_str().to_owned()),
                     target: tracking.and_then(|t| t.target_value()),
-                },
+                }),
             })
         })
         .collect())
@@ -207,7 +207,9 @@ pub fn launched_instances(items: &[Observed]) -> BTreeSet<&str> {
     let listed = items
         .iter()
         .flat_map(|o| match &o.facts {
-            Facts::AutoScalingGroup { instances, .. } => instances.as_slice(),
+            Facts::AutoScalingGroup(AutoScalingGroupFacts { instances, .. }) => {
+                instances.as_slice()
+            }
             _ => &[],
         })
         .map(|i| i.id.as_str());
@@ -221,7 +223,7 @@ pub fn launched_instances(items: &[Observed]) -> BTreeSet<&str> {
 /// The group's instances that EC2 lists as pending or running (one the group reports that EC2
 /// does not list is not one to tag).
 pub async fn running_instances(aws: &Aws, group: &Observed) -> Result<Vec<String>, AwsError> {
-    let Facts::AutoScalingGroup { instances, .. } = &group.facts else {
+    let Facts::AutoScalingGroup(AutoScalingGroupFacts { instances, .. }) = &group.facts else {
         return Ok(Vec::new());
     };
     if instances.is_empty() {

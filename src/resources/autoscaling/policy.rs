@@ -2,6 +2,36 @@
 
 use super::*;
 
+/// A target-tracking policy on the group's average CPU utilization.
+#[derive(Debug, Clone)]
+pub struct ScalingPolicySpec {
+    pub group: String,
+    pub target_cpu: f64,
+}
+
+/// What AWS says of a scaling policy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScalingPolicyFacts {
+    pub group: String,
+    pub name: String,
+    pub policy_type: String,
+    pub metric: Option<String>,
+    pub target: Option<f64>,
+}
+
+impl crate::resources::KindSpec for ScalingPolicySpec {
+    fn refs(&self) -> Vec<&str> {
+        let ScalingPolicySpec { group, .. } = self;
+        vec![group.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for ScalingPolicyFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
 pub struct ScalingPolicy;
 
 #[async_trait]
@@ -35,13 +65,13 @@ impl ResourceKind for ScalingPolicy {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::ScalingPolicy { group, target_cpu } = &res.spec else {
+        let Spec::ScalingPolicy(ScalingPolicySpec { group, target_cpu }) = &res.spec else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
         let group_name = cx.bound.require(group, &res.name)?;
         // `PutScalingPolicy` creates or replaces: the existing policy keeps its name.
         let name = match existing.map(|o| &o.facts) {
-            Some(Facts::ScalingPolicy { name, .. }) => name.clone(),
+            Some(Facts::ScalingPolicy(ScalingPolicyFacts { name, .. })) => name.clone(),
             _ => policy_name(cx.owner, &res.name),
         };
         let req = cx
@@ -71,13 +101,13 @@ impl ResourceKind for ScalingPolicy {
             kind: Kind::ScalingPolicy,
             id: out.policy_arn().unwrap_or(&name).to_owned(),
             tags: cx.owner.child_tags(&name),
-            facts: Facts::ScalingPolicy {
+            facts: Facts::ScalingPolicy(ScalingPolicyFacts {
                 group: group_name.to_owned(),
                 name,
                 policy_type: "TargetTrackingScaling".to_owned(),
                 metric: Some(MetricType::AsgAverageCpuUtilization.as_str().to_owned()),
                 target: Some(*target_cpu),
-            },
+            }),
         })
     }
 
@@ -90,20 +120,20 @@ impl ResourceKind for ScalingPolicy {
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
-        let Spec::ScalingPolicy { group, .. } = &res.spec else {
+        let Spec::ScalingPolicy(ScalingPolicySpec { group, .. }) = &res.spec else {
             return None;
         };
         let group_id = bound.id(group)?;
         let of_group = || {
             world.of_kind(Kind::ScalingPolicy).filter(
-                move |p| matches!(&p.facts, Facts::ScalingPolicy { group: g, .. } if g == group_id),
+                move |p| matches!(&p.facts, Facts::ScalingPolicy(ScalingPolicyFacts { group: g, .. }) if g == group_id),
             )
         };
         let mine = policy_name(owner, &res.name);
         of_group()
-            .find(|p| matches!(&p.facts, Facts::ScalingPolicy { name, .. } if *name == mine))
+            .find(|p| matches!(&p.facts, Facts::ScalingPolicy(ScalingPolicyFacts { name, .. }) if *name == mine))
             .or_else(|| {
-                of_group().find(|p| matches!(&p.facts, Facts::ScalingPolicy { policy_type, .. } if policy_type == "TargetTrackingScaling"))
+                of_group().find(|p| matches!(&p.facts, Facts::ScalingPolicy(ScalingPolicyFacts { policy_type, .. }) if policy_type == "TargetTrackingScaling"))
             })
     }
 
@@ -119,13 +149,13 @@ impl ResourceKind for ScalingPolicy {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::ScalingPolicy { target_cpu, .. },
-            Facts::ScalingPolicy {
+            Spec::ScalingPolicy(ScalingPolicySpec { target_cpu, .. }),
+            Facts::ScalingPolicy(ScalingPolicyFacts {
                 policy_type,
                 metric,
                 target,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -146,7 +176,7 @@ impl ResourceKind for ScalingPolicy {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let Facts::ScalingPolicy { group, name, .. } = &obs.facts else {
+        let Facts::ScalingPolicy(ScalingPolicyFacts { group, name, .. }) = &obs.facts else {
             return Ok(());
         };
         cx.aws

@@ -2,6 +2,44 @@
 
 use super::*;
 
+/// A listener forwarding to one target group.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    pub load_balancer: String,
+    pub protocol: String,
+    pub port: u16,
+    pub target_group: String,
+}
+
+/// What AWS says of a listener.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListenerFacts {
+    pub load_balancer: String,
+    pub vpc_id: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+    /// Target groups the default action forwards to.
+    pub target_groups: Vec<String>,
+}
+
+impl crate::resources::KindSpec for ListenerSpec {
+    fn refs(&self) -> Vec<&str> {
+        let ListenerSpec {
+            load_balancer,
+            target_group,
+            ..
+        } = self;
+        vec![load_balancer.as_str(), target_group.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for ListenerFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let ListenerFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+}
+
 pub struct Listener;
 
 #[async_trait]
@@ -35,12 +73,12 @@ impl ResourceKind for Listener {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Listener {
+        let Spec::Listener(ListenerSpec {
             load_balancer,
             protocol,
             port,
             target_group,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
@@ -96,7 +134,7 @@ impl ResourceKind for Listener {
                     .await?
                     .into_iter()
                     .find(
-                    |l| matches!(&l.facts, Facts::Listener { port: Some(p), .. } if *p == i32::from(*port)),
+                    |l| matches!(&l.facts, Facts::Listener(ListenerFacts { port: Some(p), .. }) if *p == i32::from(*port)),
                 );
                 listed(found, "elasticloadbalancing:DescribeListeners", &res.name)
             })
@@ -112,17 +150,17 @@ impl ResourceKind for Listener {
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
-        let Spec::Listener {
+        let Spec::Listener(ListenerSpec {
             load_balancer,
             port,
             ..
-        } = &res.spec
+        }) = &res.spec
         else {
             return None;
         };
         let lb = bound.id(load_balancer)?;
         world.of_kind(Kind::Listener).find(|l| {
-            matches!(&l.facts, Facts::Listener { load_balancer: b, port: Some(p), .. } if b == lb && *p == i32::from(*port))
+            matches!(&l.facts, Facts::Listener(ListenerFacts { load_balancer: b, port: Some(p), .. }) if b == lb && *p == i32::from(*port))
         })
     }
 
@@ -138,18 +176,18 @@ impl ResourceKind for Listener {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::Listener {
+            Spec::Listener(ListenerSpec {
                 protocol,
                 port,
                 target_group,
                 ..
-            },
-            Facts::Listener {
+            }),
+            Facts::Listener(ListenerFacts {
                 protocol: p,
                 port: found_port,
                 target_groups,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();

@@ -2,6 +2,58 @@
 //! interfaces have left the subnets.
 
 use super::*;
+use crate::resources::ListenerFacts;
+
+/// An application load balancer.
+#[derive(Debug, Clone)]
+pub struct LoadBalancerSpec {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub internet_facing: bool,
+}
+
+/// What AWS says of a load balancer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadBalancerFacts {
+    pub name: String,
+    pub vpc_id: Option<String>,
+    pub dns_name: Option<String>,
+    /// `internet-facing` or `internal`.
+    pub scheme: String,
+    /// `application`, `network`, `gateway`.
+    pub lb_type: String,
+    /// `provisioning`, `active`, …
+    pub state: String,
+    pub subnets: Vec<String>,
+    pub azs: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+impl crate::resources::KindSpec for LoadBalancerSpec {
+    fn refs(&self) -> Vec<&str> {
+        let LoadBalancerSpec {
+            subnets,
+            security_groups,
+            ..
+        } = self;
+        let mut out: Vec<&str> = Vec::new();
+        out.extend(subnets.iter().map(String::as_str));
+        out.extend(security_groups.iter().map(String::as_str));
+        out
+    }
+}
+
+impl crate::resources::KindFacts for LoadBalancerFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let LoadBalancerFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+
+    fn subnet_ids(&self) -> Vec<&str> {
+        let LoadBalancerFacts { subnets, .. } = self;
+        subnets.iter().map(String::as_str).collect()
+    }
+}
 
 pub struct LoadBalancer;
 
@@ -21,7 +73,7 @@ fn observe_lb(
         kind: Kind::LoadBalancer,
         id: lb.load_balancer_arn()?.to_owned(),
         tags: named(tags, &name),
-        facts: Facts::LoadBalancer {
+        facts: Facts::LoadBalancer(LoadBalancerFacts {
             name,
             vpc_id: lb.vpc_id().map(str::to_owned),
             dns_name: lb.dns_name().map(str::to_owned),
@@ -46,7 +98,7 @@ fn observe_lb(
                 .filter_map(|z| z.zone_name().map(str::to_owned))
                 .collect(),
             security_groups: lb.security_groups().to_vec(),
-        },
+        }),
     })
 }
 
@@ -109,13 +161,13 @@ pub(super) async fn listeners_of(
                 kind: Kind::Listener,
                 id: l.listener_arn()?.to_owned(),
                 tags: owner_tags.clone(),
-                facts: Facts::Listener {
+                facts: Facts::Listener(ListenerFacts {
                     load_balancer: lb.id.clone(),
                     vpc_id: lb.vpc_id().map(str::to_owned),
                     protocol: l.protocol().map(|p| p.as_str().to_owned()),
                     port: l.port(),
                     target_groups,
-                },
+                }),
             })
         })
         .collect())
@@ -151,10 +203,10 @@ impl LoadBalancer {
 /// The URL of an internet-facing load balancer (what `up` prints at the end).
 pub fn url(o: &Observed) -> Option<String> {
     match &o.facts {
-        Facts::LoadBalancer {
+        Facts::LoadBalancer(LoadBalancerFacts {
             dns_name: Some(dns),
             ..
-        } => Some(format!("http://{dns}/")),
+        }) => Some(format!("http://{dns}/")),
         _ => None,
     }
 }
@@ -166,20 +218,20 @@ impl ResourceKind for LoadBalancer {
     }
 
     fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
-        if let Spec::LoadBalancer {
+        if let Spec::LoadBalancer(LoadBalancerSpec {
             subnets,
             internet_facing,
             ..
-        } = &res.spec
+        }) = &res.spec
         {
             e.load_balancer(&res.name, *internet_facing, subnets.len());
         }
     }
 
     fn price_observed(&self, obs: &Observed, _eips: &[&str], e: &mut crate::cost::Estimate) {
-        if let Facts::LoadBalancer {
+        if let Facts::LoadBalancer(LoadBalancerFacts {
             scheme, subnets, ..
-        } = &obs.facts
+        }) = &obs.facts
         {
             let name = obs.name_tag().unwrap_or(&obs.id);
             e.load_balancer(name, scheme == "internet-facing", subnets.len());
@@ -252,9 +304,9 @@ impl ResourceKind for LoadBalancer {
                 continue;
             };
             // Placed by its subnets.
-            if let Facts::LoadBalancer {
+            if let Facts::LoadBalancer(LoadBalancerFacts {
                 vpc_id, subnets, ..
-            } = &mut o.facts
+            }) = &mut o.facts
                 && let Some(v) = subnets.iter().find_map(|s| vpcs.get(s))
             {
                 *vpc_id = Some(v.clone());
@@ -277,11 +329,11 @@ impl ResourceKind for LoadBalancer {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::LoadBalancer {
+        let Spec::LoadBalancer(LoadBalancerSpec {
             subnets,
             security_groups,
             internet_facing,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
@@ -295,11 +347,11 @@ impl ResourceKind for LoadBalancer {
             .collect::<Result<Vec<_>, _>>()?;
         let arn = match existing {
             Some(o) => {
-                let Facts::LoadBalancer {
+                let Facts::LoadBalancer(LoadBalancerFacts {
                     subnets: found_subnets,
                     security_groups: found_groups,
                     ..
-                } = &o.facts
+                }) = &o.facts
                 else {
                     return Err(crate::resources::wrong_spec(res, self.kind()));
                 };
@@ -369,7 +421,7 @@ impl ResourceKind for LoadBalancer {
             .until(&res.name, "active", ACTIVE, || async {
                 let o = Self::describe(cx.aws, &arn, tags.clone()).await?;
                 let st = o.as_ref().and_then(|o| match &o.facts {
-                    Facts::LoadBalancer { state, .. } => Some(state.clone()),
+                    Facts::LoadBalancer(LoadBalancerFacts { state, .. }) => Some(state.clone()),
                     _ => None,
                 });
                 if let Ok(mut l) = last_ref.lock() {
@@ -404,19 +456,19 @@ impl ResourceKind for LoadBalancer {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::LoadBalancer {
+            Spec::LoadBalancer(LoadBalancerSpec {
                 subnets,
                 security_groups,
                 internet_facing,
-            },
-            Facts::LoadBalancer {
+            }),
+            Facts::LoadBalancer(LoadBalancerFacts {
                 scheme,
                 lb_type,
                 state,
                 subnets: found_subnets,
                 security_groups: found_groups,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -449,7 +501,7 @@ impl ResourceKind for LoadBalancer {
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world
             .of_kind(Kind::Listener)
-            .filter(|l| matches!(&l.facts, Facts::Listener { load_balancer, .. } if *load_balancer == obs.id))
+            .filter(|l| matches!(&l.facts, Facts::Listener(ListenerFacts { load_balancer, .. }) if *load_balancer == obs.id))
             .map(|l| l.id.clone())
             .collect()
     }

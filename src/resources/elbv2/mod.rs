@@ -9,10 +9,10 @@ mod listener;
 mod load_balancer;
 mod target_group;
 
-pub use listener::Listener;
+pub use listener::{Listener, ListenerFacts, ListenerSpec};
 use load_balancer::listeners_of;
-pub use load_balancer::{LoadBalancer, url};
-pub use target_group::TargetGroup;
+pub use load_balancer::{LoadBalancer, LoadBalancerFacts, LoadBalancerSpec, url};
+pub use target_group::{TargetGroup, TargetGroupFacts, TargetGroupSpec};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

@@ -1,6 +1,41 @@
 //! Target groups: where a load balancer sends requests, and their health checks.
 
 use super::*;
+use crate::resources::{AutoScalingGroupFacts, ListenerFacts};
+
+/// What a lab file declares for a target group.
+#[derive(Debug, Clone)]
+pub struct TargetGroupSpec {
+    pub vpc: String,
+    pub protocol: String,
+    pub port: u16,
+    pub health_check_path: String,
+}
+
+/// What AWS says of a target group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TargetGroupFacts {
+    pub name: String,
+    pub vpc_id: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+    pub health_check_path: Option<String>,
+    pub load_balancers: Vec<String>,
+}
+
+impl crate::resources::KindSpec for TargetGroupSpec {
+    fn refs(&self) -> Vec<&str> {
+        let TargetGroupSpec { vpc, .. } = self;
+        vec![vpc.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for TargetGroupFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        let TargetGroupFacts { vpc_id, .. } = self;
+        vpc_id.as_deref()
+    }
+}
 
 pub struct TargetGroup;
 
@@ -13,14 +48,14 @@ fn observe_tg(
         kind: Kind::TargetGroup,
         id: t.target_group_arn()?.to_owned(),
         tags: named(tags, &name),
-        facts: Facts::TargetGroup {
+        facts: Facts::TargetGroup(TargetGroupFacts {
             name,
             vpc_id: t.vpc_id().map(str::to_owned),
             protocol: t.protocol().map(|p| p.as_str().to_owned()),
             port: t.port(),
             health_check_path: t.health_check_path().map(str::to_owned),
             load_balancers: t.load_balancer_arns().to_vec(),
-        },
+        }),
     })
 }
 
@@ -111,19 +146,19 @@ impl ResourceKind for TargetGroup {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::TargetGroup {
+        let Spec::TargetGroup(TargetGroupSpec {
             vpc,
             protocol,
             port,
             health_check_path,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
         let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
         let arn = match existing {
             Some(o) => {
-                if !matches!(&o.facts, Facts::TargetGroup { health_check_path: Some(p), .. } if p == health_check_path)
+                if !matches!(&o.facts, Facts::TargetGroup(TargetGroupFacts { health_check_path: Some(p), .. }) if p == health_check_path)
                 {
                     cx.aws
                         .known("elasticloadbalancing:ModifyTargetGroup", &res.name, || {
@@ -217,19 +252,19 @@ impl ResourceKind for TargetGroup {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::TargetGroup {
+            Spec::TargetGroup(TargetGroupSpec {
                 vpc,
                 protocol,
                 port,
                 health_check_path,
-            },
-            Facts::TargetGroup {
+            }),
+            Facts::TargetGroup(TargetGroupFacts {
                 vpc_id,
                 protocol: p,
                 port: found_port,
                 health_check_path: h,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -256,8 +291,10 @@ impl ResourceKind for TargetGroup {
             .items
             .iter()
             .filter(|o| match &o.facts {
-                Facts::Listener { target_groups, .. }
-                | Facts::AutoScalingGroup { target_groups, .. } => target_groups.contains(&obs.id),
+                Facts::Listener(ListenerFacts { target_groups, .. })
+                | Facts::AutoScalingGroup(AutoScalingGroupFacts { target_groups, .. }) => {
+                    target_groups.contains(&obs.id)
+                }
                 _ => false,
             })
             .map(|o| o.id.clone())

@@ -2,6 +2,44 @@
 
 use super::*;
 
+/// An S3 bucket (named per lab resource, lab and env, and account) with its settings.
+#[derive(Debug, Clone)]
+pub struct BucketSpec {
+    pub versioning: bool,
+    /// SSE-S3 is always set explicitly; this is its bucket key.
+    pub bucket_key: bool,
+    pub object_ownership: String,
+    pub public_access: crate::lab::PublicAccess,
+}
+
+/// What AWS says of an S3 bucket.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BucketFacts {
+    /// `Enabled`, `Suspended` or `Disabled` (never enabled).
+    pub versioning: String,
+    /// The default encryption set on the bucket (`AES256`, `aws:kms`); `None`: none set.
+    pub sse: Option<String>,
+    pub bucket_key: bool,
+    pub ownership: Option<String>,
+    pub public_access: crate::lab::PublicAccess,
+    /// S3 would not let awslab read the bucket (its policy denies awslab): the settings
+    /// above are unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<crate::resources::s3::Refusal>,
+}
+
+impl crate::resources::KindSpec for BucketSpec {
+    fn refs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+impl crate::resources::KindFacts for BucketFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
 pub struct Bucket;
 
 impl Bucket {
@@ -92,12 +130,12 @@ impl ResourceKind for Bucket {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Bucket {
+        let Spec::Bucket(BucketSpec {
             versioning,
             bucket_key,
             object_ownership,
             public_access,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
@@ -147,14 +185,14 @@ impl ResourceKind for Bucket {
         };
         let current = existing.map(|o| &o.facts);
         let (cur_versioning, cur_key, cur_sse, cur_owner, cur_block) = match current {
-            Some(Facts::Bucket {
+            Some(Facts::Bucket(BucketFacts {
                 versioning,
                 bucket_key,
                 sse,
                 ownership,
                 public_access,
                 ..
-            }) => (
+            })) => (
                 versioning.as_str(),
                 *bucket_key,
                 sse.as_deref(),
@@ -322,20 +360,20 @@ impl ResourceKind for Bucket {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::Bucket {
+            Spec::Bucket(BucketSpec {
                 versioning,
                 bucket_key,
                 object_ownership,
                 public_access,
-            },
-            Facts::Bucket {
+            }),
+            Facts::Bucket(BucketFacts {
                 versioning: v,
                 sse,
                 bucket_key: k,
                 ownership,
                 public_access: found,
                 refused,
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();

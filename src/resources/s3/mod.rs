@@ -16,11 +16,14 @@ mod policy;
 mod tests;
 mod website;
 
-pub use bucket::Bucket;
 use bucket::empty;
-pub use objects::Objects;
-pub use policy::{BucketPolicy, Effect, Grant, public_grants, public_read_policy};
-pub use website::Website;
+pub use bucket::{Bucket, BucketFacts, BucketSpec};
+pub use objects::{Objects, ObjectsFacts, ObjectsSpec};
+pub use policy::{
+    BucketPolicy, BucketPolicyFacts, BucketPolicySpec, Effect, Grant, public_grants,
+    public_read_policy,
+};
+pub use website::{Website, WebsiteFacts, WebsiteSpec};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -332,7 +335,7 @@ fn refused(bucket: &str, tags: Tags, why: Refusal) -> Observed {
         kind: Kind::Bucket,
         id: bucket.to_owned(),
         tags: named(tags, bucket),
-        facts: Facts::Bucket {
+        facts: Facts::Bucket(BucketFacts {
             versioning: "Disabled".to_owned(),
             sse: None,
             bucket_key: false,
@@ -344,14 +347,14 @@ fn refused(bucket: &str, tags: Tags, why: Refusal) -> Observed {
                 restrict_public_buckets: false,
             },
             refused: Some(why),
-        },
+        }),
     }
 }
 
 /// What S3 refused about a bucket, when it refused.
 fn refusal(o: &Observed) -> Option<&Refusal> {
     match &o.facts {
-        Facts::Bucket { refused, .. } => refused.as_ref(),
+        Facts::Bucket(BucketFacts { refused, .. }) => refused.as_ref(),
         _ => None,
     }
 }
@@ -446,7 +449,7 @@ async fn observe(aws: &Aws, bucket: &str, tags: Tags) -> Result<Vec<Observed>, A
         kind: Kind::Bucket,
         id: bucket.to_owned(),
         tags: named(tags, bucket),
-        facts: Facts::Bucket {
+        facts: Facts::Bucket(BucketFacts {
             versioning,
             sse: rule
                 .and_then(|r| r.apply_server_side_encryption_by_default())
@@ -466,7 +469,7 @@ async fn observe(aws: &Aws, bucket: &str, tags: Tags) -> Result<Vec<Observed>, A
                     .unwrap_or(false),
             },
             refused: None,
-        },
+        }),
     }];
     // For messages: `site/website` (the bucket's logical name when awslab made it).
     let label = out[0]
@@ -476,8 +479,8 @@ async fn observe(aws: &Aws, bucket: &str, tags: Tags) -> Result<Vec<Observed>, A
         .unwrap_or_else(|| bucket.to_owned());
     let child = |what: &str, facts: Facts| Observed {
         kind: match facts {
-            Facts::BucketPolicy { .. } => Kind::BucketPolicy,
-            Facts::Website { .. } => Kind::Website,
+            Facts::BucketPolicy(_) => Kind::BucketPolicy,
+            Facts::Website(_) => Kind::Website,
             _ => Kind::Objects,
         },
         id: format!("{bucket}/{what}"),
@@ -487,28 +490,28 @@ async fn observe(aws: &Aws, bucket: &str, tags: Tags) -> Result<Vec<Observed>, A
     if let Some(p) = policy.as_ref().and_then(|p| p.policy()) {
         out.push(child(
             "policy",
-            Facts::BucketPolicy {
+            Facts::BucketPolicy(BucketPolicyFacts {
                 bucket: bucket.to_owned(),
                 document: p.to_owned(),
-            },
+            }),
         ));
     }
     if let Some(w) = &website {
         out.push(child(
             "website",
-            Facts::Website {
+            Facts::Website(WebsiteFacts {
                 bucket: bucket.to_owned(),
                 index_document: w.index_document().map(|i| i.suffix().to_owned()),
                 error_document: w.error_document().map(|e| e.key().to_owned()),
-            },
+            }),
         ));
     }
     out.push(child(
         "objects",
-        Facts::Objects {
+        Facts::Objects(ObjectsFacts {
             bucket: bucket.to_owned(),
             objects,
-        },
+        }),
     ));
     Ok(out)
 }

@@ -2,6 +2,34 @@
 
 use super::*;
 
+/// The files of a directory, uploaded with their content types.
+#[derive(Debug, Clone)]
+pub struct ObjectsSpec {
+    pub bucket: String,
+    pub source: String,
+    pub files: Vec<crate::lab::SiteFile>,
+}
+
+/// What AWS says of a set of S3 objects.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ObjectsFacts {
+    pub bucket: String,
+    pub objects: Vec<crate::resources::s3::StoredObject>,
+}
+
+impl crate::resources::KindSpec for ObjectsSpec {
+    fn refs(&self) -> Vec<&str> {
+        let ObjectsSpec { bucket, .. } = self;
+        vec![bucket.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for ObjectsFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
 pub struct Objects;
 
 /// Local files against what the bucket holds: (key, why) of each file to upload.
@@ -53,12 +81,12 @@ impl ResourceKind for Objects {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Objects { bucket, files, .. } = &res.spec else {
+        let Spec::Objects(ObjectsSpec { bucket, files, .. }) = &res.spec else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
         let name = bucket_of(cx, res, bucket)?;
         let stored = match existing.map(|o| &o.facts) {
-            Some(Facts::Objects { objects, .. }) => objects.clone(),
+            Some(Facts::Objects(ObjectsFacts { objects, .. })) => objects.clone(),
             _ => Vec::new(),
         };
         for (f, why) in stale(files, &stored) {
@@ -81,10 +109,10 @@ impl ResourceKind for Objects {
             kind: Kind::Objects,
             tags: cx.owner.child_tags(&id),
             id,
-            facts: Facts::Objects {
+            facts: Facts::Objects(ObjectsFacts {
                 bucket: name.to_owned(),
                 objects: list_objects(cx.aws, name).await?,
-            },
+            }),
         })
     }
 
@@ -95,7 +123,7 @@ impl ResourceKind for Objects {
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
-        let Spec::Objects { bucket, .. } = &res.spec else {
+        let Spec::Objects(ObjectsSpec { bucket, .. }) = &res.spec else {
             return None;
         };
         child_of(world, bound, bucket, "objects")
@@ -112,7 +140,10 @@ impl ResourceKind for Objects {
         _bound: &Bindings,
         _world: &World,
     ) -> Vec<Attr> {
-        let (Spec::Objects { files, .. }, Facts::Objects { objects, .. }) = (&res.spec, &obs.facts)
+        let (
+            Spec::Objects(ObjectsSpec { files, .. }),
+            Facts::Objects(ObjectsFacts { objects, .. }),
+        ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
         };
@@ -159,7 +190,7 @@ impl ResourceKind for Objects {
 
     /// Empties the bucket (every version and delete marker).
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let Facts::Objects { bucket, .. } = &obs.facts else {
+        let Facts::Objects(ObjectsFacts { bucket, .. }) = &obs.facts else {
             return Ok(());
         };
         empty(cx.aws, bucket, &cx.wait).await

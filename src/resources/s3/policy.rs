@@ -2,6 +2,34 @@
 
 use super::*;
 
+/// What a lab file declares for a bucket policy.
+#[derive(Debug, Clone)]
+pub struct BucketPolicySpec {
+    pub bucket: String,
+    /// Everyone may `s3:GetObject` the bucket's objects, nothing more.
+    pub public_read: bool,
+}
+
+/// What AWS says of a bucket policy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BucketPolicyFacts {
+    pub bucket: String,
+    pub document: String,
+}
+
+impl crate::resources::KindSpec for BucketPolicySpec {
+    fn refs(&self) -> Vec<&str> {
+        let BucketPolicySpec { bucket, .. } = self;
+        vec![bucket.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for BucketPolicyFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
 /// The policy awslab writes for `public_read`: anyone may read the objects, nothing more.
 pub fn public_read_policy(bucket: &str) -> String {
     serde_json::json!({
@@ -161,7 +189,7 @@ impl ResourceKind for BucketPolicy {
         res: &Resource,
         _existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::BucketPolicy { bucket, .. } = &res.spec else {
+        let Spec::BucketPolicy(BucketPolicySpec { bucket, .. }) = &res.spec else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
         let name = bucket_of(cx, res, bucket)?;
@@ -208,10 +236,10 @@ impl ResourceKind for BucketPolicy {
             kind: Kind::BucketPolicy,
             tags: cx.owner.child_tags(&id),
             id,
-            facts: Facts::BucketPolicy {
+            facts: Facts::BucketPolicy(BucketPolicyFacts {
                 bucket: name.to_owned(),
                 document,
-            },
+            }),
         })
     }
 
@@ -222,7 +250,7 @@ impl ResourceKind for BucketPolicy {
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
-        let Spec::BucketPolicy { bucket, .. } = &res.spec else {
+        let Spec::BucketPolicy(BucketPolicySpec { bucket, .. }) = &res.spec else {
             return None;
         };
         child_of(world, bound, bucket, "policy")
@@ -239,8 +267,10 @@ impl ResourceKind for BucketPolicy {
         _bound: &Bindings,
         _world: &World,
     ) -> Vec<Attr> {
-        let (Spec::BucketPolicy { public_read, .. }, Facts::BucketPolicy { bucket, document }) =
-            (&res.spec, &obs.facts)
+        let (
+            Spec::BucketPolicy(BucketPolicySpec { public_read, .. }),
+            Facts::BucketPolicy(BucketPolicyFacts { bucket, document }),
+        ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
         };
@@ -262,7 +292,7 @@ impl ResourceKind for BucketPolicy {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let Facts::BucketPolicy { bucket, .. } = &obs.facts else {
+        let Facts::BucketPolicy(BucketPolicyFacts { bucket, .. }) = &obs.facts else {
             return Ok(());
         };
         cx.aws

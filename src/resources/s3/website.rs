@@ -2,6 +2,35 @@
 
 use super::*;
 
+/// What a lab file declares for a website configuration.
+#[derive(Debug, Clone)]
+pub struct WebsiteSpec {
+    pub bucket: String,
+    pub index_document: String,
+    pub error_document: Option<String>,
+}
+
+/// What AWS says of a website configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WebsiteFacts {
+    pub bucket: String,
+    pub index_document: Option<String>,
+    pub error_document: Option<String>,
+}
+
+impl crate::resources::KindSpec for WebsiteSpec {
+    fn refs(&self) -> Vec<&str> {
+        let WebsiteSpec { bucket, .. } = self;
+        vec![bucket.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for WebsiteFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
 pub struct Website;
 
 #[async_trait]
@@ -34,11 +63,11 @@ impl ResourceKind for Website {
         res: &Resource,
         _existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Website {
+        let Spec::Website(WebsiteSpec {
             bucket,
             index_document,
             error_document,
-        } = &res.spec
+        }) = &res.spec
         else {
             return Err(crate::resources::wrong_spec(res, self.kind()));
         };
@@ -71,11 +100,11 @@ impl ResourceKind for Website {
             kind: Kind::Website,
             tags: cx.owner.child_tags(&id),
             id,
-            facts: Facts::Website {
+            facts: Facts::Website(WebsiteFacts {
                 bucket: name.to_owned(),
                 index_document: Some(index_document.clone()),
                 error_document: error_document.clone(),
-            },
+            }),
         })
     }
 
@@ -86,7 +115,7 @@ impl ResourceKind for Website {
         res: &Resource,
         bound: &Bindings,
     ) -> Option<&'w Observed> {
-        let Spec::Website { bucket, .. } = &res.spec else {
+        let Spec::Website(WebsiteSpec { bucket, .. }) = &res.spec else {
             return None;
         };
         child_of(world, bound, bucket, "website")
@@ -104,16 +133,16 @@ impl ResourceKind for Website {
         _world: &World,
     ) -> Vec<Attr> {
         let (
-            Spec::Website {
+            Spec::Website(WebsiteSpec {
                 index_document,
                 error_document,
                 ..
-            },
-            Facts::Website {
+            }),
+            Facts::Website(WebsiteFacts {
                 index_document: i,
                 error_document: e,
                 ..
-            },
+            }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
@@ -133,7 +162,7 @@ impl ResourceKind for Website {
     }
 
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
-        let Facts::Website { bucket, .. } = &obs.facts else {
+        let Facts::Website(WebsiteFacts { bucket, .. }) = &obs.facts else {
             return Ok(());
         };
         cx.aws
