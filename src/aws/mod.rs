@@ -13,7 +13,7 @@ pub mod tags;
 pub mod timing;
 
 pub use config::{AwsSettings, connect};
-pub use errors::{AwsError, ErrorClass};
+pub use errors::{AwsError, Cause, ErrorClass};
 pub use fault::Fault;
 pub use known::{created_at, listed};
 pub use stats::CallStats;
