@@ -381,7 +381,60 @@ pub fn classify(code: &str) -> ErrorClass {
 
 #[cfg(test)]
 mod tests {
-    use super::{ErrorClass, classify, classify_answer};
+    use std::time::Duration;
+
+    use aws_sdk_ec2::error::SdkError;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::{AwsError, Cause, ErrorClass, Fault, classify, classify_answer};
+
+    fn refused(code: &str, message: &str) -> AwsError {
+        let answer = ErrorMetadata::builder().code(code).message(message).build();
+        AwsError::from_sdk(
+            "iam:CreateRole",
+            "web-role",
+            SdkError::<ErrorMetadata, ()>::service_error(answer, ()),
+        )
+    }
+
+    #[test]
+    fn an_aws_answer_keeps_its_code_and_message() {
+        let e = refused("EntityAlreadyExists", "Role with name x already exists.");
+        assert_eq!(e.aws_code(), Some("EntityAlreadyExists"));
+        assert_eq!(e.cause.code(), "EntityAlreadyExists");
+        assert!(e.fault().is_none());
+        assert_eq!(e.class, ErrorClass::Fatal);
+        assert_eq!(
+            e.to_string(),
+            "iam:CreateRole on web-role failed: EntityAlreadyExists: Role with name x already exists."
+        );
+        let gone = refused("NoSuchEntity", "The role with name x cannot be found.");
+        assert!(gone.is_gone());
+        let item = AwsError::answer("s3:DeleteObjects", "b/k", "AccessDenied", "Access Denied");
+        assert_eq!(item.aws_code(), Some("AccessDenied"));
+        assert_eq!(item.class, ErrorClass::Fatal);
+        assert!(matches!(&item.cause, Cause::Aws { message, .. } if message == "Access Denied"));
+    }
+
+    #[test]
+    fn asking_again_is_told_after_the_cause_in_the_order_it_happened() {
+        let answer = refused("NoSuchEntity", "The role with name x cannot be found.")
+            .not_visible_after(Duration::from_millis(20_900));
+        assert_eq!(
+            answer.message(),
+            "The role with name x cannot be found. (still not visible after 20 s of asking again)"
+        );
+        assert!(answer.is_gone());
+        let listed = AwsError::from_fault("ecr:DescribeRepositories", "app", Fault::NotListed)
+            .not_visible_after(Duration::from_secs(20))
+            .still_listed_after(Duration::from_secs(61));
+        assert_eq!(listed.class, ErrorClass::Fatal);
+        assert_eq!(
+            listed.to_string(),
+            "ecr:DescribeRepositories on app failed: NotListed: not listed by AWS (still not visible after 20 s of asking again), yet AWS still lists it after 61 s of asking again"
+        );
+        assert_eq!(listed.fault().map(Fault::code), Some("NotListed"));
+    }
 
     #[test]
     fn codes_are_classified() {

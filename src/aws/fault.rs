@@ -209,3 +209,341 @@ impl Fault {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use aws_smithy_types::error::operation::BuildError;
+
+    use super::Fault;
+    use crate::aws::{AwsError, ErrorClass};
+
+    fn build_error() -> BuildError {
+        BuildError::missing_field("key", "a tag needs a key")
+    }
+
+    /// Every fault with the class, code and message the call site that raised it used to give
+    /// (the messages spelled as those call sites built them).
+    fn every_fault() -> Vec<(Fault, ErrorClass, &'static str, String)> {
+        let (id, state, path) = ("vpce-1", "failed", "/aws/service/ami");
+        let keys = PathBuf::from("/home/u/.awslab/keys");
+        let bad_utf8 = String::from_utf8(vec![0xff]).expect_err("not UTF-8");
+        let bad_utf8_text = bad_utf8.to_string();
+        let io_text = io::Error::other("disk gone").to_string();
+        vec![
+            (
+                Fault::WaitTimeout {
+                    target: "active".to_owned(),
+                    waited: Duration::from_millis(30_400),
+                },
+                ErrorClass::Fatal,
+                "WaitTimeout",
+                format!("still not {} after {} s", "active", 30),
+            ),
+            (
+                Fault::NotListed,
+                ErrorClass::Gone,
+                "NotListed",
+                "not listed by AWS".to_owned(),
+            ),
+            (
+                Fault::NoAclAssociation {
+                    subnet_id: "subnet-1".to_owned(),
+                },
+                ErrorClass::Gone,
+                "InvalidAssociationID.NotFound",
+                format!(
+                    "subnet {} has no network ACL association to replace",
+                    "subnet-1"
+                ),
+            ),
+            (
+                Fault::Vanished {
+                    while_waiting: false,
+                },
+                ErrorClass::Fatal,
+                "NotFound",
+                "vanished".to_owned(),
+            ),
+            (
+                Fault::Vanished {
+                    while_waiting: true,
+                },
+                ErrorClass::Fatal,
+                "NotFound",
+                "vanished while waiting".to_owned(),
+            ),
+            (
+                Fault::NotDeleted { versions: 3 },
+                ErrorClass::Fatal,
+                "NotDeleted",
+                format!(
+                    "S3 still lists {} object versions after deleting them (object lock or a legal hold?)",
+                    3
+                ),
+            ),
+            (
+                Fault::EndpointFailed {
+                    id: id.to_owned(),
+                    state: state.to_owned(),
+                },
+                ErrorClass::Fatal,
+                "EndpointFailed",
+                format!("{id} is {state}, not available"),
+            ),
+            (
+                Fault::NatGatewayFailed {
+                    id: "nat-1".to_owned(),
+                },
+                ErrorClass::Fatal,
+                "NatGatewayFailed",
+                format!(
+                    "NAT gateway {} failed; see its failure message in the console",
+                    "nat-1"
+                ),
+            ),
+            (
+                Fault::NoId {
+                    what: "allocation id",
+                },
+                ErrorClass::Fatal,
+                "NoId",
+                "no allocation id in the answer".to_owned(),
+            ),
+            (
+                Fault::NoArn {
+                    what: "target group",
+                },
+                ErrorClass::Fatal,
+                "NoArn",
+                "no target group in the answer".to_owned(),
+            ),
+            (
+                Fault::NoValue {
+                    parameter: path.to_owned(),
+                },
+                ErrorClass::Fatal,
+                "NoValue",
+                format!("{path} has no value"),
+            ),
+            (
+                Fault::Unbuilt(build_error()),
+                ErrorClass::Fatal,
+                "Bad",
+                build_error().to_string(),
+            ),
+            (
+                Fault::BadTag(build_error()),
+                ErrorClass::Fatal,
+                "BadTag",
+                build_error().to_string(),
+            ),
+            (
+                Fault::BadManifest(bad_utf8),
+                ErrorClass::Fatal,
+                "BadManifest",
+                bad_utf8_text,
+            ),
+            (
+                Fault::EmptyUpload,
+                ErrorClass::Fatal,
+                "EmptyUpload",
+                "an empty blob cannot be uploaded".to_owned(),
+            ),
+            (
+                Fault::NoSuchAz {
+                    az: 4,
+                    region: "eu-west-1".to_owned(),
+                    zones: 3,
+                },
+                ErrorClass::Fatal,
+                "NoSuchAz",
+                format!(
+                    "az = {}, but region {} has {} availability zones",
+                    4, "eu-west-1", 3
+                ),
+            ),
+            (
+                Fault::ServiceChanged {
+                    serves: "com.amazonaws.eu-west-1.s3".to_owned(),
+                    asked: "dynamodb".to_owned(),
+                },
+                ErrorClass::Fatal,
+                "ServiceChanged",
+                format!(
+                    "it serves {}, the lab asks for {}: an endpoint's service cannot change; `awslab down` and `up` again make it anew",
+                    "com.amazonaws.eu-west-1.s3", "dynamodb"
+                ),
+            ),
+            (
+                Fault::NotOurs {
+                    what: "an instance profile",
+                    name: "awslab-x".to_owned(),
+                },
+                ErrorClass::Fatal,
+                "NotOurs",
+                format!(
+                    "an instance profile named {} exists and is not this env's",
+                    "awslab-x"
+                ),
+            ),
+            (
+                Fault::NotAwslabsBucket,
+                ErrorClass::Fatal,
+                "NotAwslabsBucket",
+                "holds objects and carries no awslab tags: awslab neither takes it over nor deletes it (empty it or delete it yourself, or use another --env)".to_owned(),
+            ),
+            (
+                Fault::OtherOwnersBucket {
+                    lab: "web".to_owned(),
+                    env: "dev".to_owned(),
+                },
+                ErrorClass::Fatal,
+                "OtherOwnersBucket",
+                format!(
+                    "tagged for lab {}, env {}: awslab takes no other owner's bucket",
+                    "web", "dev"
+                ),
+            ),
+            (
+                Fault::BucketRefused {
+                    refusal: "s3:GetBucketTagging refused: AccessDenied: no".to_owned(),
+                },
+                ErrorClass::Fatal,
+                "AccessDenied",
+                format!(
+                    "{}: the bucket's policy (or an organisation's policy) denies awslab; remove that Deny and run again",
+                    "s3:GetBucketTagging refused: AccessDenied: no"
+                ),
+            ),
+            (
+                Fault::TagTaken {
+                    repository: "app".to_owned(),
+                    tag: "v1".to_owned(),
+                    current: "sha256:ab".to_owned(),
+                },
+                ErrorClass::Fatal,
+                "ImageTagAlreadyExistsException",
+                crate::push::PushError::TagTaken {
+                    repository: "app".to_owned(),
+                    tag: "v1".to_owned(),
+                    current: "sha256:ab".to_owned(),
+                }
+                .to_string(),
+            ),
+            (
+                Fault::WrongKind {
+                    name: "web".to_owned(),
+                    is: "subnet",
+                    handler: "VPC",
+                },
+                ErrorClass::Fatal,
+                "WrongKind",
+                format!(
+                    "{} is a {}, handed to the {} handler",
+                    "web", "subnet", "VPC"
+                ),
+            ),
+            (
+                Fault::Untracked {
+                    why: "not in the lab",
+                },
+                ErrorClass::Fatal,
+                "Unknown",
+                "not in the lab".to_owned(),
+            ),
+            (
+                Fault::NotCreated {
+                    name: "lab-vpc".to_owned(),
+                },
+                ErrorClass::Fatal,
+                "MissingDependency",
+                format!("`{}` was not created", "lab-vpc"),
+            ),
+            (
+                Fault::NoLoadBalancer,
+                ErrorClass::Fatal,
+                "MissingDependency",
+                "no load balancer".to_owned(),
+            ),
+            (
+                Fault::WriteFailed {
+                    path: keys.clone(),
+                    error: io::Error::other("disk gone"),
+                },
+                ErrorClass::Fatal,
+                "WriteFailed",
+                format!("{}: {}", keys.display(), io_text),
+            ),
+            (
+                Fault::ReadFailed(io::Error::other("disk gone")),
+                ErrorClass::Fatal,
+                "ReadFailed",
+                format!("cannot read the blob from disk: {io_text}"),
+            ),
+            (
+                Fault::Io(io::Error::other("disk gone")),
+                ErrorClass::Fatal,
+                "Io",
+                io_text.clone(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_fault_keeps_the_class_code_and_message_it_was_raised_with() {
+        for (fault, class, code, message) in every_fault() {
+            assert_eq!(fault.class(), class, "{fault:?}");
+            assert_eq!(fault.code(), code, "{fault:?}");
+            assert_eq!(fault.to_string(), message, "{fault:?}");
+        }
+    }
+
+    #[test]
+    fn a_fault_renders_as_the_error_it_replaces() {
+        for (fault, class, code, message) in every_fault() {
+            let e = AwsError::from_fault("ec2:CreateSubnet", "public-a", fault);
+            assert_eq!(e.class, class);
+            assert_eq!(e.cause.code(), code);
+            assert_eq!(e.message(), message);
+            assert_eq!(
+                e.to_string(),
+                format!("ec2:CreateSubnet on public-a failed: {code}: {message}")
+            );
+            assert!(e.aws_code().is_none(), "{e}");
+            assert!(std::error::Error::source(&e).is_none(), "{e}");
+            assert!(e.help.is_none(), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_wait_that_timed_out_and_a_foreign_role_read_as_before() {
+        let wait = AwsError::from_fault(
+            "wait",
+            "lab-alb",
+            Fault::WaitTimeout {
+                target: "active".to_owned(),
+                waited: Duration::from_secs(300),
+            },
+        );
+        assert_eq!(
+            wait.to_string(),
+            "wait on lab-alb failed: WaitTimeout: still not active after 300 s"
+        );
+        let role = AwsError::from_fault(
+            "iam:CreateRole",
+            "web-role",
+            Fault::NotOurs {
+                what: "a role",
+                name: "awslab-web-dev-1a2b-web-role".to_owned(),
+            },
+        );
+        assert_eq!(
+            role.to_string(),
+            "iam:CreateRole on web-role failed: NotOurs: a role named awslab-web-dev-1a2b-web-role exists and is not this env's"
+        );
+    }
+}
