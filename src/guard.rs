@@ -225,7 +225,8 @@ pub fn by_alias(
         }
         Err(e) if force => Ok(Some(format!(
             "cannot read the alias of account {account} ({}: {}), so cannot tell whether it is production; going on because of --force",
-            e.op, e.code
+            e.op,
+            e.cause.code()
         ))),
         Err(source) => Err(Refusal::AliasUnreadable {
             action: action.to_owned(),
@@ -271,7 +272,7 @@ mod tests {
     use super::*;
 
     fn denied() -> AwsError {
-        AwsError::other(
+        AwsError::answer(
             "iam:ListAccountAliases",
             "account",
             "AccessDenied",

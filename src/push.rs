@@ -12,7 +12,7 @@ use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability, LayerAvailability}
 
 use miette::Diagnostic;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::image::{Blob, Image, Input};
 
 /// The version of `awslab push --format json`'s output; fields are only added.
@@ -97,16 +97,20 @@ pub enum PushError {
 impl PushError {
     /// As an AWS error, for the engine (a lab's `ecr_image`).
     pub fn into_aws(self) -> AwsError {
-        let message = self.to_string();
         match self {
             PushError::Aws(e) => e,
             PushError::TagTaken {
-                repository, tag, ..
-            } => AwsError::other(
+                repository,
+                tag,
+                current,
+            } => AwsError::from_fault(
                 "awslab:push",
                 format!("{repository}:{tag}"),
-                "ImageTagAlreadyExistsException",
-                message,
+                Fault::TagTaken {
+                    repository,
+                    tag,
+                    current,
+                },
             ),
         }
     }
@@ -144,7 +148,7 @@ async fn tagged(aws: &Aws, repository: &str, tag: &str) -> Result<Option<String>
             .first()
             .and_then(|d| d.image_digest())
             .map(str::to_owned)),
-        Err(e) if e.code == "ImageNotFoundException" => Ok(None),
+        Err(e) if e.aws_code() == Some("ImageNotFoundException") => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -262,7 +266,7 @@ pub async fn push(
         pushed.uploaded.push(b.digest.to_string());
     }
     let manifest = String::from_utf8(image.manifest.clone())
-        .map_err(|e| AwsError::other("ecr:PutImage", repository, "BadManifest", e.to_string()))?;
+        .map_err(|e| AwsError::from_fault("ecr:PutImage", repository, Fault::BadManifest(e)))?;
     let put = aws
         .known("ecr:PutImage", &format!("{repository}:{tag}"), || {
             aws.ecr
@@ -286,7 +290,7 @@ pub async fn push(
         }
         Err(e) => {
             // The same manifest under the same tag: already there.
-            if e.code != "ImageAlreadyExistsException" {
+            if e.aws_code() != Some("ImageAlreadyExistsException") {
                 return Err(e.into());
             }
             pushed.unchanged = pushed.uploaded.is_empty();
@@ -312,11 +316,10 @@ async fn upload(
 ) -> Result<(), AwsError> {
     let digest = blob.digest.to_string();
     if blob.size == 0 {
-        return Err(AwsError::other(
+        return Err(AwsError::from_fault(
             "ecr:UploadLayerPart",
             &digest,
-            "EmptyUpload",
-            "an empty blob cannot be uploaded",
+            Fault::EmptyUpload,
         ));
     }
     let init = aws
@@ -334,12 +337,7 @@ async fn upload(
         let chunk = blob
             .read_range(first, usize::try_from(len).unwrap_or(usize::MAX))
             .map_err(|e| {
-                AwsError::other(
-                    "ecr:UploadLayerPart",
-                    &digest,
-                    "ReadFailed",
-                    format!("cannot read the blob from disk: {e}"),
-                )
+                AwsError::from_fault("ecr:UploadLayerPart", &digest, Fault::ReadFailed(e))
             })?;
         let last = first + len - 1;
         aws.known("ecr:UploadLayerPart", &digest, || {
@@ -380,7 +378,7 @@ async fn upload(
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if e.code == "LayerAlreadyExistsException" => Ok(()),
+        Err(e) if e.aws_code() == Some("LayerAlreadyExistsException") => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -3,14 +3,18 @@
 //! credentials (exit 3), a setting that is not set, fatal. Classification is by error code
 //! ([`classify`]); [`classify_answer`] reads the message too where a code says too little (IAM
 //! instance profiles EC2 does not see yet, Auto Scaling's `ValidationError` for a group that
-//! does not exist, a managed policy that does not exist).
+//! does not exist, a managed policy that does not exist). What failed is AWS's answer or a
+//! [`Fault`] awslab raises itself, which carries its own class.
 
 use std::error::Error as StdError;
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
+use std::time::Duration;
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use miette::Diagnostic;
 use thiserror::Error;
+
+use super::fault::Fault;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -31,19 +35,88 @@ pub enum ErrorClass {
     Fatal,
 }
 
-/// An AWS call that failed: which call, on what, the AWS error code and message.
+/// A call that failed: which call, on what, and what failed, with its class.
 #[derive(Debug, Error, Diagnostic)]
-#[error("{op} on {resource} failed: {code}: {message}")]
+#[error("{op} on {resource} failed: {cause}{}", asked_again_text(.asked_again))]
 pub struct AwsError {
     pub op: &'static str,
     pub resource: String,
-    pub code: String,
-    pub message: String,
+    pub cause: Cause,
     pub class: ErrorClass,
     #[source]
     pub source: Option<Box<dyn StdError + Send + Sync>>,
     #[help]
     pub help: Option<String>,
+    /// What asking again about a not-found answer found, in the order it was asked (a step
+    /// asked again can hold one asked again itself), told after the cause's message.
+    asked_again: Vec<AskedAgain>,
+}
+
+/// What failed in a call: AWS's answer, or something awslab found wrong itself.
+#[derive(Debug)]
+pub enum Cause {
+    /// AWS's error code and message (for a call that got no answer, the SDK's failure under
+    /// awslab's name for it: `Unreachable`, `NoCredentials`, `Timeout`).
+    Aws { code: String, message: String },
+    /// A fault awslab raises itself.
+    Own(Fault),
+}
+
+impl Cause {
+    /// The code it renders with: AWS's error code, or the fault's.
+    pub fn code(&self) -> &str {
+        match self {
+            Cause::Aws { code, .. } => code,
+            Cause::Own(f) => f.code(),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Cause::Aws { message, .. } => message.clone(),
+            Cause::Own(f) => f.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Aws { code, message } => write!(f, "{code}: {message}"),
+            Cause::Own(fault) => write!(f, "{}: {fault}", fault.code()),
+        }
+    }
+}
+
+/// A not-found answer that stood after asking again for a while; displayed as the words added
+/// after the cause's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AskedAgain {
+    /// About something known to exist: still not visible after this long.
+    NotVisible(Duration),
+    /// To a delete: AWS still lists what it says is not found after this long.
+    StillListed(Duration),
+}
+
+impl fmt::Display for AskedAgain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AskedAgain::NotVisible(waited) => write!(
+                f,
+                " (still not visible after {} s of asking again)",
+                waited.as_secs()
+            ),
+            AskedAgain::StillListed(waited) => write!(
+                f,
+                ", yet AWS still lists it after {} s of asking again",
+                waited.as_secs()
+            ),
+        }
+    }
+}
+
+fn asked_again_text(asked: &[AskedAgain]) -> String {
+    asked.iter().map(AskedAgain::to_string).collect()
 }
 
 impl AwsError {
@@ -104,30 +177,72 @@ impl AwsError {
         AwsError {
             op,
             resource,
-            code,
-            message,
+            cause: Cause::Aws { code, message },
             class,
             source: Some(Box::new(err)),
             help,
+            asked_again: Vec::new(),
         }
     }
 
-    /// An error awslab itself raises about AWS state (a wait that timed out, a missing field).
-    pub fn other(
+    /// A fault awslab raises itself about a call, of the fault's class.
+    pub fn from_fault(op: &'static str, resource: impl Into<String>, fault: Fault) -> Self {
+        AwsError {
+            op,
+            resource: resource.into(),
+            class: fault.class(),
+            cause: Cause::Own(fault),
+            source: None,
+            help: None,
+            asked_again: Vec::new(),
+        }
+    }
+
+    /// AWS's answer about one item of a call that succeeded as a whole (a batch delete's
+    /// refusal of one object). Fatal unless the caller classifies it with [`Self::with_class`].
+    pub fn answer(
         op: &'static str,
         resource: impl Into<String>,
-        code: &str,
+        code: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
         AwsError {
             op,
             resource: resource.into(),
-            code: code.to_owned(),
-            message: message.into(),
+            cause: Cause::Aws {
+                code: code.into(),
+                message: message.into(),
+            },
             class: ErrorClass::Fatal,
             source: None,
             help: None,
+            asked_again: Vec::new(),
         }
+    }
+
+    /// AWS's error code, when what failed is AWS's answer.
+    pub fn aws_code(&self) -> Option<&str> {
+        match &self.cause {
+            Cause::Aws { code, .. } => Some(code),
+            Cause::Own(_) => None,
+        }
+    }
+
+    /// The fault, when what failed is awslab's own.
+    pub fn fault(&self) -> Option<&Fault> {
+        match &self.cause {
+            Cause::Aws { .. } => None,
+            Cause::Own(f) => Some(f),
+        }
+    }
+
+    /// The message it renders with, after the code (see [`Cause::code`]).
+    pub fn message(&self) -> String {
+        format!(
+            "{}{}",
+            self.cause.message(),
+            asked_again_text(&self.asked_again)
+        )
     }
 
     pub fn with_class(mut self, class: ErrorClass) -> Self {
@@ -140,23 +255,15 @@ impl AwsError {
     }
 
     /// A not-found answer to a delete of something AWS still lists after `waited`.
-    pub fn still_listed_after(mut self, waited: std::time::Duration) -> Self {
-        self.message = format!(
-            "{}, yet AWS still lists it after {} s of asking again",
-            self.message,
-            waited.as_secs()
-        );
+    pub fn still_listed_after(mut self, waited: Duration) -> Self {
+        self.asked_again.push(AskedAgain::StillListed(waited));
         self.class = ErrorClass::Fatal;
         self
     }
 
     /// A not-found answer about something known to exist, after it was asked for `waited`.
-    pub fn not_visible_after(mut self, waited: std::time::Duration) -> Self {
-        self.message = format!(
-            "{} (still not visible after {} s of asking again)",
-            self.message,
-            waited.as_secs()
-        );
+    pub fn not_visible_after(mut self, waited: Duration) -> Self {
+        self.asked_again.push(AskedAgain::NotVisible(waited));
         self
     }
 }
@@ -274,7 +381,60 @@ pub fn classify(code: &str) -> ErrorClass {
 
 #[cfg(test)]
 mod tests {
-    use super::{ErrorClass, classify, classify_answer};
+    use std::time::Duration;
+
+    use aws_sdk_ec2::error::SdkError;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::{AwsError, Cause, ErrorClass, Fault, classify, classify_answer};
+
+    fn refused(code: &str, message: &str) -> AwsError {
+        let answer = ErrorMetadata::builder().code(code).message(message).build();
+        AwsError::from_sdk(
+            "iam:CreateRole",
+            "web-role",
+            SdkError::<ErrorMetadata, ()>::service_error(answer, ()),
+        )
+    }
+
+    #[test]
+    fn an_aws_answer_keeps_its_code_and_message() {
+        let e = refused("EntityAlreadyExists", "Role with name x already exists.");
+        assert_eq!(e.aws_code(), Some("EntityAlreadyExists"));
+        assert_eq!(e.cause.code(), "EntityAlreadyExists");
+        assert!(e.fault().is_none());
+        assert_eq!(e.class, ErrorClass::Fatal);
+        assert_eq!(
+            e.to_string(),
+            "iam:CreateRole on web-role failed: EntityAlreadyExists: Role with name x already exists."
+        );
+        let gone = refused("NoSuchEntity", "The role with name x cannot be found.");
+        assert!(gone.is_gone());
+        let item = AwsError::answer("s3:DeleteObjects", "b/k", "AccessDenied", "Access Denied");
+        assert_eq!(item.aws_code(), Some("AccessDenied"));
+        assert_eq!(item.class, ErrorClass::Fatal);
+        assert!(matches!(&item.cause, Cause::Aws { message, .. } if message == "Access Denied"));
+    }
+
+    #[test]
+    fn asking_again_is_told_after_the_cause_in_the_order_it_happened() {
+        let answer = refused("NoSuchEntity", "The role with name x cannot be found.")
+            .not_visible_after(Duration::from_millis(20_900));
+        assert_eq!(
+            answer.message(),
+            "The role with name x cannot be found. (still not visible after 20 s of asking again)"
+        );
+        assert!(answer.is_gone());
+        let listed = AwsError::from_fault("ecr:DescribeRepositories", "app", Fault::NotListed)
+            .not_visible_after(Duration::from_secs(20))
+            .still_listed_after(Duration::from_secs(61));
+        assert_eq!(listed.class, ErrorClass::Fatal);
+        assert_eq!(
+            listed.to_string(),
+            "ecr:DescribeRepositories on app failed: NotListed: not listed by AWS (still not visible after 20 s of asking again), yet AWS still lists it after 61 s of asking again"
+        );
+        assert_eq!(listed.fault().map(Fault::code), Some("NotListed"));
+    }
 
     #[test]
     fn codes_are_classified() {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
-use super::{Aws, AwsError, ErrorClass};
+use super::{Aws, AwsError, Fault};
 
 /// A creation time as AWS reports it.
 pub fn created_at(t: Option<&aws_smithy_types::DateTime>) -> Option<SystemTime> {
@@ -23,9 +23,7 @@ pub fn created_at(t: Option<&aws_smithy_types::DateTime>) -> Option<SystemTime> 
 /// What a describe found of something known to exist: found nothing is "not visible yet", a
 /// not-found error that [`Aws::settle`] asks again about.
 pub fn listed<T>(found: Option<T>, op: &'static str, resource: &str) -> Result<T, AwsError> {
-    found.ok_or_else(|| {
-        AwsError::other(op, resource, "NotListed", "not listed by AWS").with_class(ErrorClass::Gone)
-    })
+    found.ok_or_else(|| AwsError::from_fault(op, resource, Fault::NotListed))
 }
 
 impl Aws {
@@ -178,7 +176,7 @@ mod tests {
     }
 
     fn not_found() -> AwsError {
-        AwsError::other(
+        AwsError::answer(
             "ec2:ModifyVpcAttribute",
             "lab-vpc",
             "InvalidVpcID.NotFound",
@@ -216,8 +214,8 @@ mod tests {
             })
             .await;
         let e = r.expect_err("gives up");
-        assert_eq!(e.code, "InvalidVpcID.NotFound");
-        assert!(e.message.contains("still not visible after 20"), "{e}");
+        assert_eq!(e.aws_code(), Some("InvalidVpcID.NotFound"));
+        assert!(e.message().contains("still not visible after 20"), "{e}");
         let waited = started.elapsed();
         assert!(waited >= Duration::from_secs(20) && waited < Duration::from_secs(21));
         // Backoff to 5 s: about a dozen attempts in 20 s, not hundreds.
@@ -259,7 +257,7 @@ mod tests {
         let r: Result<(), AwsError> = aws
             .settle(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(AwsError::other(
+                Err(AwsError::answer(
                     "ec2:CreateSubnet",
                     "public-a",
                     "InvalidSubnet.Conflict",

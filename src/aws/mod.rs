@@ -1,18 +1,20 @@
 //! Everything between awslab and the AWS SDK: the one `SdkConfig` ([`config`]), the client bundle
 //! ([`Aws`]), the call-counting interceptor ([`stats`]), the request budget ([`budget`]), error
-//! classification ([`errors`]), what to expect of AWS's clock ([`timing`]) and the policy for ids
-//! not visible yet ([`Aws::known`]).
+//! classification ([`errors`]) and awslab's own faults ([`fault`]), what to expect of AWS's clock
+//! ([`timing`]) and the policy for ids not visible yet ([`Aws::known`]).
 
 pub mod budget;
 pub mod config;
 pub mod errors;
+pub mod fault;
 mod known;
 pub mod stats;
 pub mod tags;
 pub mod timing;
 
 pub use config::{AwsSettings, connect};
-pub use errors::{AwsError, ErrorClass};
+pub use errors::{AwsError, Cause, ErrorClass};
+pub use fault::Fault;
 pub use known::{created_at, listed};
 pub use stats::CallStats;
 pub use timing::Timing;

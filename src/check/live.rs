@@ -301,7 +301,7 @@ async fn scan_findings(
             CheckResult::skip(
                 id,
                 title,
-                format!("not reported: {} ({})", e.code, e.message),
+                format!("not reported: {} ({})", e.cause.code(), e.message()),
             )
         }
     }
@@ -361,7 +361,7 @@ async fn alb_serving(
                 .send()
         })
         .await
-        .map_err(|e| format!("{}: {}", e.code, e.message))?;
+        .map_err(|e| format!("{}: {}", e.cause.code(), e.message()))?;
     let states: Vec<String> = health
         .target_health_descriptions()
         .iter()
@@ -515,7 +515,8 @@ async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, S
         .map_err(|e| {
             format!(
                 "{} ({}): is the instance managed by Session Manager (instance profile with AmazonSSMManagedInstanceCore, outbound HTTPS)?",
-                e.code, e.message
+                e.cause.code(),
+                e.message()
             )
         })?;
     let command_id = sent
@@ -555,7 +556,7 @@ async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, S
                     }
                 }
             }
-            Err(e) => return Err(format!("{}: {}", e.code, e.message)),
+            Err(e) => return Err(format!("{}: {}", e.cause.code(), e.message())),
         }
         if started.elapsed() > SSM_TIMEOUT {
             return Err(format!(

@@ -9,7 +9,7 @@ use super::discover;
 use super::schedule::{self, NodeResult};
 use super::{EngineOptions, Event, Reporter, Verb};
 use crate::aws::tags::Owner;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Lab, Resource, StageSel};
 use crate::resources::{self, AmiCache, ApplyCx, Bindings, Observed, Step, Waiter, World};
 
@@ -122,7 +122,13 @@ pub async fn apply(
         let verbs = &verbs;
         async move {
             let Some(res) = res else {
-                return Err(AwsError::other("apply", &name, "Unknown", "not in the lab"));
+                return Err(AwsError::from_fault(
+                    "apply",
+                    &name,
+                    Fault::Untracked {
+                        why: "not in the lab",
+                    },
+                ));
             };
             let existing = find_owned(world, owner, res, &snapshot);
             let verb = verb_for(res, existing, &snapshot, world);
@@ -132,9 +138,9 @@ pub async fn apply(
             }
             let start = Instant::now();
             let obs = if verb == Verb::Keep {
-                existing
-                    .cloned()
-                    .ok_or_else(|| AwsError::other("apply", &name, "Unknown", "vanished"))?
+                existing.cloned().ok_or_else(|| {
+                    AwsError::from_fault("apply", &name, Fault::Untracked { why: "vanished" })
+                })?
             } else {
                 reporter.event(Event::Started {
                     name: name.clone(),

@@ -10,7 +10,7 @@ use super::discover;
 use super::schedule::{self, NodeResult};
 use super::{EngineOptions, Event, Reporter, Verb};
 use crate::aws::tags::{self, Owner};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::Kind;
 use crate::resources::{self, DestroyCx, Observed, Step, Waiter, World};
 
@@ -138,7 +138,8 @@ async fn delete_confirmed(
                 }
                 cx.wait.note(format!(
                     "{}: {}, but AWS still lists it: asking again",
-                    not_found.op, not_found.code
+                    not_found.op,
+                    not_found.cause.code()
                 ));
                 aws.stats.not_visible_yet();
                 tokio::time::sleep(backoff.delay()).await;
@@ -216,7 +217,13 @@ async fn destroy_set_with(
         let prep = prep_failed.remove(&id);
         async move {
             let Some(obs) = obs else {
-                return Err(AwsError::other("delete", &id, "Unknown", "not discovered"));
+                return Err(AwsError::from_fault(
+                    "delete",
+                    &id,
+                    Fault::Untracked {
+                        why: "not discovered",
+                    },
+                ));
             };
             if let Some(e) = prep {
                 return Err(e);

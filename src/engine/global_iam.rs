@@ -83,7 +83,7 @@ pub async fn other_regions_with(aws: &Aws, owner: &Owner) -> Result<Vec<Region>,
         Err(e) => {
             return Ok(vec![Region::NotLookedAt {
                 region: "the other regions".to_owned(),
-                why: format!("{}: {}", e.op, e.code),
+                why: format!("{}: {}", e.op, e.cause.code()),
             }]);
         }
     };
@@ -104,7 +104,7 @@ pub async fn other_regions_with(aws: &Aws, owner: &Owner) -> Result<Vec<Region>,
                         .then_some(Region::Has(region)),
                     Err(e) => Some(Region::NotLookedAt {
                         region,
-                        why: format!("{}: {}", e.op, e.code),
+                        why: format!("{}: {}", e.op, e.cause.code()),
                     }),
                 }
             }

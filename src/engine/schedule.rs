@@ -147,7 +147,7 @@ mod tests {
             2,
             |n| async move {
                 if n == "a" {
-                    Err(AwsError::other("op", "a", "Boom", "failed"))
+                    Err(AwsError::answer("op", "a", "Boom", "failed"))
                 } else {
                     Ok(())
                 }

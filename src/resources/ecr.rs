@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, created_at, listed};
+use crate::aws::{Aws, AwsError, Fault, created_at, listed};
 use crate::lab::{Kind, Lifecycle, Resource, Spec};
 
 /// An ECR repository (its name as AWS knows it, e.g. `lab/web`), AES256-encrypted.
@@ -157,7 +157,7 @@ async fn lifecycle_of(aws: &Aws, name: &str) -> Result<Option<String>, AwsError>
         Ok(o) => Ok(o.lifecycle_policy_text().map(str::to_owned)),
         Err(e) => {
             let e = AwsError::from_sdk("ecr:GetLifecyclePolicy", name, e);
-            if e.code == "LifecyclePolicyNotFoundException" || e.is_gone() {
+            if e.aws_code() == Some("LifecyclePolicyNotFoundException") || e.is_gone() {
                 Ok(None)
             } else {
                 Err(e)
@@ -294,9 +294,7 @@ impl ResourceKind for Repository {
                 .key(key)
                 .value(value)
                 .build()
-                .map_err(|e| {
-                    AwsError::other("ecr:TagResource", &obs.id, "BadTag", e.to_string())
-                })?;
+                .map_err(|e| AwsError::from_fault("ecr:TagResource", &obs.id, Fault::BadTag(e)))?;
             aws.known("ecr:TagResource", &obs.id, || {
                 aws.ecr
                     .tag_resource()
@@ -384,7 +382,7 @@ impl ResourceKind for Repository {
         match existing.map(|o| &o.facts) {
             None => {
                 let bad = |e: aws_sdk_ecr::error::BuildError| {
-                    AwsError::other("ecr:CreateRepository", name, "Bad", e.to_string())
+                    AwsError::from_fault("ecr:CreateRepository", name, Fault::Unbuilt(e))
                 };
                 let tags = cx
                     .owner
@@ -408,7 +406,7 @@ impl ResourceKind for Repository {
                     .await;
                 if let Err(e) = created {
                     let mut e = AwsError::from_sdk("ecr:CreateRepository", name, e);
-                    if e.code == "RepositoryAlreadyExistsException" {
+                    if e.aws_code() == Some("RepositoryAlreadyExistsException") {
                         e.help = Some(format!(
                             "{name} exists but is not this env's: repository names are one per account and region (another env of this lab, or one you made by hand: `awslab check` grades that one)"
                         ));
@@ -615,7 +613,7 @@ impl ResourceKind for Image {
                 .map(|f| (f.key.clone(), f.content.clone(), 0o644))
                 .collect::<Vec<_>>(),
         )
-        .map_err(|e| AwsError::other("pack", &res.name, "Io", e.to_string()))?;
+        .map_err(|e| AwsError::from_fault("pack", &res.name, Fault::Io(e)))?;
         let report = |sent: u64, total: u64| {
             if total > 0 {
                 cx.wait.note(format!("{sent}/{total} bytes"));

@@ -13,7 +13,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, created_at};
+use crate::aws::{Aws, AwsError, Fault, created_at};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::SubnetFacts;
 
@@ -331,7 +331,7 @@ impl ResourceKind for FileSystem {
             .key(key)
             .value(value)
             .build()
-            .map_err(|e| AwsError::other("efs:TagResource", &obs.id, "BadTag", e.to_string()))?;
+            .map_err(|e| AwsError::from_fault("efs:TagResource", &obs.id, Fault::BadTag(e)))?;
         aws.known("efs:TagResource", &obs.id, || {
             aws.efs
                 .tag_resource()
@@ -403,7 +403,7 @@ impl ResourceKind for FileSystem {
                     Ok(out) => out,
                     Err(e) => {
                         let e = AwsError::from_sdk("efs:CreateFileSystem", &res.name, e);
-                        if e.code != "FileSystemAlreadyExists" {
+                        if e.aws_code() != Some("FileSystemAlreadyExists") {
                             return Err(e);
                         }
                         // The token is taken: by this owner's file system from a call that did

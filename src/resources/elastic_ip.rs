@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError, ErrorClass};
+use crate::aws::{Aws, AwsError, ErrorClass, Fault};
 use crate::lab::{Kind, Resource};
 use crate::resources::NatGatewayFacts;
 
@@ -119,11 +119,12 @@ impl ResourceKind for ElasticIp {
             .await
             .map_err(|e| AwsError::from_sdk("ec2:AllocateAddress", &res.name, e))?;
         let id = out.allocation_id().ok_or_else(|| {
-            AwsError::other(
+            AwsError::from_fault(
                 "ec2:AllocateAddress",
                 &res.name,
-                "NoId",
-                "no allocation id in the answer",
+                Fault::NoId {
+                    what: "allocation id",
+                },
             )
         })?;
         Ok(Observed {
@@ -178,7 +179,7 @@ impl ResourceKind for ElasticIp {
                     .await
                     .map_err(|e| {
                         let e = AwsError::from_sdk("ec2:ReleaseAddress", &obs.id, e);
-                        if e.code == "AuthFailure" {
+                        if e.aws_code() == Some("AuthFailure") {
                             e.with_class(ErrorClass::Dependency)
                         } else {
                             e

@@ -13,7 +13,7 @@ use aws_sdk_iam::types::Tag;
 
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, created_at};
+use crate::aws::{Aws, AwsError, Fault, created_at};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::InstanceFacts;
 
@@ -107,7 +107,7 @@ fn iam_tag(name: &str, key: &str, value: &str) -> Result<aws_sdk_iam::types::Tag
         .key(key)
         .value(value)
         .build()
-        .map_err(|e| AwsError::other("iam:Tag", name, "BadTag", e.to_string()))
+        .map_err(|e| AwsError::from_fault("iam:Tag", name, Fault::BadTag(e)))
 }
 
 /// A name unique in the region, at most 64 characters (for regional kinds that take the
@@ -455,7 +455,7 @@ impl ResourceKind for IamRole {
                     ),
                     // Made by an earlier call whose answer was lost, or listed late: carried on
                     // with when it is under this owner's path, refused otherwise.
-                    Err(e) if e.code == "EntityAlreadyExists" => {
+                    Err(e) if e.aws_code() == Some("EntityAlreadyExists") => {
                         let role = cx
                             .aws
                             .known("iam:GetRole", &res.name, || {
@@ -464,11 +464,13 @@ impl ResourceKind for IamRole {
                             .await?;
                         let role = role.role().ok_or(e)?;
                         if role.path() != path_of(cx.owner, region, &res.name) {
-                            return Err(AwsError::other(
+                            return Err(AwsError::from_fault(
                                 "iam:CreateRole",
                                 &res.name,
-                                "NotOurs",
-                                format!("a role named {name} exists and is not this env's"),
+                                Fault::NotOurs {
+                                    what: "a role",
+                                    name: name.clone(),
+                                },
                             ));
                         }
                         cx.wait
@@ -722,7 +724,7 @@ impl ResourceKind for InstanceProfile {
                         Vec::new(),
                     ),
                     // As for roles: this owner's is carried on with, another's refused.
-                    Err(e) if e.code == "EntityAlreadyExists" => {
+                    Err(e) if e.aws_code() == Some("EntityAlreadyExists") => {
                         let got = cx
                             .aws
                             .known("iam:GetInstanceProfile", &res.name, || {
@@ -735,13 +737,13 @@ impl ResourceKind for InstanceProfile {
                             .await?;
                         let profile = got.instance_profile().ok_or(e)?;
                         if profile.path() != path_of(cx.owner, region, &res.name) {
-                            return Err(AwsError::other(
+                            return Err(AwsError::from_fault(
                                 "iam:CreateInstanceProfile",
                                 &res.name,
-                                "NotOurs",
-                                format!(
-                                    "an instance profile named {name} exists and is not this env's"
-                                ),
+                                Fault::NotOurs {
+                                    what: "an instance profile",
+                                    name: name.clone(),
+                                },
                             ));
                         }
                         cx.wait

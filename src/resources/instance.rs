@@ -15,7 +15,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
 };
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{AmiRef, Kind, Resource, Spec};
 use crate::resources::{AutoScalingGroupFacts, InstanceProfileFacts, KeyPairFacts};
 
@@ -120,11 +120,12 @@ impl AmiCache {
             .parameter()
             .and_then(|p| p.value())
             .ok_or_else(|| {
-                AwsError::other(
+                AwsError::from_fault(
                     "ssm:GetParameter",
                     resource,
-                    "NoValue",
-                    format!("{path} has no value"),
+                    Fault::NoValue {
+                        parameter: path.clone(),
+                    },
                 )
             })?
             .to_owned();
@@ -356,11 +357,10 @@ impl ResourceKind for Instance {
                     .first()
                     .and_then(|i| i.instance_id())
                     .ok_or_else(|| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "ec2:RunInstances",
                             &res.name,
-                            "NoId",
-                            "no instance in the answer",
+                            Fault::NoId { what: "instance" },
                         )
                     })?
                     .to_owned()
@@ -383,11 +383,12 @@ impl ResourceKind for Instance {
             })
             .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
-            AwsError::other(
+            AwsError::from_fault(
                 "ec2:DescribeInstances",
                 &res.name,
-                "NotFound",
-                "vanished while waiting",
+                Fault::Vanished {
+                    while_waiting: true,
+                },
             )
         })
     }

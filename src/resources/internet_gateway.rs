@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::{InstanceFacts, LoadBalancerFacts, NatGatewayFacts};
 
@@ -118,11 +118,10 @@ impl ResourceKind for InternetGateway {
                     .internet_gateway()
                     .and_then(|g| g.internet_gateway_id())
                     .ok_or_else(|| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "ec2:CreateInternetGateway",
                             &res.name,
-                            "NoId",
-                            "no id in the answer",
+                            Fault::NoId { what: "id" },
                         )
                     })?;
                 Observed {
@@ -228,7 +227,7 @@ impl ResourceKind for InternetGateway {
                             Err(e) => {
                                 let e = AwsError::from_sdk("ec2:DetachInternetGateway", &obs.id, e);
                                 // Not attached (any more) is where detaching was going.
-                                if e.code == "Gateway.NotAttached" {
+                                if e.aws_code() == Some("Gateway.NotAttached") {
                                     Ok(())
                                 } else {
                                     Err(e)

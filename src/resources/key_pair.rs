@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{Owner, from_ec2};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource};
 
 /// What a lab file declares for a key pair.
@@ -259,12 +259,14 @@ impl ResourceKind for KeyPair {
             return Ok(o.clone());
         }
         // Somewhere to put the private key before AWS makes it (it is shown only once).
-        let key_file = key_file_in(cx.keys_dir).map_err(|e| {
-            AwsError::other(
+        let key_file = key_file_in(cx.keys_dir).map_err(|error| {
+            AwsError::from_fault(
                 "save private key",
                 &res.name,
-                "WriteFailed",
-                format!("{}: {e}", cx.keys_dir.display()),
+                Fault::WriteFailed {
+                    path: cx.keys_dir.to_path_buf(),
+                    error,
+                },
             )
         })?;
         let out = cx
@@ -281,12 +283,14 @@ impl ResourceKind for KeyPair {
             .map_or_else(|| name.clone(), str::to_owned);
         if let Some(material) = out.key_material() {
             let path = key_path(cx.keys_dir, &name, &id);
-            let saved = save_private_key(key_file, &path, material).map_err(|e| {
-                AwsError::other(
+            let saved = save_private_key(key_file, &path, material).map_err(|error| {
+                AwsError::from_fault(
                     "save private key",
                     &res.name,
-                    "WriteFailed",
-                    format!("{}: {e}", path.display()),
+                    Fault::WriteFailed {
+                        path: path.clone(),
+                        error,
+                    },
                 )
             })?;
             if saved == path {

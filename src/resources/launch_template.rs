@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
 use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, from_ec2};
-use crate::aws::{Aws, AwsError, created_at, listed};
+use crate::aws::{Aws, AwsError, Fault, created_at, listed};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::{AutoScalingGroupFacts, InstanceProfileFacts};
 
@@ -275,7 +275,7 @@ impl ResourceKind for LaunchTemplate {
                     Ok(out) => out,
                     // Made by an earlier run: carry on with it (the next `up` compares it and
                     // adds a version if it differs).
-                    Err(e) if e.code.contains("AlreadyExists") => {
+                    Err(e) if e.aws_code().is_some_and(|c| c.contains("AlreadyExists")) => {
                         let found = cx
                             .aws
                             .ec2
@@ -289,22 +289,23 @@ impl ResourceKind for LaunchTemplate {
                         let template = found.launch_templates().first().ok_or(e)?;
                         // The name carries the owner's code; still, only this owner's is taken.
                         if !cx.owner.owns(&from_ec2(template.tags())) {
-                            return Err(AwsError::other(
+                            return Err(AwsError::from_fault(
                                 "ec2:CreateLaunchTemplate",
                                 &res.name,
-                                "NotOurs",
-                                format!(
-                                    "a launch template named {name} exists and is not this env's"
-                                ),
+                                Fault::NotOurs {
+                                    what: "a launch template",
+                                    name: name.clone(),
+                                },
                             ));
                         }
                         let id = template.launch_template_id().unwrap_or_default().to_owned();
                         return Self::describe(cx.aws, &id).await?.ok_or_else(|| {
-                            AwsError::other(
+                            AwsError::from_fault(
                                 "ec2:DescribeLaunchTemplates",
                                 &res.name,
-                                "NotFound",
-                                "vanished",
+                                Fault::Vanished {
+                                    while_waiting: false,
+                                },
                             )
                         });
                     }
@@ -313,11 +314,10 @@ impl ResourceKind for LaunchTemplate {
                 out.launch_template()
                     .and_then(|t| t.launch_template_id())
                     .ok_or_else(|| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "ec2:CreateLaunchTemplate",
                             &res.name,
-                            "NoId",
-                            "no template in the answer",
+                            Fault::NoId { what: "template" },
                         )
                     })?
                     .to_owned()

@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Ports, Resource};
 
 pub use instance::AmiCache;
@@ -80,16 +80,14 @@ pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
 
 /// A handler given a resource of another kind: a bug in awslab, never in the lab file.
 pub(crate) fn wrong_spec(res: &Resource, kind: Kind) -> AwsError {
-    AwsError::other(
+    AwsError::from_fault(
         "apply",
         &res.name,
-        "WrongKind",
-        format!(
-            "{} is a {}, handed to the {} handler",
-            res.name,
-            res.kind().label(),
-            kind.label()
-        ),
+        Fault::WrongKind {
+            name: res.name.clone(),
+            is: res.kind().label(),
+            handler: kind.label(),
+        },
     )
 }
 
@@ -256,11 +254,12 @@ impl Bindings {
     /// The id of a dependency that the engine has already applied.
     pub fn require(&self, name: &str, of: &str) -> Result<&str, AwsError> {
         self.id(name).ok_or_else(|| {
-            AwsError::other(
+            AwsError::from_fault(
                 "resolve",
                 of,
-                "MissingDependency",
-                format!("`{name}` was not created"),
+                Fault::NotCreated {
+                    name: name.to_owned(),
+                },
             )
         })
     }

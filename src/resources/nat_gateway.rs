@@ -11,7 +11,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
 };
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource, Spec};
 
 /// What a lab file declares for a NAT gateway.
@@ -200,11 +200,10 @@ impl ResourceKind for NatGateway {
                 out.nat_gateway()
                     .and_then(|n| n.nat_gateway_id())
                     .ok_or_else(|| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "ec2:CreateNatGateway",
                             &res.name,
-                            "NoId",
-                            "no id in the answer",
+                            Fault::NoId { what: "id" },
                         )
                     })?
                     .to_owned()
@@ -217,11 +216,10 @@ impl ResourceKind for NatGateway {
                 let o = Self::describe_one(cx.aws, &id).await?;
                 let st = o.as_ref().map(|o| state(o).to_owned());
                 if st.as_deref() == Some("failed") {
-                    return Err(AwsError::other(
+                    return Err(AwsError::from_fault(
                         "ec2:CreateNatGateway",
                         &res.name,
-                        "NatGatewayFailed",
-                        format!("NAT gateway {id} failed; see its failure message in the console"),
+                        Fault::NatGatewayFailed { id: id.clone() },
                     ));
                 }
                 if let Ok(mut l) = last_ref.lock() {
@@ -235,11 +233,12 @@ impl ResourceKind for NatGateway {
             })
             .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
-            AwsError::other(
+            AwsError::from_fault(
                 "ec2:DescribeNatGateways",
                 &res.name,
-                "NotFound",
-                "vanished while waiting",
+                Fault::Vanished {
+                    while_waiting: true,
+                },
             )
         })
     }

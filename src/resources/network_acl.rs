@@ -10,7 +10,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World, ports_text,
 };
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError, ErrorClass};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Action, Kind, NaclRule, Ports, Proto, Resource, Spec};
 
 /// What a lab file declares for a network ACL.
@@ -226,13 +226,13 @@ async fn current_association(
         .and_then(|a| a.network_acl_association_id())
         .map(str::to_owned)
         .ok_or_else(|| {
-            AwsError::other(
+            AwsError::from_fault(
                 "ec2:DescribeNetworkAcls",
                 name,
-                "InvalidAssociationID.NotFound",
-                format!("subnet {subnet_id} has no network ACL association to replace"),
+                Fault::NoAclAssociation {
+                    subnet_id: subnet_id.to_owned(),
+                },
             )
-            .with_class(ErrorClass::Gone)
         })
 }
 
@@ -304,11 +304,10 @@ impl ResourceKind for NetworkAcl {
                     .known("ec2:CreateNetworkAcl", &res.name, || req.clone().send())
                     .await?;
                 out.network_acl().and_then(observe).ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::from_fault(
                         "ec2:CreateNetworkAcl",
                         &res.name,
-                        "NoId",
-                        "no ACL in the answer",
+                        Fault::NoId { what: "ACL" },
                     )
                 })?
             }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::VpcEndpointFacts;
 
@@ -214,7 +214,7 @@ impl RouteTable {
         match out {
             Ok(o) => Ok(o.association_id().unwrap_or_default().to_owned()),
             Err(e) => {
-                if e.code != "Resource.AlreadyAssociated" {
+                if e.aws_code() != Some("Resource.AlreadyAssociated") {
                     return Err(e);
                 }
                 // The subnet has another table: move it to this one.
@@ -318,11 +318,12 @@ impl ResourceKind for RouteTable {
                     .known("ec2:CreateRouteTable", &res.name, || req.clone().send())
                     .await?;
                 out.route_table().and_then(observe).ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::from_fault(
                         "ec2:CreateRouteTable",
                         &res.name,
-                        "NoId",
-                        "no route table in the answer",
+                        Fault::NoId {
+                            what: "route table",
+                        },
                     )
                 })?
             }

@@ -11,7 +11,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World, ports_text,
 };
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Peer, Ports, Proto, Resource, SgRule, Spec};
 use crate::resources::{InstanceFacts, LoadBalancerFacts, MountTargetFacts};
 
@@ -230,7 +230,7 @@ impl SecurityGroup {
         };
         match done {
             // An attempt whose answer was lost already added the rules.
-            Err(e) if e.code == "InvalidPermission.Duplicate" => Ok(()),
+            Err(e) if e.aws_code() == Some("InvalidPermission.Duplicate") => Ok(()),
             other => other,
         }
     }
@@ -346,11 +346,10 @@ impl ResourceKind for SecurityGroup {
                     .known("ec2:CreateSecurityGroup", &res.name, || req.clone().send())
                     .await?;
                 let id = out.group_id().ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::from_fault(
                         "ec2:CreateSecurityGroup",
                         &res.name,
-                        "NoId",
-                        "no group id in the answer",
+                        Fault::NoId { what: "group id" },
                     )
                 })?;
                 // A new group has AWS's default allow-all egress rule.

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource, Spec};
 
 /// What a lab file declares for a subnet.
@@ -119,15 +119,14 @@ impl ResourceKind for Subnet {
             None => {
                 let vpc_id = cx.bound.require(vpc, &res.name)?;
                 let az_name = cx.azs.get(*az).ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::from_fault(
                         "ec2:CreateSubnet",
                         &res.name,
-                        "NoSuchAz",
-                        format!(
-                            "az = {az}, but region {} has {} availability zones",
-                            cx.aws.region,
-                            cx.azs.len()
-                        ),
+                        Fault::NoSuchAz {
+                            az: *az,
+                            region: cx.aws.region.clone(),
+                            zones: cx.azs.len(),
+                        },
                     )
                 })?;
                 let req = cx
@@ -143,11 +142,10 @@ impl ResourceKind for Subnet {
                     .known("ec2:CreateSubnet", &res.name, || req.clone().send())
                     .await?;
                 let s = out.subnet().ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::from_fault(
                         "ec2:CreateSubnet",
                         &res.name,
-                        "NoId",
-                        "no subnet in the answer",
+                        Fault::NoId { what: "subnet" },
                     )
                 })?;
                 Observed {

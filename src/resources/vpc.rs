@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource, Spec};
 
 /// What a lab file declares for a VPC.
@@ -148,11 +148,10 @@ impl ResourceKind for Vpc {
                     .vpc()
                     .and_then(|v| v.vpc_id())
                     .ok_or_else(|| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "ec2:CreateVpc",
                             &res.name,
-                            "NoId",
-                            "no VPC id in the answer",
+                            Fault::NoId { what: "VPC id" },
                         )
                     })?
                     .to_owned();

@@ -10,7 +10,7 @@ use super::ec2util::scope_filters;
 use super::wait::Poll;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource, Spec};
 
 /// A gateway endpoint: the service reached from the VPC through the route tables.
@@ -176,13 +176,13 @@ impl ResourceKind for VpcEndpoint {
         })) = usable.map(|o| &o.facts)
             && *have != service_name(&cx.aws.region, service)
         {
-            return Err(AwsError::other(
+            return Err(AwsError::from_fault(
                 "ec2:ModifyVpcEndpoint",
                 &res.name,
-                "ServiceChanged",
-                format!(
-                    "it serves {have}, the lab asks for {service}: an endpoint's service cannot change; `awslab down` and `up` again make it anew"
-                ),
+                Fault::ServiceChanged {
+                    serves: have.clone(),
+                    asked: service.clone(),
+                },
             ));
         }
         let mut obs = match usable {
@@ -203,11 +203,10 @@ impl ResourceKind for VpcEndpoint {
                     .known("ec2:CreateVpcEndpoint", &res.name, || req.clone().send())
                     .await?;
                 out.vpc_endpoint().and_then(observe).ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::from_fault(
                         "ec2:CreateVpcEndpoint",
                         &res.name,
-                        "NoId",
-                        "no endpoint in the answer",
+                        Fault::NoId { what: "endpoint" },
                     )
                 })?
             }
@@ -229,11 +228,13 @@ impl ResourceKind for VpcEndpoint {
                                 "failed" | "rejected" | "deleting" | "deleted" | "expired"
                             ) =>
                         {
-                            Err(AwsError::other(
+                            Err(AwsError::from_fault(
                                 "ec2:CreateVpcEndpoint",
                                 &res.name,
-                                "EndpointFailed",
-                                format!("{id} is {state}, not available"),
+                                Fault::EndpointFailed {
+                                    id: id.clone(),
+                                    state: state.clone(),
+                                },
                             ))
                         }
                         Facts::VpcEndpoint(VpcEndpointFacts { state, .. }) => {
@@ -349,9 +350,10 @@ impl ResourceKind for VpcEndpoint {
                     e.message().unwrap_or_default(),
                 )
             });
-            let mut e = AwsError::other("ec2:DeleteVpcEndpoints", &obs.id, code, message);
-            e.class = crate::aws::errors::classify(code);
-            return Err(e);
+            return Err(
+                AwsError::answer("ec2:DeleteVpcEndpoints", &obs.id, code, message)
+                    .with_class(crate::aws::errors::classify(code)),
+            );
         }
         cx.wait
             .until(&obs.id, "deleted", DELETED, || async {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::aws::{AwsError, ErrorClass, Timing};
+use crate::aws::{AwsError, ErrorClass, Fault, Timing};
 
 /// What a kind reports while it works.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,18 +72,20 @@ impl Waiter<'_> {
                 // A poll throttled even after the SDK's own retries is not an answer: ask again
                 // later (bursts of describes are what AWS throttles first).
                 Err(e) if e.class == ErrorClass::Throttled && start.elapsed() < self.timeout => {
-                    self.note(format!("{}: {}, polling again", e.op, e.code));
+                    self.note(format!("{}: {}, polling again", e.op, e.cause.code()));
                 }
                 Err(e) => return Err(e),
             }
             let waited = start.elapsed();
             // The timer ticks in milliseconds: less than one left is none left.
             if waited + Duration::from_millis(1) >= self.timeout {
-                return Err(AwsError::other(
+                return Err(AwsError::from_fault(
                     "wait",
                     resource,
-                    "WaitTimeout",
-                    format!("still not {target} after {} s", waited.as_secs()),
+                    Fault::WaitTimeout {
+                        target: target.to_owned(),
+                        waited,
+                    },
                 ));
             }
             tokio::time::sleep(polls.gap(waited).min(self.timeout - waited)).await;
@@ -112,7 +114,7 @@ impl Waiter<'_> {
                     self.note(format!(
                         "{}: {} on {resource}, retrying in {:.1} s",
                         e.op,
-                        e.code,
+                        e.cause.code(),
                         delay.as_secs_f32()
                     ));
                     tokio::time::sleep(delay).await;
@@ -140,10 +142,10 @@ mod tests {
     use std::time::Duration;
 
     use super::{Poll, Step, Waiter, short};
-    use crate::aws::{AwsError, ErrorClass, Timing};
+    use crate::aws::{AwsError, ErrorClass, Fault, Timing};
 
     fn dependency() -> AwsError {
-        AwsError::other(
+        AwsError::answer(
             "ec2:DeleteSubnet",
             "subnet-1",
             "DependencyViolation",
@@ -203,7 +205,7 @@ mod tests {
         let result = w
             .until("fsmt-1", "available", Duration::from_secs(5), || async {
                 match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 => Err(AwsError::other(
+                    0 => Err(AwsError::answer(
                         "efs:DescribeMountTargets",
                         "fsmt-1",
                         "ThrottlingException",
@@ -228,8 +230,12 @@ mod tests {
             })
             .await
             .expect_err("times out");
-        assert_eq!(e.code, "WaitTimeout");
-        assert!(e.message.contains("still not active after 30 s"), "{e}");
+        assert!(
+            matches!(e.fault(), Some(Fault::WaitTimeout { target, waited })
+                if target == "active" && waited.as_secs() == 30),
+            "{e}"
+        );
+        assert!(e.message().contains("still not active after 30 s"), "{e}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -260,7 +266,7 @@ mod tests {
             })
             .await;
         let err = result.expect_err("must give up");
-        assert_eq!(err.code, "DependencyViolation");
+        assert_eq!(err.aws_code(), Some("DependencyViolation"));
         assert!(calls.load(Ordering::SeqCst) >= 3);
     }
 
@@ -275,10 +281,13 @@ mod tests {
             let result = w
                 .dependency("vpc-1", || async {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    Err(AwsError::other("ec2:DeleteVpc", "vpc-1", code, "no").with_class(class))
+                    Err(AwsError::answer("ec2:DeleteVpc", "vpc-1", code, "no").with_class(class))
                 })
                 .await;
-            assert_eq!(result.map_err(|e| e.code), Err(code.to_owned()));
+            assert_eq!(
+                result.map_err(|e| e.aws_code().map(str::to_owned)),
+                Err(Some(code.to_owned()))
+            );
             assert_eq!(calls.load(Ordering::SeqCst), 1);
         }
     }

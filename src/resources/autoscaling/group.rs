@@ -327,7 +327,7 @@ impl ResourceKind for AutoScalingGroup {
                     .await;
                 match created {
                     Ok(_) => {}
-                    Err(e) if e.code == "AlreadyExists" => {
+                    Err(e) if e.aws_code() == Some("AlreadyExists") => {
                         let group = Self::describe(cx.aws, &name).await?;
                         match group {
                             // A `down` cut short left it deleting: wait it out, then create.
@@ -351,13 +351,13 @@ impl ResourceKind for AutoScalingGroup {
                                 cx.wait.note(format!("{name} exists already, adopting it"));
                             }
                             _ => {
-                                return Err(AwsError::other(
+                                return Err(AwsError::from_fault(
                                     "autoscaling:CreateAutoScalingGroup",
                                     &res.name,
-                                    "NotOurs",
-                                    format!(
-                                        "an Auto Scaling group named {name} exists and is not this env's"
-                                    ),
+                                    Fault::NotOurs {
+                                        what: "an Auto Scaling group",
+                                        name: name.clone(),
+                                    },
                                 ));
                             }
                         }
@@ -396,11 +396,12 @@ impl ResourceKind for AutoScalingGroup {
             )
             .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
-            AwsError::other(
+            AwsError::from_fault(
                 "autoscaling:DescribeAutoScalingGroups",
                 &res.name,
-                "NotFound",
-                "vanished while waiting",
+                Fault::Vanished {
+                    while_waiting: true,
+                },
             )
         })
     }
@@ -533,7 +534,7 @@ impl ResourceKind for AutoScalingGroup {
             .await;
         let force = match drained {
             Ok(()) => false,
-            Err(e) if e.code == "WaitTimeout" => {
+            Err(e) if matches!(e.fault(), Some(Fault::WaitTimeout { .. })) => {
                 cx.wait.note(format!(
                     "instances still there after {} s: deleting with force",
                     drain.timeout.as_secs()

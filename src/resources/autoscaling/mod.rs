@@ -26,7 +26,7 @@ use super::{
     Waiter, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Kind, Resource, Spec};
 
 /// The group name awslab gives an owner's group (unique in the region).

@@ -119,14 +119,10 @@ impl ResourceKind for Listener {
                     .await?;
             }
         }
-        let lb = cx.bound.get(load_balancer).ok_or_else(|| {
-            AwsError::other(
-                "resolve",
-                &res.name,
-                "MissingDependency",
-                "no load balancer",
-            )
-        })?;
+        let lb = cx
+            .bound
+            .get(load_balancer)
+            .ok_or_else(|| AwsError::from_fault("resolve", &res.name, Fault::NoLoadBalancer))?;
         cx.aws
             .settle(|| async {
                 // Just created: asked again while not visible.

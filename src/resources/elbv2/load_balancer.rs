@@ -405,11 +405,12 @@ impl ResourceKind for LoadBalancer {
                 .first()
                 .and_then(|l| l.load_balancer_arn())
                 .ok_or_else(|| {
-                    AwsError::other(
+                    AwsError::from_fault(
                         "elasticloadbalancing:CreateLoadBalancer",
                         &res.name,
-                        "NoArn",
-                        "no load balancer in the answer",
+                        Fault::NoArn {
+                            what: "load balancer",
+                        },
                     )
                 })?
                 .to_owned(),
@@ -435,11 +436,12 @@ impl ResourceKind for LoadBalancer {
             })
             .await?;
         last.into_inner().ok().flatten().ok_or_else(|| {
-            AwsError::other(
+            AwsError::from_fault(
                 "elasticloadbalancing:DescribeLoadBalancers",
                 &res.name,
-                "NotFound",
-                "vanished while waiting",
+                Fault::Vanished {
+                    while_waiting: true,
+                },
             )
         })
     }

@@ -28,7 +28,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, created_at, listed};
+use crate::aws::{Aws, AwsError, Fault, created_at, listed};
 use crate::lab::{Kind, Resource, Spec};
 
 /// A name unique per owner within ELB's 32 characters: the logical name and a hash of the

@@ -196,11 +196,12 @@ impl ResourceKind for TargetGroup {
                     .first()
                     .and_then(|t| t.target_group_arn())
                     .ok_or_else(|| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "elasticloadbalancing:CreateTargetGroup",
                             &res.name,
-                            "NoArn",
-                            "no target group in the answer",
+                            Fault::NoArn {
+                                what: "target group",
+                            },
                         )
                     })?
                     .to_owned()

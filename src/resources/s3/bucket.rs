@@ -175,7 +175,7 @@ impl ResourceKind for Bucket {
                 // taken.
                 if let Err(e) = create.send().await {
                     let e = AwsError::from_sdk("s3:CreateBucket", &name, e);
-                    if e.code != "BucketAlreadyOwnedByYou" {
+                    if e.aws_code() != Some("BucketAlreadyOwnedByYou") {
                         return Err(e);
                     }
                 }
@@ -208,22 +208,20 @@ impl ResourceKind for Bucket {
                     .object_ownership(ObjectOwnership::from(object_ownership.as_str()))
                     .build()
                     .map_err(|e| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "s3:PutBucketOwnershipControls",
                             &name,
-                            "Bad",
-                            e.to_string(),
+                            Fault::Unbuilt(e),
                         )
                     })?;
                 let controls = OwnershipControls::builder()
                     .rules(rule)
                     .build()
                     .map_err(|e| {
-                        AwsError::other(
+                        AwsError::from_fault(
                             "s3:PutBucketOwnershipControls",
                             &name,
-                            "Bad",
-                            e.to_string(),
+                            Fault::Unbuilt(e),
                         )
                     })?;
                 cx.aws
@@ -263,7 +261,7 @@ impl ResourceKind for Bucket {
                     .sse_algorithm(ServerSideEncryption::Aes256)
                     .build()
                     .map_err(|e| {
-                        AwsError::other("s3:PutBucketEncryption", &name, "Bad", e.to_string())
+                        AwsError::from_fault("s3:PutBucketEncryption", &name, Fault::Unbuilt(e))
                     })?;
                 let config = ServerSideEncryptionConfiguration::builder()
                     .rules(
@@ -274,7 +272,7 @@ impl ResourceKind for Bucket {
                     )
                     .build()
                     .map_err(|e| {
-                        AwsError::other("s3:PutBucketEncryption", &name, "Bad", e.to_string())
+                        AwsError::from_fault("s3:PutBucketEncryption", &name, Fault::Unbuilt(e))
                     })?;
                 cx.aws
                     .known("s3:PutBucketEncryption", &name, || {
@@ -482,7 +480,7 @@ pub(super) async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<
                     .set_version_id(v.version_id().map(str::to_owned))
                     .build()
                     .map_err(|e| {
-                        AwsError::other("s3:DeleteObjects", bucket, "Bad", e.to_string())
+                        AwsError::from_fault("s3:DeleteObjects", bucket, Fault::Unbuilt(e))
                     })?;
                 ids.push(id);
             }
@@ -494,7 +492,7 @@ pub(super) async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<
                     .set_version_id(m.version_id().map(str::to_owned))
                     .build()
                     .map_err(|e| {
-                        AwsError::other("s3:DeleteObjects", bucket, "Bad", e.to_string())
+                        AwsError::from_fault("s3:DeleteObjects", bucket, Fault::Unbuilt(e))
                     })?;
                 ids.push(id);
             }
@@ -507,14 +505,12 @@ pub(super) async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<
             .map(|i| (i.key().to_owned(), i.version_id().map(str::to_owned)))
             .collect();
         if listed == previous {
-            return Err(AwsError::other(
+            return Err(AwsError::from_fault(
                 "s3:DeleteObjects",
                 bucket,
-                "NotDeleted",
-                format!(
-                    "S3 still lists {} object versions after deleting them (object lock or a legal hold?)",
-                    listed.len()
-                ),
+                Fault::NotDeleted {
+                    versions: listed.len(),
+                },
             ));
         }
         previous = listed;
@@ -524,7 +520,7 @@ pub(super) async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<
                 .set_objects(Some(chunk.to_vec()))
                 .quiet(true)
                 .build()
-                .map_err(|e| AwsError::other("s3:DeleteObjects", bucket, "Bad", e.to_string()))?;
+                .map_err(|e| AwsError::from_fault("s3:DeleteObjects", bucket, Fault::Unbuilt(e)))?;
             let out = aws
                 .s3
                 .delete_objects()
@@ -534,7 +530,7 @@ pub(super) async fn empty(aws: &Aws, bucket: &str, wait: &Waiter<'_>) -> Result<
                 .await
                 .map_err(|e| AwsError::from_sdk("s3:DeleteObjects", bucket, e))?;
             if let Some(e) = out.errors().first() {
-                return Err(AwsError::other(
+                return Err(AwsError::answer(
                     "s3:DeleteObjects",
                     format!("{bucket}/{}", e.key().unwrap_or_default()),
                     e.code().unwrap_or("Error"),

@@ -45,7 +45,7 @@ use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, Waiter, World,
 };
 use crate::aws::tags::{self, Owner, Tags};
-use crate::aws::{Aws, AwsError, created_at, listed};
+use crate::aws::{Aws, AwsError, Fault, created_at, listed};
 use crate::lab::{Kind, PublicAccess, Resource, SiteFile, Spec};
 
 /// Hex digits of the owner code in a bucket name.
@@ -175,7 +175,7 @@ fn md5_hex(data: &[u8]) -> String {
 fn absent<T>(r: Result<T, AwsError>, codes: &[&str]) -> Result<Option<T>, AwsError> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e) if codes.contains(&e.code.as_str()) => Ok(None),
+        Err(e) if e.aws_code().is_some_and(|c| codes.contains(&c)) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -204,7 +204,7 @@ async fn tags_of(aws: &Aws, bucket: &str) -> Result<Tags, AwsError> {
 /// Sets the bucket's whole tag set (S3 has no call that adds one tag).
 async fn put_tags(aws: &Aws, bucket: &str, tags: &Tags) -> Result<(), AwsError> {
     let bad = |e: aws_sdk_s3::error::BuildError| {
-        AwsError::other("s3:PutBucketTagging", bucket, "BadTag", e.to_string())
+        AwsError::from_fault("s3:PutBucketTagging", bucket, Fault::BadTag(e))
     };
     let set = tags
         .iter()
@@ -257,10 +257,10 @@ pub struct Refusal {
 
 impl Refusal {
     fn of(e: &AwsError) -> Option<Refusal> {
-        (e.code == "AccessDenied").then(|| Refusal {
+        (e.aws_code() == Some("AccessDenied")).then(|| Refusal {
             op: e.op.to_owned(),
-            code: e.code.clone(),
-            message: e.message.clone(),
+            code: e.cause.code().to_owned(),
+            message: e.message(),
         })
     }
 }
@@ -284,25 +284,17 @@ enum HandsOff {
 
 impl HandsOff {
     fn error(&self, op: &'static str, bucket: &str) -> AwsError {
-        let (code, message) = match self {
-            HandsOff::HoldsObjects => (
-                "NotAwslabsBucket",
-                "holds objects and carries no awslab tags: awslab neither takes it over nor deletes it (empty it or delete it yourself, or use another --env)".to_owned(),
-            ),
-            HandsOff::OtherOwner { lab, env } => (
-                "OtherOwnersBucket",
-                format!(
-                    "tagged for lab {lab}, env {env}: awslab takes no other owner's bucket"
-                ),
-            ),
-            HandsOff::Refused(r) => (
-                "AccessDenied",
-                format!(
-                    "{r}: the bucket's policy (or an organisation's policy) denies awslab; remove that Deny and run again"
-                ),
-            ),
+        let fault = match self {
+            HandsOff::HoldsObjects => Fault::NotAwslabsBucket,
+            HandsOff::OtherOwner { lab, env } => Fault::OtherOwnersBucket {
+                lab: lab.clone(),
+                env: env.clone(),
+            },
+            HandsOff::Refused(r) => Fault::BucketRefused {
+                refusal: r.to_string(),
+            },
         };
-        AwsError::other(op, bucket, code, message)
+        AwsError::from_fault(op, bucket, fault)
     }
 }
 
@@ -595,8 +587,8 @@ async fn buckets_here(aws: &Aws) -> Result<Vec<(String, Option<SystemTime>)>, Aw
 /// not one to look at here.
 fn elsewhere(e: &AwsError) -> bool {
     matches!(
-        e.code.as_str(),
-        "PermanentRedirect" | "AuthorizationHeaderMalformed"
+        e.aws_code(),
+        Some("PermanentRedirect" | "AuthorizationHeaderMalformed")
     )
 }
 

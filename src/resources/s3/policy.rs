@@ -214,7 +214,7 @@ impl ResourceKind for BucketPolicy {
                 Ok(_) => break,
                 Err(e) => {
                     let waited = started.elapsed();
-                    if e.code != "AccessDenied" {
+                    if e.aws_code() != Some("AccessDenied") {
                         return Err(e);
                     }
                     if waited >= std::time::Duration::from_secs(60) {

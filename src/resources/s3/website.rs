@@ -73,7 +73,7 @@ impl ResourceKind for Website {
         };
         let name = bucket_of(cx, res, bucket)?;
         let bad = |e: aws_sdk_s3::error::BuildError| {
-            AwsError::other("s3:PutBucketWebsite", name, "Bad", e.to_string())
+            AwsError::from_fault("s3:PutBucketWebsite", name, Fault::Unbuilt(e))
         };
         let mut config = WebsiteConfiguration::builder().index_document(
             IndexDocument::builder()
