@@ -328,7 +328,9 @@ fn quoted_strings(text: &str) -> Vec<(usize, usize)> {
 /// the cases reach validation.
 fn structured() -> impl Strategy<Value = String> {
     use awslab::lab::Kind;
-    use awslab::lab::model::{CHECK_KEYS, RESOURCE_KEYS};
+    use awslab::lab::model::CHECK_KEYS;
+    let resource_keys: &'static [&'static str] =
+        Box::leak(awslab::lab::validate::resource_keys().into_boxed_slice());
     let kinds: Vec<&'static str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
     let value = prop_oneof![
         40 => prop::sample::select(VALUES).prop_map(str::to_owned),
@@ -354,7 +356,7 @@ fn structured() -> impl Strategy<Value = String> {
     let resource = (
         "[a-c]",
         prop::sample::select(kinds),
-        pairs(RESOURCE_KEYS, 6),
+        pairs(resource_keys, 6),
     )
         .prop_map(|(name, kind, pairs)| {
             format!("\n[resources.{name}]\ntype = \"{kind}\"\n{pairs}")

@@ -2,9 +2,12 @@
 //! may point at. Nothing here talks to AWS; `validate` turns this into a checked [`super::Lab`].
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::resources::Keys;
 
 /// A whole lab file.
 #[derive(Debug, Deserialize)]
@@ -38,77 +41,44 @@ pub struct ParamDef {
     pub description: String,
 }
 
-/// One `[resources.NAME]` table. A flat struct on purpose: every key keeps its span (serde's
-/// internally tagged enums lose them), and validation says which keys a given `type` takes.
+/// One `[resources.NAME]` table: its type and stage, and the rest of its keys as the kind
+/// reads them ([`crate::lab::validate::ParseSpec::Keys`]), each value with its span.
 #[derive(Debug, Default, Deserialize)]
 pub struct ResourceDef {
     #[serde(rename = "type")]
     pub kind: Option<Spanned<String>>,
     pub stage: Option<Spanned<String>>,
     pub description: Option<String>,
-    pub vpc: Option<Spanned<String>>,
-    pub subnet: Option<Spanned<String>>,
-    pub subnets: Option<Vec<Spanned<String>>>,
-    pub cidr: Option<Spanned<String>>,
-    pub az: Option<Spanned<i64>>,
-    pub dns_hostnames: Option<Spanned<bool>>,
-    pub map_public_ip: Option<Spanned<bool>>,
-    pub routes: Option<Vec<Spanned<RouteDef>>>,
-    pub eip: Option<Spanned<String>>,
-    pub inbound: Option<Vec<Spanned<NaclRuleDef>>>,
-    pub outbound: Option<Vec<Spanned<NaclRuleDef>>>,
-    pub ingress: Option<Vec<Spanned<SgRuleDef>>>,
-    pub egress: Option<Vec<Spanned<SgRuleDef>>>,
-    pub ami: Option<Spanned<String>>,
-    pub instance_type: Option<Spanned<String>>,
-    pub security_groups: Option<Vec<Spanned<String>>>,
-    pub key: Option<Spanned<String>>,
-    pub instance_profile: Option<Spanned<String>>,
-    pub user_data: Option<Spanned<String>>,
-    pub service: Option<Spanned<String>>,
-    pub route_tables: Option<Vec<Spanned<String>>>,
-    pub managed_policies: Option<Vec<Spanned<String>>>,
-    pub role: Option<Spanned<String>>,
-    pub encrypted: Option<Spanned<bool>>,
-    pub performance_mode: Option<Spanned<String>>,
-    pub transition_to_ia: Option<Spanned<String>>,
-    pub file_system: Option<Spanned<String>>,
-    pub protocol: Option<Spanned<String>>,
-    pub port: Option<Spanned<i64>>,
-    pub health_check_path: Option<Spanned<String>>,
-    pub scheme: Option<Spanned<String>>,
-    pub load_balancer: Option<Spanned<String>>,
-    pub target_group: Option<Spanned<String>>,
-    pub target_groups: Option<Vec<Spanned<String>>>,
-    pub launch_template: Option<Spanned<String>>,
-    pub min_size: Option<Spanned<i64>>,
-    pub max_size: Option<Spanned<i64>>,
-    pub desired_capacity: Option<Spanned<i64>>,
-    pub health_check_type: Option<Spanned<String>>,
-    pub auto_scaling_group: Option<Spanned<String>>,
-    pub target_cpu: Option<Spanned<f64>>,
-    pub versioning: Option<Spanned<bool>>,
-    pub bucket_key: Option<Spanned<bool>>,
-    pub object_ownership: Option<Spanned<String>>,
-    pub block_public_acls: Option<Spanned<bool>>,
-    pub ignore_public_acls: Option<Spanned<bool>>,
-    pub block_public_policy: Option<Spanned<bool>>,
-    pub restrict_public_buckets: Option<Spanned<bool>>,
-    pub bucket: Option<Spanned<String>>,
-    pub public_read: Option<Spanned<bool>>,
-    pub index_document: Option<Spanned<String>>,
-    pub error_document: Option<Spanned<String>>,
-    /// A directory, relative to the lab file.
-    pub source: Option<Spanned<String>>,
-    pub repository_name: Option<Spanned<String>>,
-    pub scan_on_push: Option<Spanned<bool>>,
-    pub tag_mutability: Option<Spanned<String>>,
-    pub expire_untagged_after_days: Option<Spanned<i64>>,
-    pub keep_last_tagged: Option<Spanned<i64>>,
-    pub tag_prefix: Option<Spanned<String>>,
-    pub repository: Option<Spanned<String>>,
-    pub tag: Option<Spanned<String>>,
+    /// The kind's keys; `None` when the type is unknown or a key has the wrong type (reported
+    /// by the parser).
+    #[serde(skip)]
+    pub keys: Option<Keys>,
+    /// Every key of the table with the span of its value (of a list: from its first to its
+    /// last element).
+    #[serde(skip)]
+    pub spans: Vec<(String, Range<usize>)>,
 }
+
+impl ResourceDef {
+    /// The keys of the table beyond `type`, `stage` and `description`, with their spans.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, Range<usize>)> {
+        self.spans
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.clone()))
+            .filter(|(k, _)| !COMMON_RESOURCE_KEYS.contains(k))
+    }
+
+    /// The span of one key's value.
+    pub fn value_span(&self, key: &str) -> Option<Range<usize>> {
+        self.spans
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// The keys every resource table may hold, whatever its type.
+pub const COMMON_RESOURCE_KEYS: &[&str] = &["type", "stage", "description"];
 
 /// `[[include]]`: resources of another lab, by name; what they reference comes with them.
 #[derive(Debug, Deserialize)]
@@ -124,74 +94,6 @@ pub struct IncludeDef {
 }
 
 pub const INCLUDE_KEYS: &[&str] = &["lab", "resources", "checks", "stage"];
-
-/// Every key a `[resources.NAME]` table may hold (for the unknown-key warning).
-pub const RESOURCE_KEYS: &[&str] = &[
-    "type",
-    "stage",
-    "description",
-    "vpc",
-    "subnet",
-    "subnets",
-    "cidr",
-    "az",
-    "dns_hostnames",
-    "map_public_ip",
-    "routes",
-    "eip",
-    "inbound",
-    "outbound",
-    "ingress",
-    "egress",
-    "ami",
-    "instance_type",
-    "security_groups",
-    "key",
-    "instance_profile",
-    "user_data",
-    "service",
-    "route_tables",
-    "managed_policies",
-    "role",
-    "encrypted",
-    "performance_mode",
-    "transition_to_ia",
-    "file_system",
-    "protocol",
-    "port",
-    "health_check_path",
-    "scheme",
-    "load_balancer",
-    "target_group",
-    "target_groups",
-    "launch_template",
-    "min_size",
-    "max_size",
-    "desired_capacity",
-    "health_check_type",
-    "auto_scaling_group",
-    "target_cpu",
-    "versioning",
-    "bucket_key",
-    "object_ownership",
-    "block_public_acls",
-    "ignore_public_acls",
-    "block_public_policy",
-    "restrict_public_buckets",
-    "bucket",
-    "public_read",
-    "index_document",
-    "error_document",
-    "source",
-    "repository_name",
-    "scan_on_push",
-    "tag_mutability",
-    "expire_untagged_after_days",
-    "keep_last_tagged",
-    "tag_prefix",
-    "repository",
-    "tag",
-];
 
 pub const TOP_KEYS: &[&str] = &[
     "id",

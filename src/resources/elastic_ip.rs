@@ -9,8 +9,10 @@ use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, ErrorClass, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource};
 use crate::resources::NatGatewayFacts;
+use toml::Spanned;
 
 /// What a lab file declares for an elastic IP.
 #[derive(Debug, Clone)]
@@ -32,6 +34,18 @@ impl crate::resources::KindSpec for ElasticIpSpec {
 impl crate::resources::KindFacts for ElasticIpFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `elastic_ip` table in a lab file: none beyond its type.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ElasticIpKeys {}
+
+impl ParseSpec for ElasticIpSpec {
+    type Keys = ElasticIpKeys;
+
+    fn parse(_cx: &mut SpecCx<'_, '_, '_>, _name: &Spanned<String>, _d: &ElasticIpKeys) -> Self {
+        ElasticIpSpec
     }
 }
 

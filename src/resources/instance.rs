@@ -16,8 +16,10 @@ use super::{
 };
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{AmiRef, Kind, Resource, Spec};
 use crate::resources::{AutoScalingGroupFacts, InstanceProfileFacts, KeyPairFacts};
+use toml::Spanned;
 
 /// What a lab file declares for an instance.
 #[derive(Debug, Clone)]
@@ -78,6 +80,47 @@ impl crate::resources::KindFacts for InstanceFacts {
     fn is_gone(&self) -> bool {
         let InstanceFacts { state, .. } = self;
         state == "terminated"
+    }
+}
+
+/// The keys of a `instance` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct InstanceKeys {
+    pub subnet: Option<toml::Spanned<String>>,
+    pub ami: Option<toml::Spanned<String>>,
+    pub instance_type: Option<toml::Spanned<String>>,
+    pub security_groups: Option<Vec<toml::Spanned<String>>>,
+    pub key: Option<toml::Spanned<String>>,
+    pub instance_profile: Option<toml::Spanned<String>>,
+    pub user_data: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for InstanceSpec {
+    type Keys = InstanceKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &InstanceKeys) -> Self {
+        let kind = Kind::Instance;
+        let subnet = cx.required(name, kind, "subnet", &d.subnet).cloned();
+        let subnet = subnet.and_then(|s| cx.reference(&s, &[Kind::Subnet]));
+        let ami = cx.ami(name, kind, &d.ami);
+        let instance_type = cx.instance_type(&d.instance_type);
+        let security_groups = cx.groups(&d.security_groups);
+        let key = d
+            .key
+            .as_ref()
+            .and_then(|k| cx.reference(k, &[Kind::KeyPair]));
+        InstanceSpec {
+            subnet: subnet.unwrap_or_default(),
+            ami,
+            instance_type,
+            security_groups,
+            key,
+            instance_profile: d
+                .instance_profile
+                .as_ref()
+                .and_then(|p| cx.reference(p, &[Kind::InstanceProfile])),
+            user_data: d.user_data.as_ref().and_then(|u| cx.text(u)),
+        }
     }
 }
 

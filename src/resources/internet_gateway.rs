@@ -7,8 +7,10 @@ use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::{InstanceFacts, LoadBalancerFacts, NatGatewayFacts};
+use toml::Spanned;
 
 /// What a lab file declares for an internet gateway.
 #[derive(Debug, Clone)]
@@ -33,6 +35,23 @@ impl crate::resources::KindFacts for InternetGatewayFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let InternetGatewayFacts { attached_vpcs } = self;
         attached_vpcs.first().map(String::as_str)
+    }
+}
+
+/// The keys of a `internet_gateway` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct InternetGatewayKeys {
+    pub vpc: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for InternetGatewaySpec {
+    type Keys = InternetGatewayKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &InternetGatewayKeys) -> Self {
+        let kind = Kind::InternetGateway;
+        InternetGatewaySpec {
+            vpc: cx.vpc_ref(name, kind, &d.vpc).unwrap_or_default(),
+        }
     }
 }
 

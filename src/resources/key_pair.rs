@@ -13,7 +13,9 @@ use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{Owner, from_ec2};
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource};
+use toml::Spanned;
 
 /// What a lab file declares for a key pair.
 #[derive(Debug, Clone)]
@@ -34,6 +36,18 @@ impl crate::resources::KindSpec for KeyPairSpec {
 impl crate::resources::KindFacts for KeyPairFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `key_pair` table in a lab file: none beyond its type.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct KeyPairKeys {}
+
+impl ParseSpec for KeyPairSpec {
+    type Keys = KeyPairKeys;
+
+    fn parse(_cx: &mut SpecCx<'_, '_, '_>, _name: &Spanned<String>, _d: &KeyPairKeys) -> Self {
+        KeyPairSpec
     }
 }
 

@@ -13,8 +13,10 @@ use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::{self, Owner, from_ec2};
 use crate::aws::{Aws, AwsError, Fault, created_at, listed};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::{AutoScalingGroupFacts, InstanceProfileFacts};
+use toml::Spanned;
 
 /// What an Auto Scaling group launches.
 #[derive(Debug, Clone)]
@@ -59,6 +61,34 @@ impl crate::resources::KindSpec for LaunchTemplateSpec {
 impl crate::resources::KindFacts for LaunchTemplateFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `launch_template` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LaunchTemplateKeys {
+    pub ami: Option<toml::Spanned<String>>,
+    pub instance_type: Option<toml::Spanned<String>>,
+    pub security_groups: Option<Vec<toml::Spanned<String>>>,
+    pub instance_profile: Option<toml::Spanned<String>>,
+    pub user_data: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for LaunchTemplateSpec {
+    type Keys = LaunchTemplateKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &LaunchTemplateKeys) -> Self {
+        let kind = Kind::LaunchTemplate;
+        LaunchTemplateSpec {
+            ami: cx.ami(name, kind, &d.ami),
+            instance_type: cx.instance_type(&d.instance_type),
+            security_groups: cx.groups(&d.security_groups),
+            instance_profile: d
+                .instance_profile
+                .as_ref()
+                .and_then(|p| cx.reference(p, &[Kind::InstanceProfile])),
+            user_data: d.user_data.as_ref().and_then(|u| cx.text(u)),
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use super::{
 };
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
+use toml::Spanned;
 
 /// What a lab file declares for a NAT gateway.
 #[derive(Debug, Clone)]
@@ -52,6 +54,29 @@ impl crate::resources::KindFacts for NatGatewayFacts {
     fn is_gone(&self) -> bool {
         let NatGatewayFacts { state, .. } = self;
         state == "deleted"
+    }
+}
+
+/// The keys of a `nat_gateway` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NatGatewayKeys {
+    pub subnet: Option<toml::Spanned<String>>,
+    pub eip: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for NatGatewaySpec {
+    type Keys = NatGatewayKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &NatGatewayKeys) -> Self {
+        let kind = Kind::NatGateway;
+        let subnet = cx.required(name, kind, "subnet", &d.subnet).cloned();
+        let subnet = subnet.and_then(|s| cx.reference(&s, &[Kind::Subnet]));
+        let eip = cx.required(name, kind, "eip", &d.eip).cloned();
+        let eip = eip.and_then(|s| cx.reference(&s, &[Kind::ElasticIp]));
+        NatGatewaySpec {
+            subnet: subnet.unwrap_or_default(),
+            eip: eip.unwrap_or_default(),
+        }
     }
 }
 

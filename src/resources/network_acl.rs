@@ -11,7 +11,9 @@ use super::{
 };
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Action, Kind, NaclRule, Ports, Proto, Resource, Spec};
+use toml::Spanned;
 
 /// What a lab file declares for a network ACL.
 #[derive(Debug, Clone)]
@@ -50,6 +52,33 @@ impl crate::resources::KindFacts for NetworkAclFacts {
     fn is_vpc_default(&self) -> bool {
         let NetworkAclFacts { is_default, .. } = self;
         *is_default
+    }
+}
+
+/// The keys of a `network_acl` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NetworkAclKeys {
+    pub vpc: Option<toml::Spanned<String>>,
+    pub subnets: Option<Vec<toml::Spanned<String>>>,
+    pub inbound: Option<Vec<toml::Spanned<crate::lab::model::NaclRuleDef>>>,
+    pub outbound: Option<Vec<toml::Spanned<crate::lab::model::NaclRuleDef>>>,
+}
+
+impl ParseSpec for NetworkAclSpec {
+    type Keys = NetworkAclKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &NetworkAclKeys) -> Self {
+        let kind = Kind::NetworkAcl;
+        let vpc = cx.vpc_ref(name, kind, &d.vpc);
+        let subnets = cx.subnet_refs(&d.subnets);
+        let inbound = cx.nacl_rules(d.inbound.as_deref().unwrap_or_default());
+        let outbound = cx.nacl_rules(d.outbound.as_deref().unwrap_or_default());
+        NetworkAclSpec {
+            vpc: vpc.unwrap_or_default(),
+            subnets,
+            inbound,
+            outbound,
+        }
     }
 }
 

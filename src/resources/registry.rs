@@ -4,9 +4,13 @@
 //! plus its handler; what a kind knows about itself (where it lives, how it is tagged later)
 //! is asked of the handler, whose trait has no default for it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::{DeValue, ValueDeserializer};
 
 use super::{KindFacts, KindSpec, ResourceKind};
+use crate::lab::model::ResourceDef;
+use crate::lab::validate::{ParseSpec, SpecCx, spec_keys};
 
 macro_rules! kinds {
     ($($variant:ident => $name:literal, $label:literal, $module:ident: $handler:ident, $spec:ident, $facts:ident;)*) => {
@@ -37,6 +41,14 @@ macro_rules! kinds {
                 }
             }
 
+            /// The keys a table of the kind takes in a lab file, beyond `type`, `stage` and
+            /// `description`.
+            pub fn keys(self) -> &'static [&'static str] {
+                match self {
+                    $(Kind::$variant => spec_keys::<$spec>(),)*
+                }
+            }
+
             /// The handler of the kind.
             pub fn handler(self) -> &'static dyn ResourceKind {
                 match self {
@@ -53,6 +65,18 @@ macro_rules! kinds {
         }
 
         impl Spec {
+            /// A resource's spec, parsed by its kind from its keys; `None` when the keys
+            /// could not be read (the parser said why).
+            pub(crate) fn parse(
+                cx: &mut SpecCx<'_, '_, '_>,
+                name: &Spanned<String>,
+                def: &ResourceDef,
+            ) -> Option<Spec> {
+                match def.keys.as_ref()? {
+                    $(Keys::$variant(k) => Some(Spec::$variant(<$spec as ParseSpec>::parse(cx, name, k))),)*
+                }
+            }
+
             pub fn kind(&self) -> Kind {
                 match self {
                     $(Spec::$variant(_) => Kind::$variant,)*
@@ -69,6 +93,23 @@ macro_rules! kinds {
                 match self {
                     $(Spec::$variant(s) => s,)*
                 }
+            }
+        }
+
+        /// The keys of a resource table, as its kind reads them: one variant per kind.
+        #[derive(Debug)]
+        pub enum Keys {
+            $($variant(<$spec as ParseSpec>::Keys),)*
+        }
+
+        impl Keys {
+            /// A resource table of `kind`, every value with its span.
+            pub fn parse(kind: Kind, table: Spanned<DeValue<'_>>) -> Result<Keys, toml::de::Error> {
+                Ok(match kind {
+                    $(Kind::$variant => Keys::$variant(<$spec as ParseSpec>::Keys::deserialize(
+                        ValueDeserializer::from(table),
+                    )?),)*
+                })
             }
         }
 

@@ -9,8 +9,10 @@ use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
 use crate::resources::VpcEndpointFacts;
+use toml::Spanned;
 
 /// What a lab file declares for a route table.
 #[derive(Debug, Clone)]
@@ -53,6 +55,37 @@ impl crate::resources::KindFacts for RouteTableFacts {
     fn is_vpc_default(&self) -> bool {
         let RouteTableFacts { main, .. } = self;
         *main
+    }
+}
+
+/// The keys of a `route_table` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RouteTableKeys {
+    pub vpc: Option<toml::Spanned<String>>,
+    pub subnets: Option<Vec<toml::Spanned<String>>>,
+    pub routes: Option<Vec<toml::Spanned<crate::lab::model::RouteDef>>>,
+}
+
+impl ParseSpec for RouteTableSpec {
+    type Keys = RouteTableKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &RouteTableKeys) -> Self {
+        let kind = Kind::RouteTable;
+        let vpc = cx.vpc_ref(name, kind, &d.vpc);
+        let subnets = cx.subnet_refs(&d.subnets);
+        let mut routes = Vec::new();
+        for r in d.routes.iter().flatten() {
+            let cidr = cx.cidr(&r.get_ref().cidr);
+            let to = cx.reference(&r.get_ref().to, &[Kind::InternetGateway, Kind::NatGateway]);
+            if let (Some(cidr), Some(target)) = (cidr, to) {
+                routes.push(crate::lab::Route { cidr, target });
+            }
+        }
+        RouteTableSpec {
+            vpc: vpc.unwrap_or_default(),
+            subnets,
+            routes,
+        }
     }
 }
 

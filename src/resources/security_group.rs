@@ -12,8 +12,10 @@ use super::{
 };
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Peer, Ports, Proto, Resource, SgRule, Spec};
 use crate::resources::{InstanceFacts, LoadBalancerFacts, MountTargetFacts};
+use toml::Spanned;
 
 /// What a lab file declares for a security group.
 #[derive(Debug, Clone)]
@@ -61,6 +63,36 @@ impl crate::resources::KindFacts for SecurityGroupFacts {
     fn is_vpc_default(&self) -> bool {
         let SecurityGroupFacts { group_name, .. } = self;
         group_name == "default"
+    }
+}
+
+/// The keys of a `security_group` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SecurityGroupKeys {
+    /// The group's description (the key every resource may carry).
+    pub description: Option<String>,
+    pub vpc: Option<toml::Spanned<String>>,
+    pub ingress: Option<Vec<toml::Spanned<crate::lab::model::SgRuleDef>>>,
+    pub egress: Option<Vec<toml::Spanned<crate::lab::model::SgRuleDef>>>,
+}
+
+impl ParseSpec for SecurityGroupSpec {
+    type Keys = SecurityGroupKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &SecurityGroupKeys) -> Self {
+        let kind = Kind::SecurityGroup;
+        let vpc = cx.vpc_ref(name, kind, &d.vpc);
+        let ingress = cx.sg_rules(d.ingress.as_deref().unwrap_or_default(), false);
+        let egress = d.egress.as_deref().map(|e| cx.sg_rules(e, true));
+        SecurityGroupSpec {
+            vpc: vpc.unwrap_or_default(),
+            description: d
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("awslab {}", name.get_ref())),
+            ingress,
+            egress,
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
+use toml::Spanned;
 
 /// What a lab file declares for a subnet.
 #[derive(Debug, Clone)]
@@ -38,6 +40,45 @@ impl crate::resources::KindFacts for SubnetFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let SubnetFacts { vpc_id, .. } = self;
         vpc_id.as_deref()
+    }
+}
+
+/// The keys of a `subnet` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SubnetKeys {
+    pub vpc: Option<toml::Spanned<String>>,
+    pub cidr: Option<toml::Spanned<String>>,
+    pub az: Option<toml::Spanned<i64>>,
+    pub map_public_ip: Option<toml::Spanned<bool>>,
+}
+
+impl ParseSpec for SubnetSpec {
+    type Keys = SubnetKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &SubnetKeys) -> Self {
+        let kind = Kind::Subnet;
+        let vpc = cx.vpc_ref(name, kind, &d.vpc);
+        let cidr = cx.required(name, kind, "cidr", &d.cidr).cloned();
+        let cidr = cidr.and_then(|c| cx.cidr(&c));
+        let az = match &d.az {
+            None => 0,
+            Some(a) if (0..=5).contains(a.get_ref()) => usize::try_from(*a.get_ref()).unwrap_or(0),
+            Some(a) => {
+                cx.error(
+                    a.span(),
+                    format!("az index {} is outside 0-5", a.get_ref()),
+                    "invalid AZ index",
+                );
+                cx.help("`az` is an index into the region's availability zones: 0 is the first");
+                0
+            }
+        };
+        SubnetSpec {
+            vpc: vpc.unwrap_or_default(),
+            cidr: cidr.unwrap_or_default(),
+            az,
+            map_public_ip: d.map_public_ip.as_ref().is_some_and(|b| *b.get_ref()),
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use super::ec2util::scope_filters;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
+use toml::Spanned;
 
 /// What a lab file declares for a VPC.
 #[derive(Debug, Clone)]
@@ -40,6 +42,38 @@ impl crate::resources::KindFacts for VpcFacts {
     fn is_vpc_default(&self) -> bool {
         let VpcFacts { is_default, .. } = self;
         *is_default
+    }
+}
+
+/// The keys of a `vpc` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct VpcKeys {
+    pub cidr: Option<toml::Spanned<String>>,
+    pub dns_hostnames: Option<toml::Spanned<bool>>,
+}
+
+impl ParseSpec for VpcSpec {
+    type Keys = VpcKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &VpcKeys) -> Self {
+        let kind = Kind::Vpc;
+        let cidr = cx.required(name, kind, "cidr", &d.cidr).cloned();
+        let cidr = cidr.and_then(|c| {
+            let net = cx.cidr(&c)?;
+            if !(16..=28).contains(&net.prefix_len()) {
+                cx.error(
+                    c.span(),
+                    format!("a VPC CIDR must be /16 to /28, not /{}", net.prefix_len()),
+                    "invalid size",
+                );
+                return None;
+            }
+            Some(net)
+        });
+        VpcSpec {
+            cidr: cidr.unwrap_or_default(),
+            dns_hostnames: d.dns_hostnames.as_ref().is_some_and(|b| *b.get_ref()),
+        }
     }
 }
 

@@ -11,7 +11,9 @@ use super::wait::Poll;
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
 use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
+use toml::Spanned;
 
 /// A gateway endpoint: the service reached from the VPC through the route tables.
 #[derive(Debug, Clone)]
@@ -52,6 +54,52 @@ impl crate::resources::KindFacts for VpcEndpointFacts {
     fn is_gone(&self) -> bool {
         let VpcEndpointFacts { state, .. } = self;
         state == "deleted"
+    }
+}
+
+/// The services a gateway VPC endpoint serves (`service` of a `vpc_endpoint`).
+const GATEWAY_SERVICES: &[&str] = &["s3", "dynamodb"];
+
+/// The keys of a `vpc_endpoint` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct VpcEndpointKeys {
+    pub vpc: Option<toml::Spanned<String>>,
+    pub service: Option<toml::Spanned<String>>,
+    pub route_tables: Option<Vec<toml::Spanned<String>>>,
+}
+
+impl ParseSpec for VpcEndpointSpec {
+    type Keys = VpcEndpointKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &VpcEndpointKeys) -> Self {
+        let kind = Kind::VpcEndpoint;
+        let vpc = cx.vpc_ref(name, kind, &d.vpc);
+        let service = cx
+            .required(name, kind, "service", &d.service)
+            .cloned()
+            .and_then(|s| {
+                if GATEWAY_SERVICES.contains(&s.get_ref().as_str()) {
+                    return Some(s.into_inner());
+                }
+                cx.error(
+                    s.span(),
+                    format!("`{}` has no gateway endpoint", s.get_ref()),
+                    "not a gateway service",
+                );
+                cx.help(format!("one of: {}", GATEWAY_SERVICES.join(", ")));
+                None
+            });
+        let route_tables = d
+            .route_tables
+            .iter()
+            .flatten()
+            .filter_map(|t| cx.reference(t, &[Kind::RouteTable]))
+            .collect();
+        VpcEndpointSpec {
+            vpc: vpc.unwrap_or_default(),
+            service: service.unwrap_or_default(),
+            route_tables,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ impl Validator<'_, '_, '_> {
             file.resources
                 .iter()
                 .find(|(k, _)| k.get_ref() == name)
-                .and_then(|(_, d)| d.get_ref().cidr.as_ref().map(|c| c.span()))
+                .and_then(|(_, d)| d.get_ref().value_span("cidr"))
                 .unwrap_or(0..0)
         };
         let vpcs: BTreeMap<&str, Ipv4Net> = resources

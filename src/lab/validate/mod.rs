@@ -11,8 +11,6 @@ mod resources;
 mod tests;
 mod values;
 
-use keys::{GATEWAY_SERVICES, IA_TRANSITIONS, allowed_keys, instance_type, present_keys};
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -22,8 +20,8 @@ use toml::Spanned;
 use super::diagnostic::Collector;
 use super::model::{CheckDef, LabFile, NaclRuleDef, OneOrMany, ResourceDef, SgRuleDef};
 use super::{
-    Action, AmiRef, Check, CheckKind, DefaultFrom, Endpoint, Kind, Lab, Lifecycle, NaclRule, Param,
-    Peer, Ports, Proto, PublicAccess, Resource, Route, SgRule, SiteFile, Spec, Stage,
+    Action, AmiRef, Check, CheckKind, DefaultFrom, Endpoint, Kind, Lab, NaclRule, Param, Peer,
+    Ports, Proto, Resource, SgRule, SiteFile, Spec, Stage,
 };
 use crate::graph::Graph;
 
@@ -236,7 +234,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-struct Validator<'c, 'a, 'f> {
+/// What a kind's spec parser is given: the lab's names and kinds (for references), the value
+/// parsers kinds share, and the collector its located errors go to.
+pub type SpecCx<'c, 'a, 'f> = Validator<'c, 'a, 'f>;
+
+/// A kind's spec, parsed from its keys in a lab file.
+pub trait ParseSpec: Sized {
+    /// The keys a table of the kind takes (beyond `type`, `stage` and `description`), each
+    /// with its span: a struct of `Option<Spanned<_>>` fields.
+    type Keys: serde::de::DeserializeOwned + Default;
+
+    /// The spec, with every problem reported to `cx` at the value it is about (the result is
+    /// dropped when any was).
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, keys: &Self::Keys) -> Self;
+}
+
+pub(crate) use keys::spec_keys;
+pub use keys::{keys_of, resource_keys};
+
+pub struct Validator<'c, 'a, 'f> {
     c: &'c mut Collector<'a>,
     kinds: BTreeMap<String, Kind>,
     params: BTreeMap<String, Param>,

@@ -38,7 +38,7 @@ impl Validator<'_, '_, '_> {
     }
 
     /// A string with `${param}` substituted; an unknown parameter is an error at the string.
-    pub(super) fn text(&mut self, s: &Spanned<String>) -> Option<String> {
+    pub(crate) fn text(&mut self, s: &Spanned<String>) -> Option<String> {
         let raw = s.get_ref();
         let mut out = String::new();
         let mut rest = raw.as_str();
@@ -69,7 +69,7 @@ impl Validator<'_, '_, '_> {
         Some(out)
     }
 
-    pub(super) fn cidr(&mut self, s: &Spanned<String>) -> Option<Ipv4Net> {
+    pub(crate) fn cidr(&mut self, s: &Spanned<String>) -> Option<Ipv4Net> {
         let text = self.text(s)?;
         let from_param = s.get_ref().contains("${");
         match text.parse::<Ipv4Net>() {
@@ -95,7 +95,7 @@ impl Validator<'_, '_, '_> {
         }
     }
 
-    pub(super) fn reference(&mut self, s: &Spanned<String>, want: &[Kind]) -> Option<String> {
+    pub(crate) fn reference(&mut self, s: &Spanned<String>, want: &[Kind]) -> Option<String> {
         let name = s.get_ref();
         match self.kinds.get(name) {
             Some(k) if want.contains(k) => Some(name.clone()),
@@ -128,7 +128,7 @@ impl Validator<'_, '_, '_> {
         }
     }
 
-    pub(super) fn required<'d, T>(
+    pub(crate) fn required<'d, T>(
         &mut self,
         name: &Spanned<String>,
         kind: Kind,
@@ -145,7 +145,7 @@ impl Validator<'_, '_, '_> {
         v.as_ref()
     }
 
-    pub(super) fn ports(
+    pub(crate) fn ports(
         &mut self,
         proto: Proto,
         port: &Option<Spanned<i64>>,
@@ -224,7 +224,7 @@ impl Validator<'_, '_, '_> {
         }))
     }
 
-    pub(super) fn proto(&mut self, s: &Spanned<String>) -> Option<Proto> {
+    pub(crate) fn proto(&mut self, s: &Spanned<String>) -> Option<Proto> {
         let p = Proto::parse(s.get_ref());
         if p.is_none() {
             self.c.error(
@@ -237,7 +237,7 @@ impl Validator<'_, '_, '_> {
         p
     }
 
-    pub(super) fn nacl_rules(&mut self, rules: &[Spanned<NaclRuleDef>]) -> Vec<NaclRule> {
+    pub(crate) fn nacl_rules(&mut self, rules: &[Spanned<NaclRuleDef>]) -> Vec<NaclRule> {
         let mut out = Vec::new();
         let mut numbers = BTreeSet::new();
         for r in rules {
@@ -291,7 +291,7 @@ impl Validator<'_, '_, '_> {
         out
     }
 
-    pub(super) fn sg_rules(&mut self, rules: &[Spanned<SgRuleDef>], egress: bool) -> Vec<SgRule> {
+    pub(crate) fn sg_rules(&mut self, rules: &[Spanned<SgRuleDef>], egress: bool) -> Vec<SgRule> {
         let mut out = Vec::new();
         for r in rules {
             let d = r.get_ref();

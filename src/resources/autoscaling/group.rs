@@ -2,7 +2,9 @@
 //! before delete.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::resources::{LaunchTemplateSpec, ScalingPolicyFacts};
+use toml::Spanned;
 
 /// What a lab file declares for an Auto Scaling group.
 #[derive(Debug, Clone)]
@@ -58,6 +60,113 @@ impl crate::resources::KindFacts for AutoScalingGroupFacts {
     fn subnet_ids(&self) -> Vec<&str> {
         let AutoScalingGroupFacts { subnets, .. } = self;
         subnets.iter().map(String::as_str).collect()
+    }
+}
+
+/// The keys of a `auto_scaling_group` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct AutoScalingGroupKeys {
+    pub launch_template: Option<toml::Spanned<String>>,
+    pub subnets: Option<Vec<toml::Spanned<String>>>,
+    pub min_size: Option<toml::Spanned<i64>>,
+    pub max_size: Option<toml::Spanned<i64>>,
+    pub desired_capacity: Option<toml::Spanned<i64>>,
+    pub target_groups: Option<Vec<toml::Spanned<String>>>,
+    pub health_check_type: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for AutoScalingGroupSpec {
+    type Keys = AutoScalingGroupKeys;
+
+    fn parse(
+        cx: &mut SpecCx<'_, '_, '_>,
+        name: &Spanned<String>,
+        d: &AutoScalingGroupKeys,
+    ) -> Self {
+        let kind = Kind::AutoScalingGroup;
+        let subnets = cx.subnet_refs(&d.subnets);
+        let lt = cx
+            .required(name, kind, "launch_template", &d.launch_template)
+            .cloned();
+        if subnets.is_empty() {
+            cx.error(
+                name.span(),
+                format!("Auto Scaling group `{}` needs `subnets`", name.get_ref()),
+                "missing key",
+            );
+        }
+        let size = |v: &mut SpecCx<'_, '_, '_>,
+                    key: &str,
+                    s: &Option<Spanned<i64>>,
+                    default: i64|
+         -> i32 {
+            match s {
+                None => i32::try_from(default).unwrap_or(0),
+                Some(n) => match i32::try_from(*n.get_ref()) {
+                    Ok(x) if x >= 0 => x,
+                    _ => {
+                        v.error(
+                            n.span(),
+                            format!("{key} {} must be 0 or more", n.get_ref()),
+                            "invalid size",
+                        );
+                        0
+                    }
+                },
+            }
+        };
+        let min_size = size(cx, "min_size", &d.min_size, 1);
+        let max_size = size(cx, "max_size", &d.max_size, i64::from(min_size.max(1)));
+        let desired_capacity = size(
+            cx,
+            "desired_capacity",
+            &d.desired_capacity,
+            i64::from(min_size),
+        );
+        if !(min_size <= desired_capacity && desired_capacity <= max_size) {
+            let span = d
+                .desired_capacity
+                .as_ref()
+                .or(d.max_size.as_ref())
+                .map_or(name.span(), Spanned::span);
+            cx.error(
+                span,
+                format!(
+                    "sizes must satisfy min_size <= desired_capacity <= max_size (here {min_size} <= {desired_capacity} <= {max_size})"
+                ),
+                "inconsistent sizes",
+            );
+        }
+        let health_check_type = match &d.health_check_type {
+            None => "EC2".to_owned(),
+            Some(h) => match h.get_ref().to_ascii_uppercase().as_str() {
+                t @ ("EC2" | "ELB") => t.to_owned(),
+                other => {
+                    cx.error(
+                        h.span(),
+                        format!("health_check_type `{other}` must be EC2 or ELB"),
+                        "invalid health check type",
+                    );
+                    "EC2".to_owned()
+                }
+            },
+        };
+        AutoScalingGroupSpec {
+            launch_template: lt
+                .and_then(|l| cx.reference(&l, &[Kind::LaunchTemplate]))
+                .unwrap_or_default(),
+            subnets,
+            min_size,
+            max_size,
+            desired_capacity,
+            target_groups: d
+                .target_groups
+                .iter()
+                .flatten()
+                .filter_map(|t| cx.reference(t, &[Kind::TargetGroup]))
+                .collect(),
+            health_check_type,
+        }
     }
 }
 

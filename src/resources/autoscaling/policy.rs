@@ -1,6 +1,8 @@
 //! Target-tracking scaling policies, known by their group.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
+use toml::Spanned;
 
 /// A target-tracking policy on the group's average CPU utilization.
 #[derive(Debug, Clone)]
@@ -29,6 +31,42 @@ impl crate::resources::KindSpec for ScalingPolicySpec {
 impl crate::resources::KindFacts for ScalingPolicyFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `scaling_policy` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ScalingPolicyKeys {
+    pub auto_scaling_group: Option<toml::Spanned<String>>,
+    pub target_cpu: Option<toml::Spanned<f64>>,
+}
+
+impl ParseSpec for ScalingPolicySpec {
+    type Keys = ScalingPolicyKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &ScalingPolicyKeys) -> Self {
+        let kind = Kind::ScalingPolicy;
+        let group = cx
+            .required(name, kind, "auto_scaling_group", &d.auto_scaling_group)
+            .cloned();
+        let target_cpu = match &d.target_cpu {
+            None => 50.0,
+            Some(t) if *t.get_ref() > 0.0 && *t.get_ref() <= 100.0 => *t.get_ref(),
+            Some(t) => {
+                cx.error(
+                    t.span(),
+                    format!("target_cpu {} is not a percentage in (0, 100]", t.get_ref()),
+                    "invalid target",
+                );
+                50.0
+            }
+        };
+        ScalingPolicySpec {
+            group: group
+                .and_then(|g| cx.reference(&g, &[Kind::AutoScalingGroup]))
+                .unwrap_or_default(),
+            target_cpu,
+        }
     }
 }
 

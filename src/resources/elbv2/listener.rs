@@ -1,6 +1,8 @@
 //! Listeners: known by load balancer and port, listed with their load balancer.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
+use toml::Spanned;
 
 /// A listener forwarding to one target group.
 #[derive(Debug, Clone)]
@@ -37,6 +39,39 @@ impl crate::resources::KindFacts for ListenerFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let ListenerFacts { vpc_id, .. } = self;
         vpc_id.as_deref()
+    }
+}
+
+/// The keys of a `listener` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListenerKeys {
+    pub load_balancer: Option<toml::Spanned<String>>,
+    pub protocol: Option<toml::Spanned<String>>,
+    pub port: Option<toml::Spanned<i64>>,
+    pub target_group: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for ListenerSpec {
+    type Keys = ListenerKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &ListenerKeys) -> Self {
+        let kind = Kind::Listener;
+        let lb = cx
+            .required(name, kind, "load_balancer", &d.load_balancer)
+            .cloned();
+        let tg = cx
+            .required(name, kind, "target_group", &d.target_group)
+            .cloned();
+        ListenerSpec {
+            load_balancer: lb
+                .and_then(|l| cx.reference(&l, &[Kind::LoadBalancer]))
+                .unwrap_or_default(),
+            protocol: cx.http_protocol(&d.protocol),
+            port: cx.service_port(&d.port),
+            target_group: tg
+                .and_then(|t| cx.reference(&t, &[Kind::TargetGroup]))
+                .unwrap_or_default(),
+        }
     }
 }
 

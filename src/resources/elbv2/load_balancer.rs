@@ -2,7 +2,9 @@
 //! interfaces have left the subnets.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::resources::ListenerFacts;
+use toml::Spanned;
 
 /// An application load balancer.
 #[derive(Debug, Clone)]
@@ -52,6 +54,50 @@ impl crate::resources::KindFacts for LoadBalancerFacts {
     fn subnet_ids(&self) -> Vec<&str> {
         let LoadBalancerFacts { subnets, .. } = self;
         subnets.iter().map(String::as_str).collect()
+    }
+}
+
+/// The keys of a `load_balancer` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LoadBalancerKeys {
+    pub subnets: Option<Vec<toml::Spanned<String>>>,
+    pub security_groups: Option<Vec<toml::Spanned<String>>>,
+    pub scheme: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for LoadBalancerSpec {
+    type Keys = LoadBalancerKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &LoadBalancerKeys) -> Self {
+        let subnets = cx.subnet_refs(&d.subnets);
+        if subnets.len() < 2 {
+            cx.error(
+                name.span(),
+                format!(
+                    "load balancer `{}` needs `subnets` in at least two availability zones",
+                    name.get_ref()
+                ),
+                "an application load balancer spans two or more AZs",
+            );
+        }
+        let internet_facing = match d.scheme.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("internet-facing") => true,
+            Some("internal") => false,
+            Some(other) => {
+                let span = d.scheme.as_ref().map_or(name.span(), Spanned::span);
+                cx.error(
+                    span,
+                    format!("scheme `{other}` must be `internet-facing` or `internal`"),
+                    "invalid scheme",
+                );
+                true
+            }
+        };
+        LoadBalancerSpec {
+            subnets,
+            security_groups: cx.groups(&d.security_groups),
+            internet_facing,
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Target groups: where a load balancer sends requests, and their health checks.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::resources::{AutoScalingGroupFacts, ListenerFacts};
+use toml::Spanned;
 
 /// What a lab file declares for a target group.
 #[derive(Debug, Clone)]
@@ -34,6 +36,40 @@ impl crate::resources::KindFacts for TargetGroupFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let TargetGroupFacts { vpc_id, .. } = self;
         vpc_id.as_deref()
+    }
+}
+
+/// The keys of a `target_group` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct TargetGroupKeys {
+    pub vpc: Option<toml::Spanned<String>>,
+    pub protocol: Option<toml::Spanned<String>>,
+    pub port: Option<toml::Spanned<i64>>,
+    pub health_check_path: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for TargetGroupSpec {
+    type Keys = TargetGroupKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &TargetGroupKeys) -> Self {
+        let kind = Kind::TargetGroup;
+        TargetGroupSpec {
+            vpc: cx.vpc_ref(name, kind, &d.vpc).unwrap_or_default(),
+            protocol: cx.http_protocol(&d.protocol),
+            port: cx.service_port(&d.port),
+            health_check_path: match &d.health_check_path {
+                None => "/".to_owned(),
+                Some(p) if p.get_ref().starts_with('/') => p.get_ref().clone(),
+                Some(p) => {
+                    cx.error(
+                        p.span(),
+                        format!("health check path `{}` must start with `/`", p.get_ref()),
+                        "invalid path",
+                    );
+                    String::new()
+                }
+            },
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The bucket itself: its settings, tags and ownership, and emptying it before delete.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
+use toml::Spanned;
 
 /// An S3 bucket (named per lab resource, lab and env, and account) with its settings.
 #[derive(Debug, Clone)]
@@ -37,6 +39,65 @@ impl crate::resources::KindSpec for BucketSpec {
 impl crate::resources::KindFacts for BucketFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `s3_bucket` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BucketKeys {
+    pub versioning: Option<toml::Spanned<bool>>,
+    pub bucket_key: Option<toml::Spanned<bool>>,
+    pub object_ownership: Option<toml::Spanned<String>>,
+    pub block_public_acls: Option<toml::Spanned<bool>>,
+    pub ignore_public_acls: Option<toml::Spanned<bool>>,
+    pub block_public_policy: Option<toml::Spanned<bool>>,
+    pub restrict_public_buckets: Option<toml::Spanned<bool>>,
+}
+
+impl ParseSpec for BucketSpec {
+    type Keys = BucketKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &BucketKeys) -> Self {
+        if let Some(why) = crate::resources::s3::logical_name_problem(name.get_ref()) {
+            cx.error(
+                name.span(),
+                format!("bucket `{}`: {why}", name.get_ref()),
+                "names the bucket",
+            );
+        }
+        let flag =
+            |f: &Option<Spanned<bool>>, default: bool| f.as_ref().map_or(default, |b| *b.get_ref());
+        let object_ownership = match &d.object_ownership {
+            None => "BucketOwnerEnforced".to_owned(),
+            Some(o) => {
+                match o.get_ref().as_str() {
+                    v @ ("BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter") => {
+                        v.to_owned()
+                    }
+                    other => {
+                        cx.error(
+                            o.span(),
+                            format!("unknown object ownership `{other}`"),
+                            "invalid ownership",
+                        );
+                        cx.help("BucketOwnerEnforced (ACLs disabled), BucketOwnerPreferred or ObjectWriter");
+                        String::new()
+                    }
+                }
+            }
+        };
+        // Every setting of Block Public Access defaults to on, as AWS does.
+        BucketSpec {
+            versioning: flag(&d.versioning, false),
+            bucket_key: flag(&d.bucket_key, true),
+            object_ownership,
+            public_access: PublicAccess {
+                block_public_acls: flag(&d.block_public_acls, true),
+                ignore_public_acls: flag(&d.ignore_public_acls, true),
+                block_public_policy: flag(&d.block_public_policy, true),
+                restrict_public_buckets: flag(&d.restrict_public_buckets, true),
+            },
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The objects uploaded from a lab folder, kept in step by their MD5.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
+use toml::Spanned;
 
 /// The files of a directory, uploaded with their content types.
 #[derive(Debug, Clone)]
@@ -27,6 +29,29 @@ impl crate::resources::KindSpec for ObjectsSpec {
 impl crate::resources::KindFacts for ObjectsFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `s3_objects` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ObjectsKeys {
+    pub bucket: Option<toml::Spanned<String>>,
+    /// A directory, relative to the lab file.
+    pub source: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for ObjectsSpec {
+    type Keys = ObjectsKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &ObjectsKeys) -> Self {
+        let kind = Kind::Objects;
+        let bucket = cx.bucket_ref(name, kind, &d.bucket);
+        let (source, files) = cx.source_files(name, kind, &d.source);
+        ObjectsSpec {
+            bucket,
+            source,
+            files,
+        }
     }
 }
 

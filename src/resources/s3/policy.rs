@@ -1,6 +1,8 @@
 //! The bucket policy, and what a policy grants everyone.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
+use toml::Spanned;
 
 /// What a lab file declares for a bucket policy.
 #[derive(Debug, Clone)]
@@ -27,6 +29,35 @@ impl crate::resources::KindSpec for BucketPolicySpec {
 impl crate::resources::KindFacts for BucketPolicyFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `s3_bucket_policy` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BucketPolicyKeys {
+    pub bucket: Option<toml::Spanned<String>>,
+    pub public_read: Option<toml::Spanned<bool>>,
+}
+
+impl ParseSpec for BucketPolicySpec {
+    type Keys = BucketPolicyKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &BucketPolicyKeys) -> Self {
+        let kind = Kind::BucketPolicy;
+        // The one policy awslab writes; a bucket without it needs no policy resource.
+        if !d.public_read.as_ref().is_some_and(|b| *b.get_ref()) {
+            let span = d.public_read.as_ref().map_or(name.span(), Spanned::span);
+            cx.error(
+                span,
+                "a bucket policy resource needs `public_read = true`",
+                "the only policy awslab writes",
+            );
+            cx.help("for a private bucket, leave the s3_bucket_policy resource out");
+        }
+        BucketPolicySpec {
+            bucket: cx.bucket_ref(name, kind, &d.bucket),
+            public_read: true,
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The website configuration and its endpoint.
 
 use super::*;
+use crate::lab::validate::{ParseSpec, SpecCx};
+use toml::Spanned;
 
 /// What a lab file declares for a website configuration.
 #[derive(Debug, Clone)]
@@ -28,6 +30,30 @@ impl crate::resources::KindSpec for WebsiteSpec {
 impl crate::resources::KindFacts for WebsiteFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
+    }
+}
+
+/// The keys of a `s3_website_config` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct WebsiteKeys {
+    pub bucket: Option<toml::Spanned<String>>,
+    pub index_document: Option<toml::Spanned<String>>,
+    pub error_document: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for WebsiteSpec {
+    type Keys = WebsiteKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &WebsiteKeys) -> Self {
+        let kind = Kind::Website;
+        WebsiteSpec {
+            bucket: cx.bucket_ref(name, kind, &d.bucket),
+            index_document: d
+                .index_document
+                .as_ref()
+                .map_or_else(|| "index.html".to_owned(), |i| i.get_ref().clone()),
+            error_document: d.error_document.as_ref().map(|e| e.get_ref().clone()),
+        }
     }
 }
 

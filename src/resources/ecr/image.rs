@@ -1,0 +1,207 @@
+//! ECR images: a directory packed into a one-layer image and pushed under a tag.
+
+use super::*;
+
+/// The files of a directory, packed into a one-layer image and pushed under a tag.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    pub repository: String,
+    pub tag: String,
+    pub source: String,
+    pub files: Vec<crate::lab::SiteFile>,
+}
+
+/// What AWS says of an ECR image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageFacts {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub scan_status: Option<String>,
+}
+
+impl crate::resources::KindSpec for ImageSpec {
+    fn refs(&self) -> Vec<&str> {
+        let ImageSpec { repository, .. } = self;
+        vec![repository.as_str()]
+    }
+}
+
+impl crate::resources::KindFacts for ImageFacts {
+    fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
+        None
+    }
+}
+
+/// The keys of a `ecr_image` table in a lab file.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ImageKeys {
+    pub repository: Option<toml::Spanned<String>>,
+    pub tag: Option<toml::Spanned<String>>,
+    /// A directory, relative to the lab file.
+    pub source: Option<toml::Spanned<String>>,
+}
+
+impl ParseSpec for ImageSpec {
+    type Keys = ImageKeys;
+
+    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &ImageKeys) -> Self {
+        let kind = Kind::Image;
+        let repo = cx
+            .required(name, kind, "repository", &d.repository)
+            .cloned();
+        let tag = cx
+            .required(name, kind, "tag", &d.tag)
+            .map(|t| t.get_ref().clone())
+            .unwrap_or_default();
+        if let Some(t) = &d.tag
+            && let Err(why) = crate::push::check_tag(t.get_ref())
+        {
+            cx.error(t.span(), why, "invalid tag");
+        }
+        let (source, files) = cx.source_files(name, kind, &d.source);
+        ImageSpec {
+            repository: repo
+                .and_then(|r| cx.reference(&r, &[Kind::Repository]))
+                .unwrap_or_default(),
+            tag,
+            source,
+            files,
+        }
+    }
+}
+
+pub struct Image;
+
+#[async_trait]
+impl ResourceKind for Image {
+    fn kind(&self) -> Kind {
+        Kind::Image
+    }
+
+    fn placement(&self) -> crate::resources::Placement {
+        crate::resources::Placement::Child(Kind::Repository)
+    }
+
+    async fn stamp(
+        &self,
+        _aws: &Aws,
+        _obs: &Observed,
+        _key: &str,
+        _value: &str,
+    ) -> Result<crate::resources::Stamped, AwsError> {
+        Ok(crate::resources::Stamped::WithParent)
+    }
+
+    /// Listed with their repository.
+    async fn discover(&self, _aws: &Aws, _scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    /// Packs the lab's files and pushes them (`awslab push`'s code: skips what is there).
+    async fn apply(
+        &self,
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        _existing: Option<&Observed>,
+    ) -> Result<Observed, AwsError> {
+        let Spec::Image(ImageSpec {
+            repository,
+            tag,
+            files,
+            ..
+        }) = &res.spec
+        else {
+            return Err(crate::resources::wrong_spec(res, self.kind()));
+        };
+        let repo = cx.bound.require(repository, &res.name)?.to_owned();
+        let image = crate::image::pack_files(
+            &files
+                .iter()
+                .map(|f| (f.key.clone(), f.content.clone(), 0o644))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| AwsError::from_fault("pack", &res.name, Fault::Io(e)))?;
+        let report = |sent: u64, total: u64| {
+            if total > 0 {
+                cx.wait.note(format!("{sent}/{total} bytes"));
+            }
+        };
+        let pushed = crate::push::push(cx.aws, &repo, tag, &image, true, &report)
+            .await
+            .map_err(crate::push::PushError::into_aws)?;
+        let t = cx.owner.child_tags(&format!("{repository}:{tag}"));
+        Ok(Observed {
+            kind: Kind::Image,
+            id: format!("{repo}:{tag}"),
+            tags: t,
+            facts: Facts::Image(ImageFacts {
+                repository: repo,
+                tag: tag.clone(),
+                digest: pushed.digest,
+                scan_status: None,
+            }),
+        })
+    }
+
+    fn find_existing<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<&'w Observed> {
+        let Spec::Image(ImageSpec {
+            repository, tag, ..
+        }) = &res.spec
+        else {
+            return None;
+        };
+        world.get(&format!("{}:{tag}", bound.id(repository)?))
+    }
+
+    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
+        vec!["tag"]
+    }
+
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        _bound: &Bindings,
+        _world: &World,
+    ) -> Vec<Attr> {
+        let (Spec::Image(ImageSpec { tag, .. }), Facts::Image(ImageFacts { tag: found, .. })) =
+            (&res.spec, &obs.facts)
+        else {
+            return Vec::new();
+        };
+        vec![Attr::new("tag", tag, found)]
+    }
+
+    /// Goes with its repository (deleted with force).
+    async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
+        let Facts::Image(ImageFacts {
+            repository, tag, ..
+        }) = &obs.facts
+        else {
+            return Ok(());
+        };
+        match cx
+            .aws
+            .ecr
+            .batch_delete_image()
+            .repository_name(repository)
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_tag(tag)
+                    .build(),
+            )
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(AwsError::from_sdk("ecr:BatchDeleteImage", &obs.id, e)),
+        }
+    }
+}
