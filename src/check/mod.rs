@@ -13,12 +13,14 @@ pub use live::Live;
 pub use names::Names;
 pub use report::{CheckResult, FoundBy, Method, Report, Status};
 
+use std::collections::BTreeMap;
+
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
 use crate::engine::discover;
 use crate::lab::{Kind, Lab, Resource, StageSel};
+use crate::resources::RepositorySpec;
 use crate::resources::{self, Bindings, Scope, World};
-use crate::resources::{MountTargetSpec, RepositorySpec};
 
 /// Discovers what `check` looks at: the lab's VPCs (by `Name` tag, which the tool also sets),
 /// everything inside them, and the region's addresses and key pairs. One call per kind.
@@ -182,16 +184,16 @@ pub struct CheckOptions {
     pub names: Names,
 }
 
-/// Grades `world` against the lab: resource checks of the stage, then (for the full lab) the
-/// semantic checks, each followed by its live part when it has one.
-pub async fn grade(
+/// Grades `world` against the lab as bound to it: resource checks of the stage, then (for the
+/// full lab) the semantic checks, each followed by its live part when it has one.
+async fn grade(
     aws: &Aws,
     lab: &Lab,
     opts: CheckOptions,
     owner: &Owner,
     world: &World,
+    (bound, bindings): (Bindings, BTreeMap<String, Binding>),
 ) -> Report {
-    let (bound, bindings) = bind::bind(lab, world, owner, &opts.names);
     let mut results = Vec::new();
     for res in lab.resources_for(opts.stage) {
         results.extend(resource_checks(
@@ -220,15 +222,16 @@ pub async fn check(
     owner: &Owner,
 ) -> Result<Report, AwsError> {
     let mut world = discover_for(aws, lab, owner, &opts.names).await?;
+    let (mut bound, bindings) = bind::bind(lab, &world, owner, &opts.names);
     // Attributes describes do not return, for the VPCs the lab binds to only.
-    let (bound, _) = bind::bind(lab, &world, owner, &opts.names);
     let vpcs: Vec<String> = bound
         .iter()
         .filter(|(_, o)| o.kind == Kind::Vpc)
         .map(|(_, o)| o.id.clone())
         .collect();
     discover::vpc_attributes(aws, &mut world, &vpcs).await?;
-    Ok(grade(aws, lab, opts, owner, &world).await)
+    bound.refresh(&world);
+    Ok(grade(aws, lab, opts, owner, &world, (bound, bindings)).await)
 }
 
 fn resource_checks(
@@ -257,29 +260,7 @@ fn resource_checks(
                 "keep one {} named `{name}` and rename or delete the others",
                 kind.label()
             ),
-            _ => match &res.spec {
-                // Mount targets carry no tags: they are known by file system and subnet.
-                crate::lab::Spec::MountTarget(MountTargetSpec {
-                    file_system,
-                    subnet,
-                    security_groups,
-                }) => format!(
-                    "create a mount target of {file_system} in {subnet} with the security group {}",
-                    security_groups.join(", ")
-                ),
-                crate::lab::Spec::IamRole(_) | crate::lab::Spec::InstanceProfile(_) => {
-                    format!(
-                        "create the {} `{}` as the instructions say (or run `awslab up --stage setup`)",
-                        kind.label(),
-                        res.name
-                    )
-                }
-                _ => format!(
-                    "create the {} `{}` as the instructions say (Name tag `{name}`)",
-                    kind.label(),
-                    res.name
-                ),
-            },
+            _ => resources::kind(kind).create_hint(res, &name),
         };
         let mut exists = CheckResult::fail(exists_id, exists_title, 1, message, hint);
         exists.expected = Some(format!("one {} named `{name}`", kind.label()));

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::discover;
+use super::resolve::{Found, resolve};
 use super::schedule::{self, NodeResult};
 use super::{EngineOptions, Event, Reporter, Verb};
 use crate::aws::tags::Owner;
@@ -44,21 +45,13 @@ pub fn find_owned<'w>(
 /// they belong to (a listener through its load balancer) need that bound first: bound until
 /// nothing more is found.
 pub fn bind_owned(world: &World, owner: &Owner, lab: &crate::lab::Lab) -> Bindings {
-    let mut bound = Bindings::default();
-    loop {
-        let mut found = false;
-        for r in &lab.resources {
-            if bound.get(&r.name).is_none()
-                && let Some(o) = find_owned(world, owner, r, &bound)
-            {
-                bound.insert(&r.name, o.clone());
-                found = true;
-            }
+    resolve(&lab.resources, |r, bound| {
+        match find_owned(world, owner, r, bound) {
+            Some(o) => Found::Bound(o, ()),
+            None => Found::No,
         }
-        if !found {
-            return bound;
-        }
-    }
+    })
+    .0
 }
 
 /// What `up` would do to one resource, given what exists.

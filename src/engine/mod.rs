@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod global_iam;
 pub mod plan;
 pub mod report;
+pub mod resolve;
 pub mod schedule;
 
 pub use events::{Event, Reporter, Verb};

@@ -1,5 +1,8 @@
 //! Elastic IP addresses (the NAT gateway's public address).
 
+use crate::aws::tags::Owner;
+use crate::lab::Lab;
+use crate::lab::Spec;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -202,5 +205,28 @@ impl ResourceKind for ElasticIp {
                     .map(drop)
             })
             .await
+    }
+
+    /// An address nobody names: the one a NAT gateway of the lab holds.
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        lab.resources.iter().find_map(|r| match &r.spec {
+            Spec::NatGateway(n) if n.eip == res.name => {
+                let Facts::NatGateway(nat) = &bound.get(&r.name)?.facts else {
+                    return None;
+                };
+                let e = world
+                    .of_kind(Kind::ElasticIp)
+                    .find(|e| nat.allocation_ids.contains(&e.id))?;
+                Some((e, format!("as the address of {}", r.name)))
+            }
+            _ => None,
+        })
     }
 }

@@ -1,5 +1,8 @@
 //! Internet gateways: created, then attached to their VPC; detached before deletion.
 
+use crate::aws::tags::Owner;
+use crate::check::Names;
+use crate::lab::Lab;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
@@ -273,5 +276,34 @@ impl ResourceKind for InternetGateway {
 
     fn typical(&self) -> Option<&'static str> {
         Some("attach + detach ~20 s")
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::InternetGateway(s) = &res.spec else {
+            return None;
+        };
+        let vpc_id = bound.id(&s.vpc)?;
+        world
+            .of_kind(Kind::InternetGateway)
+            .find(|g| matches!(&g.facts, Facts::InternetGateway(f) if f.attached_vpcs.iter().any(|v| v == vpc_id)))
+            .map(|g| (g, format!("through its attachment to {}", s.vpc)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::InternetGateway(s) => format!(
+                "no internet gateway named `{}` and none attached to {}",
+                names.of(&res.name),
+                s.vpc
+            ),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! (0700), in a file of its own per key pair (0600, written atomically, never overwritten), and
 //! never prints it.
 
+use crate::check::FoundBy;
+use crate::check::Names;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -352,6 +354,23 @@ impl ResourceKind for KeyPair {
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DeleteKeyPair", &obs.id, e))
             .map(drop)
+    }
+
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        let Facts::KeyPair(f) = &o.facts else {
+            return None;
+        };
+        // awslab's own key name for the env (`<lab>-<env>-<name>`) is the env's too.
+        crate::resources::named_as(o, res, names, "key name", &f.key_name).or_else(|| {
+            (f.key_name == key_name(owner, &res.name))
+                .then(|| FoundBy::name(&o.id, "key name", &f.key_name))
+        })
     }
 }
 

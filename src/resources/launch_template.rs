@@ -3,6 +3,8 @@
 //! name. A changed template gets a new version that becomes the default (the group launches
 //! `$Default`), so `up` converges without replacing it.
 
+use crate::check::FoundBy;
+use crate::check::Names;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     InstanceType, LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
@@ -463,5 +465,18 @@ impl ResourceKind for LaunchTemplate {
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DeleteLaunchTemplate", &obs.id, e))
             .map(drop)
+    }
+
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        let Facts::LaunchTemplate(f) = &o.facts else {
+            return None;
+        };
+        crate::resources::named_as(o, res, names, "launch template name", &f.name)
     }
 }

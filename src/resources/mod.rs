@@ -33,7 +33,8 @@ use serde::Serialize;
 
 use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError, Fault};
-use crate::lab::{Ports, Resource};
+use crate::check::{FoundBy, Names};
+use crate::lab::{Lab, Ports, Resource};
 
 pub use instance::AmiCache;
 pub use key_pair::key_name;
@@ -251,6 +252,15 @@ impl Bindings {
         self.by_name.get(name).map(|o| o.id.as_str())
     }
 
+    /// Each bound resource as `world` now describes it (after attributes were read into it).
+    pub fn refresh(&mut self, world: &World) {
+        for o in self.by_name.values_mut() {
+            if let Some(now) = world.items.iter().find(|w| w.id == o.id) {
+                *o = now.clone();
+            }
+        }
+    }
+
     /// The id of a dependency that the engine has already applied.
     pub fn require(&self, name: &str, of: &str) -> Result<&str, AwsError> {
         self.id(name).ok_or_else(|| {
@@ -442,10 +452,66 @@ pub trait ResourceKind: Sync {
         false
     }
 
+    /// The kind's own name of `o` (a security group's group name, a key pair's key name) when
+    /// it is the name `res` is given in a hand-built setup, with how it matched. The `Name` tag
+    /// is tried after; kinds without a name of their own have none.
+    fn own_name(
+        &self,
+        _o: &Observed,
+        _res: &Resource,
+        _owner: &Owner,
+        _names: &Names,
+    ) -> Option<FoundBy> {
+        None
+    }
+
+    /// A resource nobody names, found through what it belongs to or is attached to (the route
+    /// table associated with a subnet), with how; `bound` holds what is found so far.
+    fn related<'w>(
+        &self,
+        _world: &'w World,
+        _owner: &Owner,
+        _lab: &Lab,
+        _res: &Resource,
+        _bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        None
+    }
+
+    /// Why `check` found no resource for `res`.
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        missing_by_name(res, names)
+    }
+
+    /// What a student does when `check` finds none: `name` is the name it is looked for by.
+    fn create_hint(&self, res: &Resource, name: &str) -> String {
+        format!(
+            "create the {} `{}` as the instructions say (Name tag `{name}`)",
+            res.kind().label(),
+            res.name
+        )
+    }
+
     /// How long creation usually takes on real AWS, for the progress line.
     fn typical(&self) -> Option<&'static str> {
         None
     }
+}
+
+/// `o` found by its kind's own `name` (`what` says which), when that is the name `res` is given.
+pub(crate) fn named_as(
+    o: &Observed,
+    res: &Resource,
+    names: &Names,
+    what: &str,
+    name: &str,
+) -> Option<FoundBy> {
+    (name == names.of(&res.name)).then(|| FoundBy::name(&o.id, what, name))
+}
+
+/// Why nothing was found for `res` when it is looked for by name.
+pub(crate) fn missing_by_name(res: &Resource, names: &Names) -> String {
+    format!("no {} named `{}`", res.kind().label(), names.of(&res.name))
 }
 
 /// Where to look once it is up: a load balancer's URL, a bucket's website endpoint.

@@ -1,6 +1,9 @@
 //! NAT gateways: created in a public subnet with an Elastic IP, waited on until `available`;
 //! deleted and waited on until `deleted` (only then can the address be released).
 
+use crate::aws::tags::Owner;
+use crate::check::Names;
+use crate::lab::Lab;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 
@@ -344,5 +347,34 @@ impl ResourceKind for NatGateway {
 
     fn typical(&self) -> Option<&'static str> {
         Some("available in ~2 min, deleted in ~1 min")
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::NatGateway(s) = &res.spec else {
+            return None;
+        };
+        let subnet_id = bound.id(&s.subnet)?;
+        world
+            .of_kind(Kind::NatGateway)
+            .find(|n| n.subnet_id() == Some(subnet_id))
+            .map(|n| (n, format!("as the NAT gateway in {}", s.subnet)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::NatGateway(s) => format!(
+                "no NAT gateway named `{}` and none in {}",
+                names.of(&res.name),
+                s.subnet
+            ),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

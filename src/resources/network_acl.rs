@@ -1,6 +1,9 @@
 //! Network ACLs: numbered, stateless allow/deny entries in both directions, and the subnets they
 //! guard. On deletion their subnets go back to the VPC's default ACL first.
 
+use crate::aws::tags::Owner;
+use crate::check::Names;
+use crate::lab::Lab;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{PortRange, ResourceType, RuleAction};
 use serde::Serialize;
@@ -520,5 +523,32 @@ impl ResourceKind for NetworkAcl {
                     .map(drop)
             })
             .await
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::NetworkAcl(s) = &res.spec else {
+            return None;
+        };
+        s.subnets.iter().find_map(|sn| {
+            let a = world.nacl_of(bound.id(sn)?)?;
+            (!a.is_vpc_default()).then(|| (a, format!("through its association with {sn}")))
+        })
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::NetworkAcl(s) => format!(
+                "{} use the VPC's default network ACL, not a custom one",
+                s.subnets.join(" and ")
+            ),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! Route tables: routes to gateways and the subnets they govern. Associations are removed
 //! explicitly before deletion (one emulator, like AWS in some states, refuses otherwise).
 
+use crate::aws::tags::Owner;
+use crate::check::Names;
+use crate::lab::Lab;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use serde::Serialize;
@@ -542,5 +545,34 @@ impl ResourceKind for RouteTable {
                     .map(drop)
             })
             .await
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::RouteTable(s) = &res.spec else {
+            return None;
+        };
+        s.subnets.iter().find_map(|sn| {
+            let t = world.route_table_of(bound.id(sn)?)?;
+            let how = if t.is_vpc_default() {
+                format!("as the main route table, which governs {sn}")
+            } else {
+                format!("through its association with {sn}")
+            };
+            Some((t, how))
+        })
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::RouteTable(s) => format!("no route table governs {}", s.subnets.join(" or ")),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

@@ -2,6 +2,9 @@
 //! teardown is deleted, rules that reference other groups are revoked (groups that reference each
 //! other could not be deleted in any order otherwise).
 
+use crate::aws::tags::Owner;
+use crate::check::FoundBy;
+use crate::check::Names;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use serde::Serialize;
@@ -536,5 +539,18 @@ impl ResourceKind for SecurityGroup {
                     .map(drop)
             })
             .await
+    }
+
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        let Facts::SecurityGroup(f) = &o.facts else {
+            return None;
+        };
+        crate::resources::named_as(o, res, names, "group name", &f.group_name)
     }
 }

@@ -2,6 +2,8 @@
 //! before delete.
 
 use super::*;
+use crate::check::FoundBy;
+use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::resources::{LaunchTemplateSpec, ScalingPolicyFacts};
 use toml::Spanned;
@@ -685,5 +687,15 @@ impl ResourceKind for AutoScalingGroup {
 
     fn typical(&self) -> Option<&'static str> {
         Some("instances in service in ~1-2 min")
+    }
+
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        crate::resources::named_as(o, res, names, "Auto Scaling group name", &o.id)
     }
 }

@@ -1,6 +1,8 @@
 //! Target-tracking scaling policies, known by their group.
 
 use super::*;
+use crate::check::Names;
+use crate::lab::Lab;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use toml::Spanned;
 
@@ -226,5 +228,27 @@ impl ResourceKind for ScalingPolicy {
             .await
             .map(drop)
             .map_err(|e| AwsError::from_sdk("autoscaling:DeletePolicy", &obs.id, e))
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::ScalingPolicy(s) = &res.spec else {
+            return None;
+        };
+        self.find_existing(world, owner, res, bound)
+            .map(|p| (p, format!("as the target tracking policy of {}", s.group)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::ScalingPolicy(s) => format!("{} has no target tracking scaling policy", s.group),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

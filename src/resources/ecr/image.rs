@@ -1,6 +1,8 @@
 //! ECR images: a directory packed into a one-layer image and pushed under a tag.
 
 use super::*;
+use crate::check::Names;
+use crate::lab::Lab;
 
 /// The files of a directory, packed into a one-layer image and pushed under a tag.
 #[derive(Debug, Clone)]
@@ -202,6 +204,28 @@ impl ResourceKind for Image {
         {
             Ok(_) => Ok(()),
             Err(e) => Err(AwsError::from_sdk("ecr:BatchDeleteImage", &obs.id, e)),
+        }
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::Image(s) = &res.spec else {
+            return None;
+        };
+        self.find_existing(world, owner, res, bound)
+            .map(|o| (o, format!("as tag {} of {}", s.tag, s.repository)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::Image(s) => format!("{} has no image tagged {}", s.repository, s.tag),
+            _ => crate::resources::missing_by_name(res, names),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! ECR repositories: scan on push, tag mutability, encryption and the lifecycle policy.
 
 use super::*;
+use crate::check::FoundBy;
+use crate::check::Names;
 
 /// An ECR repository (its name as AWS knows it, e.g. `lab/web`), AES256-encrypted.
 #[derive(Debug, Clone)]
@@ -423,6 +425,27 @@ impl ResourceKind for Repository {
         {
             Ok(_) => Ok(()),
             Err(e) => Err(AwsError::from_sdk("ecr:DeleteRepository", &obs.id, e)),
+        }
+    }
+
+    /// The repository name the lab gives (`lab/web`).
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        let Spec::Repository(s) = &res.spec else {
+            return None;
+        };
+        (names.of(&s.name) == o.id).then(|| FoundBy::name(&o.id, "repository name", &o.id))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::Repository(s) => format!("no ECR repository named `{}`", names.of(&s.name)),
+            _ => crate::resources::missing_by_name(res, names),
         }
     }
 }

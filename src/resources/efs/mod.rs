@@ -186,7 +186,10 @@ async fn mount_targets_placed(aws: &Aws, systems: &[Observed]) -> Result<Vec<Obs
     let subnets = aws
         .ec2
         .describe_subnets()
-        .set_filters(Some(vec![crate::resources::ec2util::filter("subnet-id", subnet_ids)]))
+        .set_filters(Some(vec![crate::resources::ec2util::filter(
+            "subnet-id",
+            subnet_ids,
+        )]))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ec2:DescribeSubnets", "mount target subnets", e))?;

@@ -1,6 +1,8 @@
 //! EFS mount targets: one per subnet, with its security groups.
 
 use super::*;
+use crate::check::Names;
+use crate::lab::Lab;
 
 /// What a lab file declares for an EFS mount target.
 #[derive(Debug, Clone)]
@@ -382,5 +384,45 @@ impl ResourceKind for MountTarget {
 
     fn typical(&self) -> Option<&'static str> {
         Some("available in ~1-2 min")
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        _owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::MountTarget(s) = &res.spec else {
+            return None;
+        };
+        let (fs, sn) = (bound.id(&s.file_system)?, bound.id(&s.subnet)?);
+        world
+            .of_kind(Kind::MountTarget)
+            .find(|m| matches!(&m.facts, Facts::MountTarget(f) if f.file_system_id == fs && f.subnet_id == sn))
+            .map(|m| (m, format!("as the mount target of {} in {}", s.file_system, s.subnet)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::MountTarget(s) => {
+                format!("{} has no mount target in {}", s.file_system, s.subnet)
+            }
+            _ => crate::resources::missing_by_name(res, names),
+        }
+    }
+
+    /// Mount targets carry no tags: they are known by file system and subnet.
+    fn create_hint(&self, res: &Resource, name: &str) -> String {
+        match &res.spec {
+            Spec::MountTarget(s) => format!(
+                "create a mount target of {} in {} with the security group {}",
+                s.file_system,
+                s.subnet,
+                s.security_groups.join(", ")
+            ),
+            _ => format!("create the mount target `{}` (Name tag `{name}`)", res.name),
+        }
     }
 }

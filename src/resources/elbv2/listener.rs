@@ -1,6 +1,8 @@
 //! Listeners: known by load balancer and port, listed with their load balancer.
 
 use super::*;
+use crate::check::Names;
+use crate::lab::Lab;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use toml::Spanned;
 
@@ -251,5 +253,31 @@ impl ResourceKind for Listener {
             .await
             .map_err(|e| AwsError::from_sdk("elasticloadbalancing:DeleteListener", &obs.id, e))
             .map(drop)
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::Listener(s) = &res.spec else {
+            return None;
+        };
+        self.find_existing(world, owner, res, bound).map(|l| {
+            (
+                l,
+                format!("as the listener on port {} of {}", s.port, s.load_balancer),
+            )
+        })
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::Listener(s) => format!("{} has no listener on port {}", s.load_balancer, s.port),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

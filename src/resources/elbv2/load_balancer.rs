@@ -2,6 +2,8 @@
 //! interfaces have left the subnets.
 
 use super::*;
+use crate::check::FoundBy;
+use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::resources::ListenerFacts;
 use toml::Spanned;
@@ -602,5 +604,19 @@ impl ResourceKind for LoadBalancer {
 
     fn typical(&self) -> Option<&'static str> {
         Some("active in ~3 min")
+    }
+
+    /// Its own name (a `Name` tag, when set, may say something else).
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        let Facts::LoadBalancer(f) = &o.facts else {
+            return None;
+        };
+        crate::resources::named_as(o, res, names, "load balancer name", &f.name)
     }
 }

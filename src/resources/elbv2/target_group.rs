@@ -1,6 +1,8 @@
 //! Target groups: where a load balancer sends requests, and their health checks.
 
 use super::*;
+use crate::check::FoundBy;
+use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::resources::{AutoScalingGroupFacts, ListenerFacts};
 use toml::Spanned;
@@ -353,5 +355,18 @@ impl ResourceKind for TargetGroup {
                     .map(drop)
             })
             .await
+    }
+
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        let Facts::TargetGroup(f) = &o.facts else {
+            return None;
+        };
+        crate::resources::named_as(o, res, names, "target group name", &f.name)
     }
 }

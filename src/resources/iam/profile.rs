@@ -1,6 +1,8 @@
 //! Instance profiles: the one role an instance takes on, under the owner's path.
 
 use super::*;
+use crate::check::FoundBy;
+use crate::check::Names;
 
 /// What a lab file declares for an instance profile.
 #[derive(Debug, Clone)]
@@ -292,5 +294,23 @@ impl ResourceKind for InstanceProfile {
                     .map_err(|e| AwsError::from_sdk("iam:DeleteInstanceProfile", name, e))
             })
             .await
+    }
+
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        crate::resources::named_as(o, res, names, "instance profile name", &o.id)
+    }
+
+    fn create_hint(&self, res: &Resource, _name: &str) -> String {
+        format!(
+            "create the {} `{}` as the instructions say (or run `awslab up --stage setup`)",
+            res.kind().label(),
+            res.name
+        )
     }
 }

@@ -1,6 +1,8 @@
 //! IAM roles: a service trust policy and managed policies, under the owner's path.
 
 use super::*;
+use crate::check::FoundBy;
+use crate::check::Names;
 
 /// What a lab file declares for an IAM role.
 #[derive(Debug, Clone)]
@@ -404,5 +406,23 @@ impl ResourceKind for IamRole {
                     .map_err(|e| AwsError::from_sdk("iam:DeleteRole", role, e))
             })
             .await
+    }
+
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
+        crate::resources::named_as(o, res, names, "role name", &o.id)
+    }
+
+    fn create_hint(&self, res: &Resource, _name: &str) -> String {
+        format!(
+            "create the {} `{}` as the instructions say (or run `awslab up --stage setup`)",
+            res.kind().label(),
+            res.name
+        )
     }
 }

@@ -1,6 +1,8 @@
 //! The bucket itself: its settings, tags and ownership, and emptying it before delete.
 
 use super::*;
+use crate::check::FoundBy;
+use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use toml::Spanned;
 
@@ -516,6 +518,26 @@ impl ResourceKind for Bucket {
             .await
             .map(drop)
             .map_err(|e| AwsError::from_sdk("s3:DeleteBucket", &obs.id, e))
+    }
+
+    /// `<name>-<code>-<account>`: the name the lab tells the student to use, already the
+    /// env's own.
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        owner: &Owner,
+        _names: &Names,
+    ) -> Option<FoundBy> {
+        super::is_name_of(&o.id, owner, &res.name)
+            .then(|| FoundBy::name(&o.id, "bucket name", &o.id))
+    }
+
+    fn missing(&self, res: &Resource, _names: &Names) -> String {
+        format!(
+            "no bucket named as the lab says (`awslab show` prints the name: `{}-<code of lab and env>-<account id>`)",
+            res.name
+        )
     }
 }
 

@@ -1,6 +1,8 @@
 //! The objects uploaded from a lab folder, kept in step by their MD5.
 
 use super::*;
+use crate::check::Names;
+use crate::lab::Lab;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use toml::Spanned;
 
@@ -219,5 +221,27 @@ impl ResourceKind for Objects {
             return Ok(());
         };
         empty(cx.aws, bucket, &cx.wait).await
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::Objects(s) = &res.spec else {
+            return None;
+        };
+        self.find_existing(world, owner, res, bound)
+            .map(|o| (o, format!("as part of bucket {}", s.bucket)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::Objects(s) => format!("{} was not found, so neither its objects", s.bucket),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

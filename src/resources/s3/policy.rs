@@ -1,6 +1,8 @@
 //! The bucket policy, and what a policy grants everyone.
 
 use super::*;
+use crate::check::Names;
+use crate::lab::Lab;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use toml::Spanned;
 
@@ -334,5 +336,27 @@ impl ResourceKind for BucketPolicy {
             .await
             .map(drop)
             .map_err(|e| AwsError::from_sdk("s3:DeleteBucketPolicy", bucket, e))
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::BucketPolicy(s) = &res.spec else {
+            return None;
+        };
+        self.find_existing(world, owner, res, bound)
+            .map(|o| (o, format!("as part of bucket {}", s.bucket)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::BucketPolicy(s) => format!("{} has no bucket policy", s.bucket),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }

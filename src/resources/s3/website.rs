@@ -1,6 +1,8 @@
 //! The website configuration and its endpoint.
 
 use super::*;
+use crate::check::Names;
+use crate::lab::Lab;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use toml::Spanned;
 
@@ -199,5 +201,27 @@ impl ResourceKind for Website {
             .await
             .map(drop)
             .map_err(|e| AwsError::from_sdk("s3:DeleteBucketWebsite", bucket, e))
+    }
+
+    fn related<'w>(
+        &self,
+        world: &'w World,
+        owner: &Owner,
+        _lab: &Lab,
+        res: &Resource,
+        bound: &Bindings,
+    ) -> Option<(&'w Observed, String)> {
+        let Spec::Website(s) = &res.spec else {
+            return None;
+        };
+        self.find_existing(world, owner, res, bound)
+            .map(|o| (o, format!("as part of bucket {}", s.bucket)))
+    }
+
+    fn missing(&self, res: &Resource, names: &Names) -> String {
+        match &res.spec {
+            Spec::Website(s) => format!("{} has no static website hosting configured", s.bucket),
+            _ => crate::resources::missing_by_name(res, names),
+        }
     }
 }
