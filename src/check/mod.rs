@@ -19,33 +19,46 @@ use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
 use crate::engine::discover;
 use crate::lab::{Kind, Lab, Resource, StageSel};
-use crate::resources::RepositorySpec;
-use crate::resources::{self, Bindings, Scope, World};
+use futures::future::try_join_all;
 
-/// Discovers what `check` looks at: the lab's VPCs (by `Name` tag, which the tool also sets),
-/// everything inside them, and the region's addresses and key pairs. One call per kind.
-/// Hand-built resources are looked for by the names `names` gives them.
+use crate::resources::{self, Bindings, Lookup, Scope, World};
+
+/// Discovers what `check` looks at, as each kind says it is looked for ([`Lookup`]): the lab's
+/// VPCs (by `Name` tag, which the tool also sets) and everything inside them, the region's
+/// addresses and key pairs, and what lives outside VPCs by the names the lab gives (and the
+/// env's own by tags). One call per kind, only for the kinds the lab declares where a kind asks
+/// for that. Hand-built resources are looked for by the names `names` gives them.
 pub async fn discover_for(
     aws: &Aws,
     lab: &Lab,
     owner: &Owner,
     names: &Names,
 ) -> Result<World, AwsError> {
-    let vpc_names: Vec<String> = names.all(
-        lab.resources
+    let declares = |k: Kind| lab.resources.iter().any(|r| r.kind() == k);
+    let with_lookup = |want: fn(Lookup) -> bool| -> Vec<Kind> {
+        Kind::ALL
             .iter()
-            .filter(|r| r.kind() == Kind::Vpc)
-            .map(|r| r.name.as_str()),
+            .copied()
+            .filter(|k| want(resources::kind(*k).lookup()))
+            .collect()
+    };
+    let vpc_kinds = with_lookup(|l| l == Lookup::Vpc);
+    let vpc_names = Scope::Named(
+        names.all(
+            lab.resources
+                .iter()
+                .filter(|r| vpc_kinds.contains(&r.kind()))
+                .map(|r| r.name.as_str()),
+        ),
     );
     // The env's own VPCs carry the lab's names: behind a prefix, they are asked for by tags.
     let owned_vpcs = match names.prefix() {
         Some(_) => Scope::Owned(owner.clone()),
         None => Scope::Named(Vec::new()),
     };
-    let named = Scope::Named(vpc_names);
     let (mut vpcs, own_vpcs, azs) = tokio::try_join!(
-        resources::kind(Kind::Vpc).discover(aws, &named),
-        resources::kind(Kind::Vpc).discover(aws, &owned_vpcs),
+        discover::scope(aws, &vpc_kinds, &vpc_names),
+        discover::scope(aws, &vpc_kinds, &owned_vpcs),
         discover::availability_zones(aws)
     )?;
     for v in own_vpcs {
@@ -53,58 +66,36 @@ pub async fn discover_for(
             vpcs.push(v);
         }
     }
-    let vpc_ids: Vec<String> = vpcs.iter().map(|v| v.id.clone()).collect();
-    // Mount targets come with the lab's file systems (below), not from a scan of every file
-    // system of the region for the lab's VPCs.
-    // Only the kinds the lab declares: a VPC lab's check touches neither IAM, EFS nor ELB.
-    let declares = |k: Kind| lab.resources.iter().any(|r| r.kind() == k);
-    // Load balancers (with their listeners), groups (with their policies) and VPC endpoints
-    // are asked for only when the lab has them.
-    let optional = |k: Kind| {
-        matches!(
-            k,
-            Kind::LoadBalancer | Kind::TargetGroup | Kind::AutoScalingGroup | Kind::VpcEndpoint
-        )
-    };
     let inside: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| *k != Kind::Vpc && !k.listed_with_parent() && !k.outside_vpc())
-        .filter(|k| !optional(*k) || declares(*k))
+        .filter(|k| match resources::kind(*k).lookup() {
+            Lookup::InVpcs { always } => always || declares(*k),
+            _ => false,
+        })
         .collect();
-    let in_scope = Scope::InVpcs(vpc_ids);
-    // IAM, EFS file systems and launch templates: the env's own (by path or tags) and hand-built
-    // ones by the names the lab gives them.
-    let names_of = |kinds: &[Kind]| {
-        Scope::Named(
-            names.all(
-                lab.resources
-                    .iter()
-                    .filter(|r| kinds.contains(&r.kind()))
-                    .map(|r| r.name.as_str()),
-            ),
-        )
-    };
-    // (File systems come with their mount targets.)
-    let outside = [
-        Kind::IamRole,
-        Kind::InstanceProfile,
-        Kind::FileSystem,
-        Kind::LaunchTemplate,
-    ];
-    let global: Vec<Kind> = outside.into_iter().filter(|k| declares(*k)).collect();
-    let global_scope = names_of(&outside);
-    let owned = Scope::Owned(owner.clone());
-    let regional: Vec<Kind> = [Kind::ElasticIp, Kind::KeyPair]
-        .into_iter()
-        .filter(|k| declares(*k) || declares(Kind::NatGateway))
+    let in_scope = Scope::InVpcs(vpcs.iter().map(|v| v.id.clone()).collect());
+    let regional: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| match resources::kind(*k).lookup() {
+            Lookup::Region { with } => declares(*k) || with.iter().any(|w| declares(*w)),
+            _ => false,
+        })
         .collect();
-    let (in_vpcs, regional, named, own, buckets) = tokio::try_join!(
+    let by_name: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| matches!(resources::kind(*k).lookup(), Lookup::Named) && declares(*k))
+        .collect();
+    let (in_vpcs, regional, named) = tokio::try_join!(
         discover::scope(aws, &inside, &in_scope),
         discover::scope(aws, &regional, &Scope::Region),
-        discover::scope(aws, &global, &global_scope),
-        discover::scope(aws, &global, &owned),
-        buckets_for(aws, lab, owner)
+        try_join_all(
+            by_name
+                .iter()
+                .map(|k| named_or_owned(aws, *k, lab, owner, names))
+        )
     )?;
     let mut world = World {
         items: vpcs,
@@ -113,66 +104,28 @@ pub async fn discover_for(
     };
     world.merge(in_vpcs);
     world.merge(regional);
-    world.merge(named);
-    world.merge(own);
-    world.merge(buckets);
-    world.merge(repositories_for(aws, lab, owner, names).await?);
+    for found in named {
+        world.merge(found);
+    }
     Ok(world)
 }
 
-/// The lab's ECR repositories: the env's own (by tags) and hand-built ones by the repository
-/// names the lab gives (`lab/web`), with their images.
-async fn repositories_for(
+/// A kind looked for by name: the hand-built ones by the names the kind gives, and the env's
+/// own by tags (or path).
+async fn named_or_owned(
     aws: &Aws,
+    kind: Kind,
     lab: &Lab,
     owner: &Owner,
     names: &Names,
 ) -> Result<Vec<resources::Observed>, AwsError> {
-    let repositories: Vec<String> = names.all(lab.resources.iter().filter_map(|r| match &r.spec {
-        crate::lab::Spec::Repository(RepositorySpec { name, .. }) => Some(name.as_str()),
-        _ => None,
-    }));
-    if repositories.is_empty() {
-        return Ok(Vec::new());
-    }
-    let kind = resources::kind(Kind::Repository);
-    let named = Scope::Named(repositories);
+    let handler = resources::kind(kind);
+    let named = Scope::Named(handler.lookup_names(aws, lab, owner, names).await?);
     let owned = Scope::Owned(owner.clone());
     let (mut found, own) =
-        tokio::try_join!(kind.discover(aws, &named), kind.discover(aws, &owned))?;
+        tokio::try_join!(handler.discover(aws, &named), handler.discover(aws, &owned))?;
     found.extend(own);
     Ok(found)
-}
-
-/// The lab's buckets: the env's own (by tags) and hand-built ones by the name the lab gives
-/// them in this account (bucket names are global: `<name>-<code of lab and env>-<account>`).
-async fn buckets_for(
-    aws: &Aws,
-    lab: &Lab,
-    owner: &Owner,
-) -> Result<Vec<resources::Observed>, AwsError> {
-    let logical: Vec<&str> = lab
-        .resources
-        .iter()
-        .filter(|r| r.kind() == Kind::Bucket)
-        .map(|r| r.name.as_str())
-        .collect();
-    if logical.is_empty() {
-        return Ok(Vec::new());
-    }
-    let account = aws.account_id().await?;
-    let names = Scope::Named(
-        logical
-            .iter()
-            .map(|l| resources::s3::bucket_name(owner, l, &account))
-            .collect(),
-    );
-    let bucket = resources::kind(Kind::Bucket);
-    let owned = Scope::Owned(owner.clone());
-    let (mut named, own) =
-        tokio::try_join!(bucket.discover(aws, &names), bucket.discover(aws, &owned))?;
-    named.extend(own);
-    Ok(named)
 }
 
 /// What `check` grades and how.

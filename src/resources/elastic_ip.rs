@@ -79,6 +79,14 @@ impl ResourceKind for ElasticIp {
         super::Placement::Regional
     }
 
+    /// An address may be in no VPC: the region's, when the lab has one or a NAT gateway (whose
+    /// address nobody names).
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Region {
+            with: &[Kind::NatGateway],
+        }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -70,6 +70,10 @@ impl ResourceKind for InternetGateway {
         super::Placement::InVpc
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::InVpcs { always: true }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

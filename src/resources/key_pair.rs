@@ -225,6 +225,11 @@ impl ResourceKind for KeyPair {
         super::Placement::Regional
     }
 
+    /// Key pairs are in no VPC: the region's, when the lab has one.
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Region { with: &[] }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -233,6 +233,10 @@ impl ResourceKind for LaunchTemplate {
         super::Placement::Regional
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Named
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -348,6 +348,27 @@ pub trait ResourceKind: Sync {
     /// Where its resources live, which decides how they are found.
     fn placement(&self) -> Placement;
 
+    /// How `check` looks for resources of this kind.
+    fn lookup(&self) -> Lookup;
+
+    /// The names `check` asks for resources of this kind by, when they are looked for by name
+    /// ([`Lookup::Named`], [`Lookup::Named`]): the names the lab gives them.
+    async fn lookup_names(
+        &self,
+        _aws: &Aws,
+        lab: &Lab,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Result<Vec<String>, AwsError> {
+        let kind = self.kind();
+        Ok(names.all(
+            lab.resources
+                .iter()
+                .filter(|r| r.kind() == kind)
+                .map(|r| r.name.as_str()),
+        ))
+    }
+
     /// Adds the tag `key = value` to an existing resource of this kind (`up --ttl`). Asking
     /// again about something not visible yet is the kind's to do ([`Aws::known`]).
     async fn stamp(

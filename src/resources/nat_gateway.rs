@@ -167,6 +167,10 @@ impl ResourceKind for NatGateway {
         super::Placement::InVpc
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::InVpcs { always: true }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

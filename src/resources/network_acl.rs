@@ -278,6 +278,10 @@ impl ResourceKind for NetworkAcl {
         super::Placement::InVpc
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::InVpcs { always: true }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

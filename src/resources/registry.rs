@@ -181,6 +181,24 @@ pub enum Placement {
     Child(Kind),
 }
 
+/// How `check` looks for a kind's resources in an account it may not have made them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The VPCs themselves, by the names the lab gives them (and the env's own by tags):
+    /// everything in them is looked for inside them.
+    Vpc,
+    /// Listed inside the lab's VPCs: `always`, or only when the lab declares the kind.
+    InVpcs { always: bool },
+    /// Listed in the whole region when the lab declares the kind or one of `with`.
+    Region { with: &'static [Kind] },
+    /// The env's own (by tags or path) and hand-built ones by name, when the lab declares the
+    /// kind: the names the lab gives them, or that the kind derives from the lab
+    /// ([`ResourceKind::lookup_names`]: a bucket's name in this account, a repository's).
+    Named,
+    /// Listed with the resource it belongs to.
+    WithParent,
+}
+
 /// How `up --ttl` adds a tag to a resource of a kind that already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stamped {

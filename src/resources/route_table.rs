@@ -297,6 +297,10 @@ impl ResourceKind for RouteTable {
         super::Placement::InVpc
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::InVpcs { always: true }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -322,6 +322,10 @@ impl ResourceKind for SecurityGroup {
         super::Placement::InVpc
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::InVpcs { always: true }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -112,6 +112,11 @@ impl ResourceKind for Vpc {
         super::Placement::InVpc
     }
 
+    /// By the names the lab gives its VPCs (and the env's own by tags).
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Vpc
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -162,6 +162,11 @@ impl ResourceKind for VpcEndpoint {
         super::Placement::InVpc
     }
 
+    /// Only when the lab has one: most labs do not.
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::InVpcs { always: false }
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -230,6 +230,11 @@ impl ResourceKind for AutoScalingGroup {
         crate::resources::Placement::InVpc
     }
 
+    /// Only when the lab has one: most labs do not.
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::InVpcs { always: false }
+    }
+
     async fn stamp(
         &self,
         aws: &Aws,

@@ -84,6 +84,10 @@ impl ResourceKind for ScalingPolicy {
         crate::resources::Placement::Child(Kind::AutoScalingGroup)
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::WithParent
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -85,6 +85,10 @@ impl ResourceKind for Image {
         crate::resources::Placement::Child(Kind::Repository)
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::WithParent
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

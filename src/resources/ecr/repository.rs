@@ -136,6 +136,10 @@ impl ResourceKind for Repository {
         crate::resources::Placement::Regional
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Named
+    }
+
     async fn stamp(
         &self,
         aws: &Aws,
@@ -447,5 +451,21 @@ impl ResourceKind for Repository {
             Spec::Repository(s) => format!("no ECR repository named `{}`", names.of(&s.name)),
             _ => crate::resources::missing_by_name(res, names),
         }
+    }
+
+    /// The repository names the lab gives (`lab/web`).
+    async fn lookup_names(
+        &self,
+        _aws: &Aws,
+        lab: &crate::lab::Lab,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Result<Vec<String>, AwsError> {
+        Ok(
+            names.all(lab.resources.iter().filter_map(|r| match &r.spec {
+                Spec::Repository(s) => Some(s.name.as_str()),
+                _ => None,
+            })),
+        )
     }
 }

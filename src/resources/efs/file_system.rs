@@ -174,6 +174,10 @@ impl ResourceKind for FileSystem {
         crate::resources::Placement::Regional
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Named
+    }
+
     async fn stamp(
         &self,
         aws: &Aws,

@@ -199,6 +199,10 @@ impl ResourceKind for MountTarget {
         crate::resources::Placement::Child(Kind::FileSystem)
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::WithParent
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

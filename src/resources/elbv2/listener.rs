@@ -89,6 +89,10 @@ impl ResourceKind for Listener {
         crate::resources::Placement::Child(Kind::LoadBalancer)
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::WithParent
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

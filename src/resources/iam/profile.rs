@@ -63,6 +63,10 @@ impl ResourceKind for InstanceProfile {
         crate::resources::Placement::Global
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Named
+    }
+
     async fn stamp(
         &self,
         aws: &Aws,

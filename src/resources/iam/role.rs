@@ -125,6 +125,10 @@ impl ResourceKind for IamRole {
         crate::resources::Placement::Global
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Named
+    }
+
     async fn stamp(
         &self,
         aws: &Aws,

@@ -141,6 +141,10 @@ impl ResourceKind for Bucket {
         crate::resources::Placement::Regional
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::Named
+    }
+
     async fn stamp(
         &self,
         aws: &Aws,
@@ -538,6 +542,30 @@ impl ResourceKind for Bucket {
             "no bucket named as the lab says (`awslab show` prints the name: `{}-<code of lab and env>-<account id>`)",
             res.name
         )
+    }
+
+    /// Bucket names are global: `<name>-<code of lab and env>-<account>`.
+    async fn lookup_names(
+        &self,
+        aws: &Aws,
+        lab: &crate::lab::Lab,
+        owner: &Owner,
+        _names: &Names,
+    ) -> Result<Vec<String>, AwsError> {
+        let logical: Vec<&str> = lab
+            .resources
+            .iter()
+            .filter(|r| r.kind() == Kind::Bucket)
+            .map(|r| r.name.as_str())
+            .collect();
+        if logical.is_empty() {
+            return Ok(Vec::new());
+        }
+        let account = aws.account_id().await?;
+        Ok(logical
+            .iter()
+            .map(|l| super::bucket_name(owner, l, &account))
+            .collect())
     }
 }
 

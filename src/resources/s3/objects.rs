@@ -86,6 +86,10 @@ impl ResourceKind for Objects {
         crate::resources::Placement::Child(Kind::Bucket)
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        crate::resources::Lookup::WithParent
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,
