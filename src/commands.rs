@@ -18,7 +18,7 @@ use crate::engine::{self, EngineOptions, Verb};
 use crate::error::{Error, exit};
 use crate::lab::catalog::{self, Loaded};
 use crate::lab::{Lab, StageSel};
-use crate::resources::{KeyPairFacts, WebsiteSpec};
+use crate::resources::KeyPairFacts;
 use crate::settings::{Command, Format, Settings};
 use crate::ui::{Printer, TermReporter, render};
 
@@ -344,12 +344,11 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     let aws = aws::connect(&s.aws).await;
     let owner = owner(s, lab);
     // A bucket's name and the registry's host need only the account id.
-    let buckets = lab.resources.iter().any(|r| {
-        matches!(
-            r.kind(),
-            crate::lab::Kind::Bucket | crate::lab::Kind::Repository
-        )
-    });
+    let buckets = lab.instructions.contains("${registry}")
+        || lab
+            .resources
+            .iter()
+            .any(|r| r.kind().handler().named_by_account());
     let lookup = async {
         let world = engine::discover::owned_for_compare(&aws, &owner, lab).await?;
         // A bucket's name is known before it exists: it needs only the account id.
@@ -372,12 +371,13 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
         .as_ref()
         .map(|w| engine::apply::bind_owned(w, &owner, lab))
         .unwrap_or_default();
-    let bucket_name = |name: &str| -> Option<String> {
+    // A resource's id: bound, or known before it exists (a bucket's name).
+    let id_of = |name: &str| -> Option<String> {
         bound.id(name).map(str::to_owned).or_else(|| {
             let res = lab.resource(name)?;
-            let account = account.as_deref()?;
-            (res.kind() == crate::lab::Kind::Bucket)
-                .then(|| crate::resources::s3::bucket_name(&owner, name, account))
+            res.kind()
+                .handler()
+                .planned_id(res, &owner, account.as_deref()?)
         })
     };
     let registry = account
@@ -387,13 +387,12 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     let text = lab.instructions.replace("${registry}", &registry);
     crate::lab::fill_refs(&text, &aws.region, |name, attr| {
         let res = lab.resource(name)?;
-        match (attr, &res.spec) {
-            ("id", crate::lab::Spec::Bucket(_)) => bucket_name(name),
-            ("id", _) => bound.id(name).map(str::to_owned),
-            ("url", crate::lab::Spec::Website(WebsiteSpec { bucket, .. })) => {
-                bucket_name(bucket).map(|b| crate::resources::s3::website_url(&b, &aws.region))
-            }
-            ("url", _) => crate::resources::url(bound.get(name)?, &aws.region),
+        match attr {
+            "id" => id_of(name),
+            "url" => match bound.get(name) {
+                Some(o) => crate::resources::url(o, &aws.region),
+                None => res.kind().handler().planned_url(res, &id_of, &aws.region),
+            },
             _ => None,
         }
     })
@@ -588,12 +587,9 @@ async fn up(
     private_keys(p, &owner, &opts.keys_dir, &outcome.bound);
     stats(p, "up", &aws, started);
     for (name, url) in &urls {
-        let wait = match lab.resource(name).map(|r| r.kind()) {
-            Some(crate::lab::Kind::LoadBalancer) => {
-                " (new instances need a minute or two to pass the health checks)"
-            }
-            _ => "",
-        };
+        let wait = lab
+            .resource(name)
+            .map_or("", |r| r.kind().handler().url_note());
         p.info(&format!("{name}: {url}{wait}"));
     }
     if outcome.failed.is_empty() && outcome.skipped.is_empty() {

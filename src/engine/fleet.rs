@@ -115,7 +115,7 @@ fn alive(o: &Observed) -> bool {
 
 /// IAM is global: its kinds are listed once per command, not per region.
 fn is_global(k: Kind) -> bool {
-    matches!(k, Kind::IamRole | Kind::InstanceProfile)
+    k.handler().placement() == crate::resources::Placement::Global
 }
 
 /// The region of IAM leftovers whose env no region has.

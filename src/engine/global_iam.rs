@@ -76,7 +76,7 @@ pub async fn other_regions_with(aws: &Aws, owner: &Owner) -> Result<Vec<Region>,
     let kinds: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| !matches!(k, Kind::IamRole | Kind::InstanceProfile))
+        .filter(|k| k.handler().placement() != crate::resources::Placement::Global)
         .collect();
     let regions = match fleet::regions(aws).await {
         Ok(r) => r,

@@ -513,6 +513,33 @@ pub trait ResourceKind: Sync {
         )
     }
 
+    /// The id the resource will have, known before it exists (a bucket's name, from its lab,
+    /// env and account); `None` for ids AWS assigns.
+    fn planned_id(&self, _res: &Resource, _owner: &Owner, _account: &str) -> Option<String> {
+        None
+    }
+
+    /// Whether [`ResourceKind::planned_id`] needs the account id.
+    fn named_by_account(&self) -> bool {
+        false
+    }
+
+    /// Where to look once it is up, known before it exists (a website's endpoint, from its
+    /// bucket's planned name); `id_of` gives a resource's id, bound or planned.
+    fn planned_url(
+        &self,
+        _res: &Resource,
+        _id_of: &dyn Fn(&str) -> Option<String>,
+        _region: &str,
+    ) -> Option<String> {
+        None
+    }
+
+    /// What to know when looking at its [`url`] right after `up`.
+    fn url_note(&self) -> &'static str {
+        ""
+    }
+
     /// How long creation usually takes on real AWS, for the progress line.
     fn typical(&self) -> Option<&'static str> {
         None

@@ -624,4 +624,8 @@ impl ResourceKind for LoadBalancer {
         };
         crate::resources::named_as(o, res, names, "load balancer name", &f.name)
     }
+
+    fn url_note(&self) -> &'static str {
+        " (new instances need a minute or two to pass the health checks)"
+    }
 }

@@ -567,6 +567,14 @@ impl ResourceKind for Bucket {
             .map(|l| super::bucket_name(owner, l, &account))
             .collect())
     }
+
+    fn planned_id(&self, res: &Resource, owner: &Owner, account: &str) -> Option<String> {
+        Some(super::bucket_name(owner, &res.name, account))
+    }
+
+    fn named_by_account(&self) -> bool {
+        true
+    }
 }
 
 /// Deletes every object version and delete marker (1000 per call).

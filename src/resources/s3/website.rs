@@ -228,4 +228,16 @@ impl ResourceKind for Website {
             _ => crate::resources::missing_by_name(res, names),
         }
     }
+
+    fn planned_url(
+        &self,
+        res: &Resource,
+        id_of: &dyn Fn(&str) -> Option<String>,
+        region: &str,
+    ) -> Option<String> {
+        let Spec::Website(s) = &res.spec else {
+            return None;
+        };
+        id_of(&s.bucket).map(|b| super::website_url(&b, region))
+    }
 }
