@@ -212,16 +212,37 @@ pub enum Stamped {
 
 #[cfg(test)]
 mod tests {
-    use super::{Kind, Placement};
+    use super::{Kind, Lookup, Placement};
 
     #[test]
-    fn every_kind_has_its_handler_names_and_a_placement_that_holds() {
+    fn every_kind_answers_the_registry_and_its_answers_agree() {
         let mut names = std::collections::BTreeSet::new();
         for &k in Kind::ALL {
             assert_eq!(k.handler().kind(), k, "{k:?}: handler of another kind");
             assert_eq!(Kind::parse(k.as_str()), Some(k));
             assert!(names.insert(k.as_str()), "{k:?}: name used twice");
             assert!(!k.label().is_empty());
+            // How check looks for it agrees with where it lives.
+            let lookup = k.handler().lookup();
+            match k.handler().placement() {
+                Placement::InVpc => assert!(
+                    matches!(lookup, Lookup::Vpc | Lookup::InVpcs { .. }),
+                    "{k:?}: in a VPC, looked for as {lookup:?}"
+                ),
+                Placement::Regional => assert!(
+                    matches!(lookup, Lookup::Region { .. } | Lookup::Named),
+                    "{k:?}: regional, looked for as {lookup:?}"
+                ),
+                Placement::Global => assert_eq!(lookup, Lookup::Named, "{k:?}"),
+                Placement::Child(_) => assert_eq!(lookup, Lookup::WithParent, "{k:?}"),
+            }
+            // Its keys are read from its keys struct, and none is a key every table has.
+            for key in k.keys() {
+                assert!(
+                    !["type", "stage"].contains(key),
+                    "{k:?}: takes `{key}` as its own"
+                );
+            }
             if let Placement::Child(parent) = k.handler().placement() {
                 assert!(
                     !matches!(parent.handler().placement(), Placement::Child(_)),
