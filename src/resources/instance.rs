@@ -341,7 +341,7 @@ impl ResourceKind for Instance {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Instance(InstanceSpec {
+        let InstanceSpec {
             subnet,
             ami,
             instance_type,
@@ -349,10 +349,7 @@ impl ResourceKind for Instance {
             key,
             instance_profile,
             user_data,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let id = match existing {
             Some(o) => o.id.clone(),
             None => {

@@ -125,9 +125,7 @@ impl ResourceKind for InternetGateway {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::InternetGateway(InternetGatewaySpec { vpc }) = &res.spec else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        let InternetGatewaySpec { vpc } = crate::resources::spec_of(res)?;
         let vpc_id = cx.bound.require(vpc, &res.name)?.to_owned();
         let mut obs = match existing {
             Some(o) => o.clone(),

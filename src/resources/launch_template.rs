@@ -169,16 +169,13 @@ impl LaunchTemplate {
     }
 
     async fn data(cx: &ApplyCx<'_>, res: &Resource) -> Result<RequestLaunchTemplateData, AwsError> {
-        let Spec::LaunchTemplate(LaunchTemplateSpec {
+        let LaunchTemplateSpec {
             ami,
             instance_type,
             security_groups,
             instance_profile,
             user_data,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, Kind::LaunchTemplate));
-        };
+        } = crate::resources::spec_of(res)?;
         let image = cx.amis.resolve(cx.aws, ami, &res.name).await?;
         let mut data = RequestLaunchTemplateData::builder()
             .image_id(image)

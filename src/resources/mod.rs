@@ -79,6 +79,20 @@ pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
     kind.handler()
 }
 
+/// A kind's own spec type, taken out of a [`Spec`].
+pub trait SpecOf: Sized {
+    /// The kind whose spec it is.
+    const KIND: Kind;
+
+    fn of(spec: &Spec) -> Option<&Self>;
+}
+
+/// The spec of `res` as the kind's own type `S`; a resource of another kind handed to the
+/// kind's handler is a bug in awslab, never in the lab file.
+pub(crate) fn spec_of<S: SpecOf>(res: &Resource) -> Result<&S, AwsError> {
+    S::of(&res.spec).ok_or_else(|| wrong_spec(res, S::KIND))
+}
+
 /// A handler given a resource of another kind: a bug in awslab, never in the lab file.
 pub(crate) fn wrong_spec(res: &Resource, kind: Kind) -> AwsError {
     AwsError::from_fault(

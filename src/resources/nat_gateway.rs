@@ -209,9 +209,7 @@ impl ResourceKind for NatGateway {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::NatGateway(NatGatewaySpec { subnet, eip }) = &res.spec else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        let NatGatewaySpec { subnet, eip } = crate::resources::spec_of(res)?;
         let id = match existing {
             Some(o) if state(o) != "failed" && state(o) != "deleting" => o.id.clone(),
             _ => {

@@ -315,15 +315,12 @@ impl ResourceKind for NetworkAcl {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::NetworkAcl(NetworkAclSpec {
+        let NetworkAclSpec {
             vpc,
             subnets,
             inbound,
             outbound,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 
-use super::{KindFacts, KindSpec, ResourceKind};
+use super::{KindFacts, KindSpec, ResourceKind, SpecOf};
 use crate::lab::model::ResourceDef;
 use crate::lab::validate::{ParseSpec, SpecCx, spec_keys};
 
@@ -56,6 +56,17 @@ macro_rules! kinds {
                 }
             }
         }
+
+        $(impl SpecOf for $spec {
+            const KIND: Kind = Kind::$variant;
+
+            fn of(spec: &Spec) -> Option<&Self> {
+                match spec {
+                    Spec::$variant(s) => Some(s),
+                    _ => None,
+                }
+            }
+        })*
 
         /// What a resource must be, as its lab file declares it (references as logical names):
         /// one variant per kind, each holding the kind's own spec type.

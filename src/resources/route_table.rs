@@ -334,14 +334,11 @@ impl ResourceKind for RouteTable {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::RouteTable(RouteTableSpec {
+        let RouteTableSpec {
             vpc,
             subnets,
             routes,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {

@@ -359,15 +359,12 @@ impl ResourceKind for SecurityGroup {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::SecurityGroup(SecurityGroupSpec {
+        let SecurityGroupSpec {
             vpc,
             description,
             ingress,
             egress,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {

@@ -150,15 +150,12 @@ impl ResourceKind for Subnet {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Subnet(SubnetSpec {
+        let SubnetSpec {
             vpc,
             cidr,
             az,
             map_public_ip,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {

@@ -164,13 +164,10 @@ impl ResourceKind for Vpc {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Vpc(VpcSpec {
+        let VpcSpec {
             cidr,
             dns_hostnames,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {

@@ -204,14 +204,11 @@ impl ResourceKind for VpcEndpoint {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::VpcEndpoint(VpcEndpointSpec {
+        let VpcEndpointSpec {
             vpc,
             service,
             route_tables,
-        }) = &res.spec
-        else {
-            return Err(super::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let vpc_id = cx.bound.require(vpc, &res.name)?.to_owned();
         let mut want = Vec::new();
         for t in route_tables {

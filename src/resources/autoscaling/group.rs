@@ -331,7 +331,7 @@ impl ResourceKind for AutoScalingGroup {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::AutoScalingGroup(AutoScalingGroupSpec {
+        let AutoScalingGroupSpec {
             launch_template,
             subnets,
             min_size,
@@ -339,10 +339,7 @@ impl ResourceKind for AutoScalingGroup {
             desired_capacity,
             target_groups,
             health_check_type,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let subnet_ids = subnets
             .iter()
             .map(|s| cx.bound.require(s, &res.name).map(str::to_owned))

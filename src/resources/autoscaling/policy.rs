@@ -109,9 +109,7 @@ impl ResourceKind for ScalingPolicy {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::ScalingPolicy(ScalingPolicySpec { group, target_cpu }) = &res.spec else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        let ScalingPolicySpec { group, target_cpu } = crate::resources::spec_of(res)?;
         let group_name = cx.bound.require(group, &res.name)?;
         // `PutScalingPolicy` creates or replaces: the existing policy keeps its name.
         let name = match existing.map(|o| &o.facts) {

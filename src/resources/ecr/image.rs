@@ -111,15 +111,12 @@ impl ResourceKind for Image {
         res: &Resource,
         _existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Image(ImageSpec {
+        let ImageSpec {
             repository,
             tag,
             files,
             ..
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let repo = cx.bound.require(repository, &res.name)?.to_owned();
         let image = crate::image::pack_files(
             &files

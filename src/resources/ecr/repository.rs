@@ -231,15 +231,12 @@ impl ResourceKind for Repository {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Repository(RepositorySpec {
+        let RepositorySpec {
             name,
             scan_on_push,
             immutable,
             lifecycle,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let ecr = &cx.aws.ecr;
         let mutability = if *immutable {
             ImageTagMutability::Immutable

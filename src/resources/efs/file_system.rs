@@ -230,14 +230,11 @@ impl ResourceKind for FileSystem {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::FileSystem(FileSystemSpec {
+        let FileSystemSpec {
             encrypted,
             performance_mode,
             transition_to_ia,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {

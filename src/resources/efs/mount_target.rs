@@ -224,14 +224,11 @@ impl ResourceKind for MountTarget {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::MountTarget(MountTargetSpec {
+        let MountTargetSpec {
             file_system,
             subnet,
             security_groups,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let fs_id = cx.bound.require(file_system, &res.name)?.to_owned();
         let subnet_id = cx.bound.require(subnet, &res.name)?.to_owned();
         let mut groups = Vec::new();

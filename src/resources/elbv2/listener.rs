@@ -114,15 +114,12 @@ impl ResourceKind for Listener {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Listener(ListenerSpec {
+        let ListenerSpec {
             load_balancer,
             protocol,
             port,
             target_group,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let lb_arn = cx.bound.require(load_balancer, &res.name)?;
         let tg_arn = cx.bound.require(target_group, &res.name)?;
         let forward = Action::builder()

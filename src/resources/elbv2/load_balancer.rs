@@ -382,14 +382,11 @@ impl ResourceKind for LoadBalancer {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::LoadBalancer(LoadBalancerSpec {
+        let LoadBalancerSpec {
             subnets,
             security_groups,
             internet_facing,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let subnet_ids = subnets
             .iter()
             .map(|s| cx.bound.require(s, &res.name).map(str::to_owned))

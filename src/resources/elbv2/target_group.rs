@@ -189,15 +189,12 @@ impl ResourceKind for TargetGroup {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::TargetGroup(TargetGroupSpec {
+        let TargetGroupSpec {
             vpc,
             protocol,
             port,
             health_check_path,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
         let arn = match existing {
             Some(o) => {

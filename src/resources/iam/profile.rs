@@ -121,9 +121,7 @@ impl ResourceKind for InstanceProfile {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::InstanceProfile(InstanceProfileSpec { role }) = &res.spec else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        let InstanceProfileSpec { role } = crate::resources::spec_of(res)?;
         let role_name = cx.bound.require(role, &res.name)?.to_owned();
         let mut obs = match existing {
             Some(o) => o.clone(),

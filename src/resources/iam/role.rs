@@ -203,13 +203,10 @@ impl ResourceKind for IamRole {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::IamRole(IamRoleSpec {
+        let IamRoleSpec {
             service,
             managed_policies,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
             None => {

@@ -197,15 +197,12 @@ impl ResourceKind for Bucket {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Bucket(BucketSpec {
+        let BucketSpec {
             versioning,
             bucket_key,
             object_ownership,
             public_access,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let s3 = &cx.aws.s3;
         let (name, tags) = match existing {
             Some(o) => {

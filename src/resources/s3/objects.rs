@@ -112,9 +112,7 @@ impl ResourceKind for Objects {
         res: &Resource,
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Objects(ObjectsSpec { bucket, files, .. }) = &res.spec else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        let ObjectsSpec { bucket, files, .. } = crate::resources::spec_of(res)?;
         let name = bucket_of(cx, res, bucket)?;
         let stored = match existing.map(|o| &o.facts) {
             Some(Facts::Objects(ObjectsFacts { objects, .. })) => objects.clone(),

@@ -226,9 +226,7 @@ impl ResourceKind for BucketPolicy {
         res: &Resource,
         _existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::BucketPolicy(BucketPolicySpec { bucket, .. }) = &res.spec else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        let BucketPolicySpec { bucket, .. } = crate::resources::spec_of(res)?;
         let name = bucket_of(cx, res, bucket)?;
         let document = public_read_policy(name);
         // Right after Block Public Access is relaxed, S3 may still refuse a public policy for a

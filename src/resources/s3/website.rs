@@ -95,14 +95,11 @@ impl ResourceKind for Website {
         res: &Resource,
         _existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
-        let Spec::Website(WebsiteSpec {
+        let WebsiteSpec {
             bucket,
             index_document,
             error_document,
-        }) = &res.spec
-        else {
-            return Err(crate::resources::wrong_spec(res, self.kind()));
-        };
+        } = crate::resources::spec_of(res)?;
         let name = bucket_of(cx, res, bucket)?;
         let bad = |e: aws_sdk_s3::error::BuildError| {
             AwsError::from_fault("s3:PutBucketWebsite", name, Fault::Unbuilt(e))
