@@ -13,6 +13,11 @@ pub mod plan;
 pub mod report;
 pub mod schedule;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
 pub use events::{Event, Reporter, Verb};
 pub use handlers::{Handlers, Registry};
 
