@@ -12,7 +12,9 @@ use super::{EngineOptions, Event, Reporter, Verb};
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Lab, Resource, StageSel};
-use crate::resources::{self, AmiCache, ApplyCx, Bindings, Observed, Step, Waiter, World};
+use crate::resources::{
+    self, AmiCache, ApplyCx, Bindings, Observed, ResourceKind, Step, Waiter, World,
+};
 
 /// What `up` did, resource by resource.
 #[derive(Debug, Default)]
@@ -61,14 +63,21 @@ pub fn verb_for(
     bound: &Bindings,
     world: &World,
 ) -> Verb {
+    verb_of(resources::kind(res.kind()), res, existing, bound, world)
+}
+
+/// [`verb_for`], as `handler` compares.
+fn verb_of(
+    handler: &dyn ResourceKind,
+    res: &Resource,
+    existing: Option<&Observed>,
+    bound: &Bindings,
+    world: &World,
+) -> Verb {
     match existing {
         None => Verb::Create,
         Some(o) => {
-            if resources::kind(res.kind())
-                .compare(res, o, bound, world)
-                .iter()
-                .all(|a| a.ok)
-            {
+            if handler.compare(res, o, bound, world).iter().all(|a| a.ok) {
                 Verb::Keep
             } else {
                 Verb::Update
@@ -86,7 +95,8 @@ pub async fn apply(
     reporter: &dyn Reporter,
 ) -> Result<ApplyOutcome, AwsError> {
     reporter.event(Event::Note("discovering what exists".to_owned()));
-    let world = discover::owned_for_compare(aws, owner, lab).await?;
+    let handlers = &*opts.handlers;
+    let world = discover::owned_for_compare_via(handlers, aws, owner, lab).await?;
     let wanted: Vec<&Resource> = lab.resources_for(stage).collect();
     let names: BTreeSet<&str> = wanted.iter().map(|r| r.name.as_str()).collect();
     let deps: BTreeMap<String, BTreeSet<String>> = wanted
@@ -123,9 +133,9 @@ pub async fn apply(
                     },
                 ));
             };
-            let existing = find_owned(world, owner, res, &snapshot);
-            let verb = verb_for(res, existing, &snapshot, world);
-            let handler = resources::kind(res.kind());
+            let handler = handlers.handler(res.kind());
+            let existing = handler.find_existing(world, owner, res, &snapshot);
+            let verb = verb_of(handler, res, existing, &snapshot, world);
             if let Ok(mut v) = verbs.lock() {
                 v.insert(name.clone(), verb);
             }

@@ -8,11 +8,11 @@ use tokio::time::Instant;
 
 use super::discover;
 use super::schedule::{self, NodeResult};
-use super::{EngineOptions, Event, Reporter, Verb};
+use super::{EngineOptions, Event, Handlers, Reporter, Verb};
 use crate::aws::tags::{self, Owner};
 use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::Kind;
-use crate::resources::{self, DestroyCx, Observed, Step, Waiter, World};
+use crate::resources::{DestroyCx, Observed, Step, Waiter, World};
 
 #[derive(Debug, Default)]
 pub struct DestroyOutcome {
@@ -42,7 +42,7 @@ fn label(o: &Observed) -> String {
 /// What `down` may delete: resources carrying the owner's tags, what lies inside a VPC that
 /// carries them (VPC defaults aside), and what a kind claims for the owner without its tags (a
 /// bucket by awslab's name). Never the default VPC, never another lab's or env's.
-pub fn deletion_set(world: &World, owner: &Owner) -> Vec<Observed> {
+pub fn deletion_set(handlers: &dyn Handlers, world: &World, owner: &Owner) -> Vec<Observed> {
     let owned_vpcs: BTreeSet<&str> = world
         .of_kind(Kind::Vpc)
         .filter(|v| owner.owns(&v.tags) && !v.is_vpc_default())
@@ -61,7 +61,7 @@ pub fn deletion_set(world: &World, owner: &Owner) -> Vec<Observed> {
             }
             owner.owns(&o.tags)
                 || o.vpc_id().is_some_and(|v| owned_vpcs.contains(v))
-                || resources::kind(o.kind).claims(o, owner)
+                || handlers.handler(o.kind).claims(o, owner)
         })
         .cloned()
         .collect()
@@ -74,14 +74,15 @@ pub async fn destroy(
     reporter: &dyn Reporter,
 ) -> Result<DestroyOutcome, AwsError> {
     reporter.event(Event::Note("discovering what the lab owns".to_owned()));
-    let world = discover::owned(aws, owner).await?;
+    let handlers = &*opts.handlers;
+    let world = discover::owned(handlers, aws, owner).await?;
     for u in &world.unlisted {
         reporter.event(Event::Note(format!(
             "not looked at: {}: {}",
             u.kind, u.error
         )));
     }
-    let doomed = deletion_set(&world, owner);
+    let doomed = deletion_set(handlers, &world, owner);
     let doomed = super::global_iam::spare_shared(aws, owner, doomed, reporter).await?;
     // What lives in a VPC but could not be listed may hold the VPC, its subnets and its
     // security groups: those are tried once, not for their whole delete deadline, and what
@@ -92,7 +93,7 @@ pub async fn destroy(
         .filter(|u| {
             Kind::ALL
                 .iter()
-                .any(|k| k.listed_with() == u.kind && k.handler().lives_in_vpc())
+                .any(|k| k.listed_with() == u.kind && handlers.handler(*k).lives_in_vpc())
         })
         .map(|u| u.kind.as_str())
         .collect();
@@ -114,13 +115,14 @@ pub async fn destroy(
 /// fresh listing, and the delete is asked again while AWS still lists the resource, up to the
 /// visibility bound.
 async fn delete_confirmed(
+    handlers: &dyn Handlers,
     aws: &Aws,
     owner: &Owner,
     world: &World,
     cx: &DestroyCx<'_>,
     obs: &Observed,
 ) -> Result<(), AwsError> {
-    let handler = resources::kind(obs.kind);
+    let handler = handlers.handler(obs.kind);
     let started = Instant::now();
     let mut backoff = aws.timing.backoff();
     let mut current = obs.clone();
@@ -130,7 +132,7 @@ async fn delete_confirmed(
             Err(e) if e.is_gone() => e,
             Err(e) => return Err(e),
         };
-        match discover::relist(aws, owner, world, &current).await? {
+        match discover::relist(handlers, aws, owner, world, &current).await? {
             Some(o) if !o.is_gone() => {
                 let waited = started.elapsed();
                 if waited >= aws.timing.visibility {
@@ -163,8 +165,8 @@ pub async fn destroy_set(
 }
 
 /// [`destroy_set`]. With `once` (why), containers that something unseen may hold (VPCs, subnets, security
-/// groups: [`resources::ResourceKind::holds_what_is_inside`]) get one attempt, no dependency
-/// retries, and a refusal is reported with that reason.
+/// groups: [`crate::resources::ResourceKind::holds_what_is_inside`]) get one attempt, no
+/// dependency retries, and a refusal is reported with that reason.
 async fn destroy_set_with(
     aws: &Aws,
     owner: &Owner,
@@ -174,11 +176,13 @@ async fn destroy_set_with(
     once: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<DestroyOutcome, AwsError> {
+    let handlers = &*opts.handlers;
     let ids: BTreeSet<&str> = doomed.iter().map(|o| o.id.as_str()).collect();
     let deps: BTreeMap<String, BTreeSet<String>> = doomed
         .iter()
         .map(|o| {
-            let b = resources::kind(o.kind)
+            let b = handlers
+                .handler(o.kind)
                 .blockers(o, world)
                 .into_iter()
                 .filter(|b| ids.contains(b.as_str()))
@@ -202,7 +206,8 @@ async fn destroy_set_with(
     let prep_cx = &prep_cx;
     let mut prep_failed: BTreeMap<String, AwsError> = futures::stream::iter(&doomed)
         .map(|o| async move {
-            resources::kind(o.kind)
+            handlers
+                .handler(o.kind)
                 .prepare_delete(prep_cx, o)
                 .await
                 .err()
@@ -229,7 +234,7 @@ async fn destroy_set_with(
                 return Err(e);
             }
             let name = label(&obs);
-            let handler = resources::kind(obs.kind);
+            let handler = handlers.handler(obs.kind);
             reporter.event(Event::Started {
                 name: name.clone(),
                 kind: obs.kind,
@@ -253,7 +258,7 @@ async fn destroy_set_with(
                 },
             };
             let start = Instant::now();
-            match delete_confirmed(aws, owner, world, &cx, &obs).await {
+            match delete_confirmed(handlers, aws, owner, world, &cx, &obs).await {
                 Ok(()) => {
                     reporter.event(Event::Finished {
                         name: name.clone(),
@@ -284,7 +289,7 @@ async fn destroy_set_with(
             NodeResult::Done((name, kind)) => outcome.deleted.push((name, kind, id)),
             NodeResult::Failed(e) => {
                 let why = match once {
-                    Some(once) if resources::kind(kind).holds_what_is_inside() => {
+                    Some(once) if handlers.handler(kind).holds_what_is_inside() => {
                         format!("{e} ({once})")
                     }
                     _ => e.to_string(),

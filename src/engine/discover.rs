@@ -2,11 +2,12 @@
 
 use futures::future::{join_all, try_join_all};
 
+use super::{Handlers, Registry};
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::lab::{Kind, Lab};
 use crate::resources::VpcFacts;
-use crate::resources::{self, Facts, Observed, Scope, Unlisted, World};
+use crate::resources::{Facts, Observed, Scope, Unlisted, World};
 
 /// The region's availability zones, sorted by name (a lab's `az = N` indexes this list).
 pub async fn availability_zones(aws: &Aws) -> Result<Vec<String>, AwsError> {
@@ -28,10 +29,20 @@ pub async fn availability_zones(aws: &Aws) -> Result<Vec<String>, AwsError> {
 
 /// Every kind in one scope, in parallel.
 pub async fn scope(aws: &Aws, kinds: &[Kind], scope: &Scope) -> Result<Vec<Observed>, AwsError> {
+    scope_via(&Registry, aws, kinds, scope).await
+}
+
+/// [`scope`], through `handlers`.
+async fn scope_via(
+    handlers: &dyn Handlers,
+    aws: &Aws,
+    kinds: &[Kind],
+    scope: &Scope,
+) -> Result<Vec<Observed>, AwsError> {
     let found = try_join_all(
         kinds
             .iter()
-            .map(|k| resources::kind(*k).discover(aws, scope)),
+            .map(|k| handlers.handler(*k).discover(aws, scope)),
     )
     .await?;
     Ok(found.into_iter().flatten().collect())
@@ -45,10 +56,20 @@ pub async fn scope_partial(
     kinds: &[Kind],
     scope: &Scope,
 ) -> Result<(Vec<Observed>, Vec<Unlisted>), AwsError> {
+    scope_partial_via(&Registry, aws, kinds, scope).await
+}
+
+/// [`scope_partial`], through `handlers`.
+async fn scope_partial_via(
+    handlers: &dyn Handlers,
+    aws: &Aws,
+    kinds: &[Kind],
+    scope: &Scope,
+) -> Result<(Vec<Observed>, Vec<Unlisted>), AwsError> {
     let found = join_all(
         kinds
             .iter()
-            .map(|k| resources::kind(*k).discover(aws, scope)),
+            .map(|k| handlers.handler(*k).discover(aws, scope)),
     )
     .await;
     let mut items = Vec::new();
@@ -71,11 +92,11 @@ pub async fn scope_partial(
 /// What carries the owner's tags, of every kind, and everything inside the owner's VPCs (what
 /// `down` may delete: student-built subnets, instances, … of a lab-owned VPC). A kind that cannot
 /// be listed is left out and named in [`World::unlisted`].
-pub async fn owned(aws: &Aws, owner: &Owner) -> Result<World, AwsError> {
+pub async fn owned(handlers: &dyn Handlers, aws: &Aws, owner: &Owner) -> Result<World, AwsError> {
     let owned_scope = Scope::Owned(owner.clone());
     let ((items, mut unlisted), azs) = tokio::try_join!(
-        scope_partial(aws, Kind::ALL, &owned_scope),
-        availability_zones(aws)
+        scope_partial_via(handlers, aws, Kind::ALL, &owned_scope),
+        handlers.availability_zones(aws)
     )?;
     let mut world = World {
         items,
@@ -89,7 +110,8 @@ pub async fn owned(aws: &Aws, owner: &Owner) -> Result<World, AwsError> {
             .copied()
             .filter(|k| *k != Kind::Vpc)
             .collect();
-        let (inside, more) = scope_partial(aws, &kinds, &Scope::InVpcs(vpc_ids)).await?;
+        let (inside, more) =
+            scope_partial_via(handlers, aws, &kinds, &Scope::InVpcs(vpc_ids)).await?;
         world.merge(inside);
         for m in more {
             if !unlisted.iter().any(|u| u.kind == m.kind) {
@@ -102,9 +124,17 @@ pub async fn owned(aws: &Aws, owner: &Owner) -> Result<World, AwsError> {
 }
 
 /// [`owned`] of some kinds only.
-async fn owned_of(aws: &Aws, owner: &Owner, kinds: &[Kind]) -> Result<World, AwsError> {
+async fn owned_of(
+    handlers: &dyn Handlers,
+    aws: &Aws,
+    owner: &Owner,
+    kinds: &[Kind],
+) -> Result<World, AwsError> {
     let owned_scope = Scope::Owned(owner.clone());
-    let (items, azs) = tokio::try_join!(scope(aws, kinds, &owned_scope), availability_zones(aws))?;
+    let (items, azs) = tokio::try_join!(
+        scope_via(handlers, aws, kinds, &owned_scope),
+        handlers.availability_zones(aws)
+    )?;
     Ok(World {
         items,
         azs,
@@ -115,6 +145,7 @@ async fn owned_of(aws: &Aws, owner: &Owner, kinds: &[Kind]) -> Result<World, Aws
 /// `obs` as AWS lists it now, looked for as the teardown found it: by the owner's tags and inside
 /// the VPCs of `world` (a kind listed with its parent through the parent's listing).
 pub async fn relist(
+    handlers: &dyn Handlers,
     aws: &Aws,
     owner: &Owner,
     world: &World,
@@ -122,7 +153,7 @@ pub async fn relist(
 ) -> Result<Option<Observed>, AwsError> {
     let kind = obs.kind.listed_with();
     let vpcs: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
-    let handler = resources::kind(kind);
+    let handler = handlers.handler(kind);
     let (owned, inside) = (Scope::Owned(owner.clone()), Scope::InVpcs(vpcs));
     let (owned, inside) = tokio::try_join!(
         handler.discover(aws, &owned),
@@ -135,24 +166,40 @@ pub async fn relist(
 /// declares (nothing else can be bound to it; `down` still looks at every kind), with the VPC
 /// attributes.
 pub async fn owned_for_compare(aws: &Aws, owner: &Owner, lab: &Lab) -> Result<World, AwsError> {
+    owned_for_compare_via(&Registry, aws, owner, lab).await
+}
+
+/// [`owned_for_compare`], through `handlers`.
+pub(crate) async fn owned_for_compare_via(
+    handlers: &dyn Handlers,
+    aws: &Aws,
+    owner: &Owner,
+    lab: &Lab,
+) -> Result<World, AwsError> {
     let kinds: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
         .filter(|k| lab.resources.iter().any(|r| r.kind() == *k))
         .collect();
-    let mut world = owned_of(aws, owner, &kinds).await?;
+    let mut world = owned_of(handlers, aws, owner, &kinds).await?;
     let vpcs: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
-    vpc_attributes(aws, &mut world, &vpcs).await?;
+    vpc_attributes_via(handlers, aws, &mut world, &vpcs).await?;
     Ok(world)
 }
 
 /// Reads the attributes describes do not return (DNS hostnames) for these VPCs, in parallel.
 pub async fn vpc_attributes(aws: &Aws, world: &mut World, ids: &[String]) -> Result<(), AwsError> {
-    let values = try_join_all(
-        ids.iter()
-            .map(|id| resources::vpc::Vpc::dns_hostnames(aws, id)),
-    )
-    .await?;
+    vpc_attributes_via(&Registry, aws, world, ids).await
+}
+
+/// [`vpc_attributes`], through `handlers`.
+async fn vpc_attributes_via(
+    handlers: &dyn Handlers,
+    aws: &Aws,
+    world: &mut World,
+    ids: &[String],
+) -> Result<(), AwsError> {
+    let values = try_join_all(ids.iter().map(|id| handlers.dns_hostnames(aws, id))).await?;
     for (id, value) in ids.iter().zip(values) {
         if let Some(Observed {
             facts: Facts::Vpc(VpcFacts { dns_hostnames, .. }),

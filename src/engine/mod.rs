@@ -8,13 +8,21 @@ pub mod discover;
 pub mod events;
 pub mod fleet;
 pub mod global_iam;
+pub mod handlers;
 pub mod plan;
 pub mod report;
 pub mod resolve;
 pub mod schedule;
 
-pub use events::{Event, Reporter, Verb};
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
+pub use events::{Event, Reporter, Verb};
+pub use handlers::{Handlers, Registry};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Knobs shared by apply and destroy.
@@ -26,6 +34,8 @@ pub struct EngineOptions {
     pub wait_timeout: Duration,
     /// Where private keys are saved.
     pub keys_dir: std::path::PathBuf,
+    /// The handlers `up` and `down` work through: [`Registry`] unless a test says otherwise.
+    pub handlers: Arc<dyn Handlers>,
 }
 
 impl Default for EngineOptions {
@@ -34,6 +44,7 @@ impl Default for EngineOptions {
             concurrency: 8,
             wait_timeout: Duration::from_secs(900),
             keys_dir: crate::settings::keys_dir(),
+            handlers: Arc::new(Registry),
         }
     }
 }
