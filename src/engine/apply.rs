@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::discover;
+use super::handlers::Handlers;
 use super::resolve::{Found, resolve};
 use super::schedule::{self, NodeResult};
 use super::{EngineOptions, Event, Reporter, Verb};
@@ -47,8 +48,21 @@ pub fn find_owned<'w>(
 /// they belong to (a listener through its load balancer) need that bound first: bound until
 /// nothing more is found.
 pub fn bind_owned(world: &World, owner: &Owner, lab: &crate::lab::Lab) -> Bindings {
+    bind_owned_via(&super::handlers::Registry, world, owner, lab)
+}
+
+/// [`bind_owned`] through the engine's handlers.
+fn bind_owned_via(
+    handlers: &dyn Handlers,
+    world: &World,
+    owner: &Owner,
+    lab: &crate::lab::Lab,
+) -> Bindings {
     resolve(&lab.resources, |r, bound| {
-        match find_owned(world, owner, r, bound) {
+        match handlers
+            .handler(r.kind())
+            .find_existing(world, owner, r, bound)
+        {
             Some(o) => Found::Bound(o, ()),
             None => Found::No,
         }
@@ -113,7 +127,7 @@ pub async fn apply(
         })
         .collect();
     // Resources of another stage that already exist are still bound (references may need them).
-    let bound = Mutex::new(bind_owned(&world, owner, lab));
+    let bound = Mutex::new(bind_owned_via(handlers, &world, owner, lab));
     let amis = AmiCache::default();
     let verbs = Mutex::new(BTreeMap::new());
     let results = schedule::run(deps, opts.concurrency, |name| {

@@ -455,6 +455,10 @@ impl ResourceKind for FakeKind {
         self.kind.handler().placement()
     }
 
+    fn lookup(&self) -> crate::resources::Lookup {
+        self.kind.handler().lookup()
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,
