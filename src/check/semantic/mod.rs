@@ -183,7 +183,8 @@ fn reach(
     world: &World,
 ) -> Result<String, String> {
     // A stopped host is judged by its configuration when the traffic must not get through.
-    let answers = reach::analyze(world, bound, from, to, traffic, !expect)?;
+    let answers =
+        reach::analyze(world, bound, from, to, traffic, !expect).map_err(|e| e.to_string())?;
     let pair = |a: &reach::Answer| format!("{} -> {}", a.from, a.to);
     let mut evidence = Vec::new();
     for a in &answers {
