@@ -1,6 +1,5 @@
-//! Why traffic does not get through, and why an endpoint stands for no host: the analysis's
-//! answers as data (what blocks, where, by which rule or route), displayed as the sentences the
-//! report prints.
+//! Why traffic does not get through, as data: what blocks, where, by which rule or route,
+//! displayed as the sentence the report prints.
 
 use std::fmt;
 
@@ -8,7 +7,7 @@ use thiserror::Error;
 
 use super::Traffic;
 use super::ipset::IpSet;
-use crate::lab::{Kind, Ports, Proto};
+use crate::lab::{Ports, Proto};
 
 /// Where a path breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -236,14 +235,6 @@ pub enum NaclDeny {
     Star { flow: Flow, partial: Vec<String> },
 }
 
-impl NaclDeny {
-    pub fn flow(&self) -> &Flow {
-        match self {
-            NaclDeny::Rule { flow, .. } | NaclDeny::Star { flow, .. } => flow,
-        }
-    }
-}
-
 fn partial_text(partial: &[String]) -> String {
     if partial.is_empty() {
         String::new()
@@ -297,96 +288,4 @@ impl fmt::Display for GroupDeny {
             ),
         }
     }
-}
-
-/// Why an endpoint stands for no host the analysis can route.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Unresolved {
-    #[error("from and to are both the internet")]
-    BothInternet,
-    #[error("`{name}` was not found")]
-    NotFound { name: String },
-    /// A kind that reachability is not asked of.
-    #[error(
-        "`{name}` is a {}: reachability is asked of instances, subnets, security groups, Auto Scaling groups and load balancers",
-        .kind.label()
-    )]
-    NotAnEndpoint { name: String, kind: Kind },
-    /// A security group with no instance and no mount target in it.
-    #[error("nothing is in security group {name}")]
-    EmptyGroup { name: String },
-    #[error("`{name}` is not an instance")]
-    NotAnInstance { name: String },
-    #[error("{id} is not a mount target")]
-    NotAMountTarget { id: String },
-    /// Neither a load balancer nor an Auto Scaling group, asked for its subnets.
-    #[error("`{name}` spans no subnets")]
-    SpansNoSubnets { name: String },
-    #[error("{name} is in no subnet")]
-    InNoSubnet { name: String },
-    /// An Auto Scaling group whose launch template and instances name no security group.
-    #[error("{name}: the security groups of its launch template are unknown")]
-    GroupsUnknown { name: String },
-    #[error("{}", group_missing_text(.of, .group))]
-    GroupMissing { of: Subject, group: String },
-    /// The host's subnet is not in what was discovered; `subnet` is its id where the message
-    /// names it.
-    #[error("{}", subnet_missing_text(.of, .subnet))]
-    SubnetMissing { of: Subject, subnet: Option<String> },
-    /// The CIDR of the endpoint's subnet (`subnet`, when it is not the endpoint itself).
-    #[error("{}", cidr_text(.name, .subnet))]
-    CidrUnknown {
-        name: String,
-        subnet: Option<String>,
-    },
-    /// Neither an address nor a subnet CIDR.
-    #[error("{}", no_address_text(.of))]
-    NoAddress { of: Subject },
-}
-
-/// Whose part is missing: an endpoint the lab names, or a mount target (by id).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subject {
-    Endpoint(String),
-    MountTarget(String),
-}
-
-fn group_missing_text(of: &Subject, group: &str) -> String {
-    match of {
-        Subject::Endpoint(name) => format!("{name}: security group {group} was not found"),
-        Subject::MountTarget(id) => {
-            format!("security group {group} of mount target {id} was not found")
-        }
-    }
-}
-
-fn subnet_missing_text(of: &Subject, subnet: &Option<String>) -> String {
-    match (of, subnet) {
-        (Subject::Endpoint(name), Some(id)) => format!("{name}: subnet {id} was not found"),
-        (Subject::Endpoint(name), None) => format!("{name}: its subnet was not found"),
-        (Subject::MountTarget(id), _) => format!("the subnet of mount target {id} was not found"),
-    }
-}
-
-fn cidr_text(name: &str, subnet: &Option<String>) -> String {
-    match subnet {
-        Some(s) => format!("{name}: CIDR of {s} unknown"),
-        None => format!("{name}: CIDR unknown"),
-    }
-}
-
-fn no_address_text(of: &Subject) -> String {
-    match of {
-        Subject::Endpoint(name) => format!("{name}: no private address known"),
-        Subject::MountTarget(id) => format!("mount target {id}: no address known"),
-    }
-}
-
-/// Why traffic to a given host cannot be judged or does not get through.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Unreachable {
-    #[error(transparent)]
-    Unresolved(#[from] Unresolved),
-    #[error(transparent)]
-    Blocked(#[from] Blocked),
 }

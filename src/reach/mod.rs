@@ -4,22 +4,24 @@
 //! ports included; security groups are stateful, allow-only, by CIDR or by group; a NAT gateway
 //! carries outbound traffic only. No Reachability Analyzer call: it runs on an emulator too.
 //!
-//! The answer is the path it found or the first place the path breaks, naming the rule or route.
+//! The answer is the path it found or the first place the path breaks ([`Blocked`]), naming the rule
+//! or route.
 
 mod blocked;
 mod hosts;
 pub mod ipset;
 mod paths;
 pub mod rules;
+mod unresolved;
 
 use std::net::Ipv4Addr;
 
 pub use blocked::{
-    Acl, Blocked, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Subject, Table,
-    Unreachable, Unresolved,
+    Acl, Blocked, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Table,
 };
 use ipset::IpSet;
 use rules::{EPHEMERAL, GroupRules, Refusal, Verdict};
+pub use unresolved::{Subject, Unreachable, Unresolved};
 
 use crate::lab::{Endpoint, Kind, Ports, Proto};
 use crate::resources::{Bindings, Facts, Observed, RouteEntry, RouteTarget, World};
