@@ -243,7 +243,7 @@ mod tests {
             f.to_string(),
             r#"http://b.s3-website/ answered Ok(403); a missing page Err("cannot connect to b.s3-website:80: refused") (want 200 and 404)"#
         );
-        // The text is what `{:?}` of the answer as a string result gave.
+        // The same text as `{:?}` of the answers as string results.
         let as_strings: (Result<u16, String>, Result<u16, String>) = (
             Ok(403),
             Err("cannot connect to b.s3-website:80: refused".into()),
