@@ -4,9 +4,15 @@
 //! SSM for an NFS4 mount of the file system. They run on AWS with `check --live` and report `skip` with the reason elsewhere: an
 //! emulator runs no instances, so nothing there could prove it.
 
+mod failure;
+
 use std::time::Duration;
 
 use tokio::net::TcpStream;
+
+pub use failure::{
+    Connection, HttpError, LiveFailure, MountFault, NoTarget, ShellError, Unmounted,
+};
 
 use super::mounts;
 use super::report::CheckResult;
@@ -87,7 +93,12 @@ pub async fn run(
                 id,
                 title,
                 check.points,
-                format!("http://{host}/ answered {index:?}; a missing page {missing:?} (want 200 and 404)"),
+                LiveFailure::Website {
+                    host,
+                    index,
+                    missing,
+                }
+                .to_string(),
                 "a 403 means the policy or Block Public Access stops the public read; a 404 on the index means index.html is not uploaded".to_owned(),
             ),
         });
@@ -110,7 +121,7 @@ pub async fn run(
                     id,
                     title,
                     check.points,
-                    why,
+                    why.to_string(),
                     "new instances need a few minutes: the user data installs the web server, then the target group needs consecutive passing health checks on `/`; web-sg must admit port 80 from alb-sg".to_owned(),
                 ),
             },
@@ -143,7 +154,7 @@ pub async fn run(
                 id,
                 title,
                 check.points,
-                why,
+                why.to_string(),
                 "connect with Session Manager and mount it: yum install -y amazon-efs-utils; mount -t efs -o tls <file system id>:/ /data".to_owned(),
             ),
         });
@@ -176,21 +187,19 @@ pub async fn run(
             tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await,
             Ok(Ok(_))
         );
-        let what = if connected {
-            format!("{name} ({addr}) accepted a connection")
-        } else {
-            format!(
-                "{name} ({addr}) did not accept a connection within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            )
+        let connection = Connection {
+            host: name,
+            addr,
+            accepted: connected,
         };
         if connected == *expect {
-            evidence.push(what);
+            evidence.push(connection);
         } else {
-            wrong.push(what);
+            wrong.push(connection);
         }
     }
     Some(if wrong.is_empty() {
+        let evidence: Vec<String> = evidence.iter().map(Connection::to_string).collect();
         CheckResult::pass(id, title, check.points, evidence.join("; "))
     } else {
         let hint = if *expect {
@@ -198,7 +207,13 @@ pub async fn run(
         } else {
             "something on the internet can connect: close the port in the security group or move the instance to a private subnet"
         };
-        CheckResult::fail(id, title, check.points, wrong.join("; "), hint.to_owned())
+        CheckResult::fail(
+            id,
+            title,
+            check.points,
+            LiveFailure::Connections(wrong).to_string(),
+            hint.to_owned(),
+        )
     })
 }
 
@@ -207,20 +222,20 @@ fn public_addresses(
     to: &Endpoint,
     bound: &Bindings,
     world: &World,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, NoTarget> {
     let Endpoint::Resource(name) = to else {
-        return Err("the internet has no address to connect to".to_owned());
+        return Err(NoTarget::Internet);
     };
     let target = bound
         .get(name)
-        .ok_or_else(|| format!("`{name}` was not found"))?;
+        .ok_or_else(|| NoTarget::NotFound { name: name.clone() })?;
     let instances: Vec<_> = match target.kind {
         Kind::Instance => vec![target],
         Kind::SecurityGroup => world
             .of_kind(Kind::Instance)
             .filter(|i| matches!(&i.facts, Facts::Instance(InstanceFacts { security_groups, .. }) if security_groups.contains(&target.id)))
             .collect(),
-        _ => return Err(format!("`{name}` is not an instance or a security group")),
+        _ => return Err(NoTarget::NotAHost { name: name.clone() }),
     };
     let out: Vec<(String, String)> = instances
         .into_iter()
@@ -233,7 +248,7 @@ fn public_addresses(
         })
         .collect();
     if out.is_empty() {
-        return Err(format!("`{name}` has no public address"));
+        return Err(NoTarget::NoPublicAddress { name: name.clone() });
     }
     Ok(out)
 }
@@ -315,13 +330,13 @@ async fn alb_serving(
     group_name: &str,
     bound: &Bindings,
     world: &World,
-) -> Result<String, String> {
-    let lb = bound
-        .get(lb_name)
-        .ok_or_else(|| format!("`{lb_name}` was not found"))?;
-    let group = bound
-        .get(group_name)
-        .ok_or_else(|| format!("`{group_name}` was not found"))?;
+) -> Result<String, LiveFailure> {
+    let lb = bound.get(lb_name).ok_or_else(|| LiveFailure::NotFound {
+        name: lb_name.to_owned(),
+    })?;
+    let group = bound.get(group_name).ok_or_else(|| LiveFailure::NotFound {
+        name: group_name.to_owned(),
+    })?;
     let (
         Facts::LoadBalancer(LoadBalancerFacts {
             dns_name: Some(dns),
@@ -334,7 +349,9 @@ async fn alb_serving(
         }),
     ) = (&lb.facts, &group.facts)
     else {
-        return Err(format!("{lb_name} has no DNS name"));
+        return Err(LiveFailure::NoDnsName {
+            load_balancer: lb_name.to_owned(),
+        });
     };
     let (port, tg) = world
         .of_kind(Kind::Listener)
@@ -350,8 +367,9 @@ async fn alb_serving(
                 .map(|t| (port.unwrap_or(80), t.clone())),
             _ => None,
         })
-        .ok_or_else(|| {
-            format!("no listener of {lb_name} forwards to {group_name}'s target group")
+        .ok_or_else(|| LiveFailure::NotForwarded {
+            load_balancer: lb_name.to_owned(),
+            group: group_name.to_owned(),
         })?;
     let health = aws
         .known("elasticloadbalancing:DescribeTargetHealth", &tg, || {
@@ -361,7 +379,10 @@ async fn alb_serving(
                 .send()
         })
         .await
-        .map_err(|e| format!("{}: {}", e.cause.code(), e.message()))?;
+        .map_err(|e| LiveFailure::Aws {
+            code: e.cause.code().to_owned(),
+            message: e.message(),
+        })?;
     let states: Vec<String> = health
         .target_health_descriptions()
         .iter()
@@ -378,19 +399,19 @@ async fn alb_serving(
     let healthy = states.iter().filter(|s| s.ends_with(" healthy")).count();
     let want = usize::try_from(*min_size).unwrap_or(0).max(1);
     if healthy < want {
-        return Err(format!(
-            "{healthy} healthy target(s) in {}, want at least {want} ({})",
-            bound.label(&tg),
-            if states.is_empty() {
-                "no targets registered".to_owned()
-            } else {
-                states.join(", ")
-            }
-        ));
+        return Err(LiveFailure::Unhealthy {
+            healthy,
+            target_group: bound.label(&tg),
+            want,
+            states,
+        });
     }
     let status = http_get(dns, u16::try_from(port).unwrap_or(80)).await?;
     if status != 200 {
-        return Err(format!("GET http://{dns}/ answered {status}, not 200"));
+        return Err(LiveFailure::Status {
+            dns: dns.clone(),
+            status,
+        });
     }
     Ok(format!(
         "{healthy} healthy target(s) in {}; GET http://{dns}/ answered 200",
@@ -399,24 +420,32 @@ async fn alb_serving(
 }
 
 /// The status code of `GET /` over plain HTTP/1.1.
-async fn http_get(host: &str, port: u16) -> Result<u16, String> {
+async fn http_get(host: &str, port: u16) -> Result<u16, HttpError> {
     http_get_path(host, port, "/").await
 }
 
 /// The status code of `GET path` over plain HTTP/1.1.
-async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, String> {
+async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, HttpError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
-        let mut stream = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let mut stream =
+            TcpStream::connect((host, port))
+                .await
+                .map_err(|source| HttpError::Connect {
+                    host: host.to_owned(),
+                    port,
+                    source,
+                })?;
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: awslab\r\nConnection: close\r\n\r\n"
         );
         stream
             .write_all(request.as_bytes())
             .await
-            .map_err(|e| format!("sending to {host}: {e}"))?;
+            .map_err(|source| HttpError::Send {
+                host: host.to_owned(),
+                source,
+            })?;
         // Up to the end of the status line (a first read may hold only part of it).
         let mut head = Vec::new();
         let mut chunk = [0_u8; 256];
@@ -424,21 +453,25 @@ async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, String>
             let n = stream
                 .read(&mut chunk)
                 .await
-                .map_err(|e| format!("reading from {host}: {e}"))?;
+                .map_err(|source| HttpError::Read {
+                    host: host.to_owned(),
+                    source,
+                })?;
             if n == 0 {
                 break;
             }
             head.extend_from_slice(&chunk[..n]);
         }
-        status_code(&head).ok_or_else(|| format!("{host} did not answer HTTP"))
+        status_code(&head).ok_or_else(|| HttpError::NotHttp {
+            host: host.to_owned(),
+        })
     };
     tokio::time::timeout(HTTP_TIMEOUT, exchange)
         .await
-        .map_err(|_| {
-            format!(
-                "no answer from {host}:{port} within {} s",
-                HTTP_TIMEOUT.as_secs()
-            )
+        .map_err(|_| HttpError::Timeout {
+            host: host.to_owned(),
+            port,
+            waited: HTTP_TIMEOUT,
         })?
 }
 
@@ -461,7 +494,7 @@ async fn efs_mounted(
     instances: &[String],
     bound: &Bindings,
     world: &World,
-) -> Result<String, String> {
+) -> Result<String, LiveFailure> {
     let mount_target_ips: Vec<String> = world
         .of_kind(Kind::MountTarget)
         .filter_map(|m| match &m.facts {
@@ -482,26 +515,33 @@ async fn efs_mounted(
     let mut wrong = Vec::new();
     for name in instances {
         let Some(instance) = bound.id(name) else {
-            wrong.push(format!("{name}: not found"));
+            wrong.push(Unmounted {
+                instance: name.clone(),
+                why: MountFault::NotFound,
+            });
             continue;
         };
-        match run_shell(aws, instance, mounts::COMMAND).await {
-            Ok(out) => match mounts::efs_mounted(&out, &target) {
-                Ok(how) => evidence.push(format!("{name}: {how}")),
-                Err(why) => wrong.push(format!("{name}: {why}")),
-            },
-            Err(why) => wrong.push(format!("{name}: {why}")),
+        let mounted = match run_shell(aws, instance, mounts::COMMAND).await {
+            Ok(out) => mounts::efs_mounted(&out, &target).map_err(MountFault::from),
+            Err(why) => Err(MountFault::from(why)),
+        };
+        match mounted {
+            Ok(how) => evidence.push(format!("{name}: {how}")),
+            Err(why) => wrong.push(Unmounted {
+                instance: name.clone(),
+                why,
+            }),
         }
     }
     if wrong.is_empty() {
         Ok(evidence.join("; "))
     } else {
-        Err(wrong.join("; "))
+        Err(LiveFailure::Unmounted(wrong))
     }
 }
 
 /// One shell command through `AWS-RunShellScript`; its standard output.
-async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, String> {
+async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, ShellError> {
     let sent = aws
         .known("ssm:SendCommand", instance, || {
             aws.ssm
@@ -512,17 +552,14 @@ async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, S
                 .send()
         })
         .await
-        .map_err(|e| {
-            format!(
-                "{} ({}): is the instance managed by Session Manager (instance profile with AmazonSSMManagedInstanceCore, outbound HTTPS)?",
-                e.cause.code(),
-                e.message()
-            )
+        .map_err(|e| ShellError::NotSent {
+            code: e.cause.code().to_owned(),
+            message: e.message(),
         })?;
     let command_id = sent
         .command()
         .and_then(|c| c.command_id())
-        .ok_or("SendCommand returned no command id")?
+        .ok_or(ShellError::NoCommandId)?
         .to_owned();
     let started = std::time::Instant::now();
     loop {
@@ -549,27 +586,35 @@ async fn run_shell(aws: &Aws, instance: &str, command: &str) -> Result<String, S
                     }
                     "Pending" | "InProgress" | "Delayed" => {}
                     other => {
-                        return Err(format!(
-                            "the command ended {other}: {}",
-                            inv.standard_error_content().unwrap_or_default().trim()
-                        ));
+                        return Err(ShellError::Ended {
+                            status: other.to_owned(),
+                            stderr: inv
+                                .standard_error_content()
+                                .unwrap_or_default()
+                                .trim()
+                                .to_owned(),
+                        });
                     }
                 }
             }
-            Err(e) => return Err(format!("{}: {}", e.cause.code(), e.message())),
+            Err(e) => {
+                return Err(ShellError::Aws {
+                    code: e.cause.code().to_owned(),
+                    message: e.message(),
+                });
+            }
         }
         if started.elapsed() > SSM_TIMEOUT {
-            return Err(format!(
-                "no answer through SSM within {} s",
-                SSM_TIMEOUT.as_secs()
-            ));
+            return Err(ShellError::Timeout {
+                waited: SSM_TIMEOUT,
+            });
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::status_code;
+    use super::{HttpError, status_code};
 
     #[test]
     fn status_lines_are_parsed() {
@@ -596,6 +641,50 @@ mod tests {
                     .await;
             }
         });
-        assert_eq!(super::http_get("127.0.0.1", port).await, Ok(200));
+        let answer = super::http_get("127.0.0.1", port).await;
+        assert!(matches!(answer, Ok(200)), "{answer:?}");
+    }
+
+    /// A server that answers something else than HTTP, and a port nobody listens on: each
+    /// failure says which step failed.
+    #[tokio::test]
+    async fn get_failures_say_what_went_wrong() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0_u8; 256];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+            }
+        });
+        let answer = super::http_get("127.0.0.1", port).await;
+        assert!(
+            matches!(&answer, Err(HttpError::NotHttp { host }) if host == "127.0.0.1"),
+            "{answer:?}"
+        );
+        assert_eq!(
+            answer.expect_err("not HTTP").to_string(),
+            "127.0.0.1 did not answer HTTP"
+        );
+        // The port of a listener that is gone refuses the connection.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let answer = super::http_get("127.0.0.1", port).await;
+        assert!(
+            matches!(&answer, Err(HttpError::Connect { port: p, .. }) if *p == port),
+            "{answer:?}"
+        );
+        let text = answer.expect_err("refused").to_string();
+        assert!(
+            text.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")),
+            "{text}"
+        );
     }
 }

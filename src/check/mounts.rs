@@ -5,6 +5,8 @@
 //! the table shows as `127.0.0.1:/`), by the local port that an efs-utils state file names for
 //! that file system and mount point. A file that merely carries the id proves nothing.
 
+use thiserror::Error;
+
 /// What the instance runs: the mount table, a separator, the efs-utils state files. It always
 /// succeeds (no state directory is an empty listing).
 pub const COMMAND: &str =
@@ -19,6 +21,49 @@ pub struct EfsTarget<'a> {
     pub region: &'a str,
     /// The private addresses of its mount targets.
     pub mount_target_ips: &'a [String],
+}
+
+/// Why the file system does not count as mounted; `mounts` are the NFS4 mounts there are.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NotMounted {
+    /// No NFS4 mount of the file system, and nothing that names it.
+    #[error("{fs_id} is not mounted ({})", mounts_text(.mounts))]
+    Absent {
+        fs_id: String,
+        mounts: Vec<NfsMount>,
+    },
+    /// An entry of `/var/run/efs` names the file system, but no NFS4 mount of it is in the
+    /// table: a file, not a mount.
+    #[error(
+        "{fs_id} is not mounted: /var/run/efs names it, but the mount table has no NFS4 mount of it ({})",
+        mounts_text(.mounts)
+    )]
+    OnlyNamed {
+        fs_id: String,
+        mounts: Vec<NfsMount>,
+    },
+}
+
+/// An NFS4 mount of the table: what is mounted where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NfsMount {
+    pub source: String,
+    pub target: String,
+}
+
+fn mounts_text(mounts: &[NfsMount]) -> String {
+    if mounts.is_empty() {
+        "no NFS4 mount at all".to_owned()
+    } else {
+        format!(
+            "NFS4 mounts: {}",
+            mounts
+                .iter()
+                .map(|m| format!("{} at {}", m.source, m.target))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
 }
 
 /// One line of the mount table.
@@ -112,7 +157,7 @@ fn state_file(fs_id: &str, mount_point: &str, port: &str) -> String {
 
 /// The evidence that the file system is mounted (where, and how that is known), or why it is
 /// not, from the output of [`COMMAND`].
-pub fn efs_mounted(output: &str, t: &EfsTarget<'_>) -> Result<String, String> {
+pub fn efs_mounted(output: &str, t: &EfsTarget<'_>) -> Result<String, NotMounted> {
     let (table, states) = output.split_once(SEPARATOR).unwrap_or((output, ""));
     let states: Vec<&str> = states.lines().map(str::trim).collect();
     let nfs: Vec<Mount> = table
@@ -150,31 +195,25 @@ pub fn efs_mounted(output: &str, t: &EfsTarget<'_>) -> Result<String, String> {
             }
         }
     }
-    let mounts = if nfs.is_empty() {
-        "no NFS4 mount at all".to_owned()
-    } else {
-        format!(
-            "NFS4 mounts: {}",
-            nfs.iter()
-                .map(|m| format!("{} at {}", m.source, m.target))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
+    let fs_id = t.fs_id.to_owned();
+    let mounts = nfs
+        .into_iter()
+        .map(|m| NfsMount {
+            source: m.source,
+            target: m.target,
+        })
+        .collect();
     let named = states.iter().any(|s| s.starts_with(t.fs_id));
     Err(if named {
-        format!(
-            "{} is not mounted: /var/run/efs names it, but the mount table has no NFS4 mount of it ({mounts})",
-            t.fs_id
-        )
+        NotMounted::OnlyNamed { fs_id, mounts }
     } else {
-        format!("{} is not mounted ({mounts})", t.fs_id)
+        NotMounted::Absent { fs_id, mounts }
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{EfsTarget, SEPARATOR, efs_mounted, unescape};
+    use super::{EfsTarget, NfsMount, NotMounted, SEPARATOR, efs_mounted, unescape};
 
     const FS: &str = "fs-0a1b2c3d";
     /// An Amazon Linux mount table without any NFS mount.
@@ -184,7 +223,7 @@ proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
 tmpfs /run tmpfs rw,nosuid,nodev,size=188160k,nr_inodes=819200,mode=755 0 0
 ";
 
-    fn run(table_extra: &str, states: &str) -> Result<String, String> {
+    fn run(table_extra: &str, states: &str) -> Result<String, NotMounted> {
         let ips = vec!["10.0.1.57".to_owned(), "10.0.2.91".to_owned()];
         let output = format!("{BASE}{table_extra}{SEPARATOR}\n{states}");
         efs_mounted(
@@ -201,10 +240,20 @@ tmpfs /run tmpfs rw,nosuid,nodev,size=188160k,nr_inodes=819200,mode=755 0 0
     fn a_touched_file_is_not_a_mount() {
         // `touch /var/run/efs/fs-0a1b2c3d`: the id is listed, nothing is mounted.
         let why = run("", FS).expect_err("touched");
+        assert_eq!(
+            why,
+            NotMounted::OnlyNamed {
+                fs_id: FS.into(),
+                mounts: Vec::new()
+            }
+        );
+        let why = why.to_string();
         assert!(why.contains("/var/run/efs names it"), "{why}");
         assert!(why.contains("no NFS4 mount at all"), "{why}");
         // Or a directory named like it, or the id in a path of another file system.
         let why = run("/dev/xvdf /mnt/fs-0a1b2c3d xfs rw 0 0\n", "").expect_err("path");
+        assert!(matches!(why, NotMounted::Absent { .. }), "{why:?}");
+        let why = why.to_string();
         assert!(why.contains("is not mounted"), "{why}");
         // A state file of a TLS mount that is not in the table (unmounted since).
         assert!(run("", &format!("{FS}.data.20049")).is_err());
@@ -227,7 +276,24 @@ tmpfs /run tmpfs rw,nosuid,nodev,size=188160k,nr_inodes=819200,mode=755 0 0
         let other = line
             .replacen(FS, "fs-99999999", 1)
             .replace("addr=10.0.1.57", "addr=10.9.9.9");
-        assert!(run(&other, "").is_err());
+        let why = run(&other, "").expect_err("another file system");
+        // The mount that is there is listed, as what it is.
+        assert_eq!(
+            why,
+            NotMounted::Absent {
+                fs_id: FS.into(),
+                mounts: vec![NfsMount {
+                    source: "fs-99999999.efs.us-east-1.amazonaws.com:/".into(),
+                    target: "/data".into()
+                }]
+            }
+        );
+        assert_eq!(
+            why.to_string(),
+            format!(
+                "{FS} is not mounted (NFS4 mounts: fs-99999999.efs.us-east-1.amazonaws.com:/ at /data)"
+            )
+        );
         // Nor is the name on something that is not NFS4.
         let not_nfs = format!("{FS}.efs.us-east-1.amazonaws.com:/ /data fuse rw 0 0\n");
         assert!(run(&not_nfs, "").is_err());

@@ -2,6 +2,8 @@
 //! `--name-prefix bob-` those names behind the prefix (`bob-lab-vpc`), so that students who
 //! share an account are each graded on what they built and nothing of anyone else's.
 
+use thiserror::Error;
+
 /// How hand-built resources are named.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
@@ -11,6 +13,18 @@ pub struct Names {
 /// Longest prefix accepted: a load balancer name (32 characters) must still hold one.
 const MAX_PREFIX: usize = 24;
 
+/// Why a `--name-prefix` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BadPrefix {
+    #[error("the prefix is empty")]
+    Empty,
+    #[error("`{prefix}` is longer than {max} characters")]
+    TooLong { prefix: String, max: usize },
+    /// A character some kind's names do not allow.
+    #[error("`{prefix}` contains `{c}`: use letters, digits, `-` or `_`")]
+    Character { prefix: String, c: char },
+}
+
 impl Names {
     /// The lab's names as they are.
     pub fn unprefixed() -> Names {
@@ -19,21 +33,22 @@ impl Names {
 
     /// `--name-prefix` as given, with `{env}` standing for the env (`{env}-` for env `bob` is
     /// `bob-`). Letters, digits, `-` and `_`: characters every kind's names allow.
-    pub fn parse(raw: &str, env: &str) -> Result<Names, String> {
+    pub fn parse(raw: &str, env: &str) -> Result<Names, BadPrefix> {
         let prefix = raw.replace("{env}", env);
         if prefix.is_empty() {
-            return Err("the prefix is empty".to_owned());
+            return Err(BadPrefix::Empty);
         }
         if prefix.len() > MAX_PREFIX {
-            return Err(format!("`{prefix}` is longer than {MAX_PREFIX} characters"));
+            return Err(BadPrefix::TooLong {
+                prefix,
+                max: MAX_PREFIX,
+            });
         }
         if let Some(c) = prefix
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
-            return Err(format!(
-                "`{prefix}` contains `{c}`: use letters, digits, `-` or `_`"
-            ));
+            return Err(BadPrefix::Character { prefix, c });
         }
         Ok(Names {
             prefix: Some(prefix),
@@ -60,7 +75,7 @@ impl Names {
 
 #[cfg(test)]
 mod tests {
-    use super::Names;
+    use super::{BadPrefix, Names};
 
     #[test]
     fn prefixes_name_every_resource() {
@@ -74,10 +89,21 @@ mod tests {
 
     #[test]
     fn prefixes_use_characters_every_kind_allows() {
-        assert!(Names::parse("", "bob").is_err());
+        assert_eq!(Names::parse("", "bob"), Err(BadPrefix::Empty));
         let slash = Names::parse("bob/", "bob").expect_err("slash");
+        assert_eq!(
+            slash,
+            BadPrefix::Character {
+                prefix: "bob/".into(),
+                c: '/'
+            }
+        );
+        let slash = slash.to_string();
         assert!(slash.contains("contains `/`"), "{slash}");
-        assert!(Names::parse(&"x".repeat(25), "bob").is_err());
+        assert!(matches!(
+            Names::parse(&"x".repeat(25), "bob"),
+            Err(BadPrefix::TooLong { max: 24, .. })
+        ));
         assert!(Names::parse("team_7-", "bob").is_ok());
     }
 }

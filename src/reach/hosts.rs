@@ -22,11 +22,10 @@ impl<'w> Net<'w> {
     }
 
     /// The hosts a logical name stands for.
-    pub(super) fn hosts(&self, name: &str) -> Result<Vec<Host<'w>>, String> {
-        let o = self
-            .bound
-            .get(name)
-            .ok_or_else(|| format!("`{name}` was not found"))?;
+    pub(super) fn hosts(&self, name: &str) -> Result<Vec<Host<'w>>, Unresolved> {
+        let o = self.bound.get(name).ok_or_else(|| Unresolved::NotFound {
+            name: name.to_owned(),
+        })?;
         let o = self.world.get(&o.id).unwrap_or(o);
         match o.kind {
             Kind::Instance => Ok(vec![self.instance(name, o)?]),
@@ -49,15 +48,17 @@ impl<'w> Net<'w> {
                     }
                 }
                 if hosts.is_empty() {
-                    return Err(format!("nothing is in security group {name}"));
+                    return Err(Unresolved::EmptyGroup {
+                        name: name.to_owned(),
+                    });
                 }
                 Ok(hosts)
             }
             Kind::LoadBalancer | Kind::AutoScalingGroup => self.spread_hosts(name, o),
-            other => Err(format!(
-                "`{name}` is a {}: reachability is asked of instances, subnets, security groups, Auto Scaling groups and load balancers",
-                other.label()
-            )),
+            other => Err(Unresolved::NotAnEndpoint {
+                name: name.to_owned(),
+                kind: other,
+            }),
         }
     }
 
@@ -67,7 +68,7 @@ impl<'w> Net<'w> {
         &self,
         name: &str,
         o: &'w Observed,
-    ) -> Result<Vec<Host<'w>>, String> {
+    ) -> Result<Vec<Host<'w>>, Unresolved> {
         let (group_ids, public_ip, down): (Vec<String>, Option<String>, Option<String>) =
             match &o.facts {
                 Facts::LoadBalancer(LoadBalancerFacts {
@@ -106,23 +107,32 @@ impl<'w> Net<'w> {
                         })
                     };
                     let groups = from_template.or_else(from_instances).ok_or_else(|| {
-                        format!("{name}: the security groups of its launch template are unknown")
+                        Unresolved::GroupsUnknown {
+                            name: name.to_owned(),
+                        }
                     })?;
                     (groups, None, None)
                 }
-                _ => return Err(format!("`{name}` spans no subnets")),
+                _ => {
+                    return Err(Unresolved::SpansNoSubnets {
+                        name: name.to_owned(),
+                    });
+                }
             };
         let groups = group_ids
             .iter()
             .map(|g| {
-                self.world
-                    .get(g)
-                    .ok_or_else(|| format!("{name}: security group {g} was not found"))
+                self.world.get(g).ok_or_else(|| Unresolved::GroupMissing {
+                    of: Subject::Endpoint(name.to_owned()),
+                    group: g.clone(),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let subnets = o.subnet_ids();
         if subnets.is_empty() {
-            return Err(format!("{name} is in no subnet"));
+            return Err(Unresolved::InNoSubnet {
+                name: name.to_owned(),
+            });
         }
         subnets
             .into_iter()
@@ -130,9 +140,14 @@ impl<'w> Net<'w> {
                 let subnet = self
                     .world
                     .get(id)
-                    .ok_or_else(|| format!("{name}: subnet {id} was not found"))?;
-                let addrs = Self::subnet_cidr(subnet)
-                    .ok_or_else(|| format!("{name}: CIDR of {} unknown", self.short(id)))?;
+                    .ok_or_else(|| Unresolved::SubnetMissing {
+                        of: Subject::Endpoint(name.to_owned()),
+                        subnet: Some(id.to_owned()),
+                    })?;
+                let addrs = Self::subnet_cidr(subnet).ok_or_else(|| Unresolved::CidrUnknown {
+                    name: name.to_owned(),
+                    subnet: Some(self.short(id)),
+                })?;
                 // A group's instances get a public address only where the subnet hands one out.
                 let public_ip = public_ip
                     .clone()
@@ -165,7 +180,7 @@ impl<'w> Net<'w> {
         }
     }
 
-    pub(super) fn instance(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, String> {
+    pub(super) fn instance(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, Unresolved> {
         let Facts::Instance(InstanceFacts {
             subnet_id,
             state,
@@ -175,12 +190,17 @@ impl<'w> Net<'w> {
             ..
         }) = &o.facts
         else {
-            return Err(format!("`{name}` is not an instance"));
+            return Err(Unresolved::NotAnInstance {
+                name: name.to_owned(),
+            });
         };
         let subnet = subnet_id
             .as_deref()
             .and_then(|s| self.world.get(s))
-            .ok_or_else(|| format!("{name}: its subnet was not found"))?;
+            .ok_or_else(|| Unresolved::SubnetMissing {
+                of: Subject::Endpoint(name.to_owned()),
+                subnet: None,
+            })?;
         let cidr = Self::subnet_cidr(subnet);
         // The private address, where it lies in the subnet (always, on AWS); else the subnet.
         let addrs = match (
@@ -192,14 +212,19 @@ impl<'w> Net<'w> {
             (Some(a), Some(c)) if c.contains_all(&IpSet::addr(a)) => IpSet::addr(a),
             (_, Some(c)) => c.clone(),
             (Some(a), None) => IpSet::addr(a),
-            (None, None) => return Err(format!("{name}: no private address known")),
+            (None, None) => {
+                return Err(Unresolved::NoAddress {
+                    of: Subject::Endpoint(name.to_owned()),
+                });
+            }
         };
         let groups = security_groups
             .iter()
             .map(|g| {
-                self.world
-                    .get(g)
-                    .ok_or_else(|| format!("{name}: security group {g} was not found"))
+                self.world.get(g).ok_or_else(|| Unresolved::GroupMissing {
+                    of: Subject::Endpoint(name.to_owned()),
+                    group: g.clone(),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let down = (!matches!(state.as_str(), "running" | "pending")).then(|| state.clone());
@@ -213,7 +238,7 @@ impl<'w> Net<'w> {
         })
     }
 
-    pub(super) fn mount_target_host(&self, mt: &'w Observed) -> Result<Host<'w>, String> {
+    pub(super) fn mount_target_host(&self, mt: &'w Observed) -> Result<Host<'w>, Unresolved> {
         let Facts::MountTarget(MountTargetFacts {
             subnet_id,
             ip,
@@ -221,24 +246,32 @@ impl<'w> Net<'w> {
             ..
         }) = &mt.facts
         else {
-            return Err(format!("{} is not a mount target", mt.id));
+            return Err(Unresolved::NotAMountTarget { id: mt.id.clone() });
         };
         let subnet = self
             .world
             .get(subnet_id)
-            .ok_or_else(|| format!("the subnet of mount target {} was not found", mt.id))?;
+            .ok_or_else(|| Unresolved::SubnetMissing {
+                of: Subject::MountTarget(mt.id.clone()),
+                subnet: Some(subnet_id.clone()),
+            })?;
         let cidr = Self::subnet_cidr(subnet);
         let addrs = match (ip.as_deref().and_then(|a| a.parse::<Ipv4Addr>().ok()), cidr) {
             (Some(a), Some(c)) if c.contains_all(&IpSet::addr(a)) => IpSet::addr(a),
             (_, Some(c)) => c,
             (Some(a), None) => IpSet::addr(a),
-            (None, None) => return Err(format!("mount target {}: no address known", mt.id)),
+            (None, None) => {
+                return Err(Unresolved::NoAddress {
+                    of: Subject::MountTarget(mt.id.clone()),
+                });
+            }
         };
         let groups = security_groups
             .iter()
             .map(|g| {
-                self.world.get(g).ok_or_else(|| {
-                    format!("security group {g} of mount target {} was not found", mt.id)
+                self.world.get(g).ok_or_else(|| Unresolved::GroupMissing {
+                    of: Subject::MountTarget(mt.id.clone()),
+                    group: g.clone(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -252,8 +285,11 @@ impl<'w> Net<'w> {
         })
     }
 
-    pub(super) fn subnet_host(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, String> {
-        let addrs = Self::subnet_cidr(o).ok_or_else(|| format!("{name}: CIDR unknown"))?;
+    pub(super) fn subnet_host(&self, name: &str, o: &'w Observed) -> Result<Host<'w>, Unresolved> {
+        let addrs = Self::subnet_cidr(o).ok_or_else(|| Unresolved::CidrUnknown {
+            name: name.to_owned(),
+            subnet: None,
+        })?;
         let public_ip = match &o.facts {
             Facts::Subnet(SubnetFacts {
                 map_public_ip: true,

@@ -4,17 +4,24 @@
 //! ports included; security groups are stateful, allow-only, by CIDR or by group; a NAT gateway
 //! carries outbound traffic only. No Reachability Analyzer call: it runs on an emulator too.
 //!
-//! The answer is the path it found or the first place the path breaks, naming the rule or route.
+//! The answer is the path it found or the first place the path breaks ([`Blocked`]), naming the rule
+//! or route.
 
+mod blocked;
 mod hosts;
 pub mod ipset;
 mod paths;
 pub mod rules;
+mod unresolved;
 
 use std::net::Ipv4Addr;
 
+pub use blocked::{
+    Acl, Blocked, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Table,
+};
 use ipset::IpSet;
 use rules::{EPHEMERAL, GroupRules, Refusal, Verdict};
+pub use unresolved::{Subject, Unreachable, Unresolved};
 
 use crate::lab::{Endpoint, Kind, Ports, Proto};
 use crate::resources::{Bindings, Facts, Observed, RouteEntry, RouteTarget, World};
@@ -50,7 +57,7 @@ pub struct Answer {
     pub from: String,
     pub to: String,
     /// `Ok(path)` when the traffic gets through, else where it stops.
-    pub outcome: Result<String, String>,
+    pub outcome: Result<String, Blocked>,
 }
 
 /// A host the analysis routes to or from.
@@ -85,7 +92,7 @@ pub fn analyze(
     to: &Endpoint,
     traffic: Traffic,
     config_only: bool,
-) -> Result<Vec<Answer>, String> {
+) -> Result<Vec<Answer>, Unresolved> {
     let net = Net {
         world,
         bound,
@@ -93,7 +100,7 @@ pub fn analyze(
     };
     let answers = match (from, to) {
         (Endpoint::Internet, Endpoint::Internet) => {
-            return Err("from and to are both the internet".to_owned());
+            return Err(Unresolved::BothInternet);
         }
         (Endpoint::Internet, Endpoint::Resource(name)) => net
             .hosts(name)?
@@ -139,7 +146,7 @@ pub fn to_mount_target(
     instance: &str,
     mount_target: &Observed,
     traffic: Traffic,
-) -> Result<String, String> {
+) -> Result<String, Unreachable> {
     let net = Net {
         world,
         bound,
@@ -187,17 +194,22 @@ impl Trace {
         side: Side,
         allowed: IpSet,
         step: String,
-        broken: impl FnOnce() -> String,
-    ) -> Result<(), String> {
+        broken: impl FnOnce() -> Blocked,
+    ) -> Result<(), Blocked> {
         if allowed.is_empty() {
             return Err(broken());
         }
+        self.keep(side, allowed, step);
+        Ok(())
+    }
+
+    /// Keeps what a hop that has already checked it lets through on one side.
+    fn keep(&mut self, side: Side, allowed: IpSet, step: String) {
         match side {
             Side::Src => self.src = allowed,
             Side::Dst => self.dst = allowed,
         }
         self.path.push(step);
-        Ok(())
     }
 }
 

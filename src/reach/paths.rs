@@ -10,11 +10,13 @@ impl<'w> Net<'w> {
     pub(super) fn route_table(
         &self,
         subnet: &Observed,
-    ) -> Result<(&'w Observed, &'w [RouteEntry]), String> {
+    ) -> Result<(&'w Observed, &'w [RouteEntry]), Blocked> {
         let table = self
             .world
             .route_table_of(&subnet.id)
-            .ok_or_else(|| format!("no route table governs {}", self.subnet_name(subnet)))?;
+            .ok_or_else(|| Blocked::NoRouteTable {
+                subnet: self.subnet_name(subnet),
+            })?;
         let routes = match &table.facts {
             Facts::RouteTable(RouteTableFacts { routes, .. }) => routes.as_slice(),
             _ => &[],
@@ -22,12 +24,11 @@ impl<'w> Net<'w> {
         Ok((table, routes))
     }
 
-    pub(super) fn table_label(&self, table: &Observed) -> String {
-        let mut l = format!("route table {}", self.label(table));
-        if table.is_vpc_default() {
-            l.push_str(" (main)");
+    pub(super) fn table_label(&self, table: &Observed) -> Table {
+        Table {
+            label: self.label(table),
+            main: table.is_vpc_default(),
         }
-        l
     }
 
     /// An internet gateway attached to the subnet's VPC, by id.
@@ -46,7 +47,7 @@ impl<'w> Net<'w> {
         &self,
         subnet: &Observed,
         dests: &IpSet,
-    ) -> Result<(IpSet, String), String> {
+    ) -> Result<(IpSet, String), Blocked> {
         let (table, routes) = self.route_table(subnet)?;
         let mut out = IpSet::empty();
         let mut via = Vec::new();
@@ -64,18 +65,11 @@ impl<'w> Net<'w> {
             via.push(format!("{} -> {}", r.dest, self.short(target)));
         }
         if out.is_empty() {
-            let tail = match detached {
-                Some(g) => format!(
-                    " (its route goes to {}, which is not attached to the VPC)",
-                    self.short(&g)
-                ),
-                None => String::new(),
-            };
-            return Err(format!(
-                "no route to an internet gateway in {}, which governs {}{tail}",
-                self.table_label(table),
-                self.subnet_name(subnet)
-            ));
+            return Err(Blocked::NoRouteToGateway {
+                table: self.table_label(table),
+                subnet: self.subnet_name(subnet),
+                detached: detached.map(|g| self.short(&g)),
+            });
         }
         Ok((
             out,
@@ -99,7 +93,7 @@ impl<'w> Net<'w> {
         reply: bool,
         traffic: Traffic,
         far: Side,
-    ) -> Result<(), String> {
+    ) -> Result<(), Blocked> {
         let Some(acl) = self.nacl_of(subnet) else {
             trace
                 .path
@@ -116,25 +110,11 @@ impl<'w> Net<'w> {
         };
         let peers = trace.set(far).clone();
         let v: Verdict = rules::nacl(entries, egress, traffic.proto, ports, &peers);
-        let dir = if egress { "outbound" } else { "inbound" };
-        let what = match ports {
-            Some(p) => format!("{} {p}", traffic.proto.to_string().to_uppercase()),
-            None => traffic.proto.to_string().to_uppercase(),
-        };
-        let (prep, peer_prep) = if egress {
-            ("from", "to")
+        let direction = if egress {
+            Direction::Outbound
         } else {
-            ("to", "from")
+            Direction::Inbound
         };
-        let acl_label = format!(
-            "NACL {}{}",
-            self.label(acl),
-            if acl.is_vpc_default() {
-                " (default)"
-            } else {
-                ""
-            }
-        );
         let step = format!(
             "NACL {}{} {}: {}",
             self.short(&acl.id),
@@ -142,26 +122,32 @@ impl<'w> Net<'w> {
             if egress { "out" } else { "in" },
             v.allowed_by.join(", ")
         );
-        let subnet_name = self.subnet_name(subnet);
-        trace.narrow(far, v.allowed.clone(), step, || {
-            let head = if reply {
-                "the reply is blocked (NACLs are stateless): "
-            } else {
-                ""
-            };
-            let traffic = format!("{what} {dir} {prep} {subnet_name} {peer_prep} {peers}");
-            match &v.refused_by {
-                Some(Refusal::Rule { rule, text }) => {
-                    format!("{head}{acl_label} rule {rule} denies {traffic} ({text})")
-                }
-                Some(Refusal::Star { partial }) if !partial.is_empty() => format!(
-                    "{head}{acl_label} has no rule allowing {traffic} ({}), so the `*` rule denies it",
-                    partial.join(", ")
-                ),
-                _ => format!(
-                    "{head}{acl_label} has no rule allowing {traffic}, so the `*` rule denies it"
-                ),
-            }
+        let flow = Flow {
+            proto: traffic.proto,
+            ports,
+            direction,
+            subnet: self.subnet_name(subnet),
+            peers,
+        };
+        let acl = Acl {
+            label: self.label(acl),
+            default: acl.is_vpc_default(),
+        };
+        trace.narrow(far, v.allowed.clone(), step, || Blocked::Nacl {
+            acl,
+            reply,
+            rule: match v.refused_by {
+                Some(Refusal::Rule { rule, text }) => NaclDeny::Rule {
+                    number: rule,
+                    entry: text,
+                    flow,
+                },
+                Some(Refusal::Star { partial }) => NaclDeny::Star { flow, partial },
+                _ => NaclDeny::Star {
+                    flow,
+                    partial: Vec::new(),
+                },
+            },
         })
     }
 
@@ -174,7 +160,7 @@ impl<'w> Net<'w> {
         traffic: Traffic,
         peer_groups: &[String],
         peer_label: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Blocked> {
         let Some(groups) = &host.groups else {
             return Ok(());
         };
@@ -206,35 +192,36 @@ impl<'w> Net<'w> {
         );
         let step = v.allowed_by.join(", ");
         trace.narrow(far, v.allowed.clone(), step, || {
-            let names = match &v.refused_by {
-                Some(Refusal::Groups { names }) if !names.is_empty() => names.join(", "),
-                _ => return format!("{} has no security group", host.label),
+            let groups = match v.refused_by {
+                Some(Refusal::Groups { names }) if !names.is_empty() => names,
+                _ => {
+                    return Blocked::NoSecurityGroup {
+                        host: host.label.clone(),
+                    };
+                }
             };
-            let member = if peer_groups.is_empty() {
-                String::new()
-            } else {
-                let names: Vec<String> = peer_groups.iter().map(|g| self.short(g)).collect();
-                format!(", in {}", names.join(", "))
-            };
-            if ingress {
-                format!(
-                    "no rule of {names} admits {} to {} from {peer_label} ({peers}{member})",
-                    traffic.text(),
-                    host.label
-                )
-            } else {
-                format!(
-                    "no outbound rule of {names} allows {} from {} to {peer_label} ({peers}{member})",
-                    traffic.text(),
-                    host.label
-                )
-            }
+            Blocked::Groups(GroupDeny {
+                groups,
+                direction: if ingress {
+                    Direction::Inbound
+                } else {
+                    Direction::Outbound
+                },
+                traffic,
+                host: host.label.clone(),
+                peer: peer_label.to_owned(),
+                peers,
+                peer_groups: peer_groups.iter().map(|g| self.short(g)).collect(),
+            })
         })
     }
 
-    pub(super) fn up(&self, host: &Host<'_>) -> Result<(), String> {
+    pub(super) fn up(&self, host: &Host<'_>) -> Result<(), Blocked> {
         match &host.down {
-            Some(state) if !self.config_only => Err(format!("{} is {state}", host.label)),
+            Some(state) if !self.config_only => Err(Blocked::Down {
+                host: host.label.clone(),
+                state: state.clone(),
+            }),
             _ => Ok(()),
         }
     }
@@ -245,7 +232,7 @@ impl<'w> Net<'w> {
         &self,
         host: &Host<'_>,
         traffic: Traffic,
-    ) -> Result<String, String> {
+    ) -> Result<String, Blocked> {
         self.up(host)?;
         let mut t = Trace {
             src: IpSet::internet(),
@@ -253,12 +240,11 @@ impl<'w> Net<'w> {
             path: vec!["internet".to_owned()],
         };
         let (routed, step) = self.route_to_igw(host.subnet, &t.src)?;
-        t.narrow(Side::Src, routed, step, String::new)?;
+        t.keep(Side::Src, routed, step);
         let Some(public_ip) = &host.public_ip else {
-            return Err(format!(
-                "{} has no public IP address, so nothing on the internet can address it",
-                host.label
-            ));
+            return Err(Blocked::NoPublicIp {
+                host: host.label.clone(),
+            });
         };
         self.nacl_hop(&mut t, host.subnet, false, false, traffic, Side::Src)?;
         self.nacl_hop(&mut t, host.subnet, true, true, traffic, Side::Src)?;
@@ -274,7 +260,7 @@ impl<'w> Net<'w> {
         &self,
         host: &Host<'_>,
         traffic: Traffic,
-    ) -> Result<String, String> {
+    ) -> Result<String, Blocked> {
         self.up(host)?;
         let mut t = Trace {
             src: host.addrs.clone(),
@@ -285,7 +271,7 @@ impl<'w> Net<'w> {
         self.nacl_hop(&mut t, host.subnet, true, false, traffic, Side::Dst)?;
         self.nacl_hop(&mut t, host.subnet, false, true, traffic, Side::Dst)?;
         let (table, routes) = self.route_table(host.subnet)?;
-        let mut best: Option<(u64, Result<String, String>)> = None;
+        let mut best: Option<(u64, Result<String, Blocked>)> = None;
         for (route, part) in rules::split_routes(routes, &t.dst) {
             let size = part.size();
             let outcome = self.egress_route(host, &t, table, route, &part, traffic);
@@ -302,7 +288,9 @@ impl<'w> Net<'w> {
         }
         match best {
             Some((_, r)) => r,
-            None => Err(format!("{}: nothing left to route", host.label)),
+            None => Err(Blocked::NothingToRoute {
+                host: host.label.clone(),
+            }),
         }
     }
 
@@ -314,13 +302,14 @@ impl<'w> Net<'w> {
         route: Option<&RouteEntry>,
         part: &IpSet,
         traffic: Traffic,
-    ) -> Result<String, String> {
+    ) -> Result<String, Blocked> {
         let table_label = self.table_label(table);
         let subnet_name = self.subnet_name(host.subnet);
         let Some(route) = route else {
-            return Err(format!(
-                "no route to the internet in {table_label}, which governs {subnet_name}"
-            ));
+            return Err(Blocked::NoRouteToInternet {
+                table: table_label,
+                subnet: subnet_name,
+            });
         };
         let kind = route.target.as_ref();
         let target = kind.map_or("none", |t| t.id());
@@ -331,28 +320,26 @@ impl<'w> Net<'w> {
             route.dest,
             self.short(target)
         ));
+        let wrong = |why| Blocked::WrongRoute {
+            table: table_label.clone(),
+            dest: route.dest.clone(),
+            target: self.short(target),
+            why,
+        };
         if route.state != "active" {
-            return Err(format!(
-                "{table_label} sends {} to {}, which no longer exists (blackhole)",
-                route.dest,
-                self.short(target)
-            ));
+            return Err(wrong(RouteFault::Blackhole));
         }
         if kind.and_then(|t| t.internet_gateway()).is_some() {
             if !self.attached_igw(target, host.subnet) {
-                return Err(format!(
-                    "{table_label} sends {} to {}, which is not attached to the VPC",
-                    route.dest,
-                    self.short(target)
-                ));
+                return Err(wrong(RouteFault::GatewayDetached));
             }
             let Some(ip) = &host.public_ip else {
-                return Err(format!(
-                    "{} has no public IP address, and {table_label} sends {} straight to internet gateway {}: only instances with a public address can use it (private subnets go through a NAT gateway)",
-                    host.label,
-                    route.dest,
-                    self.short(target)
-                ));
+                return Err(Blocked::NoPublicIpForGateway {
+                    host: host.label.clone(),
+                    table: table_label,
+                    dest: route.dest.clone(),
+                    gateway: self.short(target),
+                });
             };
             path.push(format!("{} (as {ip})", self.short(target)));
             return Ok(format!("to {part}: {}", path.join(" -> ")));
@@ -360,11 +347,7 @@ impl<'w> Net<'w> {
         if kind.and_then(|t| t.nat_gateway()).is_some() {
             return self.through_nat(host, t, target, part, traffic, path);
         }
-        Err(format!(
-            "{table_label} sends {} to {}, which does not lead to the internet",
-            route.dest,
-            self.short(target)
-        ))
+        Err(wrong(RouteFault::NotToInternet))
     }
 
     pub(super) fn through_nat(
@@ -375,12 +358,16 @@ impl<'w> Net<'w> {
         part: &IpSet,
         traffic: Traffic,
         mut path: Vec<String>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Blocked> {
         let nat_name = self.short(nat_id);
+        let fault = |why| Blocked::Nat {
+            nat: nat_name.clone(),
+            why,
+        };
         let nat = self
             .world
             .get(nat_id)
-            .ok_or_else(|| format!("NAT gateway {nat_name} does not exist (blackhole route)"))?;
+            .ok_or_else(|| fault(NatFault::Missing))?;
         let Facts::NatGateway(NatGatewayFacts {
             state,
             subnet_id,
@@ -389,18 +376,20 @@ impl<'w> Net<'w> {
             ..
         }) = &nat.facts
         else {
-            return Err(format!("{nat_name} is not a NAT gateway"));
+            return Err(fault(NatFault::NotANatGateway));
         };
         if state != "available" {
-            return Err(format!("NAT gateway {nat_name} is {state}, not available"));
+            return Err(fault(NatFault::State {
+                state: state.clone(),
+            }));
         }
         if public_ip.is_none() && allocation_ids.is_empty() {
-            return Err(format!("NAT gateway {nat_name} has no Elastic IP"));
+            return Err(fault(NatFault::NoElasticIp));
         }
         let nat_subnet = subnet_id
             .as_deref()
             .and_then(|s| self.world.get(s))
-            .ok_or_else(|| format!("NAT gateway {nat_name} is in an unknown subnet"))?;
+            .ok_or_else(|| fault(NatFault::UnknownSubnet))?;
         let mut nt = Trace {
             src: t.src.clone(),
             dst: part.clone(),
@@ -415,12 +404,12 @@ impl<'w> Net<'w> {
         self.nacl_hop(&mut nt, nat_subnet, true, false, traffic, Side::Dst)?;
         self.nacl_hop(&mut nt, nat_subnet, false, true, traffic, Side::Dst)?;
         let (routed, step) = self.route_to_igw(nat_subnet, &nt.dst).map_err(|why| {
-            format!(
-                "NAT gateway {nat_name} sits in {}, which is not public: {why}",
-                self.subnet_name(nat_subnet)
-            )
+            fault(NatFault::PrivateSubnet {
+                subnet: self.subnet_name(nat_subnet),
+                why: Box::new(why),
+            })
         })?;
-        nt.narrow(Side::Dst, routed, step, String::new)?;
+        nt.keep(Side::Dst, routed, step);
         path.push(format!("{nat_name} in {}", self.subnet_name(nat_subnet)));
         path.extend(nt.path);
         path.push("internet".to_owned());
@@ -434,14 +423,14 @@ impl<'w> Net<'w> {
         a: &Host<'_>,
         b: &Host<'_>,
         traffic: Traffic,
-    ) -> Result<String, String> {
+    ) -> Result<String, Blocked> {
         self.up(a)?;
         self.up(b)?;
         if a.subnet.vpc_id() != b.subnet.vpc_id() {
-            return Err(format!(
-                "{} and {} are in different VPCs (awslab does not follow peering)",
-                a.label, b.label
-            ));
+            return Err(Blocked::DifferentVpcs {
+                a: a.label.clone(),
+                b: b.label.clone(),
+            });
         }
         let mut t = Trace {
             src: a.addrs.clone(),
@@ -455,8 +444,9 @@ impl<'w> Net<'w> {
             .fold(IpSet::empty(), |acc, (_, s)| acc.union(&s));
         let table_label = self.table_label(table);
         let step = format!("{}: local", self.short(&table.id));
-        t.narrow(Side::Dst, local, step, || {
-            format!("{table_label} does not route {} locally", b.addrs)
+        t.narrow(Side::Dst, local, step, || Blocked::NotLocal {
+            table: table_label,
+            dests: b.addrs.clone(),
         })?;
         let b_groups = b.group_ids();
         let a_groups = a.group_ids();

@@ -1,7 +1,10 @@
 //! The analysis on synthetic worlds: the VPC lab as the notes build it, and the mistakes students
 //! make, each with the verdict and the message that names the blocking rule or route.
 
-use super::{Answer, Traffic, analyze};
+use super::{
+    Answer, Blocked, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Traffic,
+    Unresolved, analyze,
+};
 use crate::lab::{Action, Endpoint, Kind, Ports, Proto};
 use crate::resources::{
     AutoScalingGroupFacts, InstanceFacts, InternetGatewayFacts, LaunchTemplateFacts,
@@ -318,7 +321,7 @@ impl Lab {
     }
 
     /// The single answer: the path, or where it breaks.
-    fn one(&self, from: &str, to: &str, port: u16) -> Result<String, String> {
+    fn one(&self, from: &str, to: &str, port: u16) -> Result<String, Blocked> {
         let mut a = self.ask(from, to, port);
         assert_eq!(a.len(), 1, "{a:?}");
         a.remove(0).outcome
@@ -345,8 +348,13 @@ fn the_lab_built_right_gets_every_verdict() {
     let blocked = lab
         .one("internet", "app", 22)
         .expect_err("internet -/-> app");
+    assert!(
+        matches!(&blocked, Blocked::NoRouteToGateway { table, subnet, detached: None }
+            if table.label == "private-rt (rtb-priv)" && !table.main && subnet == "private-a"),
+        "{blocked:?}"
+    );
     assert_eq!(
-        blocked,
+        blocked.to_string(),
         "no route to an internet gateway in route table private-rt (rtb-priv), which governs private-a"
     );
     let hop = lab.one("bastion", "app", 22).expect("bastion -> app");
@@ -361,8 +369,13 @@ fn the_lab_built_right_gets_every_verdict() {
     let other = lab
         .one("public-b", "app", 22)
         .expect_err("a host in public-b -/-> app");
+    assert!(
+        matches!(&other, Blocked::Groups(GroupDeny { groups, direction: Direction::Inbound, host, peer_groups, .. })
+            if *groups == ["app-sg"] && host == "app" && peer_groups.is_empty()),
+        "{other:?}"
+    );
     assert_eq!(
-        other,
+        other.to_string(),
         "no rule of app-sg admits TCP 22 to app from a host in public-b (10.0.2.0/24)"
     );
     let egress = lab.one("app", "internet", 443).expect("app -> internet");
@@ -384,11 +397,18 @@ fn private_route_to_the_igw_leaves_app_without_egress() {
         routes[1] = route("0.0.0.0/0", "igw-1");
     }
     let why = lab.one("app", "internet", 443).expect_err("no public IP");
+    assert!(
+        matches!(&why, Blocked::NoPublicIpForGateway { host, dest, gateway, .. }
+            if host == "app" && dest == "0.0.0.0/0" && gateway == "lab-igw"),
+        "{why:?}"
+    );
+    let why = why.to_string();
     assert!(why.starts_with("app has no public IP address, and route table private-rt (rtb-priv) sends 0.0.0.0/0 straight to internet gateway lab-igw"), "{why}");
     // Still not reachable from the internet: no public address.
     let why = lab.one("internet", "app", 22).expect_err("no public IP");
+    assert_eq!(why, Blocked::NoPublicIp { host: "app".into() });
     assert_eq!(
-        why,
+        why.to_string(),
         "app has no public IP address, so nothing on the internet can address it"
     );
 }
@@ -414,8 +434,18 @@ fn nacl_without_outbound_ephemeral_ports_breaks_the_reply() {
         ],
     );
     let why = lab.one("bastion", "app", 22).expect_err("reply blocked");
+    // The reply leaves private-a on the ephemeral ports and meets the `*` rule.
+    let Blocked::Nacl { acl, reply, rule } = &why else {
+        panic!("not a NACL: {why:?}");
+    };
+    assert!(*reply && !acl.default, "{why:?}");
+    assert!(
+        matches!(rule, NaclDeny::Star { partial, flow: Flow { direction: Direction::Outbound, ports: Some(p), subnet, .. } }
+            if partial.is_empty() && *p == crate::reach::rules::EPHEMERAL && subnet == "private-a"),
+        "{why:?}"
+    );
     assert_eq!(
-        why,
+        why.to_string(),
         "the reply is blocked (NACLs are stateless): NACL private-nacl (acl-priv) has no rule allowing TCP 1024-65535 outbound from private-a to 10.0.1.10, so the `*` rule denies it"
     );
 }
@@ -433,8 +463,16 @@ fn deny_numbered_before_allow_wins() {
         ],
     );
     let why = lab.one("bastion", "app", 22).expect_err("rule 50");
+    // Rule 50 of the private NACL, inbound into private-a, on the request (not the reply).
+    assert!(
+        matches!(&why, Blocked::Nacl { acl, reply: false, rule: NaclDeny::Rule { number: 50, flow, .. } }
+            if acl.label == "private-nacl (acl-priv)"
+                && flow.direction == Direction::Inbound
+                && flow.subnet == "private-a"),
+        "{why:?}"
+    );
     assert_eq!(
-        why,
+        why.to_string(),
         "NACL private-nacl (acl-priv) rule 50 denies TCP 22 inbound to private-a from 10.0.1.10 (50 deny tcp 22 0.0.0.0/0)"
     );
     // Numbered after the allow, the same deny changes nothing.
@@ -482,7 +520,11 @@ fn group_reference_matches_members_not_addresses() {
         ),
     ));
     let why = lab.one("web", "app", 22).expect_err("not a member");
-    assert!(why.contains("in web-sg"), "{why}");
+    assert!(
+        matches!(&why, Blocked::Groups(GroupDeny { peer_groups, .. }) if *peer_groups == ["web-sg"]),
+        "{why:?}"
+    );
+    assert!(why.to_string().contains("in web-sg"), "{why}");
     // Security group endpoints stand for each member.
     let answers = lab.ask("bastion-sg", "app", 22);
     assert_eq!(answers.len(), 1);
@@ -506,7 +548,7 @@ fn bastion_in_a_private_subnet_is_unreachable() {
     }
     let why = lab.one("internet", "bastion", 22).expect_err("private");
     assert_eq!(
-        why,
+        why.to_string(),
         "no route to an internet gateway in route table private-rt (rtb-priv), which governs private-a"
     );
 }
@@ -518,6 +560,13 @@ fn nat_in_a_private_subnet_gives_no_egress() {
         *subnet_id = Some("subnet-va".into());
     }
     let why = lab.one("app", "internet", 443).expect_err("NAT in private");
+    assert!(
+        matches!(&why, Blocked::Nat { nat, why: NatFault::PrivateSubnet { subnet, why } }
+            if nat == "lab-nat" && subnet == "private-a"
+                && matches!(**why, Blocked::NoRouteToGateway { .. })),
+        "{why:?}"
+    );
+    let why = why.to_string();
     assert!(
         why.starts_with("NAT gateway lab-nat sits in private-a, which is not public: no route to an internet gateway in route table private-rt (rtb-priv)"),
         "{why}"
@@ -535,8 +584,12 @@ fn subnet_without_association_uses_the_main_table_and_default_nacl() {
     }
     // public-b now follows the main table, which has only the local route.
     let why = lab.one("internet", "public-b", 22).expect_err("main table");
+    assert!(
+        matches!(&why, Blocked::NoRouteToGateway { table, .. } if table.main),
+        "{why:?}"
+    );
     assert_eq!(
-        why,
+        why.to_string(),
         "no route to an internet gateway in route table main-rt (rtb-main) (main), which governs public-b"
     );
 }
@@ -549,6 +602,11 @@ fn stopped_instances_and_detached_gateways() {
     }
     let why = lab.one("internet", "bastion", 22).expect_err("detached");
     assert!(
+        matches!(&why, Blocked::NoRouteToGateway { detached: Some(g), .. } if g == "lab-igw"),
+        "{why:?}"
+    );
+    let why = why.to_string();
+    assert!(
         why.ends_with("(its route goes to lab-igw, which is not attached to the VPC)"),
         "{why}"
     );
@@ -558,6 +616,15 @@ fn stopped_instances_and_detached_gateways() {
     }
     assert_eq!(
         lab.one("bastion", "app", 22).expect_err("stopped"),
+        Blocked::Down {
+            host: "app".into(),
+            state: "stopped".into()
+        }
+    );
+    assert_eq!(
+        lab.one("bastion", "app", 22)
+            .expect_err("stopped")
+            .to_string(),
         "app is stopped"
     );
 }
@@ -573,7 +640,9 @@ fn a_stopped_instance_is_judged_by_its_configuration_when_traffic_must_not_pass(
     }
     // As a `reachable` question: stopped is stopped.
     assert_eq!(
-        lab.one("public-b", "app", 22).expect_err("stopped"),
+        lab.one("public-b", "app", 22)
+            .expect_err("stopped")
+            .to_string(),
         "app is stopped"
     );
     // As a `not_reachable` question: the open group lets a VPC host in once it runs.
@@ -667,9 +736,15 @@ fn load_balancer_and_group_endpoints() {
     let to_web = lab.ask("web-alb", "web-asg", 80);
     assert!(to_web.iter().all(|a| a.outcome.is_ok()), "{to_web:?}");
     // Nobody else does: not a host in the VPC, not the internet (no public address).
-    let other = lab.one("public-b", "web-asg", 80).expect_err("blocked");
+    let other = lab
+        .one("public-b", "web-asg", 80)
+        .expect_err("blocked")
+        .to_string();
     assert!(other.contains("web-sg"), "{other}");
-    let direct = lab.one("internet", "web-asg", 80).expect_err("blocked");
+    let direct = lab
+        .one("internet", "web-asg", 80)
+        .expect_err("blocked")
+        .to_string();
     assert!(
         direct.contains("no route to an internet gateway"),
         "{direct}"
@@ -708,4 +783,102 @@ fn a_group_in_public_subnets_gets_public_addresses() {
     let answers = lab.ask("internet", "web-asg", 80);
     assert_eq!(answers.len(), 2);
     assert!(answers.iter().all(|a| a.outcome.is_ok()), "{answers:?}");
+}
+
+#[test]
+fn routes_that_do_not_lead_out_are_named_by_what_is_wrong() {
+    // No default route at all: the internet part of the flow has no route.
+    let mut lab = Lab::new();
+    if let Facts::RouteTable(RouteTableFacts { routes, .. }) = lab.facts("private-rt") {
+        routes.truncate(1);
+    }
+    let why = lab.one("app", "internet", 443).expect_err("no route");
+    assert!(
+        matches!(&why, Blocked::NoRouteToInternet { table, subnet }
+            if table.label == "private-rt (rtb-priv)" && subnet == "private-a"),
+        "{why:?}"
+    );
+    assert_eq!(
+        why.to_string(),
+        "no route to the internet in route table private-rt (rtb-priv), which governs private-a"
+    );
+    // A default route to something that is not a gateway.
+    let mut lab = Lab::new();
+    if let Facts::RouteTable(RouteTableFacts { routes, .. }) = lab.facts("private-rt") {
+        routes[1] = route("0.0.0.0/0", "pcx-1");
+    }
+    let why = lab.one("app", "internet", 443).expect_err("peering");
+    assert!(
+        matches!(&why, Blocked::WrongRoute { dest, target, why: RouteFault::NotToInternet, .. }
+            if dest == "0.0.0.0/0" && target == "pcx-1"),
+        "{why:?}"
+    );
+    assert_eq!(
+        why.to_string(),
+        "route table private-rt (rtb-priv) sends 0.0.0.0/0 to pcx-1, which does not lead to the internet"
+    );
+    // A route to a NAT gateway that was deleted.
+    let mut lab = Lab::new();
+    if let Facts::RouteTable(RouteTableFacts { routes, .. }) = lab.facts("private-rt") {
+        routes[1].state = "blackhole".into();
+    }
+    let why = lab.one("app", "internet", 443).expect_err("blackhole");
+    assert!(
+        matches!(&why, Blocked::WrongRoute { target, why: RouteFault::Blackhole, .. } if target == "lab-nat"),
+        "{why:?}"
+    );
+    // No local route: hosts in the VPC do not reach each other.
+    let mut lab = Lab::new();
+    if let Facts::RouteTable(RouteTableFacts { routes, .. }) = lab.facts("public-rt") {
+        routes.remove(0);
+    }
+    let why = lab.one("bastion", "app", 22).expect_err("not local");
+    assert!(matches!(&why, Blocked::NotLocal { .. }), "{why:?}");
+    assert_eq!(
+        why.to_string(),
+        "route table public-rt (rtb-pub) does not route 10.0.11.10 locally"
+    );
+}
+
+#[test]
+fn endpoints_that_stand_for_no_host_are_unresolved() {
+    let lab = Lab::new();
+    let world = World {
+        items: lab.items.iter().map(|(_, o)| o.clone()).collect(),
+        ..World::default()
+    };
+    let mut bound = Bindings::default();
+    for (n, o) in &lab.items {
+        bound.insert(n, o.clone());
+    }
+    let ssh = Traffic {
+        proto: Proto::Tcp,
+        port: Some(22),
+    };
+    let ask = |from: Endpoint, to: Endpoint| {
+        analyze(&world, &bound, &from, &to, ssh, false).expect_err("unresolved")
+    };
+    assert_eq!(
+        ask(Endpoint::Internet, Endpoint::Internet),
+        Unresolved::BothInternet
+    );
+    let missing = ask(Endpoint::Internet, Endpoint::Resource("web".into()));
+    assert_eq!(missing, Unresolved::NotFound { name: "web".into() });
+    assert_eq!(missing.to_string(), "`web` was not found");
+    let vpc = ask(Endpoint::Internet, Endpoint::Resource("lab-vpc".into()));
+    assert!(
+        matches!(
+            &vpc,
+            Unresolved::NotAnEndpoint {
+                kind: Kind::Vpc,
+                ..
+            }
+        ),
+        "{vpc:?}"
+    );
+    assert!(
+        vpc.to_string()
+            .starts_with("`lab-vpc` is a VPC: reachability is asked of instances"),
+        "{vpc}"
+    );
 }

@@ -9,10 +9,11 @@ pub(super) fn ecr_image(
     tag: &str,
     bound: &Bindings,
     world: &World,
-) -> Result<String, String> {
-    let repo = bound
-        .get(repository)
-        .ok_or_else(|| format!("repository `{repository}` was not found"))?;
+) -> Result<String, Failure> {
+    let repo = bound.get(repository).ok_or_else(|| Failure::NotFound {
+        noun: Some(Noun::Repository),
+        name: repository.to_owned(),
+    })?;
     let image = world.get(&format!("{}:{tag}", repo.id));
     match image.map(|i| &i.facts) {
         Some(Facts::Image(ImageFacts {
@@ -37,15 +38,11 @@ pub(super) fn ecr_image(
                     _ => None,
                 })
                 .collect();
-            Err(format!(
-                "{} has no image tagged {tag} (tags: {})",
-                repo.id,
-                if tags.is_empty() {
-                    "none".to_owned()
-                } else {
-                    tags.join(", ")
-                }
-            ))
+            Err(Failure::NoSuchTag {
+                repository: repo.id.clone(),
+                tag: tag.to_owned(),
+                tags,
+            })
         }
     }
 }

@@ -4,14 +4,22 @@
 
 mod ecr;
 mod efs;
+mod failure;
 mod load_balancing;
 mod network;
 mod s3;
 #[cfg(test)]
 mod tests;
 
+pub use efs::Mounting;
+pub use failure::{Failure, Noun};
+pub use load_balancing::Serving;
+pub use network::{Gateway, Routing};
+pub use s3::Website;
+
 use ecr::*;
 use efs::*;
+use failure::*;
 use load_balancing::*;
 use network::*;
 use s3::*;
@@ -75,11 +83,11 @@ pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
         Ok(message) => {
             CheckResult::pass(check.id.clone(), check.title.clone(), check.points, message)
         }
-        Err(message) => CheckResult::fail(
+        Err(failure) => CheckResult::fail(
             check.id.clone(),
             check.title.clone(),
             check.points,
-            message,
+            failure.to_string(),
             check.hint.clone(),
         ),
     };
@@ -181,7 +189,7 @@ fn reach(
     traffic: Traffic,
     bound: &Bindings,
     world: &World,
-) -> Result<String, String> {
+) -> Result<String, Failure> {
     // A stopped host is judged by its configuration when the traffic must not get through.
     let answers = reach::analyze(world, bound, from, to, traffic, !expect)?;
     let pair = |a: &reach::Answer| format!("{} -> {}", a.from, a.to);
@@ -189,8 +197,20 @@ fn reach(
     for a in &answers {
         match (&a.outcome, expect) {
             (Ok(path), true) => evidence.push(format!("{}: {path}", pair(a))),
-            (Err(why), true) => return Err(format!("{} is blocked: {why}", pair(a))),
-            (Ok(path), false) => return Err(format!("{} gets through: {path}", pair(a))),
+            (Err(why), true) => {
+                return Err(Failure::Blocked {
+                    from: a.from.clone(),
+                    to: a.to.clone(),
+                    why: why.clone(),
+                });
+            }
+            (Ok(path), false) => {
+                return Err(Failure::GetsThrough {
+                    from: a.from.clone(),
+                    to: a.to.clone(),
+                    path: path.clone(),
+                });
+            }
             (Err(why), false) => evidence.push(format!("{} is blocked: {why}", pair(a))),
         }
     }
@@ -202,23 +222,25 @@ fn reach(
 fn each(
     names: &[String],
     bound: &Bindings,
-    mut f: impl FnMut(&str, &Observed) -> Result<String, String>,
-) -> Result<String, String> {
+    mut f: impl FnMut(&str, &Observed) -> Result<String, Failure>,
+) -> Result<String, Failure> {
     let mut evidence = Vec::new();
     let mut failures = Vec::new();
     for name in names {
         match bound.get(name) {
-            None => failures.push(format!("subnet `{name}` was not found")),
+            None => failures.push(Failure::NotFound {
+                noun: Some(Noun::Subnet),
+                name: name.clone(),
+            }),
             Some(subnet) => match f(name, subnet) {
                 Ok(e) => evidence.push(e),
                 Err(why) => failures.push(why),
             },
         }
     }
-    if failures.is_empty() {
-        Ok(evidence.join("; "))
-    } else {
-        Err(failures.join("; "))
+    match Failure::of_all(failures) {
+        None => Ok(evidence.join("; ")),
+        Some(failure) => Err(failure),
     }
 }
 
@@ -250,17 +272,18 @@ fn azs_of(o: &Observed, world: &World) -> Vec<String> {
     azs
 }
 
-fn multi_az(names: &[String], bound: &Bindings, world: &World) -> Result<String, String> {
+fn multi_az(names: &[String], bound: &Bindings, world: &World) -> Result<String, Failure> {
     let mut azs = BTreeSet::new();
     let mut seen = Vec::new();
     for name in names {
-        let o = bound
-            .get(name)
-            .ok_or_else(|| format!("`{name}` was not found"))?;
+        let o = bound.get(name).ok_or_else(|| Failure::NotFound {
+            noun: None,
+            name: name.clone(),
+        })?;
         let o = world.get(&o.id).unwrap_or(o);
         let found = azs_of(o, world);
         if found.is_empty() {
-            return Err(format!("`{name}`: availability zone unknown"));
+            return Err(Failure::AzUnknown { name: name.clone() });
         }
         seen.push(format!("{name} in {}", found.join(" and ")));
         azs.extend(found);
@@ -268,6 +291,6 @@ fn multi_az(names: &[String], bound: &Bindings, world: &World) -> Result<String,
     if azs.len() >= 2 {
         Ok(seen.join(", "))
     } else {
-        Err(format!("all in one availability zone: {}", seen.join(", ")))
+        Err(Failure::OneAz { placed: seen })
     }
 }
