@@ -344,15 +344,14 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     let aws = aws::connect(&s.aws).await;
     let owner = owner(s, lab);
     // A bucket's name and the registry's host need only the account id.
-    let buckets = lab.instructions.contains("${registry}")
-        || lab
-            .resources
-            .iter()
-            .any(|r| r.kind().handler().named_by_account());
+    let needs_account = lab
+        .resources
+        .iter()
+        .any(|r| r.kind().handler().named_by_account());
     let lookup = async {
         let world = engine::discover::owned_for_compare(&aws, &owner, lab).await?;
         // A bucket's name is known before it exists: it needs only the account id.
-        let account = if buckets {
+        let account = if needs_account {
             Some(aws.account_id().await?)
         } else {
             None

@@ -63,8 +63,8 @@ fn by_name<'w>(
         .collect()
 }
 
-/// Binds every resource of the lab: by the owner's tags, else by name, else through its
-/// relations to what is already bound (the route table associated with `public-a`, the NAT
+/// Binds every resource of the lab: by the owner's tags, else by name, and what neither finds
+/// through its relations to what is already bound (the route table associated with `public-a`, the NAT
 /// gateway's address). Hand-built resources are found by the names `names` gives them.
 pub fn bind(
     lab: &Lab,
@@ -72,7 +72,7 @@ pub fn bind(
     owner: &Owner,
     names: &Names,
 ) -> (Bindings, BTreeMap<String, Binding>) {
-    let (bound, mut result) = resolve(&lab.resources, |res, bound| {
+    let (bound, mut result) = resolve(&lab.resources, |res, bound, first| {
         if let Some(o) = by_tags(world, owner, res) {
             return Found::Bound(o, Binding::Found(FoundBy::tags(&o.id)));
         }
@@ -84,6 +84,10 @@ pub fn bind(
                     ids: many.iter().map(|(o, _)| o.id.clone()).collect(),
                 });
             }
+        }
+        // Relations once everything named is bound.
+        if first {
+            return Found::No;
         }
         match res.kind().handler().related(world, owner, lab, res, bound) {
             Some((o, how)) => Found::Bound(o, Binding::Found(FoundBy::relation(&o.id, how))),

@@ -58,7 +58,7 @@ fn bind_owned_via(
     owner: &Owner,
     lab: &crate::lab::Lab,
 ) -> Bindings {
-    resolve(&lab.resources, |r, bound| {
+    resolve(&lab.resources, |r, bound, _| {
         match handlers
             .handler(r.kind())
             .find_existing(world, owner, r, bound)

@@ -459,6 +459,14 @@ impl ResourceKind for FakeKind {
         self.kind.handler().lookup()
     }
 
+    fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
+        self.kind.handler().price(res, lab, e);
+    }
+
+    fn price_observed(&self, obs: &Observed, eips: &[&str], e: &mut crate::cost::Estimate) {
+        self.kind.handler().price_observed(obs, eips, e);
+    }
+
     async fn stamp(
         &self,
         _aws: &Aws,

@@ -1,7 +1,8 @@
 //! Binding a lab's logical names to what exists, for every command: `up`, `plan`, `show`,
 //! `check`. Some kinds are found only through what they belong to or are attached to (a
-//! listener through its load balancer, a route table through its subnet), so a pass that binds
-//! anything is followed by another, until one binds nothing.
+//! listener through its load balancer, a route table through its subnet): the first pass is
+//! told it is the first (so a finder can find what is named before following relations), and
+//! a pass that binds anything is followed by another, until one after the first binds nothing.
 
 use std::collections::BTreeMap;
 
@@ -18,21 +19,23 @@ pub enum Found<'w, H> {
     No,
 }
 
-/// Binds `resources` with `find` until a pass binds nothing: the bindings, and for each
-/// resource found or settled what `find` said of it.
+/// Binds `resources` with `find` (given the bindings so far and whether this is the first
+/// pass) until a pass after the first binds nothing: the bindings, and for each resource found
+/// or settled what `find` said of it.
 pub fn resolve<'w, H>(
     resources: &[Resource],
-    mut find: impl FnMut(&Resource, &Bindings) -> Found<'w, H>,
+    mut find: impl FnMut(&Resource, &Bindings, bool) -> Found<'w, H>,
 ) -> (Bindings, BTreeMap<String, H>) {
     let mut bound = Bindings::default();
     let mut settled = BTreeMap::new();
+    let mut first = true;
     loop {
         let mut progress = false;
         for r in resources {
             if settled.contains_key(&r.name) {
                 continue;
             }
-            match find(r, &bound) {
+            match find(r, &bound, first) {
                 Found::Bound(o, how) => {
                     bound.insert(&r.name, o.clone());
                     settled.insert(r.name.clone(), how);
@@ -44,9 +47,10 @@ pub fn resolve<'w, H>(
                 Found::No => {}
             }
         }
-        if !progress {
+        if !progress && !first {
             return (bound, settled);
         }
+        first = false;
     }
 }
 
@@ -79,8 +83,9 @@ mod tests {
         }
     }
 
-    /// A resource found only through one listed after it is bound on the second pass; one
-    /// that stays unfound costs no endless loop; a settled one is not asked again.
+    /// A pass that binds nothing after the first still ends it; a resource found only through
+    /// one listed after it is bound on a later pass; one that stays unfound costs no endless
+    /// loop; a settled one is not asked again.
     #[test]
     fn what_is_found_through_another_is_bound_on_a_later_pass() {
         let lab = vec![
@@ -97,10 +102,10 @@ mod tests {
         ];
         let world = [eip("eipalloc-1"), eip("eipalloc-2")];
         let mut asked = Vec::new();
-        let (bound, how) = resolve(&lab, |r, b| {
+        let (bound, how) = resolve(&lab, |r, b, first| {
             asked.push(r.name.clone());
             match r.name.as_str() {
-                "ip" => Found::Bound(&world[0], "directly"),
+                "ip" if !first => Found::Bound(&world[0], "directly"),
                 "nat" if b.get("ip").is_some() => Found::Bound(&world[1], "through ip"),
                 "twice" => Found::Settled("ambiguous"),
                 _ => Found::No,
@@ -113,10 +118,14 @@ mod tests {
         assert_eq!(how.get("nat"), Some(&"through ip"));
         assert_eq!(how.get("twice"), Some(&"ambiguous"));
         assert_eq!(how.get("key"), None);
-        // Pass 1: all four; pass 2 (ip bound): nat and key; pass 3 (nat bound): key.
+        // Pass 1 (the first: nothing found): all four; pass 2: nat (ip not bound yet), ip
+        // bound, key; pass 3: nat bound, key; pass 4: key, and nothing new.
         assert_eq!(
             asked,
-            ["nat", "ip", "key", "twice", "nat", "key", "key"].map(str::to_owned)
+            [
+                "nat", "ip", "key", "twice", "nat", "ip", "key", "nat", "key", "key"
+            ]
+            .map(str::to_owned)
         );
     }
 }

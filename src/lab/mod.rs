@@ -126,15 +126,6 @@ impl Serialize for Kind {
 }
 
 impl Kind {
-    /// Kinds that live in no VPC (in the region or, like IAM, the account): discovered on
-    /// their own, not through a VPC.
-    pub fn outside_vpc(self) -> bool {
-        matches!(
-            self.handler().placement(),
-            Placement::Regional | Placement::Global
-        )
-    }
-
     /// The kind whose listing lists this one: itself, or the parent it belongs to.
     pub fn listed_with(self) -> Kind {
         match self.handler().placement() {

@@ -61,7 +61,7 @@ pub struct ResourceDef {
 
 impl ResourceDef {
     /// The keys of the table beyond `type`, `stage` and `description`, with their spans.
-    pub fn keys(&self) -> impl Iterator<Item = (&str, Range<usize>)> {
+    pub fn key_spans(&self) -> impl Iterator<Item = (&str, Range<usize>)> {
         self.spans
             .iter()
             .map(|(k, s)| (k.as_str(), s.clone()))

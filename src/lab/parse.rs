@@ -7,7 +7,7 @@ use toml::de::{DeTable, DeValue, Deserializer};
 
 use super::Kind;
 use super::diagnostic::Collector;
-use super::model::{CHECK_KEYS, INCLUDE_KEYS, LabFile, TOP_KEYS};
+use super::model::{CHECK_KEYS, COMMON_RESOURCE_KEYS, INCLUDE_KEYS, LabFile, TOP_KEYS};
 use crate::resources::Keys;
 
 /// Parses the text; on failure the collector holds the located error.
@@ -24,8 +24,13 @@ pub fn parse_file(c: &mut Collector<'_>) -> Option<LabFile> {
         }
     };
     warn_unknown_keys(c, table.get_ref());
+    let errors_before = c.issues.len();
     let read = resource_keys(c, table.get_ref());
+    let key_errors = c.issues.len() > errors_before;
     match serde::Deserialize::deserialize(Deserializer::from(table)) {
+        // A key of the wrong type stops the file before validation, as a TOML error does;
+        // every such key of every resource has been reported.
+        Ok(_) if key_errors => None,
         Ok(mut file) => {
             keep_resource_keys(&mut file, read);
             Some(file)
@@ -72,11 +77,15 @@ fn resource_keys(c: &mut Collector<'_>, top: &DeTable<'_>) -> Vec<ReadTable> {
         let keys = kind.and_then(|kind| match Keys::parse(kind, def.clone()) {
             Ok(keys) => Some(keys),
             Err(e) => {
-                c.error(
-                    e.span().unwrap_or(0..0),
-                    e.message().trim().to_owned(),
-                    "here",
-                );
+                let span = e.span().unwrap_or(0..0);
+                // A key every table has (a security group's `description`) is the lab
+                // file's own to report.
+                let common = COMMON_RESOURCE_KEYS
+                    .iter()
+                    .any(|k| table.get(*k).is_some_and(|v| v.span() == span));
+                if !common {
+                    c.error(span, e.message().trim().to_owned(), "here");
+                }
                 None
             }
         });

@@ -40,7 +40,7 @@ impl crate::resources::KindFacts for ElasticIpFacts {
     }
 }
 
-/// The keys of a `elastic_ip` table in a lab file: none beyond its type.
+/// The keys of an `elastic_ip` table in a lab file: none beyond its type.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct ElasticIpKeys {}
 

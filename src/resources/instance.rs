@@ -83,7 +83,7 @@ impl crate::resources::KindFacts for InstanceFacts {
     }
 }
 
-/// The keys of a `instance` table in a lab file.
+/// The keys of an `instance` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct InstanceKeys {
     pub subnet: Option<toml::Spanned<String>>,

@@ -41,7 +41,7 @@ impl crate::resources::KindFacts for InternetGatewayFacts {
     }
 }
 
-/// The keys of a `internet_gateway` table in a lab file.
+/// The keys of an `internet_gateway` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct InternetGatewayKeys {
     pub vpc: Option<toml::Spanned<String>>,
@@ -308,4 +308,10 @@ impl ResourceKind for InternetGateway {
             _ => crate::resources::missing_by_name(res, names),
         }
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

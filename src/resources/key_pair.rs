@@ -377,6 +377,12 @@ impl ResourceKind for KeyPair {
                 .then(|| FoundBy::name(&o.id, "key name", &f.key_name))
         })
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }
 
 #[cfg(test)]

@@ -480,4 +480,10 @@ impl ResourceKind for LaunchTemplate {
         };
         crate::resources::named_as(o, res, names, "launch template name", &f.name)
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

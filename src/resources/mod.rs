@@ -366,7 +366,7 @@ pub trait ResourceKind: Sync {
     fn lookup(&self) -> Lookup;
 
     /// The names `check` asks for resources of this kind by, when they are looked for by name
-    /// ([`Lookup::Named`], [`Lookup::Named`]): the names the lab gives them.
+    /// ([`Lookup::Named`]): the names the lab gives them.
     async fn lookup_names(
         &self,
         _aws: &Aws,
@@ -461,18 +461,15 @@ pub trait ResourceKind: Sync {
         Duration::from_secs(600)
     }
 
-    /// What the resource costs per hour once up, by the lab (`cost`, `up`). Free unless the
-    /// kind says otherwise.
-    fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
-        let _ = (res, lab, e);
-    }
+    /// What the resource costs per hour once up, by the lab (`cost`, `up`); a free kind says
+    /// so with an empty body.
+    fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate);
 
     /// What the resource costs per hour as AWS describes it (`status`, `down`). `eips`: the
     /// Elastic IP addresses among what is priced (an instance holding one is not charged for
-    /// it twice).
-    fn price_observed(&self, obs: &Observed, eips: &[&str], e: &mut crate::cost::Estimate) {
-        let _ = (obs, eips, e);
-    }
+    /// it twice). A free kind, or one whose charge AWS's description does not show, says so
+    /// with an empty body.
+    fn price_observed(&self, obs: &Observed, eips: &[&str], e: &mut crate::cost::Estimate);
 
     /// Whether its resources sit in a VPC's subnets (network interfaces, addresses): what
     /// cannot be listed of such a kind may hold the VPC. Kinds placed in a VPC do; a child
@@ -533,7 +530,8 @@ pub trait ResourceKind: Sync {
         None
     }
 
-    /// Whether [`ResourceKind::planned_id`] needs the account id.
+    /// Whether what `show` says of it before it exists needs the account id (a bucket's
+    /// name, a repository's registry host).
     fn named_by_account(&self) -> bool {
         false
     }
@@ -549,7 +547,12 @@ pub trait ResourceKind: Sync {
         None
     }
 
-    /// What to know when looking at its [`url`] right after `up`.
+    /// Where to look once it is up (a load balancer's URL, a website's endpoint).
+    fn url(&self, _obs: &Observed, _region: &str) -> Option<String> {
+        None
+    }
+
+    /// What to know when looking at its [`ResourceKind::url`] right after `up`.
     fn url_note(&self) -> &'static str {
         ""
     }
@@ -578,11 +581,7 @@ pub(crate) fn missing_by_name(res: &Resource, names: &Names) -> String {
 
 /// Where to look once it is up: a load balancer's URL, a bucket's website endpoint.
 pub fn url(o: &Observed, region: &str) -> Option<String> {
-    match &o.facts {
-        Facts::LoadBalancer(_) => elbv2::url(o),
-        Facts::Website(WebsiteFacts { bucket, .. }) => Some(s3::website_url(bucket, region)),
-        _ => None,
-    }
+    o.kind.handler().url(o, region)
 }
 
 /// A port range as text for messages: `all` when none.

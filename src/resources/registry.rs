@@ -1,8 +1,10 @@
 //! The resource kinds, in one list: each line names a kind's variant, its name in lab files and
-//! JSON, its name in messages, and the type that handles it ([`ResourceKind`]). [`Kind`], its
-//! names and the handler lookup are all generated from this list, so a kind is one line here
-//! plus its handler; what a kind knows about itself (where it lives, how it is tagged later)
-//! is asked of the handler, whose trait has no default for it.
+//! JSON, its name in messages, and its module with the three types it defines there: the
+//! handler ([`ResourceKind`]), its spec (what a lab file declares) and its facts (what AWS
+//! says). [`Kind`], its names and keys, the handler lookup, and the [`Spec`], [`Keys`] and
+//! [`Facts`] enums with their dispatch are all generated from this list, so a kind is its file
+//! plus one line here; what a kind knows about itself is asked of its types, and the traits have
+//! no default for what every kind must decide.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -41,8 +43,8 @@ macro_rules! kinds {
                 }
             }
 
-            /// The keys a table of the kind takes in a lab file, beyond `type`, `stage` and
-            /// `description`.
+            /// The keys a table of the kind takes in a lab file besides `type` and `stage`
+            /// (a kind may read `description`, which every table may hold, as its own).
             pub fn keys(self) -> &'static [&'static str] {
                 match self {
                     $(Kind::$variant => spec_keys::<$spec>(),)*

@@ -554,4 +554,10 @@ impl ResourceKind for SecurityGroup {
         };
         crate::resources::named_as(o, res, names, "group name", &f.group_name)
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

@@ -423,4 +423,10 @@ impl ResourceKind for VpcEndpoint {
     fn typical(&self) -> Option<&'static str> {
         Some("available in a few seconds")
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

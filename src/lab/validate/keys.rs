@@ -2,6 +2,8 @@
 //! struct, read from serde's own description of the struct; every key some kind takes is
 //! known to the parser.
 
+use std::sync::OnceLock;
+
 use serde::de::{self, Deserializer, Visitor};
 
 use super::ParseSpec;
@@ -10,7 +12,7 @@ use crate::lab::model::COMMON_RESOURCE_KEYS;
 
 /// The field names of a struct that derives `Deserialize`, as serde hands them to the
 /// deserializer (in declaration order).
-pub fn keys_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
+fn keys_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
     let mut names = FieldNames(&[]);
     // The deserializer stops at the struct: the error is the expected outcome.
     let _ = T::deserialize(&mut names);
@@ -19,15 +21,19 @@ pub fn keys_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
 
 /// Every key a `[resources.NAME]` table may hold: the common ones and each kind's.
 pub fn resource_keys() -> Vec<&'static str> {
-    let mut keys: Vec<&'static str> = COMMON_RESOURCE_KEYS.to_vec();
-    for k in Kind::ALL {
-        for key in k.keys() {
-            if !keys.contains(key) {
-                keys.push(key);
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys: Vec<&'static str> = COMMON_RESOURCE_KEYS.to_vec();
+        for k in Kind::ALL {
+            for key in k.keys() {
+                if !keys.contains(key) {
+                    keys.push(key);
+                }
             }
         }
-    }
-    keys
+        keys
+    })
+    .clone()
 }
 
 /// A deserializer that only records the fields a struct asks for.

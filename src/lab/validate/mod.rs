@@ -249,8 +249,8 @@ pub trait ParseSpec: Sized {
     fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, keys: &Self::Keys) -> Self;
 }
 
+pub use keys::resource_keys;
 pub(crate) use keys::spec_keys;
-pub use keys::{keys_of, resource_keys};
 
 pub struct Validator<'c, 'a, 'f> {
     c: &'c mut Collector<'a>,

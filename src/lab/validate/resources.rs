@@ -19,7 +19,7 @@ impl Validator<'_, '_, '_> {
             .collect();
         let known = resource_keys();
         let mut ok = true;
-        for (key, span) in d.keys() {
+        for (key, span) in d.key_spans() {
             // A key no kind takes is the parser's warning, not an error here.
             if known.contains(&key) && !allowed.contains(&key) {
                 self.c.error(

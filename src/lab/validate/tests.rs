@@ -95,9 +95,12 @@ fn a_reference_to_the_wrong_kind_and_a_check_on_nothing_are_located() {
 }
 
 /// Every registered kind is declared by some lab file of the repository, and each resource
-/// validates into the kind its `type` names: a new kind comes with a lab that uses it.
+/// validates into the kind its `type` names: a new kind comes with a lab that uses it. Its
+/// handler answers for each such resource what needs no AWS: references into the lab, the
+/// attributes `check` grades (each once), why none was found and what to do, its price.
 #[test]
 fn every_kind_round_trips_through_a_lab_file() {
+    use crate::check::Names;
     use crate::lab::catalog::{LabSource, load_text};
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut seen = std::collections::BTreeSet::new();
@@ -125,6 +128,24 @@ fn every_kind_round_trips_through_a_lab_file() {
                 if let Some(t) = declared {
                     assert_eq!(t, r.kind().as_str(), "{}: {}", path.display(), r.name);
                 }
+                let at = format!("{}: {}", path.display(), r.name);
+                for dep in r.spec.refs() {
+                    assert!(loaded.lab.resource(dep).is_some(), "{at}: refers to {dep}");
+                }
+                let handler = r.kind().handler();
+                let keys = handler.attr_keys(r);
+                let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+                assert_eq!(distinct.len(), keys.len(), "{at}: an attribute twice");
+                let names = Names::unprefixed();
+                assert!(!handler.missing(r, &names).is_empty(), "{at}");
+                assert!(
+                    handler
+                        .create_hint(r, &names.of(&r.name))
+                        .contains("create"),
+                    "{at}"
+                );
+                let mut cost = crate::cost::Estimate::default();
+                handler.price(r, &loaded.lab, &mut cost);
                 seen.insert(r.kind());
             }
         }
@@ -136,8 +157,8 @@ fn every_kind_round_trips_through_a_lab_file() {
     );
 }
 
-/// A kind's keys are its keys struct's fields, in their order; the parser knows every key
-/// some kind takes, and no kind takes a key another reads differently.
+/// A kind's keys are its keys struct's fields, in their order, each once; the parser knows
+/// every key some kind takes.
 #[test]
 fn a_kinds_keys_are_its_keys_structs_fields() {
     assert_eq!(Kind::Vpc.keys(), ["cidr", "dns_hostnames"]);
@@ -151,8 +172,29 @@ fn a_kinds_keys_are_its_keys_structs_fields() {
     for key in ["type", "stage", "description"] {
         assert!(known.contains(&key));
     }
-    let mut sorted = known.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(sorted.len(), known.len(), "a key listed twice");
+    for &k in Kind::ALL {
+        let distinct: std::collections::BTreeSet<_> = k.keys().iter().collect();
+        assert_eq!(distinct.len(), k.keys().len(), "{k:?}: a key twice");
+    }
+}
+
+/// A key of the wrong type is located at its value, for every resource that has one, and stops
+/// the file before validation; a key every table has (`description`) is reported once, though
+/// a security group reads it as its own.
+#[test]
+fn keys_of_the_wrong_type_are_each_located_once() {
+    let text = format!(
+        "{HEAD}dns_hostnames = \"yes\"\n\n[resources.web-sg]\ntype = \"security_group\"\nvpc = \"lab-vpc\"\ndescription = 5\n\n[resources.a]\ntype = \"subnet\"\nvpc = \"lab-vpc\"\ncidr = 10\n"
+    );
+    let e = errors(&text);
+    let at: Vec<(&str, &str)> = e.iter().map(|(l, m, _)| (l.as_str(), m.as_str())).collect();
+    assert_eq!(
+        at,
+        [
+            ("17:8", "invalid type: integer `10`, expected a string"),
+            ("7:17", "invalid type: string \"yes\", expected a boolean"),
+            ("12:15", "invalid type: integer `5`, expected a string"),
+        ],
+        "{e:?}"
+    );
 }

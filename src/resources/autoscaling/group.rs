@@ -65,7 +65,7 @@ impl crate::resources::KindFacts for AutoScalingGroupFacts {
     }
 }
 
-/// The keys of a `auto_scaling_group` table in a lab file.
+/// The keys of an `auto_scaling_group` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct AutoScalingGroupKeys {
     pub launch_template: Option<toml::Spanned<String>>,
@@ -700,4 +700,7 @@ impl ResourceKind for AutoScalingGroup {
     ) -> Option<FoundBy> {
         crate::resources::named_as(o, res, names, "Auto Scaling group name", &o.id)
     }
+
+    /// Its instances are priced as instances.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

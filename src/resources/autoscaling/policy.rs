@@ -253,4 +253,10 @@ impl ResourceKind for ScalingPolicy {
             _ => crate::resources::missing_by_name(res, names),
         }
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

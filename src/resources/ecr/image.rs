@@ -35,7 +35,7 @@ impl crate::resources::KindFacts for ImageFacts {
     }
 }
 
-/// The keys of a `ecr_image` table in a lab file.
+/// The keys of an `ecr_image` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct ImageKeys {
     pub repository: Option<toml::Spanned<String>>,
@@ -229,4 +229,10 @@ impl ResourceKind for Image {
             _ => crate::resources::missing_by_name(res, names),
         }
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

@@ -36,7 +36,7 @@ impl crate::resources::KindFacts for RepositoryFacts {
     }
 }
 
-/// The keys of a `ecr_repository` table in a lab file.
+/// The keys of an `ecr_repository` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct RepositoryKeys {
     pub repository_name: Option<toml::Spanned<String>>,
@@ -465,4 +465,12 @@ impl ResourceKind for Repository {
             })),
         )
     }
+
+    /// Its registry's host is the account's.
+    fn named_by_account(&self) -> bool {
+        true
+    }
+
+    /// What it stores is not in AWS's description of it: priced by the lab only (`cost`).
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

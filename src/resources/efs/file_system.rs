@@ -36,12 +36,18 @@ impl crate::resources::KindFacts for FileSystemFacts {
     }
 
     fn is_gone(&self) -> bool {
-        let FileSystemFacts { state, .. } = self;
-        state == "deleted"
+        Self::gone(&self.state)
     }
 }
 
-/// The keys of a `efs_file_system` table in a lab file.
+impl FileSystemFacts {
+    /// Going or gone: nothing to bind to, nothing left to delete (discovery leaves these out).
+    pub fn gone(state: &str) -> bool {
+        matches!(state, "deleting" | "deleted")
+    }
+}
+
+/// The keys of an `efs_file_system` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct FileSystemKeys {
     pub encrypted: Option<toml::Spanned<bool>>,
@@ -405,4 +411,7 @@ impl ResourceKind for FileSystem {
     fn typical(&self) -> Option<&'static str> {
         Some("available in ~10 s")
     }
+
+    /// What it stores is not in AWS's description of it: priced by the lab only (`cost`).
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

@@ -87,8 +87,7 @@ async fn file_systems(
             continue;
         }
         let state = fs.life_cycle_state().as_str().to_owned();
-        // Going or gone: nothing to bind to, nothing left to delete.
-        if state == "deleted" || state == "deleting" {
+        if FileSystemFacts::gone(&state) {
             continue;
         }
         let id = fs.file_system_id().to_owned();

@@ -50,12 +50,18 @@ impl crate::resources::KindFacts for MountTargetFacts {
     }
 
     fn is_gone(&self) -> bool {
-        let MountTargetFacts { state, .. } = self;
-        state == "deleted"
+        Self::gone(&self.state)
     }
 }
 
-/// The keys of a `efs_mount_target` table in a lab file.
+impl MountTargetFacts {
+    /// Going or gone: nothing to bind to, nothing left to delete (discovery leaves these out).
+    pub fn gone(state: &str) -> bool {
+        matches!(state, "deleting" | "deleted")
+    }
+}
+
+/// The keys of an `efs_mount_target` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct MountTargetKeys {
     pub file_system: Option<toml::Spanned<String>>,
@@ -112,7 +118,7 @@ impl MountTarget {
         let mut found = Vec::new();
         for m in out.mount_targets() {
             let state = m.life_cycle_state().as_str().to_owned();
-            if state == "deleted" || state == "deleting" {
+            if MountTargetFacts::gone(&state) {
                 continue;
             }
             let id = m.mount_target_id().to_owned();
@@ -426,4 +432,10 @@ impl ResourceKind for MountTarget {
             _ => format!("create the mount target `{}` (Name tag `{name}`)", res.name),
         }
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

@@ -625,4 +625,8 @@ impl ResourceKind for LoadBalancer {
     fn url_note(&self) -> &'static str {
         " (new instances need a minute or two to pass the health checks)"
     }
+
+    fn url(&self, obs: &Observed, _region: &str) -> Option<String> {
+        super::url(obs)
+    }
 }

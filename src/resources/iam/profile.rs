@@ -31,7 +31,7 @@ impl crate::resources::KindFacts for InstanceProfileFacts {
     }
 }
 
-/// The keys of a `instance_profile` table in a lab file.
+/// The keys of an `instance_profile` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct InstanceProfileKeys {
     pub role: Option<toml::Spanned<String>>,
@@ -315,4 +315,10 @@ impl ResourceKind for InstanceProfile {
             res.name
         )
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

@@ -35,7 +35,7 @@ impl crate::resources::KindFacts for IamRoleFacts {
     }
 }
 
-/// The keys of a `iam_role` table in a lab file.
+/// The keys of an `iam_role` table in a lab file.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct IamRoleKeys {
     pub service: Option<toml::Spanned<String>>,
@@ -426,4 +426,10 @@ impl ResourceKind for IamRole {
             res.name
         )
     }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }

@@ -572,6 +572,9 @@ impl ResourceKind for Bucket {
     fn named_by_account(&self) -> bool {
         true
     }
+
+    /// What it stores is not in AWS's description of it: priced by the lab only (`cost`).
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }
 
 /// Deletes every object version and delete marker (1000 per call).

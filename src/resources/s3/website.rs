@@ -237,4 +237,17 @@ impl ResourceKind for Website {
         };
         id_of(&s.bucket).map(|b| super::website_url(&b, region))
     }
+
+    fn url(&self, obs: &Observed, region: &str) -> Option<String> {
+        match &obs.facts {
+            Facts::Website(f) => Some(super::website_url(&f.bucket, region)),
+            _ => None,
+        }
+    }
+
+    /// Free.
+    fn price(&self, _res: &Resource, _lab: &crate::lab::Lab, _e: &mut crate::cost::Estimate) {}
+
+    /// Free.
+    fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }
