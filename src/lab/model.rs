@@ -107,41 +107,6 @@ pub const TOP_KEYS: &[&str] = &[
     "checks",
 ];
 
-#[derive(Debug, Deserialize)]
-pub struct RouteDef {
-    pub cidr: Spanned<String>,
-    /// Logical name of an internet gateway or NAT gateway.
-    pub to: Spanned<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NaclRuleDef {
-    pub rule: Spanned<i64>,
-    #[serde(default = "default_allow")]
-    pub action: Spanned<String>,
-    pub proto: Spanned<String>,
-    pub port: Option<Spanned<i64>>,
-    pub ports: Option<Spanned<String>>,
-    pub cidr: Spanned<String>,
-}
-
-fn default_allow() -> Spanned<String> {
-    Spanned::new(0..0, "allow".to_owned())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SgRuleDef {
-    pub proto: Spanned<String>,
-    pub port: Option<Spanned<i64>>,
-    pub ports: Option<Spanned<String>>,
-    /// A CIDR (`0.0.0.0/0`, may come from `${param}`).
-    pub cidr: Option<Spanned<String>>,
-    /// Logical name of a security group.
-    pub from: Option<Spanned<String>>,
-    /// For egress rules: logical name of a security group.
-    pub to: Option<Spanned<String>>,
-}
-
 /// One `[[checks]]` entry: a semantic check from a fixed vocabulary.
 #[derive(Debug, Deserialize)]
 pub struct CheckDef {

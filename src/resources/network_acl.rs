@@ -63,8 +63,81 @@ impl crate::resources::KindFacts for NetworkAclFacts {
 pub struct NetworkAclKeys {
     pub vpc: Option<toml::Spanned<String>>,
     pub subnets: Option<Vec<toml::Spanned<String>>>,
-    pub inbound: Option<Vec<toml::Spanned<crate::lab::model::NaclRuleDef>>>,
-    pub outbound: Option<Vec<toml::Spanned<crate::lab::model::NaclRuleDef>>>,
+    pub inbound: Option<Vec<toml::Spanned<NaclRuleDef>>>,
+    pub outbound: Option<Vec<toml::Spanned<NaclRuleDef>>>,
+}
+
+/// One entry of `inbound` or `outbound` as written.
+#[derive(Debug, serde::Deserialize)]
+pub struct NaclRuleDef {
+    pub rule: Spanned<i64>,
+    #[serde(default = "default_allow")]
+    pub action: Spanned<String>,
+    pub proto: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub ports: Option<Spanned<String>>,
+    pub cidr: Spanned<String>,
+}
+
+fn default_allow() -> Spanned<String> {
+    Spanned::new(0..0, "allow".to_owned())
+}
+
+impl NetworkAclSpec {
+    /// Entries of one direction: numbers 1-32766, each once.
+    fn rules(cx: &mut SpecCx<'_, '_, '_>, rules: &[Spanned<NaclRuleDef>]) -> Vec<NaclRule> {
+        let mut out = Vec::new();
+        let mut numbers = std::collections::BTreeSet::new();
+        for r in rules {
+            let d = r.get_ref();
+            let n = *d.rule.get_ref();
+            if !(1..=32766).contains(&n) {
+                cx.error(
+                    d.rule.span(),
+                    format!("rule number {n} is outside 1-32766"),
+                    "invalid rule number",
+                );
+                continue;
+            }
+            if !numbers.insert(n) {
+                cx.error(
+                    d.rule.span(),
+                    format!("rule number {n} is used twice in this direction"),
+                    "duplicate",
+                );
+                continue;
+            }
+            let action = match d.action.get_ref().as_str() {
+                "allow" => Action::Allow,
+                "deny" => Action::Deny,
+                other => {
+                    cx.error(
+                        d.action.span(),
+                        format!("action `{other}` must be allow or deny"),
+                        "invalid action",
+                    );
+                    continue;
+                }
+            };
+            let Some(proto) = cx.proto(&d.proto) else {
+                continue;
+            };
+            let Some(ports) = cx.ports(proto, &d.port, &d.ports, r.span()) else {
+                continue;
+            };
+            let Some(cidr) = cx.cidr(&d.cidr) else {
+                continue;
+            };
+            out.push(NaclRule {
+                rule: i32::try_from(n).unwrap_or(0),
+                action,
+                proto,
+                ports,
+                cidr,
+            });
+        }
+        out
+    }
 }
 
 impl ParseSpec for NetworkAclSpec {
@@ -74,8 +147,8 @@ impl ParseSpec for NetworkAclSpec {
         let kind = Kind::NetworkAcl;
         let vpc = cx.vpc_ref(name, kind, &d.vpc);
         let subnets = cx.subnet_refs(&d.subnets);
-        let inbound = cx.nacl_rules(d.inbound.as_deref().unwrap_or_default());
-        let outbound = cx.nacl_rules(d.outbound.as_deref().unwrap_or_default());
+        let inbound = Self::rules(cx, d.inbound.as_deref().unwrap_or_default());
+        let outbound = Self::rules(cx, d.outbound.as_deref().unwrap_or_default());
         NetworkAclSpec {
             vpc: vpc.unwrap_or_default(),
             subnets,

@@ -66,7 +66,15 @@ impl crate::resources::KindFacts for RouteTableFacts {
 pub struct RouteTableKeys {
     pub vpc: Option<toml::Spanned<String>>,
     pub subnets: Option<Vec<toml::Spanned<String>>>,
-    pub routes: Option<Vec<toml::Spanned<crate::lab::model::RouteDef>>>,
+    pub routes: Option<Vec<toml::Spanned<RouteDef>>>,
+}
+
+/// One entry of `routes` as written.
+#[derive(Debug, serde::Deserialize)]
+pub struct RouteDef {
+    pub cidr: Spanned<String>,
+    /// Logical name of an internet gateway or NAT gateway.
+    pub to: Spanned<String>,
 }
 
 impl ParseSpec for RouteTableSpec {

@@ -75,8 +75,86 @@ pub struct SecurityGroupKeys {
     /// The group's description (the key every resource may carry).
     pub description: Option<String>,
     pub vpc: Option<toml::Spanned<String>>,
-    pub ingress: Option<Vec<toml::Spanned<crate::lab::model::SgRuleDef>>>,
-    pub egress: Option<Vec<toml::Spanned<crate::lab::model::SgRuleDef>>>,
+    pub ingress: Option<Vec<toml::Spanned<SgRuleDef>>>,
+    pub egress: Option<Vec<toml::Spanned<SgRuleDef>>>,
+}
+
+/// One rule of `ingress` or `egress` as written.
+#[derive(Debug, serde::Deserialize)]
+pub struct SgRuleDef {
+    pub proto: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub ports: Option<Spanned<String>>,
+    /// A CIDR (`0.0.0.0/0`, may come from `${param}`).
+    pub cidr: Option<Spanned<String>>,
+    /// Logical name of a security group.
+    pub from: Option<Spanned<String>>,
+    /// For egress rules: logical name of a security group.
+    pub to: Option<Spanned<String>>,
+}
+
+impl SecurityGroupSpec {
+    /// Rules of one direction: a protocol and ports, and a CIDR or a group (`from` for
+    /// ingress, `to` for egress).
+    fn rules(
+        cx: &mut SpecCx<'_, '_, '_>,
+        rules: &[Spanned<SgRuleDef>],
+        egress: bool,
+    ) -> Vec<SgRule> {
+        let mut out = Vec::new();
+        for r in rules {
+            let d = r.get_ref();
+            let Some(proto) = cx.proto(&d.proto) else {
+                continue;
+            };
+            let Some(ports) = cx.ports(proto, &d.port, &d.ports, r.span()) else {
+                continue;
+            };
+            let group = if egress { &d.to } else { &d.from };
+            let wrong = if egress { &d.from } else { &d.to };
+            if let Some(w) = wrong {
+                let (dir, key) = if egress {
+                    ("egress", "to")
+                } else {
+                    ("ingress", "from")
+                };
+                cx.error(
+                    w.span(),
+                    format!("{dir} rules name their peer group with `{key}`"),
+                    "wrong key",
+                );
+                continue;
+            }
+            let peer = match (&d.cidr, group) {
+                (Some(c), None) => match cx.cidr(c) {
+                    Some(net) => Peer::Cidr(net),
+                    None => continue,
+                },
+                (None, Some(g)) => match cx.reference(g, &[Kind::SecurityGroup]) {
+                    Some(name) => Peer::Group(name),
+                    None => continue,
+                },
+                (Some(c), Some(_)) => {
+                    cx.error(
+                        c.span(),
+                        "a rule has either a `cidr` or a group, not both",
+                        "one of them",
+                    );
+                    continue;
+                }
+                (None, None) => {
+                    cx.error(
+                        r.span(),
+                        "a rule needs a `cidr` or a security group",
+                        "in this rule",
+                    );
+                    continue;
+                }
+            };
+            out.push(SgRule { proto, ports, peer });
+        }
+        out
+    }
 }
 
 impl ParseSpec for SecurityGroupSpec {
@@ -85,8 +163,8 @@ impl ParseSpec for SecurityGroupSpec {
     fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &SecurityGroupKeys) -> Self {
         let kind = Kind::SecurityGroup;
         let vpc = cx.vpc_ref(name, kind, &d.vpc);
-        let ingress = cx.sg_rules(d.ingress.as_deref().unwrap_or_default(), false);
-        let egress = d.egress.as_deref().map(|e| cx.sg_rules(e, true));
+        let ingress = Self::rules(cx, d.ingress.as_deref().unwrap_or_default(), false);
+        let egress = d.egress.as_deref().map(|e| Self::rules(cx, e, true));
         SecurityGroupSpec {
             vpc: vpc.unwrap_or_default(),
             description: d

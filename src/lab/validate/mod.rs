@@ -18,10 +18,10 @@ use ipnet::Ipv4Net;
 use toml::Spanned;
 
 use super::diagnostic::Collector;
-use super::model::{CheckDef, LabFile, NaclRuleDef, OneOrMany, ResourceDef, SgRuleDef};
+use super::model::{CheckDef, LabFile, OneOrMany, ResourceDef};
 use super::{
-    Action, AmiRef, Check, CheckKind, DefaultFrom, Endpoint, Kind, Lab, NaclRule, Param, Peer,
-    Ports, Proto, Resource, SgRule, SiteFile, Spec, Stage,
+    AmiRef, Check, CheckKind, DefaultFrom, Endpoint, Kind, Lab, Param, Ports, Proto, Resource,
+    SiteFile, Spec, Stage,
 };
 use crate::graph::Graph;
 
