@@ -39,7 +39,7 @@ pub async fn discover_for(
         Kind::ALL
             .iter()
             .copied()
-            .filter(|k| want(resources::kind(*k).lookup()))
+            .filter(|k| want(k.handler().lookup()))
             .collect()
     };
     let vpc_kinds = with_lookup(|l| l == Lookup::Vpc);
@@ -69,7 +69,7 @@ pub async fn discover_for(
     let inside: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| match resources::kind(*k).lookup() {
+        .filter(|k| match k.handler().lookup() {
             Lookup::InVpcs { always } => always || declares(*k),
             _ => false,
         })
@@ -78,7 +78,7 @@ pub async fn discover_for(
     let regional: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| match resources::kind(*k).lookup() {
+        .filter(|k| match k.handler().lookup() {
             Lookup::Region { with } => declares(*k) || with.iter().any(|w| declares(*w)),
             _ => false,
         })
@@ -86,7 +86,7 @@ pub async fn discover_for(
     let by_name: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| matches!(resources::kind(*k).lookup(), Lookup::Named) && declares(*k))
+        .filter(|k| matches!(k.handler().lookup(), Lookup::Named) && declares(*k))
         .collect();
     let (in_vpcs, regional, named) = tokio::try_join!(
         discover::scope(aws, &inside, &in_scope),
@@ -119,7 +119,7 @@ async fn named_or_owned(
     owner: &Owner,
     names: &Names,
 ) -> Result<Vec<resources::Observed>, AwsError> {
-    let handler = resources::kind(kind);
+    let handler = kind.handler();
     let named = Scope::Named(handler.lookup_names(aws, lab, owner, names).await?);
     let owned = Scope::Owned(owner.clone());
     let (mut found, own) =
@@ -213,7 +213,7 @@ fn resource_checks(
                 "keep one {} named `{name}` and rename or delete the others",
                 kind.label()
             ),
-            _ => resources::kind(kind).create_hint(res, &name),
+            _ => kind.handler().create_hint(res, &name),
         };
         let mut exists = CheckResult::fail(exists_id, exists_title, 1, message, hint);
         exists.expected = Some(format!("one {} named `{name}`", kind.label()));
@@ -226,7 +226,7 @@ fn resource_checks(
         let mut out = vec![exists];
         // Attributes cannot be checked; they still count, so the maximum score does not depend
         // on what exists.
-        for key in resources::kind(kind).attr_keys(res) {
+        for key in kind.handler().attr_keys(res) {
             let mut r = CheckResult::fail(
                 format!("{}.{key}", res.name),
                 format!("{} `{}` {key}", kind.label(), res.name),
@@ -251,7 +251,7 @@ fn resource_checks(
     let mut exists = CheckResult::pass(exists_id, exists_title, 1, message);
     exists.found_by = found_by;
     let mut out = vec![exists];
-    for a in resources::kind(kind).compare(res, obs, bound, world) {
+    for a in kind.handler().compare(res, obs, bound, world) {
         let id = format!("{}.{}", res.name, a.key);
         let title = format!("{} `{}` {}", kind.label(), res.name, a.key);
         let mut r = if a.ok {

@@ -13,9 +13,7 @@ use super::{EngineOptions, Event, Reporter, Verb};
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::{Lab, Resource, StageSel};
-use crate::resources::{
-    self, AmiCache, ApplyCx, Bindings, Observed, ResourceKind, Step, Waiter, World,
-};
+use crate::resources::{AmiCache, ApplyCx, Bindings, Observed, ResourceKind, Step, Waiter, World};
 
 /// What `up` did, resource by resource.
 #[derive(Debug, Default)]
@@ -41,7 +39,7 @@ pub fn find_owned<'w>(
     res: &Resource,
     bound: &Bindings,
 ) -> Option<&'w Observed> {
-    resources::kind(res.kind()).find_existing(world, owner, res, bound)
+    res.kind().handler().find_existing(world, owner, res, bound)
 }
 
 /// The owner's existing resources of the lab, bound by logical name. Kinds found through what
@@ -77,7 +75,7 @@ pub fn verb_for(
     bound: &Bindings,
     world: &World,
 ) -> Verb {
-    verb_of(resources::kind(res.kind()), res, existing, bound, world)
+    verb_of(res.kind().handler(), res, existing, bound, world)
 }
 
 /// [`verb_for`], as `handler` compares.

@@ -12,7 +12,7 @@ use crate::aws::tags::{self, Owner};
 use crate::aws::{Aws, AwsError};
 use crate::cost;
 use crate::lab::Kind;
-use crate::resources::{self, Observed, Scope, Stamped, Unlisted, autoscaling};
+use crate::resources::{Observed, Scope, Stamped, Unlisted, autoscaling};
 
 /// One lab environment in one region.
 #[derive(Debug, Clone, Serialize)]
@@ -250,7 +250,7 @@ pub async fn regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
 pub async fn stamp(aws: &Aws, items: &[Observed], key: &str, value: &str) -> Result<(), AwsError> {
     let mut ec2_ids = Vec::new();
     for o in items {
-        if resources::kind(o.kind).stamp(aws, o, key, value).await? == Stamped::Ec2 {
+        if o.kind.handler().stamp(aws, o, key, value).await? == Stamped::Ec2 {
             ec2_ids.push(o.id.clone());
         }
     }

@@ -9,7 +9,7 @@ use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError};
 use crate::graph::Graph;
 use crate::lab::{Kind, Lab, StageSel};
-use crate::resources::{self, Attr};
+use crate::resources::Attr;
 
 #[derive(Debug, Serialize)]
 pub struct PlanItem {
@@ -50,7 +50,9 @@ pub async fn plan(aws: &Aws, lab: &Lab, stage: StageSel, owner: &Owner) -> Resul
             let existing = find_owned(&world, owner, res, &bound);
             let verb = verb_for(res, existing, &bound, &world);
             let changes = match (verb, existing) {
-                (Verb::Update, Some(o)) => resources::kind(res.kind())
+                (Verb::Update, Some(o)) => res
+                    .kind()
+                    .handler()
                     .compare(res, o, &bound, &world)
                     .into_iter()
                     .filter(|a| !a.ok)

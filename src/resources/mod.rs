@@ -74,11 +74,6 @@ pub use route_table::{RouteEntry, RouteTarget};
 pub use security_group::{SgPeer, SgPermission, rule_text};
 pub use wait::{Poll, Step, Waiter};
 
-/// The handler of a kind.
-pub fn kind(kind: Kind) -> &'static dyn ResourceKind {
-    kind.handler()
-}
-
 /// A kind's own spec type, taken out of a [`Spec`].
 pub trait SpecOf: Sized {
     /// The kind whose spec it is.
