@@ -176,13 +176,9 @@ pub async fn check(
 ) -> Result<Report, AwsError> {
     let mut world = discover_for(aws, lab, owner, &opts.names).await?;
     let (mut bound, bindings) = bind::bind(lab, &world, owner, &opts.names);
-    // Attributes describes do not return, for the VPCs the lab binds to only.
-    let vpcs: Vec<String> = bound
-        .iter()
-        .filter(|(_, o)| o.kind == Kind::Vpc)
-        .map(|(_, o)| o.id.clone())
-        .collect();
-    discover::vpc_attributes(aws, &mut world, &vpcs).await?;
+    // What listings do not return, for what the lab binds to only.
+    let ids: Vec<String> = bound.iter().map(|(_, o)| o.id.clone()).collect();
+    discover::details(aws, &mut world, &ids).await?;
     bound.refresh(&world);
     Ok(grade(aws, lab, opts, owner, &world, (bound, bindings)).await)
 }

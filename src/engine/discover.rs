@@ -6,8 +6,7 @@ use super::{Handlers, Registry};
 use crate::aws::tags::Owner;
 use crate::aws::{Aws, AwsError, ErrorClass};
 use crate::lab::{Kind, Lab};
-use crate::resources::VpcFacts;
-use crate::resources::{Facts, Observed, Scope, Unlisted, World};
+use crate::resources::{Observed, Scope, Unlisted, World};
 
 /// The region's availability zones, sorted by name (a lab's `az = N` indexes this list).
 pub async fn availability_zones(aws: &Aws) -> Result<Vec<String>, AwsError> {
@@ -163,8 +162,8 @@ pub async fn relist(
 }
 
 /// What `plan` and `up` compare with the lab: the owner's resources of the kinds the lab
-/// declares (nothing else can be bound to it; `down` still looks at every kind), with the VPC
-/// attributes.
+/// declares (nothing else can be bound to it; `down` still looks at every kind), with what
+/// their listings do not return.
 pub async fn owned_for_compare(aws: &Aws, owner: &Owner, lab: &Lab) -> Result<World, AwsError> {
     owned_for_compare_via(&Registry, aws, owner, lab).await
 }
@@ -182,31 +181,39 @@ pub(crate) async fn owned_for_compare_via(
         .filter(|k| lab.resources.iter().any(|r| r.kind() == *k))
         .collect();
     let mut world = owned_of(handlers, aws, owner, &kinds).await?;
-    let vpcs: Vec<String> = world.of_kind(Kind::Vpc).map(|v| v.id.clone()).collect();
-    vpc_attributes_via(handlers, aws, &mut world, &vpcs).await?;
+    let ids: Vec<String> = world.items.iter().map(|o| o.id.clone()).collect();
+    details_via(handlers, aws, &mut world, &ids).await?;
     Ok(world)
 }
 
-/// Reads the attributes describes do not return (DNS hostnames) for these VPCs, in parallel.
-pub async fn vpc_attributes(aws: &Aws, world: &mut World, ids: &[String]) -> Result<(), AwsError> {
-    vpc_attributes_via(&Registry, aws, world, ids).await
+/// Reads what listings do not return (a VPC's DNS hostnames) for these resources of `world`,
+/// in parallel: each kind reads its own ([`crate::resources::ResourceKind::read_details`]).
+pub async fn details(aws: &Aws, world: &mut World, ids: &[String]) -> Result<(), AwsError> {
+    details_via(&Registry, aws, world, ids).await
 }
 
-/// [`vpc_attributes`], through `handlers`.
-async fn vpc_attributes_via(
+/// [`details`], through `handlers`.
+async fn details_via(
     handlers: &dyn Handlers,
     aws: &Aws,
     world: &mut World,
     ids: &[String],
 ) -> Result<(), AwsError> {
-    let values = try_join_all(ids.iter().map(|id| handlers.dns_hostnames(aws, id))).await?;
-    for (id, value) in ids.iter().zip(values) {
-        if let Some(Observed {
-            facts: Facts::Vpc(VpcFacts { dns_hostnames, .. }),
-            ..
-        }) = world.items.iter_mut().find(|o| o.id == *id)
-        {
-            *dns_hostnames = Some(value);
+    let mut picked: Vec<Observed> = world
+        .items
+        .iter()
+        .filter(|o| ids.contains(&o.id))
+        .cloned()
+        .collect();
+    try_join_all(
+        picked
+            .iter_mut()
+            .map(|o| handlers.handler(o.kind).read_details(aws, o)),
+    )
+    .await?;
+    for o in picked {
+        if let Some(item) = world.items.iter_mut().find(|i| i.id == o.id) {
+            *item = o;
         }
     }
     Ok(())

@@ -459,6 +459,17 @@ impl ResourceKind for FakeKind {
         self.kind.handler().lookup()
     }
 
+    /// What the cloud holds of it now (a VPC's DNS hostnames included).
+    async fn read_details(&self, _aws: &Aws, obs: &mut Observed) -> Result<(), AwsError> {
+        match lock(&self.state).live(&obs.id) {
+            Some(now) => {
+                obs.facts = now.facts.clone();
+                Ok(())
+            }
+            None => Err(error(Call::Create, &obs.id, Failure::NotFound)),
+        }
+    }
+
     fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {
         self.kind.handler().price(res, lab, e);
     }
@@ -595,13 +606,6 @@ impl Handlers for FakeCloud {
 
     async fn availability_zones(&self, _aws: &Aws) -> Result<Vec<String>, AwsError> {
         Ok(AZS.iter().map(|z| (*z).to_owned()).collect())
-    }
-
-    async fn dns_hostnames(&self, _aws: &Aws, vpc_id: &str) -> Result<bool, AwsError> {
-        match lock(&self.state).live(vpc_id).map(|o| &o.facts) {
-            Some(Facts::Vpc(VpcFacts { dns_hostnames, .. })) => Ok(dns_hostnames.unwrap_or(false)),
-            _ => Err(error(Call::Create, vpc_id, Failure::NotFound)),
-        }
     }
 }
 

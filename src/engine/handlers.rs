@@ -1,5 +1,5 @@
-//! Where `up` and `down` find the kinds' handlers, and the two reads they make of AWS outside
-//! any handler. [`Registry`] is the kinds awslab ships; unit tests put an in-memory cloud in its
+//! Where `up` and `down` find the kinds' handlers, and the one read they make of AWS outside
+//! any handler (the region's availability zones). [`Registry`] is the kinds awslab ships; unit tests put an in-memory cloud in its
 //! place.
 
 use async_trait::async_trait;
@@ -17,11 +17,6 @@ pub trait Handlers: std::fmt::Debug + Send + Sync {
     /// The region's availability zones, sorted by name.
     async fn availability_zones(&self, aws: &Aws) -> Result<Vec<String>, AwsError> {
         super::discover::availability_zones(aws).await
-    }
-
-    /// Whether a VPC gives its instances DNS hostnames (an attribute describes do not return).
-    async fn dns_hostnames(&self, aws: &Aws, vpc_id: &str) -> Result<bool, AwsError> {
-        crate::resources::vpc::Vpc::dns_hostnames(aws, vpc_id).await
     }
 }
 

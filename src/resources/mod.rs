@@ -391,6 +391,12 @@ pub trait ResourceKind: Sync {
     /// One batched describe of everything of this kind in scope.
     async fn discover(&self, aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError>;
 
+    /// Reads what its listing does not return (a VPC's DNS-hostnames attribute: one call per
+    /// resource), only for the resources a command compares with the lab.
+    async fn read_details(&self, _aws: &Aws, _obs: &mut Observed) -> Result<(), AwsError> {
+        Ok(())
+    }
+
     /// Creates the resource if `existing` is `None`, then brings what the lab declares in line
     /// (attributes, routes, rules, associations) so that a run cut short converges. Waits where
     /// AWS needs it. Returns the resource as it now is.

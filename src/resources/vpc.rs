@@ -298,4 +298,12 @@ impl ResourceKind for Vpc {
 
     /// Free.
     fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
+
+    async fn read_details(&self, aws: &Aws, obs: &mut Observed) -> Result<(), AwsError> {
+        let value = Vpc::dns_hostnames(aws, &obs.id).await?;
+        if let Facts::Vpc(f) = &mut obs.facts {
+            f.dns_hostnames = Some(value);
+        }
+        Ok(())
+    }
 }
