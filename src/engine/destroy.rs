@@ -282,9 +282,12 @@ async fn destroy_set_with(
     })
     .await;
     for (id, r) in results {
-        let obs = doomed.iter().find(|o| o.id == id);
-        let kind = obs.map_or(Kind::Vpc, |o| o.kind);
-        let name = obs.map_or_else(|| id.clone(), label);
+        // Results are keyed by the ids of `doomed`.
+        let Some(obs) = doomed.iter().find(|o| o.id == id) else {
+            continue;
+        };
+        let kind = obs.kind;
+        let name = label(obs);
         match r {
             NodeResult::Done((name, kind)) => outcome.deleted.push((name, kind, id)),
             NodeResult::Failed(e) => {
