@@ -18,7 +18,6 @@ use crate::engine::{self, EngineOptions, Verb};
 use crate::error::{Error, exit};
 use crate::lab::catalog::{self, Loaded};
 use crate::lab::{Lab, StageSel};
-use crate::resources::KeyPairFacts;
 use crate::settings::{Command, Format, Settings};
 use crate::ui::{Printer, TermReporter, render};
 
@@ -583,7 +582,7 @@ async fn up(
     }
     p.info(&summary);
     p.info(&render::cost_while_up(&cost::of_lab(lab, stage)));
-    private_keys(p, &owner, &opts.keys_dir, &outcome.bound);
+    after_up(p, &owner, &opts.keys_dir, &outcome.bound);
     stats(p, "up", &aws, started);
     for (name, url) in &urls {
         let wait = lab
@@ -624,26 +623,19 @@ async fn up(
     }
 }
 
-/// Where each key pair's private key is, or that it is not there and how to get one back.
-fn private_keys(
+/// What the kinds tell the user once `up` is done (where each key pair's private key is).
+fn after_up(
     p: &Printer,
     owner: &Owner,
     keys_dir: &std::path::Path,
     bound: &crate::resources::Bindings,
 ) {
-    use crate::resources::key_pair;
+    use crate::resources::Notice;
     for (name, o) in bound.iter() {
-        if let crate::resources::Facts::KeyPair(KeyPairFacts { key_name }) = &o.facts {
-            let path = key_pair::key_path(keys_dir, key_name, &o.id);
-            if path.exists() {
-                p.info(&format!("private key of {name}: {}", path.display()));
-            } else {
-                let earlier = crate::settings::keys_dir().join(format!("{key_name}.pem"));
-                let earlier = earlier.is_file().then_some(earlier.as_path());
-                p.warn(&key_pair::missing_key(
-                    owner, name, key_name, &path, earlier,
-                ));
-            }
+        match o.kind.handler().after_up(name, o, owner, keys_dir) {
+            Some(Notice::Info(text)) => p.info(&text),
+            Some(Notice::Warn(text)) => p.warn(&text),
+            None => {}
         }
     }
 }

@@ -6,9 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::lab::{Lab, Spec, StageSel};
-use crate::resources::{ElasticIpFacts, SubnetSpec};
-use crate::resources::{Facts, Observed};
+use crate::lab::{Lab, StageSel};
+use crate::resources::Observed;
 
 /// When the table was written. Prices: AWS on-demand list prices for us-east-1.
 pub const PRICES_DATE: &str = "2026-11-23";
@@ -105,20 +104,6 @@ pub fn of_lab(lab: &Lab, stage: StageSel) -> Estimate {
     e
 }
 
-/// Whether the lab's subnet `name` gives its instances a public address.
-pub fn public_subnet(lab: &Lab, name: &str) -> bool {
-    lab.resources.iter().any(|s| {
-        s.name == name
-            && matches!(
-                s.spec,
-                Spec::Subnet(SubnetSpec {
-                    map_public_ip: true,
-                    ..
-                })
-            )
-    })
-}
-
 /// What these resources cost per hour as AWS describes them (terminated instances and deleted
 /// NAT gateways cost nothing).
 pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimate {
@@ -126,13 +111,7 @@ pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimat
     // Addresses of Elastic IPs, so an instance holding one is not charged for it twice.
     let eips: Vec<&str> = items
         .iter()
-        .filter_map(|o| match &o.facts {
-            Facts::ElasticIp(ElasticIpFacts {
-                public_ip: Some(ip),
-                ..
-            }) => Some(ip.as_str()),
-            _ => None,
-        })
+        .filter_map(|o| o.facts.of_kind().elastic_address())
         .collect();
     let mut e = Estimate::default();
     for o in items {
@@ -161,7 +140,7 @@ mod tests {
     use super::*;
     use crate::lab::Kind;
     use crate::lab::catalog;
-    use crate::resources::{ElasticIpFacts, InstanceFacts};
+    use crate::resources::{ElasticIpFacts, Facts, InstanceFacts};
 
     #[test]
     fn vpc_lab_costs_the_nat_gateway_and_two_instances() {

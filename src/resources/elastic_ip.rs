@@ -38,6 +38,10 @@ impl crate::resources::KindFacts for ElasticIpFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
     }
+
+    fn elastic_address(&self) -> Option<&str> {
+        self.public_ip.as_deref()
+    }
 }
 
 /// The keys of an `elastic_ip` table in a lab file: none beyond its type.

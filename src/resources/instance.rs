@@ -270,7 +270,7 @@ impl ResourceKind for Instance {
             e.instance(
                 &res.name,
                 instance_type,
-                crate::cost::public_subnet(lab, subnet),
+                crate::resources::subnet::maps_public_ip(lab, subnet),
             );
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::check::FoundBy;
 use crate::check::Names;
+use crate::resources::Notice;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -383,6 +384,34 @@ impl ResourceKind for KeyPair {
 
     /// Free.
     fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
+
+    fn after_up(
+        &self,
+        name: &str,
+        obs: &Observed,
+        owner: &Owner,
+        keys_dir: &std::path::Path,
+    ) -> Option<Notice> {
+        let Facts::KeyPair(f) = &obs.facts else {
+            return None;
+        };
+        let path = key_path(keys_dir, &f.key_name, &obs.id);
+        if path.exists() {
+            return Some(Notice::Info(format!(
+                "private key of {name}: {}",
+                path.display()
+            )));
+        }
+        let earlier = crate::settings::keys_dir().join(format!("{}.pem", f.key_name));
+        let earlier = earlier.is_file().then_some(earlier.as_path());
+        Some(Notice::Warn(missing_key(
+            owner,
+            name,
+            &f.key_name,
+            &path,
+            earlier,
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub mod registry;
 mod route_table;
 pub mod s3;
 mod security_group;
-mod subnet;
+pub mod subnet;
 pub mod vpc;
 mod vpc_endpoint;
 pub mod wait;
@@ -68,6 +68,12 @@ pub trait KindFacts: std::fmt::Debug + Send + Sync {
     /// with its VPC and cannot be deleted on its own.
     fn is_vpc_default(&self) -> bool {
         false
+    }
+
+    /// The public address of an Elastic IP (charged on its own, so an instance holding it is
+    /// not charged for it again).
+    fn elastic_address(&self) -> Option<&str> {
+        None
     }
 }
 pub use route_table::{RouteEntry, RouteTarget};
@@ -558,10 +564,29 @@ pub trait ResourceKind: Sync {
         ""
     }
 
+    /// What to tell the user about it once `up` is done (where a key pair's private key is,
+    /// or that it is missing and how to get one back).
+    fn after_up(
+        &self,
+        _name: &str,
+        _obs: &Observed,
+        _owner: &Owner,
+        _keys_dir: &std::path::Path,
+    ) -> Option<Notice> {
+        None
+    }
+
     /// How long creation usually takes on real AWS, for the progress line.
     fn typical(&self) -> Option<&'static str> {
         None
     }
+}
+
+/// Something a kind tells the user after a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Info(String),
+    Warn(String),
 }
 
 /// `o` found by its kind's own `name` (`what` says which), when that is the name `res` is given.

@@ -306,3 +306,17 @@ impl ResourceKind for Subnet {
     /// Free.
     fn price_observed(&self, _obs: &Observed, _eips: &[&str], _e: &mut crate::cost::Estimate) {}
 }
+
+/// Whether the lab's subnet `name` gives its instances a public address.
+pub fn maps_public_ip(lab: &crate::lab::Lab, name: &str) -> bool {
+    lab.resources.iter().any(|s| {
+        s.name == name
+            && matches!(
+                s.spec,
+                crate::lab::Spec::Subnet(SubnetSpec {
+                    map_public_ip: true,
+                    ..
+                })
+            )
+    })
+}

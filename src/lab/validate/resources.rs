@@ -68,18 +68,20 @@ impl Validator<'_, '_, '_> {
         })
     }
 
-    /// `source`: a directory beside the lab file and its files (for `s3_objects`, `ecr_image`).
+    /// `source`: a directory beside the lab file and its files (for `s3_objects`, `ecr_image`);
+    /// `as_image`: the files an image takes, as `awslab push` chooses them (`.git` and what
+    /// `.dockerignore` excludes left out).
     pub(crate) fn source_files(
         &mut self,
         name: &Spanned<String>,
         kind: Kind,
         source: &Option<Spanned<String>>,
+        as_image: bool,
     ) -> (String, Vec<SiteFile>) {
         let Some(s) = self.required(name, kind, "source", source).cloned() else {
             return (String::new(), Vec::new());
         };
-        // An image's files are chosen as `awslab push` chooses them (.git, .dockerignore).
-        let files = match (self.assets)(s.get_ref(), kind == Kind::Image) {
+        let files = match (self.assets)(s.get_ref(), as_image) {
             Ok(f) if f.is_empty() => {
                 self.c.error(
                     s.span(),

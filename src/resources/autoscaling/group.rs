@@ -216,7 +216,9 @@ impl ResourceKind for AutoScalingGroup {
             }
             _ => None,
         });
-        let public = subnets.iter().any(|s| crate::cost::public_subnet(lab, s));
+        let public = subnets
+            .iter()
+            .any(|s| crate::resources::subnet::maps_public_ip(lab, s));
         for i in 0..*desired_capacity {
             e.instance(
                 &format!("{} #{}", res.name, i + 1),

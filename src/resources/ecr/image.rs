@@ -61,7 +61,7 @@ impl ParseSpec for ImageSpec {
         {
             cx.error(t.span(), why, "invalid tag");
         }
-        let (source, files) = cx.source_files(name, kind, &d.source);
+        let (source, files) = cx.source_files(name, kind, &d.source, true);
         ImageSpec {
             repository: repo
                 .and_then(|r| cx.reference(&r, &[Kind::Repository]))

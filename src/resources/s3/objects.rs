@@ -48,7 +48,7 @@ impl ParseSpec for ObjectsSpec {
     fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &ObjectsKeys) -> Self {
         let kind = Kind::Objects;
         let bucket = cx.bucket_ref(name, kind, &d.bucket);
-        let (source, files) = cx.source_files(name, kind, &d.source);
+        let (source, files) = cx.source_files(name, kind, &d.source, false);
         ObjectsSpec {
             bucket,
             source,
