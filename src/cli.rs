@@ -253,9 +253,9 @@ arguments (nothing was called), 3 AWS unreachable.")]
         #[arg(long)]
         all_regions: bool,
     },
-    /// Delete lab environments found by their tags, env by env. A dry run unless --yes.
+    /// Delete lab environments found by their tags, several at once. A dry run unless --yes.
     #[command(
-        after_help = "Examples:\n  awslab sweep --expired              (list what has expired)\n  awslab sweep --expired --yes        (delete it)\n  awslab sweep --all-regions --yes    (delete every lab environment)\n  awslab sweep --lab old-lab --env alice --yes   (a lab that has no file any more)"
+        after_help = "Examples:\n  awslab sweep --expired              (list what has expired)\n  awslab sweep --expired --yes        (delete it)\n  awslab sweep --all-regions --yes    (delete every lab environment)\n  awslab sweep --yes --jobs 30        (a class of 30 at once)\n  awslab sweep --lab old-lab --env alice --yes   (a lab that has no file any more)"
     )]
     Sweep {
         /// Only environments whose `awslab:expires-at` has passed.
@@ -275,6 +275,10 @@ arguments (nothing was called), 3 AWS unreachable.")]
         /// an allow-list leaves out).
         #[arg(long)]
         force: bool,
+        /// How many environments are torn down at once (they share one request budget per
+        /// account and region).
+        #[arg(long, default_value_t = crate::engine::teardown::DEFAULT_JOBS as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
     },
 }
 
@@ -475,6 +479,7 @@ impl Cli {
                 all_regions,
                 yes,
                 force,
+                jobs,
             } => Command::Sweep {
                 expired,
                 env: lab.as_ref().map(|_| settings.env.clone()),
@@ -482,6 +487,7 @@ impl Cli {
                 all_regions,
                 yes,
                 force,
+                jobs: usize::from(jobs),
             },
             Cmd::Cost { lab, hours, stage } => {
                 if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {

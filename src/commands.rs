@@ -194,6 +194,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             all_regions,
             yes,
             force,
+            jobs,
         } => {
             fleet::sweep(
                 s,
@@ -205,6 +206,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                     all_regions,
                     yes,
                     force,
+                    jobs,
                 },
             )
             .await

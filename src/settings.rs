@@ -85,6 +85,8 @@ pub enum Command {
         all_regions: bool,
         yes: bool,
         force: bool,
+        /// Environments torn down at once.
+        jobs: usize,
     },
     Cost {
         lab: String,

@@ -6,9 +6,9 @@ use futures::future::join_all;
 
 use super::{confirm, engine_options, stats};
 use crate::aws::{self, Aws, AwsSettings};
-use crate::engine;
 use crate::engine::fleet::{self, EnvStatus};
 use crate::engine::report::{self, SweepReport, SweptEnv};
+use crate::engine::teardown;
 use crate::error::{Error, exit};
 use crate::settings::{Format, Settings};
 use crate::ui::{Printer, TermReporter, render};
@@ -22,6 +22,8 @@ pub struct SweepArgs {
     pub all_regions: bool,
     pub yes: bool,
     pub force: bool,
+    /// Environments torn down at once.
+    pub jobs: usize,
 }
 
 /// One client per region: the current one, or every region the account has enabled.
@@ -178,18 +180,26 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
     let opts = engine_options(s);
     let mut left = Vec::new();
     let mut stopped = 0.0;
-    for (i, env) in envs.iter().enumerate() {
-        // IAM leftovers (region `global`) go through the command's own client.
-        let client = clients
-            .iter()
-            .find(|c| c.region == env.region)
-            .unwrap_or(&aws);
-        p.info(&format!(
-            "sweep {} env {} in {}",
-            env.lab, env.env, env.region
-        ));
+    // IAM leftovers (region `global`) go through the command's own client.
+    let targets: Vec<teardown::Env<'_>> = envs
+        .iter()
+        .map(|env| teardown::Env {
+            aws: clients
+                .iter()
+                .find(|c| c.region == env.region)
+                .unwrap_or(&aws),
+            owner: env.owner(),
+        })
+        .collect();
+    p.info(&format!(
+        "sweep {} environment(s), {} at a time",
+        envs.len(),
+        args.jobs.min(envs.len())
+    ));
+    let outcomes = teardown::teardown(&targets, args.jobs, &opts, &reporter).await;
+    for (i, (env, outcome)) in envs.iter().zip(outcomes).enumerate() {
         // One env that cannot be torn down does not stop the others.
-        let outcome = match engine::destroy::destroy(client, &env.owner(), &opts, &reporter).await {
+        let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
                 left.push(format!(

@@ -97,6 +97,70 @@ pub trait Reporter: Send + Sync {
     fn event(&self, event: Event);
 }
 
+/// Events of one of several environments at work at once, told apart: each resource's name
+/// (and each note) behind the environment's label (`alice/lab-vpc`).
+pub struct Prefixed<'a> {
+    pub inner: &'a dyn Reporter,
+    pub label: String,
+}
+
+impl Reporter for Prefixed<'_> {
+    fn event(&self, event: Event) {
+        let at = |name: String| format!("{}/{name}", self.label);
+        self.inner.event(match event {
+            Event::Started {
+                name,
+                kind,
+                verb,
+                typical,
+            } => Event::Started {
+                name: at(name),
+                kind,
+                verb,
+                typical,
+            },
+            Event::Progress { name, message } => Event::Progress {
+                name: at(name),
+                message,
+            },
+            Event::Waiting {
+                name,
+                state,
+                elapsed,
+                typical,
+            } => Event::Waiting {
+                name: at(name),
+                state,
+                elapsed,
+                typical,
+            },
+            Event::Finished {
+                name,
+                kind,
+                id,
+                verb,
+                elapsed,
+            } => Event::Finished {
+                name: at(name),
+                kind,
+                id,
+                verb,
+                elapsed,
+            },
+            Event::Failed { name, kind, error } => Event::Failed {
+                name: at(name),
+                kind,
+                error,
+            },
+            Event::Skipped { name, reason } => Event::Skipped {
+                name: at(name),
+                reason,
+            },
+            Event::Note(note) => Event::Note(format!("{}: {note}", self.label)),
+        });
+    }
+}
+
 /// Drops every event (tests, benchmarks).
 pub struct Silent;
 

@@ -13,13 +13,14 @@ pub mod plan;
 pub mod report;
 pub mod resolve;
 pub mod schedule;
+pub mod teardown;
 
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
 mod tests;
 
-pub use events::{Event, Reporter, Verb};
+pub use events::{Event, Prefixed, Reporter, Verb};
 pub use handlers::{Handlers, Registry};
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! failure, without an emulator. Tokio's clock is paused, so waits and retries cost no time.
 
 mod down;
+mod teardown;
 mod up;
 
 use std::collections::BTreeMap;
