@@ -60,7 +60,11 @@ async fn a_class_goes_about_as_fast_as_one_env_and_one_at_a_time_takes_the_sum()
     let (one, _, deleted) = timed(&CLASS[..1], 1).await;
     assert_eq!(deleted, [ALL.len()]);
     let (together, _, deleted) = timed(&CLASS, CLASS.len()).await;
-    assert_eq!(deleted, [ALL.len(); 3], "every env torn down, in the class's order");
+    assert_eq!(
+        deleted,
+        [ALL.len(); 3],
+        "every env torn down, in the class's order"
+    );
     let (in_turn, _, _) = timed(&CLASS, 1).await;
     assert!(
         together.as_secs_f64() <= 1.5 * one.as_secs_f64(),
