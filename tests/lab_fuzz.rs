@@ -329,8 +329,7 @@ fn quoted_strings(text: &str) -> Vec<(usize, usize)> {
 fn structured() -> impl Strategy<Value = String> {
     use awslab::lab::Kind;
     use awslab::lab::model::CHECK_KEYS;
-    let resource_keys: &'static [&'static str] =
-        Box::leak(awslab::lab::validate::resource_keys().into_boxed_slice());
+    let resource_keys = awslab::lab::validate::resource_keys();
     let kinds: Vec<&'static str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
     let value = prop_oneof![
         40 => prop::sample::select(VALUES).prop_map(str::to_owned),

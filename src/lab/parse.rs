@@ -124,7 +124,7 @@ fn warn_unknown_keys(c: &mut Collector<'_>, top: &DeTable<'_>) {
                 warn_table(
                     c,
                     def,
-                    &known_keys,
+                    known_keys,
                     &format!("resource `{}`", name.get_ref()),
                 );
             }

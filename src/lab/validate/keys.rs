@@ -19,8 +19,9 @@ fn keys_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
     names.0
 }
 
-/// Every key a `[resources.NAME]` table may hold: the common ones and each kind's.
-pub fn resource_keys() -> Vec<&'static str> {
+/// Every key a `[resources.NAME]` table may hold: the common ones and each kind's (worked out
+/// once).
+pub fn resource_keys() -> &'static [&'static str] {
     static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
     KEYS.get_or_init(|| {
         let mut keys: Vec<&'static str> = COMMON_RESOURCE_KEYS.to_vec();
@@ -33,7 +34,6 @@ pub fn resource_keys() -> Vec<&'static str> {
         }
         keys
     })
-    .clone()
 }
 
 /// A deserializer that only records the fields a struct asks for.

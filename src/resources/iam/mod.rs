@@ -33,6 +33,16 @@ const ROOT: &str = "/awslab/";
 /// resource belongs to; a global one has none.
 pub const REGION: &str = "awslab:region";
 
+/// What a student does when `check` finds no role or profile: IAM names are the lab's own,
+/// and `up --stage setup` makes them.
+fn create_hint(res: &Resource) -> String {
+    format!(
+        "create the {} `{}` as the instructions say (or run `awslab up --stage setup`)",
+        res.kind().label(),
+        res.name
+    )
+}
+
 /// The IAM path of an owner's resource made in `region`.
 pub fn path_of(owner: &Owner, region: &str, logical: &str) -> String {
     format!("{ROOT}{}/{}/{region}/{logical}/", owner.lab, owner.env)

@@ -420,11 +420,7 @@ impl ResourceKind for IamRole {
     }
 
     fn create_hint(&self, res: &Resource, _name: &str) -> String {
-        format!(
-            "create the {} `{}` as the instructions say (or run `awslab up --stage setup`)",
-            res.kind().label(),
-            res.name
-        )
+        super::create_hint(res)
     }
 
     /// Free.
