@@ -104,8 +104,9 @@ pub struct Counts {
     pub mutations: AtomicU64,
     pub injected: AtomicU64,
     pub by_action: Mutex<BTreeMap<String, (u64, u64)>>,
-    /// The bodies of the requests of the actions in [`Faults::record`], in order.
-    pub recorded: Mutex<Vec<(String, String)>>,
+    /// The bodies of the requests of the actions in [`Faults::record`], in order, and whether
+    /// the proxy failed each.
+    pub recorded: Mutex<Vec<(String, String, bool)>>,
 }
 
 impl Counts {
@@ -115,8 +116,21 @@ impl Counts {
             .lock()
             .map(|r| {
                 r.iter()
-                    .filter(|(a, _)| a == action)
-                    .map(|(_, b)| b.clone())
+                    .filter(|(a, _, _)| a == action)
+                    .map(|(_, b, _)| b.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The recorded request bodies of `action` that the proxy answered with a fault.
+    pub fn failed_bodies(&self, action: &str) -> Vec<String> {
+        self.recorded
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .filter(|(a, _, failed)| a == action && *failed)
+                    .map(|(_, b, _)| b.clone())
                     .collect()
             })
             .unwrap_or_default()
@@ -539,6 +553,7 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
         r.push((
             call.action.clone(),
             String::from_utf8_lossy(&call.body).into_owned(),
+            fault.is_some(),
         ));
     }
     let response = match (&fault, answer) {
