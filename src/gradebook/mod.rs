@@ -1,0 +1,6 @@
+//! The class gradebook: every student's `check` report side by side (students × checks), with
+//! each check's pass rate, rendered as JSON, CSV, JUnit XML or one self-contained HTML page.
+
+mod book;
+
+pub use book::{CheckColumn, Gradebook, SCHEMA_VERSION, StudentOutcome, StudentRow};
