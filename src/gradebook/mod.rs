@@ -2,5 +2,7 @@
 //! each check's pass rate, rendered as JSON, CSV, JUnit XML or one self-contained HTML page.
 
 mod book;
+mod export;
 
 pub use book::{CheckColumn, Gradebook, SCHEMA_VERSION, StudentOutcome, StudentRow};
+pub use export::{csv, json, junit};
