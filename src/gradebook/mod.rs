@@ -3,6 +3,8 @@
 
 mod book;
 mod export;
+mod html;
 
 pub use book::{CheckColumn, Gradebook, SCHEMA_VERSION, StudentOutcome, StudentRow};
 pub use export::{csv, json, junit};
+pub use html::{escape, html};
