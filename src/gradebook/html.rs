@@ -66,7 +66,7 @@ pub fn html(gb: &Gradebook) -> String {
     for student in &gb.students {
         row(&mut s, gb, student);
     }
-    s.push_str("</tbody>\n<tfoot>\n<tr><th scope=\"row\">Passed</th>");
+    s.push_str("</tbody>\n<tfoot>\n<tr><th scope=\"row\">Pass rate</th>");
     let _ = write!(
         s,
         "<td class=\"score\">{}</td>",
@@ -224,11 +224,11 @@ fn rate(s: &mut String, col: &CheckColumn) {
     };
     let _ = write!(
         s,
-        "<td class=\"rate {level}\" style=\"--rate:{pct:.0}%\" title=\"{passed} of {graded} \
+        "<td class=\"rate {level}\" style=\"--rate:{rate:.3}\" title=\"{passed} of {graded} \
          graded students passed\"><strong>{}</strong><span class=\"sub\">{passed}/{graded}</span>\
          </td>",
         percent(col.pass_rate),
-        pct = col.pass_rate * 100.0,
+        rate = col.pass_rate,
         passed = col.passed,
         graded = col.graded,
     );
