@@ -16,6 +16,7 @@ pub mod commands;
 pub mod cost;
 pub mod engine;
 pub mod error;
+pub mod gradebook;
 pub mod graph;
 pub mod guard;
 pub mod image;
