@@ -21,6 +21,7 @@ pub mod guard;
 pub mod image;
 pub mod lab;
 pub mod push;
+pub mod quota;
 pub mod reach;
 pub mod resources;
 pub mod settings;
