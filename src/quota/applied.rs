@@ -98,8 +98,8 @@ fn usable(v: f64) -> bool {
 }
 
 fn limit_of(v: f64, source: Source) -> Limit {
-    // Counts are whole; a quota beyond u32 is as good as unlimited here.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    // Counts are whole; `v` is finite and not negative, and a quota beyond u32 is as good as
+    // unlimited here.
     let value = v.floor().min(f64::from(u32::MAX)) as u32;
     Limit { value, source }
 }

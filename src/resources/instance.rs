@@ -44,7 +44,7 @@ pub struct InstanceSpec {
 pub fn standard_vcpus(instance_type: &str) -> Option<u32> {
     let (family, size) = instance_type.split_once('.')?;
     let family = family.to_ascii_lowercase();
-    let other_quota = ["inf", "dl", "hpc", "trn", "vt", "u-"];
+    let other_quota = ["inf", "dl", "hpc", "trn", "vt"];
     if other_quota.iter().any(|p| family.starts_with(p))
         || !family.starts_with(['a', 'c', 'd', 'h', 'i', 'm', 'r', 't', 'z'])
     {
