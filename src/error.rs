@@ -95,6 +95,11 @@ pub enum Error {
     #[diagnostic(transparent)]
     Refused(#[from] crate::guard::Refusal),
 
+    /// The quota preflight found too little room; nothing was created.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Quota(#[from] Box<crate::quota::QuotaShortfall>),
+
     #[error("cannot write {path}")]
     #[diagnostic(code(awslab::io))]
     Io {
@@ -122,6 +127,10 @@ impl Error {
             | Error::Usage { .. }
             | Error::Config(_)
             | Error::Refused(_) => exit::USAGE,
+            // Like the guard's refusals: checked before anything is created, and fixed by
+            // changing the invocation (Region, envs per account) or the account's quotas, so a
+            // script tells "did not start" (2) from "started and failed" (1).
+            Error::Quota(_) => exit::USAGE,
             Error::Image(_) => exit::USAGE,
             Error::Aws(e) | Error::Push(PushError::Aws(e)) => match e.class {
                 ErrorClass::Unreachable | ErrorClass::Credentials => exit::UNREACHABLE,

@@ -23,6 +23,7 @@ pub mod image;
 pub mod lab;
 pub mod push;
 pub mod roster;
+pub mod quota;
 pub mod reach;
 pub mod resources;
 pub mod settings;

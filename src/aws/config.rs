@@ -163,6 +163,11 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
             .interceptor(stats.interceptor())
             .build(),
     );
+    let servicequotas = aws_sdk_servicequotas::Client::from_conf(
+        aws_sdk_servicequotas::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
     Aws {
         ec2,
         ssm,
@@ -173,6 +178,7 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
         autoscaling,
         s3,
         ecr,
+        servicequotas,
         region,
         endpoint,
         stats,

@@ -33,6 +33,7 @@ pub struct Aws {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub servicequotas: aws_sdk_servicequotas::Client,
     pub region: String,
     /// The endpoint override (emulator), if any.
     pub endpoint: Option<String>,

@@ -726,6 +726,7 @@ pub fn unreachable_aws() -> Aws {
         autoscaling: client!(aws_sdk_autoscaling),
         s3: client!(aws_sdk_s3),
         ecr: client!(aws_sdk_ecr),
+        servicequotas: client!(aws_sdk_servicequotas),
         region: AZS_REGION.to_owned(),
         endpoint: Some(NOWHERE.to_owned()),
         stats: Arc::default(),

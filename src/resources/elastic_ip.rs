@@ -3,6 +3,7 @@
 use crate::aws::tags::Owner;
 use crate::lab::Lab;
 use crate::lab::Spec;
+use crate::quota::Quota;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,6 +63,10 @@ pub struct ElasticIp;
 impl ResourceKind for ElasticIp {
     fn kind(&self) -> Kind {
         Kind::ElasticIp
+    }
+
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::ElasticIps, 1)]
     }
 
     fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {

@@ -18,6 +18,8 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{AmiRef, Kind, Resource, Spec};
+use crate::quota::Quota;
+use crate::resources::SpecOf;
 use crate::resources::{AutoScalingGroupFacts, InstanceProfileFacts, KeyPairFacts};
 use toml::Spanned;
 
@@ -32,6 +34,32 @@ pub struct InstanceSpec {
     pub instance_profile: Option<String>,
     /// A script run once at first boot.
     pub user_data: Option<String>,
+}
+
+/// The vCPUs of an instance of `instance_type` when the type counts against the "Running
+/// On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances" quota; `None` for the families with
+/// quotas of their own (G, P, X, Inf, DL, HPC, ...). The small burstable sizes labs use are
+/// AWS's own figures; larger sizes follow AWS's naming (large: 2, xlarge: 4, Nxlarge: 4N);
+/// a size that names no count (`metal`) is taken as 96, the most of the common families.
+pub fn standard_vcpus(instance_type: &str) -> Option<u32> {
+    let (family, size) = instance_type.split_once('.')?;
+    let family = family.to_ascii_lowercase();
+    let other_quota = ["inf", "dl", "hpc", "trn", "vt"];
+    if other_quota.iter().any(|p| family.starts_with(p))
+        || !family.starts_with(['a', 'c', 'd', 'h', 'i', 'm', 'r', 't', 'z'])
+    {
+        return None;
+    }
+    let vcpus = match (family.as_str(), size) {
+        ("t1", _) | ("t2", "nano" | "micro" | "small") => 1,
+        (_, "nano" | "micro" | "small" | "medium" | "large") => 2,
+        (_, "xlarge") => 4,
+        (_, size) => size
+            .strip_suffix("xlarge")
+            .and_then(|n| n.parse::<u32>().ok())
+            .map_or(96, |n| n.saturating_mul(4)),
+    };
+    Some(vcpus)
 }
 
 /// What AWS says of an instance.
@@ -258,6 +286,14 @@ impl Instance {
 impl ResourceKind for Instance {
     fn kind(&self) -> Kind {
         Kind::Instance
+    }
+
+    /// Its vCPUs, when its type counts against the On-Demand Standard quota.
+    fn quota_needs(&self, res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        InstanceSpec::of(&res.spec)
+            .and_then(|spec| standard_vcpus(&spec.instance_type))
+            .map(|vcpus| vec![(Quota::OnDemandStandardVcpus, vcpus)])
+            .unwrap_or_default()
     }
 
     fn price(&self, res: &Resource, lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {

@@ -3,6 +3,7 @@
 use crate::aws::tags::Owner;
 use crate::check::Names;
 use crate::lab::Lab;
+use crate::quota::Quota;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
@@ -64,6 +65,10 @@ pub struct InternetGateway;
 impl ResourceKind for InternetGateway {
     fn kind(&self) -> Kind {
         Kind::InternetGateway
+    }
+
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::InternetGateways, 1)]
     }
 
     fn placement(&self) -> super::Placement {

@@ -580,6 +580,15 @@ pub trait ResourceKind: Sync {
     fn typical(&self) -> Option<&'static str> {
         None
     }
+
+    /// The quotas creating `res` uses up, and by how much (a VPC: one VPC and its default
+    /// security group; an instance: its vCPUs); `lab` answers for what it refers to (an Auto
+    /// Scaling group's launch template). Kinds that use up no quota the preflight knows say
+    /// nothing.
+    fn quota_needs(&self, res: &Resource, lab: &Lab) -> Vec<(crate::quota::Quota, u32)> {
+        let _ = (res, lab);
+        Vec::new()
+    }
 }
 
 /// Something a kind tells the user after a command.

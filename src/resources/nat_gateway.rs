@@ -4,6 +4,7 @@
 use crate::aws::tags::Owner;
 use crate::check::Names;
 use crate::lab::Lab;
+use crate::quota::Quota;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 
@@ -145,6 +146,11 @@ fn state(o: &Observed) -> &str {
 impl ResourceKind for NatGateway {
     fn kind(&self) -> Kind {
         Kind::NatGateway
+    }
+
+    /// One NAT gateway in its subnet's zone (its Elastic IP is the `elastic_ip` resource's).
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::NatGatewaysPerAz, 1)]
     }
 
     fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {

@@ -5,6 +5,7 @@
 use crate::aws::tags::Owner;
 use crate::check::FoundBy;
 use crate::check::Names;
+use crate::quota::Quota;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use serde::Serialize;
@@ -390,6 +391,10 @@ impl SecurityGroup {
 impl ResourceKind for SecurityGroup {
     fn kind(&self) -> Kind {
         Kind::SecurityGroup
+    }
+
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::SecurityGroups, 1)]
     }
 
     fn holds_what_is_inside(&self) -> bool {

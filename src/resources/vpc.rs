@@ -9,6 +9,7 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Resource, Spec};
+use crate::quota::Quota;
 use toml::Spanned;
 
 /// What a lab file declares for a VPC.
@@ -102,6 +103,12 @@ impl Vpc {
 impl ResourceKind for Vpc {
     fn kind(&self) -> Kind {
         Kind::Vpc
+    }
+
+    /// One VPC, and the default security group every VPC comes with (it counts against the
+    /// Region's security groups).
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::Vpcs, 1), (Quota::SecurityGroups, 1)]
     }
 
     fn holds_what_is_inside(&self) -> bool {

@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod progress;
+pub mod quota;
 pub mod render;
 
 use std::io::Write;

@@ -5,6 +5,8 @@ use super::*;
 use crate::check::FoundBy;
 use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
+use crate::quota::Quota;
+use crate::resources::SpecOf;
 use crate::resources::{LaunchTemplateSpec, ScalingPolicyFacts};
 use toml::Spanned;
 
@@ -194,6 +196,24 @@ impl AutoScalingGroup {
 impl ResourceKind for AutoScalingGroup {
     fn kind(&self) -> Kind {
         Kind::AutoScalingGroup
+    }
+
+    /// One group, and the vCPUs of as many instances of its launch template's type as its
+    /// maximum size lets it run.
+    fn quota_needs(&self, res: &Resource, lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        let mut needs = vec![(Quota::AutoScalingGroups, 1)];
+        let Some(spec) = AutoScalingGroupSpec::of(&res.spec) else {
+            return needs;
+        };
+        let vcpus = lab
+            .resource(&spec.launch_template)
+            .and_then(|lt| LaunchTemplateSpec::of(&lt.spec))
+            .and_then(|lt| crate::resources::instance::standard_vcpus(&lt.instance_type));
+        if let Some(vcpus) = vcpus {
+            let max = u32::try_from(spec.max_size).unwrap_or(0);
+            needs.push((Quota::OnDemandStandardVcpus, max.saturating_mul(vcpus)));
+        }
+        needs
     }
 
     /// What the group keeps running: `desired_capacity` instances of its template. (Its

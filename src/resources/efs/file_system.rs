@@ -1,6 +1,7 @@
 //! EFS file systems: encryption, performance mode and the lifecycle policy.
 
 use super::*;
+use crate::quota::Quota;
 
 /// What a lab file declares for an EFS file system.
 #[derive(Debug, Clone)]
@@ -162,6 +163,10 @@ impl FileSystem {
 impl ResourceKind for FileSystem {
     fn kind(&self) -> Kind {
         Kind::FileSystem
+    }
+
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::EfsFileSystems, 1)]
     }
 
     /// Billed by what is stored: an empty lab file system costs nothing per hour.

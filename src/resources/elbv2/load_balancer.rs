@@ -5,6 +5,7 @@ use super::*;
 use crate::check::FoundBy;
 use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
+use crate::quota::Quota;
 use crate::resources::ListenerFacts;
 use toml::Spanned;
 
@@ -263,6 +264,11 @@ pub fn url(o: &Observed) -> Option<String> {
 impl ResourceKind for LoadBalancer {
     fn kind(&self) -> Kind {
         Kind::LoadBalancer
+    }
+
+    /// One Application Load Balancer (the only type a lab declares).
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::ApplicationLoadBalancers, 1)]
     }
 
     fn price(&self, res: &Resource, _lab: &crate::lab::Lab, e: &mut crate::cost::Estimate) {

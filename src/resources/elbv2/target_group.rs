@@ -4,6 +4,7 @@ use super::*;
 use crate::check::FoundBy;
 use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
+use crate::quota::Quota;
 use crate::resources::{AutoScalingGroupFacts, ListenerFacts};
 use toml::Spanned;
 
@@ -122,6 +123,10 @@ impl TargetGroup {
 impl ResourceKind for TargetGroup {
     fn kind(&self) -> Kind {
         Kind::TargetGroup
+    }
+
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::TargetGroups, 1)]
     }
 
     fn placement(&self) -> crate::resources::Placement {

@@ -4,6 +4,7 @@ use super::*;
 use crate::check::FoundBy;
 use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
+use crate::quota::Quota;
 use toml::Spanned;
 
 /// An S3 bucket (named per lab resource, lab and env, and account) with its settings.
@@ -123,6 +124,10 @@ impl Bucket {
 impl ResourceKind for Bucket {
     fn kind(&self) -> Kind {
         Kind::Bucket
+    }
+
+    fn quota_needs(&self, _res: &Resource, _lab: &crate::lab::Lab) -> Vec<(Quota, u32)> {
+        vec![(Quota::S3Buckets, 1)]
     }
 
     /// Billed by what is stored and requested: a small site costs fractions of a cent.
