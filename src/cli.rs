@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::aws::AwsSettings;
 use crate::error::Error;
 use crate::lab::StageSel;
-use crate::settings::{Command, Format, Settings};
+use crate::settings::{Command, Format, ReportFormat, Settings};
 
 /// Spin up, grade and tear down AWS hands-on labs.
 #[derive(Debug, Parser)]
@@ -149,7 +149,7 @@ pub enum Cmd {
     Plan(LabStage),
     /// Provision a lab (the whole solution, or only the setup a student starts from).
     #[command(
-        after_help = "Examples:\n  awslab up vpc-public-private --set ssh_cidr=203.0.113.7/32\n  awslab up vpc-public-private --stage setup --env alice --yes\n  awslab up vpc-public-private --ttl 3h   (then `awslab sweep --expired --yes` removes it after 3 hours)"
+        after_help = "Examples:\n  awslab up vpc-public-private --set ssh_cidr=203.0.113.7/32\n  awslab up vpc-public-private --stage setup --env alice --yes\n  awslab up vpc-public-private --ttl 3h   (then `awslab sweep --expired --yes` removes it after 3 hours)\n  awslab up vpc-public-private --stage setup --roster class.toml --budget 5 --yes   (every student's env at once)\n  awslab up vpc-public-private --roster class.toml --only alice,bob --yes"
     )]
     Up {
         #[command(flatten)]
@@ -164,18 +164,29 @@ pub enum Cmd {
         /// Mark the environment to expire after this long (`awslab:expires-at`), for `sweep --expired`.
         #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
         ttl: Option<std::time::Duration>,
+        /// Dollars the env may cost (`awslab:budget`): `status` shows the estimated spend
+        /// against it and `sweep --over-budget` deletes the env once the estimate passes it.
+        #[arg(long, value_name = "DOLLARS", value_parser = parse_budget)]
+        budget: Option<f64>,
+        /// Do not check the account's quotas before creating anything (for an account whose
+        /// quotas are known to be raised).
+        #[arg(long, env = "AWSLAB_SKIP_PREFLIGHT", value_parser = clap::builder::FalseyValueParser::new())]
+        skip_preflight: bool,
+        #[command(flatten)]
+        class: ClassArgs,
     },
     /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.
     #[command(
-        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)\n  awslab check vpc-public-private --env bob --name-prefix bob-   (bob built bob-lab-vpc, bob-app-sg, ... by hand in an account others share)"
+        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)\n  awslab check vpc-public-private --env bob --name-prefix bob-   (bob built bob-lab-vpc, bob-app-sg, ... by hand in an account others share)\n  awslab check vpc-public-private --roster class.toml -o grades.html -o grades.csv   (the class gradebook)"
     )]
     Check {
         #[command(flatten)]
         target: LabStage,
-        /// Also write the report to FILE (JSON or JUnit, by --format or the extension .json/.xml);
-        /// the text summary still goes to the terminal.
+        /// Also write the report to FILE, in the format its extension names: .json, .xml
+        /// (JUnit), .csv (a row per student, a column per check) or .html (a self-contained
+        /// page: students × checks); repeatable. The text summary still goes to the terminal.
         #[arg(long, short = 'o', value_name = "FILE")]
-        output: Option<std::path::PathBuf>,
+        output: Vec<std::path::PathBuf>,
         /// On AWS, also test live endpoints from this machine (TCP connects); skipped on an emulator.
         #[arg(long)]
         live: bool,
@@ -185,6 +196,8 @@ pub enum Cmd {
         /// What awslab made for the env is found by its tags either way.
         #[arg(long, value_name = "PREFIX", env = "AWSLAB_NAME_PREFIX")]
         name_prefix: Option<String>,
+        #[command(flatten)]
+        class: ClassArgs,
     },
     /// What a lab costs per hour while it is up (static us-east-1 prices, assumptions stated).
     #[command(
@@ -201,7 +214,9 @@ pub enum Cmd {
         stage: StageArg,
     },
     /// Tear down everything the lab environment owns, in dependency order.
-    #[command(after_help = "Example:\n  awslab down vpc-public-private --env alice --yes")]
+    #[command(
+        after_help = "Examples:\n  awslab down vpc-public-private --env alice --yes\n  awslab down vpc-public-private --roster class.toml --yes   (the whole class at once)"
+    )]
     Down {
         /// A bundled lab id or a path to a lab file.
         lab: String,
@@ -212,6 +227,8 @@ pub enum Cmd {
         /// an allow-list leaves out).
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        class: ClassArgs,
     },
     /// Push an image into an ECR repository through the ECR API (no Docker needed): a `docker
     /// save` archive (.tar or .tar.gz), an OCI image layout (directory or tar), or a directory of
@@ -246,16 +263,18 @@ arguments (nothing was called), 3 AWS unreachable.")]
     },
     /// Lab environments found by their tags: lab, env, region, age, expiry, cost per hour now.
     #[command(
-        after_help = "Examples:\n  awslab status\n  awslab status --all-regions --format json"
+        after_help = "Examples:\n  awslab status\n  awslab status --all-regions --format json\n  awslab status --roster class.toml   (every student's account and region)"
     )]
     Status {
         /// Look in every region enabled for the account.
         #[arg(long)]
         all_regions: bool,
+        #[command(flatten)]
+        class: ClassArgs,
     },
     /// Delete lab environments found by their tags, several at once. A dry run unless --yes.
     #[command(
-        after_help = "Examples:\n  awslab sweep --expired              (list what has expired)\n  awslab sweep --expired --yes        (delete it)\n  awslab sweep --all-regions --yes    (delete every lab environment)\n  awslab sweep --yes --jobs 30        (a class of 30 at once)\n  awslab sweep --lab old-lab --env alice --yes   (a lab that has no file any more)"
+        after_help = "Examples:\n  awslab sweep --expired              (list what has expired)\n  awslab sweep --expired --yes        (delete it)\n  awslab sweep --all-regions --yes    (delete every lab environment)\n  awslab sweep --yes --jobs 30        (a class of 30 at once)\n  awslab sweep --over-budget --yes    (cron: delete what passed its budget)\n  awslab sweep --roster class.toml --expired --yes   (in every student's account)\n  awslab sweep --lab old-lab --env alice --yes   (a lab that has no file any more)"
     )]
     Sweep {
         /// Only environments whose `awslab:expires-at` has passed.
@@ -275,10 +294,12 @@ arguments (nothing was called), 3 AWS unreachable.")]
         /// an allow-list leaves out).
         #[arg(long)]
         force: bool,
-        /// How many environments are torn down at once (they share one request budget per
-        /// account and region).
-        #[arg(long, default_value_t = crate::engine::teardown::DEFAULT_JOBS as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
-        jobs: u16,
+        /// Only environments whose estimated spend has passed their `awslab:budget` (`up
+        /// --budget`). With --expired, both kinds.
+        #[arg(long)]
+        over_budget: bool,
+        #[command(flatten)]
+        class: ClassArgs,
     },
 }
 
@@ -294,26 +315,74 @@ pub struct LabStage {
     pub sets: Vec<String>,
 }
 
-/// Where `check --output` writes and in which format: `--format` if it names one, else the file
-/// extension.
+/// A class at once: every student of a roster, or those `--only` names.
+#[derive(Debug, Args)]
+pub struct ClassArgs {
+    /// Act on every student's env of this roster file (TOML; see examples/class.roster.toml
+    /// and schemas/roster.schema.json), several at once, each with the profile, role and region
+    /// the roster gives them.
+    #[arg(long, value_name = "FILE")]
+    pub roster: Option<std::path::PathBuf>,
+    /// Only these students of the roster (their envs, comma-separated).
+    #[arg(
+        long,
+        value_name = "ENV,...",
+        value_delimiter = ',',
+        requires = "roster"
+    )]
+    pub only: Vec<String>,
+    /// How many environments are worked on at once (they share one request budget per account
+    /// and region).
+    #[arg(long, default_value_t = crate::engine::teardown::DEFAULT_JOBS as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
+impl ClassArgs {
+    fn resolve(self) -> Option<crate::settings::Class> {
+        self.roster.map(|roster| crate::settings::Class {
+            roster,
+            only: self.only.into_iter().filter(|o| !o.is_empty()).collect(),
+        })
+    }
+}
+
+/// A budget in dollars per env: positive and finite.
+fn parse_budget(s: &str) -> Result<f64, String> {
+    match s.trim_start_matches('$').parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(v),
+        _ => Err("a positive amount of dollars, e.g. 5 or 2.50".to_owned()),
+    }
+}
+
+/// Where `check --output` writes and in which format: the file's extension, else `--format`
+/// if it names one.
 fn report_target(
     path: std::path::PathBuf,
     format: Format,
-) -> Result<(std::path::PathBuf, Format), Error> {
-    let by_extension = match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => Some(Format::Json),
-        Some("xml") => Some(Format::Junit),
+) -> Result<(std::path::PathBuf, ReportFormat), Error> {
+    let by_extension = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("json") => Some(ReportFormat::Json),
+        Some("xml") => Some(ReportFormat::Junit),
+        Some("csv") => Some(ReportFormat::Csv),
+        Some("html" | "htm") => Some(ReportFormat::Html),
         _ => None,
     };
-    let format = match format {
-        Format::Text => by_extension.ok_or_else(|| {
-            Error::usage(
-                format!("--output {}: cannot tell the report format", path.display()),
-                Some("name the file .json or .xml, or add --format json|junit"),
-            )
-        })?,
-        explicit => explicit,
+    let by_flag = match format {
+        Format::Json => Some(ReportFormat::Json),
+        Format::Junit => Some(ReportFormat::Junit),
+        Format::Text => None,
     };
+    let format = by_extension.or(by_flag).ok_or_else(|| {
+        Error::usage(
+            format!("--output {}: cannot tell the report format", path.display()),
+            Some("name the file .json, .xml (JUnit), .csv or .html"),
+        )
+    })?;
     Ok((path, format))
 }
 
@@ -371,6 +440,7 @@ impl Cli {
                 endpoint_url: g.endpoint_url.filter(|u| !u.is_empty()),
                 local: g.local,
                 timing: crate::aws::Timing::new(g.time_scale, g.timeout),
+                role: None,
             },
             env: g.env,
             format: match g.format {
@@ -421,6 +491,9 @@ impl Cli {
                 yes,
                 force,
                 ttl,
+                budget,
+                skip_preflight,
+                class,
             } => Command::Up {
                 lab: target.lab,
                 stage: target.stage.into(),
@@ -428,19 +501,27 @@ impl Cli {
                 yes,
                 force,
                 ttl,
+                budget,
+                skip_preflight,
+                jobs: usize::from(class.jobs),
+                class: class.resolve(),
             },
             Cmd::Check {
                 target,
                 output,
                 live,
                 name_prefix,
+                class,
             } => Command::Check {
                 lab: target.lab,
                 stage: target.stage.into(),
                 sets: parse_sets(&target.sets)?,
                 output: output
+                    .into_iter()
                     .map(|path| report_target(path, settings.format))
-                    .transpose()?,
+                    .collect::<Result<_, _>>()?,
+                jobs: usize::from(class.jobs),
+                class: class.resolve(),
                 live,
                 names: match name_prefix.filter(|p| !p.is_empty()) {
                     Some(raw) => crate::check::Names::parse(&raw, &settings.env).map_err(|m| {
@@ -452,8 +533,22 @@ impl Cli {
                     None => crate::check::Names::unprefixed(),
                 },
             },
-            Cmd::Down { lab, yes, force } => Command::Down { lab, yes, force },
-            Cmd::Status { all_regions } => Command::Status { all_regions },
+            Cmd::Down {
+                lab,
+                yes,
+                force,
+                class,
+            } => Command::Down {
+                lab,
+                yes,
+                force,
+                jobs: usize::from(class.jobs),
+                class: class.resolve(),
+            },
+            Cmd::Status { all_regions, class } => Command::Status {
+                all_regions,
+                class: class.resolve(),
+            },
             Cmd::Push {
                 image,
                 repository,
@@ -479,15 +574,18 @@ impl Cli {
                 all_regions,
                 yes,
                 force,
-                jobs,
+                over_budget,
+                class,
             } => Command::Sweep {
                 expired,
+                over_budget,
                 env: lab.as_ref().map(|_| settings.env.clone()),
                 lab,
                 all_regions,
                 yes,
                 force,
-                jobs: usize::from(jobs),
+                jobs: usize::from(class.jobs),
+                class: class.resolve(),
             },
             Cmd::Cost { lab, hours, stage } => {
                 if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {

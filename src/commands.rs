@@ -1,5 +1,6 @@
 //! One function per command: load the lab, talk to AWS through the engine, hand results to `ui`.
 
+mod class;
 mod fleet;
 
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use crate::engine::{self, EngineOptions, Verb};
 use crate::error::{Error, exit};
 use crate::lab::catalog::{self, Loaded};
 use crate::lab::{Lab, StageSel};
-use crate::settings::{Command, Format, Settings};
+use crate::settings::{Command, Format, ReportFormat, Settings};
 use crate::ui::{Printer, TermReporter, render};
 
 /// Renders an error once (to stderr; with `--format json` also as JSON to stdout, unless the
@@ -115,9 +116,29 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             yes,
             force,
             ttl,
+            budget,
+            skip_preflight,
+            class,
+            jobs,
         } => {
             let lab = load_on_aws(p, &lab, &sets, false).await?;
-            up(s, p, &lab, stage, yes, force, ttl).await
+            let args = UpArgs {
+                stage,
+                yes,
+                force,
+                expires: ttl
+                    .map(|t| engine::fleet::expiry(std::time::SystemTime::now(), t))
+                    .transpose()
+                    .map_err(|e| {
+                        Error::usage(format!("--ttl: {e}"), Some("give a shorter --ttl"))
+                    })?,
+                budget,
+                skip_preflight,
+            };
+            match class {
+                Some(class) => class::up(s, p, &lab, &args, &class, jobs).await,
+                None => up(s, p, &lab, &args).await,
+            }
         }
         Command::Check {
             lab,
@@ -126,6 +147,27 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             output,
             live,
             names,
+            class: Some(class),
+            jobs,
+        } => {
+            let lab = load_on_aws(p, &lab, &sets, true).await?;
+            let args = class::CheckArgs {
+                stage,
+                output,
+                live,
+                names,
+            };
+            class::check(s, p, &lab, args, &class, jobs).await
+        }
+        Command::Check {
+            lab,
+            stage,
+            sets,
+            output,
+            live,
+            names,
+            class: None,
+            jobs: _,
         } => {
             let lab = load_on_aws(p, &lab, &sets, true).await?;
             let aws = aws::connect(&s.aws).await;
@@ -146,13 +188,34 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             }
             let opts = check::CheckOptions { stage, live, names };
             let report = check::check(&aws, &lab, opts, &owner(s, &lab)).await?;
-            match output {
-                Some((path, format)) => {
-                    write_report(&path, &report_text(p, &report, format)?)?;
-                    p.out(&render::report(p, &report));
+            if output.is_empty() {
+                p.out(&report_text(p, &report, p.format)?);
+            } else {
+                p.out(&render::report(p, &report));
+            }
+            if !output.is_empty() {
+                let account = aws.account_id().await.ok();
+                let book = crate::gradebook::Gradebook::new(
+                    lab.id.clone(),
+                    stage,
+                    engine::fleet::timestamp(std::time::SystemTime::now()),
+                    vec![crate::gradebook::StudentRow {
+                        name: s.env.clone(),
+                        account,
+                        region: Some(aws.region.clone()),
+                        outcome: crate::gradebook::StudentOutcome::Graded(report.clone()),
+                    }],
+                );
+                for (path, format) in &output {
+                    let text = match format {
+                        ReportFormat::Json => render::json(&report)?,
+                        ReportFormat::Junit => render::junit(&report)?,
+                        ReportFormat::Csv => crate::gradebook::csv(&book)?,
+                        ReportFormat::Html => crate::gradebook::html(&book),
+                    };
+                    write_report(path, &text)?;
                     p.info(&format!("report written to {}", path.display()));
                 }
-                None => p.out(&report_text(p, &report, p.format)?),
             }
             stats(p, "check", &aws, started);
             Ok(if report.passed() {
@@ -180,8 +243,23 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             Ok(exit::OK)
         }
         // Only the id: a lab file that no longer validates can still be torn down.
-        Command::Down { lab, yes, force } => down(s, p, &catalog::lab_id(&lab)?, yes, force).await,
-        Command::Status { all_regions } => fleet::status(s, p, all_regions).await,
+        Command::Down {
+            lab,
+            yes,
+            force,
+            class,
+            jobs,
+        } => {
+            let id = catalog::lab_id(&lab)?;
+            match class {
+                Some(class) => class::down(s, p, &id, yes, force, &class, jobs).await,
+                None => down(s, p, &id, yes, force).await,
+            }
+        }
+        Command::Status { all_regions, class } => match class {
+            Some(class) => class::status(s, p, &class).await,
+            None => fleet::status(s, p, all_regions).await,
+        },
         Command::Push {
             image,
             repository,
@@ -189,27 +267,29 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
         } => push(s, p, &image, &repository, &tag).await,
         Command::Sweep {
             expired,
+            over_budget,
             lab,
             env,
             all_regions,
             yes,
             force,
             jobs,
+            class,
         } => {
-            fleet::sweep(
-                s,
-                p,
-                fleet::SweepArgs {
-                    expired,
-                    lab,
-                    env,
-                    all_regions,
-                    yes,
-                    force,
-                    jobs,
-                },
-            )
-            .await
+            let args = fleet::SweepArgs {
+                expired,
+                over_budget,
+                lab,
+                env,
+                all_regions,
+                yes,
+                force,
+                jobs,
+            };
+            match class {
+                Some(class) => class::sweep(s, p, args, &class).await,
+                None => fleet::sweep(s, p, args).await,
+            }
         }
     }
 }
@@ -509,60 +589,146 @@ async fn confirm(
     }
 }
 
-async fn up(
+/// What `up` is asked to do, besides the lab.
+pub struct UpArgs {
+    pub stage: StageSel,
+    pub yes: bool,
+    pub force: bool,
+    /// The `awslab:expires-at` stamp of `--ttl`.
+    pub expires: Option<String>,
+    pub budget: Option<f64>,
+    pub skip_preflight: bool,
+}
+
+impl UpArgs {
+    fn stage_text(&self) -> &'static str {
+        match self.stage {
+            StageSel::Setup => "setup stage",
+            StageSel::Full => "full solution",
+        }
+    }
+}
+
+/// What `up` did in one env.
+pub struct Provisioned {
+    pub owner: Owner,
+    pub keys_dir: std::path::PathBuf,
+    pub outcome: engine::apply::ApplyOutcome,
+    /// Each load balancer's address and each bucket website's endpoint.
+    pub urls: Vec<(String, String)>,
+}
+
+impl Provisioned {
+    fn complete(&self) -> bool {
+        self.outcome.failed.is_empty() && self.outcome.skipped.is_empty()
+    }
+
+    /// The resources that could not be made, and why.
+    fn detail(&self) -> String {
+        self.outcome
+            .failed
+            .iter()
+            .map(|(n, e)| format!("{n}: {e}"))
+            .chain(
+                self.outcome
+                    .skipped
+                    .iter()
+                    .map(|(n, c)| format!("{n}: not attempted, {c} failed")),
+            )
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Brings one env of `lab` up in the account `aws` reaches: stamps (created, expiry, budget) on
+/// what it creates, and the expiry and budget on what was there already.
+async fn provision(
     s: &Settings,
-    p: &Printer,
+    aws: &Aws,
+    account: &str,
     lab: &Lab,
-    stage: StageSel,
-    yes: bool,
-    force: bool,
-    ttl: Option<std::time::Duration>,
-) -> Result<u8, Error> {
-    let expires = ttl
-        .map(|t| engine::fleet::expiry(std::time::SystemTime::now(), t))
-        .transpose()
-        .map_err(|e| Error::usage(format!("--ttl: {e}"), Some("give a shorter --ttl")))?;
+    env: &str,
+    args: &UpArgs,
+    reporter: &dyn engine::Reporter,
+) -> Result<Provisioned, Error> {
+    let mut opts = engine_options(s);
+    opts.keys_dir = crate::resources::key_pair::key_dir(
+        &opts.keys_dir,
+        account,
+        &aws.region,
+        aws.endpoint.as_deref(),
+    );
+    let mut owner = Owner::new(&lab.id, env);
+    let now = std::time::SystemTime::now();
+    owner
+        .stamps
+        .push((tags::CREATED.to_owned(), engine::fleet::timestamp(now)));
+    let budget = args.budget.map(|b| b.to_string());
+    let restamp: Vec<(&str, &String)> = [
+        (tags::EXPIRES, args.expires.as_ref()),
+        (tags::BUDGET, budget.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k, v?)))
+    .collect();
+    for (key, value) in &restamp {
+        owner.stamps.push(((*key).to_owned(), (*value).clone()));
+    }
+    let outcome = engine::apply::apply(aws, lab, args.stage, &owner, &opts, reporter).await?;
+    // What existed before this run gets the new expiry and budget too.
+    let items: Vec<crate::resources::Observed> =
+        outcome.bound.iter().map(|(_, o)| o.clone()).collect();
+    for (key, value) in &restamp {
+        engine::fleet::stamp(aws, &items, key, value).await?;
+    }
+    let urls = outcome
+        .bound
+        .iter()
+        .filter_map(|(name, o)| Some((name.clone(), crate::resources::url(o, &aws.region)?)))
+        .collect();
+    Ok(Provisioned {
+        owner,
+        keys_dir: opts.keys_dir,
+        outcome,
+        urls,
+    })
+}
+
+async fn up(s: &Settings, p: &Printer, lab: &Lab, args: &UpArgs) -> Result<u8, Error> {
     let aws = aws::connect(&s.aws).await;
-    let stage_text = match stage {
-        StageSel::Setup => "setup stage",
-        StageSel::Full => "full solution",
-    };
     let account = confirm(
         p,
         s,
         &aws,
-        &format!("create lab {} ({stage_text}), env {}", lab.id, s.env),
-        yes,
-        force,
+        &format!(
+            "create lab {} ({}), env {}",
+            lab.id,
+            args.stage_text(),
+            s.env
+        ),
+        args.yes,
+        args.force,
     )
     .await?;
+    if !args.skip_preflight {
+        let envs = vec![Owner::new(&lab.id, &s.env)];
+        let found = class::quota_of(&aws, &account, envs, lab, args.stage).await?;
+        class::refuse_if_short(p, &[found])?;
+    }
     let started = Instant::now();
     let reporter = TermReporter::new(p);
-    let mut opts = engine_options(s);
-    opts.keys_dir = crate::resources::key_pair::key_dir(
-        &opts.keys_dir,
-        &account,
-        &aws.region,
-        aws.endpoint.as_deref(),
-    );
-    let now = std::time::SystemTime::now();
-    let mut owner = owner(s, lab);
-    owner
-        .stamps
-        .push((tags::CREATED.to_owned(), engine::fleet::timestamp(now)));
-    if let Some(at) = &expires {
-        owner.stamps.push((tags::EXPIRES.to_owned(), at.clone()));
-    }
-    let outcome = engine::apply::apply(&aws, lab, stage, &owner, &opts, &reporter).await?;
-    if let Some(at) = &expires {
-        // What existed before this run gets the new expiry too.
-        let items: Vec<crate::resources::Observed> =
-            outcome.bound.iter().map(|(_, o)| o.clone()).collect();
-        engine::fleet::stamp(&aws, &items, tags::EXPIRES, at).await?;
+    let done = provision(s, &aws, &account, lab, &s.env, args, &reporter).await?;
+    if let Some(at) = &args.expires {
         p.info(&format!(
             "expires at {at}: `awslab sweep --expired --yes` deletes it after that"
         ));
     }
+    if let Some(b) = args.budget {
+        p.info(&format!(
+            "budget ${b:.2}: `awslab status` shows the spend so far, `awslab sweep --over-budget --yes` deletes the env past it"
+        ));
+    }
+    let outcome = &done.outcome;
     let summary = format!(
         "up {}: {} created, {} updated, {} unchanged in {:.1}s",
         lab.id,
@@ -571,46 +737,28 @@ async fn up(
         outcome.count(Verb::Keep),
         started.elapsed().as_secs_f64()
     );
-    // Where to look: each load balancer's address and each bucket website's endpoint.
-    let urls: Vec<(String, String)> = outcome
-        .bound
-        .iter()
-        .filter_map(|(name, o)| Some((name.clone(), crate::resources::url(o, &aws.region)?)))
-        .collect();
     if p.format == Format::Json {
         p.json(&engine::report::UpReport::of(
-            &lab.id, &s.env, &outcome, &urls,
+            &lab.id, &s.env, outcome, &done.urls,
         ));
     }
     p.info(&summary);
-    p.info(&render::cost_while_up(&cost::of_lab(lab, stage)));
-    after_up(p, &owner, &opts.keys_dir, &outcome.bound);
+    p.info(&render::cost_while_up(&cost::of_lab(lab, args.stage)));
+    after_up(p, &done.owner, &done.keys_dir, &outcome.bound);
     stats(p, "up", &aws, started);
-    for (name, url) in &urls {
+    for (name, url) in &done.urls {
         let wait = lab
             .resource(name)
             .map_or("", |r| r.kind().handler().url_note());
         p.info(&format!("{name}: {url}{wait}"));
     }
-    if outcome.failed.is_empty() && outcome.skipped.is_empty() {
+    if done.complete() {
         p.info(&format!(
             "next: awslab check {} · when done: awslab down {}",
             lab.id, lab.id
         ));
         Ok(exit::OK)
     } else {
-        let detail = outcome
-            .failed
-            .iter()
-            .map(|(n, e)| format!("{n}: {e}"))
-            .chain(
-                outcome
-                    .skipped
-                    .iter()
-                    .map(|(n, c)| format!("{n}: not attempted, {c} failed")),
-            )
-            .collect::<Vec<_>>()
-            .join("\n");
         Err(Error::Incomplete {
             what: format!("up {}", lab.id),
             summary: crate::error::incomplete_summary(&[(
@@ -618,7 +766,8 @@ async fn up(
                 "resource(s) could not be created",
             )]),
             detail: format!(
-                "{detail}\nrun `awslab up {}` again to resume; it creates only what is missing",
+                "{}\nrun `awslab up {}` again to resume; it creates only what is missing",
+                done.detail(),
                 lab.id
             ),
         })

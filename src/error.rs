@@ -100,6 +100,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     Quota(#[from] Box<crate::quota::QuotaShortfall>),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Roster(#[from] crate::roster::RosterError),
+
     #[error("cannot write {path}")]
     #[diagnostic(code(awslab::io))]
     Io {
@@ -126,7 +130,8 @@ impl Error {
             | Error::LabIdMismatch { .. }
             | Error::Usage { .. }
             | Error::Config(_)
-            | Error::Refused(_) => exit::USAGE,
+            | Error::Refused(_)
+            | Error::Roster(_) => exit::USAGE,
             // Like the guard's refusals: checked before anything is created, and fixed by
             // changing the invocation (Region, envs per account) or the account's quotas, so a
             // script tells "did not start" (2) from "started and failed" (1).

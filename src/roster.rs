@@ -221,8 +221,9 @@ pub fn parse(path: &str, text: &str) -> Result<Roster, RosterError> {
         check_role(&src, s.role_arn.as_ref())?;
         check_region(&src, s.region.as_ref())?;
         let role_arn = s.role_arn.as_ref().or(d.role_arn.as_ref());
+        // A class-wide external id is for the students who assume a role.
         let external_id = s.external_id.as_ref().or(d.external_id.as_ref());
-        if let (Some(id), None) = (external_id, role_arn) {
+        if let (Some(id), None) = (s.external_id.as_ref(), role_arn) {
             return Err(src.error(
                 id.span(),
                 "`external_id` is given, but no `role_arn` to assume with it".to_owned(),
@@ -284,9 +285,7 @@ fn check_region(src: &Source<'_>, region: Option<&Spanned<String>>) -> Result<()
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_digit());
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit());
     if ok {
         Ok(())
     } else {
@@ -415,7 +414,10 @@ name_prefix = "bob-"
         );
         let missing = err("[[student]]\nname = \"A\"\n");
         assert!(missing.contains("missing field `env`"), "{missing}");
-        assert_eq!(err("[defaults]\n"), "class.toml:1:1: missing field `student`");
+        assert_eq!(
+            err("[defaults]\n"),
+            "class.toml:1:1: missing field `student`"
+        );
     }
 
     #[test]

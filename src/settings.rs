@@ -14,6 +14,24 @@ pub enum Format {
     Junit,
 }
 
+/// What `check --output` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Json,
+    Junit,
+    /// A row per student, a column per check.
+    Csv,
+    /// One self-contained page.
+    Html,
+}
+
+/// `--roster FILE [--only ENV,...]`: the students a command acts on.
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub roster: PathBuf,
+    pub only: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub aws: AwsSettings,
@@ -52,22 +70,32 @@ pub enum Command {
         yes: bool,
         force: bool,
         ttl: Option<std::time::Duration>,
+        /// Dollars per env (`awslab:budget`).
+        budget: Option<f64>,
+        skip_preflight: bool,
+        class: Option<Class>,
+        /// Environments worked on at once.
+        jobs: usize,
     },
     Check {
         lab: String,
         stage: StageSel,
         sets: BTreeMap<String, String>,
-        /// Also write the report to this file, in this format (text summary on stdout).
-        output: Option<(PathBuf, Format)>,
+        /// Also write the report to these files, in these formats (text summary on stdout).
+        output: Vec<(PathBuf, ReportFormat)>,
         /// Run live checks (on AWS).
         live: bool,
         /// The names hand-built resources are found by (`--name-prefix`).
         names: crate::check::Names,
+        class: Option<Class>,
+        jobs: usize,
     },
     Down {
         lab: String,
         yes: bool,
         force: bool,
+        class: Option<Class>,
+        jobs: usize,
     },
     Push {
         image: crate::image::ImageArg,
@@ -76,9 +104,12 @@ pub enum Command {
     },
     Status {
         all_regions: bool,
+        class: Option<Class>,
     },
     Sweep {
         expired: bool,
+        /// Only envs whose estimated spend passed their budget.
+        over_budget: bool,
         /// Only this lab and env.
         lab: Option<String>,
         env: Option<String>,
@@ -87,6 +118,7 @@ pub enum Command {
         force: bool,
         /// Environments torn down at once.
         jobs: usize,
+        class: Option<Class>,
     },
     Cost {
         lab: String,

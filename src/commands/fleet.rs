@@ -15,6 +15,8 @@ use crate::ui::{Printer, TermReporter, render};
 
 pub struct SweepArgs {
     pub expired: bool,
+    /// Only environments whose estimated spend passed their budget.
+    pub over_budget: bool,
     /// Only this lab's environments (a lab that has no file any more).
     pub lab: Option<String>,
     /// Only this env.
@@ -24,6 +26,30 @@ pub struct SweepArgs {
     pub force: bool,
     /// Environments torn down at once.
     pub jobs: usize,
+}
+
+impl SweepArgs {
+    /// Whether `sweep` takes this environment.
+    pub fn takes(&self, e: &EnvStatus, now: SystemTime) -> bool {
+        let by_time = match (self.expired, self.over_budget) {
+            (false, false) => true,
+            (true, false) => e.expired(now),
+            (false, true) => e.over_budget(),
+            (true, true) => e.expired(now) || e.over_budget(),
+        };
+        by_time
+            && self.lab.as_ref().is_none_or(|l| *l == e.lab)
+            && self.env.as_ref().is_none_or(|n| *n == e.env)
+    }
+
+    fn what(&self) -> &'static str {
+        match (self.expired, self.over_budget) {
+            (false, false) => "lab environments",
+            (true, false) => "expired lab environments",
+            (false, true) => "lab environments over budget",
+            (true, true) => "expired or over-budget lab environments",
+        }
+    }
 }
 
 /// One client per region: the current one, or every region the account has enabled.
@@ -46,7 +72,7 @@ async fn clients(s: &Settings, aws: &Aws, all_regions: bool) -> Result<Vec<Aws>,
 /// Environments in every region looked at, with their IAM (listed once: IAM is global); IAM
 /// leftovers of no region only when every region was looked at. What could not be looked at (a
 /// region, a kind, IAM) is said, and the rest goes on.
-async fn environments(
+pub(super) async fn environments(
     p: &Printer,
     aws: &Aws,
     clients: &[Aws],
@@ -90,9 +116,9 @@ async fn environments(
 }
 
 /// What `status` and `sweep` found, and what they could not look at.
-struct Looked {
-    envs: Vec<EnvStatus>,
-    not_looked_at: Vec<String>,
+pub(super) struct Looked {
+    pub envs: Vec<EnvStatus>,
+    pub not_looked_at: Vec<String>,
 }
 
 pub async fn status(s: &Settings, p: &Printer, all_regions: bool) -> Result<u8, Error> {
@@ -125,17 +151,38 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         envs,
         not_looked_at,
     } = environments(p, &aws, &clients, args.all_regions).await?;
-    let envs: Vec<EnvStatus> = envs
+    // IAM leftovers (region `global`) go through the command's own client.
+    let targets: Vec<(EnvStatus, Aws)> = envs
         .into_iter()
-        .filter(|e| !args.expired || e.expired(now))
-        .filter(|e| args.lab.as_ref().is_none_or(|l| *l == e.lab))
-        .filter(|e| args.env.as_ref().is_none_or(|n| *n == e.env))
+        .filter(|e| args.takes(e, now))
+        .map(|e| {
+            let client = clients
+                .iter()
+                .find(|c| c.region == e.region)
+                .unwrap_or(&aws)
+                .clone();
+            (e, client)
+        })
         .collect();
-    let what = if args.expired {
-        "expired lab environments"
-    } else {
-        "lab environments"
-    };
+    let result = sweep_targets(s, p, &args, Some(&aws), targets, not_looked_at).await;
+    stats(p, "sweep", &aws, started);
+    result
+}
+
+/// Deletes the environments `targets` (each with the client of its account and region), at
+/// most `args.jobs` at once; a dry run without `--yes`. `guard_with`: the client to confirm the
+/// account with, unless the caller has guarded every account already.
+pub(super) async fn sweep_targets(
+    s: &Settings,
+    p: &Printer,
+    args: &SweepArgs,
+    guard_with: Option<&Aws>,
+    targets: Vec<(EnvStatus, Aws)>,
+    not_looked_at: Vec<String>,
+) -> Result<u8, Error> {
+    let now = SystemTime::now();
+    let envs: Vec<&EnvStatus> = targets.iter().map(|(e, _)| e).collect();
+    let what = args.what();
     let json = p.format == Format::Json;
     let mut report = SweepReport {
         schema_version: report::SCHEMA_VERSION,
@@ -146,6 +193,7 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
                 lab: e.lab.clone(),
                 env: e.env.clone(),
                 region: e.region.clone(),
+                account: e.account.clone(),
                 resources: e.resources,
                 down: None,
                 error: None,
@@ -161,7 +209,8 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         return Ok(exit::OK);
     }
     if !json {
-        p.out(&render::status(p, &envs, now));
+        let table: Vec<EnvStatus> = envs.iter().map(|e| (*e).clone()).collect();
+        p.out(&render::status(p, &table, now));
     }
     if !args.yes {
         let resources: usize = envs.iter().map(|e| e.resources).sum();
@@ -174,20 +223,18 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         }
         return Ok(exit::OK);
     }
-    let action = format!("delete {} {what}", envs.len());
-    confirm(p, s, &aws, &action, true, args.force).await?;
+    if let Some(aws) = guard_with {
+        let action = format!("delete {} {what}", envs.len());
+        confirm(p, s, aws, &action, true, args.force).await?;
+    }
     let reporter = TermReporter::new(p);
     let opts = engine_options(s);
     let mut left = Vec::new();
     let mut stopped = 0.0;
-    // IAM leftovers (region `global`) go through the command's own client.
-    let targets: Vec<teardown::Env<'_>> = envs
+    let envs: Vec<teardown::Env<'_>> = targets
         .iter()
-        .map(|env| teardown::Env {
-            aws: clients
-                .iter()
-                .find(|c| c.region == env.region)
-                .unwrap_or(&aws),
+        .map(|(env, aws)| teardown::Env {
+            aws,
             owner: env.owner(),
         })
         .collect();
@@ -196,42 +243,42 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs) -> Result<u8, Err
         envs.len(),
         args.jobs.min(envs.len())
     ));
-    let outcomes = teardown::teardown(&targets, args.jobs, &opts, &reporter).await;
-    for (i, (env, outcome)) in envs.iter().zip(outcomes).enumerate() {
+    let outcomes = teardown::teardown(&envs, args.jobs, &opts, &reporter).await;
+    for (i, ((env, _), outcome)) in targets.iter().zip(outcomes).enumerate() {
+        let at = match &env.account {
+            Some(a) => format!("{} {} in {} of {a}", env.lab, env.env, env.region),
+            None => format!("{} {} in {}", env.lab, env.env, env.region),
+        };
         // One env that cannot be torn down does not stop the others.
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
-                left.push(format!(
-                    "{} {} in {}: not torn down: {e}",
-                    env.lab, env.env, env.region
-                ));
+                left.push(format!("{at}: not torn down: {e}"));
                 report.environments[i].error = Some(e.to_string());
                 continue;
             }
         };
         report.environments[i].down = Some(report::DownReport::of(&env.lab, &env.env, &outcome));
-        left.extend(outcome.not_looked_at.iter().map(|u| {
-            format!(
-                "{} {} in {}: {} not looked at: {}",
-                env.lab, env.env, env.region, u.kind, u.error
-            )
-        }));
+        left.extend(
+            outcome
+                .not_looked_at
+                .iter()
+                .map(|u| format!("{at}: {} not looked at: {}", u.kind, u.error)),
+        );
         stopped += outcome.stopped.per_hour();
-        left.extend(outcome.left.into_iter().map(|(n, k, id, why)| {
-            format!(
-                "{} {} in {}: {n} ({k} {id}): {why}",
-                env.lab, env.env, env.region
-            )
-        }));
+        left.extend(
+            outcome
+                .left
+                .into_iter()
+                .map(|(n, k, id, why)| format!("{at}: {n} ({k} {id}): {why}")),
+        );
     }
     p.info(&format!(
         "sweep: {} environment(s) processed, {} resource(s) left; stopped ~{}/h",
-        envs.len(),
+        targets.len(),
         left.len(),
         crate::cost::Dollars(stopped)
     ));
-    stats(p, "sweep", &aws, started);
     if json {
         p.json(&report);
     }

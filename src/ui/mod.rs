@@ -1,6 +1,7 @@
 //! The only module that prints. Data goes to stdout, progress and diagnostics to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod class;
 pub mod progress;
 pub mod quota;
 pub mod render;
