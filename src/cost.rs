@@ -120,6 +120,23 @@ pub fn of_observed<'a>(items: impl IntoIterator<Item = &'a Observed>) -> Estimat
     e
 }
 
+/// Each item's price per hour, in order (an address an instance holds is charged once, on the
+/// Elastic IP).
+pub fn per_item(items: &[Observed]) -> Vec<f64> {
+    let eips: Vec<&str> = items
+        .iter()
+        .filter_map(|o| o.facts.of_kind().elastic_address())
+        .collect();
+    items
+        .iter()
+        .map(|o| {
+            let mut e = Estimate::default();
+            o.kind.handler().price_observed(o, &eips, &mut e);
+            e.per_hour()
+        })
+        .collect()
+}
+
 /// `$0.078`; small amounts keep three decimals.
 pub struct Dollars(pub f64);
 

@@ -156,6 +156,88 @@ async fn ttl_status_and_sweep_of_expired_environments() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sweep_over_budget_deletes_only_the_envs_whose_estimate_passed_their_budget() {
+    let region = "ap-northeast-2";
+    let home = tempfile::tempdir().expect("home");
+    let lab = basic_lab();
+    let tag = std::process::id();
+    let (spent, thrifty, free) = (
+        format!("spent-{tag}"),
+        format!("thrifty-{tag}"),
+        format!("free-{tag}"),
+    );
+    // The lab's instance costs about $0.01/h: a millionth of a dollar is spent within a second.
+    for (env, budget) in [
+        (&spent, Some("0.000001")),
+        (&thrifty, Some("1000")),
+        (&free, None),
+    ] {
+        let mut cmd = in_region(home.path(), region);
+        cmd.args(["--env", env, "up", &lab, "--yes"]);
+        if let Some(b) = budget {
+            cmd.args(["--budget", b]);
+        }
+        let out = cmd.output().expect("up");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let out = in_region(home.path(), region)
+        .args(["--format", "json", "status"])
+        .output()
+        .expect("status");
+    let listed = common::json(&out);
+    let of = |env: &str| {
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["env"] == env)
+            .cloned()
+            .unwrap_or_else(|| panic!("{env} not listed: {listed}"))
+    };
+    assert_eq!(of(&spent)["budget"].as_f64(), Some(0.000001));
+    assert!(of(&spent)["spent"].as_f64().unwrap_or(0.0) > 0.000001);
+    assert_eq!(of(&thrifty)["budget"].as_f64(), Some(1000.0));
+    assert!(of(&free)["budget"].is_null());
+
+    let dry = in_region(home.path(), region)
+        .args(["sweep", "--over-budget"])
+        .output()
+        .expect("sweep");
+    assert!(dry.status.success());
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains(&spent) && !text.contains(&thrifty) && !text.contains(&free),
+        "{text}"
+    );
+    assert!(text.contains("(over)"), "{text}");
+    let wet = in_region(home.path(), region)
+        .args(["sweep", "--over-budget", "--yes"])
+        .output()
+        .expect("sweep --yes");
+    assert!(
+        wet.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wet.stderr)
+    );
+    let after = status(home.path(), region, false);
+    assert!(envs_named(&after, &spent).is_empty(), "{after:?}");
+    assert_eq!(envs_named(&after, &thrifty), vec![thrifty.clone()]);
+    assert_eq!(envs_named(&after, &free), vec![free.clone()]);
+    for env in [&thrifty, &free] {
+        let out = in_region(home.path(), region)
+            .args(["--env", env, "down", &lab, "--yes"])
+            .output()
+            .expect("down");
+        assert!(out.status.success());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn status_all_regions_finds_every_region() {
     let home = tempfile::tempdir().expect("home");
     let lab = basic_lab();

@@ -131,6 +131,31 @@ fn reserve(account: &str, region: &str, label: &Label, now: Instant) -> Duration
         .take(now)
 }
 
+/// Requests in flight to one host at most: a class of envs at once would otherwise open hundreds
+/// of connections to one endpoint, more than a server's accept queue holds (the excess time out
+/// connecting), and more sockets than this machine needs for the request budget's pace.
+pub const MAX_IN_FLIGHT: usize = 12;
+
+/// The gate of a request's host (`ec2.us-east-1.amazonaws.com`, or the endpoint override's).
+fn gate(uri: &str) -> Arc<tokio::sync::Semaphore> {
+    static GATES: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>> = OnceLock::new();
+    let host = uri
+        .split_once("://")
+        .map_or(uri, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let gates = GATES.get_or_init(|| Mutex::new(HashMap::new()));
+    match gates.lock() {
+        Ok(mut all) => Arc::clone(
+            all.entry(host)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT))),
+        ),
+        Err(_) => Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+    }
+}
+
 /// The SDK's default HTTPS client with the budget in front of it.
 #[derive(Debug, Clone)]
 pub struct BudgetClient {
@@ -225,11 +250,14 @@ impl HttpConnector for BudgetConnector {
             });
         let inner = self.inner.clone();
         let stats = Arc::clone(&self.stats);
+        let gate = gate(request.uri());
         HttpConnectorFuture::new(async move {
             if !wait.is_zero() {
                 stats.waited_for_budget(wait);
                 tokio::time::sleep(wait).await;
             }
+            // Held until the answer is in; never closed, so a permit always comes.
+            let _permit = gate.acquire_owned().await.ok();
             inner.call(request).await
         })
     }

@@ -9,6 +9,8 @@ pub const ENV: &str = "awslab:env";
 pub const RESOURCE: &str = "awslab:resource";
 pub const EXPIRES: &str = "awslab:expires-at";
 pub const CREATED: &str = "awslab:created-at";
+/// Dollars the env may cost (`up --budget`): `sweep --over-budget` deletes it past that.
+pub const BUDGET: &str = "awslab:budget";
 pub const NAME: &str = "Name";
 
 /// Tags as a map (EC2 returns them as a list).

@@ -30,6 +30,14 @@ pub struct EnvStatus {
     /// `awslab:expires-at` tags that are not a time: ignored for the expiry, shown.
     pub unreadable_expiry: Vec<UnreadableStamp>,
     pub per_hour: f64,
+    /// Estimated dollars spent so far: each resource's price per hour times the hours since its
+    /// `awslab:created-at` (from awslab's price table: no billing delay).
+    pub spent: f64,
+    /// Dollars the env may cost (`awslab:budget`), the lowest its resources carry.
+    pub budget: Option<f64>,
+    /// The account, when several are looked at (`--roster`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(skip)]
     pub items: Vec<Observed>,
 }
@@ -100,6 +108,11 @@ impl EnvStatus {
             .as_deref()
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
             .is_some_and(|t| t <= now)
+    }
+
+    /// The estimated spend has reached the budget.
+    pub fn over_budget(&self) -> bool {
+        self.budget.is_some_and(|b| self.spent >= b)
     }
 
     pub fn age(&self, now: SystemTime) -> Option<Duration> {
@@ -182,7 +195,40 @@ pub fn place_iam(
     out
 }
 
+/// What `items` have cost by `now`: each one's price per hour times the hours since its own
+/// `awslab:created-at`, else since the env's.
+fn spent(items: &[Observed], env_created: Option<SystemTime>, now: SystemTime) -> f64 {
+    let prices = cost::per_item(items);
+    items
+        .iter()
+        .zip(prices)
+        .map(|(o, per_hour)| {
+            let since = o
+                .tags
+                .get(tags::CREATED)
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                .or(env_created);
+            let hours = since
+                .and_then(|t| now.duration_since(t).ok())
+                .map_or(0.0, |d| d.as_secs_f64() / 3600.0);
+            per_hour * hours
+        })
+        .sum()
+}
+
+/// The lowest `awslab:budget` of `items` that is a number.
+fn budget<'a>(items: impl Iterator<Item = &'a Observed>) -> Option<f64> {
+    items
+        .filter_map(|o| o.tags.get(tags::BUDGET)?.parse::<f64>().ok())
+        .filter(|b| b.is_finite() && *b >= 0.0)
+        .reduce(f64::min)
+}
+
 fn group(items: Vec<Observed>, region: &str) -> Vec<EnvStatus> {
+    group_at(items, region, SystemTime::now())
+}
+
+fn group_at(items: Vec<Observed>, region: &str, now: SystemTime) -> Vec<EnvStatus> {
     let mut groups: BTreeMap<(String, String), Vec<Observed>> = BTreeMap::new();
     for o in items.into_iter().filter(alive) {
         // Filtered client-side too: one emulator ignores some filters.
@@ -207,7 +253,13 @@ fn group(items: Vec<Observed>, region: &str) -> Vec<EnvStatus> {
             };
             let (created_at, _) = earliest(stamps(tags::CREATED));
             let (expires_at, unreadable_expiry) = earliest(stamps(tags::EXPIRES));
+            let created = created_at
+                .as_deref()
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
             EnvStatus {
+                spent: spent(&items, created, now),
+                budget: budget(items.iter().filter(|o| !launched.contains(o.id.as_str()))),
+                account: None,
                 created_at,
                 expires_at,
                 unreadable_expiry,
@@ -294,6 +346,9 @@ mod tests {
             expires_at: expires.map(Into::into),
             unreadable_expiry: Vec::new(),
             per_hour: 0.0,
+            spent: 0.0,
+            budget: None,
+            account: None,
             items: Vec::new(),
         }
     }
@@ -321,6 +376,44 @@ mod tests {
             tags,
             facts,
         }
+    }
+
+    #[test]
+    fn spend_counts_each_resource_from_its_own_stamp_and_the_budget_is_the_lowest() {
+        use crate::resources::ElasticIpFacts;
+        let now = humantime::parse_rfc3339("2026-11-23T12:00:00Z").expect("time");
+        let eip = |id: &str, created: Option<&str>, budget: Option<&str>| {
+            let mut o = owned(Kind::Vpc, id, "a", None);
+            o.kind = Kind::ElasticIp;
+            o.facts = crate::resources::Facts::ElasticIp(ElasticIpFacts {
+                public_ip: Some(format!("198.51.100.{}", id.len())),
+                association_id: None,
+            });
+            if let Some(c) = created {
+                o.tags.insert(tags::CREATED.into(), c.into());
+            }
+            if let Some(b) = budget {
+                o.tags.insert(tags::BUDGET.into(), b.into());
+            }
+            o
+        };
+        let per_hour = cost::per_item(&[eip("e", None, None)])[0];
+        assert!(per_hour > 0.0);
+        // One address up 2 hours, one 30 minutes, one with no stamp of its own: the env's.
+        let items = vec![
+            eip("e1", Some("2026-11-23T10:00:00Z"), Some("5")),
+            eip("e22", Some("2026-11-23T11:30:00Z"), Some("2.50")),
+            eip("e333", None, Some("not a number")),
+        ];
+        let env_created = humantime::parse_rfc3339("2026-11-23T11:00:00Z").ok();
+        let got = spent(&items, env_created, now);
+        let want = per_hour * (2.0 + 0.5 + 1.0);
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        assert_eq!(budget(items.iter()), Some(2.5));
+        let env = group_at(items, "us-east-1", now).pop().expect("one env");
+        assert_eq!(env.budget, Some(2.5));
+        assert!(!env.over_budget());
+        assert!(EnvStatus { spent: 2.5, ..env }.over_budget());
     }
 
     #[test]

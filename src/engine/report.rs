@@ -167,6 +167,9 @@ pub struct SweptEnv {
     pub lab: String,
     pub env: String,
     pub region: String,
+    /// The account, when several were swept (`--roster`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Resources it had when listed.
     pub resources: usize,
     /// Its teardown (none in a dry run, or when it could not start: see `error`).

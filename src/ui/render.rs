@@ -220,15 +220,14 @@ pub fn status(p: &Printer, envs: &[EnvStatus], now: std::time::SystemTime) -> St
     }
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING);
-    t.set_header(vec![
-        "LAB",
-        "ENV",
-        "REGION",
-        "RESOURCES",
-        "AGE",
-        "EXPIRES",
-        "$/HOUR",
-    ]);
+    // The account, when several were looked at (`--roster`).
+    let accounts = envs.iter().any(|e| e.account.is_some());
+    let mut header = vec!["LAB", "ENV"];
+    if accounts {
+        header.push("ACCOUNT");
+    }
+    header.extend(["REGION", "RESOURCES", "AGE", "EXPIRES", "$/HOUR", "SPENT"]);
+    t.set_header(header);
     for e in envs {
         let age = match e.age(now) {
             None => "-".to_owned(),
@@ -243,15 +242,27 @@ pub fn status(p: &Printer, envs: &[EnvStatus], now: std::time::SystemTime) -> St
             (Some(at), true) => p.red(&format!("{at} (expired)")),
             (Some(at), false) => at.clone(),
         };
-        t.add_row(vec![
-            e.lab.clone(),
-            e.env.clone(),
+        // Spent so far, against the budget when there is one.
+        let spent = match e.budget {
+            None => format!("~{}", Dollars(e.spent)),
+            Some(b) if e.over_budget() => {
+                p.red(&format!("~{} of ${b:.2} (over)", Dollars(e.spent)))
+            }
+            Some(b) => format!("~{} of ${b:.2}", Dollars(e.spent)),
+        };
+        let mut row = vec![e.lab.clone(), e.env.clone()];
+        if accounts {
+            row.push(e.account.clone().unwrap_or_default());
+        }
+        row.extend([
             e.region.clone(),
             e.resources.to_string(),
             age,
             expires,
             format!("~{}", Dollars(e.per_hour)),
+            spent,
         ]);
+        t.add_row(row);
     }
     let total: f64 = envs.iter().map(|e| e.per_hour).sum();
     // Stamps that are not a time count for nothing: say where they are.
@@ -528,24 +539,33 @@ mod tests {
                 expires_at: expires.map(Into::into),
                 unreadable_expiry: Vec::new(),
                 per_hour,
+                spent: per_hour * 2.5,
+                budget: None,
+                account: None,
                 items: Vec::new(),
             }
         };
         let envs = vec![
-            env(
-                "vpc-public-private",
-                "alice",
-                Some("2026-11-23T09:30:00Z"),
-                Some("2026-11-23T11:00:00Z"),
-                0.0775,
-            ),
-            env(
-                "efs-shared-storage",
-                "bob",
-                Some("2026-11-23T11:59:30Z"),
-                None,
-                0.033,
-            ),
+            EnvStatus {
+                budget: Some(0.15),
+                ..env(
+                    "vpc-public-private",
+                    "alice",
+                    Some("2026-11-23T09:30:00Z"),
+                    Some("2026-11-23T11:00:00Z"),
+                    0.0775,
+                )
+            },
+            EnvStatus {
+                budget: Some(5.0),
+                ..env(
+                    "efs-shared-storage",
+                    "bob",
+                    Some("2026-11-23T11:59:30Z"),
+                    None,
+                    0.033,
+                )
+            },
             env(
                 "efs-shared-storage",
                 "carol",
