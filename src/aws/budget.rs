@@ -17,6 +17,7 @@ use aws_smithy_runtime_api::client::http::{
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
@@ -130,6 +131,10 @@ fn reserve(account: &str, region: &str, label: &Label, now: Instant) -> Duration
         .or_insert_with(|| Bucket::new(rate, now))
         .take(now)
 }
+
+/// How long one request may take from being sent to its answer, not counting its wait for the
+/// budget or for a free slot ([`MAX_IN_FLIGHT`]).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Requests in flight to one host at most: a class of envs at once would otherwise open hundreds
 /// of connections to one endpoint, more than a server's accept queue holds (the excess time out
@@ -258,7 +263,16 @@ impl HttpConnector for BudgetConnector {
             }
             // Held until the answer is in; never closed, so a permit always comes.
             let _permit = gate.acquire_owned().await.ok();
-            inner.call(request).await
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, inner.call(request)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(ConnectorError::timeout(
+                    format!(
+                        "no answer within {}s of sending",
+                        ATTEMPT_TIMEOUT.as_secs()
+                    )
+                    .into(),
+                )),
+            }
         })
     }
 }

@@ -110,17 +110,18 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
                 .with_initial_backoff(Duration::from_millis(200)),
         )
         .timeout_config(
+            // The attempt's own bound is kept by the budget's connector, around the exchange
+            // only: the time a request waits for the request budget is no part of it.
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(60))
                 .build(),
         )
-        // A stream that moves nothing for this long is stalled. The SDK's 5 s also cut answers
-        // a busy endpoint starts later than that (a class's envs at once against one emulator);
-        // an attempt is still bounded by its timeout above.
+        // A request body waits with the request for the budget, which can take minutes for a
+        // class of envs: its stall protection would count that wait as a stall. Answers keep
+        // theirs; a request is bounded by the attempt timeout.
         .stalled_stream_protection(
             aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
-                .grace_period(Duration::from_secs(20))
+                .upload_enabled(false)
                 .build(),
         );
     if let Some(profile) = &settings.profile {

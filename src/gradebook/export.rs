@@ -1,10 +1,8 @@
 //! The gradebook as data: JSON (the whole book), CSV (one row per student, for a spreadsheet)
 //! and JUnit XML (one testsuite per student, for a CI dashboard).
 
-use std::fmt::Write;
 
 use super::book::{Gradebook, StudentOutcome};
-use crate::check::Status;
 use crate::error::Error;
 
 /// The gradebook as pretty JSON: schema version, lab, the check columns with their pass rates
@@ -106,35 +104,7 @@ pub fn junit(gb: &Gradebook) -> Result<String, Error> {
                             st.set_message("not in this student's report");
                             st
                         }
-                        Some(c) => match c.status {
-                            Status::Pass => TestCaseStatus::success(),
-                            Status::Skip => {
-                                let mut st = TestCaseStatus::skipped();
-                                st.set_message(c.message.clone());
-                                st
-                            }
-                            Status::Fail | Status::Error => {
-                                let kind = if c.status == Status::Fail {
-                                    NonSuccessKind::Failure
-                                } else {
-                                    NonSuccessKind::Error
-                                };
-                                let mut st = TestCaseStatus::non_success(kind);
-                                st.set_message(c.message.clone());
-                                let mut text = String::new();
-                                if let Some(e) = &c.expected {
-                                    let _ = writeln!(text, "expected: {e}");
-                                }
-                                if let Some(f) = &c.found {
-                                    let _ = writeln!(text, "found: {f}");
-                                }
-                                if !c.hint.is_empty() {
-                                    let _ = writeln!(text, "hint: {}", c.hint);
-                                }
-                                st.set_description(text);
-                                st
-                            }
-                        },
+                        Some(c) => crate::ui::render::junit_status(c),
                     };
                     let mut case = TestCase::new(format!("{}: {}", col.id, col.title), status);
                     case.set_classname(gb.lab.clone());

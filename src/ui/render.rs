@@ -85,11 +85,46 @@ pub fn json(r: &Report) -> Result<String, Error> {
         .map_err(|e| Error::usage(format!("cannot serialise the report: {e}"), None))
 }
 
+/// A check's JUnit status: a failure or error carries the message, and its text expected, found
+/// and the hint.
+pub fn junit_status(c: &crate::check::CheckResult) -> quick_junit::TestCaseStatus {
+    use quick_junit::{NonSuccessKind, TestCaseStatus};
+    match c.status {
+        Status::Pass => TestCaseStatus::success(),
+        Status::Skip => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(c.message.clone());
+            s
+        }
+        Status::Fail | Status::Error => {
+            let kind = if c.status == Status::Fail {
+                NonSuccessKind::Failure
+            } else {
+                NonSuccessKind::Error
+            };
+            let mut s = TestCaseStatus::non_success(kind);
+            s.set_message(c.message.clone());
+            let mut text = String::new();
+            if let Some(e) = &c.expected {
+                let _ = writeln!(text, "expected: {e}");
+            }
+            if let Some(f) = &c.found {
+                let _ = writeln!(text, "found: {f}");
+            }
+            if !c.hint.is_empty() {
+                let _ = writeln!(text, "hint: {}", c.hint);
+            }
+            s.set_description(text);
+            s
+        }
+    }
+}
+
 /// JUnit XML: one testsuite per lab (named `lab` or `lab (env)`), one testcase per check. A
 /// failure carries the message; its text adds expected, found and the hint. Points go in
 /// properties so a CI system keeps them.
 pub fn junit(r: &Report) -> Result<String, Error> {
-    use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+    use quick_junit::{Property, TestCase, TestSuite};
     let mut suite = TestSuite::new(format!("{} (env {})", r.lab, r.env));
     suite.add_properties([
         Property::new("schema_version", r.schema_version.to_string()),
@@ -101,36 +136,7 @@ pub fn junit(r: &Report) -> Result<String, Error> {
         suite.add_property(Property::new("name_prefix", prefix.clone()));
     }
     for c in &r.checks {
-        let status = match c.status {
-            Status::Pass => TestCaseStatus::success(),
-            Status::Skip => {
-                let mut s = TestCaseStatus::skipped();
-                s.set_message(c.message.clone());
-                s
-            }
-            Status::Fail | Status::Error => {
-                let kind = if c.status == Status::Fail {
-                    NonSuccessKind::Failure
-                } else {
-                    NonSuccessKind::Error
-                };
-                let mut s = TestCaseStatus::non_success(kind);
-                s.set_message(c.message.clone());
-                let mut text = String::new();
-                if let Some(e) = &c.expected {
-                    let _ = writeln!(text, "expected: {e}");
-                }
-                if let Some(f) = &c.found {
-                    let _ = writeln!(text, "found: {f}");
-                }
-                if !c.hint.is_empty() {
-                    let _ = writeln!(text, "hint: {}", c.hint);
-                }
-                s.set_description(text);
-                s
-            }
-        };
-        let mut case = TestCase::new(format!("{}: {}", c.id, c.title), status);
+        let mut case = TestCase::new(format!("{}: {}", c.id, c.title), junit_status(c));
         case.set_classname(r.lab.clone());
         case.add_properties([
             Property::new("id", c.id.clone()),
