@@ -266,11 +266,7 @@ impl HttpConnector for BudgetConnector {
             match tokio::time::timeout(ATTEMPT_TIMEOUT, inner.call(request)).await {
                 Ok(answer) => answer,
                 Err(_) => Err(ConnectorError::timeout(
-                    format!(
-                        "no answer within {}s of sending",
-                        ATTEMPT_TIMEOUT.as_secs()
-                    )
-                    .into(),
+                    format!("no answer within {}s of sending", ATTEMPT_TIMEOUT.as_secs()).into(),
                 )),
             }
         })

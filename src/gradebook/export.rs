@@ -1,7 +1,6 @@
 //! The gradebook as data: JSON (the whole book), CSV (one row per student, for a spreadsheet)
 //! and JUnit XML (one testsuite per student, for a CI dashboard).
 
-
 use super::book::{Gradebook, StudentOutcome};
 use crate::error::Error;
 
