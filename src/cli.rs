@@ -267,7 +267,7 @@ arguments (nothing was called), 3 AWS unreachable.")]
     )]
     Status {
         /// Look in every region enabled for the account.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "roster")]
         all_regions: bool,
         #[command(flatten)]
         class: ClassArgs,
@@ -285,7 +285,7 @@ arguments (nothing was called), 3 AWS unreachable.")]
         #[arg(long, value_name = "LAB_ID")]
         lab: Option<String>,
         /// Look in every region enabled for the account.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "roster")]
         all_regions: bool,
         /// Delete (without it, only list what would be deleted).
         #[arg(long, short = 'y')]
@@ -338,11 +338,26 @@ pub struct ClassArgs {
 }
 
 impl ClassArgs {
-    fn resolve(self) -> Option<crate::settings::Class> {
-        self.roster.map(|roster| crate::settings::Class {
-            roster,
-            only: self.only.into_iter().filter(|o| !o.is_empty()).collect(),
-        })
+    /// The class, if a roster is given; `--only` naming nobody is an error, not the whole class.
+    fn resolve(self) -> Result<Option<crate::settings::Class>, Error> {
+        let given = !self.only.is_empty();
+        let only: Vec<String> = self
+            .only
+            .into_iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if given && only.is_empty() {
+            return Err(Error::usage(
+                "--only names no student",
+                Some(
+                    "name envs of the roster, e.g. --only alice,bob; leave --only out for the whole class",
+                ),
+            ));
+        }
+        Ok(self
+            .roster
+            .map(|roster| crate::settings::Class { roster, only }))
     }
 }
 
@@ -441,6 +456,7 @@ impl Cli {
                 local: g.local,
                 timing: crate::aws::Timing::new(g.time_scale, g.timeout),
                 role: None,
+                account: None,
             },
             env: g.env,
             format: match g.format {
@@ -504,7 +520,7 @@ impl Cli {
                 budget,
                 skip_preflight,
                 jobs: usize::from(class.jobs),
-                class: class.resolve(),
+                class: class.resolve()?,
             },
             Cmd::Check {
                 target,
@@ -521,8 +537,9 @@ impl Cli {
                     .map(|path| report_target(path, settings.format))
                     .collect::<Result<_, _>>()?,
                 jobs: usize::from(class.jobs),
-                class: class.resolve(),
+                class: class.resolve()?,
                 live,
+                name_prefix: name_prefix.clone().filter(|p| !p.is_empty()),
                 names: match name_prefix.filter(|p| !p.is_empty()) {
                     Some(raw) => crate::check::Names::parse(&raw, &settings.env).map_err(|m| {
                         Error::usage(
@@ -543,11 +560,11 @@ impl Cli {
                 yes,
                 force,
                 jobs: usize::from(class.jobs),
-                class: class.resolve(),
+                class: class.resolve()?,
             },
             Cmd::Status { all_regions, class } => Command::Status {
                 all_regions,
-                class: class.resolve(),
+                class: class.resolve()?,
             },
             Cmd::Push {
                 image,
@@ -579,13 +596,17 @@ impl Cli {
             } => Command::Sweep {
                 expired,
                 over_budget,
-                env: lab.as_ref().map(|_| settings.env.clone()),
+                // With a roster the students are the envs.
+                env: lab
+                    .as_ref()
+                    .filter(|_| class.roster.is_none())
+                    .map(|_| settings.env.clone()),
                 lab,
                 all_regions,
                 yes,
                 force,
                 jobs: usize::from(class.jobs),
-                class: class.resolve(),
+                class: class.resolve()?,
             },
             Cmd::Cost { lab, hours, stage } => {
                 if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {

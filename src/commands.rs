@@ -146,7 +146,8 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             sets,
             output,
             live,
-            names,
+            names: _,
+            name_prefix,
             class: Some(class),
             jobs,
         } => {
@@ -155,7 +156,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                 stage,
                 output,
                 live,
-                names,
+                name_prefix,
             };
             class::check(s, p, &lab, args, &class, jobs).await
         }
@@ -166,6 +167,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             output,
             live,
             names,
+            name_prefix: _,
             class: None,
             jobs: _,
         } => {

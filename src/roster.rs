@@ -71,8 +71,9 @@ pub struct StudentDef {
     #[schemars(with = "Option<String>", regex(pattern = REGION_PATTERN))]
     pub region: Option<Spanned<String>>,
     /// The prefix of the names this student gave hand-built resources (`check --name-prefix`),
-    /// for a class sharing one account.
-    pub name_prefix: Option<String>,
+    /// for a class sharing one account; `{env}` stands for the env.
+    #[schemars(with = "Option<String>")]
+    pub name_prefix: Option<Spanned<String>>,
 }
 
 const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$";
@@ -230,6 +231,15 @@ pub fn parse(path: &str, text: &str) -> Result<Roster, RosterError> {
                 Some("add `role_arn = \"arn:aws:iam::ACCOUNT:role/NAME\"`, or remove external_id"),
             ));
         }
+        if let Some(prefix) = &s.name_prefix
+            && let Err(e) = crate::check::Names::parse(prefix.get_ref(), env)
+        {
+            return Err(src.error(
+                prefix.span(),
+                format!("name_prefix `{}`: {e}", prefix.get_ref()),
+                Some("e.g. name_prefix = \"bob-\""),
+            ));
+        }
         let value = |v: Option<&Spanned<String>>| v.map(|v| v.get_ref().clone());
         students.push(Student {
             env: env.clone(),
@@ -240,7 +250,7 @@ pub fn parse(path: &str, text: &str) -> Result<Roster, RosterError> {
                 external_id: value(external_id),
             }),
             region: value(s.region.as_ref().or(d.region.as_ref())),
-            name_prefix: s.name_prefix.clone().filter(|p| !p.is_empty()),
+            name_prefix: value(s.name_prefix.as_ref()).filter(|p| !p.is_empty()),
         });
     }
     Ok(Roster {
@@ -411,6 +421,11 @@ name_prefix = "bob-"
         assert!(
             unknown.starts_with("class.toml:3:1: unknown field `role`"),
             "{unknown}"
+        );
+        let prefix = err("[[student]]\nenv = \"a\"\nname_prefix = \"b c\"\n");
+        assert!(
+            prefix.starts_with("class.toml:3:15: name_prefix `b c`:"),
+            "{prefix}"
         );
         let missing = err("[[student]]\nname = \"A\"\n");
         assert!(missing.contains("missing field `env`"), "{missing}");

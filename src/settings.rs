@@ -87,6 +87,8 @@ pub enum Command {
         live: bool,
         /// The names hand-built resources are found by (`--name-prefix`).
         names: crate::check::Names,
+        /// `--name-prefix` as written (`{env}` stands for each student's env with a roster).
+        name_prefix: Option<String>,
         class: Option<Class>,
         jobs: usize,
     },

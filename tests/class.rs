@@ -197,6 +197,34 @@ fn a_class_in_three_accounts_goes_up_is_graded_and_comes_down() {
     let html = std::fs::read_to_string(dir.join("grades.html")).expect("html");
     assert!(html.contains(&cy) && !html.contains("http://") && !html.contains("https://"));
 
+    // Nothing is past its budget yet; `sweep --only` takes one student's env, in their account.
+    let out = class(home.path())
+        .args(["sweep", "--over-budget", "--roster"])
+        .arg(&roster)
+        .output()
+        .expect("sweep");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no lab environments over budget"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = class(home.path())
+        .args(["sweep", "--yes", "--only", &cy, "--roster"])
+        .arg(&roster)
+        .output()
+        .expect("sweep");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<String> = status(home.path(), &roster)
+        .into_iter()
+        .map(|(e, ..)| e)
+        .collect();
+    assert_eq!(left, [ann.clone(), ben.clone()]);
+
     let out = class(home.path())
         .args(["down", &lab(), "--yes", "--roster"])
         .arg(&roster)
@@ -367,4 +395,14 @@ fn a_roster_error_names_its_place_and_exits_2_before_any_call() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bad.toml:5:7"), "{stderr}");
     assert!(stderr.contains("listed twice"), "{stderr}");
+    // `--only` that names nobody is not the whole class.
+    let out = common::awslab(home.path())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["down", &lab(), "--yes", "--only", "", "--roster"])
+        .arg(&path)
+        .output()
+        .expect("down");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--only names no student"), "{stderr}");
 }

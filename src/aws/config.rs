@@ -26,6 +26,9 @@ pub struct AwsSettings {
     pub timing: Timing,
     /// A role to assume (from the profile's or the default chain's credentials) for every call.
     pub role: Option<AssumeRole>,
+    /// The account id, when known before connecting: the request budget is then the account's,
+    /// whichever profile or role reaches it.
+    pub account: Option<String>,
 }
 
 /// A role awslab acts as: a roster student's account.
@@ -89,9 +92,10 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
         .or_else(|| settings.local.then(|| "us-east-1".to_owned()));
     // The budget belongs to one account and region: the credentials' source and the endpoint
     // name the account before STS is asked.
-    let source = match &settings.role {
-        Some(role) => role.account().unwrap_or(&role.arn).to_owned(),
-        None => settings
+    let source = match (&settings.account, &settings.role) {
+        (Some(account), _) => account.clone(),
+        (None, Some(role)) => role.account().unwrap_or(&role.arn).to_owned(),
+        (None, None) => settings
             .profile
             .clone()
             .unwrap_or_else(|| "default".to_owned()),

@@ -123,6 +123,19 @@ async fn seats(
     .into_iter()
     .map(|(k, r)| (k, r.map_err(|e| e.to_string())))
     .collect();
+    // Clients again, now that their accounts are known: one request budget per account and
+    // region, whichever profile or role reaches it.
+    for (key, aws) in clients.iter_mut() {
+        if let Some(Ok(id)) = accounts.get(key) {
+            let settings = AwsSettings {
+                account: Some(id.clone()),
+                ..aws.settings.clone()
+            };
+            let again = aws::config::connect_counting(&settings, Arc::clone(&stats)).await;
+            let _ = again.account.set(id.clone());
+            *aws = again;
+        }
+    }
     // One alias look-up per account.
     let mut first_client: BTreeMap<String, &Aws> = BTreeMap::new();
     for (key, aws) in &clients {
@@ -224,15 +237,20 @@ where
     Fut: std::future::Future<Output = Result<T, String>> + 'a,
 {
     let work = &work;
-    futures::stream::iter(seats.iter().map(|seat| async move {
-        match &seat.account {
-            Ok(account) => work(seat, account).await,
-            Err(e) => Err(format!("cannot act as this student: {e}")),
-        }
-    }))
-    .buffered(jobs.max(1))
-    .collect()
-    .await
+    // Unordered: a slow student does not hold a slot once the others are done.
+    let mut done: Vec<(usize, Result<T, String>)> =
+        futures::stream::iter(seats.iter().enumerate().map(|(i, seat)| async move {
+            let r = match &seat.account {
+                Ok(account) => work(seat, account).await,
+                Err(e) => Err(format!("cannot act as this student: {e}")),
+            };
+            (i, r)
+        }))
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The class's result: 0 when every student succeeded, else an error naming who did not.
@@ -249,7 +267,7 @@ fn verdict(what: &str, lines: &[Line], again: &str) -> Result<u8, Error> {
             .iter()
             .map(|l| format!("{}: {}", l.env, l.detail))
             .chain(std::iter::once(format!(
-                "once the cause is fixed, run `{again} --only {}`: it does only what is left",
+                "once the cause is fixed, run the same `{again}` again with `--only {}`: it does only what is left",
                 only.join(",")
             )))
             .collect::<Vec<_>>()
@@ -281,21 +299,41 @@ pub async fn up(
                     .push(seat.owner(&lab.id));
             }
         }
-        let read = join_all(groups.into_iter().map(|(key, (aws, envs))| async move {
-            let pf = quota_of(aws, &key.0, envs, lab, args.stage).await;
-            (key, pf)
-        }))
-        .await;
+        // All at once, so account-wide quotas add up across regions; only when that cannot be
+        // read, each account and region alone, to stop only the students of what failed.
+        let all: Vec<crate::quota::Target<'_>> = groups
+            .iter()
+            .map(|((account, _), (aws, envs))| crate::quota::Target {
+                aws,
+                account: account.clone(),
+                lab,
+                stage: args.stage,
+                envs: envs.clone(),
+            })
+            .collect();
+        let whole = crate::quota::preflight(&all).await;
+        let read = match whole {
+            Ok(pf) => vec![(None, Ok(pf))],
+            Err(_) => {
+                join_all(groups.into_iter().map(|(key, (aws, envs))| async move {
+                    let pf = quota_of(aws, &key.0, envs, lab, args.stage).await;
+                    (Some(key), pf)
+                }))
+                .await
+            }
+        };
         let mut found = Vec::new();
         for (key, pf) in read {
             match pf {
                 Ok(pf) => found.push(pf),
                 Err(e) => {
-                    p.warn(&format!(
-                        "quota preflight: cannot read account {} in {}: {e}",
-                        key.0, key.1
-                    ));
-                    unread.insert(key, e.to_string());
+                    if let Some(key) = key {
+                        p.warn(&format!(
+                            "quota preflight: cannot read account {} in {}: {e}",
+                            key.0, key.1
+                        ));
+                        unread.insert(key, e.to_string());
+                    }
                 }
             }
         }
@@ -355,15 +393,7 @@ pub async fn up(
         started.elapsed().as_secs_f64()
     ));
     stats_summary(p, "up", &stats_, started);
-    verdict(
-        &format!("up {}", lab.id),
-        &lines,
-        &format!(
-            "awslab up {} --roster {} --yes",
-            lab.id,
-            class.roster.display()
-        ),
-    )
+    verdict(&format!("up {}", lab.id), &lines, "awslab up")
 }
 
 fn up_text(done: &Provisioned) -> String {
@@ -387,7 +417,8 @@ pub struct CheckArgs {
     pub stage: StageSel,
     pub output: Vec<(PathBuf, ReportFormat)>,
     pub live: bool,
-    pub names: Names,
+    /// `--name-prefix` as written: the prefix of students the roster gives none.
+    pub name_prefix: Option<String>,
 }
 
 /// `check --roster`: every student graded, then one gradebook for the class.
@@ -399,24 +430,32 @@ pub async fn check(
     class: &Class,
     jobs: usize,
 ) -> Result<u8, Error> {
-    let guard = args
-        .live
-        .then_some((format!("run live checks of {}", lab.id), true, false));
-    let (seats, stats_) = seats(
-        s,
-        p,
-        class,
-        guard.as_ref().map(|(a, y, f)| (a.as_str(), *y, *f)),
-    )
-    .await?;
+    let (seats, stats_) = seats(s, p, class, None).await?;
+    // Live checks run commands on instances: with an allow-list, only in its accounts.
+    if args.live {
+        let mut accounts: BTreeMap<&str, &Aws> = BTreeMap::new();
+        for seat in &seats {
+            if let Ok(a) = &seat.account {
+                accounts.entry(a).or_insert(&seat.aws);
+            }
+        }
+        for aws in accounts.values() {
+            crate::guard::check_allowed(
+                aws,
+                &format!("run live checks of {}", lab.id),
+                s.allowed_accounts.as_ref(),
+            )
+            .await?;
+        }
+    }
     let started = Instant::now();
     let results = each(&seats, jobs, |seat, _account| {
-        let names = &args.names;
+        let fallback = args.name_prefix.as_ref();
         async move {
-            let names = match &seat.student.name_prefix {
+            let names = match seat.student.name_prefix.as_ref().or(fallback) {
                 Some(prefix) => Names::parse(prefix, &seat.student.env)
-                    .map_err(|e| format!("name_prefix `{prefix}`: {e}"))?,
-                None => names.clone(),
+                    .map_err(|e| format!("name prefix `{prefix}`: {e}"))?,
+                None => Names::unprefixed(),
             };
             let live = match (args.live, seat.aws.is_emulator()) {
                 (false, _) => check::Live::Off,
@@ -438,7 +477,11 @@ pub async fn check(
         .iter()
         .zip(results)
         .map(|(seat, r)| StudentRow {
-            name: seat.student.env.clone(),
+            name: if seat.student.name == seat.student.env {
+                seat.student.env.clone()
+            } else {
+                format!("{} ({})", seat.student.name, seat.student.env)
+            },
             account: seat.account.as_ref().ok().cloned(),
             region: Some(seat.aws.region.clone()),
             outcome: match r {
@@ -454,7 +497,7 @@ pub async fn check(
         rows,
     );
     match p.format {
-        Format::Json => p.out(&gradebook::json(&book)?),
+        Format::Json => p.json(&book),
         Format::Junit => p.out(&gradebook::junit(&book)?),
         Format::Text => p.out(&view::gradebook(p, &book)),
     }
@@ -534,19 +577,16 @@ pub async fn down(
         started.elapsed().as_secs_f64()
     ));
     stats_summary(p, "down", &stats_, started);
-    verdict(
-        &format!("down {id}"),
-        &lines,
-        &format!("awslab down {id} --roster {} --yes", class.roster.display()),
-    )
+    verdict(&format!("down {id}"), &lines, "awslab down")
 }
 
 /// The lab environments of the roster's students, in each account and region they use, with
 /// their account; what could not be looked at is said (once) and returned.
-async fn class_envs(p: &Printer, seats: &[Seat]) -> (Vec<(EnvStatus, Aws)>, Vec<String>) {
+async fn class_envs(p: &Printer, seats: &[Seat]) -> ClassEnvs {
     // One look per account and region.
     let mut places: BTreeMap<(String, String), &Aws> = BTreeMap::new();
     let mut not_looked_at = Vec::new();
+    let mut unreachable = 0;
     for seat in seats {
         match &seat.account {
             Ok(a) => {
@@ -558,6 +598,7 @@ async fn class_envs(p: &Printer, seats: &[Seat]) -> (Vec<(EnvStatus, Aws)>, Vec<
                 let n = format!("{}: {e}", seat.student.env);
                 p.warn(&format!("not looked at: {n}"));
                 not_looked_at.push(n);
+                unreachable += 1;
             }
         }
     }
@@ -590,17 +631,35 @@ async fn class_envs(p: &Printer, seats: &[Seat]) -> (Vec<(EnvStatus, Aws)>, Vec<
                 let n = format!("{account} in {region}: {e}");
                 p.warn(&format!("not looked at: {n}"));
                 not_looked_at.push(n);
+                unreachable += 1;
             }
         }
     }
-    (out, not_looked_at)
+    ClassEnvs {
+        envs: out,
+        not_looked_at,
+        unreachable,
+    }
+}
+
+/// What `status` and `sweep` found of a class.
+struct ClassEnvs {
+    /// Each env with the client of its account and region.
+    envs: Vec<(EnvStatus, Aws)>,
+    not_looked_at: Vec<String>,
+    /// Students, accounts or regions that could not be looked at at all.
+    unreachable: usize,
 }
 
 /// `status --roster`: every student's environments, by account and region.
 pub async fn status(s: &Settings, p: &Printer, class: &Class) -> Result<u8, Error> {
     let (seats, stats_) = seats(s, p, class, None).await?;
     let started = Instant::now();
-    let (envs, not_looked_at) = class_envs(p, &seats).await;
+    let ClassEnvs {
+        envs,
+        not_looked_at,
+        ..
+    } = class_envs(p, &seats).await;
     let envs: Vec<EnvStatus> = envs.into_iter().map(|(e, _)| e).collect();
     match p.format {
         Format::Json => p.json(&envs),
@@ -629,14 +688,19 @@ pub async fn sweep(s: &Settings, p: &Printer, args: SweepArgs, class: &Class) ->
     .await?;
     let started = Instant::now();
     let now = SystemTime::now();
-    let (envs, not_looked_at) = class_envs(p, &seats).await;
-    let targets: Vec<(EnvStatus, Aws)> = envs
+    let found = class_envs(p, &seats).await;
+    let targets: Vec<(EnvStatus, Aws)> = found
+        .envs
         .into_iter()
         .filter(|(e, _)| args.takes(e, now))
         .collect();
-    let result = sweep_targets(s, p, &args, None, targets, not_looked_at).await;
+    let result = sweep_targets(s, p, &args, None, targets, found.not_looked_at).await;
     stats_summary(p, "sweep", &stats_, started);
-    result
+    // What could not be looked at may still hold envs: the exit code says so.
+    match result {
+        Ok(exit::OK) if found.unreachable > 0 => Ok(exit::FAILED),
+        other => other,
+    }
 }
 
 fn stats_summary(p: &Printer, command: &str, stats_: &CallStats, started: Instant) {

@@ -27,14 +27,18 @@ pub async fn teardown(
     opts: &EngineOptions,
     reporter: &dyn Reporter,
 ) -> Vec<Result<DestroyOutcome, AwsError>> {
-    futures::stream::iter(envs.iter().map(|env| async move {
-        let prefixed = Prefixed {
-            inner: reporter,
-            label: format!("{}/{}", env.owner.lab, env.owner.env),
-        };
-        destroy(env.aws, &env.owner, opts, &prefixed).await
-    }))
-    .buffered(jobs.max(1))
-    .collect()
-    .await
+    // Unordered: a slow env does not hold a slot once the others are done.
+    let mut done: Vec<(usize, Result<DestroyOutcome, AwsError>)> =
+        futures::stream::iter(envs.iter().enumerate().map(|(i, env)| async move {
+            let prefixed = Prefixed {
+                inner: reporter,
+                label: format!("{}/{}", env.owner.lab, env.owner.env),
+            };
+            (i, destroy(env.aws, &env.owner, opts, &prefixed).await)
+        }))
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
