@@ -7,6 +7,7 @@
 //!
 //!   cargo bench --profile dev --bench class_scale
 //!   AWSLAB_BENCH_CLASS=10 AWSLAB_BENCH_SCALE=0.3 cargo bench --profile dev --bench class_scale
+//!   AWSLAB_BENCH_REALISTIC_ONLY=1 ...   (only the realistic teardown comparison)
 //!
 //! The realistic comparison runs at AWS's real durations by default (scale 1, ~10 minutes): the
 //! request budget paces a class by AWS's real refill rates, which a scaled-down model would not
@@ -151,22 +152,24 @@ async fn main() {
         .filter(|s: &f64| *s > 0.0)
         .unwrap_or(1.0);
     let mut report = Vec::new();
-    // A pass-through proxy: the same path as the realistic runs, no faults.
-    let proxy = FaultProxy::start(&upstream, Faults::default()).await;
-    println!(
-        "a class on the emulator ({}), all at once:",
-        common::emulator()
-    );
     let vpc = common::cycle_lab();
-    class_cycle(&proxy.url, &vpc, class, "eu-south-1", &mut report).await;
-    class_cycle(
-        &proxy.url,
-        "s3-static-website",
-        buckets,
-        "eu-south-2",
-        &mut report,
-    )
-    .await;
+    if std::env::var_os("AWSLAB_BENCH_REALISTIC_ONLY").is_none() {
+        // A pass-through proxy: the same path as the realistic runs, no faults.
+        let proxy = FaultProxy::start(&upstream, Faults::default()).await;
+        println!(
+            "a class on the emulator ({}), all at once:",
+            common::emulator()
+        );
+        class_cycle(&proxy.url, &vpc, class, "eu-south-1", &mut report).await;
+        class_cycle(
+            &proxy.url,
+            "s3-static-website",
+            buckets,
+            "eu-south-2",
+            &mut report,
+        )
+        .await;
+    }
 
     println!(
         "\nteardown through the realistic AWS profile at scale {scale}: one env, then a class of {class}:"

@@ -46,21 +46,47 @@ const fn rate(capacity: f64, per_second: f64) -> Rate {
     }
 }
 
+/// EC2's describes that have a smaller bucket when called without filters or pagination.
+const SMALL_UNFILTERED: [&str; 7] = [
+    "DescribeInstances",
+    "DescribeInstanceStatus",
+    "DescribeNetworkInterfaces",
+    "DescribeSecurityGroups",
+    "DescribeSnapshots",
+    "DescribeSpotInstanceRequests",
+    "DescribeVolumes",
+];
+
 /// Which bucket a call draws from, and its rate: EC2's and ELB's documented tables; services
-/// without a published table share a generous default per service.
-pub fn class(service: &str, operation: &str) -> (&'static str, Rate) {
+/// without a published table share a generous default per service. `filtered`: the request
+/// has filters or pagination (EC2 gives some describes a smaller bucket without them).
+pub fn class(service: &str, operation: &str, filtered: bool) -> (&'static str, Rate) {
     let read = ["Describe", "Get", "List", "Search"]
         .iter()
         .any(|p| operation.starts_with(p));
     match service.to_ascii_lowercase().as_str() {
         "ec2" => match operation {
             "RunInstances" | "StartInstances" => ("run-instances", rate(5.0, 2.0)),
-            "TerminateInstances" => ("terminate-instances", rate(100.0, 5.0)),
-            "CreateNatGateway" => ("create-nat-gateway", rate(10.0, 1.0)),
-            "DeleteNatGateway" => ("delete-nat-gateway", rate(10.0, 1.0)),
+            "TerminateInstances"
+            | "CreateLaunchTemplateVersion"
+            | "ModifyLaunchTemplate"
+            | "CreateNetworkInterface"
+            | "DeleteNetworkInterface"
+            | "AssociateIamInstanceProfile"
+            | "DisassociateIamInstanceProfile" => ("uncategorized", rate(100.0, 5.0)),
+            "CreateNatGateway"
+            | "DeleteNatGateway"
+            | "AssociateNatGatewayAddress"
+            | "DisassociateNatGatewayAddress" => ("nat-gateway", rate(10.0, 1.0)),
+            "CreateVpcEndpoint" | "DeleteVpcEndpoints" | "ModifyVpcEndpoint" => {
+                ("vpc-endpoint", rate(4.0, 0.3))
+            }
             "CreateTags" | "DeleteTags" => ("tags", rate(100.0, 10.0)),
             "AuthorizeSecurityGroupIngress" | "RevokeSecurityGroupIngress" | "CreateKeyPair" => {
                 ("resource-intensive", rate(50.0, 5.0))
+            }
+            _ if read && !filtered && SMALL_UNFILTERED.contains(&operation) => {
+                ("non-mutating unfiltered", rate(50.0, 10.0))
             }
             _ if read => ("non-mutating", rate(100.0, 20.0)),
             _ => ("mutating", rate(50.0, 5.0)),
@@ -110,8 +136,10 @@ impl Bucket {
     }
 }
 
-/// Every bucket of the process, by (credentials and endpoint, region, service, class).
-type Key = (String, String, String, &'static str);
+/// Every bucket of the process, by (account, region, service, bucket): EC2 keeps a bucket per
+/// API action ("each API is evaluated individually ... requests for other APIs are not
+/// affected"), the other services one per class of call.
+type Key = (String, String, String, String);
 
 fn buckets() -> &'static Mutex<HashMap<Key, Bucket>> {
     static BUCKETS: OnceLock<Mutex<HashMap<Key, Bucket>>> = OnceLock::new();
@@ -119,13 +147,18 @@ fn buckets() -> &'static Mutex<HashMap<Key, Bucket>> {
 }
 
 /// How long a request of `label` must wait for its token (taken now).
-fn reserve(account: &str, region: &str, label: &Label, now: Instant) -> Duration {
-    let (class, rate) = class(&label.service, &label.operation);
+fn reserve(account: &str, region: &str, label: &Label, filtered: bool, now: Instant) -> Duration {
+    let (class, rate) = class(&label.service, &label.operation, filtered);
+    let bucket = if label.service.eq_ignore_ascii_case("ec2") {
+        format!("{class} {}", label.operation)
+    } else {
+        class.to_owned()
+    };
     let key = (
         account.to_owned(),
         region.to_owned(),
         label.service.clone(),
-        class,
+        bucket,
     );
     let Ok(mut all) = buckets().lock() else {
         return Duration::ZERO;
@@ -163,6 +196,17 @@ fn gate(account: &str, uri: &str) -> Arc<tokio::sync::Semaphore> {
         ),
         Err(_) => Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
     }
+}
+
+/// Whether a query-protocol request (EC2) has filters or pagination.
+fn filtered(request: &HttpRequest) -> bool {
+    request.body().bytes().is_some_and(|body| {
+        body.split(|b| *b == b'&').any(|pair| {
+            pair.starts_with(b"Filter.")
+                || pair.starts_with(b"MaxResults=")
+                || pair.starts_with(b"NextToken=")
+        })
+    })
 }
 
 /// The SDK's default HTTPS client with the budget in front of it.
@@ -255,7 +299,13 @@ impl HttpConnector for BudgetConnector {
         let wait = request
             .extension::<Label>()
             .map_or(Duration::ZERO, |label| {
-                reserve(&self.account, &self.region, label, Instant::now())
+                reserve(
+                    &self.account,
+                    &self.region,
+                    label,
+                    filtered(&request),
+                    Instant::now(),
+                )
             });
         let inner = self.inner.clone();
         let stats = Arc::clone(&self.stats);
@@ -286,23 +336,61 @@ mod tests {
     #[test]
     fn calls_fall_into_ec2s_documented_buckets() {
         assert_eq!(
-            class("ec2", "DescribeVpcs"),
+            class("ec2", "DescribeVpcs", true),
             ("non-mutating", rate(100.0, 20.0))
         );
-        assert_eq!(class("EC2", "CreateVpc"), ("mutating", rate(50.0, 5.0)));
-        assert_eq!(class("ec2", "RunInstances").0, "run-instances");
-        assert_eq!(class("ec2", "CreateNatGateway").1, rate(10.0, 1.0));
         assert_eq!(
-            class("ec2", "AuthorizeSecurityGroupIngress").0,
+            class("EC2", "CreateVpc", true),
+            ("mutating", rate(50.0, 5.0))
+        );
+        assert_eq!(class("ec2", "RunInstances", true).0, "run-instances");
+        assert_eq!(class("ec2", "CreateNatGateway", true).1, rate(10.0, 1.0));
+        assert_eq!(
+            class("ec2", "AuthorizeSecurityGroupIngress", true).0,
             "resource-intensive"
         );
         assert_eq!(
-            class("Elastic Load Balancing v2", "CreateLoadBalancer").1,
+            class("Elastic Load Balancing v2", "CreateLoadBalancer", true).1,
             rate(10.0, 0.2)
         );
-        assert_eq!(class("s3", "PutObject").0, "objects");
-        assert_eq!(class("s3", "ListObjectVersions").0, "objects");
-        assert_eq!(class("s3", "PutBucketPolicy").0, "default");
+        assert_eq!(class("s3", "PutObject", true).0, "objects");
+        assert_eq!(class("s3", "ListObjectVersions", true).0, "objects");
+        assert_eq!(class("s3", "PutBucketPolicy", true).0, "default");
+        // Unfiltered, some describes draw from a smaller bucket.
+        assert_eq!(
+            class("ec2", "DescribeInstances", false),
+            ("non-mutating unfiltered", rate(50.0, 10.0))
+        );
+        assert_eq!(class("ec2", "DescribeVpcs", false).0, "non-mutating");
+        assert_eq!(class("ec2", "DeleteVpcEndpoints", true).1, rate(4.0, 0.3));
+    }
+
+    #[test]
+    fn each_ec2_action_has_its_own_bucket_per_account() {
+        use super::{Label, reserve};
+        let label = |op: &str| Label {
+            service: "EC2".to_owned(),
+            operation: op.to_owned(),
+        };
+        let now = Instant::now();
+        for _ in 0..100 {
+            assert_eq!(
+                reserve("acct-per-action", "r", &label("DescribeVpcs"), true, now),
+                Duration::ZERO
+            );
+        }
+        let wait = reserve("acct-per-action", "r", &label("DescribeVpcs"), true, now);
+        assert!(wait > Duration::ZERO, "the 101st waits");
+        assert_eq!(
+            reserve("acct-per-action", "r", &label("DescribeSubnets"), true, now),
+            Duration::ZERO,
+            "another action is not affected"
+        );
+        assert_eq!(
+            reserve("acct-other", "r", &label("DescribeVpcs"), true, now),
+            Duration::ZERO,
+            "nor another account"
+        );
     }
 
     #[test]
