@@ -8,6 +8,7 @@
 //!   cargo bench --profile dev --bench class_scale
 //!   AWSLAB_BENCH_CLASS=10 AWSLAB_BENCH_SCALE=0.3 cargo bench --profile dev --bench class_scale
 //!   AWSLAB_BENCH_REALISTIC_ONLY=1 ...   (only the realistic teardown comparison)
+//!   AWSLAB_BENCH_DETAIL=1 ...           (also each operation's wait for the request budget)
 //!
 //! The realistic comparison runs at AWS's real durations by default (scale 1, ~10 minutes): the
 //! request budget paces a class by AWS's real refill rates, which a scaled-down model would not
@@ -59,6 +60,15 @@ async fn measure(mut cmd: tokio::process::Command, args: &[&str]) -> Figures {
             .and_then(|n| n.parse().ok())
             .unwrap_or_default()
     };
+    if std::env::var_os("AWSLAB_BENCH_DETAIL").is_some() {
+        // Where the time went: the operations that waited for the request budget.
+        for l in stderr
+            .lines()
+            .filter(|l| l.contains("waited for the budget)"))
+        {
+            println!("      {}", l.trim());
+        }
+    }
     let calls = line(" API calls, ");
     let waits = line("  throttled ");
     Figures {

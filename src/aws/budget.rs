@@ -307,12 +307,15 @@ impl HttpConnector for BudgetConnector {
                     Instant::now(),
                 )
             });
+        let label = request.extension::<Label>().cloned();
         let inner = self.inner.clone();
         let stats = Arc::clone(&self.stats);
         let gate = gate(&self.account, request.uri());
         HttpConnectorFuture::new(async move {
             if !wait.is_zero() {
-                stats.waited_for_budget(wait);
+                if let Some(label) = &label {
+                    stats.waited_for_budget(label, wait);
+                }
                 tokio::time::sleep(wait).await;
             }
             // Held until the answer is in; never closed, so a permit always comes.

@@ -31,6 +31,8 @@ pub struct CallStats {
 pub struct OpCount {
     pub calls: u64,
     pub attempts: u64,
+    /// Time this operation's requests waited for the request budget, summed, in milliseconds.
+    pub budget_wait_ms: u64,
 }
 
 impl OpCount {
@@ -102,10 +104,16 @@ impl CallStats {
         self.not_visible.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A request waited this long for the request budget.
-    pub fn waited_for_budget(&self, d: Duration) {
+    /// A request of `service:operation` waited this long for the request budget.
+    pub fn waited_for_budget(&self, label: &super::budget::Label, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.budget_wait_micros.fetch_add(micros, Ordering::Relaxed);
+        if let Ok(mut counts) = self.counts.lock() {
+            let key = format!("{}:{}", label.service, label.operation);
+            let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            let entry = counts.entry(key).or_default();
+            entry.budget_wait_ms = entry.budget_wait_ms.saturating_add(ms);
+        }
     }
 
     /// AWS answered a request with a throttling error.

@@ -414,6 +414,13 @@ pub fn stats(command: &str, st: &StatsSummary, elapsed: std::time::Duration) -> 
         if c.retries() > 0 {
             let _ = write!(s, " (+{} retries)", c.retries());
         }
+        if c.budget_wait_ms >= 100 {
+            let _ = write!(
+                s,
+                " ({:.1}s waited for the budget)",
+                c.budget_wait_ms as f64 / 1000.0
+            );
+        }
         s.push('\n');
     }
     s
