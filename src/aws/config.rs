@@ -214,8 +214,15 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
             .interceptor(stats.interceptor())
             .build(),
     );
+    // Its reads fall back to AWS's default, then the documented one: a failing read is asked
+    // once more, not five times.
     let servicequotas = aws_sdk_servicequotas::Client::from_conf(
         aws_sdk_servicequotas::config::Builder::from(&sdk)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(200)),
+            )
             .interceptor(stats.interceptor())
             .build(),
     );

@@ -125,8 +125,17 @@ async fn seats(
     .collect();
     // Clients again, now that their accounts are known: one request budget per account and
     // region, whichever profile or role reaches it.
+    // A role's client is keyed by the account its ARN names already: rebuilding it would only
+    // assume the role a second time.
     for (key, aws) in clients.iter_mut() {
-        if let Some(Ok(id)) = accounts.get(key) {
+        let keyed = aws
+            .settings
+            .role
+            .as_ref()
+            .and_then(|r| r.account().map(str::to_owned));
+        if let Some(Ok(id)) = accounts.get(key)
+            && keyed.as_ref() != Some(id)
+        {
             let settings = AwsSettings {
                 account: Some(id.clone()),
                 ..aws.settings.clone()
