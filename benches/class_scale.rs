@@ -8,7 +8,10 @@
 //!   cargo bench --profile dev --bench class_scale
 //!   AWSLAB_BENCH_CLASS=10 AWSLAB_BENCH_SCALE=0.3 cargo bench --profile dev --bench class_scale
 //!   AWSLAB_BENCH_REALISTIC_ONLY=1 ...   (only the realistic teardown comparison)
-//!   AWSLAB_BENCH_DETAIL=1 ...           (also each operation's wait for the request budget)
+//!   AWSLAB_BENCH_DETAIL=1 ...           (also each operation's wait for the request budget, a
+//!                                        timeline of the class teardown, and each command's
+//!                                        stderr, timed, in target/bench/<scenario>.log)
+//!   AWSLAB_BENCH_TRACE=1 ...            (awslab's and the SDK's tracing in those logs)
 //!
 //! The realistic comparison runs at AWS's real durations by default (scale 1, ~10 minutes): the
 //! request budget paces a class by AWS's real refill rates, which a scaled-down model would not
@@ -35,17 +38,45 @@ struct Figures {
     budget_wait: f64,
 }
 
-async fn measure(mut cmd: tokio::process::Command, args: &[&str]) -> Figures {
-    let started = Instant::now();
-    let out = cmd
-        .arg("--stats")
+/// Runs awslab with `--stats` and reads its figures. With `AWSLAB_BENCH_DETAIL`, its stderr
+/// is also written to `target/bench/<log>.log`, each line stamped with the seconds since the
+/// command started.
+async fn measure(cmd: tokio::process::Command, args: &[&str], log: &str) -> Figures {
+    let mut cmd = cmd.into_std();
+    if std::env::var_os("AWSLAB_BENCH_TRACE").is_some() {
+        cmd.arg("-vvv");
+    }
+    cmd.arg("--stats")
         .args(args)
-        .output()
-        .await
-        .expect("run awslab");
-    let wall = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{args:?} failed: {stderr}");
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let (wall, success, stderr, timed) = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("run awslab");
+        let mut text = String::new();
+        let mut timed = String::new();
+        if let Some(err) = child.stderr.take() {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                timed.push_str(&format!(
+                    "{:>7.2} {line}\n",
+                    started.elapsed().as_secs_f64()
+                ));
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        let status = child.wait().expect("wait for awslab");
+        (started.elapsed(), status.success(), text, timed)
+    })
+    .await
+    .expect("join");
+    if std::env::var_os("AWSLAB_BENCH_DETAIL").is_some() {
+        let dir = common::root().join("target/bench");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{log}.log")), timed);
+    }
+    assert!(success, "{args:?} failed: {stderr}");
     let line = |marker: &str| {
         stderr
             .lines()
@@ -139,9 +170,95 @@ async fn class_cycle(
         }
         let mut cmd = common::awslab_via(home.path(), url);
         cmd.env("AWS_REGION", region);
-        let f = measure(cmd, &args).await;
+        let f = measure(
+            cmd,
+            &args,
+            &format!("{lab}-x{n}-{command}").replace('/', "_"),
+        )
+        .await;
         print(&what, command, &f);
         report.push(record(&what, command, &f));
+    }
+}
+
+/// Ids of the resources the realistic profile has seen a delete of.
+fn deleted(proxy: &FaultProxy) -> std::collections::BTreeSet<String> {
+    proxy
+        .model_report()
+        .map(|r| {
+            r.resources
+                .into_iter()
+                .filter(|r| r.delete_requested_at.is_some())
+                .map(|r| r.id)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// When the class teardown asked each kind's deletes and when they were gone, from the start
+/// of the teardown's first delete: where the time between one env's teardown and a class's
+/// goes.
+fn timeline(proxy: &FaultProxy, before: &std::collections::BTreeSet<String>) {
+    let Some(report) = proxy.model_report() else {
+        return;
+    };
+    let class: Vec<_> = report
+        .resources
+        .iter()
+        .filter(|r| r.delete_requested_at.is_some() && !before.contains(&r.id))
+        .collect();
+    let Some(t0) = class.iter().filter_map(|r| r.delete_requested_at).min() else {
+        return;
+    };
+    let mut kinds: Vec<_> = class.iter().map(|r| format!("{:?}", r.kind)).collect();
+    kinds.sort();
+    kinds.dedup();
+    let spread = |mut v: Vec<f64>| -> String {
+        v.sort_by(f64::total_cmp);
+        match (v.first(), v.get(v.len() / 2), v.last()) {
+            (Some(a), Some(m), Some(z)) => format!("{a:>6.1} {m:>6.1} {z:>6.1}"),
+            _ => "     -      -      -".to_owned(),
+        }
+    };
+    println!("      class teardown timeline (s from its first delete; min median max):");
+    for kind in kinds {
+        let of: Vec<_> = class
+            .iter()
+            .filter(|r| format!("{:?}", r.kind) == kind)
+            .collect();
+        let asked = of
+            .iter()
+            .filter_map(|r| r.delete_requested_at)
+            .map(|t| t.saturating_sub(t0).as_secs_f64())
+            .collect();
+        let gone = of
+            .iter()
+            .filter_map(|r| r.gone_at)
+            .map(|t| t.saturating_sub(t0).as_secs_f64())
+            .collect();
+        println!(
+            "      {kind:>20} x{:<3} asked {}   gone {}",
+            of.len(),
+            spread(asked),
+            spread(gone)
+        );
+    }
+    let mut actions: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| s.at >= t0)
+        .map(|s| s.action.clone())
+        .collect();
+    actions.sort();
+    actions.dedup();
+    for action in actions {
+        let at: Vec<f64> = report
+            .steps
+            .iter()
+            .filter(|s| s.at >= t0 && s.action == action)
+            .map(|s| s.at.saturating_sub(t0).as_secs_f64())
+            .collect();
+        println!("      {action:>20} x{:<3} at    {}", at.len(), spread(at));
     }
 }
 
@@ -191,7 +308,12 @@ async fn main() {
     for command in ["up", "down"] {
         let mut cmd = common::awslab_realistic(home.path(), &real);
         cmd.env("AWS_REGION", "eu-central-2");
-        let f = measure(cmd, &["--env", &env, command, &vpc, "--yes"]).await;
+        let f = measure(
+            cmd,
+            &["--env", &env, command, &vpc, "--yes"],
+            &format!("realistic-one-{command}"),
+        )
+        .await;
         print("one env (realistic)", command, &f);
         report.push(record("one env (realistic)", command, &f));
         one_down = f;
@@ -201,18 +323,26 @@ async fn main() {
     let path = path.display().to_string();
     let jobs = class.to_string();
     let mut class_down = Figures::default();
+    let mut deleted_before = std::collections::BTreeSet::new();
     for command in ["up", "down"] {
+        if command == "down" {
+            deleted_before = deleted(&real);
+        }
         let mut cmd = common::awslab_realistic(home.path(), &real);
         cmd.env("AWS_REGION", "eu-central-2");
         let f = measure(
             cmd,
             &[command, &vpc, "--roster", &path, "--jobs", &jobs, "--yes"],
+            &format!("realistic-class-{command}"),
         )
         .await;
         let what = format!("class of {class} (realistic)");
         print(&what, command, &f);
         report.push(record(&what, command, &f));
         class_down = f;
+    }
+    if std::env::var_os("AWSLAB_BENCH_DETAIL").is_some() {
+        timeline(&real, &deleted_before);
     }
     let ratio = class_down.wall.as_secs_f64() / one_down.wall.as_secs_f64().max(1e-9);
     println!(

@@ -74,8 +74,19 @@ pub async fn destroy(
     reporter: &dyn Reporter,
 ) -> Result<DestroyOutcome, AwsError> {
     reporter.event(Event::Note("discovering what the lab owns".to_owned()));
+    let world = discover::owned(&*opts.handlers, aws, owner).await?;
+    destroy_found(aws, owner, world, opts, reporter).await
+}
+
+/// [`destroy`] of what discovery found (`world`, the owner's as [`discover::owned`] lists it).
+pub async fn destroy_found(
+    aws: &Aws,
+    owner: &Owner,
+    world: World,
+    opts: &EngineOptions,
+    reporter: &dyn Reporter,
+) -> Result<DestroyOutcome, AwsError> {
     let handlers = &*opts.handlers;
-    let world = discover::owned(handlers, aws, owner).await?;
     for u in &world.unlisted {
         reporter.event(Event::Note(format!(
             "not looked at: {}: {}",

@@ -104,6 +104,8 @@ struct State {
     next_id: u32,
     in_flight: usize,
     peak: usize,
+    /// Listings asked (one per `discover` call).
+    listings: usize,
     /// Instances shutting down, and when they are terminated.
     shutting_down: BTreeMap<String, Instant>,
 }
@@ -489,12 +491,14 @@ impl ResourceKind for FakeKind {
     }
 
     async fn discover(&self, _aws: &Aws, scope: &Scope) -> Result<Vec<Observed>, AwsError> {
-        let s = lock(&self.state);
+        let mut s = lock(&self.state);
+        s.listings += 1;
         Ok(s.items
             .iter()
             .filter(|o| o.kind == self.kind)
             .filter(|o| match scope {
                 Scope::Owned(owner) => owner.owns(&o.tags),
+                Scope::Owners(owners) => Scope::any_owns(owners, &o.tags),
                 Scope::InVpcs(vpcs) => o.vpc_id().is_some_and(|v| vpcs.iter().any(|x| x == v)),
                 Scope::Named(names) => o.name_tag().is_some_and(|n| names.iter().any(|x| x == n)),
                 Scope::Region => true,
@@ -696,6 +700,11 @@ impl FakeCloud {
     }
 
     /// The most calls that were in flight at once.
+    /// How many listings were asked so far.
+    pub fn listings(&self) -> usize {
+        lock(&self.state).listings
+    }
+
     pub fn peak_in_flight(&self) -> usize {
         lock(&self.state).peak
     }

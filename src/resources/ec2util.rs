@@ -1,7 +1,7 @@
 //! Small helpers the kinds share: scope filters, and answers that mean "already done" where a
 //! call's goal is met (a rule not there, a role already detached).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::Filter;
 
@@ -40,6 +40,17 @@ pub fn scope_filters(scope: &Scope, vpc_filter: Option<&str>) -> Option<Vec<Filt
         }
         Scope::Region => Some(Vec::new()),
         Scope::AnyLab => Some(vec![filter("tag-key", [tags::LAB])]),
+        // Each owner's lab and env among the values: what the listing returns beyond the
+        // owners' (another owner's env name under a third's lab) the caller leaves out.
+        Scope::Owners(owners) if owners.is_empty() => None,
+        Scope::Owners(owners) => {
+            let labs: BTreeSet<&str> = owners.iter().map(|o| o.lab.as_str()).collect();
+            let envs: BTreeSet<&str> = owners.iter().map(|o| o.env.as_str()).collect();
+            Some(vec![
+                filter(&format!("tag:{}", tags::LAB), labs),
+                filter(&format!("tag:{}", tags::ENV), envs),
+            ])
+        }
     }
 }
 

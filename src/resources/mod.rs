@@ -120,6 +120,17 @@ pub enum Scope {
     Region,
     /// Everything carrying an `awslab:lab` tag, whatever the lab and env (`status`, `sweep`).
     AnyLab,
+    /// At least what [`Scope::Owned`] finds for each of these owners (the envs of a class in
+    /// one account and region, listed once rather than once per env); a listing may return
+    /// more, and the caller keeps each owner's own.
+    Owners(Vec<Owner>),
+}
+
+impl Scope {
+    /// Whether these tags are one of the owners' ([`Scope::Owners`]).
+    pub fn any_owns(owners: &[Owner], tags: &Tags) -> bool {
+        owners.iter().any(|o| o.owns(tags))
+    }
 }
 
 /// A resource as AWS describes it.

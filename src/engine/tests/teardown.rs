@@ -97,3 +97,56 @@ async fn each_envs_events_carry_its_label() {
     }
     assert_eq!(finished.len(), 2 * ALL.len(), "{finished:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_class_is_listed_once_and_only_its_envs_go() {
+    let (cloud, opts) = class(&CLASS).await;
+    // Another lab's env of the same name, and an env of this lab outside the class.
+    for owner in [Owner::new("other", "alice"), Owner::new("fake", "dave")] {
+        apply(
+            &unreachable_aws(),
+            &lab(),
+            StageSel::Full,
+            &owner,
+            &opts,
+            &Recorder::default(),
+        )
+        .await
+        .expect("up runs");
+    }
+    let kept: Vec<String> = cloud.live();
+    let aws = unreachable_aws();
+    let one = |s: &str| Env {
+        aws: &aws,
+        owner: Owner::new("fake", s),
+    };
+    let before = cloud.listings();
+    let outcomes = teardown(&[one("alice")], 1, &opts, &Recorder::default()).await;
+    assert_eq!(
+        outcomes[0].as_ref().expect("down runs").deleted.len(),
+        ALL.len()
+    );
+    let per_env = cloud.listings() - before;
+
+    let before = cloud.listings();
+    let envs = [one("bob"), one("carol")];
+    let outcomes = teardown(&envs, 2, &opts, &Recorder::default()).await;
+    for o in outcomes {
+        assert_eq!(o.expect("down runs").deleted.len(), ALL.len());
+    }
+    assert_eq!(
+        cloud.listings() - before,
+        per_env,
+        "two envs in one place are listed as one"
+    );
+    let left = cloud.live();
+    // Five envs were up, each the same resources: two stay.
+    assert_eq!(
+        left.len(),
+        kept.len() / 5 * 2,
+        "only the class's envs go: {left:?} (before: {kept:?})"
+    );
+    for name in ALL {
+        assert!(cloud.id_of(name).is_some());
+    }
+}

@@ -335,6 +335,11 @@ impl ResourceKind for AutoScalingGroup {
                 .into_iter()
                 .filter(|g| owner.owns(&g.tags))
                 .collect(),
+            Scope::Owners(owners) => groups(aws, &[])
+                .await?
+                .into_iter()
+                .filter(|g| Scope::any_owns(owners, &g.tags))
+                .collect(),
             Scope::AnyLab => groups(aws, &[])
                 .await?
                 .into_iter()

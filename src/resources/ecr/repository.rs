@@ -210,6 +210,7 @@ impl ResourceKind for Repository {
             };
             let wanted = match scope {
                 Scope::Owned(owner) => owner.owns(&t),
+                Scope::Owners(owners) => Scope::any_owns(owners, &t),
                 Scope::AnyLab => t.contains_key(tags::LAB),
                 Scope::Named(_) => !t.contains_key(tags::LAB),
                 _ => true,

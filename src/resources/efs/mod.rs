@@ -47,6 +47,7 @@ fn token(owner: &Owner, logical: &str) -> String {
 fn wanted(o_tags: &Tags, scope: &Scope) -> bool {
     match scope {
         Scope::Owned(owner) => owner.owns(o_tags),
+        Scope::Owners(owners) => Scope::any_owns(owners, o_tags),
         Scope::AnyLab => o_tags.contains_key(tags::LAB),
         // Hand-built ones, by name (awslab's own, of this or any env, are not: `Owned` finds
         // this env's).

@@ -120,6 +120,7 @@ async fn tags_of(
 fn in_scope(tags: &Tags, name: &str, vpc: Option<&str>, scope: &Scope) -> bool {
     match scope {
         Scope::Owned(owner) => owner.owns(tags),
+        Scope::Owners(owners) => Scope::any_owns(owners, tags),
         Scope::AnyLab => tags.contains_key(tags::LAB),
         Scope::Named(names) => !tags.contains_key(tags::LAB) && names.iter().any(|n| n == name),
         Scope::InVpcs(ids) => vpc.is_some_and(|v| ids.iter().any(|i| i == v)),

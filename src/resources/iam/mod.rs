@@ -150,6 +150,18 @@ fn listing(scope: &Scope, region: &str) -> Option<Listing> {
             Some(region.to_owned()),
         ),
         // Every region's: `status` and `sweep` place them.
+        // This region's and the global ones of each owner's lab (one lab's path when they
+        // share it, as a class does).
+        Scope::Owners(owners) if owners.is_empty() => return None,
+        Scope::Owners(owners) => {
+            let labs: std::collections::BTreeSet<&str> =
+                owners.iter().map(|o| o.lab.as_str()).collect();
+            let prefix = match labs.iter().next() {
+                Some(lab) if labs.len() == 1 => format!("{ROOT}{lab}/"),
+                _ => ROOT.to_owned(),
+            };
+            (prefix, Vec::new(), Some(region.to_owned()))
+        }
         Scope::AnyLab | Scope::Region => (ROOT.to_owned(), Vec::new(), None),
         // Hand-built ones, by name (awslab's own are found with `Owned`).
         Scope::Named(names) if names.is_empty() => return None,

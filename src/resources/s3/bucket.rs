@@ -183,6 +183,14 @@ impl ResourceKind for Bucket {
                 .filter(|(n, _)| is_owners(n, owner) || is_plain_env_name(n, owner))
                 .collect(),
             // awslab's names end in an account id (no STS call needed); the tags decide.
+            Scope::Owners(owners) => names
+                .into_iter()
+                .filter(|(n, _)| {
+                    owners
+                        .iter()
+                        .any(|o| is_owners(n, o) || is_plain_env_name(n, o))
+                })
+                .collect(),
             Scope::AnyLab => names
                 .into_iter()
                 .filter(|(n, _)| ends_in_account(n))

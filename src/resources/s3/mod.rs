@@ -602,6 +602,7 @@ async fn discover_one(
 ) -> Result<Vec<Observed>, AwsError> {
     let by_name = match scope {
         Scope::Owned(owner) => is_owners(name, owner),
+        Scope::Owners(owners) => owners.iter().any(|o| is_owners(name, o)),
         Scope::Named(_) => true,
         _ => false,
     };
@@ -623,6 +624,9 @@ async fn discover_one(
         // Tagged for the owner, or awslab's name without awslab's tags (a run killed before
         // it tagged the bucket, or one made by hand under that name).
         Scope::Owned(owner) => owner.owns(&t) || (by_name && !t.contains_key(tags::LAB)),
+        Scope::Owners(owners) => owners
+            .iter()
+            .any(|o| o.owns(&t) || (is_owners(name, o) && !t.contains_key(tags::LAB))),
         Scope::AnyLab => t.contains_key(tags::LAB),
         // Hand-built ones (awslab's own are found with `Owned`).
         Scope::Named(_) => !t.contains_key(tags::LAB),
