@@ -117,15 +117,27 @@ impl Bucket {
     fn new(rate: Rate, now: Instant) -> Bucket {
         Bucket {
             rate,
-            tokens: rate.capacity,
+            tokens: Bucket::usable(rate),
             at: now,
+        }
+    }
+
+    /// The tokens spent at most: one of AWS's is kept back where there are several. Requests
+    /// leave at their tokens' times but reach AWS a varying time later, two of them closer
+    /// together than they left; at the refill rate with no token to spare, that closer one is
+    /// throttled, and its retry waits behind every request reserved since.
+    fn usable(rate: Rate) -> f64 {
+        if rate.capacity >= 2.0 {
+            rate.capacity - 1.0
+        } else {
+            rate.capacity
         }
     }
 
     /// Takes a token (reserving one that is not there yet) and says how long to wait for it.
     fn take(&mut self, now: Instant) -> Duration {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate.per_second).min(self.rate.capacity);
+        self.tokens = (self.tokens + elapsed * self.rate.per_second).min(Bucket::usable(self.rate));
         self.at = now;
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
@@ -376,14 +388,15 @@ mod tests {
             operation: op.to_owned(),
         };
         let now = Instant::now();
-        for _ in 0..100 {
+        // 100 tokens, one kept back.
+        for _ in 0..99 {
             assert_eq!(
                 reserve("acct-per-action", "r", &label("DescribeVpcs"), true, now),
                 Duration::ZERO
             );
         }
         let wait = reserve("acct-per-action", "r", &label("DescribeVpcs"), true, now);
-        assert!(wait > Duration::ZERO, "the 101st waits");
+        assert!(wait > Duration::ZERO, "the 100th waits");
         assert_eq!(
             reserve("acct-per-action", "r", &label("DescribeSubnets"), true, now),
             Duration::ZERO,
@@ -400,8 +413,8 @@ mod tests {
     fn a_bucket_lends_its_capacity_then_paces_at_its_refill_rate() {
         let t0 = Instant::now();
         let mut b = Bucket::new(rate(10.0, 1.0), t0);
-        // A burst of ten goes at once.
-        for _ in 0..10 {
+        // A burst of nine goes at once: one of AWS's ten is kept back for arrival jitter.
+        for _ in 0..9 {
             assert_eq!(b.take(t0), Duration::ZERO);
         }
         // The next three wait one, two and three seconds: one token a second.
@@ -409,9 +422,13 @@ mod tests {
         assert_eq!(waits, vec![1, 2, 3]);
         // After a quiet minute the bucket is full again, not fuller.
         let later = t0 + Duration::from_secs(60);
-        for _ in 0..10 {
+        for _ in 0..9 {
             assert_eq!(b.take(later), Duration::ZERO);
         }
         assert!(b.take(later) > Duration::ZERO);
+        // A bucket of one has none to keep back.
+        let mut one = Bucket::new(rate(1.0, 1.0), t0);
+        assert_eq!(one.take(t0), Duration::ZERO);
+        assert_eq!(one.take(t0), Duration::from_secs(1));
     }
 }
