@@ -531,10 +531,13 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
     let mut answer: Option<Vec<u8>> = None;
     let mut fault = state.decide(&call);
     if let (None, Some(m)) = (&fault, &state.model) {
+        // When the call reached "AWS": before the model's own questions to the emulator,
+        // whose time varies with the emulator's load (a token bucket judged after them sees
+        // calls that arrived a second apart arrive together).
+        let arrived = m.now();
         m.flush(&state.upstream, false).await;
         let req = Req::parse(&call);
         m.prepare(&state.upstream, &call, &req).await;
-        let arrived = m.now();
         match m.before(&call, &req, arrived) {
             Verdict::Forward => modeled = Some((req, arrived, false)),
             Verdict::ForwardEmptied => modeled = Some((req, arrived, true)),
