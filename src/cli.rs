@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
 use crate::aws::AwsSettings;
 use crate::error::Error;
 use crate::lab::StageSel;
-use crate::settings::{Command, Format, ReportFormat, Settings};
+use crate::settings::{Command, Format, ReportFormat, SchemaOf, Settings, Shell};
 
 /// Spin up, grade and tear down AWS hands-on labs.
 #[derive(Debug, Parser)]
@@ -132,6 +133,7 @@ pub enum Cmd {
     )]
     Show {
         /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCandidates::new(lab_ids))]
         lab: String,
         /// Set a lab parameter (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -141,7 +143,7 @@ pub enum Cmd {
     #[command(after_help = "Example:\n  awslab validate labs/*.toml")]
     Validate {
         /// Lab ids or files.
-        #[arg(required = true)]
+        #[arg(required = true, add = ArgValueCandidates::new(lab_ids))]
         labs: Vec<String>,
     },
     /// Show what `up` would create, change or leave, without changing anything.
@@ -205,6 +207,7 @@ pub enum Cmd {
     )]
     Cost {
         /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCandidates::new(lab_ids))]
         lab: String,
         /// Also show the total for this many hours.
         #[arg(long)]
@@ -219,6 +222,7 @@ pub enum Cmd {
     )]
     Down {
         /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCandidates::new(lab_ids))]
         lab: String,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
@@ -301,11 +305,178 @@ arguments (nothing was called), 3 AWS unreachable.")]
         #[command(flatten)]
         class: ClassArgs,
     },
+    /// Write a new lab file to start from.
+    ///
+    /// The file has the schema directive, one resource, one check and instructions that quote
+    /// the lab's own values; it passes `awslab validate`. An existing file is never overwritten.
+    #[command(after_help = "Examples:
+  awslab new my-vpc                  (writes labs/my-vpc.toml, and labs/lab.schema.json if missing)
+  awslab new my-vpc --dir course     (writes course/my-vpc.toml)
+  awslab validate labs/my-vpc.toml   (after editing it)")]
+    New {
+        /// The new lab's id: letters, digits, `-` and `_` (the file is named after it).
+        id: String,
+        /// The folder to write it in (made if missing). `./labs` is where `awslab list` looks.
+        #[arg(long, value_name = "DIR", default_value = "labs", value_hint = clap::ValueHint::DirPath)]
+        dir: std::path::PathBuf,
+    },
+    /// Print the JSON Schema of lab files (or of class rosters).
+    ///
+    /// Editors complete and check lab files with it; it is generated from the types awslab reads
+    /// them with, so it always says what this awslab accepts.
+    #[command(after_help = "Examples:
+  awslab schema > labs/lab.schema.json
+  awslab schema roster > roster.schema.json
+
+A TOML file whose first line is `#:schema ./lab.schema.json` is completed and checked against it by
+Taplo and the editors built on it (Even Better TOML in VS Code).")]
+    Schema {
+        /// Which file's schema.
+        #[arg(value_enum, default_value_t = SchemaArg::Lab)]
+        of: SchemaArg,
+    },
+    /// Print the shell code that completes awslab's commands, options and lab ids.
+    ///
+    /// Lab ids are those `awslab list` shows, found when you press Tab.
+    #[command(after_help = "Examples:
+  echo 'source <(awslab completions bash)' >> ~/.bashrc
+  echo 'source <(awslab completions zsh)' >> ~/.zshrc
+  awslab completions fish > ~/.config/fish/completions/awslab.fish
+  awslab completions powershell | Out-String | Invoke-Expression   (in $PROFILE)
+
+The code asks awslab for the candidates each time, so it stays right as awslab changes: load it
+at shell start rather than keeping a copy.")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// Print the manual page of awslab or of one command, or write every page to a folder.
+    #[command(after_help = "Examples:
+  awslab man | man -l -
+  awslab man check | man -l -
+  awslab man --dir ~/.local/share/man/man1   (then `man awslab`, `man awslab-check`)")]
+    Man {
+        /// A command (`check`); without it, the page of awslab itself.
+        #[arg(conflicts_with = "dir")]
+        command: Option<String>,
+        /// Write awslab.1 and awslab-COMMAND.1 for every command into this folder.
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaArg {
+    /// Lab files (`labs/*.toml`).
+    Lab,
+    /// Class rosters (`--roster FILE`).
+    Roster,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+/// The variable awslab's completion code sets when it asks awslab for candidates.
+const COMPLETE_VAR: &str = "AWSLAB_COMPLETE";
+
+/// Answers a shell's completion request and exits, when the completion code of
+/// [`completion_script`] is asking; returns otherwise.
+pub fn complete_from_env() {
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(COMPLETE_VAR)
+        .complete();
+}
+
+/// The shell code that loads awslab's completions.
+pub fn completion_script(shell: Shell) -> Result<String, Error> {
+    let name = match shell {
+        Shell::Bash => "bash",
+        Shell::Zsh => "zsh",
+        Shell::Fish => "fish",
+        Shell::PowerShell => "powershell",
+    };
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(name)
+        .ok_or_else(|| Error::usage(format!("no completions for {name}"), None))?;
+    let mut buf = Vec::new();
+    completer
+        .write_registration(COMPLETE_VAR, "awslab", "awslab", "awslab", &mut buf)
+        .map_err(|e| Error::usage(format!("cannot write the {name} completions: {e}"), None))?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Lab ids for completion: what `awslab list` lists, with their titles.
+fn lab_ids() -> Vec<CompletionCandidate> {
+    crate::lab::catalog::all_ids()
+        .into_iter()
+        .map(|id| {
+            let title = crate::lab::load_lab(&id, &BTreeMap::new())
+                .ok()
+                .map(|l| l.lab.title);
+            CompletionCandidate::new(id).help(title.map(Into::into))
+        })
+        .collect()
+}
+
+/// The manual page of awslab (`None`) or of one of its commands, as roff.
+pub fn man_page(command: Option<&str>) -> Result<String, Error> {
+    let top = man_command();
+    let cmd = match command {
+        None => top,
+        Some(name) => {
+            let names: Vec<String> = top
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect();
+            top.find_subcommand(name).cloned().ok_or_else(|| {
+                Error::usage(
+                    format!("man {name}: awslab has no command `{name}`"),
+                    Some(&format!("one of: {}", names.join(", "))),
+                )
+            })?
+        }
+    };
+    render_man(cmd)
+}
+
+/// Every manual page: `awslab.1` and `awslab-COMMAND.1`, by file name.
+pub fn man_pages() -> Result<Vec<(String, String)>, Error> {
+    let top = man_command();
+    let mut pages = vec![("awslab.1".to_owned(), render_man(top.clone())?)];
+    for c in top.get_subcommands() {
+        let page = format!("awslab-{}.1", c.get_name());
+        pages.push((page, render_man(c.clone())?));
+    }
+    Ok(pages)
+}
+
+/// The command tree as the manual shows it: built, so that each command is named as a page
+/// (`awslab-check`, synopsis `awslab check`), without the `help` command.
+fn man_command() -> clap::Command {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    cmd
+}
+
+fn render_man(cmd: clap::Command) -> Result<String, Error> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| Error::usage(format!("cannot write the manual page: {e}"), None))?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 #[derive(Debug, Args)]
 pub struct LabStage {
     /// A bundled lab id or a path to a lab file.
+    #[arg(add = ArgValueCandidates::new(lab_ids))]
     pub lab: String,
     /// Which part of the lab.
     #[arg(long, value_enum, default_value_t = StageArg::Full)]
@@ -608,6 +779,18 @@ impl Cli {
                 jobs: usize::from(class.jobs),
                 class: class.resolve()?,
             },
+            Cmd::New { id, dir } => Command::New { id, dir },
+            Cmd::Schema { of } => Command::Schema(match of {
+                SchemaArg::Lab => SchemaOf::Lab,
+                SchemaArg::Roster => SchemaOf::Roster,
+            }),
+            Cmd::Completions { shell } => Command::Completions(match shell {
+                ShellArg::Bash => Shell::Bash,
+                ShellArg::Zsh => Shell::Zsh,
+                ShellArg::Fish => Shell::Fish,
+                ShellArg::Powershell => Shell::PowerShell,
+            }),
+            Cmd::Man { command, dir } => Command::Man { command, dir },
             Cmd::Cost { lab, hours, stage } => {
                 if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
                     return Err(Error::usage(

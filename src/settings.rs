@@ -127,6 +127,36 @@ pub enum Command {
         hours: Option<f64>,
         stage: StageSel,
     },
+    /// Write a lab skeleton `<dir>/<id>.toml`.
+    New {
+        id: String,
+        dir: PathBuf,
+    },
+    /// Print a JSON Schema.
+    Schema(SchemaOf),
+    /// Print the shell code that loads the completions.
+    Completions(Shell),
+    /// Print a manual page, or write them all to `dir`.
+    Man {
+        command: Option<String>,
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Which file's JSON Schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaOf {
+    Lab,
+    Roster,
+}
+
+/// A shell awslab completes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    PowerShell,
 }
 
 /// Where awslab keeps its files: `$AWSLAB_HOME`, else the platform data directory.
