@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
+use clap_complete::engine::{
+    ArgValueCompleter, CompletionCandidate, PathCompleter, ValueCompleter,
+};
 
 use crate::aws::AwsSettings;
 use crate::error::Error;
@@ -133,7 +135,7 @@ pub enum Cmd {
     )]
     Show {
         /// A bundled lab id or a path to a lab file.
-        #[arg(add = ArgValueCandidates::new(lab_ids))]
+        #[arg(add = ArgValueCompleter::new(lab_values))]
         lab: String,
         /// Set a lab parameter (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -143,7 +145,7 @@ pub enum Cmd {
     #[command(after_help = "Example:\n  awslab validate labs/*.toml")]
     Validate {
         /// Lab ids or files.
-        #[arg(required = true, add = ArgValueCandidates::new(lab_ids))]
+        #[arg(required = true, add = ArgValueCompleter::new(lab_values))]
         labs: Vec<String>,
     },
     /// Show what `up` would create, change or leave, without changing anything.
@@ -207,7 +209,7 @@ pub enum Cmd {
     )]
     Cost {
         /// A bundled lab id or a path to a lab file.
-        #[arg(add = ArgValueCandidates::new(lab_ids))]
+        #[arg(add = ArgValueCompleter::new(lab_values))]
         lab: String,
         /// Also show the total for this many hours.
         #[arg(long)]
@@ -222,7 +224,7 @@ pub enum Cmd {
     )]
     Down {
         /// A bundled lab id or a path to a lab file.
-        #[arg(add = ArgValueCandidates::new(lab_ids))]
+        #[arg(add = ArgValueCompleter::new(lab_values))]
         lab: String,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
@@ -412,17 +414,27 @@ pub fn completion_script(shell: Shell) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// Lab ids for completion: what `awslab list` lists, with their titles.
-fn lab_ids() -> Vec<CompletionCandidate> {
-    crate::lab::catalog::all_ids()
+/// Completions of a lab argument: the lab ids `awslab list` lists that start with what is
+/// typed, with their titles; and `.toml` files and folders once what is typed is a path (or
+/// no id starts with it).
+fn lab_values(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    let typed = current.to_string_lossy();
+    let mut out: Vec<CompletionCandidate> = crate::lab::catalog::all_ids()
         .into_iter()
+        .filter(|id| id.starts_with(typed.as_ref()))
         .map(|id| {
             let title = crate::lab::load_lab(&id, &BTreeMap::new())
                 .ok()
                 .map(|l| l.lab.title);
             CompletionCandidate::new(id).help(title.map(Into::into))
         })
-        .collect()
+        .collect();
+    if out.is_empty() || typed.contains(['/', '.']) {
+        let files = PathCompleter::any()
+            .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "toml"));
+        out.extend(files.complete(current));
+    }
+    out
 }
 
 /// The manual page of awslab (`None`) or of one of its commands, as roff.
@@ -476,7 +488,7 @@ fn render_man(cmd: clap::Command) -> Result<String, Error> {
 #[derive(Debug, Args)]
 pub struct LabStage {
     /// A bundled lab id or a path to a lab file.
-    #[arg(add = ArgValueCandidates::new(lab_ids))]
+    #[arg(add = ArgValueCompleter::new(lab_values))]
     pub lab: String,
     /// Which part of the lab.
     #[arg(long, value_enum, default_value_t = StageArg::Full)]

@@ -238,6 +238,29 @@ fn completions_are_shell_code_that_asks_awslab_and_it_answers_lab_ids() {
             "{text}"
         );
     }
+    // A path completes to folders and lab files.
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .env("AWSLAB_COMPLETE", "fish")
+        .current_dir(root())
+        .args(["--", "awslab", "validate", "labs/vpc"])
+        .assert()
+        .code(0);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(text.trim(), "labs/vpc-public-private.toml", "{text}");
+    let out = assert_cmd::Command::cargo_bin("awslab")
+        .expect("bin")
+        .env("AWSLAB_COMPLETE", "fish")
+        .current_dir(root())
+        .args(["--", "awslab", "show", "vpc"])
+        .assert()
+        .code(0);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(
+        text.trim(),
+        "vpc-public-private\tVPC with public and private subnets",
+        "{text}"
+    );
     // Subcommands complete too.
     let out = assert_cmd::Command::cargo_bin("awslab")
         .expect("bin")
@@ -370,4 +393,33 @@ fn new_writes_a_lab_that_validates_and_passes_the_schema_and_never_overwrites() 
     let v: Value = serde_json::from_slice(&json.get_output().stdout).expect("JSON");
     assert_eq!(v["lab"], dir.join("third.toml").display().to_string());
     assert_eq!(v["schema"], Value::Null);
+}
+
+#[test]
+fn validate_warns_of_values_the_instructions_repeat_wrongly_and_errs_on_bad_placeholders() {
+    let text = vpc_lab().replacen(
+        "   - `private-b` ${private-b.cidr} in the second AZ",
+        "   - `private-b` ${private-b.cidr} in the second AZ\n   - `private-c` 10.0.13.0/24 in the third AZ",
+        1,
+    );
+    assert_ne!(text, vpc_lab());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("drift.toml");
+    std::fs::write(&path, &text).expect("write");
+    let out = awslab().arg("validate").arg(&path).assert().code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr)
+        .replace(&dir.path().display().to_string(), "[TMP]");
+    insta::assert_snapshot!("instructions_drift_warnings", stderr);
+
+    let text = vpc_lab().replacen("${lab-vpc.cidr}", "${lab-vpc.cidrs}", 1);
+    std::fs::write(&path, &text).expect("write");
+    awslab()
+        .arg("validate")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "drift.toml:11:48: `${lab-vpc.cidrs}` in the instructions: resource `lab-vpc` does not set `cidrs`",
+        ))
+        .stderr(predicate::str::contains("did you mean `cidr`?"));
 }

@@ -209,10 +209,17 @@ impl Validator<'_, '_, '_> {
                 .map(|c| c.get_ref().id.get_ref().as_str()),
         );
         known.push(file.id.get_ref());
-        let labs = super::super::catalog::all_ids();
-        known.extend(labs.iter().map(String::as_str));
+        // Other labs' ids, read only when a name is not the lab's own.
+        let mut labs: Option<Vec<String>> = None;
         for (i, quoted) in prose.split('`').enumerate() {
             if i % 2 == 0 || !looks_like_name(quoted) || known.contains(&quoted) {
+                continue;
+            }
+            if labs
+                .get_or_insert_with(super::super::catalog::all_ids)
+                .iter()
+                .any(|l| l == quoted)
+            {
                 continue;
             }
             if warned.iter().any(|w| w == quoted) {
