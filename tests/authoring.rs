@@ -423,3 +423,31 @@ fn validate_warns_of_values_the_instructions_repeat_wrongly_and_errs_on_bad_plac
         ))
         .stderr(predicate::str::contains("did you mean `cidr`?"));
 }
+
+#[test]
+fn bash_completes_lab_ids_through_the_printed_code() {
+    let bin = assert_cmd::cargo::cargo_bin("awslab");
+    let dir = bin.parent().expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // What bash does on Tab after `awslab check vpc`.
+    let script = r#"
+source <(awslab completions bash)
+COMP_WORDS=(awslab check vpc); COMP_CWORD=2; COMP_LINE="awslab check vpc"
+COMP_POINT=${#COMP_LINE}; COMP_TYPE=9
+fn=$(complete -p awslab | sed -E 's/.* -F ([^ ]+) .*/\1/')
+"$fn" awslab vpc check
+printf '%s\n' "${COMPREPLY[@]}"
+"#;
+    let out = std::process::Command::new("bash")
+        .args(["-c", script])
+        .env("PATH", path)
+        .current_dir(root())
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "vpc-public-private\n");
+}
