@@ -10,7 +10,7 @@ use clap_complete::engine::{
 use crate::aws::AwsSettings;
 use crate::error::Error;
 use crate::lab::StageSel;
-use crate::settings::{Command, Format, ReportFormat, SchemaOf, Settings, Shell};
+use crate::settings::{Command, DiagramFormat, Format, ReportFormat, SchemaOf, Settings, Shell};
 
 /// Spin up, grade and tear down AWS hands-on labs.
 #[derive(Debug, Parser)]
@@ -98,6 +98,8 @@ pub enum FormatArg {
     Json,
     /// JUnit XML (`check` only): one testsuite per lab, one testcase per check.
     Junit,
+    /// A Mermaid flowchart (`diagram` only), for pasting into Markdown.
+    Mermaid,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -353,6 +355,28 @@ at shell start rather than keeping a copy.")]
         #[arg(value_enum)]
         shell: ShellArg,
     },
+    /// Draw the lab's network as it declares it: a self-contained SVG, or Mermaid.
+    ///
+    /// The VPC with a column per availability zone, each subnet public or private by its routes,
+    /// what is in it, gateways, route tables, NACLs, security groups, and the paths the
+    /// reachability checks ask about (numbered, green: must be open, red: must be closed).
+    #[command(after_help = "Examples:
+  awslab diagram vpc-public-private > vpc.svg
+  awslab diagram vpc-public-private -o vpc.svg
+  awslab diagram vpc-public-private --format mermaid   (paste into Markdown in a ```mermaid block)
+  awslab diagram vpc-public-private --format json      (the model: VPCs, zones, subnets, edges)")]
+    Diagram {
+        /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCompleter::new(lab_values))]
+        lab: String,
+        /// Set a lab parameter (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// Write to FILE instead of stdout, in the format its extension names: .svg, .mmd or
+        /// .md (Mermaid), .json.
+        #[arg(long, short = 'o', value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        output: Option<std::path::PathBuf>,
+    },
     /// Print the manual page of awslab or of one command, or write every page to a folder.
     #[command(after_help = "Examples:
   awslab man | man -l -
@@ -573,7 +597,7 @@ fn report_target(
     let by_flag = match format {
         Format::Json => Some(ReportFormat::Json),
         Format::Junit => Some(ReportFormat::Junit),
-        Format::Text => None,
+        Format::Text | Format::Mermaid => None,
     };
     let format = by_extension.or(by_flag).ok_or_else(|| {
         Error::usage(
@@ -607,6 +631,7 @@ impl Cli {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
             FormatArg::Junit => Format::Junit,
+            FormatArg::Mermaid => Format::Mermaid,
         }
     }
 
@@ -646,6 +671,7 @@ impl Cli {
                 FormatArg::Text => Format::Text,
                 FormatArg::Json => Format::Json,
                 FormatArg::Junit => Format::Junit,
+                FormatArg::Mermaid => Format::Mermaid,
             },
             color,
             quiet: g.quiet,
@@ -667,6 +693,12 @@ impl Cli {
                 None
             },
         };
+        if settings.format == Format::Mermaid && !matches!(self.command, Cmd::Diagram { .. }) {
+            return Err(Error::usage(
+                "--format mermaid is for `diagram` only".to_owned(),
+                Some("use --format json or text"),
+            ));
+        }
         if settings.format == Format::Junit && !matches!(self.command, Cmd::Check { .. }) {
             return Err(Error::usage(
                 "--format junit is for `check` only".to_owned(),
@@ -803,6 +835,33 @@ impl Cli {
                 ShellArg::Powershell => Shell::PowerShell,
             }),
             Cmd::Man { command, dir } => Command::Man { command, dir },
+            Cmd::Diagram { lab, sets, output } => {
+                let by_extension = output
+                    .as_ref()
+                    .and_then(|p| p.extension())
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase);
+                let format = match (by_extension.as_deref(), settings.format) {
+                    (Some("svg"), _) => DiagramFormat::Svg,
+                    (Some("mmd" | "md" | "mermaid"), _) => DiagramFormat::Mermaid,
+                    (Some("json"), _) => DiagramFormat::Json,
+                    (Some(other), _) => {
+                        return Err(Error::usage(
+                            format!("--output: cannot draw a `.{other}` file"),
+                            Some("name it .svg, .mmd (Mermaid) or .json"),
+                        ));
+                    }
+                    (None, Format::Json) => DiagramFormat::Json,
+                    (None, Format::Mermaid) => DiagramFormat::Mermaid,
+                    (None, Format::Text | Format::Junit) => DiagramFormat::Svg,
+                };
+                Command::Diagram {
+                    lab,
+                    sets: parse_sets(&sets)?,
+                    format,
+                    output,
+                }
+            }
             Cmd::Cost { lab, hours, stage } => {
                 if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
                     return Err(Error::usage(

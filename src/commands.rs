@@ -107,7 +107,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             let plan = engine::plan::plan(&aws, &lab, stage, &owner(s, &lab)).await?;
             match p.format {
                 Format::Json => p.json(&plan),
-                Format::Text | Format::Junit => p.out(&render::plan(p, &plan)),
+                Format::Text | Format::Junit | Format::Mermaid => p.out(&render::plan(p, &plan)),
             }
             stats(p, "plan", &aws, started);
             Ok(exit::OK)
@@ -243,7 +243,9 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                     "prices_date": cost::PRICES_DATE,
                     "assumptions": cost::ASSUMPTIONS,
                 })),
-                Format::Text | Format::Junit => p.out(&render::cost(&lab, &estimate, hours)),
+                Format::Text | Format::Junit | Format::Mermaid => {
+                    p.out(&render::cost(&lab, &estimate, hours))
+                }
             }
             Ok(exit::OK)
         }
@@ -274,6 +276,31 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             Ok(exit::OK)
         }
         Command::Man { command, dir } => man(p, command.as_deref(), dir.as_deref()),
+        Command::Diagram {
+            lab,
+            sets,
+            format,
+            output,
+        } => {
+            let lab = load(p, &lab, &sets)?;
+            let diagram = crate::diagram::of_lab(&lab);
+            let text = match format {
+                crate::settings::DiagramFormat::Svg => crate::diagram::svg(&diagram),
+                crate::settings::DiagramFormat::Mermaid => crate::diagram::mermaid(&diagram),
+                crate::settings::DiagramFormat::Json => serde_json::to_string_pretty(&diagram)
+                    .map_err(|e| {
+                        Error::usage(format!("cannot serialise the diagram: {e}"), None)
+                    })?,
+            };
+            match output {
+                Some(path) => {
+                    write_report(&path, &text)?;
+                    p.info(&format!("diagram written to {}", path.display()));
+                }
+                None => p.out(&text),
+            }
+            Ok(exit::OK)
+        }
         Command::Status { all_regions, class } => match class {
             Some(class) => class::status(s, p, &class).await,
             None => fleet::status(s, p, all_regions).await,
@@ -315,7 +342,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
 /// The report in one format, as the bytes a file or stdout gets.
 fn report_text(p: &Printer, report: &check::Report, format: Format) -> Result<String, Error> {
     Ok(match format {
-        Format::Text => render::report(p, report),
+        Format::Text | Format::Mermaid => render::report(p, report),
         Format::Json => render::json(report)?,
         Format::Junit => render::junit(report)?,
     })
@@ -397,7 +424,7 @@ fn list(p: &Printer) -> Result<u8, Error> {
                 })
                 .collect::<Vec<_>>(),
         ),
-        Format::Text | Format::Junit => p.out(&render::list(&labs)),
+        Format::Text | Format::Junit | Format::Mermaid => p.out(&render::list(&labs)),
     }
     Ok(exit::OK)
 }
@@ -425,7 +452,7 @@ async fn show(
                 "id": c.id, "title": c.title, "points": c.points,
             })).collect::<Vec<_>>(),
         })),
-        Format::Text | Format::Junit => p.out(&render::show(p, &lab)),
+        Format::Text | Format::Junit | Format::Mermaid => p.out(&render::show(p, &lab)),
     }
     Ok(exit::OK)
 }
@@ -616,7 +643,7 @@ fn new_lab(p: &Printer, id: &str, dir: &std::path::Path) -> Result<u8, Error> {
     };
     match p.format {
         Format::Json => p.json(&written),
-        Format::Text | Format::Junit => {
+        Format::Text | Format::Junit | Format::Mermaid => {
             p.out(&format!("wrote {}", written.lab));
             if let Some(s) = &written.schema {
                 p.out(&format!(

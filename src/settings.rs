@@ -12,6 +12,17 @@ pub enum Format {
     Json,
     /// JUnit XML, for `check`.
     Junit,
+    /// A Mermaid flowchart, for `diagram`.
+    Mermaid,
+}
+
+/// How `diagram` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagramFormat {
+    Svg,
+    Mermaid,
+    /// The diagram's model (VPCs, zones, subnets, edges).
+    Json,
 }
 
 /// What `check --output` writes.
@@ -136,6 +147,13 @@ pub enum Command {
     Schema(SchemaOf),
     /// Print the shell code that loads the completions.
     Completions(Shell),
+    /// Draw a lab's network as declared, to stdout or a file.
+    Diagram {
+        lab: String,
+        sets: BTreeMap<String, String>,
+        format: DiagramFormat,
+        output: Option<PathBuf>,
+    },
     /// Print a manual page, or write them all to `dir`.
     Man {
         command: Option<String>,
