@@ -183,7 +183,7 @@ pub enum Cmd {
     },
     /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.
     #[command(
-        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)\n  awslab check vpc-public-private --env bob --name-prefix bob-   (bob built bob-lab-vpc, bob-app-sg, ... by hand in an account others share)\n  awslab check vpc-public-private --roster class.toml -o grades.html -o grades.csv   (the class gradebook)"
+        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --diagram found.svg   (the network, failing paths in red)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)\n  awslab check vpc-public-private --env bob --name-prefix bob-   (bob built bob-lab-vpc, bob-app-sg, ... by hand in an account others share)\n  awslab check vpc-public-private --roster class.toml -o grades.html -o grades.csv   (the class gradebook)"
     )]
     Check {
         #[command(flatten)]
@@ -202,6 +202,11 @@ pub enum Cmd {
         /// What awslab made for the env is found by its tags either way.
         #[arg(long, value_name = "PREFIX", env = "AWSLAB_NAME_PREFIX")]
         name_prefix: Option<String>,
+        /// Also draw the lab's network to FILE (.svg, or .mmd for Mermaid) with each
+        /// reachability path as check found it: green when it passed, red when it failed, the
+        /// failing check's message (the rule or route that decides it) in the legend.
+        #[arg(long, value_name = "FILE", conflicts_with = "roster", value_hint = clap::ValueHint::FilePath)]
+        diagram: Option<std::path::PathBuf>,
         #[command(flatten)]
         class: ClassArgs,
     },
@@ -742,8 +747,25 @@ impl Cli {
                 output,
                 live,
                 name_prefix,
+                diagram,
                 class,
             } => Command::Check {
+                diagram: diagram
+                    .map(|path| {
+                        let mermaid = path
+                            .extension()
+                            .and_then(|e| e.to_str())
+                            .map(str::to_ascii_lowercase);
+                        match mermaid.as_deref() {
+                            Some("svg") => Ok((path, DiagramFormat::Svg)),
+                            Some("mmd" | "md" | "mermaid") => Ok((path, DiagramFormat::Mermaid)),
+                            _ => Err(Error::usage(
+                                format!("--diagram {}: cannot tell the format", path.display()),
+                                Some("name the file .svg or .mmd (Mermaid)"),
+                            )),
+                        }
+                    })
+                    .transpose()?,
                 lab: target.lab,
                 stage: target.stage.into(),
                 sets: parse_sets(&target.sets)?,

@@ -151,6 +151,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             live,
             names: _,
             name_prefix,
+            diagram: _,
             class: Some(class),
             jobs,
         } => {
@@ -171,6 +172,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             live,
             names,
             name_prefix: _,
+            diagram,
             class: None,
             jobs: _,
         } => {
@@ -221,6 +223,15 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                     write_report(path, &text)?;
                     p.info(&format!("report written to {}", path.display()));
                 }
+            }
+            if let Some((path, format)) = &diagram {
+                let drawn = crate::diagram::with_results(crate::diagram::of_lab(&lab), &report);
+                let text = match format {
+                    crate::settings::DiagramFormat::Mermaid => crate::diagram::mermaid(&drawn),
+                    _ => crate::diagram::svg(&drawn),
+                };
+                write_report(path, &text)?;
+                p.info(&format!("diagram written to {}", path.display()));
             }
             stats(p, "check", &aws, started);
             Ok(if report.passed() {

@@ -66,6 +66,15 @@ pub fn mermaid(d: &Diagram) -> String {
         };
         out.push_str(&format!("  {} {arrow}{label} {}\n", id(&e.from), id(&e.to)));
     }
+    // What check found of each path: green passed, red failed.
+    for (i, e) in d.edges.iter().enumerate() {
+        if let Some(r) = &e.result {
+            let color = if r.passed { "#15803d" } else { "#dc2626" };
+            out.push_str(&format!(
+                "  linkStyle {i} stroke:{color},stroke-width:4px\n"
+            ));
+        }
+    }
     out
 }
 

@@ -7,5 +7,5 @@ pub mod model;
 pub mod svg;
 
 pub use mermaid::mermaid;
-pub use model::{Diagram, Edge, EdgeStyle, Node, of_lab};
+pub use model::{Diagram, Edge, EdgeStyle, Node, PathResult, of_lab, with_results};
 pub use svg::svg;

@@ -25,6 +25,9 @@ pub struct Diagram {
     /// Resources outside any VPC (Elastic IPs, key pairs, buckets, roles, ...).
     pub outside: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// Whether the paths carry what `check` found (`check --diagram`), not only what the lab
+    /// asks.
+    pub graded: bool,
 }
 
 /// A VPC: its zones, and what belongs to it without being in one subnet.
@@ -66,6 +69,20 @@ pub struct Edge {
     pub to: String,
     pub label: String,
     pub style: EdgeStyle,
+    /// The check a reachability path belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// What `check` found of the path, once it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<PathResult>,
+}
+
+/// What `check` said of a reachability path: whether the check passed, and its message (which
+/// names the rule or route that blocks a path that should be open).
+#[derive(Debug, Clone, Serialize)]
+pub struct PathResult {
+    pub passed: bool,
+    pub message: String,
 }
 
 /// What an edge stands for, which decides how it is drawn.
@@ -202,6 +219,7 @@ pub fn of_lab(lab: &Lab) -> Diagram {
         vpcs,
         outside,
         edges: edges(lab),
+        graded: false,
     }
 }
 
@@ -213,6 +231,8 @@ fn edges(lab: &Lab) -> Vec<Edge> {
             to: to.to_owned(),
             label,
             style,
+            check: None,
+            result: None,
         });
     };
     for r in &lab.resources {
@@ -280,10 +300,42 @@ fn edges(lab: &Lab) -> Vec<Edge> {
             } else {
                 EdgeStyle::NotReachable
             };
-            edge(&end(from), &end(to), format!("{}: {what}", c.id), style);
+            out.push(Edge {
+                from: end(from),
+                to: end(to),
+                label: format!("{}: {what}", c.id),
+                style,
+                check: Some(c.id.clone()),
+                result: None,
+            });
         }
     }
     out
+}
+
+/// The diagram with each reachability path marked by what `check` found: passed, or failed
+/// with the check's message. A check that erred or was skipped leaves its path unmarked.
+pub fn with_results(mut d: Diagram, report: &crate::check::Report) -> Diagram {
+    use crate::check::Status;
+    for e in &mut d.edges {
+        let Some(id) = &e.check else { continue };
+        let Some(r) = report.checks.iter().find(|c| &c.id == id) else {
+            continue;
+        };
+        e.result = match r.status {
+            Status::Pass => Some(PathResult {
+                passed: true,
+                message: r.message.clone(),
+            }),
+            Status::Fail => Some(PathResult {
+                passed: false,
+                message: r.message.clone(),
+            }),
+            Status::Error | Status::Skip => None,
+        };
+    }
+    d.graded = true;
+    d
 }
 
 #[cfg(test)]

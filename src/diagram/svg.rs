@@ -297,6 +297,10 @@ line.not-reachable { stroke: #b91c1c; stroke-width: 3; stroke-dasharray: 8 4; }
 .badge { stroke: #ffffff; stroke-width: 1.5; }
 .badge.reachable { fill: #15803d; }
 .badge.not-reachable { fill: #b91c1c; }
+line.passed { stroke: #15803d; stroke-width: 3.5; }
+line.failed { stroke: #dc2626; stroke-width: 4; }
+.badge.passed { fill: #15803d; }
+.badge.failed { fill: #dc2626; }
 .badge-text { fill: #ffffff; font-size: 11px; font-weight: bold; }
 ";
 
@@ -315,12 +319,16 @@ fn draw(
         esc(&format!("awslab lab {}", d.lab))
     );
     out.push_str(
-        "<defs>\n<marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker>\n<marker id=\"arrow-ok\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#15803d\"/></marker>\n<marker id=\"cross\" viewBox=\"0 0 10 10\" refX=\"5\" refY=\"5\" markerWidth=\"10\" markerHeight=\"10\"><path d=\"M1,1 L9,9 M9,1 L1,9\" stroke=\"#b91c1c\" stroke-width=\"2\"/></marker>\n</defs>\n",
+        "<defs>\n<marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker>\n<marker id=\"arrow-ok\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#15803d\"/></marker>\n<marker id=\"arrow-bad\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#dc2626\"/></marker>\n<marker id=\"cross\" viewBox=\"0 0 10 10\" refX=\"5\" refY=\"5\" markerWidth=\"10\" markerHeight=\"10\"><path d=\"M1,1 L9,9 M9,1 L1,9\" stroke=\"#b91c1c\" stroke-width=\"2\"/></marker>\n</defs>\n",
     );
     let _ = writeln!(
         out,
         "<text class=\"title\" x=\"20\" y=\"26\">{}</text>",
-        esc(&format!("{} (as the lab declares it)", d.lab))
+        esc(&if d.graded {
+            format!("{}: the paths as `awslab check` found them", d.lab)
+        } else {
+            format!("{} (as the lab declares it)", d.lab)
+        })
     );
     // Containers first (in the order they were made: inner before outer, so outer first
     // here), then leaves, then edges over them.
@@ -347,7 +355,7 @@ fn draw(
         );
     }
     // Lines under the resources' boxes, so a line crossing a box does not cover its name.
-    let mut legend: Vec<(usize, &str, &str)> = Vec::new();
+    let mut legend: Vec<(usize, &str, &super::Edge)> = Vec::new();
     let mut marks = String::new();
     for e in &d.edges {
         let (Some(from), Some(to)) = (by_name.get(e.from.as_str()), by_name.get(e.to.as_str()))
@@ -359,27 +367,29 @@ fn draw(
         let (fx, fy) = from.center();
         let (x1, y1) = from.exit_towards(tx, ty);
         let (x2, y2) = to.exit_towards(fx, fy);
-        let (class, marker) = match e.style {
-            EdgeStyle::Route => ("route", " marker-end=\"url(#arrow)\""),
-            EdgeStyle::Association => ("association", ""),
-            EdgeStyle::Uses => ("uses", ""),
-            EdgeStyle::Reachable => ("reachable", " marker-end=\"url(#arrow-ok)\""),
-            EdgeStyle::NotReachable => ("not-reachable", " marker-end=\"url(#cross)\""),
+        let (class, marker) = match (e.style, &e.result) {
+            (_, Some(r)) if r.passed => ("passed", " marker-end=\"url(#arrow-ok)\""),
+            (_, Some(_)) => ("failed", " marker-end=\"url(#arrow-bad)\""),
+            (EdgeStyle::Route, None) => ("route", " marker-end=\"url(#arrow)\""),
+            (EdgeStyle::Association, None) => ("association", ""),
+            (EdgeStyle::Uses, None) => ("uses", ""),
+            (EdgeStyle::Reachable, None) => ("reachable", " marker-end=\"url(#arrow-ok)\""),
+            (EdgeStyle::NotReachable, None) => ("not-reachable", " marker-end=\"url(#cross)\""),
         };
+        let check = e
+            .check
+            .as_deref()
+            .map(|c| format!(" data-check=\"{}\"", esc(c)))
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "<g class=\"path {class}\" data-from=\"{}\" data-to=\"{}\"><line class=\"edge {class}\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\"{marker}/>",
+            "<g class=\"path {class}\" data-from=\"{}\" data-to=\"{}\"{check}><line class=\"edge {class}\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\"{marker}/>",
             esc(&e.from),
             esc(&e.to)
         );
         if path {
-            let class = if e.style == EdgeStyle::Reachable {
-                "reachable"
-            } else {
-                "not-reachable"
-            };
             let n = legend.len() + 1;
-            legend.push((n, class, e.label.as_str()));
+            legend.push((n, class, e));
             // A numbered badge a third of the way, so that paths sharing an end stay apart.
             let (bx, by) = (x1 + (x2 - x1) * 0.35, y1 + (y2 - y1) * 0.35);
             let _ = write!(
@@ -438,20 +448,31 @@ fn draw(
     out.push_str(&marks);
     // The paths the checks ask about, by number.
     let top = height - legend_height(d) - 4.0;
-    for (i, (n, class, label)) in legend.iter().enumerate() {
+    for (i, (n, class, e)) in legend.iter().enumerate() {
         let y = top + 18.0 * i as f32 + 14.0;
-        let what = if *class == "reachable" {
+        let what = if e.style == EdgeStyle::Reachable {
             "must be open"
         } else {
             "must be closed"
         };
+        let label = match &e.result {
+            None => format!("{} ({what})", e.label),
+            Some(r) if r.passed => format!("{} ({what}): passed", e.label),
+            Some(r) => {
+                let mut message: String = r.message.chars().take(150).collect();
+                if r.message.chars().count() > 150 {
+                    message.push('…');
+                }
+                format!("{} ({what}): FAILED: {message}", e.label)
+            }
+        };
         let _ = writeln!(
             out,
-            "<g class=\"legend\"><circle class=\"badge {class}\" cx=\"30\" cy=\"{:.1}\" r=\"8\"/><text class=\"badge-text\" text-anchor=\"middle\" x=\"30\" y=\"{:.1}\">{n}</text><text x=\"46\" y=\"{:.1}\">{} ({what})</text></g>",
+            "<g class=\"legend\"><circle class=\"badge {class}\" cx=\"30\" cy=\"{:.1}\" r=\"8\"/><text class=\"badge-text\" text-anchor=\"middle\" x=\"30\" y=\"{:.1}\">{n}</text><text x=\"46\" y=\"{:.1}\">{}</text></g>",
             y - 4.0,
             y,
             y,
-            esc(label)
+            esc(&label)
         );
     }
     out.push_str("</svg>\n");
@@ -615,5 +636,73 @@ mod tests {
             shipped == generated,
             "docs/vpc-public-private.svg is stale: run AWSLAB_UPDATE_DOCS=1 cargo test --lib diagram"
         );
+    }
+
+    #[test]
+    fn check_results_colour_the_paths_and_the_failing_message_is_in_the_legend() {
+        use crate::check::{CheckResult, Report, Status};
+        let (id, text) = BUNDLED
+            .iter()
+            .find(|(b, _)| *b == "vpc-public-private")
+            .expect("bundled");
+        let lab = load_text(&LabSource::Bundled(id), text, &BTreeMap::new())
+            .expect("loads")
+            .lab;
+        let result = |id: &str, status: Status, message: &str| CheckResult {
+            id: id.to_owned(),
+            title: id.to_owned(),
+            status,
+            points: 0,
+            max_points: 2,
+            message: message.to_owned(),
+            hint: String::new(),
+            expected: None,
+            found: None,
+            found_by: None,
+        };
+        let report = Report::new(
+            lab.id.clone(),
+            "student".to_owned(),
+            crate::lab::StageSel::Full,
+            vec![
+                result("ssh-to-bastion", Status::Pass, "open"),
+                result(
+                    "ssh-bastion-to-app",
+                    Status::Fail,
+                    "blocked by private-nacl: no outbound rule allows TCP 1024-65535",
+                ),
+                result("app-egress-https", Status::Skip, "not on an emulator"),
+            ],
+        );
+        let drawn = crate::diagram::with_results(of_lab(&lab), &report);
+        let doc = svg(&drawn);
+        let els = elements(&doc);
+        let class_of = |check: &str| {
+            els.iter()
+                .find(|(n, a, _)| n == "g" && a.get("data-check").is_some_and(|c| c == check))
+                .map(|(_, a, _)| a["class"].clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(class_of("ssh-to-bastion"), "path passed");
+        assert_eq!(class_of("ssh-bastion-to-app"), "path failed");
+        // Skipped, or not in the report: drawn as the lab asks.
+        assert_eq!(class_of("app-egress-https"), "path reachable");
+        assert_eq!(
+            class_of("no-ssh-to-app-from-internet"),
+            "path not-reachable"
+        );
+        let texts: Vec<&str> = els
+            .iter()
+            .filter(|(n, _, _)| n == "text")
+            .map(|(_, _, t)| t.trim())
+            .collect();
+        assert!(texts.contains(
+            &"ssh-bastion-to-app: tcp 22 (must be open): FAILED: blocked by private-nacl: no outbound rule allows TCP 1024-65535"
+        ), "{texts:?}");
+        assert!(texts.contains(&"ssh-to-bastion: tcp 22 (must be open): passed"));
+        assert!(doc.contains("line.failed { stroke: #dc2626"));
+        let mermaid = crate::diagram::mermaid(&drawn);
+        assert!(mermaid.contains("stroke:#dc2626"), "{mermaid}");
+        assert!(mermaid.contains("stroke:#15803d"), "{mermaid}");
     }
 }
