@@ -234,7 +234,7 @@ pub fn svg(d: &Diagram) -> String {
         .layout(root)
         .map(|r| {
             (
-                r.size.width + 2.0 * margin,
+                (r.size.width + 2.0 * margin).max(legend_width(d)),
                 r.size.height + 2.0 * margin + 24.0 + legend_height(d),
             )
         })
@@ -450,22 +450,7 @@ fn draw(
     let top = height - legend_height(d) - 4.0;
     for (i, (n, class, e)) in legend.iter().enumerate() {
         let y = top + 18.0 * i as f32 + 14.0;
-        let what = if e.style == EdgeStyle::Reachable {
-            "must be open"
-        } else {
-            "must be closed"
-        };
-        let label = match &e.result {
-            None => format!("{} ({what})", e.label),
-            Some(r) if r.passed => format!("{} ({what}): passed", e.label),
-            Some(r) => {
-                let mut message: String = r.message.chars().take(150).collect();
-                if r.message.chars().count() > 150 {
-                    message.push('…');
-                }
-                format!("{} ({what}): FAILED: {message}", e.label)
-            }
-        };
+        let label = legend_label(e);
         let _ = writeln!(
             out,
             "<g class=\"legend\"><circle class=\"badge {class}\" cx=\"30\" cy=\"{:.1}\" r=\"8\"/><text class=\"badge-text\" text-anchor=\"middle\" x=\"30\" y=\"{:.1}\">{n}</text><text x=\"46\" y=\"{:.1}\">{}</text></g>",
@@ -477,6 +462,35 @@ fn draw(
     }
     out.push_str("</svg>\n");
     out
+}
+
+/// A checked path's line in the legend: what it asks, and what check found.
+fn legend_label(e: &super::Edge) -> String {
+    let what = if e.style == EdgeStyle::Reachable {
+        "must be open"
+    } else {
+        "must be closed"
+    };
+    match &e.result {
+        None => format!("{} ({what})", e.label),
+        Some(r) if r.passed => format!("{} ({what}): passed", e.label),
+        Some(r) => {
+            let mut message: String = r.message.chars().take(150).collect();
+            if r.message.chars().count() > 150 {
+                message.push('…');
+            }
+            format!("{} ({what}): FAILED: {message}", e.label)
+        }
+    }
+}
+
+/// Room beside the legend's longest line.
+fn legend_width(d: &Diagram) -> f32 {
+    d.edges
+        .iter()
+        .filter(|e| matches!(e.style, EdgeStyle::Reachable | EdgeStyle::NotReachable))
+        .map(|e| legend_label(e).chars().count() as f32 * CHAR_W + 70.0)
+        .fold(0.0, f32::max)
 }
 
 /// Room under the drawing for the list of checked paths.
@@ -701,6 +715,18 @@ mod tests {
         ), "{texts:?}");
         assert!(texts.contains(&"ssh-to-bastion: tcp 22 (must be open): passed"));
         assert!(doc.contains("line.failed { stroke: #dc2626"));
+        let width: f32 = els
+            .iter()
+            .find(|(n, _, _)| n == "svg")
+            .and_then(|(_, a, _)| a["width"].parse().ok())
+            .expect("width");
+        assert!(
+            width > 110.0 * 7.0,
+            "the legend's longest line fits: {width}"
+        );
+        if let Some(dir) = std::env::var_os("AWSLAB_DIAGRAM_OUT") {
+            std::fs::write(std::path::Path::new(&dir).join("graded.svg"), &doc).expect("write");
+        }
         let mermaid = crate::diagram::mermaid(&drawn);
         assert!(mermaid.contains("stroke:#dc2626"), "{mermaid}");
         assert!(mermaid.contains("stroke:#15803d"), "{mermaid}");
