@@ -2,12 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{
+    ArgValueCompleter, CompletionCandidate, PathCompleter, ValueCompleter,
+};
 
 use crate::aws::AwsSettings;
 use crate::error::Error;
 use crate::lab::StageSel;
-use crate::settings::{Command, Format, ReportFormat, Settings};
+use crate::settings::{Command, DiagramFormat, Format, ReportFormat, SchemaOf, Settings, Shell};
 
 /// Spin up, grade and tear down AWS hands-on labs.
 #[derive(Debug, Parser)]
@@ -95,6 +98,8 @@ pub enum FormatArg {
     Json,
     /// JUnit XML (`check` only): one testsuite per lab, one testcase per check.
     Junit,
+    /// A Mermaid flowchart (`diagram` only), for pasting into Markdown.
+    Mermaid,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -132,6 +137,7 @@ pub enum Cmd {
     )]
     Show {
         /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCompleter::new(lab_values))]
         lab: String,
         /// Set a lab parameter (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -141,7 +147,7 @@ pub enum Cmd {
     #[command(after_help = "Example:\n  awslab validate labs/*.toml")]
     Validate {
         /// Lab ids or files.
-        #[arg(required = true)]
+        #[arg(required = true, add = ArgValueCompleter::new(lab_values))]
         labs: Vec<String>,
     },
     /// Show what `up` would create, change or leave, without changing anything.
@@ -177,7 +183,7 @@ pub enum Cmd {
     },
     /// Grade a setup (built by `up` or by hand); exit 1 if any check fails.
     #[command(
-        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)\n  awslab check vpc-public-private --env bob --name-prefix bob-   (bob built bob-lab-vpc, bob-app-sg, ... by hand in an account others share)\n  awslab check vpc-public-private --roster class.toml -o grades.html -o grades.csv   (the class gradebook)"
+        after_help = "Examples:\n  awslab check vpc-public-private\n  awslab check vpc-public-private --format json > report.json\n  awslab check vpc-public-private --env alice --output alice.xml   (JUnit file, summary on the terminal)\n  awslab check vpc-public-private --diagram found.svg   (the network, failing paths in red)\n  awslab check vpc-public-private --live   (on AWS: also connect to the lab's public endpoints)\n  awslab check vpc-public-private --env bob --name-prefix bob-   (bob built bob-lab-vpc, bob-app-sg, ... by hand in an account others share)\n  awslab check vpc-public-private --roster class.toml -o grades.html -o grades.csv   (the class gradebook)"
     )]
     Check {
         #[command(flatten)]
@@ -196,6 +202,11 @@ pub enum Cmd {
         /// What awslab made for the env is found by its tags either way.
         #[arg(long, value_name = "PREFIX", env = "AWSLAB_NAME_PREFIX")]
         name_prefix: Option<String>,
+        /// Also draw the lab's network to FILE (.svg, or .mmd for Mermaid) with each
+        /// reachability path as check found it: green when it passed, red when it failed, the
+        /// failing check's message (the rule or route that decides it) in the legend.
+        #[arg(long, value_name = "FILE", conflicts_with = "roster", value_hint = clap::ValueHint::FilePath)]
+        diagram: Option<std::path::PathBuf>,
         #[command(flatten)]
         class: ClassArgs,
     },
@@ -205,6 +216,7 @@ pub enum Cmd {
     )]
     Cost {
         /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCompleter::new(lab_values))]
         lab: String,
         /// Also show the total for this many hours.
         #[arg(long)]
@@ -219,6 +231,7 @@ pub enum Cmd {
     )]
     Down {
         /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCompleter::new(lab_values))]
         lab: String,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
@@ -301,11 +314,210 @@ arguments (nothing was called), 3 AWS unreachable.")]
         #[command(flatten)]
         class: ClassArgs,
     },
+    /// Write a new lab file to start from.
+    ///
+    /// The file has the schema directive, one resource, one check and instructions that quote
+    /// the lab's own values; it passes `awslab validate`. An existing file is never overwritten.
+    #[command(after_help = "Examples:
+  awslab new my-vpc                  (writes labs/my-vpc.toml, and labs/lab.schema.json if missing)
+  awslab new my-vpc --dir course     (writes course/my-vpc.toml)
+  awslab validate labs/my-vpc.toml   (after editing it)")]
+    New {
+        /// The new lab's id: letters, digits, `-` and `_` (the file is named after it).
+        id: String,
+        /// The folder to write it in (made if missing). `./labs` is where `awslab list` looks.
+        #[arg(long, value_name = "DIR", default_value = "labs", value_hint = clap::ValueHint::DirPath)]
+        dir: std::path::PathBuf,
+    },
+    /// Print the JSON Schema of lab files (or of class rosters).
+    ///
+    /// Editors complete and check lab files with it; it is generated from the types awslab reads
+    /// them with, so it always says what this awslab accepts.
+    #[command(after_help = "Examples:
+  awslab schema > labs/lab.schema.json
+  awslab schema roster > roster.schema.json
+
+A TOML file whose first line is `#:schema ./lab.schema.json` is completed and checked against it by
+Taplo and the editors built on it (Even Better TOML in VS Code).")]
+    Schema {
+        /// Which file's schema.
+        #[arg(value_enum, default_value_t = SchemaArg::Lab)]
+        of: SchemaArg,
+    },
+    /// Print the shell code that completes awslab's commands, options and lab ids.
+    ///
+    /// Lab ids are those `awslab list` shows, found when you press Tab.
+    #[command(after_help = "Examples:
+  echo 'source <(awslab completions bash)' >> ~/.bashrc
+  echo 'source <(awslab completions zsh)' >> ~/.zshrc
+  awslab completions fish > ~/.config/fish/completions/awslab.fish
+  awslab completions powershell | Out-String | Invoke-Expression   (in $PROFILE)
+
+The code asks awslab for the candidates each time, so it stays right as awslab changes: load it
+at shell start rather than keeping a copy.")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// Draw the lab's network as it declares it: a self-contained SVG, or Mermaid.
+    ///
+    /// The VPC with a column per availability zone, each subnet public or private by its routes,
+    /// what is in it, gateways, route tables, NACLs, security groups, and the paths the
+    /// reachability checks ask about (numbered, green: must be open, red: must be closed).
+    #[command(after_help = "Examples:
+  awslab diagram vpc-public-private > vpc.svg
+  awslab diagram vpc-public-private -o vpc.svg
+  awslab diagram vpc-public-private --format mermaid   (paste into Markdown in a ```mermaid block)
+  awslab diagram vpc-public-private --format json      (the model: VPCs, zones, subnets, edges)")]
+    Diagram {
+        /// A bundled lab id or a path to a lab file.
+        #[arg(add = ArgValueCompleter::new(lab_values))]
+        lab: String,
+        /// Set a lab parameter (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// Write to FILE instead of stdout, in the format its extension names: .svg, .mmd or
+        /// .md (Mermaid), .json.
+        #[arg(long, short = 'o', value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Print the manual page of awslab or of one command, or write every page to a folder.
+    #[command(after_help = "Examples:
+  awslab man | man -l -
+  awslab man check | man -l -
+  awslab man --dir ~/.local/share/man/man1   (then `man awslab`, `man awslab-check`)")]
+    Man {
+        /// A command (`check`); without it, the page of awslab itself.
+        #[arg(conflicts_with = "dir")]
+        command: Option<String>,
+        /// Write awslab.1 and awslab-COMMAND.1 for every command into this folder.
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaArg {
+    /// Lab files (`labs/*.toml`).
+    Lab,
+    /// Class rosters (`--roster FILE`).
+    Roster,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+/// The variable awslab's completion code sets when it asks awslab for candidates.
+const COMPLETE_VAR: &str = "AWSLAB_COMPLETE";
+
+/// Answers a shell's completion request and exits, when the completion code of
+/// [`completion_script`] is asking; returns otherwise.
+pub fn complete_from_env() {
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(COMPLETE_VAR)
+        .complete();
+}
+
+/// The shell code that loads awslab's completions.
+pub fn completion_script(shell: Shell) -> Result<String, Error> {
+    let name = match shell {
+        Shell::Bash => "bash",
+        Shell::Zsh => "zsh",
+        Shell::Fish => "fish",
+        Shell::PowerShell => "powershell",
+    };
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(name)
+        .ok_or_else(|| Error::usage(format!("no completions for {name}"), None))?;
+    let mut buf = Vec::new();
+    completer
+        .write_registration(COMPLETE_VAR, "awslab", "awslab", "awslab", &mut buf)
+        .map_err(|e| Error::usage(format!("cannot write the {name} completions: {e}"), None))?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Completions of a lab argument: the lab ids `awslab list` lists that start with what is
+/// typed, with their titles; and `.toml` files and folders once what is typed is a path (or
+/// no id starts with it).
+fn lab_values(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    let typed = current.to_string_lossy();
+    let mut out: Vec<CompletionCandidate> = crate::lab::catalog::all_ids()
+        .into_iter()
+        .filter(|id| id.starts_with(typed.as_ref()))
+        .map(|id| {
+            let title = crate::lab::load_lab(&id, &BTreeMap::new())
+                .ok()
+                .map(|l| l.lab.title);
+            CompletionCandidate::new(id).help(title.map(Into::into))
+        })
+        .collect();
+    if out.is_empty() || typed.contains(['/', '.']) {
+        let files = PathCompleter::any()
+            .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "toml"));
+        out.extend(files.complete(current));
+    }
+    out
+}
+
+/// The manual page of awslab (`None`) or of one of its commands, as roff.
+pub fn man_page(command: Option<&str>) -> Result<String, Error> {
+    let top = man_command();
+    let cmd = match command {
+        None => top,
+        Some(name) => {
+            let names: Vec<String> = top
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect();
+            top.find_subcommand(name).cloned().ok_or_else(|| {
+                Error::usage(
+                    format!("man {name}: awslab has no command `{name}`"),
+                    Some(&format!("one of: {}", names.join(", "))),
+                )
+            })?
+        }
+    };
+    render_man(cmd)
+}
+
+/// Every manual page: `awslab.1` and `awslab-COMMAND.1`, by file name.
+pub fn man_pages() -> Result<Vec<(String, String)>, Error> {
+    let top = man_command();
+    let mut pages = vec![("awslab.1".to_owned(), render_man(top.clone())?)];
+    for c in top.get_subcommands() {
+        let page = format!("awslab-{}.1", c.get_name());
+        pages.push((page, render_man(c.clone())?));
+    }
+    Ok(pages)
+}
+
+/// The command tree as the manual shows it: built, so that each command is named as a page
+/// (`awslab-check`, synopsis `awslab check`), without the `help` command.
+fn man_command() -> clap::Command {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    cmd
+}
+
+fn render_man(cmd: clap::Command) -> Result<String, Error> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| Error::usage(format!("cannot write the manual page: {e}"), None))?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 #[derive(Debug, Args)]
 pub struct LabStage {
     /// A bundled lab id or a path to a lab file.
+    #[arg(add = ArgValueCompleter::new(lab_values))]
     pub lab: String,
     /// Which part of the lab.
     #[arg(long, value_enum, default_value_t = StageArg::Full)]
@@ -390,7 +602,7 @@ fn report_target(
     let by_flag = match format {
         Format::Json => Some(ReportFormat::Json),
         Format::Junit => Some(ReportFormat::Junit),
-        Format::Text => None,
+        Format::Text | Format::Mermaid => None,
     };
     let format = by_extension.or(by_flag).ok_or_else(|| {
         Error::usage(
@@ -424,6 +636,7 @@ impl Cli {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
             FormatArg::Junit => Format::Junit,
+            FormatArg::Mermaid => Format::Mermaid,
         }
     }
 
@@ -463,6 +676,7 @@ impl Cli {
                 FormatArg::Text => Format::Text,
                 FormatArg::Json => Format::Json,
                 FormatArg::Junit => Format::Junit,
+                FormatArg::Mermaid => Format::Mermaid,
             },
             color,
             quiet: g.quiet,
@@ -484,6 +698,12 @@ impl Cli {
                 None
             },
         };
+        if settings.format == Format::Mermaid && !matches!(self.command, Cmd::Diagram { .. }) {
+            return Err(Error::usage(
+                "--format mermaid is for `diagram` only".to_owned(),
+                Some("use --format json or text"),
+            ));
+        }
         if settings.format == Format::Junit && !matches!(self.command, Cmd::Check { .. }) {
             return Err(Error::usage(
                 "--format junit is for `check` only".to_owned(),
@@ -527,8 +747,25 @@ impl Cli {
                 output,
                 live,
                 name_prefix,
+                diagram,
                 class,
             } => Command::Check {
+                diagram: diagram
+                    .map(|path| {
+                        let mermaid = path
+                            .extension()
+                            .and_then(|e| e.to_str())
+                            .map(str::to_ascii_lowercase);
+                        match mermaid.as_deref() {
+                            Some("svg") => Ok((path, DiagramFormat::Svg)),
+                            Some("mmd" | "md" | "mermaid") => Ok((path, DiagramFormat::Mermaid)),
+                            _ => Err(Error::usage(
+                                format!("--diagram {}: cannot tell the format", path.display()),
+                                Some("name the file .svg or .mmd (Mermaid)"),
+                            )),
+                        }
+                    })
+                    .transpose()?,
                 lab: target.lab,
                 stage: target.stage.into(),
                 sets: parse_sets(&target.sets)?,
@@ -608,6 +845,45 @@ impl Cli {
                 jobs: usize::from(class.jobs),
                 class: class.resolve()?,
             },
+            Cmd::New { id, dir } => Command::New { id, dir },
+            Cmd::Schema { of } => Command::Schema(match of {
+                SchemaArg::Lab => SchemaOf::Lab,
+                SchemaArg::Roster => SchemaOf::Roster,
+            }),
+            Cmd::Completions { shell } => Command::Completions(match shell {
+                ShellArg::Bash => Shell::Bash,
+                ShellArg::Zsh => Shell::Zsh,
+                ShellArg::Fish => Shell::Fish,
+                ShellArg::Powershell => Shell::PowerShell,
+            }),
+            Cmd::Man { command, dir } => Command::Man { command, dir },
+            Cmd::Diagram { lab, sets, output } => {
+                let by_extension = output
+                    .as_ref()
+                    .and_then(|p| p.extension())
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase);
+                let format = match (by_extension.as_deref(), settings.format) {
+                    (Some("svg"), _) => DiagramFormat::Svg,
+                    (Some("mmd" | "md" | "mermaid"), _) => DiagramFormat::Mermaid,
+                    (Some("json"), _) => DiagramFormat::Json,
+                    (Some(other), _) => {
+                        return Err(Error::usage(
+                            format!("--output: cannot draw a `.{other}` file"),
+                            Some("name it .svg, .mmd (Mermaid) or .json"),
+                        ));
+                    }
+                    (None, Format::Json) => DiagramFormat::Json,
+                    (None, Format::Mermaid) => DiagramFormat::Mermaid,
+                    (None, Format::Text | Format::Junit) => DiagramFormat::Svg,
+                };
+                Command::Diagram {
+                    lab,
+                    sets: parse_sets(&sets)?,
+                    format,
+                    output,
+                }
+            }
             Cmd::Cost { lab, hours, stage } => {
                 if hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
                     return Err(Error::usage(

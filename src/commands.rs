@@ -107,7 +107,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             let plan = engine::plan::plan(&aws, &lab, stage, &owner(s, &lab)).await?;
             match p.format {
                 Format::Json => p.json(&plan),
-                Format::Text | Format::Junit => p.out(&render::plan(p, &plan)),
+                Format::Text | Format::Junit | Format::Mermaid => p.out(&render::plan(p, &plan)),
             }
             stats(p, "plan", &aws, started);
             Ok(exit::OK)
@@ -151,6 +151,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             live,
             names: _,
             name_prefix,
+            diagram: _,
             class: Some(class),
             jobs,
         } => {
@@ -171,6 +172,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             live,
             names,
             name_prefix: _,
+            diagram,
             class: None,
             jobs: _,
         } => {
@@ -222,6 +224,15 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                     p.info(&format!("report written to {}", path.display()));
                 }
             }
+            if let Some((path, format)) = &diagram {
+                let drawn = crate::diagram::with_results(crate::diagram::of_lab(&lab), &report);
+                let text = match format {
+                    crate::settings::DiagramFormat::Mermaid => crate::diagram::mermaid(&drawn),
+                    _ => crate::diagram::svg(&drawn),
+                };
+                write_report(path, &text)?;
+                p.info(&format!("diagram written to {}", path.display()));
+            }
             stats(p, "check", &aws, started);
             Ok(if report.passed() {
                 exit::OK
@@ -243,7 +254,9 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                     "prices_date": cost::PRICES_DATE,
                     "assumptions": cost::ASSUMPTIONS,
                 })),
-                Format::Text | Format::Junit => p.out(&render::cost(&lab, &estimate, hours)),
+                Format::Text | Format::Junit | Format::Mermaid => {
+                    p.out(&render::cost(&lab, &estimate, hours))
+                }
             }
             Ok(exit::OK)
         }
@@ -260,6 +273,44 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                 Some(class) => class::down(s, p, &id, yes, force, &class, jobs).await,
                 None => down(s, p, &id, yes, force).await,
             }
+        }
+        Command::New { id, dir } => new_lab(p, &id, &dir),
+        Command::Schema(of) => {
+            p.out(&match of {
+                crate::settings::SchemaOf::Lab => crate::lab::schema::lab(),
+                crate::settings::SchemaOf::Roster => crate::lab::schema::roster(),
+            });
+            Ok(exit::OK)
+        }
+        Command::Completions(shell) => {
+            p.out(&crate::cli::completion_script(shell)?);
+            Ok(exit::OK)
+        }
+        Command::Man { command, dir } => man(p, command.as_deref(), dir.as_deref()),
+        Command::Diagram {
+            lab,
+            sets,
+            format,
+            output,
+        } => {
+            let lab = load(p, &lab, &sets)?;
+            let diagram = crate::diagram::of_lab(&lab);
+            let text = match format {
+                crate::settings::DiagramFormat::Svg => crate::diagram::svg(&diagram),
+                crate::settings::DiagramFormat::Mermaid => crate::diagram::mermaid(&diagram),
+                crate::settings::DiagramFormat::Json => serde_json::to_string_pretty(&diagram)
+                    .map_err(|e| {
+                        Error::usage(format!("cannot serialise the diagram: {e}"), None)
+                    })?,
+            };
+            match output {
+                Some(path) => {
+                    write_report(&path, &text)?;
+                    p.info(&format!("diagram written to {}", path.display()));
+                }
+                None => p.out(&text),
+            }
+            Ok(exit::OK)
         }
         Command::Status { all_regions, class } => match class {
             Some(class) => class::status(s, p, &class).await,
@@ -302,7 +353,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
 /// The report in one format, as the bytes a file or stdout gets.
 fn report_text(p: &Printer, report: &check::Report, format: Format) -> Result<String, Error> {
     Ok(match format {
-        Format::Text => render::report(p, report),
+        Format::Text | Format::Mermaid => render::report(p, report),
         Format::Json => render::json(report)?,
         Format::Junit => render::junit(report)?,
     })
@@ -384,7 +435,7 @@ fn list(p: &Printer) -> Result<u8, Error> {
                 })
                 .collect::<Vec<_>>(),
         ),
-        Format::Text | Format::Junit => p.out(&render::list(&labs)),
+        Format::Text | Format::Junit | Format::Mermaid => p.out(&render::list(&labs)),
     }
     Ok(exit::OK)
 }
@@ -412,7 +463,7 @@ async fn show(
                 "id": c.id, "title": c.title, "points": c.points,
             })).collect::<Vec<_>>(),
         })),
-        Format::Text | Format::Junit => p.out(&render::show(p, &lab)),
+        Format::Text | Format::Junit | Format::Mermaid => p.out(&render::show(p, &lab)),
     }
     Ok(exit::OK)
 }
@@ -533,6 +584,111 @@ async fn push(
         ));
     }
     stats(p, "push", &aws, started);
+    Ok(exit::OK)
+}
+
+/// What `awslab new` wrote.
+#[derive(Serialize)]
+struct NewLab {
+    lab: String,
+    /// The schema file, when it was not there yet.
+    schema: Option<String>,
+}
+
+/// `awslab new`: writes `<dir>/<id>.toml` (never over an existing file) and, beside it, the
+/// schema its directive names when that is missing.
+fn new_lab(p: &Printer, id: &str, dir: &std::path::Path) -> Result<u8, Error> {
+    if !catalog::is_lab_id(id) {
+        return Err(Error::usage(
+            format!("`{id}` is not a lab id: use letters, digits, `-` and `_`"),
+            Some("e.g. awslab new vpc-peering"),
+        ));
+    }
+    let io = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(format!("{id}.toml"));
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    let mut file = match created {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::usage(
+                format!(
+                    "{} already exists: awslab new never overwrites a file",
+                    path.display()
+                ),
+                Some("choose another id or --dir, or remove the file first"),
+            ));
+        }
+        Err(e) => return Err(io(&path)(e)),
+    };
+    std::io::Write::write_all(&mut file, crate::lab::skeleton::skeleton(id).as_bytes())
+        .map_err(io(&path))?;
+    let schema_path = dir.join(crate::lab::skeleton::SCHEMA_FILE);
+    let schema = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&schema_path)
+    {
+        Ok(mut f) => {
+            std::io::Write::write_all(&mut f, crate::lab::schema::lab().as_bytes())
+                .map_err(io(&schema_path))?;
+            Some(schema_path.display().to_string())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+        Err(e) => return Err(io(&schema_path)(e)),
+    };
+    if catalog::BUNDLED.iter().any(|(b, _)| *b == id) {
+        p.warn(&format!(
+            "a bundled lab is called `{id}`: in this folder, ./labs/{id}.toml takes its place"
+        ));
+    }
+    let written = NewLab {
+        lab: path.display().to_string(),
+        schema,
+    };
+    match p.format {
+        Format::Json => p.json(&written),
+        Format::Text | Format::Junit | Format::Mermaid => {
+            p.out(&format!("wrote {}", written.lab));
+            if let Some(s) = &written.schema {
+                p.out(&format!(
+                    "wrote {s} (the schema your editor reads; refresh it with `awslab schema > {s}`)"
+                ));
+            }
+        }
+    }
+    p.info(&format!(
+        "next: edit it, then `awslab validate {}` and `awslab show {}`",
+        written.lab, written.lab
+    ));
+    Ok(exit::OK)
+}
+
+/// `awslab man`: one page to stdout, or every page into `dir`.
+fn man(p: &Printer, command: Option<&str>, dir: Option<&std::path::Path>) -> Result<u8, Error> {
+    let Some(dir) = dir else {
+        p.out(&crate::cli::man_page(command)?);
+        return Ok(exit::OK);
+    };
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let pages = crate::cli::man_pages()?;
+    for (name, text) in &pages {
+        write_report(&dir.join(name), text)?;
+    }
+    p.info(&format!(
+        "wrote {} manual pages to {} (awslab.1, awslab-COMMAND.1)",
+        pages.len(),
+        dir.display()
+    ));
     Ok(exit::OK)
 }
 

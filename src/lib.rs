@@ -14,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod cost;
+pub mod diagram;
 pub mod engine;
 pub mod error;
 pub mod gradebook;

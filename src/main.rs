@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    awslab::cli::complete_from_env();
     let cli = awslab::cli::Cli::parse();
     let tty = std::io::stderr().is_terminal();
     // Known before the rest is checked, so a usage error is JSON too with `--format json`.

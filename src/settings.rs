@@ -12,6 +12,17 @@ pub enum Format {
     Json,
     /// JUnit XML, for `check`.
     Junit,
+    /// A Mermaid flowchart, for `diagram`.
+    Mermaid,
+}
+
+/// How `diagram` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagramFormat {
+    Svg,
+    Mermaid,
+    /// The diagram's model (VPCs, zones, subnets, edges).
+    Json,
 }
 
 /// What `check --output` writes.
@@ -89,6 +100,8 @@ pub enum Command {
         names: crate::check::Names,
         /// `--name-prefix` as written (`{env}` stands for each student's env with a roster).
         name_prefix: Option<String>,
+        /// Also draw the network with the paths as found (`--diagram`).
+        diagram: Option<(PathBuf, DiagramFormat)>,
         class: Option<Class>,
         jobs: usize,
     },
@@ -127,6 +140,43 @@ pub enum Command {
         hours: Option<f64>,
         stage: StageSel,
     },
+    /// Write a lab skeleton `<dir>/<id>.toml`.
+    New {
+        id: String,
+        dir: PathBuf,
+    },
+    /// Print a JSON Schema.
+    Schema(SchemaOf),
+    /// Print the shell code that loads the completions.
+    Completions(Shell),
+    /// Draw a lab's network as declared, to stdout or a file.
+    Diagram {
+        lab: String,
+        sets: BTreeMap<String, String>,
+        format: DiagramFormat,
+        output: Option<PathBuf>,
+    },
+    /// Print a manual page, or write them all to `dir`.
+    Man {
+        command: Option<String>,
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Which file's JSON Schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaOf {
+    Lab,
+    Roster,
+}
+
+/// A shell awslab completes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    PowerShell,
 }
 
 /// Where awslab keeps its files: `$AWSLAB_HOME`, else the platform data directory.

@@ -143,6 +143,7 @@ async fn grade(variant: Variant) {
     student::clear(case.region).await;
     let vpc = student::build(case.region, variant).await;
     let home = tempfile::tempdir().expect("home");
+    let diagram = home.path().join("found.svg");
     let out = common::awslab(home.path())
         .args([
             "--format",
@@ -153,7 +154,9 @@ async fn grade(variant: Variant) {
             "student",
             "check",
             "vpc-public-private",
+            "--diagram",
         ])
+        .arg(&diagram)
         .output()
         .expect("check");
     student::delete_vpc_tree(case.region, &vpc).await;
@@ -195,6 +198,28 @@ async fn grade(variant: Variant) {
         if !gaps.contains(id) && !checks.iter().any(|c| c["id"] == *id) {
             problems.push(format!("{id} is not in the report"));
         }
+    }
+    // The diagram draws each reachability path as check found it: green passed, red failed.
+    let svg = std::fs::read_to_string(&diagram).expect("check --diagram wrote the SVG");
+    let mut paths = 0;
+    for c in checks {
+        let id = text(&c["id"]);
+        let Some(at) = svg.find(&format!("data-check=\"{id}\"")) else {
+            continue;
+        };
+        paths += 1;
+        let group = &svg[svg[..at].rfind("<g class=\"").expect("its group")..at];
+        let want = match c["status"].as_str() {
+            Some("pass") => "path passed",
+            Some("fail") => "path failed",
+            _ => "path ",
+        };
+        if !group.starts_with(&format!("<g class=\"{want}")) {
+            problems.push(format!("{id}: {} drawn as {group}", c["status"]));
+        }
+    }
+    if paths != 5 {
+        problems.push(format!("{paths} reachability paths drawn, not 5"));
     }
     assert!(problems.is_empty(), "{variant:?}: {problems:#?}");
     let must_fail_here = case

@@ -46,7 +46,7 @@ fn unknown_reference_is_located_with_a_suggestion() {
     );
     let err = up_variant("typo", &text, 2);
     assert!(
-        err.contains("typo.toml:78:7: unknown reference `lab-vpcc`"),
+        err.contains("typo.toml:79:7: unknown reference `lab-vpcc`"),
         "{err}"
     );
     assert!(err.contains("did you mean `lab-vpc`?"), "{err}");
@@ -263,7 +263,7 @@ fn show_fills_parameters_into_the_instructions() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "inbound SSH (TCP 22) from 203.0.113.7/32",
+            "inbound SSH, TCP 22 from 203.0.113.7/32",
         ))
         .stdout(predicate::str::contains("${").not());
 }
@@ -353,7 +353,7 @@ fn include_errors_are_located_in_the_including_file() {
         );
     let err = up_variant("inc", &text, 2);
     assert!(
-        err.contains("inc.toml:64:27: lab `vpc-public-private` has no resource `private-rtt`"),
+        err.contains("inc.toml:65:27: lab `vpc-public-private` has no resource `private-rtt`"),
         "{err}"
     );
     assert!(err.contains("did you mean `private-rt`?"), "{err}");
@@ -365,7 +365,7 @@ fn include_errors_are_located_in_the_including_file() {
     let text = alb().replace("lab = \"vpc-public-private\"", "lab = \"no-such-lab\"");
     let err = up_variant("missing", &text, 2);
     assert!(
-        err.contains("missing.toml:63:7: cannot include `no-such-lab`"),
+        err.contains("missing.toml:64:7: cannot include `no-such-lab`"),
         "{err}"
     );
     // A name the include already brings.
@@ -395,7 +395,7 @@ fn an_error_in_an_included_lab_points_into_that_lab() {
         .replace(&dir.path().display().to_string(), "[TMP]");
     // Found beside the including file; the error is located in it.
     assert!(
-        err.contains("[TMP]/base-net.toml:86:8: `10.0.11.0/33` is not an IPv4 CIDR"),
+        err.contains("[TMP]/base-net.toml:87:8: `10.0.11.0/33` is not an IPv4 CIDR"),
         "{err}"
     );
 }
@@ -493,7 +493,7 @@ fn files_that_are_not_labs_are_never_read_or_quoted() {
     let err = run(&top);
     assert!(!err.contains(SECRET), "{err}");
     assert!(
-        err.contains("[TMP]/top.toml:63:7: cannot include `/proc/self/environ`"),
+        err.contains("[TMP]/top.toml:64:7: cannot include `/proc/self/environ`"),
         "{err}"
     );
     let err = run(&credentials);
@@ -627,7 +627,7 @@ fn a_failure_is_json_on_stdout_with_format_json() {
     assert_eq!(issue["severity"], "error");
     assert_eq!(
         issue["location"],
-        format!("{}:86:8", path.display()),
+        format!("{}:87:8", path.display()),
         "{json:#}"
     );
     assert_eq!(

@@ -132,7 +132,7 @@ pub async fn status(s: &Settings, p: &Printer, all_regions: bool) -> Result<u8, 
     let now = SystemTime::now();
     match p.format {
         Format::Json => p.json(&envs),
-        Format::Text | Format::Junit => p.out(&render::status(p, &envs, now)),
+        Format::Text | Format::Junit | Format::Mermaid => p.out(&render::status(p, &envs, now)),
     }
     stats(p, "status", &aws, started);
     Ok(if not_looked_at.is_empty() {

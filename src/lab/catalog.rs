@@ -201,7 +201,7 @@ pub fn resolve(arg: &str) -> Result<(LabSource, String), Error> {
 }
 
 /// A lab id as `[[include]]` and the command line take it: letters, digits, `-`, `_`.
-fn is_lab_id(s: &str) -> bool {
+pub fn is_lab_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && s.chars()

@@ -6,6 +6,8 @@ mod checks;
 pub mod diagnostic;
 pub mod model;
 pub mod parse;
+pub mod schema;
+pub mod skeleton;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -46,7 +48,7 @@ pub struct Param {
 }
 
 /// A run-time source of a parameter's default (`default_from` in the lab file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DefaultFrom {
     /// This machine's public IPv4 address as a /32 CIDR ([`crate::caller_ip`]).
@@ -95,10 +97,13 @@ impl StageSel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Which part of a lab a resource belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
+    /// Provided to the student: `awslab up --stage setup` creates it.
     Setup,
+    /// What the student builds (the default).
     Solution,
 }
 

@@ -46,7 +46,7 @@ impl crate::resources::KindFacts for ElasticIpFacts {
 }
 
 /// The keys of an `elastic_ip` table in a lab file: none beyond its type.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct ElasticIpKeys {}
 
 impl ParseSpec for ElasticIpSpec {

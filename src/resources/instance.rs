@@ -112,14 +112,28 @@ impl crate::resources::KindFacts for InstanceFacts {
 }
 
 /// The keys of an `instance` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct InstanceKeys {
+    /// The subnet the instance is launched in.
+    #[schemars(with = "Option<String>")]
     pub subnet: Option<toml::Spanned<String>>,
+    /// The image: an SSM public parameter (`ssm:/aws/service/...`) or an `ami-` id.
+    #[schemars(with = "Option<String>")]
     pub ami: Option<toml::Spanned<String>>,
+    /// Instance type (default `t3.micro`).
+    #[schemars(with = "Option<String>")]
     pub instance_type: Option<toml::Spanned<String>>,
+    /// Security groups of the instance.
+    #[schemars(with = "Option<Vec<String>>")]
     pub security_groups: Option<Vec<toml::Spanned<String>>>,
+    /// The key pair (a `key_pair` resource) for SSH.
+    #[schemars(with = "Option<String>")]
     pub key: Option<toml::Spanned<String>>,
+    /// The instance profile (an `instance_profile` resource) that gives the instance a role.
+    #[schemars(with = "Option<String>")]
     pub instance_profile: Option<toml::Spanned<String>>,
+    /// A script run at first boot.
+    #[schemars(with = "Option<String>")]
     pub user_data: Option<toml::Spanned<String>>,
 }
 

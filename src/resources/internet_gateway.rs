@@ -43,8 +43,10 @@ impl crate::resources::KindFacts for InternetGatewayFacts {
 }
 
 /// The keys of an `internet_gateway` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct InternetGatewayKeys {
+    /// The VPC the internet gateway is attached to.
+    #[schemars(with = "Option<String>")]
     pub vpc: Option<toml::Spanned<String>>,
 }
 

@@ -43,7 +43,7 @@ impl crate::resources::KindFacts for KeyPairFacts {
 }
 
 /// The keys of a `key_pair` table in a lab file: none beyond its type.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct KeyPairKeys {}
 
 impl ParseSpec for KeyPairSpec {

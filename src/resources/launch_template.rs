@@ -67,12 +67,22 @@ impl crate::resources::KindFacts for LaunchTemplateFacts {
 }
 
 /// The keys of a `launch_template` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct LaunchTemplateKeys {
+    /// The image: an SSM public parameter (`ssm:/aws/service/...`) or an `ami-` id.
+    #[schemars(with = "Option<String>")]
     pub ami: Option<toml::Spanned<String>>,
+    /// Instance type (default `t3.micro`).
+    #[schemars(with = "Option<String>")]
     pub instance_type: Option<toml::Spanned<String>>,
+    /// Security groups of the instances launched from the template.
+    #[schemars(with = "Option<Vec<String>>")]
     pub security_groups: Option<Vec<toml::Spanned<String>>>,
+    /// The instance profile (an `instance_profile` resource) of the instances.
+    #[schemars(with = "Option<String>")]
     pub instance_profile: Option<toml::Spanned<String>>,
+    /// A script run at first boot.
+    #[schemars(with = "Option<String>")]
     pub user_data: Option<toml::Spanned<String>>,
 }
 

@@ -62,9 +62,13 @@ impl crate::resources::KindFacts for NatGatewayFacts {
 }
 
 /// The keys of a `nat_gateway` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct NatGatewayKeys {
+    /// The public subnet the NAT gateway is placed in.
+    #[schemars(with = "Option<String>")]
     pub subnet: Option<toml::Spanned<String>>,
+    /// The Elastic IP (an `elastic_ip` resource) the NAT gateway uses.
+    #[schemars(with = "Option<String>")]
     pub eip: Option<toml::Spanned<String>>,
 }
 

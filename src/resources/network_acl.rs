@@ -59,23 +59,44 @@ impl crate::resources::KindFacts for NetworkAclFacts {
 }
 
 /// The keys of a `network_acl` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct NetworkAclKeys {
+    /// The VPC the network ACL is in.
+    #[schemars(with = "Option<String>")]
     pub vpc: Option<toml::Spanned<String>>,
+    /// Subnets associated with the network ACL.
+    #[schemars(with = "Option<Vec<String>>")]
     pub subnets: Option<Vec<toml::Spanned<String>>>,
+    /// Inbound rules, evaluated in rule-number order (stateless: allow the replies too).
+    #[schemars(with = "Option<Vec<NaclRuleDef>>")]
     pub inbound: Option<Vec<toml::Spanned<NaclRuleDef>>>,
+    /// Outbound rules, evaluated in rule-number order.
+    #[schemars(with = "Option<Vec<NaclRuleDef>>")]
     pub outbound: Option<Vec<toml::Spanned<NaclRuleDef>>>,
 }
 
 /// One entry of `inbound` or `outbound` as written.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NaclRuleDef {
+    /// Rule number (1-32766): lower numbers are evaluated first.
+    #[schemars(with = "i64")]
     pub rule: Spanned<i64>,
+    /// `allow` (the default) or `deny`.
     #[serde(default = "default_allow")]
+    #[schemars(with = "String")]
     pub action: Spanned<String>,
+    /// Protocol: `tcp`, `udp`, `icmp` or `all` (or its number).
+    #[schemars(with = "String")]
     pub proto: Spanned<String>,
+    /// One port (TCP and UDP).
+    #[schemars(with = "Option<i64>")]
     pub port: Option<Spanned<i64>>,
+    /// A port range, e.g. `1024-65535` (TCP and UDP).
+    #[schemars(with = "Option<String>")]
     pub ports: Option<Spanned<String>>,
+    /// The source (inbound) or destination (outbound) CIDR.
+    #[schemars(with = "String")]
     pub cidr: Spanned<String>,
 }
 

@@ -51,6 +51,14 @@ macro_rules! kinds {
                 }
             }
 
+            /// The JSON Schema of the kind's keys (its keys struct, doc comments as
+            /// descriptions); nested types go to the generator's definitions.
+            pub fn keys_schema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match self {
+                    $(Kind::$variant => <<$spec as ParseSpec>::Keys as schemars::JsonSchema>::json_schema(generator),)*
+                }
+            }
+
             /// The handler of the kind.
             pub fn handler(self) -> &'static dyn ResourceKind {
                 match self {
@@ -116,6 +124,13 @@ macro_rules! kinds {
         }
 
         impl Keys {
+            /// The keys of a table of `kind` that gives none.
+            pub fn empty(kind: Kind) -> Keys {
+                match kind {
+                    $(Kind::$variant => Keys::$variant(Default::default()),)*
+                }
+            }
+
             /// A resource table of `kind`, every value with its span.
             pub fn parse(kind: Kind, table: Spanned<DeValue<'_>>) -> Result<Keys, toml::de::Error> {
                 Ok(match kind {

@@ -62,18 +62,28 @@ impl crate::resources::KindFacts for RouteTableFacts {
 }
 
 /// The keys of a `route_table` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct RouteTableKeys {
+    /// The VPC the route table is in.
+    #[schemars(with = "Option<String>")]
     pub vpc: Option<toml::Spanned<String>>,
+    /// Subnets associated with the route table.
+    #[schemars(with = "Option<Vec<String>>")]
     pub subnets: Option<Vec<toml::Spanned<String>>>,
+    /// Routes besides the local one: a destination CIDR to a gateway.
+    #[schemars(with = "Option<Vec<RouteDef>>")]
     pub routes: Option<Vec<toml::Spanned<RouteDef>>>,
 }
 
 /// One entry of `routes` as written.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RouteDef {
+    /// Destination CIDR, e.g. `0.0.0.0/0`.
+    #[schemars(with = "String")]
     pub cidr: Spanned<String>,
     /// Logical name of an internet gateway or NAT gateway.
+    #[schemars(with = "String")]
     pub to: Spanned<String>,
 }
 

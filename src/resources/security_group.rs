@@ -71,26 +71,42 @@ impl crate::resources::KindFacts for SecurityGroupFacts {
 }
 
 /// The keys of a `security_group` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct SecurityGroupKeys {
     /// The group's description (the key every resource may carry).
     pub description: Option<String>,
+    /// The VPC the security group is in.
+    #[schemars(with = "Option<String>")]
     pub vpc: Option<toml::Spanned<String>>,
+    /// Inbound rules: a protocol, ports, and a CIDR or a group (`from`).
+    #[schemars(with = "Option<Vec<SgRuleDef>>")]
     pub ingress: Option<Vec<toml::Spanned<SgRuleDef>>>,
+    /// Outbound rules; without them the group keeps AWS's default allow-all, unchecked.
+    #[schemars(with = "Option<Vec<SgRuleDef>>")]
     pub egress: Option<Vec<toml::Spanned<SgRuleDef>>>,
 }
 
 /// One rule of `ingress` or `egress` as written.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SgRuleDef {
+    /// Protocol: `tcp`, `udp`, `icmp` or `all` (or its number).
+    #[schemars(with = "String")]
     pub proto: Spanned<String>,
+    /// One port (TCP and UDP).
+    #[schemars(with = "Option<i64>")]
     pub port: Option<Spanned<i64>>,
+    /// A port range, e.g. `1024-65535` (TCP and UDP).
+    #[schemars(with = "Option<String>")]
     pub ports: Option<Spanned<String>>,
     /// A CIDR (`0.0.0.0/0`, may come from `${param}`).
+    #[schemars(with = "Option<String>")]
     pub cidr: Option<Spanned<String>>,
     /// Logical name of a security group.
+    #[schemars(with = "Option<String>")]
     pub from: Option<Spanned<String>>,
     /// For egress rules: logical name of a security group.
+    #[schemars(with = "Option<String>")]
     pub to: Option<Spanned<String>>,
 }
 

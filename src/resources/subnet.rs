@@ -44,11 +44,19 @@ impl crate::resources::KindFacts for SubnetFacts {
 }
 
 /// The keys of a `subnet` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct SubnetKeys {
+    /// The VPC the subnet is in (a `vpc` resource).
+    #[schemars(with = "Option<String>")]
     pub vpc: Option<toml::Spanned<String>>,
+    /// The subnet's CIDR block, inside its VPC's and overlapping no other subnet's.
+    #[schemars(with = "Option<String>")]
     pub cidr: Option<toml::Spanned<String>>,
+    /// Index into the region's availability zones, sorted by name (0 is the first, up to 5): the lab runs in any region.
+    #[schemars(with = "Option<i64>")]
     pub az: Option<toml::Spanned<i64>>,
+    /// Auto-assign a public IPv4 address to instances launched in the subnet.
+    #[schemars(with = "Option<bool>")]
     pub map_public_ip: Option<toml::Spanned<bool>>,
 }
 

@@ -47,9 +47,13 @@ impl crate::resources::KindFacts for VpcFacts {
 }
 
 /// The keys of a `vpc` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct VpcKeys {
+    /// The VPC's IPv4 CIDR block, e.g. `10.0.0.0/16`.
+    #[schemars(with = "Option<String>")]
     pub cidr: Option<toml::Spanned<String>>,
+    /// Give instances public DNS hostnames ("DNS hostnames" in the console).
+    #[schemars(with = "Option<bool>")]
     pub dns_hostnames: Option<toml::Spanned<bool>>,
 }
 

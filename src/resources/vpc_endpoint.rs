@@ -61,10 +61,16 @@ impl crate::resources::KindFacts for VpcEndpointFacts {
 const GATEWAY_SERVICES: &[&str] = &["s3", "dynamodb"];
 
 /// The keys of a `vpc_endpoint` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct VpcEndpointKeys {
+    /// The VPC the endpoint is in.
+    #[schemars(with = "Option<String>")]
     pub vpc: Option<toml::Spanned<String>>,
+    /// The AWS service of the gateway endpoint: `s3` or `dynamodb`.
+    #[schemars(with = "Option<String>")]
     pub service: Option<toml::Spanned<String>>,
+    /// Route tables that get a route to the service through the endpoint.
+    #[schemars(with = "Option<Vec<String>>")]
     pub route_tables: Option<Vec<toml::Spanned<String>>>,
 }
 

@@ -160,7 +160,9 @@ pub async fn status(s: &Settings, p: &Printer, class: &Class) -> Result<u8, Erro
     let envs: Vec<EnvStatus> = envs.into_iter().map(|(e, _)| e).collect();
     match p.format {
         Format::Json => p.json(&envs),
-        Format::Text | Format::Junit => p.out(&render::status(p, &envs, SystemTime::now())),
+        Format::Text | Format::Junit | Format::Mermaid => {
+            p.out(&render::status(p, &envs, SystemTime::now()))
+        }
     }
     stats_summary(p, "status", &stats_, started);
     Ok(if not_looked_at.is_empty() {

@@ -102,7 +102,7 @@ pub async fn check(
     match p.format {
         Format::Json => p.json(&book),
         Format::Junit => p.out(&gradebook::junit(&book)?),
-        Format::Text => p.out(&view::gradebook(p, &book)),
+        Format::Text | Format::Mermaid => p.out(&view::gradebook(p, &book)),
     }
     for (path, format) in &args.output {
         let text = match format {

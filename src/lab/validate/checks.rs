@@ -7,11 +7,7 @@ impl Validator<'_, '_, '_> {
         let kind_name = d.kind.get_ref().as_str();
         let subnet_list = |v: &mut Self, list: &[Spanned<String>], key: &str| -> Vec<String> {
             if list.is_empty() {
-                v.c.error(
-                    d.kind.span(),
-                    format!("a `{kind_name}` check needs `{key}`"),
-                    "missing key",
-                );
+                v.check_needs(d, &[key]);
             }
             list.iter()
                 .filter_map(|s| v.reference(s, &[Kind::Subnet]))
@@ -35,11 +31,7 @@ impl Validator<'_, '_, '_> {
                         );
                         self.c.help("use via = \"nat_gateway\"");
                     }
-                    None => self.c.error(
-                        d.kind.span(),
-                        "an `egress` check needs `via`",
-                        "missing key",
-                    ),
+                    None => self.check_needs(d, &["via"]),
                 }
                 let from: Vec<Spanned<String>> = match &d.from {
                     Some(f) => match f.get_ref() {
@@ -64,6 +56,9 @@ impl Validator<'_, '_, '_> {
                     )
                 });
                 if d.resources.len() < 2 && !spans {
+                    if d.resources.is_empty() {
+                        self.needed.push("resources".to_owned());
+                    }
                     self.c.error(
                         d.kind.span(),
                         "a `multi_az` check needs at least two `resources` (or a load balancer or Auto Scaling group)",
@@ -91,21 +86,13 @@ impl Validator<'_, '_, '_> {
             }
             "reachable" | "not_reachable" => self.reach_check(d, kind_name == "reachable")?,
             "efs_mountable" => {
-                let Some(fs) = &d.file_system else {
-                    self.c.error(
-                        d.kind.span(),
-                        "an `efs_mountable` check needs `file_system`",
-                        "missing key",
-                    );
-                    return None;
-                };
-                if d.instances.is_empty() {
-                    self.c.error(
-                        d.kind.span(),
-                        "an `efs_mountable` check needs `instances`",
-                        "missing key",
-                    );
+                if d.file_system.is_none() {
+                    self.check_needs(d, &["file_system"]);
                 }
+                if d.instances.is_empty() {
+                    self.check_needs(d, &["instances"]);
+                }
+                let fs = d.file_system.as_ref()?;
                 CheckKind::EfsMountable {
                     file_system: self.reference(fs, &[Kind::FileSystem])?,
                     instances: d
@@ -118,11 +105,7 @@ impl Validator<'_, '_, '_> {
             }
             "ecr_image" => {
                 let (Some(r), Some(t)) = (&d.repository, &d.tag) else {
-                    self.c.error(
-                        d.kind.span(),
-                        "an `ecr_image` check needs `repository` and `tag`",
-                        "missing key",
-                    );
+                    self.check_needs(d, &["repository", "tag"]);
                     return None;
                 };
                 CheckKind::EcrImage {
@@ -132,11 +115,7 @@ impl Validator<'_, '_, '_> {
             }
             "s3_website" | "s3_encryption" | "s3_versioning" => {
                 let Some(b) = &d.bucket else {
-                    self.c.error(
-                        d.kind.span(),
-                        format!("a `{kind_name}` check needs `bucket`"),
-                        "missing key",
-                    );
+                    self.check_needs(d, &["bucket"]);
                     return None;
                 };
                 let bucket = self.reference(b, &[Kind::Bucket])?;
@@ -151,11 +130,7 @@ impl Validator<'_, '_, '_> {
             }
             "alb_serves_asg" => {
                 let (Some(lb), Some(asg)) = (&d.load_balancer, &d.auto_scaling_group) else {
-                    self.c.error(
-                        d.kind.span(),
-                        "an `alb_serves_asg` check needs `load_balancer` and `auto_scaling_group`",
-                        "missing key",
-                    );
+                    self.check_needs(d, &["load_balancer", "auto_scaling_group"]);
                     return None;
                 };
                 CheckKind::AlbServesAsg {
@@ -196,6 +171,27 @@ impl Validator<'_, '_, '_> {
         })
     }
 
+    /// A check lacks `keys`, which its kind cannot do without (the schema requires them).
+    fn check_needs(&mut self, d: &CheckDef, keys: &[&str]) {
+        let kind = d.kind.get_ref();
+        self.needed.extend(keys.iter().map(|k| (*k).to_owned()));
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let keys = keys
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        self.c.error(
+            d.kind.span(),
+            format!("{article} `{kind}` check needs {keys}"),
+            "missing key",
+        );
+    }
+
     /// `reachable` / `not_reachable`: two endpoints, a protocol and (for TCP and UDP) a port.
     pub(super) fn reach_check(&mut self, d: &CheckDef, expect: bool) -> Option<CheckKind> {
         let kind_name = d.kind.get_ref().as_str();
@@ -204,11 +200,7 @@ impl Validator<'_, '_, '_> {
                         key: &str|
          -> Option<Endpoint> {
             let Some(value) = value else {
-                v.c.error(
-                    d.kind.span(),
-                    format!("a `{kind_name}` check needs `{key}`"),
-                    "missing key",
-                );
+                v.check_needs(d, &[key]);
                 v.c.help(format!(
                         "`{key}` is `internet`, an instance, a subnet, a security group, an Auto Scaling group or a load balancer"
                     ));

@@ -6,6 +6,7 @@ mod checks;
 mod includes;
 mod keys;
 mod lab_rules;
+mod prose;
 mod resources;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ pub fn validate(
         c,
         kinds: BTreeMap::new(),
         params: BTreeMap::new(),
+        needed: Vec::new(),
     };
     v.check_id(&file.id);
     for (name, def) in &file.params {
@@ -173,6 +175,7 @@ pub fn validate(
             checks.push(check);
         }
     }
+    let instructions = v.instructions(&file, &resources);
     if v.c.has_errors() {
         return None;
     }
@@ -181,7 +184,7 @@ pub fn validate(
         title: file.title,
         summary: file.summary,
         source: file.source,
-        instructions: substitute_params(&file.instructions, &v.params),
+        instructions: substitute_params(&instructions, &v.params),
         params: v.params,
         resources,
         checks,
@@ -241,8 +244,9 @@ pub type SpecCx<'c, 'a, 'f> = Validator<'c, 'a, 'f>;
 /// A kind's spec, parsed from its keys in a lab file.
 pub trait ParseSpec: Sized {
     /// The keys a table of the kind takes (beyond `type`, `stage` and `description`), each
-    /// with its span: a struct of `Option<Spanned<_>>` fields.
-    type Keys: serde::de::DeserializeOwned + Default;
+    /// with its span: a struct of `Option<Spanned<_>>` fields. Its JSON Schema (doc comments as
+    /// descriptions) is the kind's part of the lab file schema.
+    type Keys: serde::de::DeserializeOwned + Default + schemars::JsonSchema;
 
     /// The spec, with every problem reported to `cx` at the value it is about (the result is
     /// dropped when any was).
@@ -250,10 +254,58 @@ pub trait ParseSpec: Sized {
 }
 
 pub use keys::resource_keys;
+
+/// Runs `f` on a validator of an empty lab and returns the keys it found missing.
+fn missing_keys(f: impl FnOnce(&mut Validator<'_, '_, '_>)) -> Vec<String> {
+    let mut c = Collector::new("", "");
+    let no_files = |_: &str, _: bool| -> Result<Vec<SiteFile>, String> { Ok(Vec::new()) };
+    let mut v = Validator {
+        assets: &no_files,
+        c: &mut c,
+        kinds: BTreeMap::new(),
+        params: BTreeMap::new(),
+        needed: Vec::new(),
+    };
+    f(&mut v);
+    let mut keys = v.needed;
+    keys.dedup();
+    keys
+}
+
+/// The keys a resource table of `kind` cannot do without: those its parser asks for when the
+/// table gives none.
+pub fn required_keys(kind: Kind) -> Vec<String> {
+    missing_keys(|v| {
+        let name = Spanned::new(0..0, "resource".to_owned());
+        let def = ResourceDef {
+            keys: Some(crate::resources::Keys::empty(kind)),
+            ..ResourceDef::default()
+        };
+        let _ = Spec::parse(v, &name, &def);
+    })
+}
+
+/// The keys a check of `kind` (`reachable`) cannot do without: those the validator asks for
+/// when the check gives only its id, title and kind.
+pub fn required_check_keys(kind: &str) -> Vec<String> {
+    let text = format!(
+        "id = \"check\"\ntitle = \"check\"\nkind = {}\n",
+        toml::Value::String(kind.to_owned())
+    );
+    match toml::from_str::<CheckDef>(&text) {
+        Ok(def) => missing_keys(|v| {
+            let _ = v.check(&def);
+        }),
+        Err(_) => Vec::new(),
+    }
+}
 pub(crate) use keys::spec_keys;
 
 pub struct Validator<'c, 'a, 'f> {
     c: &'c mut Collector<'a>,
+    /// Every key found missing that the table or check cannot do without (what the schema
+    /// requires).
+    needed: Vec<String>,
     kinds: BTreeMap<String, Kind>,
     params: BTreeMap<String, Param>,
     /// The files of a directory relative to the lab (`s3_objects`'s `source`).

@@ -198,3 +198,145 @@ fn keys_of_the_wrong_type_are_each_located_once() {
         "{e:?}"
     );
 }
+
+/// The lab in `text` loaded: its instructions, and its warnings as (`line:col`, message, help).
+fn instructions_and_warnings(text: &str) -> (String, Vec<(String, String, String)>) {
+    use crate::lab::catalog::{LabSource, load_text};
+    let loaded = load_text(
+        &LabSource::File("t.toml".into()),
+        text,
+        &std::collections::BTreeMap::new(),
+    )
+    .unwrap_or_else(|e| panic!("does not load: {e:?}"));
+    let warnings = loaded
+        .warnings
+        .map(|w| {
+            w.issues
+                .iter()
+                .map(|i| {
+                    (
+                        i.location.trim_start_matches("t.toml:").to_owned(),
+                        i.message.clone(),
+                        i.help.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (loaded.lab.instructions, warnings)
+}
+
+const NET: &str = r#"
+[params.ssh]
+default = "203.0.113.7/32"
+
+[resources.pub]
+type = "subnet"
+vpc = "lab-vpc"
+cidr = "10.0.1.0/24"
+
+[resources.lab-igw]
+type = "internet_gateway"
+vpc = "lab-vpc"
+
+[resources.rt]
+type = "route_table"
+vpc = "lab-vpc"
+subnets = ["pub"]
+routes = [{ cidr = "0.0.0.0/0", to = "lab-igw" }]
+
+[resources.web-sg]
+type = "security_group"
+vpc = "lab-vpc"
+ingress = [{ proto = "tcp", port = 22, cidr = "${ssh}" }, { proto = "tcp", ports = "80-81", from = "web-sg" }]
+
+[resources.nacl]
+type = "network_acl"
+vpc = "lab-vpc"
+outbound = [{ rule = 100, proto = "all", cidr = "0.0.0.0/0" }, { rule = 200, action = "deny", proto = "udp", port = 53, cidr = "10.0.0.0/16" }]
+"#;
+
+fn with_instructions(instructions: &str) -> String {
+    format!("instructions = \"\"\"\n{instructions}\n\"\"\"\n{HEAD}{NET}")
+}
+
+#[test]
+fn placeholders_quote_what_the_lab_declares() {
+    let (text, warnings) = with_instructions(
+        "VPC ${lab-vpc.cidr}, subnet `pub` ${pub.cidr} of ${pub.vpc}; routes ${rt.routes} for ${rt.subnets}.\nSSH: ${web-sg.ingress}.\nOut: ${nacl.outbound}.\nA ${lab-vpc.type}; its id ${lab-vpc.id}, in ${region}, from ${ssh}.",
+    )
+    .as_str()
+    .pipe(instructions_and_warnings);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        text.trim(),
+        "VPC 10.0.0.0/16, subnet `pub` 10.0.1.0/24 of lab-vpc; routes 0.0.0.0/0 -> `lab-igw` for pub.\n\
+         SSH: TCP 22 from 203.0.113.7/32; TCP 80-81 from security group `web-sg`.\n\
+         Out: rule 100: allow all traffic to 0.0.0.0/0; rule 200: deny UDP 53 to 10.0.0.0/16.\n\
+         A vpc; its id ${lab-vpc.id}, in ${region}, from 203.0.113.7/32."
+    );
+}
+
+#[test]
+fn a_placeholder_of_an_undeclared_resource_or_key_is_a_located_error() {
+    let e = errors(&with_instructions(
+        "CIDR ${lab-vpcc.cidr} and ${pub.cidrr} and ${pub.az}",
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert_eq!(e[0].0, "2:6");
+    assert_eq!(
+        e[0].1,
+        "`${lab-vpcc.cidr}` in the instructions: the lab has no resource `lab-vpcc`"
+    );
+    assert_eq!(e[0].2, "did you mean `lab-vpc`?");
+    assert_eq!(
+        e[1].1,
+        "`${pub.cidrr}` in the instructions: resource `pub` does not set `cidrr`"
+    );
+    assert_eq!(e[1].2, "did you mean `cidr`?");
+    assert_eq!(
+        e[2].1,
+        "`${pub.az}` in the instructions: resource `pub` does not set `az`"
+    );
+    assert_eq!(
+        e[2].2,
+        "it sets: cidr, type, vpc; `${pub.id}` is its id once it exists"
+    );
+}
+
+#[test]
+fn a_cidr_or_name_the_lab_does_not_declare_is_a_warning() {
+    let (_, warnings) = instructions_and_warnings(&with_instructions(
+        "Create `pub` with 10.0.1.0/24 (not 10.0.2.0/24) and `lab-igw`, route 0.0.0.0/0, SSH from 203.0.113.7/32; then `public-b` and `lab-nat`; run `awslab check t`.",
+    ));
+    let said: Vec<(&str, &str)> = warnings
+        .iter()
+        .map(|(at, m, _)| (at.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            (
+                "2:36",
+                "the instructions mention 10.0.2.0/24, which the lab does not declare"
+            ),
+            (
+                "2:111",
+                "the instructions mention `public-b`, which is no resource of the lab"
+            ),
+            (
+                "2:126",
+                "the instructions mention `lab-nat`, which is no resource of the lab"
+            ),
+        ]
+    );
+    assert_eq!(warnings[2].2, "declare it, or name one the lab declares");
+}
+
+trait Pipe: Sized {
+    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
+        f(self)
+    }
+}
+
+impl<T> Pipe for T {}

@@ -136,6 +136,7 @@ impl Validator<'_, '_, '_> {
         v: &'d Option<T>,
     ) -> Option<&'d T> {
         if v.is_none() {
+            self.needed.push(key.to_owned());
             self.c.error(
                 name.span(),
                 format!("{} `{}` needs `{key}`", kind.label(), name.get_ref()),

@@ -68,14 +68,28 @@ impl crate::resources::KindFacts for AutoScalingGroupFacts {
 }
 
 /// The keys of an `auto_scaling_group` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct AutoScalingGroupKeys {
+    /// The launch template (a `launch_template` resource) instances are launched from.
+    #[schemars(with = "Option<String>")]
     pub launch_template: Option<toml::Spanned<String>>,
+    /// Subnets the group launches instances in.
+    #[schemars(with = "Option<Vec<String>>")]
     pub subnets: Option<Vec<toml::Spanned<String>>>,
+    /// Fewest instances (default 1).
+    #[schemars(with = "Option<i64>")]
     pub min_size: Option<toml::Spanned<i64>>,
+    /// Most instances.
+    #[schemars(with = "Option<i64>")]
     pub max_size: Option<toml::Spanned<i64>>,
+    /// Instances wanted now, between `min_size` and `max_size`.
+    #[schemars(with = "Option<i64>")]
     pub desired_capacity: Option<toml::Spanned<i64>>,
+    /// Target groups the instances are registered with.
+    #[schemars(with = "Option<Vec<String>>")]
     pub target_groups: Option<Vec<toml::Spanned<String>>>,
+    /// `EC2` or `ELB`.
+    #[schemars(with = "Option<String>")]
     pub health_check_type: Option<toml::Spanned<String>>,
 }
 

@@ -37,9 +37,13 @@ impl crate::resources::KindFacts for ScalingPolicyFacts {
 }
 
 /// The keys of a `scaling_policy` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct ScalingPolicyKeys {
+    /// The Auto Scaling group the policy scales.
+    #[schemars(with = "Option<String>")]
     pub auto_scaling_group: Option<toml::Spanned<String>>,
+    /// Average CPU utilisation (percent) the target-tracking policy keeps the group at.
+    #[schemars(with = "Option<f64>")]
     pub target_cpu: Option<toml::Spanned<f64>>,
 }
 

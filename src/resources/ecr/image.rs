@@ -36,11 +36,16 @@ impl crate::resources::KindFacts for ImageFacts {
 }
 
 /// The keys of an `ecr_image` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct ImageKeys {
+    /// The repository (an `ecr_repository` resource) the image is pushed to.
+    #[schemars(with = "Option<String>")]
     pub repository: Option<toml::Spanned<String>>,
+    /// The image's tag, e.g. `v1`.
+    #[schemars(with = "Option<String>")]
     pub tag: Option<toml::Spanned<String>>,
     /// A directory, relative to the lab file.
+    #[schemars(with = "Option<String>")]
     pub source: Option<toml::Spanned<String>>,
 }
 

@@ -37,13 +37,25 @@ impl crate::resources::KindFacts for RepositoryFacts {
 }
 
 /// The keys of an `ecr_repository` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct RepositoryKeys {
+    /// The repository's name in ECR, e.g. `lab/web` (default: the resource's name).
+    #[schemars(with = "Option<String>")]
     pub repository_name: Option<toml::Spanned<String>>,
+    /// Scan images for vulnerabilities when they are pushed.
+    #[schemars(with = "Option<bool>")]
     pub scan_on_push: Option<toml::Spanned<bool>>,
+    /// `MUTABLE` or `IMMUTABLE`.
+    #[schemars(with = "Option<String>")]
     pub tag_mutability: Option<toml::Spanned<String>>,
+    /// Lifecycle policy: expire untagged images after this many days.
+    #[schemars(with = "Option<i64>")]
     pub expire_untagged_after_days: Option<toml::Spanned<i64>>,
+    /// Lifecycle policy: keep only this many tagged images.
+    #[schemars(with = "Option<i64>")]
     pub keep_last_tagged: Option<toml::Spanned<i64>>,
+    /// Lifecycle policy: the tag prefix `keep_last_tagged` counts.
+    #[schemars(with = "Option<String>")]
     pub tag_prefix: Option<toml::Spanned<String>>,
 }
 

@@ -49,10 +49,16 @@ impl FileSystemFacts {
 }
 
 /// The keys of an `efs_file_system` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct FileSystemKeys {
+    /// Encrypt the file system at rest.
+    #[schemars(with = "Option<bool>")]
     pub encrypted: Option<toml::Spanned<bool>>,
+    /// `generalPurpose` or `maxIO`.
+    #[schemars(with = "Option<String>")]
     pub performance_mode: Option<toml::Spanned<String>>,
+    /// When files move to Infrequent Access, e.g. `AFTER_30_DAYS`.
+    #[schemars(with = "Option<String>")]
     pub transition_to_ia: Option<toml::Spanned<String>>,
 }
 

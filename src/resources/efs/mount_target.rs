@@ -62,10 +62,16 @@ impl MountTargetFacts {
 }
 
 /// The keys of an `efs_mount_target` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct MountTargetKeys {
+    /// The file system (an `efs_file_system` resource).
+    #[schemars(with = "Option<String>")]
     pub file_system: Option<toml::Spanned<String>>,
+    /// The subnet the mount target is in (one per AZ).
+    #[schemars(with = "Option<String>")]
     pub subnet: Option<toml::Spanned<String>>,
+    /// Security groups of the mount target (allow NFS, TCP 2049, from the instances).
+    #[schemars(with = "Option<Vec<String>>")]
     pub security_groups: Option<Vec<toml::Spanned<String>>>,
 }
 

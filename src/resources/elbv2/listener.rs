@@ -45,11 +45,19 @@ impl crate::resources::KindFacts for ListenerFacts {
 }
 
 /// The keys of a `listener` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct ListenerKeys {
+    /// The load balancer the listener belongs to.
+    #[schemars(with = "Option<String>")]
     pub load_balancer: Option<toml::Spanned<String>>,
+    /// `HTTP` (the default; HTTPS is not supported).
+    #[schemars(with = "Option<String>")]
     pub protocol: Option<toml::Spanned<String>>,
+    /// The port the listener listens on (default 80).
+    #[schemars(with = "Option<i64>")]
     pub port: Option<toml::Spanned<i64>>,
+    /// The target group the listener forwards to.
+    #[schemars(with = "Option<String>")]
     pub target_group: Option<toml::Spanned<String>>,
 }
 

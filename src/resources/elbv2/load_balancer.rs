@@ -61,10 +61,16 @@ impl crate::resources::KindFacts for LoadBalancerFacts {
 }
 
 /// The keys of a `load_balancer` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerKeys {
+    /// Subnets of the load balancer, in two or more AZs.
+    #[schemars(with = "Option<Vec<String>>")]
     pub subnets: Option<Vec<toml::Spanned<String>>>,
+    /// Security groups of the load balancer.
+    #[schemars(with = "Option<Vec<String>>")]
     pub security_groups: Option<Vec<toml::Spanned<String>>>,
+    /// `internet-facing` (the default) or `internal`.
+    #[schemars(with = "Option<String>")]
     pub scheme: Option<toml::Spanned<String>>,
 }
 

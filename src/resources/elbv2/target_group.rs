@@ -43,11 +43,19 @@ impl crate::resources::KindFacts for TargetGroupFacts {
 }
 
 /// The keys of a `target_group` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct TargetGroupKeys {
+    /// The VPC of the targets.
+    #[schemars(with = "Option<String>")]
     pub vpc: Option<toml::Spanned<String>>,
+    /// `HTTP` (the default; HTTPS is not supported).
+    #[schemars(with = "Option<String>")]
     pub protocol: Option<toml::Spanned<String>>,
+    /// The port the targets listen on (default 80).
+    #[schemars(with = "Option<i64>")]
     pub port: Option<toml::Spanned<i64>>,
+    /// The path of the health check, e.g. `/`.
+    #[schemars(with = "Option<String>")]
     pub health_check_path: Option<toml::Spanned<String>>,
 }
 

@@ -32,8 +32,10 @@ impl crate::resources::KindFacts for InstanceProfileFacts {
 }
 
 /// The keys of an `instance_profile` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct InstanceProfileKeys {
+    /// The role (an `iam_role` resource) the profile holds.
+    #[schemars(with = "Option<String>")]
     pub role: Option<toml::Spanned<String>>,
 }
 

@@ -36,9 +36,13 @@ impl crate::resources::KindFacts for IamRoleFacts {
 }
 
 /// The keys of an `iam_role` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct IamRoleKeys {
+    /// The AWS service principal that may assume the role, e.g. `ec2.amazonaws.com`.
+    #[schemars(with = "Option<String>")]
     pub service: Option<toml::Spanned<String>>,
+    /// ARNs of managed policies attached to the role.
+    #[schemars(with = "Option<Vec<String>>")]
     pub managed_policies: Option<Vec<toml::Spanned<String>>>,
 }
 

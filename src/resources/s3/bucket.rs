@@ -46,14 +46,28 @@ impl crate::resources::KindFacts for BucketFacts {
 }
 
 /// The keys of a `s3_bucket` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct BucketKeys {
+    /// Keep every version of every object.
+    #[schemars(with = "Option<bool>")]
     pub versioning: Option<toml::Spanned<bool>>,
+    /// Default encryption (SSE-S3) with the bucket key.
+    #[schemars(with = "Option<bool>")]
     pub bucket_key: Option<toml::Spanned<bool>>,
+    /// `BucketOwnerEnforced` (ACLs disabled), `BucketOwnerPreferred` or `ObjectWriter`.
+    #[schemars(with = "Option<String>")]
     pub object_ownership: Option<toml::Spanned<String>>,
+    /// Block Public Access: block public ACLs.
+    #[schemars(with = "Option<bool>")]
     pub block_public_acls: Option<toml::Spanned<bool>>,
+    /// Block Public Access: ignore public ACLs.
+    #[schemars(with = "Option<bool>")]
     pub ignore_public_acls: Option<toml::Spanned<bool>>,
+    /// Block Public Access: block public bucket policies.
+    #[schemars(with = "Option<bool>")]
     pub block_public_policy: Option<toml::Spanned<bool>>,
+    /// Block Public Access: restrict public buckets.
+    #[schemars(with = "Option<bool>")]
     pub restrict_public_buckets: Option<toml::Spanned<bool>>,
 }
 

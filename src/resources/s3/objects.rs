@@ -35,10 +35,13 @@ impl crate::resources::KindFacts for ObjectsFacts {
 }
 
 /// The keys of a `s3_objects` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct ObjectsKeys {
+    /// The bucket (an `s3_bucket` resource) the files are uploaded to.
+    #[schemars(with = "Option<String>")]
     pub bucket: Option<toml::Spanned<String>>,
     /// A directory, relative to the lab file.
+    #[schemars(with = "Option<String>")]
     pub source: Option<toml::Spanned<String>>,
 }
 

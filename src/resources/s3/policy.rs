@@ -35,9 +35,13 @@ impl crate::resources::KindFacts for BucketPolicyFacts {
 }
 
 /// The keys of a `s3_bucket_policy` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct BucketPolicyKeys {
+    /// The bucket (an `s3_bucket` resource).
+    #[schemars(with = "Option<String>")]
     pub bucket: Option<toml::Spanned<String>>,
+    /// Grant everyone `s3:GetObject` on the objects.
+    #[schemars(with = "Option<bool>")]
     pub public_read: Option<toml::Spanned<bool>>,
 }
 

@@ -36,10 +36,16 @@ impl crate::resources::KindFacts for WebsiteFacts {
 }
 
 /// The keys of a `s3_website_config` table in a lab file.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct WebsiteKeys {
+    /// The bucket (an `s3_bucket` resource) that serves the website.
+    #[schemars(with = "Option<String>")]
     pub bucket: Option<toml::Spanned<String>>,
+    /// The index document, e.g. `index.html`.
+    #[schemars(with = "Option<String>")]
     pub index_document: Option<toml::Spanned<String>>,
+    /// The error document, e.g. `error.html`.
+    #[schemars(with = "Option<String>")]
     pub error_document: Option<toml::Spanned<String>>,
 }
 
