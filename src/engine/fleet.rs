@@ -500,6 +500,9 @@ mod tests {
 
     fn instance(id: &str, expires: &str, extra: &[(&str, &str)]) -> Observed {
         let facts = Facts::Instance(InstanceFacts {
+            image_id: None,
+            az: None,
+            launch_template: None,
             vpc_id: None,
             subnet_id: None,
             state: "running".to_owned(),

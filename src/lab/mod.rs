@@ -317,6 +317,8 @@ pub enum AmiRef {
     Ssm(String),
     /// A literal image id.
     Id(String),
+    /// The image of an `ami` resource of the lab (its logical name).
+    Resource(String),
 }
 
 impl fmt::Display for AmiRef {
@@ -324,6 +326,7 @@ impl fmt::Display for AmiRef {
         match self {
             AmiRef::Ssm(p) => write!(f, "ssm:{p}"),
             AmiRef::Id(id) => f.write_str(id),
+            AmiRef::Resource(name) => f.write_str(name),
         }
     }
 }

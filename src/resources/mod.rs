@@ -2,7 +2,10 @@
 //! its tags, compare itself with the lab (the attributes `check` and `plan` report), and delete
 //! itself (with its drain and wait steps). The engine knows only the [`ResourceKind`] trait.
 
+mod ami;
 pub mod autoscaling;
+mod ebs_snapshot;
+mod ebs_volume;
 pub mod ec2util;
 pub mod ecr;
 pub mod efs;
@@ -19,6 +22,7 @@ pub mod registry;
 mod route_table;
 pub mod s3;
 mod security_group;
+pub mod storage;
 pub mod subnet;
 pub mod vpc;
 mod vpc_endpoint;
@@ -556,6 +560,12 @@ pub trait ResourceKind: Sync {
 
     /// Where to look once it is up (a load balancer's URL, a website's endpoint).
     fn url(&self, _obs: &Observed, _region: &str) -> Option<String> {
+        None
+    }
+
+    /// What instructions may name of it besides its id and URL (`${NAME.root_snapshot}`: an
+    /// image's root snapshot), once it exists.
+    fn ref_attr(&self, _obs: &Observed, _attr: &str) -> Option<String> {
         None
     }
 
