@@ -510,7 +510,7 @@ fn json_params(v: &Value, key: &str, out: &mut Vec<Param>) {
     }
 }
 
-fn form_pairs(s: &str) -> Vec<(String, String)> {
+pub(super) fn form_pairs(s: &str) -> Vec<(String, String)> {
     s.split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
@@ -710,7 +710,7 @@ impl El {
         self.child(name).map(El::text)
     }
 
-    fn set_text(&mut self, text: &str) {
+    pub(super) fn set_text(&mut self, text: &str) {
         self.children = vec![Node::Raw(xml_escape(text))];
         self.empty = false;
     }
@@ -720,7 +720,7 @@ impl El {
     }
 
     /// Visits this element and every element below it, parents first.
-    fn walk_mut(&mut self, f: &mut dyn FnMut(&mut El)) {
+    pub(super) fn walk_mut(&mut self, f: &mut dyn FnMut(&mut El)) {
         f(self);
         for c in self.elements_mut() {
             c.walk_mut(f);
