@@ -1,7 +1,8 @@
 //! The golden-ami lab on the emulators: `up`, `check`, `status` and `down` leaving nothing, on
 //! moto through the image shim (`common/image_shim.rs`: `CreateImage` tags and encrypts the
-//! image's snapshots as AWS does); on MiniStack, which has no `CreateImage`, its reduced form:
-//! the setup stage (the builder, its encrypted data volume) up, checked and torn down. Then
+//! image's snapshots as AWS does); on MiniStack, which has no `CreateImage`, its reduced form
+//! (`common::ami_lab`: the builder, its encrypted data volume and the volume's snapshot, a
+//! template on the stock image) up, checked and torn down. Then
 //! students' hand-built solutions on top of `up --stage setup`, right and with the mistakes the
 //! notes warn about, each with exactly its checks failing.
 
@@ -72,20 +73,13 @@ async fn the_golden_ami_lab_goes_up_is_checked_and_leaves_nothing() {
     let env = common::env_name("ami");
     let home = tempfile::tempdir().expect("home");
     let full = common::emulator() != "ministack";
-    let stage = if full { "full" } else { "setup" };
-    let up = run(
-        home.path(),
-        region,
-        &["--env", &env, "up", LAB, "--stage", stage, "--yes"],
-    )
-    .await;
+    let lab = &common::ami_lab();
+    let up = run(home.path(), region, &["--env", &env, "up", lab, "--yes"]).await;
     assert!(up.status.success(), "up: {}", text(&up));
     let check = run(
         home.path(),
         region,
-        &[
-            "--env", &env, "--format", "json", "check", LAB, "--stage", stage,
-        ],
+        &["--env", &env, "--format", "json", "check", lab],
     )
     .await;
     let report: Value = serde_json::from_slice(&check.stdout)
@@ -136,7 +130,17 @@ async fn the_golden_ami_lab_goes_up_is_checked_and_leaves_nothing() {
         );
         assert!(shown.contains("snap-") && shown.contains("ami-") && shown.contains("lt-"));
     }
-    let down = run(home.path(), region, &["--env", &env, "down", LAB, "--yes"]).await;
+    // The data snapshot, on either emulator.
+    let snaps = ec2(region)
+        .await
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(common::tag_filter("awslab:env", &env))
+        .send()
+        .await
+        .expect("snapshots");
+    assert!(!snaps.snapshots().is_empty());
+    let down = run(home.path(), region, &["--env", &env, "down", lab, "--yes"]).await;
     assert!(down.status.success(), "down: {}", text(&down));
     assert_eq!(
         common::tagged_left_in(region, &env).await,

@@ -625,6 +625,20 @@ pub fn cycle_lab() -> String {
     }
 }
 
+/// The golden-ami lab, or its reduced form where the emulator makes no images, loses key-pair
+/// tags and ignores a launch template on `RunInstances` (MiniStack): its setup, the data
+/// snapshot and a template on the stock image (`tests/labs/ami-basic.toml`).
+pub fn ami_lab() -> String {
+    if emulator() == "ministack" {
+        root()
+            .join("tests/labs/ami-basic.toml")
+            .display()
+            .to_string()
+    } else {
+        "golden-ami".to_owned()
+    }
+}
+
 /// The ALB lab, or its reduced form where the emulator drops an Auto Scaling group's target
 /// groups (MiniStack).
 pub fn alb_lab() -> String {
