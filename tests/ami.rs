@@ -116,10 +116,6 @@ async fn the_golden_ami_lab_goes_up_is_checked_and_leaves_nothing() {
                 .iter()
                 .all(|s| s.encrypted() == Some(true))
         );
-        // `status` shows the snapshot storage while it remains.
-        let status = run(home.path(), region, &["status"]).await;
-        let out = String::from_utf8_lossy(&status.stdout).into_owned();
-        assert!(out.contains(&env), "{}", text(&status));
         // `show` explains the image in this env's ids.
         let show = run(home.path(), region, &["--env", &env, "show", LAB]).await;
         let shown = String::from_utf8_lossy(&show.stdout).into_owned();
@@ -130,6 +126,38 @@ async fn the_golden_ami_lab_goes_up_is_checked_and_leaves_nothing() {
         );
         assert!(shown.contains("snap-") && shown.contains("ami-") && shown.contains("lt-"));
     }
+    // The mistake the notes warn of: the image deregistered, its snapshots kept. `status` says
+    // what still bills until deleted, and `down` deletes them.
+    let snapshots = if full {
+        let client = ec2(region).await;
+        let images = client
+            .describe_images()
+            .owners("self")
+            .filters(common::tag_filter("awslab:env", &env))
+            .send()
+            .await
+            .expect("images");
+        for i in images.images() {
+            client
+                .deregister_image()
+                .image_id(i.image_id().unwrap_or_default())
+                .send()
+                .await
+                .expect("deregister");
+        }
+        // moto's image snapshot is of a 15 GiB volume (localstack/README.md).
+        "2 EBS snapshots ("
+    } else {
+        "1 EBS snapshot (1 GB)"
+    };
+    let status = run(home.path(), region, &["status"]).await;
+    let out = String::from_utf8_lossy(&status.stdout).into_owned();
+    let id = if full { LAB } else { "ami-basic" };
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{id} env {env} in {region}: {snapshots}")))
+        .unwrap_or_else(|| panic!("no snapshot storage line: {}", text(&status)));
+    assert!(line.contains("/month until deleted: awslab down"), "{line}");
     // The data snapshot, on either emulator.
     let snaps = ec2(region)
         .await

@@ -50,6 +50,13 @@ impl crate::resources::KindFacts for EbsSnapshotFacts {
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         None
     }
+
+    /// A snapshot bills by the GB-month until it is deleted, after its image is deregistered
+    /// and its volume deleted.
+    fn kept_gib(&self) -> Option<i32> {
+        let EbsSnapshotFacts { size, .. } = self;
+        Some(size.unwrap_or(0))
+    }
 }
 
 /// The keys of an `ebs_snapshot` table in a lab file.

@@ -74,6 +74,12 @@ pub trait KindFacts: std::fmt::Debug + Send + Sync {
         false
     }
 
+    /// Storage in GiB that bills until this resource itself is deleted, whatever became of
+    /// what it was made from or belonged to (a snapshot outlives its image and its volume).
+    fn kept_gib(&self) -> Option<i32> {
+        None
+    }
+
     /// The public address of an Elastic IP (charged on its own, so an instance holding it is
     /// not charged for it again).
     fn elastic_address(&self) -> Option<&str> {
@@ -141,6 +147,11 @@ impl Observed {
     /// definition of "gone" for listed resources.
     pub fn is_gone(&self) -> bool {
         self.facts.of_kind().is_gone()
+    }
+
+    /// Storage in GiB that bills until it is deleted ([`KindFacts::kept_gib`]).
+    pub fn kept_gib(&self) -> Option<i32> {
+        self.facts.of_kind().kept_gib()
     }
 
     pub fn name_tag(&self) -> Option<&str> {
