@@ -76,6 +76,16 @@ async fn the_golden_ami_lab_goes_up_is_checked_and_leaves_nothing() {
     let lab = &common::ami_lab();
     let up = run(home.path(), region, &["--env", &env, "up", lab, "--yes"]).await;
     assert!(up.status.success(), "up: {}", text(&up));
+    // A second `up` finds everything as the lab declares it: nothing made, nothing changed (no
+    // second image, no new template version).
+    let again = run(home.path(), region, &["--env", &env, "up", lab, "--yes"]).await;
+    assert!(again.status.success(), "up again: {}", text(&again));
+    let said = String::from_utf8_lossy(&again.stderr).into_owned();
+    let churn: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("+ created") || l.starts_with("~ updated"))
+        .collect();
+    assert!(churn.is_empty(), "up again changed {churn:?}: {said}");
     let check = run(
         home.path(),
         region,

@@ -192,6 +192,8 @@ fn ids_are_found_standing_alone_in_any_text() {
         found,
         vec![
             ("vpc-0a1b2c3d4e5f60718", Kind::Vpc),
+            // Images are modeled: awslab makes them (CreateImage).
+            ("ami-12345678", Kind::Image),
             ("subnet-01234567", Kind::Subnet),
             ("subnet-89abcdef", Kind::Subnet),
             ("fs-ad08d98c", Kind::FileSystem),

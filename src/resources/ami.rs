@@ -427,6 +427,28 @@ impl ResourceKind for Ami {
         ]
     }
 
+    fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
+        let instance = AmiSpec::of(&res.spec).map_or("the instance", |s| s.instance.as_str());
+        Some(match attr.key.as_str() {
+            "instance" => format!(
+                "make `{}` from `{instance}` (Actions -> Image and templates -> Create image)",
+                res.name
+            ),
+            "state" => format!(
+                "wait until `{}` is Available (minutes: AWS is snapshotting its volumes); a failed image must be deregistered and made again",
+                res.name
+            ),
+            "launch_permission" => format!(
+                "keep `{}` private: in its permissions remove the public launch permission (anyone could launch your server)",
+                res.name
+            ),
+            "root_snapshot" => format!(
+                "make the image from `{instance}`, whose root volume is encrypted: a snapshot is encrypted when its volume is (or copy the image with encryption on)"
+            ),
+            _ => return None,
+        })
+    }
+
     async fn delete(&self, cx: &DestroyCx<'_>, obs: &Observed) -> Result<(), AwsError> {
         // Its snapshots are the env's own (tagged at creation): they go on their own, once the
         // image no longer holds them.

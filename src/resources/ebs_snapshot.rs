@@ -315,6 +315,21 @@ impl ResourceKind for EbsSnapshot {
         ]
     }
 
+    fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
+        let volume = EbsSnapshotSpec::of(&res.spec).map_or("the volume", |s| s.volume.as_str());
+        Some(match attr.key.as_str() {
+            "volume" => format!(
+                "snapshot `{volume}` (Volumes -> select it -> Actions -> Create snapshot), Name tag `{}`",
+                res.name
+            ),
+            "encrypted" => format!(
+                "snapshot the encrypted volume `{volume}`: a snapshot of an encrypted volume is encrypted"
+            ),
+            "state" => format!("wait until `{}` is Completed", res.name),
+            _ => return None,
+        })
+    }
+
     /// An image that uses it must be deregistered first.
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         world

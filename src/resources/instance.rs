@@ -651,6 +651,20 @@ impl ResourceKind for Instance {
         attrs
     }
 
+    fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
+        Some(match attr.key.as_str() {
+            "launch_template" => format!(
+                "launch `{}` with \"Launch instance from template\" -> `{}` (version Default): an instance launched from an image directly does not follow the template",
+                res.name, attr.expected
+            ),
+            "ami" => format!(
+                "launch `{}` from a template whose default version uses `{}`",
+                res.name, attr.expected
+            ),
+            _ => return None,
+        })
+    }
+
     /// An instance of an Auto Scaling group goes with its group (terminated on its own, the
     /// group would launch a replacement).
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {

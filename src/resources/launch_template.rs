@@ -558,6 +558,15 @@ impl ResourceKind for LaunchTemplate {
         attrs
     }
 
+    fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
+        (attr.key == "ami").then(|| {
+            format!(
+                "make `{}`'s default version launch the image `{}` (My AMIs), not the stock one: create a new version with it and set it as the default",
+                res.name, attr.expected
+            )
+        })
+    }
+
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
         // A group launching from it must go first.
         world

@@ -537,6 +537,12 @@ pub trait ResourceKind: Sync {
         missing_by_name(res, names)
     }
 
+    /// What a student does when `check` finds `attr` of `res` not as the lab declares, in the
+    /// student's terms; `None` for the plain "set KEY of NAME to: EXPECTED".
+    fn attr_hint(&self, _res: &Resource, _attr: &Attr) -> Option<String> {
+        None
+    }
+
     /// What a student does when `check` finds none: `name` is the name it is looked for by.
     fn create_hint(&self, res: &Resource, name: &str) -> String {
         format!(

@@ -2850,6 +2850,18 @@ pub struct CriticalPath {
 /// Discovery describes, polls beyond one per wait, detach/disassociate/revoke calls before a
 /// delete and client-side retries are not on the path: wall time minus this is what a client's
 /// own ordering and waiting cost.
+/// Whether a resource of kind `child` made from or with one of kind `parent` no longer holds
+/// it once made: an image its source instance, an instance the template or image it was
+/// launched from, a template its image. AWS deletes each of those while the other stays.
+fn released(child: Kind, parent: Kind) -> bool {
+    matches!(
+        (child, parent),
+        (Kind::Image, Kind::Instance)
+            | (Kind::Instance, Kind::LaunchTemplate | Kind::Image)
+            | (Kind::LaunchTemplate, Kind::Image)
+    )
+}
+
 pub fn critical_path(report: &ModelReport, phase: Phase, latency: Duration) -> CriticalPath {
     let nodes: Vec<&ResourceRecord> = report
         .resources
@@ -2887,7 +2899,9 @@ pub fn critical_path(report: &ModelReport, phase: Phase, latency: Duration) -> C
                 let preds = nodes
                     .iter()
                     .filter(|d| {
-                        d.id != r.id && (d.parents.contains(&r.id) || d.holds.contains(&r.id))
+                        d.id != r.id
+                            && ((d.parents.contains(&r.id) && !released(d.kind, r.kind))
+                                || d.holds.contains(&r.id))
                     })
                     .map(|d| d.id.clone())
                     .collect();
