@@ -1,5 +1,6 @@
-//! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS, ALB and S3 labs, or
-//! their reduced forms on MiniStack), on the emulator and with
+//! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS, ALB, S3 and
+//! golden-ami labs, or their reduced forms on MiniStack; the golden-ami lab through the image shim
+//! on moto, `tests/common/image_shim.rs`), on the emulator and with
 //! latency injected by the fault proxy (real AWS answers in tens of milliseconds, the emulator in
 //! one or two), and through the proxy's realistic AWS profile (`tests/common/aws_model.rs`): there
 //! the figure that matters is `up` and `down` wall time against the critical path of the model
@@ -12,6 +13,7 @@
 //!   AWSLAB_BENCH_SCALE=1 cargo bench --profile dev --bench lab_cycle   (AWS's real durations:
 //!     about a quarter of an hour; the default scale 0.1 runs ten times faster)
 //!   AWSLAB_BENCH_REALISTIC_ONLY=1 AWSLAB_BENCH_LABS=vpc-public-private AWSLAB_BENCH_LATENCY_MS=50 ...
+//!   AWSLAB_BENCH_LABS=golden-ami cargo bench --profile dev --bench lab_cycle   (one lab, every scenario)
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -171,15 +173,32 @@ async fn main() {
         "efs-shared-storage".to_owned(),
         common::alb_lab(),
         "s3-static-website".to_owned(),
+        common::ami_lab(),
     ];
     let upstream = common::endpoint();
+    // The image lab makes images: behind the image shim on moto.
+    let upstream_of = |lab: &str| {
+        if lab == common::ami_lab() {
+            common::image_endpoint()
+        } else {
+            upstream.clone()
+        }
+    };
     let mut report = Vec::new();
     let only_realistic = std::env::var_os("AWSLAB_BENCH_REALISTIC_ONLY").is_some();
-    for lab in labs.iter().filter(|_| !only_realistic) {
+    // `AWSLAB_BENCH_LABS=a,b`: only these labs, in every scenario.
+    let only: Option<Vec<String>> = std::env::var("AWSLAB_BENCH_LABS")
+        .ok()
+        .map(|v| v.split(',').map(str::to_owned).collect());
+    let picked = |lab: &str| only.as_ref().is_none_or(|o| o.iter().any(|l| l == lab));
+    for lab in labs
+        .iter()
+        .filter(|l| !only_realistic && picked(l.as_str()))
+    {
         let lab = lab.as_str();
         for (scenario, latency) in [("emulator", 0u64), ("latency 50 ms", 50)] {
             let proxy = FaultProxy::start(
-                &upstream,
+                &upstream_of(lab),
                 Faults {
                     latency: Duration::from_millis(latency),
                     ..Faults::default()
@@ -234,25 +253,22 @@ async fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(50),
     );
-    let only: Option<Vec<String>> = std::env::var("AWSLAB_BENCH_LABS")
-        .ok()
-        .map(|v| v.split(',').map(str::to_owned).collect());
     println!(
         "\nthrough the realistic AWS profile at scale {scale}, {} ms a call (wall time against the critical path):",
         latency.as_millis()
     );
     for lab in labs.iter().map(String::as_str).chain(["ecr-push"]) {
-        if only.as_ref().is_some_and(|o| !o.iter().any(|l| l == lab)) {
+        if !picked(lab) {
             continue;
         }
         // An emulator loads a service's data on its first call (seconds for EC2's images):
         // that is paid here, not in the figures.
         let warm = tempfile::tempdir().expect("home");
-        let _ = common::awslab_via(warm.path(), &upstream)
+        let _ = common::awslab_via(warm.path(), &upstream_of(lab))
             .args(["--env", "bench-warm", "plan", lab])
             .output()
             .await;
-        report.push(realistic(&upstream, lab, scale, latency).await);
+        report.push(realistic(&upstream_of(lab), lab, scale, latency).await);
     }
     let dir = common::root().join("target/bench");
     let _ = std::fs::create_dir_all(&dir);

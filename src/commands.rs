@@ -529,7 +529,9 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
                 Some(o) => crate::resources::url(o, &aws.region),
                 None => res.kind().handler().planned_url(res, &id_of, &aws.region),
             },
-            _ => None,
+            other => bound
+                .get(name)
+                .and_then(|o| o.kind.handler().ref_attr(o, other)),
         }
     })
 }

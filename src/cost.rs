@@ -19,6 +19,18 @@ pub const EFS_GB_MONTH: f64 = 0.30;
 pub const ECR_GB_MONTH: f64 = 0.10;
 pub const S3_GB_MONTH: f64 = 0.023;
 pub const EBS_GP3_GB_MONTH: f64 = 0.08;
+/// EBS snapshots, standard tier (what a snapshot or an image's snapshot bills while it exists).
+pub const SNAPSHOT_GB_MONTH: f64 = 0.05;
+/// EBS volumes by type, $/GB-month (provisioned IOPS and throughput extra).
+const VOLUME_GB_MONTH: &[(&str, f64)] = &[
+    ("gp3", 0.08),
+    ("gp2", 0.10),
+    ("io1", 0.125),
+    ("io2", 0.125),
+    ("st1", 0.045),
+    ("sc1", 0.015),
+    ("standard", 0.05),
+];
 /// The root volume of an Amazon Linux 2023 instance.
 pub const ROOT_VOLUME_GB: f64 = 8.0;
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -75,6 +87,27 @@ impl Estimate {
                 );
             }
         }
+    }
+
+    /// An EBS volume of `gib` GiB of `volume_type`, whether attached or not.
+    pub fn volume(&mut self, name: &str, gib: i32, volume_type: &str) {
+        match VOLUME_GB_MONTH.iter().find(|(t, _)| *t == volume_type) {
+            Some((_, price)) => self.add(
+                format!("volume {name} ({gib} GB {volume_type})"),
+                f64::from(gib) * price / HOURS_PER_MONTH,
+            ),
+            None => self.unknown.push(format!("volume {name} ({volume_type})")),
+        }
+    }
+
+    /// An EBS snapshot of a `gib` GiB volume, counted whole (AWS bills the blocks it holds:
+    /// at most the volume's size, less for a later snapshot of the same volume). It bills
+    /// until it is deleted, whether an image still uses it or not.
+    pub fn snapshot(&mut self, name: &str, gib: i32) {
+        self.add(
+            format!("snapshot {name} ({gib} GB, until deleted)"),
+            f64::from(gib) * SNAPSHOT_GB_MONTH / HOURS_PER_MONTH,
+        );
     }
 
     /// A stopped instance costs its volume (and an Elastic IP, counted with the address).
@@ -181,6 +214,9 @@ mod tests {
             id: "i-1".into(),
             tags: Default::default(),
             facts: Facts::Instance(InstanceFacts {
+                image_id: None,
+                az: None,
+                launch_template: None,
                 vpc_id: None,
                 subnet_id: None,
                 state: state.into(),

@@ -415,3 +415,153 @@ async fn up_killed_at_ten_points_per_lab_converges_and_cleans_up() {
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// The golden-ami lab (its reduced form on MiniStack: `common::ami_lab`) through throttling and
+/// server errors on a share of its calls, and the refusals AWS gives while something still holds
+/// what is deleted: a snapshot its image used (`InvalidSnapshot.InUse` right after the image is
+/// deregistered) and a volume its instance has not let go of (`VolumeInUse`). `up`, `check` and
+/// `down` succeed and leave nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn golden_ami_through_throttling_server_errors_and_in_use_refusals() {
+    let scripts = [
+        (
+            "DeleteSnapshot",
+            2,
+            Fault::new(
+                400,
+                "InvalidSnapshot.InUse",
+                "The snapshot snap-0 is currently in use by ami-0",
+            ),
+        ),
+        (
+            "DeleteVolume",
+            2,
+            Fault::new(
+                400,
+                "VolumeInUse",
+                "Volume vol-0 is currently attached to i-0",
+            ),
+        ),
+    ];
+    let proxy = FaultProxy::start(
+        &common::image_endpoint(),
+        Faults {
+            throttle: 0.15,
+            server_error: 0.05,
+            seed: 20261202,
+            scripts: scripts
+                .iter()
+                .map(|(a, n, f)| ((*a).to_owned(), *n, f.clone()))
+                .collect(),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let env = common::env_name("ami-faults");
+    cycle_lab_through(&proxy, &env, &common::ami_lab()).await;
+    for (action, times, _) in &scripts {
+        let (calls, injected) = proxy.counts.action(action);
+        assert!(
+            injected >= u64::from(*times),
+            "{action}: {injected} injected"
+        );
+        assert!(calls > injected, "{action} never passed");
+    }
+    eprintln!(
+        "golden-ami: {} faults injected in {} calls",
+        proxy.counts.injected(),
+        proxy.counts.calls()
+    );
+}
+
+/// `up` of the golden-ami lab (its reduced form on MiniStack) killed with SIGKILL at ten points:
+/// a second `up`, `check` and `down` (through the image shim on moto) converge and leave nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn golden_ami_up_killed_at_ten_points_converges_and_cleans_up() {
+    let lab = common::ami_lab();
+    let upstream = common::image_endpoint();
+    let probe = FaultProxy::start(&upstream, Faults::default()).await;
+    let env = common::env_name("probe-ami");
+    let home = tempfile::tempdir().expect("home");
+    let up =
+        run(common::awslab_via(home.path(), &probe.url).args(["--env", &env, "up", &lab, "--yes"]))
+            .await;
+    assert!(up.status.success(), "{}", stderr(&up));
+    let mutations = u32::try_from(
+        probe
+            .counts
+            .mutations
+            .load(std::sync::atomic::Ordering::SeqCst),
+    )
+    .unwrap_or(0);
+    let down = run(
+        common::awslab_via(home.path(), &upstream).args(["--env", &env, "down", &lab, "--yes"])
+    )
+    .await;
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(mutations >= 10, "{lab}: only {mutations} mutating calls");
+    let mut rng = fastrand::Rng::with_seed(17);
+    let mut points: Vec<u32> = (1..=mutations).collect();
+    rng.shuffle(&mut points);
+    let mut points: Vec<u32> = points.into_iter().take(10).collect();
+    points.sort_unstable();
+    eprintln!("{lab}: kill points among {mutations} mutating calls: {points:?}");
+    let results = futures::future::join_all(points.iter().map(|p| {
+        let (lab, upstream) = (lab.clone(), upstream.clone());
+        async move {
+            let point = *p;
+            let env = common::env_name(&format!("kill{point}-ami"));
+            let home = tempfile::tempdir().expect("home");
+            let proxy = FaultProxy::start(
+                &upstream,
+                Faults {
+                    hang_at_mutation: Some(point),
+                    ..Faults::default()
+                },
+            )
+            .await;
+            let mut child = common::awslab_via(home.path(), &proxy.url)
+                .args(["--env", &env, "up", &lab, "--yes"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn up");
+            tokio::select! {
+                () = proxy.hung() => {
+                    child.start_kill().expect("SIGKILL");
+                    let _ = child.wait().await;
+                }
+                status = child.wait() => {
+                    return Err(format!("point {point}: up finished ({status:?}) before its mutating call {point}"));
+                }
+                () = tokio::time::sleep(Duration::from_secs(120)) => {
+                    return Err(format!("point {point}: never reached"));
+                }
+            }
+            for args in [
+                vec!["--env", &env, "up", &lab, "--yes"],
+                vec!["--env", &env, "check", &lab],
+                vec!["--env", &env, "down", &lab, "--yes"],
+            ] {
+                let o = run(common::awslab_via(home.path(), &upstream).args(&args)).await;
+                if !o.status.success() {
+                    return Err(format!(
+                        "point {point}: `{}` failed: {}{}",
+                        args[2],
+                        String::from_utf8_lossy(&o.stdout),
+                        stderr(&o)
+                    ));
+                }
+            }
+            let left = common::tagged_left(&env).await;
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("point {point}: left {left:?}"))
+            }
+        }
+    }))
+    .await;
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -192,6 +192,8 @@ fn ids_are_found_standing_alone_in_any_text() {
         found,
         vec![
             ("vpc-0a1b2c3d4e5f60718", Kind::Vpc),
+            // Images are modeled: awslab makes them (CreateImage).
+            ("ami-12345678", Kind::Image),
             ("subnet-01234567", Kind::Subnet),
             ("subnet-89abcdef", Kind::Subnet),
             ("fs-ad08d98c", Kind::FileSystem),
@@ -1491,9 +1493,29 @@ async fn cycle(
     env: &str,
     lab: &str,
 ) -> Result<(), String> {
+    cycle_stage(proxy, home, region, env, lab, "full").await
+}
+
+/// [`cycle`] of one stage of `lab` (`full` or `setup`).
+async fn cycle_stage(
+    proxy: &FaultProxy,
+    home: &std::path::Path,
+    region: &str,
+    env: &str,
+    lab: &str,
+    stage: &str,
+) -> Result<(), String> {
     for (cmd, args) in [
-        ("up", vec!["--env", env, "--stats", "up", lab, "--yes"]),
-        ("check", vec!["--env", env, "--stats", "check", lab]),
+        (
+            "up",
+            vec![
+                "--env", env, "--stats", "up", lab, "--stage", stage, "--yes",
+            ],
+        ),
+        (
+            "check",
+            vec!["--env", env, "--stats", "check", lab, "--stage", stage],
+        ),
         ("down", vec!["--env", env, "--stats", "down", lab, "--yes"]),
     ] {
         let started = Instant::now();
@@ -1684,6 +1706,11 @@ async fn the_ecr_lab_through_the_realistic_profile() {
 /// reached the emulator (the profile saw the answer; awslab never did): a second `up`, `check`
 /// and `down`, all through the same profile, converge and leave nothing.
 async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
+    killed_at_via(point, lab, &common::endpoint(), "full").await
+}
+
+/// [`killed_at`] of one stage of `lab`, with `upstream` behind the profile.
+async fn killed_at_via(point: u32, lab: &str, upstream: &str, stage: &str) -> Result<(), String> {
     let stem = std::path::Path::new(lab)
         .file_stem()
         .and_then(|s| s.to_str())
@@ -1692,9 +1719,9 @@ async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
     let home = tempfile::tempdir().expect("home");
     let mut faults = Faults::realistic(common::realistic_scale(), u64::from(point));
     faults.hang_at_mutation = Some(point);
-    let proxy = FaultProxy::start(&common::endpoint(), faults).await;
+    let proxy = FaultProxy::start(upstream, faults).await;
     let mut child = common::awslab_realistic(home.path(), &proxy)
-        .args(["--env", &env, "up", lab, "--yes"])
+        .args(["--env", &env, "up", lab, "--stage", stage, "--yes"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1711,10 +1738,11 @@ async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
             return Err(format!("{lab} point {point}: never reached"));
         }
     }
-    let result = cycle(&proxy, home.path(), "us-east-1", &env, lab).await;
+    let result = cycle_stage(&proxy, home.path(), "us-east-1", &env, lab, stage).await;
     proxy.settle().await;
     if let Err(e) = result {
         let _ = common::awslab(home.path())
+            .env("AWS_ENDPOINT_URL", upstream)
             .args(["--env", &env, "down", lab, "--yes"])
             .output();
         scrub_buckets(&env).await;
@@ -1729,15 +1757,22 @@ async fn killed_at(point: u32, lab: &str) -> Result<(), String> {
 
 /// Three seeded kill points among the mutating calls of one realistic `up` of `lab`.
 async fn kill_points(lab: &str, seed: u64) -> Result<Vec<u32>, String> {
-    let probe = FaultProxy::start(
-        &common::endpoint(),
-        Faults::realistic(common::realistic_scale(), seed),
-    )
-    .await;
+    kill_points_via(lab, seed, &common::endpoint(), "full").await
+}
+
+/// [`kill_points`] of one stage of `lab`, with `upstream` behind the profile.
+async fn kill_points_via(
+    lab: &str,
+    seed: u64,
+    upstream: &str,
+    stage: &str,
+) -> Result<Vec<u32>, String> {
+    let probe =
+        FaultProxy::start(upstream, Faults::realistic(common::realistic_scale(), seed)).await;
     let env = common::env_name(&format!("rprobe{seed}"));
     let home = tempfile::tempdir().expect("home");
     let up = common::awslab_realistic(home.path(), &probe)
-        .args(["--env", &env, "up", lab, "--yes"])
+        .args(["--env", &env, "up", lab, "--stage", stage, "--yes"])
         .output()
         .await
         .expect("probe up");
@@ -1798,5 +1833,66 @@ async fn up_killed_at_three_points_per_lab_converges_through_the_realistic_profi
     }
     let results = futures::future::join_all(runs.iter().map(|(p, lab)| killed_at(*p, lab))).await;
     failures.extend(results.into_iter().filter_map(Result::err));
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The golden-ami lab (its reduced form on MiniStack: `common::ami_lab`) through the realistic
+/// profile: its image `pending` for minutes, its
+/// snapshots `pending`, its volume `creating`, every new id unknown to its first use; `down`
+/// leaves no instance, template, image, snapshot or volume.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_golden_ami_lab_through_the_realistic_profile() {
+    let lab = &common::ami_lab();
+    let env = common::env_name("real-ami");
+    let home = tempfile::tempdir().expect("home");
+    let upstream = common::image_endpoint();
+    let proxy = FaultProxy::start(
+        &upstream,
+        Faults::realistic(common::realistic_scale(), 20261203),
+    )
+    .await;
+    let result = cycle(&proxy, home.path(), "us-east-1", &env, lab).await;
+    show(lab, &proxy);
+    proxy.settle().await;
+    if let Err(e) = result {
+        let _ = common::awslab(home.path())
+            .env("AWS_ENDPOINT_URL", &upstream)
+            .args(["--env", &env, "down", lab, "--yes"])
+            .output();
+        panic!("{e}");
+    }
+    let r = report(&proxy);
+    let kinds: &[&str] = if common::emulator() == "ministack" {
+        &["ebs_snapshot", "ebs_volume"]
+    } else {
+        &["ami", "ebs_snapshot", "ebs_volume"]
+    };
+    for kind in kinds {
+        assert!(
+            r.resources.iter().any(|x| x.kind.as_str() == *kind),
+            "no {kind} modeled: {}",
+            r.summary()
+        );
+    }
+    assert_eq!(common::tagged_left(&env).await, Vec::<String>::new());
+}
+
+/// `up` of the golden-ami lab (its reduced form on MiniStack) killed at three points of its
+/// realistic run converges.
+#[tokio::test(flavor = "multi_thread")]
+async fn golden_ami_up_killed_at_three_points_converges_through_the_realistic_profile() {
+    let lab = &common::ami_lab();
+    let upstream = common::image_endpoint();
+    let stage = "full";
+    let points = kill_points_via(lab, 41, &upstream, stage)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let results = futures::future::join_all(
+        points
+            .iter()
+            .map(|p| killed_at_via(*p, lab, &upstream, stage)),
+    )
+    .await;
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -321,6 +321,9 @@ pub fn classify(code: &str) -> ErrorClass {
         | "IncorrectFileSystemLifeCycleState"
         | "IncorrectMountTargetState"
         | "ScalingActivityInProgress"
+        // A snapshot an image still uses; a volume still attached.
+        | "InvalidSnapshot.InUse"
+        | "VolumeInUse"
         | "ResourceInUseFault" => ErrorClass::Dependency,
         "RequestLimitExceeded"
         | "Throttling"
@@ -358,10 +361,11 @@ pub fn classify(code: &str) -> ErrorClass {
         | "InvalidPermission.NotFound"
         | "InvalidRoute.NotFound"
         | "InvalidNetworkAclEntry.NotFound" => ErrorClass::Unset,
-        // An image the lab names (or an SSM parameter resolved to): awslab never makes one.
-        "InvalidAMIID.NotFound" | "InvalidAMIID.Malformed" | "InvalidAMIID.Unavailable" => {
-            ErrorClass::Fatal
-        }
+        // A malformed image id is the lab's mistake. Not found is what AWS answers about an
+        // image made seconds ago (awslab makes images from instances) or deregistered since:
+        // not visible yet, or gone, as for any other id.
+        "InvalidAMIID.Malformed" => ErrorClass::Fatal,
+        "InvalidAMIID.Unavailable" => ErrorClass::Gone,
         "NatGatewayNotFound"
         | "InvalidNatGatewayID.NotFound"
         | "NoSuchEntity"
@@ -475,8 +479,11 @@ mod tests {
             classify_answer("ValidationError", "Max bound, 4, must be >= 2"),
             ErrorClass::Fatal
         );
-        // What the lab names and awslab never makes: not found is final.
-        assert_eq!(classify("InvalidAMIID.NotFound"), ErrorClass::Fatal);
+        // A malformed image id is final; an image not found is not visible yet, or gone.
+        assert_eq!(classify("InvalidAMIID.Malformed"), ErrorClass::Fatal);
+        assert_eq!(classify("InvalidAMIID.NotFound"), ErrorClass::Gone);
+        assert_eq!(classify("InvalidAMIID.Unavailable"), ErrorClass::Gone);
+        assert_eq!(classify("InvalidSnapshot.InUse"), ErrorClass::Dependency);
         assert_eq!(
             classify_answer(
                 "NoSuchEntity",

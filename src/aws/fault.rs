@@ -44,6 +44,14 @@ pub enum Fault {
     /// A NAT gateway that failed.
     #[error("NAT gateway {id} failed; see its failure message in the console")]
     NatGatewayFailed { id: String },
+    /// An image or snapshot whose creation failed (`state` is `failed` or `error`).
+    #[error("{what} {id} is {state}: {reason}")]
+    CreationFailed {
+        what: &'static str,
+        id: String,
+        state: String,
+        reason: String,
+    },
 
     // Answers without what AWS always sends.
     /// A create's answer without the new resource's id (`what` is the missing field).
@@ -152,6 +160,7 @@ impl Fault {
             Fault::NotDeleted { .. } => "NotDeleted",
             Fault::EndpointFailed { .. } => "EndpointFailed",
             Fault::NatGatewayFailed { .. } => "NatGatewayFailed",
+            Fault::CreationFailed { .. } => "CreationFailed",
             Fault::NoId { .. } => "NoId",
             Fault::NoArn { .. } => "NoArn",
             Fault::NoValue { .. } => "NoValue",
@@ -185,6 +194,7 @@ impl Fault {
             | Fault::NotDeleted { .. }
             | Fault::EndpointFailed { .. }
             | Fault::NatGatewayFailed { .. }
+            | Fault::CreationFailed { .. }
             | Fault::NoId { .. }
             | Fault::NoArn { .. }
             | Fault::NoValue { .. }

@@ -258,7 +258,9 @@ fn resource_checks(
                 title,
                 1,
                 format!("expected {}, found {}", a.expected, a.found),
-                format!("set {} of `{}` to: {}", a.key, res.name, a.expected),
+                kind.handler().attr_hint(res, &a).unwrap_or_else(|| {
+                    format!("set {} of `{}` to: {}", a.key, res.name, a.expected)
+                }),
             )
         };
         r.expected = Some(a.expected);

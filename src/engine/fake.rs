@@ -287,6 +287,9 @@ impl State {
                 (
                     "i",
                     Facts::Instance(InstanceFacts {
+                        image_id: None,
+                        az: None,
+                        launch_template: None,
                         vpc_id,
                         subnet_id,
                         state: "running".to_owned(),

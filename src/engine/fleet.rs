@@ -38,8 +38,47 @@ pub struct EnvStatus {
     /// The account, when several are looked at (`--roster`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Storage that bills until it is deleted (snapshots), per kind: the charge students miss.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<KeptStorage>,
     #[serde(skip)]
     pub items: Vec<Observed>,
+}
+
+/// Resources of one kind whose storage bills until they are deleted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeptStorage {
+    /// The kind's name in messages ("EBS snapshot").
+    pub what: &'static str,
+    pub count: usize,
+    pub gib: i64,
+    /// Estimated dollars per month.
+    pub per_month: f64,
+}
+
+/// The resources of `items` whose storage bills until they are deleted, per kind.
+fn kept(items: &[Observed]) -> Vec<KeptStorage> {
+    let prices = cost::per_item(items);
+    let mut out: Vec<KeptStorage> = Vec::new();
+    for (o, per_hour) in items.iter().zip(prices) {
+        let Some(gib) = o.kept_gib() else { continue };
+        let what = o.kind.label();
+        let per_month = per_hour * cost::HOURS_PER_MONTH;
+        match out.iter_mut().find(|k| k.what == what) {
+            Some(k) => {
+                k.count += 1;
+                k.gib += i64::from(gib);
+                k.per_month += per_month;
+            }
+            None => out.push(KeptStorage {
+                what,
+                count: 1,
+                gib: i64::from(gib),
+                per_month,
+            }),
+        }
+    }
+    out
 }
 
 /// A stamp that is not a time, on one resource.
@@ -264,6 +303,7 @@ fn group_at(items: Vec<Observed>, region: &str, now: SystemTime) -> Vec<EnvStatu
                 expires_at,
                 unreadable_expiry,
                 per_hour: cost::of_observed(&items).per_hour(),
+                kept: kept(&items),
                 // What hangs off a parent (a bucket's policy, a load balancer's listener) is
                 // not counted as a resource of its own.
                 resources: items
@@ -349,6 +389,7 @@ mod tests {
             spent: 0.0,
             budget: None,
             account: None,
+            kept: Vec::new(),
             items: Vec::new(),
         }
     }
@@ -500,6 +541,9 @@ mod tests {
 
     fn instance(id: &str, expires: &str, extra: &[(&str, &str)]) -> Observed {
         let facts = Facts::Instance(InstanceFacts {
+            image_id: None,
+            az: None,
+            launch_template: None,
             vpc_id: None,
             subnet_id: None,
             state: "running".to_owned(),

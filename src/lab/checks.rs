@@ -167,9 +167,10 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// What instructions may say of a resource: `${NAME.id}` (its id, a bucket's name) and
-/// `${NAME.url}` (a load balancer's URL, a website endpoint).
-pub const REF_ATTRS: &[&str] = &["id", "url"];
+/// What instructions may say of a resource: `${NAME.id}` (its id, a bucket's name),
+/// `${NAME.url}` (a load balancer's URL, a website endpoint) and `${NAME.root_snapshot}` (the
+/// snapshot of an image's root volume).
+pub const REF_ATTRS: &[&str] = &["id", "url", "root_snapshot"];
 
 /// The `(name, attribute)` references (`${NAME.id}`, `${NAME.url}`) in a text.
 pub fn resource_refs(text: &str) -> Vec<(String, String)> {

@@ -322,6 +322,8 @@ pub enum AmiRef {
     Ssm(String),
     /// A literal image id.
     Id(String),
+    /// The image of an `ami` resource of the lab (its logical name).
+    Resource(String),
 }
 
 impl fmt::Display for AmiRef {
@@ -329,6 +331,7 @@ impl fmt::Display for AmiRef {
         match self {
             AmiRef::Ssm(p) => write!(f, "ssm:{p}"),
             AmiRef::Id(id) => f.write_str(id),
+            AmiRef::Resource(name) => f.write_str(name),
         }
     }
 }

@@ -127,6 +127,9 @@ fn instance(id: &str, subnet: &str, ip: &str, public: Option<&str>, sg: &str) ->
         Kind::Instance,
         id,
         Facts::Instance(InstanceFacts {
+            image_id: None,
+            az: None,
+            launch_template: None,
             vpc_id: Some("vpc-1".into()),
             subnet_id: Some(subnet.into()),
             state: "running".into(),
@@ -668,6 +671,8 @@ fn with_web_tier(web_ingress: Vec<SgPermission>, group_subnets: &[&str], scheme:
             Kind::LaunchTemplate,
             "lt-1",
             Facts::LaunchTemplate(LaunchTemplateFacts {
+                key_name: None,
+                root_volume: None,
                 name: "web-lt".into(),
                 version: 1,
                 image_id: Some("ami-1".into()),

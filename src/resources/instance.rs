@@ -1,12 +1,14 @@
-//! EC2 instances: the image is looked up (SSM public parameter) at apply time, never hard-coded;
-//! `up` waits until running, `down` until terminated.
+//! EC2 instances: the image is looked up (SSM public parameter) at apply time, never hard-coded,
+//! or is the lab's own image; an instance may be launched from a launch template's default
+//! version instead. `up` waits until running, `down` until terminated.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    IamInstanceProfileSpecification, InstanceStateName, InstanceType, ResourceType,
+    IamInstanceProfileSpecification, InstanceStateName, InstanceType, LaunchTemplateSpecification,
+    ResourceType,
 };
 use tokio::sync::Mutex;
 
@@ -27,7 +29,13 @@ use toml::Spanned;
 #[derive(Debug, Clone)]
 pub struct InstanceSpec {
     pub subnet: String,
-    pub ami: crate::lab::AmiRef,
+    /// The image; launched from a template, the image it must run (the template's default
+    /// version gives it).
+    pub ami: Option<crate::lab::AmiRef>,
+    /// Launched from this launch template's default version.
+    pub launch_template: Option<String>,
+    /// The root volume, when the image's default is not what the lab wants.
+    pub root_volume: Option<super::storage::RootVolume>,
     pub instance_type: String,
     pub security_groups: Vec<String>,
     pub key: Option<String>,
@@ -75,7 +83,14 @@ pub struct InstanceFacts {
     pub private_ip: Option<String>,
     /// The instance profile's ARN.
     pub instance_profile: Option<String>,
+    pub image_id: Option<String>,
+    pub az: Option<String>,
+    /// The launch template it was launched from (AWS tags the instance with it).
+    pub launch_template: Option<String>,
 }
+
+/// The tag AWS puts on an instance launched from a launch template.
+pub const LAUNCHED_FROM_TAG: &str = "aws:ec2launchtemplate:id";
 
 impl crate::resources::KindSpec for InstanceSpec {
     fn refs(&self) -> Vec<&str> {
@@ -84,9 +99,15 @@ impl crate::resources::KindSpec for InstanceSpec {
             security_groups,
             key,
             instance_profile,
+            ami,
+            launch_template,
             ..
         } = self;
         let mut out = vec![subnet.as_str()];
+        if let Some(crate::lab::AmiRef::Resource(image)) = ami {
+            out.push(image);
+        }
+        out.extend(launch_template.as_deref());
         out.extend(security_groups.iter().map(String::as_str));
         out.extend(key.as_deref());
         out.extend(instance_profile.as_deref());
@@ -135,6 +156,13 @@ pub struct InstanceKeys {
     /// A script run at first boot.
     #[schemars(with = "Option<String>")]
     pub user_data: Option<toml::Spanned<String>>,
+    /// The launch template (a `launch_template` resource) the instance is launched from, at
+    /// its default version; it gives the image unless `ami` is set.
+    #[schemars(with = "Option<String>")]
+    pub launch_template: Option<toml::Spanned<String>>,
+    /// The root volume: `{ size = 8, type = "gp3", encrypted = true }`.
+    #[schemars(with = "Option<super::storage::RootVolumeDef>")]
+    pub root_volume: Option<toml::Spanned<super::storage::RootVolumeDef>>,
 }
 
 impl ParseSpec for InstanceSpec {
@@ -144,7 +172,17 @@ impl ParseSpec for InstanceSpec {
         let kind = Kind::Instance;
         let subnet = cx.required(name, kind, "subnet", &d.subnet).cloned();
         let subnet = subnet.and_then(|s| cx.reference(&s, &[Kind::Subnet]));
-        let ami = cx.ami(name, kind, &d.ami);
+        let launch_template = d
+            .launch_template
+            .as_ref()
+            .and_then(|t| cx.reference(t, &[Kind::LaunchTemplate]));
+        // A template gives the image; without one, the lab must.
+        let ami = if d.launch_template.is_some() {
+            cx.ami_opt(&d.ami)
+        } else {
+            Some(cx.ami(name, kind, &d.ami))
+        };
+        let root_volume = super::storage::parse(cx, &d.root_volume);
         let instance_type = cx.instance_type(&d.instance_type);
         let security_groups = cx.groups(&d.security_groups);
         let key = d
@@ -154,6 +192,8 @@ impl ParseSpec for InstanceSpec {
         InstanceSpec {
             subnet: subnet.unwrap_or_default(),
             ami,
+            launch_template,
+            root_volume,
             instance_type,
             security_groups,
             key,
@@ -187,6 +227,14 @@ impl AmiCache {
         let path = match ami {
             AmiRef::Id(id) => return Ok(id.clone()),
             AmiRef::Ssm(path) => path,
+            // Made by this lab: its id is bound, not looked up.
+            AmiRef::Resource(name) => {
+                return Err(AwsError::from_fault(
+                    "resolve",
+                    resource,
+                    Fault::NotCreated { name: name.clone() },
+                ));
+            }
         };
         let mut cache = self.0.lock().await;
         if let Some(id) = cache.get(path) {
@@ -219,6 +267,14 @@ impl AmiCache {
     }
 }
 
+/// The image id `ami` names: the lab's own image as bound, else looked up.
+pub async fn image_id(cx: &ApplyCx<'_>, ami: &AmiRef, resource: &str) -> Result<String, AwsError> {
+    match ami {
+        AmiRef::Resource(name) => Ok(cx.bound.require(name, resource)?.to_owned()),
+        other => cx.amis.resolve(cx.aws, other, resource).await,
+    }
+}
+
 /// The instance's security groups: those DescribeInstances lists on the instance and those of
 /// its primary network interface. An instance launched with an explicit network interface (as
 /// the console does when a public IP is requested) may carry its groups only there.
@@ -240,11 +296,17 @@ fn security_groups(i: &aws_sdk_ec2::types::Instance) -> Vec<String> {
 }
 
 fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
+    let tags = from_ec2(i.tags());
     Some(Observed {
         kind: Kind::Instance,
         id: i.instance_id()?.to_owned(),
-        tags: from_ec2(i.tags()),
         facts: Facts::Instance(InstanceFacts {
+            image_id: i.image_id().map(str::to_owned),
+            az: i
+                .placement()
+                .and_then(|p| p.availability_zone())
+                .map(str::to_owned),
+            launch_template: tags.get(LAUNCHED_FROM_TAG).cloned(),
             instance_profile: i
                 .iam_instance_profile()
                 .and_then(|p| p.arn())
@@ -265,6 +327,7 @@ fn observe(i: &aws_sdk_ec2::types::Instance) -> Option<Observed> {
             public_ip: i.public_ip_address().map(str::to_owned),
             private_ip: i.private_ip_address().map(str::to_owned),
         }),
+        tags,
     })
 }
 
@@ -399,6 +462,8 @@ impl ResourceKind for Instance {
         let InstanceSpec {
             subnet,
             ami,
+            launch_template,
+            root_volume,
             instance_type,
             security_groups,
             key,
@@ -408,13 +473,41 @@ impl ResourceKind for Instance {
         let id = match existing {
             Some(o) => o.id.clone(),
             None => {
-                let image = cx.amis.resolve(cx.aws, ami, &res.name).await?;
-                let mut req = cx
-                    .aws
-                    .ec2
-                    .run_instances()
-                    .image_id(image)
-                    .instance_type(InstanceType::from(instance_type.as_str()))
+                let mut req = cx.aws.ec2.run_instances();
+                match launch_template {
+                    // The template's default version gives the image, type, key and storage.
+                    Some(t) => {
+                        req = req.launch_template(
+                            LaunchTemplateSpecification::builder()
+                                .launch_template_id(cx.bound.require(t, &res.name)?)
+                                .version("$Default")
+                                .build(),
+                        );
+                    }
+                    None => {
+                        let Some(ami) = ami else {
+                            return Err(AwsError::from_fault(
+                                "resolve",
+                                &res.name,
+                                Fault::NotCreated {
+                                    name: "ami".to_owned(),
+                                },
+                            ));
+                        };
+                        let image = image_id(cx, ami, &res.name).await?;
+                        if let Some(v) = root_volume {
+                            let device =
+                                super::storage::root_device(cx.aws, &image, &res.name).await?;
+                            req = req.block_device_mappings(super::storage::instance_mapping(
+                                v, &device,
+                            ));
+                        }
+                        req = req
+                            .image_id(image)
+                            .instance_type(InstanceType::from(instance_type.as_str()));
+                    }
+                }
+                let mut req = req
                     .min_count(1)
                     .max_count(1)
                     .subnet_id(cx.bound.require(subnet, &res.name)?)
@@ -493,12 +586,19 @@ impl ResourceKind for Instance {
     }
 
     fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
-        match &res.spec {
-            Spec::Instance(InstanceSpec { key: Some(_), .. }) => {
-                vec!["subnet", "instance_type", "security_groups", "state", "key"]
+        let mut keys = vec!["subnet", "instance_type", "security_groups", "state"];
+        if let Spec::Instance(spec) = &res.spec {
+            if spec.key.is_some() {
+                keys.push("key");
             }
-            _ => vec!["subnet", "instance_type", "security_groups", "state"],
+            if spec.launch_template.is_some() {
+                keys.push("launch_template");
+            }
+            if matches!(spec.ami, Some(AmiRef::Resource(_))) {
+                keys.push("ami");
+            }
         }
+        keys
     }
 
     fn compare(
@@ -514,6 +614,8 @@ impl ResourceKind for Instance {
                 instance_type,
                 security_groups,
                 key,
+                launch_template,
+                ami,
                 ..
             }),
             Facts::Instance(InstanceFacts {
@@ -522,6 +624,8 @@ impl ResourceKind for Instance {
                 security_groups: sgs,
                 key_name,
                 state,
+                launch_template: from_template,
+                image_id,
                 ..
             }),
         ) = (&res.spec, &obs.facts)
@@ -555,7 +659,34 @@ impl ResourceKind for Instance {
                 key_name.as_deref().unwrap_or("none"),
             ));
         }
+        if let Some(template) = launch_template {
+            let found = from_template.as_deref().map_or_else(
+                || "none (launched without a template)".to_owned(),
+                |id| bound.label(id),
+            );
+            attrs.push(Attr::new("launch_template", template, found));
+        }
+        if let Some(AmiRef::Resource(image)) = ami {
+            let found = image_id
+                .as_deref()
+                .map_or_else(|| "none".to_owned(), |id| bound.label(id));
+            attrs.push(Attr::new("ami", image, found));
+        }
         attrs
+    }
+
+    fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
+        Some(match attr.key.as_str() {
+            "launch_template" => format!(
+                "launch `{}` with \"Launch instance from template\" -> `{}` (version Default): an instance launched from an image directly does not follow the template",
+                res.name, attr.expected
+            ),
+            "ami" => format!(
+                "launch `{}` from a template whose default version uses `{}`",
+                res.name, attr.expected
+            ),
+            _ => return None,
+        })
     }
 
     /// An instance of an Auto Scaling group goes with its group (terminated on its own, the

@@ -1,7 +1,8 @@
 //! EC2 launch templates: what an Auto Scaling group launches. Tagged at creation; the template's
 //! own name is unique per owner (`awslab-<lab>-<env>-<name>`), a hand-built one is found by its
 //! name. A changed template gets a new version that becomes the default (the group launches
-//! `$Default`), so `up` converges without replacing it.
+//! `$Default`), so `up` converges without replacing it. Its image may be the lab's own (an `ami`
+//! resource); it may carry a key pair and the root volume's settings.
 
 use crate::check::FoundBy;
 use crate::check::Names;
@@ -10,6 +11,10 @@ use aws_sdk_ec2::types::{
     InstanceType, LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
     ResourceType,
 };
+
+use super::storage::{RootVolume, RootVolumeDef};
+use crate::lab::AmiRef;
+use crate::resources::KeyPairFacts;
 
 use super::ec2util::{filter, scope_filters};
 use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, ResourceKind, Scope, World};
@@ -28,6 +33,9 @@ pub struct LaunchTemplateSpec {
     pub security_groups: Vec<String>,
     pub instance_profile: Option<String>,
     pub user_data: Option<String>,
+    /// A key pair of the lab.
+    pub key: Option<String>,
+    pub root_volume: Option<RootVolume>,
 }
 
 /// What AWS says of a launch template.
@@ -44,6 +52,9 @@ pub struct LaunchTemplateFacts {
     pub instance_profile: Option<String>,
     /// Decoded.
     pub user_data: Option<String>,
+    pub key_name: Option<String>,
+    /// The first block device mapping's EBS volume (the root volume a lab declares).
+    pub root_volume: Option<RootVolume>,
 }
 
 impl crate::resources::KindSpec for LaunchTemplateSpec {
@@ -51,11 +62,17 @@ impl crate::resources::KindSpec for LaunchTemplateSpec {
         let LaunchTemplateSpec {
             security_groups,
             instance_profile,
+            ami,
+            key,
             ..
         } = self;
         let mut out: Vec<&str> = Vec::new();
+        if let AmiRef::Resource(image) = ami {
+            out.push(image);
+        }
         out.extend(security_groups.iter().map(String::as_str));
         out.extend(instance_profile.as_deref());
+        out.extend(key.as_deref());
         out
     }
 }
@@ -84,6 +101,12 @@ pub struct LaunchTemplateKeys {
     /// A script run at first boot.
     #[schemars(with = "Option<String>")]
     pub user_data: Option<toml::Spanned<String>>,
+    /// The key pair (a `key_pair` resource) of the instances launched from the template.
+    #[schemars(with = "Option<String>")]
+    pub key: Option<toml::Spanned<String>>,
+    /// The root volume: `{ size = 8, type = "gp3", encrypted = true }`.
+    #[schemars(with = "Option<RootVolumeDef>")]
+    pub root_volume: Option<toml::Spanned<RootVolumeDef>>,
 }
 
 impl ParseSpec for LaunchTemplateSpec {
@@ -100,6 +123,11 @@ impl ParseSpec for LaunchTemplateSpec {
                 .as_ref()
                 .and_then(|p| cx.reference(p, &[Kind::InstanceProfile])),
             user_data: d.user_data.as_ref().and_then(|u| cx.text(u)),
+            key: d
+                .key
+                .as_ref()
+                .and_then(|k| cx.reference(k, &[Kind::KeyPair])),
+            root_volume: super::storage::parse(cx, &d.root_volume),
         }
     }
 }
@@ -151,6 +179,16 @@ impl LaunchTemplate {
                 security_groups.extend(ni.groups().iter().cloned());
             }
         }
+        let root_volume = data
+            .and_then(|d| d.block_device_mappings().first())
+            .and_then(|m| m.ebs())
+            .map(|ebs| RootVolume {
+                size: ebs.volume_size(),
+                volume_type: ebs
+                    .volume_type()
+                    .map_or_else(|| "gp3".to_owned(), |t| t.as_str().to_owned()),
+                encrypted: ebs.encrypted().unwrap_or(false),
+            });
         let user_data = data.and_then(|d| d.user_data()).map(|u| {
             aws_smithy_types::base64::decode(u)
                 .ok()
@@ -174,6 +212,8 @@ impl LaunchTemplate {
                     .and_then(|p| p.arn().or(p.name()))
                     .map(str::to_owned),
                 user_data,
+                key_name: data.and_then(|d| d.key_name()).map(str::to_owned),
+                root_volume,
             }),
         }))
     }
@@ -185,11 +225,38 @@ impl LaunchTemplate {
             security_groups,
             instance_profile,
             user_data,
+            key,
+            root_volume,
         } = crate::resources::spec_of(res)?;
-        let image = cx.amis.resolve(cx.aws, ami, &res.name).await?;
+        let image = super::instance::image_id(cx, ami, &res.name).await?;
         let mut data = RequestLaunchTemplateData::builder()
-            .image_id(image)
             .instance_type(InstanceType::from(instance_type.as_str()));
+        if let Some(v) = root_volume {
+            // The root device is the image's: the lab's own image knows it, any other is asked.
+            let device = match cx.bound.get(match ami {
+                AmiRef::Resource(name) => name.as_str(),
+                _ => "",
+            }) {
+                Some(Observed {
+                    facts:
+                        Facts::Ami(crate::resources::AmiFacts {
+                            root_device: Some(d),
+                            ..
+                        }),
+                    ..
+                }) => d.clone(),
+                _ => super::storage::root_device(cx.aws, &image, &res.name).await?,
+            };
+            data = data.block_device_mappings(super::storage::template_mapping(v, &device));
+        }
+        data = data.image_id(image);
+        if let Some(key) = key {
+            let key_name = match cx.bound.get(key).map(|o| &o.facts) {
+                Some(Facts::KeyPair(KeyPairFacts { key_name })) => key_name.clone(),
+                _ => cx.bound.require(key, &res.name)?.to_owned(),
+            };
+            data = data.key_name(key_name);
+        }
         for sg in security_groups {
             data = data.security_group_ids(cx.bound.require(sg, &res.name)?);
         }
@@ -406,8 +473,20 @@ impl ResourceKind for LaunchTemplate {
             .await
     }
 
-    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
-        vec!["instance_type", "security_groups", "user_data"]
+    fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
+        let mut keys = vec!["instance_type", "security_groups", "user_data"];
+        if let Spec::LaunchTemplate(spec) = &res.spec {
+            if matches!(spec.ami, AmiRef::Resource(_)) {
+                keys.push("ami");
+            }
+            if spec.key.is_some() {
+                keys.push("key");
+            }
+            if spec.root_volume.is_some() {
+                keys.push("root_volume");
+            }
+        }
+        keys
     }
 
     fn compare(
@@ -422,12 +501,18 @@ impl ResourceKind for LaunchTemplate {
                 instance_type,
                 security_groups,
                 user_data,
+                ami,
+                key,
+                root_volume,
                 ..
             }),
             Facts::LaunchTemplate(LaunchTemplateFacts {
                 instance_type: t,
                 security_groups: sgs,
                 user_data: found_data,
+                image_id,
+                key_name,
+                root_volume: found_volume,
                 ..
             }),
         ) = (&res.spec, &obs.facts)
@@ -447,7 +532,7 @@ impl ResourceKind for LaunchTemplate {
                 "none"
             }
         };
-        vec![
+        let mut attrs = vec![
             Attr::new(
                 "instance_type",
                 instance_type,
@@ -455,7 +540,45 @@ impl ResourceKind for LaunchTemplate {
             ),
             Attr::new("security_groups", want_sgs.join(", "), found_sgs.join(", ")),
             Attr::new("user_data", script(user_data), script(found_data)),
-        ]
+        ];
+        // The default version's image: the lab's own, not the stock image it was built from.
+        if let AmiRef::Resource(image) = ami {
+            let found = image_id.as_deref().map_or_else(
+                || "none".to_owned(),
+                |id| match bound.name_of(id) {
+                    Some(name) => name.to_owned(),
+                    None => format!("{id} (not {image})"),
+                },
+            );
+            attrs.push(Attr::new("ami", image, found));
+        }
+        if let Some(key) = key {
+            let want = match bound.get(key).map(|o| &o.facts) {
+                Some(Facts::KeyPair(KeyPairFacts { key_name })) => key_name.clone(),
+                _ => key.clone(),
+            };
+            attrs.push(Attr::new(
+                "key",
+                want,
+                key_name.as_deref().unwrap_or("none"),
+            ));
+        }
+        if let Some(v) = root_volume {
+            let found = found_volume
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), ToString::to_string);
+            attrs.push(Attr::new("root_volume", v, found));
+        }
+        attrs
+    }
+
+    fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
+        (attr.key == "ami").then(|| {
+            format!(
+                "make `{}`'s default version launch the image `{}` (My AMIs), not the stock one: create a new version with it and set it as the default",
+                res.name, attr.expected
+            )
+        })
     }
 
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {

@@ -2,7 +2,10 @@
 //! its tags, compare itself with the lab (the attributes `check` and `plan` report), and delete
 //! itself (with its drain and wait steps). The engine knows only the [`ResourceKind`] trait.
 
+mod ami;
 pub mod autoscaling;
+mod ebs_snapshot;
+mod ebs_volume;
 pub mod ec2util;
 pub mod ecr;
 pub mod efs;
@@ -19,6 +22,7 @@ pub mod registry;
 mod route_table;
 pub mod s3;
 mod security_group;
+pub mod storage;
 pub mod subnet;
 pub mod vpc;
 mod vpc_endpoint;
@@ -68,6 +72,12 @@ pub trait KindFacts: std::fmt::Debug + Send + Sync {
     /// with its VPC and cannot be deleted on its own.
     fn is_vpc_default(&self) -> bool {
         false
+    }
+
+    /// Storage in GiB that bills until this resource itself is deleted, whatever became of
+    /// what it was made from or belonged to (a snapshot outlives its image and its volume).
+    fn kept_gib(&self) -> Option<i32> {
+        None
     }
 
     /// The public address of an Elastic IP (charged on its own, so an instance holding it is
@@ -148,6 +158,11 @@ impl Observed {
     /// definition of "gone" for listed resources.
     pub fn is_gone(&self) -> bool {
         self.facts.of_kind().is_gone()
+    }
+
+    /// Storage in GiB that bills until it is deleted ([`KindFacts::kept_gib`]).
+    pub fn kept_gib(&self) -> Option<i32> {
+        self.facts.of_kind().kept_gib()
     }
 
     pub fn name_tag(&self) -> Option<&str> {
@@ -533,6 +548,12 @@ pub trait ResourceKind: Sync {
         missing_by_name(res, names)
     }
 
+    /// What a student does when `check` finds `attr` of `res` not as the lab declares, in the
+    /// student's terms; `None` for the plain "set KEY of NAME to: EXPECTED".
+    fn attr_hint(&self, _res: &Resource, _attr: &Attr) -> Option<String> {
+        None
+    }
+
     /// What a student does when `check` finds none: `name` is the name it is looked for by.
     fn create_hint(&self, res: &Resource, name: &str) -> String {
         format!(
@@ -567,6 +588,12 @@ pub trait ResourceKind: Sync {
 
     /// Where to look once it is up (a load balancer's URL, a website's endpoint).
     fn url(&self, _obs: &Observed, _region: &str) -> Option<String> {
+        None
+    }
+
+    /// What instructions may name of it besides its id and URL (`${NAME.root_snapshot}`: an
+    /// image's root snapshot), once it exists.
+    fn ref_attr(&self, _obs: &Observed, _attr: &str) -> Option<String> {
         None
     }
 

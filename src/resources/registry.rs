@@ -178,6 +178,9 @@ kinds! {
     SecurityGroup => "security_group", "security group", security_group: SecurityGroup, SecurityGroupSpec, SecurityGroupFacts;
     KeyPair => "key_pair", "key pair", key_pair: KeyPair, KeyPairSpec, KeyPairFacts;
     Instance => "instance", "instance", instance: Instance, InstanceSpec, InstanceFacts;
+    EbsVolume => "ebs_volume", "EBS volume", ebs_volume: EbsVolume, EbsVolumeSpec, EbsVolumeFacts;
+    Ami => "ami", "image (AMI)", ami: Ami, AmiSpec, AmiFacts;
+    EbsSnapshot => "ebs_snapshot", "EBS snapshot", ebs_snapshot: EbsSnapshot, EbsSnapshotSpec, EbsSnapshotFacts;
     IamRole => "iam_role", "IAM role", iam: IamRole, IamRoleSpec, IamRoleFacts;
     InstanceProfile => "instance_profile", "instance profile", iam: InstanceProfile, InstanceProfileSpec, InstanceProfileFacts;
     FileSystem => "efs_file_system", "EFS file system", efs: FileSystem, FileSystemSpec, FileSystemFacts;

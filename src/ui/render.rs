@@ -283,8 +283,29 @@ pub fn status(p: &Printer, envs: &[EnvStatus], now: std::time::SystemTime) -> St
             })
         })
         .collect();
+    // Storage that outlives what made it: the charge students miss.
+    let kept: String = envs
+        .iter()
+        .flat_map(|e| {
+            e.kept.iter().map(move |k| {
+                format!(
+                    "{} env {} in {}: {} {}{} ({} GB) bill ~{}/month until deleted: awslab down {} --env {}\n",
+                    e.lab,
+                    e.env,
+                    e.region,
+                    k.count,
+                    k.what,
+                    if k.count == 1 { "" } else { "s" },
+                    k.gib,
+                    Dollars(k.per_month),
+                    e.lab,
+                    e.env
+                )
+            })
+        })
+        .collect();
     format!(
-        "{t}\n{unreadable}{} environment(s), ~{}/h now (prices of {})\n",
+        "{t}\n{unreadable}{kept}{} environment(s), ~{}/h now (prices of {})\n",
         envs.len(),
         Dollars(total),
         cost::PRICES_DATE
@@ -555,6 +576,7 @@ mod tests {
                 spent: per_hour * 2.5,
                 budget: None,
                 account: None,
+                kept: Vec::new(),
                 items: Vec::new(),
             }
         };
@@ -586,6 +608,23 @@ mod tests {
                 Some("2026-11-24T12:00:00Z"),
                 0.0,
             ),
+            // An image deregistered by hand: its snapshot and the data snapshot still bill.
+            EnvStatus {
+                resources: 2,
+                kept: vec![crate::engine::fleet::KeptStorage {
+                    what: "EBS snapshot",
+                    count: 2,
+                    gib: 9,
+                    per_month: 9.0 * crate::cost::SNAPSHOT_GB_MONTH,
+                }],
+                ..env(
+                    "golden-ami",
+                    "dave",
+                    Some("2026-11-22T12:00:00Z"),
+                    None,
+                    9.0 * crate::cost::SNAPSHOT_GB_MONTH / crate::cost::HOURS_PER_MONTH,
+                )
+            },
         ];
         insta::assert_snapshot!("status", super::status(&p, &envs, now));
         let lab = crate::lab::catalog::load_lab("vpc-public-private", &Default::default())
@@ -593,6 +632,15 @@ mod tests {
             .lab;
         let estimate = crate::cost::of_lab(&lab, crate::lab::StageSel::Full);
         insta::assert_snapshot!("cost", super::cost(&lab, &estimate, Some(3.0)));
+        // The image lab: the snapshots bill by the GB-month until deleted.
+        let golden = crate::lab::catalog::load_lab("golden-ami", &Default::default())
+            .expect("lab")
+            .lab;
+        let golden_estimate = crate::cost::of_lab(&golden, crate::lab::StageSel::Full);
+        insta::assert_snapshot!(
+            "cost_golden_ami",
+            super::cost(&golden, &golden_estimate, None)
+        );
         assert_eq!(
             super::cost_while_up(&estimate),
             "this lab costs ~$0.078/h while up (~$1.861/day); run `awslab down` when done"

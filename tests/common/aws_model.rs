@@ -16,7 +16,9 @@
 //!   interfaces lingering ~2 min after the delete (shown to `DescribeNetworkInterfaces` by
 //!   description, as AWS names them: `ELB app/<name>/<id>`); EFS file systems `creating` ~8 s and
 //!   `deleting` ~10 s, mount targets `creating` ~90 s and `deleting` ~60 s; an instance profile
-//!   usable by EC2 ~10 s after its role was added. Describe answers are rewritten (XML with
+//!   usable by EC2 ~10 s after its role was added; images `pending` ~4 min (made from an
+//!   instance, CreateImage), snapshots `pending` ~1 min (with their `progress`), volumes
+//!   `creating` ~5 s. Describe answers are rewritten (XML with
 //!   quick-xml, JSON with serde_json); an item rewritten out of a request's state filter is
 //!   dropped. Deletes the emulators apply at once (`DeleteNatGateway`, `TerminateInstances`,
 //!   `DeleteMountTarget`, `DeleteFileSystem`) are answered here with a well-formed success and
@@ -83,6 +85,10 @@ pub struct Timings {
     pub mt_deleting: Duration,
     /// From the role's addition to an instance profile until EC2 accepts the profile.
     pub profile_propagation: Duration,
+    /// An image made from an instance, `pending` until its snapshots are taken.
+    pub image_pending: Duration,
+    pub snapshot_pending: Duration,
+    pub volume_creating: Duration,
 }
 
 impl Timings {
@@ -102,6 +108,9 @@ impl Timings {
             mt_creating: s(90),
             mt_deleting: s(60),
             profile_propagation: s(10),
+            image_pending: s(240),
+            snapshot_pending: s(60),
+            volume_creating: s(5),
         }
     }
 }
@@ -161,6 +170,9 @@ pub enum Kind {
     Bucket,
     Repository,
     AutoScalingGroup,
+    Image,
+    Snapshot,
+    Volume,
 }
 
 impl Kind {
@@ -188,12 +200,15 @@ impl Kind {
             Kind::Bucket => "s3_bucket",
             Kind::Repository => "ecr_repository",
             Kind::AutoScalingGroup => "auto_scaling_group",
+            Kind::Image => "ami",
+            Kind::Snapshot => "ebs_snapshot",
+            Kind::Volume => "ebs_volume",
         }
     }
 }
 
 /// EC2 and EFS id prefixes (`fsmt-` and `fs-` differ at the third letter).
-const PREFIXES: [(&str, Kind); 14] = [
+const PREFIXES: [(&str, Kind); 17] = [
     // Before `vpc-`, which `vpce-` would not match anyway (`e` is not `-`).
     ("vpce-", Kind::VpcEndpoint),
     ("vpc-", Kind::Vpc),
@@ -209,6 +224,9 @@ const PREFIXES: [(&str, Kind); 14] = [
     ("key-", Kind::KeyPair),
     ("fsmt-", Kind::MountTarget),
     ("fs-", Kind::FileSystem),
+    ("ami-", Kind::Image),
+    ("snap-", Kind::Snapshot),
+    ("vol-", Kind::Volume),
 ];
 
 const ELB_ARN: &str = "arn:aws:elasticloadbalancing:";
@@ -510,7 +528,7 @@ fn json_params(v: &Value, key: &str, out: &mut Vec<Param>) {
     }
 }
 
-fn form_pairs(s: &str) -> Vec<(String, String)> {
+pub(super) fn form_pairs(s: &str) -> Vec<(String, String)> {
     s.split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
@@ -710,7 +728,7 @@ impl El {
         self.child(name).map(El::text)
     }
 
-    fn set_text(&mut self, text: &str) {
+    pub(super) fn set_text(&mut self, text: &str) {
         self.children = vec![Node::Raw(xml_escape(text))];
         self.empty = false;
     }
@@ -720,7 +738,7 @@ impl El {
     }
 
     /// Visits this element and every element below it, parents first.
-    fn walk_mut(&mut self, f: &mut dyn FnMut(&mut El)) {
+    pub(super) fn walk_mut(&mut self, f: &mut dyn FnMut(&mut El)) {
         f(self);
         for c in self.elements_mut() {
             c.walk_mut(f);
@@ -1768,6 +1786,9 @@ impl Model {
                 Kind::InstanceProfile => {
                     r.ready_delay = self.scaled(t.profile_propagation);
                 }
+                Kind::Image => r.ready_delay = self.scaled(t.image_pending),
+                Kind::Snapshot => r.ready_delay = self.scaled(t.snapshot_pending),
+                Kind::Volume => r.ready_delay = self.scaled(t.volume_creating),
                 Kind::Subnet => {
                     if let Some(vpc) = xml.as_ref().and_then(|d| find_text(&d.root, "vpcId")) {
                         inner.subnet_vpc.insert(id.clone(), vpc);
@@ -1825,6 +1846,9 @@ impl Model {
             ("ec2", "TerminateInstances") => Some(Kind::Instance),
             ("ec2", "DeleteLaunchTemplate") => Some(Kind::LaunchTemplate),
             ("ec2", "DeleteKeyPair") => Some(Kind::KeyPair),
+            ("ec2", "DeregisterImage") => Some(Kind::Image),
+            ("ec2", "DeleteSnapshot") => Some(Kind::Snapshot),
+            ("ec2", "DeleteVolume") => Some(Kind::Volume),
             ("ec2", "DeleteVpcEndpoints") => Some(Kind::VpcEndpoint),
             ("elasticloadbalancing", "DeleteLoadBalancer") => Some(Kind::LoadBalancer),
             ("elasticloadbalancing", "DeleteTargetGroup") => Some(Kind::TargetGroup),
@@ -1993,6 +2017,27 @@ impl Model {
                     edits.push((id, "shutting-down", Some(32)));
                 }
             }
+            // An image, a snapshot (not an image's mapping of one) and a volume (not an
+            // attachment of one) while they are made.
+            if let (Some(id), Some(cur)) = (e.child_text("imageId"), e.child_text("imageState"))
+                && cur == "available"
+                && state_of(&id, snapshot).is_some_and(|r| r.creating(now))
+            {
+                edits.push((id, "pending", None));
+            }
+            if let (Some(id), Some(cur)) = (e.child_text("snapshotId"), e.child_text("status"))
+                && cur == "completed"
+                && state_of(&id, snapshot).is_some_and(|r| r.creating(now))
+            {
+                edits.push((id, "pending", None));
+            }
+            if let (Some(id), Some(cur)) = (e.child_text("volumeId"), e.child_text("status"))
+                && e.child("availabilityZone").is_some()
+                && cur == "available"
+                && state_of(&id, snapshot).is_some_and(|r| r.creating(now))
+            {
+                edits.push((id, "creating", None));
+            }
             if let (Some(arn), Some(st)) = (e.child_text("LoadBalancerArn"), e.child("State"))
                 && let Some(r) = state_of(&arn, snapshot)
                 && st.child_text("Code").as_deref() == Some("active")
@@ -2028,6 +2073,31 @@ impl Model {
                             if let (Some(c), Some(code)) = (s.child_mut("code"), code) {
                                 c.set_text(&code.to_string());
                             }
+                            rewritten += 1;
+                        }
+                    } else if e.child_text("imageId").as_deref() == Some(id)
+                        && was(e, &["imageState"], &["available"])
+                    {
+                        if let Some(s) = e.child_mut("imageState") {
+                            s.set_text(state);
+                            rewritten += 1;
+                        }
+                    } else if e.child_text("snapshotId").as_deref() == Some(id)
+                        && was(e, &["status"], &["completed"])
+                    {
+                        if let Some(s) = e.child_mut("status") {
+                            s.set_text(state);
+                            rewritten += 1;
+                        }
+                        if let Some(p) = e.child_mut("progress") {
+                            p.set_text("42%");
+                        }
+                    } else if e.child_text("volumeId").as_deref() == Some(id)
+                        && e.child("availabilityZone").is_some()
+                        && was(e, &["status"], &["available"])
+                    {
+                        if let Some(s) = e.child_mut("status") {
+                            s.set_text(state);
                             rewritten += 1;
                         }
                     } else if e.child_text("LoadBalancerArn").as_deref() == Some(id)
@@ -2256,6 +2326,9 @@ fn created_kinds(req: &Req) -> Vec<Kind> {
             "CreateLaunchTemplate" => vec![Kind::LaunchTemplate],
             "CreateKeyPair" => vec![Kind::KeyPair],
             "CreateVpcEndpoint" => vec![Kind::VpcEndpoint],
+            "CreateImage" => vec![Kind::Image],
+            "CreateSnapshot" => vec![Kind::Snapshot],
+            "CreateVolume" => vec![Kind::Volume],
             _ => Vec::new(),
         },
         "elasticloadbalancing" => match a {
@@ -2337,6 +2410,21 @@ fn not_found(kind: Kind, by_name: bool, req: &Req, id: &str) -> Option<Fault> {
             400,
             "InvalidVpcEndpointId.NotFound",
             format!("The Vpc Endpoint Id '{id}' does not exist"),
+        ),
+        ("ec2", Kind::Image) => f(
+            400,
+            "InvalidAMIID.NotFound",
+            format!("The image id '[{id}]' does not exist"),
+        ),
+        ("ec2", Kind::Snapshot) => f(
+            400,
+            "InvalidSnapshot.NotFound",
+            format!("The snapshot '{id}' does not exist."),
+        ),
+        ("ec2", Kind::Volume) => f(
+            400,
+            "InvalidVolume.NotFound",
+            format!("The volume '{id}' does not exist."),
         ),
         ("ec2", Kind::KeyPair) => f(
             400,
@@ -2762,6 +2850,18 @@ pub struct CriticalPath {
 /// Discovery describes, polls beyond one per wait, detach/disassociate/revoke calls before a
 /// delete and client-side retries are not on the path: wall time minus this is what a client's
 /// own ordering and waiting cost.
+/// Whether a resource of kind `child` made from or with one of kind `parent` no longer holds
+/// it once made: an image its source instance, an instance the template or image it was
+/// launched from, a template its image. AWS deletes each of those while the other stays.
+fn released(child: Kind, parent: Kind) -> bool {
+    matches!(
+        (child, parent),
+        (Kind::Image, Kind::Instance)
+            | (Kind::Instance, Kind::LaunchTemplate | Kind::Image)
+            | (Kind::LaunchTemplate, Kind::Image)
+    )
+}
+
 pub fn critical_path(report: &ModelReport, phase: Phase, latency: Duration) -> CriticalPath {
     let nodes: Vec<&ResourceRecord> = report
         .resources
@@ -2799,7 +2899,9 @@ pub fn critical_path(report: &ModelReport, phase: Phase, latency: Duration) -> C
                 let preds = nodes
                     .iter()
                     .filter(|d| {
-                        d.id != r.id && (d.parents.contains(&r.id) || d.holds.contains(&r.id))
+                        d.id != r.id
+                            && ((d.parents.contains(&r.id) && !released(d.kind, r.kind))
+                                || d.holds.contains(&r.id))
                     })
                     .map(|d| d.id.clone())
                     .collect();

@@ -4,6 +4,7 @@
 
 pub mod aws_model;
 pub mod ecr_store;
+pub mod image_shim;
 pub mod ministack_shim;
 pub mod proxy;
 pub mod student;
@@ -65,6 +66,23 @@ pub fn endpoint() -> String {
             let url = emulator_url();
             if emulator() == "ministack" {
                 ministack_shim::start(&url)
+            } else {
+                url
+            }
+        })
+        .clone()
+}
+
+/// The endpoint of the tests that make images: on moto, the image shim in front of it
+/// (`image_shim.rs`: `CreateImage` tags and encrypts the image's snapshots as AWS does), started
+/// once per process; elsewhere [`endpoint`].
+pub fn image_endpoint() -> String {
+    static STARTED: OnceLock<String> = OnceLock::new();
+    STARTED
+        .get_or_init(|| {
+            let url = endpoint();
+            if emulator() == "moto" {
+                image_shim::start(&url)
             } else {
                 url
             }
@@ -343,6 +361,41 @@ pub async fn tagged_left_in(region: &str, env: &str) -> Vec<String> {
             alive,
         )
     }));
+    // Volumes, this account's snapshots and images. MiniStack answers none of these for an
+    // image (it makes none), so an action it lacks leaves nothing to list there.
+    if let Ok(out) = ec2.describe_volumes().filters(f()).send().await {
+        all.extend(out.volumes().iter().map(|v| {
+            let alive = !v
+                .state()
+                .is_some_and(|s| matches!(s.as_str(), "deleted" | "deleting"));
+            (v.volume_id().map(str::to_owned), v.tags().to_vec(), alive)
+        }));
+    }
+    if let Ok(out) = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(f())
+        .send()
+        .await
+    {
+        all.extend(
+            out.snapshots()
+                .iter()
+                .map(|x| own(x.snapshot_id(), x.tags())),
+        );
+    }
+    if let Ok(out) = ec2
+        .describe_images()
+        .owners("self")
+        .filters(f())
+        .send()
+        .await
+    {
+        all.extend(out.images().iter().map(|i| {
+            let alive = i.state().is_none_or(|s| s.as_str() != "deregistered");
+            (i.image_id().map(str::to_owned), i.tags().to_vec(), alive)
+        }));
+    }
     let mut left: Vec<String> = all
         .into_iter()
         .filter(|(_, tags, alive)| {
@@ -569,6 +622,20 @@ pub fn cycle_lab() -> String {
             .to_string()
     } else {
         "vpc-public-private".to_owned()
+    }
+}
+
+/// The golden-ami lab, or its reduced form where the emulator makes no images, loses key-pair
+/// tags and ignores a launch template on `RunInstances` (MiniStack): its setup, the data
+/// snapshot and a template on the stock image (`tests/labs/ami-basic.toml`).
+pub fn ami_lab() -> String {
+    if emulator() == "ministack" {
+        root()
+            .join("tests/labs/ami-basic.toml")
+            .display()
+            .to_string()
+    } else {
+        "golden-ami".to_owned()
     }
 }
 

@@ -83,6 +83,8 @@ pub struct Faults {
     pub record: Vec<String>,
     /// Network ACL associations as AWS keeps them, in front of MiniStack (`ministack_shim.rs`).
     pub shim: Option<Arc<super::ministack_shim::MinistackShim>>,
+    /// `CreateImage` as AWS does it, in front of moto (`image_shim.rs`).
+    pub images: Option<Arc<super::image_shim::ImageShim>>,
 }
 
 impl Faults {
@@ -477,6 +479,11 @@ pub(super) fn error_response(call: &Call, fault: &Fault) -> Vec<u8> {
 async fn forward(state: &State, call: &Call) -> std::io::Result<Vec<u8>> {
     if let Some(shim) = &state.faults.shim
         && let Some(answer) = shim.answer(&state.upstream, call).await?
+    {
+        return Ok(answer);
+    }
+    if let Some(images) = &state.faults.images
+        && let Some(answer) = images.answer(&state.upstream, call).await?
     {
         return Ok(answer);
     }

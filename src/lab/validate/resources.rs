@@ -115,30 +115,38 @@ impl Validator<'_, '_, '_> {
             .unwrap_or_default()
     }
 
-    /// `ami`: an SSM public parameter (`ssm:/path`) or an image id.
+    /// `ami`: an SSM public parameter (`ssm:/path`), an image id, or the logical name of the
+    /// lab's own image (an `ami` resource).
     pub(crate) fn ami(
         &mut self,
         name: &Spanned<String>,
         kind: Kind,
         ami: &Option<Spanned<String>>,
     ) -> AmiRef {
-        let parsed = self.required(name, kind, "ami", ami).cloned().and_then(|a| {
+        self.required(name, kind, "ami", ami);
+        self.ami_opt(ami).unwrap_or(AmiRef::Id(String::new()))
+    }
+
+    /// [`Self::ami`] where the key may be left out.
+    pub(crate) fn ami_opt(&mut self, ami: &Option<Spanned<String>>) -> Option<AmiRef> {
+        ami.clone().and_then(|a| {
             let text = self.text(&a)?;
             if let Some(path) = text.strip_prefix("ssm:") {
                 Some(AmiRef::Ssm(path.to_owned()))
             } else if text.starts_with("ami-") {
                 Some(AmiRef::Id(text))
+            } else if self.kinds.contains_key(&text) {
+                self.reference(&a, &[Kind::Ami]).map(AmiRef::Resource)
             } else {
                 self.c.error(
                     a.span(),
-                    format!("`{text}` is neither `ssm:/path` nor an `ami-` id"),
+                    format!("`{text}` is neither `ssm:/path`, an `ami-` id nor an image of the lab"),
                     "invalid image",
                 );
-                self.c.help("use the SSM public parameter, e.g. \"ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\"");
+                self.c.help("use the SSM public parameter, e.g. \"ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\", or the name of the lab's `ami` resource");
                 None
             }
-        });
-        parsed.unwrap_or(AmiRef::Id(String::new()))
+        })
     }
 
     /// `security_groups`: references to security groups.
