@@ -1,16 +1,13 @@
 //! `awslab diagram`: the lab's network as declared, as SVG (parsed here, and rendered to PNG by
 //! headless Chromium, found or installed by `scripts/browser`), Mermaid or JSON. No emulator.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod browser;
 
+use std::path::PathBuf;
+
+use browser::{browser, chromium};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn awslab() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("awslab").expect("bin");
@@ -120,58 +117,6 @@ fn output_goes_to_a_file_in_the_format_its_extension_names() {
             "--format mermaid is for `diagram` only",
         ));
     awslab().args(["diagram", "no-such-lab"]).assert().code(2);
-}
-
-/// The browser `scripts/browser` prints, installing it first if need be; a machine where it
-/// cannot be had fails the test with the script's reason.
-fn browser() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(root().join("scripts/browser"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/browser");
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(
-        out.status.success() && !path.is_empty(),
-        "scripts/browser found no Chromium and could not install one (its reason is above)"
-    );
-    PathBuf::from(path)
-}
-
-/// Runs Chromium headless on `url` with `args`, killing it after a minute.
-fn chromium(browser: &Path, profile: &Path, args: &[&str], url: &str) -> Output {
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let started = Instant::now();
-    while child.try_wait().expect("wait for chromium").is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("chromium did not finish within 60 s on {url}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().expect("chromium output");
-    assert!(
-        out.status.success(),
-        "chromium failed on {url}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 #[test]
