@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Snapshot, SnapshotState};
 use toml::Spanned;
 
-use super::ec2util::scope_filters;
+use super::ec2util::{filter, scope_filters};
 use super::{
     ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, SpecOf, World,
 };
@@ -115,16 +115,23 @@ fn facts(o: &Observed) -> Option<&EbsSnapshotFacts> {
 }
 
 impl EbsSnapshot {
+    /// One snapshot by id, asked with a `snapshot-id` filter: EC2 paces `DescribeSnapshots`
+    /// without filters or pagination in a bucket of half the size and rate, and a wait's polls
+    /// are most of its describes. The answer is matched by id.
     async fn describe_one(aws: &Aws, id: &str) -> Result<Option<Snapshot>, AwsError> {
         let out = aws
             .ec2
             .describe_snapshots()
-            .snapshot_ids(id)
+            .filters(filter("snapshot-id", [id]))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeSnapshots", id, e));
         match out {
-            Ok(out) => Ok(out.snapshots().first().cloned()),
+            Ok(out) => Ok(out
+                .snapshots()
+                .iter()
+                .find(|s| s.snapshot_id() == Some(id))
+                .cloned()),
             Err(e) if e.is_gone() => Ok(None),
             Err(e) => Err(e),
         }
