@@ -31,6 +31,18 @@ const VOLUME_GB_MONTH: &[(&str, f64)] = &[
     ("sc1", 0.015),
     ("standard", 0.05),
 ];
+/// Fargate (Linux/x86), per vCPU-hour and per GB-hour of memory a task requests.
+pub const FARGATE_VCPU_HOUR: f64 = 0.04048;
+pub const FARGATE_GB_HOUR: f64 = 0.004445;
+/// CloudWatch Logs (standard class): per GB ingested and per GB-month stored.
+pub const LOGS_INGEST_GB: f64 = 0.50;
+pub const LOGS_GB_MONTH: f64 = 0.03;
+
+/// What one Fargate task of `cpu` units (1024 = 1 vCPU) and `memory` MiB costs per hour.
+pub fn fargate_hourly(cpu: u32, memory: u32) -> f64 {
+    f64::from(cpu) / 1024.0 * FARGATE_VCPU_HOUR + f64::from(memory) / 1024.0 * FARGATE_GB_HOUR
+}
+
 /// The root volume of an Amazon Linux 2023 instance.
 pub const ROOT_VOLUME_GB: f64 = 8.0;
 pub const HOURS_PER_MONTH: f64 = 730.0;

@@ -99,10 +99,40 @@ pub fn class(service: &str, operation: &str, filtered: bool) -> (&'static str, R
                 _ => ("mutating", rate(20.0, 3.0)),
             }
         }
+        // ECS throttles per action with token buckets ("Request throttling for the Amazon ECS
+        // API"): service changes are the smallest.
+        "ecs" => match operation {
+            "CreateService" | "UpdateService" | "DeleteService" => ("service", rate(20.0, 1.0)),
+            "RegisterTaskDefinition" | "DeregisterTaskDefinition" | "DeleteTaskDefinitions" => {
+                ("task-definition", rate(20.0, 1.0))
+            }
+            _ if read => ("non-mutating", rate(50.0, 20.0)),
+            _ => ("mutating", rate(20.0, 5.0)),
+        },
+        // CloudWatch Logs' quotas: CreateLogGroup 5 a second, DescribeLogGroups 10,
+        // PutRetentionPolicy 5, DeleteLogGroup 10 ("CloudWatch Logs quotas").
+        "cloudwatch logs" | "cloudwatchlogs" | "logs" => match operation {
+            "CreateLogGroup" | "PutRetentionPolicy" | "DeleteRetentionPolicy" => {
+                (operation_bucket(operation), rate(5.0, 5.0))
+            }
+            _ => (operation_bucket(operation), rate(10.0, 10.0)),
+        },
         // Object requests: S3 takes at least 3,500 writes and 5,500 reads a second per prefix
         // ("Best practices design patterns: optimizing Amazon S3 performance"); far below that.
         "s3" if operation.contains("Object") => ("objects", rate(500.0, 200.0)),
         _ => ("default", rate(50.0, 20.0)),
+    }
+}
+
+/// A bucket of its own per action (CloudWatch Logs sets its quotas per action).
+fn operation_bucket(operation: &str) -> &'static str {
+    match operation {
+        "CreateLogGroup" => "CreateLogGroup",
+        "PutRetentionPolicy" => "PutRetentionPolicy",
+        "DeleteRetentionPolicy" => "DeleteRetentionPolicy",
+        "DescribeLogGroups" => "DescribeLogGroups",
+        "DeleteLogGroup" => "DeleteLogGroup",
+        _ => "other",
     }
 }
 

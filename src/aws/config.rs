@@ -214,6 +214,16 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
             .interceptor(stats.interceptor())
             .build(),
     );
+    let ecs = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+            .interceptor(stats.interceptor())
+            .build(),
+    );
     // Its reads fall back to AWS's default, then the documented one: a failing read is asked
     // once more, not five times.
     let servicequotas = aws_sdk_servicequotas::Client::from_conf(
@@ -236,6 +246,8 @@ pub async fn connect_counting(settings: &AwsSettings, stats: Arc<CallStats>) -> 
         autoscaling,
         s3,
         ecr,
+        ecs,
+        logs,
         servicequotas,
         region,
         endpoint,

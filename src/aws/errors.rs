@@ -292,6 +292,13 @@ pub fn classify_answer(code: &str, message: &str) -> ErrorClass {
             message.contains("Invalid IAM Instance Profile")
                 || message.contains("has no associated IAM Roles")
         }
+        // ECS: a target group only now attached to its load balancer's listener, or a role (the
+        // service-linked one, or a task's) IAM has not propagated to ECS yet.
+        "InvalidParameterException" => {
+            message.contains("does not have an associated load balancer")
+                || message.contains("service linked role")
+                || message.contains("Unable to assume")
+        }
         "ValidationError" => {
             message.contains("Invalid IAM Instance Profile")
                 || message.contains("not found")
@@ -324,7 +331,11 @@ pub fn classify(code: &str) -> ErrorClass {
         // A snapshot an image still uses; a volume still attached.
         | "InvalidSnapshot.InUse"
         | "VolumeInUse"
-        | "ResourceInUseFault" => ErrorClass::Dependency,
+        | "ResourceInUseFault"
+        // A cluster whose services or tasks are still draining.
+        | "ClusterContainsServicesException"
+        | "ClusterContainsTasksException"
+        | "ClusterContainsContainerInstancesException" => ErrorClass::Dependency,
         "RequestLimitExceeded"
         | "Throttling"
         | "ThrottlingException"
@@ -336,6 +347,9 @@ pub fn classify(code: &str) -> ErrorClass {
         | "InternalError"
         | "InternalFailure"
         | "InsufficientInstanceCapacity"
+        // ECS's and CloudWatch Logs' own words for "try again".
+        | "ServerException"
+        | "ServiceUnavailableException"
         // S3: "A conflicting conditional operation is currently in progress" (asked again,
         // as Terraform does).
         | "OperationAborted" => ErrorClass::Throttled,
@@ -371,6 +385,8 @@ pub fn classify(code: &str) -> ErrorClass {
         | "NoSuchEntity"
         | "NoSuchBucket"
         | "InvocationDoesNotExist"
+        // ECS: a service deleted or being deleted.
+        | "ServiceNotActiveException"
         // ELB: "The specified security group does not exist".
         | "InvalidSecurityGroup" => ErrorClass::Gone,
         c if c.ends_with(".NotFound")

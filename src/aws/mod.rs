@@ -33,6 +33,8 @@ pub struct Aws {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub s3: aws_sdk_s3::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub servicequotas: aws_sdk_servicequotas::Client,
     pub region: String,
     /// The endpoint override (emulator), if any.

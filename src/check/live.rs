@@ -107,6 +107,7 @@ pub async fn run(
         load_balancer,
         group,
         live: true,
+        ..
     } = &check.kind
     {
         let id = format!("{}.live", check.id);
@@ -337,21 +338,33 @@ async fn alb_serving(
     let group = bound.get(group_name).ok_or_else(|| LiveFailure::NotFound {
         name: group_name.to_owned(),
     })?;
-    let (
-        Facts::LoadBalancer(LoadBalancerFacts {
-            dns_name: Some(dns),
-            ..
-        }),
-        Facts::AutoScalingGroup(AutoScalingGroupFacts {
-            target_groups,
-            min_size,
-            ..
-        }),
-    ) = (&lb.facts, &group.facts)
+    let Facts::LoadBalancer(LoadBalancerFacts {
+        dns_name: Some(dns),
+        ..
+    }) = &lb.facts
     else {
         return Err(LiveFailure::NoDnsName {
             load_balancer: lb_name.to_owned(),
         });
+    };
+    // Healthy targets: at least the group's minimum, or the service's desired count.
+    let (target_groups, min_size) = match &group.facts {
+        Facts::AutoScalingGroup(AutoScalingGroupFacts {
+            target_groups,
+            min_size,
+            ..
+        }) => (target_groups, *min_size),
+        Facts::EcsService(crate::resources::EcsServiceFacts {
+            target_groups,
+            desired,
+            ..
+        }) => (target_groups, *desired),
+        _ => {
+            return Err(LiveFailure::NotForwarded {
+                load_balancer: lb_name.to_owned(),
+                group: group_name.to_owned(),
+            });
+        }
     };
     let (port, tg) = world
         .of_kind(Kind::Listener)
@@ -397,7 +410,7 @@ async fn alb_serving(
         })
         .collect();
     let healthy = states.iter().filter(|s| s.ends_with(" healthy")).count();
-    let want = usize::try_from(*min_size).unwrap_or(0).max(1);
+    let want = usize::try_from(min_size).unwrap_or(0).max(1);
     if healthy < want {
         return Err(LiveFailure::Unhealthy {
             healthy,

@@ -46,9 +46,13 @@ pub enum CheckKind {
     /// The load balancer serves the Auto Scaling group: a listener forwards to a target group the
     /// group is attached to; the load balancer is internet-facing in public subnets of two or
     /// more AZs, the group only in private subnets of two or more AZs.
+    /// `alb_serves_ecs` is the same check with an ECS service for the group (`tasks`): its
+    /// tasks registered with the target group, in private subnets, without public IPs.
     AlbServesAsg {
         load_balancer: String,
         group: String,
+        /// The group is an ECS service's tasks.
+        tasks: bool,
         /// On `check --live` (AWS): healthy targets ≥ the group's minimum, and an HTTP GET of
         /// the load balancer's DNS name answers 200.
         live: bool,
@@ -137,6 +141,7 @@ impl CheckKind {
         "not_reachable",
         "efs_mountable",
         "alb_serves_asg",
+        "alb_serves_ecs",
         "s3_website",
         "s3_encryption",
         "s3_versioning",

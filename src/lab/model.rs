@@ -191,6 +191,9 @@ pub struct CheckDef {
     /// `alb_serves_asg`: the Auto Scaling group behind the load balancer.
     #[schemars(with = "Option<String>")]
     pub auto_scaling_group: Option<Spanned<String>>,
+    /// `alb_serves_ecs`: the ECS service behind the load balancer.
+    #[schemars(with = "Option<String>")]
+    pub ecs_service: Option<Spanned<String>>,
     /// `s3_website`, `s3_encryption`, `s3_versioning`: the bucket.
     #[schemars(with = "Option<String>")]
     pub bucket: Option<Spanned<String>>,
@@ -232,6 +235,7 @@ pub const CHECK_KEYS: &[&str] = &[
     "instances",
     "load_balancer",
     "auto_scaling_group",
+    "ecs_service",
     "bucket",
     "repository",
     "tag",

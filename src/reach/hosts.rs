@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::resources::{
-    AutoScalingGroupFacts, InstanceFacts, LaunchTemplateFacts, LoadBalancerFacts, MountTargetFacts,
+    AutoScalingGroupFacts, EcsServiceFacts, InstanceFacts, LaunchTemplateFacts, LoadBalancerFacts, MountTargetFacts,
     SubnetFacts,
 };
 
@@ -54,7 +54,9 @@ impl<'w> Net<'w> {
                 }
                 Ok(hosts)
             }
-            Kind::LoadBalancer | Kind::AutoScalingGroup => self.spread_hosts(name, o),
+            Kind::LoadBalancer | Kind::AutoScalingGroup | Kind::EcsService => {
+                self.spread_hosts(name, o)
+            }
             other => Err(Unresolved::NotAnEndpoint {
                 name: name.to_owned(),
                 kind: other,
@@ -62,8 +64,9 @@ impl<'w> Net<'w> {
         }
     }
 
-    /// A load balancer or an Auto Scaling group: a host in each of its subnets with its
-    /// security groups (a group's come from its launch template, else from its instances).
+    /// A load balancer, an Auto Scaling group or an ECS service: a host in each of its subnets
+    /// with its security groups (a group's come from its launch template, else from its
+    /// instances; a service's tasks have the service's).
     pub(super) fn spread_hosts(
         &self,
         name: &str,
@@ -113,6 +116,16 @@ impl<'w> Net<'w> {
                     })?;
                     (groups, None, None)
                 }
+                // A service's tasks: a network interface each in its subnets, with its groups.
+                Facts::EcsService(EcsServiceFacts {
+                    security_groups,
+                    public_ip,
+                    ..
+                }) => (
+                    security_groups.clone(),
+                    public_ip.then(|| "assigned to each task".to_owned()),
+                    None,
+                ),
                 _ => {
                     return Err(Unresolved::SpansNoSubnets {
                         name: name.to_owned(),

@@ -116,6 +116,10 @@ impl crate::resources::KindSpec for InstanceSpec {
 }
 
 impl crate::resources::KindFacts for InstanceFacts {
+    fn security_groups(&self) -> Vec<&str> {
+        self.security_groups.iter().map(String::as_str).collect()
+    }
+
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let InstanceFacts { vpc_id, .. } = self;
         vpc_id.as_deref()

@@ -8,6 +8,7 @@ mod ebs_snapshot;
 mod ebs_volume;
 pub mod ec2util;
 pub mod ecr;
+pub mod ecs;
 pub mod efs;
 mod elastic_ip;
 pub mod elbv2;
@@ -16,6 +17,7 @@ pub mod instance;
 mod internet_gateway;
 pub mod key_pair;
 mod launch_template;
+mod log_group;
 mod nat_gateway;
 mod network_acl;
 pub mod registry;
@@ -59,6 +61,18 @@ pub trait KindFacts: std::fmt::Debug + Send + Sync {
     /// Every subnet the resource occupies (a load balancer or an Auto Scaling group spans
     /// several).
     fn subnet_ids(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
+    /// The security groups of its network interfaces (an instance's, a load balancer's, a
+    /// service's tasks'): a group cannot go while they use it.
+    fn security_groups(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
+    /// The target groups it registers into or forwards to: a target group cannot go while
+    /// they use it.
+    fn target_groups(&self) -> Vec<&str> {
         Vec::new()
     }
 

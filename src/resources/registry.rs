@@ -197,6 +197,10 @@ kinds! {
     Objects => "s3_objects", "set of S3 objects", s3: Objects, ObjectsSpec, ObjectsFacts;
     Repository => "ecr_repository", "ECR repository", ecr: Repository, RepositorySpec, RepositoryFacts;
     Image => "ecr_image", "ECR image", ecr: Image, ImageSpec, ImageFacts;
+    LogGroup => "log_group", "log group", log_group: LogGroup, LogGroupSpec, LogGroupFacts;
+    EcsCluster => "ecs_cluster", "ECS cluster", ecs: EcsCluster, EcsClusterSpec, EcsClusterFacts;
+    EcsTaskDefinition => "ecs_task_definition", "ECS task definition", ecs: EcsTaskDefinition, EcsTaskDefinitionSpec, EcsTaskDefinitionFacts;
+    EcsService => "ecs_service", "ECS service", ecs: EcsService, EcsServiceSpec, EcsServiceFacts;
 }
 
 /// Where a kind's resources live, which decides how they are found.

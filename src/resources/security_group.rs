@@ -18,7 +18,6 @@ use crate::aws::tags::from_ec2;
 use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::lab::{Kind, Peer, Ports, Proto, Resource, SgRule, Spec};
-use crate::resources::{InstanceFacts, LoadBalancerFacts, MountTargetFacts};
 use toml::Spanned;
 
 /// What a lab file declares for a security group.
@@ -590,17 +589,13 @@ impl ResourceKind for SecurityGroup {
     }
 
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
+        // What has network interfaces in it (instances, mount targets, load balancers, tasks).
         world
-            .of_kind(Kind::Instance)
-            .filter(|i| !i.is_gone())
-            .filter(|i| matches!(&i.facts, Facts::Instance(InstanceFacts { security_groups, .. }) if security_groups.contains(&obs.id)))
-            .chain(world.of_kind(Kind::MountTarget).filter(|m| {
-                matches!(&m.facts, Facts::MountTarget(MountTargetFacts { security_groups, .. }) if security_groups.contains(&obs.id))
-            }))
-            .chain(world.of_kind(Kind::LoadBalancer).filter(|l| {
-                matches!(&l.facts, Facts::LoadBalancer(LoadBalancerFacts { security_groups, .. }) if security_groups.contains(&obs.id))
-            }))
-            .map(|i| i.id.clone())
+            .items
+            .iter()
+            .filter(|o| !o.is_gone())
+            .filter(|o| o.facts.of_kind().security_groups().contains(&obs.id.as_str()))
+            .map(|o| o.id.clone())
             .collect()
     }
 

@@ -1,9 +1,11 @@
-//! A load balancer in front of an Auto Scaling group.
+//! A load balancer in front of an Auto Scaling group or an ECS service.
 
 use thiserror::Error;
 
 use super::*;
-use crate::resources::{AutoScalingGroupFacts, ListenerFacts, LoadBalancerFacts, SubnetFacts};
+use crate::resources::{
+    AutoScalingGroupFacts, EcsServiceFacts, ListenerFacts, LoadBalancerFacts, SubnetFacts,
+};
 
 /// Why a load balancer does not serve an Auto Scaling group as the check asks.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -63,6 +65,9 @@ pub enum Serving {
         azs: usize,
         places: Vec<String>,
     },
+    /// The service gives its tasks public addresses.
+    #[error("{group} gives its tasks public IP addresses: turn Public IP off (they are reached through {load_balancer} only)")]
+    PublicIp { load_balancer: String, group: String },
     #[error("{load_balancer} has no listener")]
     NoListener { load_balancer: String },
     /// No listener forwards to a target group the group is attached to; `listeners` is each
@@ -98,25 +103,42 @@ pub(super) fn alb_serves_asg(
         name: group_name.to_owned(),
     })?;
     let group = world.get(&group.id).unwrap_or(group);
-    let (
-        Facts::LoadBalancer(LoadBalancerFacts {
-            scheme,
-            lb_type,
-            subnets: lb_subnets,
-            ..
-        }),
-        Facts::AutoScalingGroup(AutoScalingGroupFacts {
-            subnets: group_subnets,
-            target_groups: attached,
-            ..
-        }),
-    ) = (&lb.facts, &group.facts)
+    let unexpected = || Serving::UnexpectedKinds {
+        load_balancer: lb_name.to_owned(),
+        group: group_name.to_owned(),
+    };
+    let Facts::LoadBalancer(LoadBalancerFacts {
+        scheme,
+        lb_type,
+        subnets: lb_subnets,
+        ..
+    }) = &lb.facts
     else {
-        return Err(Serving::UnexpectedKinds {
-            load_balancer: lb_name.to_owned(),
-            group: group_name.to_owned(),
+        return Err(unexpected().into());
+    };
+    // An Auto Scaling group's instances, or an ECS service's tasks.
+    let (group_subnets, attached) = match &group.facts {
+        Facts::AutoScalingGroup(AutoScalingGroupFacts {
+            subnets,
+            target_groups,
+            ..
+        }) => (subnets, target_groups),
+        Facts::EcsService(EcsServiceFacts {
+            subnets,
+            target_groups,
+            public_ip,
+            ..
+        }) => {
+            if *public_ip {
+                return Err(Serving::PublicIp {
+                    load_balancer: lb_name.to_owned(),
+                    group: group_name.to_owned(),
+                }
+                .into());
+            }
+            (subnets, target_groups)
         }
-        .into());
+        _ => return Err(unexpected().into()),
     };
     if lb_type != "application" {
         return Err(Serving::NotApplication {

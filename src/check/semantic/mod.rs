@@ -127,9 +127,18 @@ fn expectation(kind: &CheckKind) -> String {
         CheckKind::AlbServesAsg {
             load_balancer,
             group,
+            tasks: false,
             ..
         } => format!(
             "a listener of {load_balancer} forwards to a target group {group} is attached to; {load_balancer} internet-facing in public subnets of 2+ AZs; {group} only in private subnets of 2+ AZs"
+        ),
+        CheckKind::AlbServesAsg {
+            load_balancer,
+            group,
+            tasks: true,
+            ..
+        } => format!(
+            "a listener of {load_balancer} forwards to a target group {group}'s tasks are registered with; {load_balancer} internet-facing in public subnets of 2+ AZs; {group}'s tasks only in private subnets of 2+ AZs, without public IPs"
         ),
         CheckKind::S3Website { bucket, .. } => format!(
             "{bucket}: website hosting with an index document that exists; everyone may s3:GetObject its objects and nothing more; Block Public Access does not block that policy"

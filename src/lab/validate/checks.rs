@@ -52,7 +52,7 @@ impl Validator<'_, '_, '_> {
                 let spans = d.resources.iter().any(|r| {
                     matches!(
                         self.kinds.get(r.get_ref()),
-                        Some(Kind::LoadBalancer | Kind::AutoScalingGroup)
+                        Some(Kind::LoadBalancer | Kind::AutoScalingGroup | Kind::EcsService)
                     )
                 });
                 if d.resources.len() < 2 && !spans {
@@ -61,7 +61,7 @@ impl Validator<'_, '_, '_> {
                     }
                     self.c.error(
                         d.kind.span(),
-                        "a `multi_az` check needs at least two `resources` (or a load balancer or Auto Scaling group)",
+                        "a `multi_az` check needs at least two `resources` (or a load balancer, Auto Scaling group or ECS service)",
                         "too few",
                     );
                 }
@@ -78,6 +78,7 @@ impl Validator<'_, '_, '_> {
                                     Kind::MountTarget,
                                     Kind::LoadBalancer,
                                     Kind::AutoScalingGroup,
+                                    Kind::EcsService,
                                 ],
                             )
                         })
@@ -136,6 +137,19 @@ impl Validator<'_, '_, '_> {
                 CheckKind::AlbServesAsg {
                     load_balancer: self.reference(lb, &[Kind::LoadBalancer])?,
                     group: self.reference(asg, &[Kind::AutoScalingGroup])?,
+                    tasks: false,
+                    live: d.live,
+                }
+            }
+            "alb_serves_ecs" => {
+                let (Some(lb), Some(service)) = (&d.load_balancer, &d.ecs_service) else {
+                    self.check_needs(d, &["load_balancer", "ecs_service"]);
+                    return None;
+                };
+                CheckKind::AlbServesAsg {
+                    load_balancer: self.reference(lb, &[Kind::LoadBalancer])?,
+                    group: self.reference(service, &[Kind::EcsService])?,
+                    tasks: true,
                     live: d.live,
                 }
             }
@@ -217,6 +231,7 @@ impl Validator<'_, '_, '_> {
                     Kind::SecurityGroup,
                     Kind::AutoScalingGroup,
                     Kind::LoadBalancer,
+                    Kind::EcsService,
                 ],
             )
             .map(Endpoint::Resource)

@@ -225,6 +225,11 @@ impl Validator<'_, '_, '_> {
             .map_or_else(|| "t3.micro".to_owned(), |t| t.get_ref().clone())
     }
 
+    /// Whether the lab declares a resource of this name (of any kind).
+    pub(crate) fn declares(&self, name: &str) -> bool {
+        self.kinds.contains_key(name)
+    }
+
     /// A located error about the lab file.
     pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>, label: &str) {
         self.c.error(span, message, label);

@@ -56,6 +56,10 @@ impl crate::resources::KindSpec for AutoScalingGroupSpec {
 }
 
 impl crate::resources::KindFacts for AutoScalingGroupFacts {
+    fn target_groups(&self) -> Vec<&str> {
+        self.target_groups.iter().map(String::as_str).collect()
+    }
+
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let AutoScalingGroupFacts { vpc_id, .. } = self;
         vpc_id.as_deref()

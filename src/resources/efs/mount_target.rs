@@ -39,6 +39,10 @@ impl crate::resources::KindSpec for MountTargetSpec {
 }
 
 impl crate::resources::KindFacts for MountTargetFacts {
+    fn security_groups(&self) -> Vec<&str> {
+        self.security_groups.iter().map(String::as_str).collect()
+    }
+
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let MountTargetFacts { vpc_id, .. } = self;
         vpc_id.as_deref()

@@ -38,6 +38,10 @@ impl crate::resources::KindSpec for ListenerSpec {
 }
 
 impl crate::resources::KindFacts for ListenerFacts {
+    fn target_groups(&self) -> Vec<&str> {
+        self.target_groups.iter().map(String::as_str).collect()
+    }
+
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let ListenerFacts { vpc_id, .. } = self;
         vpc_id.as_deref()

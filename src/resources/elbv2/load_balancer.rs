@@ -49,6 +49,10 @@ impl crate::resources::KindSpec for LoadBalancerSpec {
 }
 
 impl crate::resources::KindFacts for LoadBalancerFacts {
+    fn security_groups(&self) -> Vec<&str> {
+        self.security_groups.iter().map(String::as_str).collect()
+    }
+
     fn vpc_id<'a>(&'a self, _id: &'a str) -> Option<&'a str> {
         let LoadBalancerFacts { vpc_id, .. } = self;
         vpc_id.as_deref()

@@ -5,7 +5,6 @@ use crate::check::FoundBy;
 use crate::check::Names;
 use crate::lab::validate::{ParseSpec, SpecCx};
 use crate::quota::Quota;
-use crate::resources::{AutoScalingGroupFacts, ListenerFacts};
 use toml::Spanned;
 
 /// What a lab file declares for a target group.
@@ -15,6 +14,8 @@ pub struct TargetGroupSpec {
     pub protocol: String,
     pub port: u16,
     pub health_check_path: String,
+    /// `instance` or `ip`, when the lab says (AWS's default is `instance`).
+    pub target_type: Option<String>,
 }
 
 /// What AWS says of a target group.
@@ -26,6 +27,8 @@ pub struct TargetGroupFacts {
     pub port: Option<i32>,
     pub health_check_path: Option<String>,
     pub load_balancers: Vec<String>,
+    /// `instance`, `ip`, `lambda` or `alb`.
+    pub target_type: Option<String>,
 }
 
 impl crate::resources::KindSpec for TargetGroupSpec {
@@ -57,6 +60,10 @@ pub struct TargetGroupKeys {
     /// The path of the health check, e.g. `/`.
     #[schemars(with = "Option<String>")]
     pub health_check_path: Option<toml::Spanned<String>>,
+    /// `instance` (the default: instances register, e.g. an Auto Scaling group's) or `ip`
+    /// (addresses register: Fargate tasks, `awsvpc`).
+    #[schemars(with = "Option<String>")]
+    pub target_type: Option<toml::Spanned<String>>,
 }
 
 impl ParseSpec for TargetGroupSpec {
@@ -80,6 +87,17 @@ impl ParseSpec for TargetGroupSpec {
                     String::new()
                 }
             },
+            target_type: d.target_type.as_ref().and_then(|t| match t.get_ref().as_str() {
+                "instance" | "ip" => Some(t.get_ref().clone()),
+                other => {
+                    cx.error(
+                        t.span(),
+                        format!("target type `{other}` must be `instance` or `ip`"),
+                        "invalid target type",
+                    );
+                    None
+                }
+            }),
         }
     }
 }
@@ -102,6 +120,7 @@ fn observe_tg(
             port: t.port(),
             health_check_path: t.health_check_path().map(str::to_owned),
             load_balancers: t.load_balancer_arns().to_vec(),
+            target_type: t.target_type().map(|t| t.as_str().to_owned()),
         }),
     })
 }
@@ -207,6 +226,7 @@ impl ResourceKind for TargetGroup {
             protocol,
             port,
             health_check_path,
+            target_type,
         } = crate::resources::spec_of(res)?;
         let tags: Tags = cx.owner.tags_for(&res.name).into_iter().collect();
         let arn = match existing {
@@ -239,7 +259,9 @@ impl ResourceKind for TargetGroup {
                             .protocol(ProtocolEnum::from(protocol.as_str()))
                             .port(i32::from(*port))
                             .vpc_id(vpc_id)
-                            .target_type(TargetTypeEnum::Instance)
+                            .target_type(TargetTypeEnum::from(
+                                target_type.as_deref().unwrap_or("instance"),
+                            ))
                             .health_check_path(health_check_path)
                             .set_tags(Some(elb_tags(cx.owner, &res.name)))
                             .send()
@@ -294,8 +316,12 @@ impl ResourceKind for TargetGroup {
             .await
     }
 
-    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
-        vec!["vpc", "protocol", "port", "health_check_path"]
+    fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
+        let mut keys = vec!["vpc", "protocol", "port", "health_check_path"];
+        if matches!(&res.spec, Spec::TargetGroup(TargetGroupSpec { target_type: Some(_), .. })) {
+            keys.push("target_type");
+        }
+        keys
     }
 
     fn compare(
@@ -311,19 +337,21 @@ impl ResourceKind for TargetGroup {
                 protocol,
                 port,
                 health_check_path,
+                target_type,
             }),
             Facts::TargetGroup(TargetGroupFacts {
                 vpc_id,
                 protocol: p,
                 port: found_port,
                 health_check_path: h,
+                target_type: found_type,
                 ..
             }),
         ) = (&res.spec, &obs.facts)
         else {
             return Vec::new();
         };
-        vec![
+        let mut attrs = vec![
             Attr::new("vpc", vpc, label_or_none(bound, vpc_id.as_deref())),
             Attr::new("protocol", protocol, p.as_deref().unwrap_or("none")),
             Attr::new(
@@ -336,21 +364,24 @@ impl ResourceKind for TargetGroup {
                 health_check_path,
                 h.as_deref().unwrap_or("none"),
             ),
-        ]
+        ];
+        if let Some(t) = target_type {
+            attrs.push(Attr::new(
+                "target_type",
+                t,
+                found_type.as_deref().unwrap_or("instance"),
+            ));
+        }
+        attrs
     }
 
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
-        // Listeners forwarding to it and groups registering into it.
+        // Listeners forwarding to it, groups and services registering into it.
         world
             .items
             .iter()
-            .filter(|o| match &o.facts {
-                Facts::Listener(ListenerFacts { target_groups, .. })
-                | Facts::AutoScalingGroup(AutoScalingGroupFacts { target_groups, .. }) => {
-                    target_groups.contains(&obs.id)
-                }
-                _ => false,
-            })
+            .filter(|o| !o.is_gone())
+            .filter(|o| o.facts.of_kind().target_groups().contains(&obs.id.as_str()))
             .map(|o| o.id.clone())
             .collect()
     }

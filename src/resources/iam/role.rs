@@ -11,6 +11,8 @@ pub struct IamRoleSpec {
     pub service: String,
     /// Managed policy ARNs (a bare name means an AWS managed policy).
     pub managed_policies: Vec<String>,
+    /// The role holds these policies and nothing more (no other managed or inline policy).
+    pub exclusive: bool,
 }
 
 /// What AWS says of an IAM role.
@@ -21,6 +23,8 @@ pub struct IamRoleFacts {
     pub trust: String,
     /// Attached managed policy ARNs, sorted.
     pub policies: Vec<String>,
+    /// Inline policy names, when read (`check` of a role that must hold nothing more).
+    pub inline: Option<Vec<String>>,
 }
 
 impl crate::resources::KindSpec for IamRoleSpec {
@@ -44,6 +48,10 @@ pub struct IamRoleKeys {
     /// ARNs of managed policies attached to the role.
     #[schemars(with = "Option<Vec<String>>")]
     pub managed_policies: Option<Vec<toml::Spanned<String>>>,
+    /// The role must hold these policies and nothing more: `check` fails on any other managed
+    /// or inline policy (least privilege, e.g. a task role).
+    #[schemars(with = "Option<bool>")]
+    pub exclusive: Option<toml::Spanned<bool>>,
 }
 
 impl ParseSpec for IamRoleSpec {
@@ -79,6 +87,7 @@ impl ParseSpec for IamRoleSpec {
         IamRoleSpec {
             service,
             managed_policies,
+            exclusive: d.exclusive.as_ref().is_some_and(|e| *e.get_ref()),
         }
     }
 }
@@ -195,6 +204,7 @@ impl ResourceKind for IamRole {
                     arn: r.arn().to_owned(),
                     trust,
                     policies,
+                    inline: None,
                 }),
             });
         }
@@ -210,6 +220,7 @@ impl ResourceKind for IamRole {
         let IamRoleSpec {
             service,
             managed_policies,
+            ..
         } = crate::resources::spec_of(res)?;
         let mut obs = match existing {
             Some(o) => o.clone(),
@@ -270,6 +281,7 @@ impl ResourceKind for IamRole {
                         arn,
                         trust: trust_policy(service),
                         policies,
+                        inline: None,
                     }),
                 }
             }
@@ -295,8 +307,27 @@ impl ResourceKind for IamRole {
         Ok(obs)
     }
 
-    fn attr_keys(&self, _res: &Resource) -> Vec<&'static str> {
-        vec!["service", "managed_policies"]
+    fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
+        let mut keys = vec!["service", "managed_policies"];
+        if matches!(&res.spec, Spec::IamRole(IamRoleSpec { exclusive: true, .. })) {
+            keys.push("other_policies");
+        }
+        keys
+    }
+
+    /// Its inline policies (one call): what a role that must hold nothing more is checked for.
+    async fn read_details(&self, aws: &Aws, obs: &mut Observed) -> Result<(), AwsError> {
+        let names = aws
+            .known("iam:ListRolePolicies", &obs.id, || {
+                aws.iam.list_role_policies().role_name(&obs.id).send()
+            })
+            .await?
+            .policy_names()
+            .to_vec();
+        if let Facts::IamRole(f) = &mut obs.facts {
+            f.inline = Some(names);
+        }
+        Ok(())
     }
 
     fn find_existing<'w>(
@@ -314,9 +345,13 @@ impl ResourceKind for IamRole {
             Spec::IamRole(IamRoleSpec {
                 service,
                 managed_policies,
+                exclusive,
             }),
             Facts::IamRole(IamRoleFacts {
-                trust, policies, ..
+                trust,
+                policies,
+                inline,
+                ..
             }),
         ) = (&res.spec, &obs.facts)
         else {
@@ -346,14 +381,38 @@ impl ResourceKind for IamRole {
         } else {
             format!("{} (missing {})", found.join(", "), missing.join(", "))
         };
-        vec![
+        let mut attrs = vec![
             Attr::new("service", service, found_service),
             Attr::new(
                 "managed_policies",
                 want.iter().map(short).collect::<Vec<_>>().join(", "),
                 found_text,
             ),
-        ]
+        ];
+        if *exclusive {
+            let mut others: Vec<String> = policies
+                .iter()
+                .filter(|p| !want.contains(p))
+                .map(short)
+                .chain(inline.iter().flatten().map(|i| format!("{i} (inline)")))
+                .collect();
+            others.sort();
+            attrs.push(Attr::new(
+                "other_policies",
+                "none",
+                if others.is_empty() { "none".to_owned() } else { others.join(", ") },
+            ));
+        }
+        attrs
+    }
+
+    fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
+        (attr.key == "other_policies").then(|| {
+            format!(
+                "remove {} from {}: the role grants only what the lab needs (least privilege)",
+                attr.found, res.name
+            )
+        })
     }
 
     fn blockers(&self, obs: &Observed, world: &World) -> Vec<String> {
