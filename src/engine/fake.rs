@@ -738,6 +738,8 @@ pub fn unreachable_aws() -> Aws {
         autoscaling: client!(aws_sdk_autoscaling),
         s3: client!(aws_sdk_s3),
         ecr: client!(aws_sdk_ecr),
+        ecs: client!(aws_sdk_ecs),
+        logs: client!(aws_sdk_cloudwatchlogs),
         servicequotas: client!(aws_sdk_servicequotas),
         region: AZS_REGION.to_owned(),
         endpoint: Some(NOWHERE.to_owned()),

@@ -409,6 +409,7 @@ mod tests {
                 arn: String::new(),
                 trust: String::new(),
                 policies: Vec::new(),
+                inline: None,
             }),
         };
         Observed {

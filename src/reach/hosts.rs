@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::resources::{
-    AutoScalingGroupFacts, EcsServiceFacts, InstanceFacts, LaunchTemplateFacts, LoadBalancerFacts, MountTargetFacts,
-    SubnetFacts,
+    AutoScalingGroupFacts, EcsServiceFacts, InstanceFacts, LaunchTemplateFacts, LoadBalancerFacts,
+    MountTargetFacts, SubnetFacts,
 };
 
 impl<'w> Net<'w> {

@@ -59,21 +59,22 @@ impl ParseSpec for LogGroupSpec {
     type Keys = LogGroupKeys;
 
     fn parse(cx: &mut SpecCx<'_, '_, '_>, _name: &Spanned<String>, d: &LogGroupKeys) -> Self {
-        let retention_days = d.retention_days.as_ref().and_then(|r| {
-            match i32::try_from(*r.get_ref()) {
-                Ok(n) if RETENTIONS.contains(&n) => Some(n),
-                _ => {
-                    cx.error(
-                        r.span(),
-                        format!("CloudWatch Logs keeps no retention of {} days", r.get_ref()),
-                        "invalid retention",
-                    );
-                    let all: Vec<String> = RETENTIONS.iter().map(i32::to_string).collect();
-                    cx.help(format!("one of: {}", all.join(", ")));
-                    None
-                }
-            }
-        });
+        let retention_days =
+            d.retention_days
+                .as_ref()
+                .and_then(|r| match i32::try_from(*r.get_ref()) {
+                    Ok(n) if RETENTIONS.contains(&n) => Some(n),
+                    _ => {
+                        cx.error(
+                            r.span(),
+                            format!("CloudWatch Logs keeps no retention of {} days", r.get_ref()),
+                            "invalid retention",
+                        );
+                        let all: Vec<String> = RETENTIONS.iter().map(i32::to_string).collect();
+                        cx.help(format!("one of: {}", all.join(", ")));
+                        None
+                    }
+                });
         LogGroupSpec { retention_days }
     }
 }
@@ -101,7 +102,10 @@ impl LogGroup {
             .unwrap_or_default())
     }
 
-    async fn listed(aws: &Aws, prefix: Option<&str>) -> Result<Vec<aws_sdk_cloudwatchlogs::types::LogGroup>, AwsError> {
+    async fn listed(
+        aws: &Aws,
+        prefix: Option<&str>,
+    ) -> Result<Vec<aws_sdk_cloudwatchlogs::types::LogGroup>, AwsError> {
         aws.logs
             .describe_log_groups()
             .set_log_group_name_prefix(prefix.map(str::to_owned))
@@ -110,13 +114,16 @@ impl LogGroup {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| AwsError::from_sdk("logs:DescribeLogGroups", prefix.unwrap_or("log groups"), e))
+            .map_err(|e| {
+                AwsError::from_sdk("logs:DescribeLogGroups", prefix.unwrap_or("log groups"), e)
+            })
     }
 }
 
 fn observe(g: &aws_sdk_cloudwatchlogs::types::LogGroup, mut t: Tags) -> Option<Observed> {
     let name = g.log_group_name()?.to_owned();
-    t.entry(tags::NAME.to_owned()).or_insert_with(|| name.clone());
+    t.entry(tags::NAME.to_owned())
+        .or_insert_with(|| name.clone());
     Some(Observed {
         kind: Kind::LogGroup,
         id: name,
@@ -151,7 +158,11 @@ impl ResourceKind for LogGroup {
     ) -> Result<crate::resources::Stamped, AwsError> {
         #[allow(deprecated)]
         aws.known("logs:TagLogGroup", &obs.id, || {
-            aws.logs.tag_log_group().log_group_name(&obs.id).tags(key, value).send()
+            aws.logs
+                .tag_log_group()
+                .log_group_name(&obs.id)
+                .tags(key, value)
+                .send()
         })
         .await?;
         Ok(crate::resources::Stamped::Done)
@@ -169,7 +180,9 @@ impl ResourceKind for LogGroup {
         let mut out: Vec<Observed> = Vec::new();
         for prefix in prefixes {
             for g in Self::listed(aws, prefix.as_deref()).await? {
-                let Some(name) = g.log_group_name() else { continue };
+                let Some(name) = g.log_group_name() else {
+                    continue;
+                };
                 if out.iter().any(|o| o.id == name) {
                     continue;
                 }
@@ -180,8 +193,11 @@ impl ResourceKind for LogGroup {
                 }
                 let created = g
                     .creation_time()
-                    .map(|ms| aws_smithy_types::DateTime::from_millis(ms));
-                let Some(t) = aws.follow_up(created_at(created.as_ref()), || Self::tags_of(aws, name)).await? else {
+                    .map(aws_smithy_types::DateTime::from_millis);
+                let Some(t) = aws
+                    .follow_up(created_at(created.as_ref()), || Self::tags_of(aws, name))
+                    .await?
+                else {
                     continue;
                 };
                 let keep = match scope {
@@ -227,15 +243,15 @@ impl ResourceKind for LogGroup {
                     if e.aws_code() != Some("ResourceAlreadyExistsException") {
                         return Err(e);
                     }
-                    let t = cx
-                        .aws
-                        .settle(|| Self::tags_of(cx.aws, &name))
-                        .await?;
+                    let t = cx.aws.settle(|| Self::tags_of(cx.aws, &name)).await?;
                     if !cx.owner.owns(&t) {
                         return Err(AwsError::from_fault(
                             "logs:CreateLogGroup",
                             &res.name,
-                            crate::aws::Fault::NotOurs { what: "a log group", name },
+                            crate::aws::Fault::NotOurs {
+                                what: "a log group",
+                                name,
+                            },
                         ));
                     }
                 }
@@ -269,7 +285,11 @@ impl ResourceKind for LogGroup {
                 None => {
                     cx.aws
                         .known("logs:DeleteRetentionPolicy", &res.name, || {
-                            cx.aws.logs.delete_retention_policy().log_group_name(&obs.id).send()
+                            cx.aws
+                                .logs
+                                .delete_retention_policy()
+                                .log_group_name(&obs.id)
+                                .send()
                         })
                         .await?;
                 }
@@ -287,8 +307,13 @@ impl ResourceKind for LogGroup {
         let (Spec::LogGroup(s), Facts::LogGroup(f)) = (&res.spec, &obs.facts) else {
             return Vec::new();
         };
-        let text = |d: Option<i32>| d.map_or_else(|| "never expire".to_owned(), |d| format!("{d} days"));
-        vec![Attr::new("retention_days", text(s.retention_days), text(f.retention_days))]
+        let text =
+            |d: Option<i32>| d.map_or_else(|| "never expire".to_owned(), |d| format!("{d} days"));
+        vec![Attr::new(
+            "retention_days",
+            text(s.retention_days),
+            text(f.retention_days),
+        )]
     }
 
     fn attr_hint(&self, res: &Resource, attr: &Attr) -> Option<String> {
@@ -311,7 +336,13 @@ impl ResourceKind for LogGroup {
             .map_err(|e| AwsError::from_sdk("logs:DeleteLogGroup", &obs.id, e))
     }
 
-    fn own_name(&self, o: &Observed, res: &Resource, _owner: &Owner, names: &Names) -> Option<FoundBy> {
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
         crate::resources::named_as(o, res, names, "log group name", &o.id)
     }
 

@@ -594,7 +594,12 @@ impl ResourceKind for SecurityGroup {
             .items
             .iter()
             .filter(|o| !o.is_gone())
-            .filter(|o| o.facts.of_kind().security_groups().contains(&obs.id.as_str()))
+            .filter(|o| {
+                o.facts
+                    .of_kind()
+                    .security_groups()
+                    .contains(&obs.id.as_str())
+            })
             .map(|o| o.id.clone())
             .collect()
     }

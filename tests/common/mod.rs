@@ -4,6 +4,7 @@
 
 pub mod aws_model;
 pub mod ecr_store;
+pub mod ecs_shim;
 pub mod image_shim;
 pub mod ministack_shim;
 pub mod proxy;
@@ -83,6 +84,23 @@ pub fn image_endpoint() -> String {
             let url = endpoint();
             if emulator() == "moto" {
                 image_shim::start(&url)
+            } else {
+                url
+            }
+        })
+        .clone()
+}
+
+/// The endpoint of the tests that run ECS services: on moto, the ECS shim in front of it
+/// (`ecs_shim.rs`: services reach their desired count as on AWS), started once per process;
+/// elsewhere [`endpoint`].
+pub fn ecs_endpoint() -> String {
+    static STARTED: OnceLock<String> = OnceLock::new();
+    STARTED
+        .get_or_init(|| {
+            let url = endpoint();
+            if emulator() == "moto" {
+                ecs_shim::start(&url)
             } else {
                 url
             }

@@ -85,6 +85,8 @@ pub struct Faults {
     pub shim: Option<Arc<super::ministack_shim::MinistackShim>>,
     /// `CreateImage` as AWS does it, in front of moto (`image_shim.rs`).
     pub images: Option<Arc<super::image_shim::ImageShim>>,
+    /// ECS services as AWS runs them, in front of moto (`ecs_shim.rs`).
+    pub ecs: Option<Arc<super::ecs_shim::EcsShim>>,
 }
 
 impl Faults {
@@ -484,6 +486,11 @@ async fn forward(state: &State, call: &Call) -> std::io::Result<Vec<u8>> {
     }
     if let Some(images) = &state.faults.images
         && let Some(answer) = images.answer(&state.upstream, call).await?
+    {
+        return Ok(answer);
+    }
+    if let Some(ecs) = &state.faults.ecs
+        && let Some(answer) = ecs.answer(&state.upstream, call).await?
     {
         return Ok(answer);
     }

@@ -66,8 +66,13 @@ pub enum Serving {
         places: Vec<String>,
     },
     /// The service gives its tasks public addresses.
-    #[error("{group} gives its tasks public IP addresses: turn Public IP off (they are reached through {load_balancer} only)")]
-    PublicIp { load_balancer: String, group: String },
+    #[error(
+        "{group} gives its tasks public IP addresses: turn Public IP off (they are reached through {load_balancer} only)"
+    )]
+    PublicIp {
+        load_balancer: String,
+        group: String,
+    },
     #[error("{load_balancer} has no listener")]
     NoListener { load_balancer: String },
     /// No listener forwards to a target group the group is attached to; `listeners` is each

@@ -70,10 +70,10 @@ fn observe(c: &aws_sdk_ecs::types::Cluster) -> Option<Observed> {
             name,
             arn,
             status: c.status().unwrap_or_default().to_owned(),
-            container_insights: c
-                .settings()
-                .iter()
-                .any(|s| s.name().map(|n| n.as_str()) == Some("containerInsights") && s.value() == Some("enabled")),
+            container_insights: c.settings().iter().any(|s| {
+                s.name().map(|n| n.as_str()) == Some("containerInsights")
+                    && s.value() == Some("enabled")
+            }),
             active_services: c.active_services_count(),
             running_tasks: c.running_tasks_count(),
         }),
@@ -132,7 +132,11 @@ impl ResourceKind for EcsCluster {
     ) -> Result<crate::resources::Stamped, AwsError> {
         let tag = Tag::builder().key(key).value(value).build();
         aws.known("ecs:TagResource", &obs.id, || {
-            aws.ecs.tag_resource().resource_arn(&obs.id).tags(tag.clone()).send()
+            aws.ecs
+                .tag_resource()
+                .resource_arn(&obs.id)
+                .tags(tag.clone())
+                .send()
         })
         .await?;
         Ok(crate::resources::Stamped::Done)
@@ -178,7 +182,11 @@ impl ResourceKind for EcsCluster {
         existing: Option<&Observed>,
     ) -> Result<Observed, AwsError> {
         let EcsClusterSpec { container_insights } = crate::resources::spec_of(res)?;
-        let insights = if *container_insights { "enabled" } else { "disabled" };
+        let insights = if *container_insights {
+            "enabled"
+        } else {
+            "disabled"
+        };
         let setting = aws_sdk_ecs::types::ClusterSetting::builder()
             .name(aws_sdk_ecs::types::ClusterSettingName::ContainerInsights)
             .value(insights)
@@ -216,7 +224,11 @@ impl ResourceKind for EcsCluster {
             .await
             .map_err(sdk("ecs:CreateCluster", &res.name))?;
         let obs = out.cluster().and_then(observe).ok_or_else(|| {
-            AwsError::from_fault("ecs:CreateCluster", &res.name, Fault::NoArn { what: "clusterArn" })
+            AwsError::from_fault(
+                "ecs:CreateCluster",
+                &res.name,
+                Fault::NoArn { what: "clusterArn" },
+            )
         })?;
         // CreateCluster answers with the cluster of that name when one exists: carried on with
         // only when it is this owner's.
@@ -281,7 +293,9 @@ impl ResourceKind for EcsCluster {
         names: &Names,
     ) -> Option<FoundBy> {
         match &o.facts {
-            Facts::EcsCluster(f) => crate::resources::named_as(o, res, names, "cluster name", &f.name),
+            Facts::EcsCluster(f) => {
+                crate::resources::named_as(o, res, names, "cluster name", &f.name)
+            }
             _ => None,
         }
     }

@@ -9,7 +9,9 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::types::Tag;
 
-use super::{ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World};
+use super::{
+    ApplyCx, Attr, Bindings, DestroyCx, Facts, Observed, Poll, ResourceKind, Scope, World,
+};
 use crate::aws::tags::{self, Owner, Tags};
 use crate::aws::{Aws, AwsError, Fault};
 use crate::lab::validate::{ParseSpec, SpecCx};
@@ -73,7 +75,10 @@ pub fn arn_name(arn: &str) -> &str {
 }
 
 /// `ecs:Op` errors with the resource's name.
-fn sdk<E, R>(op: &'static str, resource: &str) -> impl FnOnce(aws_sdk_ecs::error::SdkError<E, R>) -> AwsError
+fn sdk<E, R>(
+    op: &'static str,
+    resource: &str,
+) -> impl FnOnce(aws_sdk_ecs::error::SdkError<E, R>) -> AwsError
 where
     E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

@@ -129,21 +129,31 @@ impl ParseSpec for EcsServiceSpec {
 
     fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &EcsServiceKeys) -> Self {
         let kind = Kind::EcsService;
-        let one = |cx: &mut SpecCx<'_, '_, '_>, key: &str, v: &Option<Spanned<String>>, want: Kind| {
-            cx.required(name, kind, key, v)
-                .cloned()
-                .and_then(|v| cx.reference(&v, &[want]))
-                .unwrap_or_default()
-        };
+        let one =
+            |cx: &mut SpecCx<'_, '_, '_>, key: &str, v: &Option<Spanned<String>>, want: Kind| {
+                cx.required(name, kind, key, v)
+                    .cloned()
+                    .and_then(|v| cx.reference(&v, &[want]))
+                    .unwrap_or_default()
+            };
         let cluster = one(cx, "cluster", &d.cluster, Kind::EcsCluster);
-        let task_definition = one(cx, "task_definition", &d.task_definition, Kind::EcsTaskDefinition);
+        let task_definition = one(
+            cx,
+            "task_definition",
+            &d.task_definition,
+            Kind::EcsTaskDefinition,
+        );
         cx.required(name, kind, "subnets", &d.subnets);
         let desired_count = match &d.desired_count {
             None => 2,
             Some(n) => match i32::try_from(*n.get_ref()) {
                 Ok(n) if (0..=100).contains(&n) => n,
                 _ => {
-                    cx.error(n.span(), format!("desired count {} is outside 0-100", n.get_ref()), "invalid count");
+                    cx.error(
+                        n.span(),
+                        format!("desired count {} is outside 0-100", n.get_ref()),
+                        "invalid count",
+                    );
                     2
                 }
             },
@@ -152,7 +162,10 @@ impl ParseSpec for EcsServiceSpec {
             .target_group
             .as_ref()
             .and_then(|t| cx.reference(t, &[Kind::TargetGroup]));
-        let listener = d.listener.as_ref().and_then(|l| cx.reference(l, &[Kind::Listener]));
+        let listener = d
+            .listener
+            .as_ref()
+            .and_then(|l| cx.reference(l, &[Kind::Listener]));
         if let (Some(t), None) = (&d.target_group, &d.listener) {
             cx.error(
                 t.span(),
@@ -190,9 +203,12 @@ fn observe(s: &aws_sdk_ecs::types::Service, subnet_vpcs: &[(String, String)]) ->
         .deployments()
         .iter()
         .find(|d| d.status() == Some("PRIMARY"));
-    let vpc_id = subnets
-        .iter()
-        .find_map(|sn| subnet_vpcs.iter().find(|(s, _)| s == sn).map(|(_, v)| v.clone()));
+    let vpc_id = subnets.iter().find_map(|sn| {
+        subnet_vpcs
+            .iter()
+            .find(|(s, _)| s == sn)
+            .map(|(_, v)| v.clone())
+    });
     Some(Observed {
         kind: Kind::EcsService,
         id: s.service_arn()?.to_owned(),
@@ -206,7 +222,9 @@ fn observe(s: &aws_sdk_ecs::types::Service, subnet_vpcs: &[(String, String)]) ->
             pending: s.pending_count(),
             task_definition: s.task_definition().unwrap_or_default().to_owned(),
             launch_type: s.launch_type().map(|l| l.as_str().to_owned()),
-            security_groups: net.map(|n| n.security_groups().to_vec()).unwrap_or_default(),
+            security_groups: net
+                .map(|n| n.security_groups().to_vec())
+                .unwrap_or_default(),
             public_ip: net
                 .and_then(|n| n.assign_public_ip())
                 .is_some_and(|a| a.as_str() == "ENABLED"),
@@ -218,9 +236,17 @@ fn observe(s: &aws_sdk_ecs::types::Service, subnet_vpcs: &[(String, String)]) ->
                 .collect(),
             circuit_breaker: breaker.is_some_and(|b| b.enable()),
             rollback: breaker.is_some_and(|b| b.rollback()),
-            rollout: primary.and_then(|d| d.rollout_state()).map(|r| r.as_str().to_owned()),
-            rollout_reason: primary.and_then(|d| d.rollout_state_reason()).map(str::to_owned),
-            last_event: s.events().first().and_then(|e| e.message()).map(str::to_owned),
+            rollout: primary
+                .and_then(|d| d.rollout_state())
+                .map(|r| r.as_str().to_owned()),
+            rollout_reason: primary
+                .and_then(|d| d.rollout_state_reason())
+                .map(str::to_owned),
+            last_event: s
+                .events()
+                .first()
+                .and_then(|e| e.message())
+                .map(str::to_owned),
             vpc_id,
         }),
     })
@@ -229,7 +255,10 @@ fn observe(s: &aws_sdk_ecs::types::Service, subnet_vpcs: &[(String, String)]) ->
 impl EcsService {
     /// The services of a cluster (inactive ones left out), with the cluster's owner tags where
     /// a service carries none of its own.
-    pub(super) async fn in_cluster(aws: &Aws, cluster: &Observed) -> Result<Vec<Observed>, AwsError> {
+    pub(super) async fn in_cluster(
+        aws: &Aws,
+        cluster: &Observed,
+    ) -> Result<Vec<Observed>, AwsError> {
         let arns = aws
             .ecs
             .list_services()
@@ -280,7 +309,11 @@ impl EcsService {
             .collect())
     }
 
-    async fn describe(aws: &Aws, cluster: &str, service: &str) -> Result<Option<Observed>, AwsError> {
+    async fn describe(
+        aws: &Aws,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<Observed>, AwsError> {
         let out = aws
             .ecs
             .describe_services()
@@ -294,12 +327,21 @@ impl EcsService {
     }
 
     /// Polls until the service's deployment has completed with its tasks running.
-    async fn steady(cx: &ApplyCx<'_>, res: &Resource, cluster: &str, arn: &str) -> Result<Observed, AwsError> {
+    async fn steady(
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        cluster: &str,
+        arn: &str,
+    ) -> Result<Observed, AwsError> {
         let last = std::sync::Mutex::new(None);
         cx.wait
             .until(&res.name, "steady", STEADY, || async {
                 let Some(o) = Self::describe(cx.aws, cluster, arn).await? else {
-                    return Err(AwsError::from_fault("ecs:DescribeServices", arn, Fault::NotListed));
+                    return Err(AwsError::from_fault(
+                        "ecs:DescribeServices",
+                        arn,
+                        Fault::NotListed,
+                    ));
                 };
                 let Facts::EcsService(f) = &o.facts else {
                     return Ok(Poll::Done);
@@ -327,12 +369,19 @@ impl EcsService {
                     "{} of {} tasks running{}",
                     f.running,
                     f.desired,
-                    f.rollout.as_deref().map(|r| format!(", deployment {}", r.to_lowercase().replace('_', " "))).unwrap_or_default()
+                    f.rollout
+                        .as_deref()
+                        .map(|r| format!(", deployment {}", r.to_lowercase().replace('_', " ")))
+                        .unwrap_or_default()
                 );
                 if let Ok(mut l) = last.lock() {
                     *l = Some(o);
                 }
-                Ok(if done { Poll::Done } else { Poll::Waiting(state) })
+                Ok(if done {
+                    Poll::Done
+                } else {
+                    Poll::Waiting(state)
+                })
             })
             .await?;
         last.into_inner()
@@ -343,7 +392,10 @@ impl EcsService {
 }
 
 /// (subnet, VPC) for the subnets services run in.
-async fn subnet_vpcs(aws: &Aws, mut subnets: Vec<String>) -> Result<Vec<(String, String)>, AwsError> {
+async fn subnet_vpcs(
+    aws: &Aws,
+    mut subnets: Vec<String>,
+) -> Result<Vec<(String, String)>, AwsError> {
     subnets.sort();
     subnets.dedup();
     if subnets.is_empty() {
@@ -395,7 +447,11 @@ impl ResourceKind for EcsService {
     ) -> Result<crate::resources::Stamped, AwsError> {
         let tag = Tag::builder().key(key).value(value).build();
         aws.known("ecs:TagResource", &obs.id, || {
-            aws.ecs.tag_resource().resource_arn(&obs.id).tags(tag.clone()).send()
+            aws.ecs
+                .tag_resource()
+                .resource_arn(&obs.id)
+                .tags(tag.clone())
+                .send()
         })
         .await?;
         Ok(crate::resources::Stamped::Done)
@@ -415,8 +471,11 @@ impl ResourceKind for EcsService {
         let spec: &EcsServiceSpec = crate::resources::spec_of(res)?;
         let cluster = cx.bound.require(&spec.cluster, &res.name)?.to_owned();
         cx.bound.require(&spec.task_definition, &res.name)?;
-        let Some(Facts::EcsTaskDefinition(EcsTaskDefinitionFacts { arn: td_arn, containers, .. })) =
-            cx.bound.get(&spec.task_definition).map(|o| &o.facts)
+        let Some(Facts::EcsTaskDefinition(EcsTaskDefinitionFacts {
+            arn: td_arn,
+            containers,
+            ..
+        })) = cx.bound.get(&spec.task_definition).map(|o| &o.facts)
         else {
             return Err(crate::resources::wrong_spec(res, Kind::EcsService));
         };
@@ -429,8 +488,8 @@ impl ResourceKind for EcsService {
             groups.push(cx.bound.require(g, &res.name)?.to_owned());
         }
         use aws_sdk_ecs::types::{
-            AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker,
-            DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags,
+            AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
+            LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags,
         };
         let built = |e| AwsError::from_fault("ecs:CreateService", &res.name, Fault::Unbuilt(e));
         let network = NetworkConfiguration::builder()
@@ -438,7 +497,11 @@ impl ResourceKind for EcsService {
                 AwsVpcConfiguration::builder()
                     .set_subnets(Some(subnets.clone()))
                     .set_security_groups(Some(groups.clone()))
-                    .assign_public_ip(if spec.public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
+                    .assign_public_ip(if spec.public_ip {
+                        AssignPublicIp::Enabled
+                    } else {
+                        AssignPublicIp::Disabled
+                    })
                     .build()
                     .map_err(built)?,
             )
@@ -527,10 +590,13 @@ impl ResourceKind for EcsService {
                             .send()
                     })
                     .await?;
-                let arn = out
-                    .service()
-                    .and_then(|s| s.service_arn())
-                    .ok_or_else(|| AwsError::from_fault("ecs:CreateService", &res.name, Fault::NoArn { what: "serviceArn" }))?;
+                let arn = out.service().and_then(|s| s.service_arn()).ok_or_else(|| {
+                    AwsError::from_fault(
+                        "ecs:CreateService",
+                        &res.name,
+                        Fault::NoArn { what: "serviceArn" },
+                    )
+                })?;
                 arn.to_owned()
             }
         };
@@ -563,7 +629,13 @@ impl ResourceKind for EcsService {
         ]
     }
 
-    fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, world: &World) -> Vec<Attr> {
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        world: &World,
+    ) -> Vec<Attr> {
         let (Spec::EcsService(s), Facts::EcsService(f)) = (&res.spec, &obs.facts) else {
             return Vec::new();
         };
@@ -578,28 +650,49 @@ impl ResourceKind for EcsService {
             v.join(", ")
         };
         let family = |arn: &str| {
-            let fam = arn_name(arn).rsplit_once(':').map_or(arn_name(arn), |(f, _)| f).to_owned();
-            world
-                .get(&fam)
-                .map_or(fam.clone(), |o| bound.label(&o.id))
+            let fam = arn_name(arn)
+                .rsplit_once(':')
+                .map_or(arn_name(arn), |(f, _)| f)
+                .to_owned();
+            world.get(&fam).map_or(fam.clone(), |o| bound.label(&o.id))
         };
         let none = || "none".to_owned();
         vec![
             Attr::new("cluster", &s.cluster, bound.label(&f.cluster_arn)),
-            Attr::new("task_definition", &s.task_definition, family(&f.task_definition)),
-            Attr::new("launch_type", "FARGATE", f.launch_type.clone().unwrap_or_else(none)),
+            Attr::new(
+                "task_definition",
+                &s.task_definition,
+                family(&f.task_definition),
+            ),
+            Attr::new(
+                "launch_type",
+                "FARGATE",
+                f.launch_type.clone().unwrap_or_else(none),
+            ),
             Attr::new("desired_count", s.desired_count, f.desired),
             Attr::new("subnets", sorted(&s.subnets), labels(&f.subnets)),
-            Attr::new("security_groups", sorted(&s.security_groups), labels(&f.security_groups)),
+            Attr::new(
+                "security_groups",
+                sorted(&s.security_groups),
+                labels(&f.security_groups),
+            ),
             Attr::new("public_ip", s.public_ip, f.public_ip),
             Attr::new(
                 "target_group",
                 s.target_group.clone().unwrap_or_else(none),
-                if f.target_groups.is_empty() { none() } else { labels(&f.target_groups) },
+                if f.target_groups.is_empty() {
+                    none()
+                } else {
+                    labels(&f.target_groups)
+                },
             ),
             Attr::new(
                 "circuit_breaker",
-                if s.circuit_breaker { "on, with rollback" } else { "off" },
+                if s.circuit_breaker {
+                    "on, with rollback"
+                } else {
+                    "off"
+                },
                 match (f.circuit_breaker, f.rollback) {
                     (true, true) => "on, with rollback",
                     (true, false) => "on, without rollback",
@@ -676,13 +769,15 @@ impl ResourceKind for EcsService {
         )?;
         cx.wait
             .until(&f.name, "inactive", DRAINED, || async {
-                Ok(match Self::describe(cx.aws, &f.cluster_arn, &obs.id).await? {
-                    Some(o) if !o.is_gone() => match &o.facts {
-                        Facts::EcsService(s) => Poll::Waiting(s.status.to_lowercase()),
+                Ok(
+                    match Self::describe(cx.aws, &f.cluster_arn, &obs.id).await? {
+                        Some(o) if !o.is_gone() => match &o.facts {
+                            Facts::EcsService(s) => Poll::Waiting(s.status.to_lowercase()),
+                            _ => Poll::Done,
+                        },
                         _ => Poll::Done,
                     },
-                    _ => Poll::Done,
-                })
+                )
             })
             .await?;
         if tasks.is_empty() {
@@ -700,7 +795,9 @@ impl ResourceKind for EcsService {
                 let running = out
                     .tasks()
                     .iter()
-                    .filter(|t| t.last_status() != Some("STOPPED") && t.last_status() != Some("DELETED"))
+                    .filter(|t| {
+                        t.last_status() != Some("STOPPED") && t.last_status() != Some("DELETED")
+                    })
                     .count();
                 Ok(if running == 0 {
                     Poll::Done
@@ -711,9 +808,17 @@ impl ResourceKind for EcsService {
             .await
     }
 
-    fn own_name(&self, o: &Observed, res: &Resource, _owner: &Owner, names: &Names) -> Option<FoundBy> {
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
         match &o.facts {
-            Facts::EcsService(f) => crate::resources::named_as(o, res, names, "service name", &f.name),
+            Facts::EcsService(f) => {
+                crate::resources::named_as(o, res, names, "service name", &f.name)
+            }
             _ => None,
         }
     }
@@ -764,7 +869,11 @@ impl ResourceKind for EcsService {
             // The size is the task definition's, which the service's description does not
             // carry: priced at Fargate's smallest size.
             e.add(
-                format!("ECS service {}: {} Fargate tasks (at least 0.25 vCPU / 0.5 GB each)", f.name, f.running + f.pending),
+                format!(
+                    "ECS service {}: {} Fargate tasks (at least 0.25 vCPU / 0.5 GB each)",
+                    f.name,
+                    f.running + f.pending
+                ),
                 crate::cost::fargate_hourly(256, 512) * f64::from(f.running + f.pending),
             );
         }

@@ -117,7 +117,12 @@ pub struct EcsTaskDefinitionKeys {
 
 /// The memory sizes Fargate offers for each CPU size (MiB).
 fn fargate_memory(cpu: u32) -> Option<Vec<u32>> {
-    let gb = |from: u32, to: u32, step: u32| (from..=to).step_by(step as usize).map(|g| g * 1024).collect::<Vec<_>>();
+    let gb = |from: u32, to: u32, step: u32| {
+        (from..=to)
+            .step_by(step as usize)
+            .map(|g| g * 1024)
+            .collect::<Vec<_>>()
+    };
     match cpu {
         256 => Some(vec![512, 1024, 2048]),
         512 => Some(gb(1, 4, 1)),
@@ -131,14 +136,28 @@ fn fargate_memory(cpu: u32) -> Option<Vec<u32>> {
 impl ParseSpec for EcsTaskDefinitionSpec {
     type Keys = EcsTaskDefinitionKeys;
 
-    fn parse(cx: &mut SpecCx<'_, '_, '_>, name: &Spanned<String>, d: &EcsTaskDefinitionKeys) -> Self {
+    fn parse(
+        cx: &mut SpecCx<'_, '_, '_>,
+        name: &Spanned<String>,
+        d: &EcsTaskDefinitionKeys,
+    ) -> Self {
         let kind = Kind::EcsTaskDefinition;
-        let cpu = d.cpu.as_ref().map_or(256, |c| u32::try_from(*c.get_ref()).unwrap_or(0));
-        let memory = d.memory.as_ref().map_or(512, |m| u32::try_from(*m.get_ref()).unwrap_or(0));
+        let cpu = d
+            .cpu
+            .as_ref()
+            .map_or(256, |c| u32::try_from(*c.get_ref()).unwrap_or(0));
+        let memory = d
+            .memory
+            .as_ref()
+            .map_or(512, |m| u32::try_from(*m.get_ref()).unwrap_or(0));
         match fargate_memory(cpu) {
             None => {
                 let span = d.cpu.as_ref().map_or(name.span(), Spanned::span);
-                cx.error(span, format!("Fargate has no {cpu} CPU size"), "invalid cpu");
+                cx.error(
+                    span,
+                    format!("Fargate has no {cpu} CPU size"),
+                    "invalid cpu",
+                );
                 cx.help("256 (0.25 vCPU), 512, 1024, 2048 or 4096");
             }
             Some(sizes) if !sizes.contains(&memory) => {
@@ -225,12 +244,22 @@ fn observe(
             family,
             arn: t.task_definition_arn()?.to_owned(),
             revision: t.revision(),
-            compatibilities: t.requires_compatibilities().iter().map(|c| c.as_str().to_owned()).collect(),
+            compatibilities: t
+                .requires_compatibilities()
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
             network_mode: t.network_mode().map(|m| m.as_str().to_owned()),
             cpu: t.cpu().map(str::to_owned),
             memory: t.memory().map(str::to_owned),
-            execution_role_arn: t.execution_role_arn().filter(|a| !a.is_empty()).map(str::to_owned),
-            task_role_arn: t.task_role_arn().filter(|a| !a.is_empty()).map(str::to_owned),
+            execution_role_arn: t
+                .execution_role_arn()
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned),
+            task_role_arn: t
+                .task_role_arn()
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned),
             containers: t.container_definitions().iter().map(container).collect(),
             active,
             inactive,
@@ -240,7 +269,12 @@ fn observe(
 
 /// Revision ARNs, oldest first.
 fn by_revision(mut arns: Vec<String>) -> Vec<String> {
-    let rev = |a: &String| a.rsplit(':').next().and_then(|r| r.parse::<u32>().ok()).unwrap_or(0);
+    let rev = |a: &String| {
+        a.rsplit(':')
+            .next()
+            .and_then(|r| r.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
     arns.sort_by_key(rev);
     arns
 }
@@ -265,7 +299,11 @@ impl EcsTaskDefinition {
         // The prefix is a family name: ECS matches it whole, an emulator may not.
         Ok(by_revision(
             arns.into_iter()
-                .filter(|a| arn_name(a).rsplit_once(':').is_some_and(|(f, _)| f == family))
+                .filter(|a| {
+                    arn_name(a)
+                        .rsplit_once(':')
+                        .is_some_and(|(f, _)| f == family)
+                })
                 .collect(),
         ))
     }
@@ -303,13 +341,18 @@ impl EcsTaskDefinition {
     }
 
     /// The image the lab means, as a task definition names it.
-    async fn image_uri(cx: &ApplyCx<'_>, res: &Resource, image: &TaskImage) -> Result<String, AwsError> {
+    async fn image_uri(
+        cx: &ApplyCx<'_>,
+        res: &Resource,
+        image: &TaskImage,
+    ) -> Result<String, AwsError> {
         match image {
             TaskImage::Uri(u) => Ok(u.clone()),
             TaskImage::Lab(name) => {
                 cx.bound.require(name, &res.name)?;
-                let Some(Facts::Image(ImageFacts { repository, digest, .. })) =
-                    cx.bound.get(name).map(|o| &o.facts)
+                let Some(Facts::Image(ImageFacts {
+                    repository, digest, ..
+                })) = cx.bound.get(name).map(|o| &o.facts)
                 else {
                     return Err(crate::resources::wrong_spec(res, Kind::EcsTaskDefinition));
                 };
@@ -395,7 +438,11 @@ impl ResourceKind for EcsTaskDefinition {
         let tag = Tag::builder().key(key).value(value).build();
         for arn in &f.active {
             aws.known("ecs:TagResource", arn, || {
-                aws.ecs.tag_resource().resource_arn(arn).tags(tag.clone()).send()
+                aws.ecs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .tags(tag.clone())
+                    .send()
             })
             .await?;
         }
@@ -409,9 +456,10 @@ impl ResourceKind for EcsTaskDefinition {
             // Families half torn down (deregistered, not deleted) are still the owner's to
             // delete: active and inactive ones, each asked for (`ALL` says the same in one call
             // on AWS, but not on every emulator).
-            Scope::Owned(_) | Scope::Owners(_) | Scope::AnyLab => {
-                (vec![Some("awslab-".to_owned())], vec![S::Active, S::Inactive])
-            }
+            Scope::Owned(_) | Scope::Owners(_) | Scope::AnyLab => (
+                vec![Some("awslab-".to_owned())],
+                vec![S::Active, S::Inactive],
+            ),
             Scope::Named(names) => (names.iter().cloned().map(Some).collect(), vec![S::Active]),
             Scope::Region => (vec![None], vec![S::Active]),
         };
@@ -511,7 +559,13 @@ impl ResourceKind for EcsTaskDefinition {
                     .options("awslogs-region", &cx.aws.region)
                     .options("awslogs-stream-prefix", &spec.container_name)
                     .build()
-                    .map_err(|e| AwsError::from_fault("ecs:RegisterTaskDefinition", &res.name, Fault::Unbuilt(e)))?,
+                    .map_err(|e| {
+                        AwsError::from_fault(
+                            "ecs:RegisterTaskDefinition",
+                            &res.name,
+                            Fault::Unbuilt(e),
+                        )
+                    })?,
             );
         }
         if let Some(cmd) = &spec.health_check {
@@ -524,7 +578,13 @@ impl ResourceKind for EcsTaskDefinition {
                     .retries(3)
                     .start_period(10)
                     .build()
-                    .map_err(|e| AwsError::from_fault("ecs:RegisterTaskDefinition", &res.name, Fault::Unbuilt(e)))?,
+                    .map_err(|e| {
+                        AwsError::from_fault(
+                            "ecs:RegisterTaskDefinition",
+                            &res.name,
+                            Fault::Unbuilt(e),
+                        )
+                    })?,
             );
         }
         let out = cx
@@ -544,7 +604,13 @@ impl ResourceKind for EcsTaskDefinition {
             .await
             .map_err(sdk("ecs:RegisterTaskDefinition", &res.name))?;
         let t = out.task_definition().ok_or_else(|| {
-            AwsError::from_fault("ecs:RegisterTaskDefinition", &res.name, Fault::NoArn { what: "taskDefinitionArn" })
+            AwsError::from_fault(
+                "ecs:RegisterTaskDefinition",
+                &res.name,
+                Fault::NoArn {
+                    what: "taskDefinitionArn",
+                },
+            )
         })?;
         let arn = t.task_definition_arn().unwrap_or_default().to_owned();
         let (mut active, inactive) = match existing.map(|o| &o.facts) {
@@ -553,7 +619,11 @@ impl ResourceKind for EcsTaskDefinition {
         };
         active.push(arn);
         observe(t, out.tags(), active, inactive).ok_or_else(|| {
-            AwsError::from_fault("ecs:RegisterTaskDefinition", &res.name, Fault::NoArn { what: "family" })
+            AwsError::from_fault(
+                "ecs:RegisterTaskDefinition",
+                &res.name,
+                Fault::NoArn { what: "family" },
+            )
         })
     }
 
@@ -571,8 +641,15 @@ impl ResourceKind for EcsTaskDefinition {
         ]
     }
 
-    fn compare(&self, res: &Resource, obs: &Observed, bound: &Bindings, world: &World) -> Vec<Attr> {
-        let (Spec::EcsTaskDefinition(s), Facts::EcsTaskDefinition(f)) = (&res.spec, &obs.facts) else {
+    fn compare(
+        &self,
+        res: &Resource,
+        obs: &Observed,
+        bound: &Bindings,
+        world: &World,
+    ) -> Vec<Attr> {
+        let (Spec::EcsTaskDefinition(s), Facts::EcsTaskDefinition(f)) = (&res.spec, &obs.facts)
+        else {
             return Vec::new();
         };
         let c = f.containers.first();
@@ -585,14 +662,23 @@ impl ResourceKind for EcsTaskDefinition {
                     .map_or_else(|| arn_name(arn).to_owned(), |r| bound.label(&r.id))
             })
         };
-        let (want_image, found_image) = image_texts(&s.image, c.map(|c| c.image.as_str()), bound, world);
+        let (want_image, found_image) =
+            image_texts(&s.image, c.map(|c| c.image.as_str()), bound, world);
         vec![
             Attr::new(
                 "launch_type",
                 "FARGATE",
-                if f.compatibilities.iter().any(|c| c == "FARGATE") { "FARGATE" } else { "EC2 only" },
+                if f.compatibilities.iter().any(|c| c == "FARGATE") {
+                    "FARGATE"
+                } else {
+                    "EC2 only"
+                },
             ),
-            Attr::new("network_mode", "awsvpc", f.network_mode.clone().unwrap_or_else(none)),
+            Attr::new(
+                "network_mode",
+                "awsvpc",
+                f.network_mode.clone().unwrap_or_else(none),
+            ),
             Attr::new(
                 "size",
                 format!("{} CPU / {} MiB", s.cpu, s.memory),
@@ -610,19 +696,38 @@ impl ResourceKind for EcsTaskDefinition {
             ),
             Attr::new(
                 "log_group",
-                s.log_group.clone().map_or_else(none, |l| format!("awslogs to {l}")),
+                s.log_group
+                    .clone()
+                    .map_or_else(none, |l| format!("awslogs to {l}")),
                 c.and_then(|c| {
                     let group = c.log_group.as_ref()?;
-                    (c.log_driver.as_deref() == Some("awslogs")).then(|| format!("awslogs to {}", bound.label(group)))
+                    (c.log_driver.as_deref() == Some("awslogs"))
+                        .then(|| format!("awslogs to {}", bound.label(group)))
                 })
                 .unwrap_or_else(none),
             ),
-            Attr::new("execution_role", &s.execution_role, role(&f.execution_role_arn)),
-            Attr::new("task_role", s.task_role.clone().unwrap_or_else(none), role(&f.task_role_arn)),
+            Attr::new(
+                "execution_role",
+                &s.execution_role,
+                role(&f.execution_role_arn),
+            ),
+            Attr::new(
+                "task_role",
+                s.task_role.clone().unwrap_or_else(none),
+                role(&f.task_role_arn),
+            ),
             Attr::new(
                 "health_check",
-                if s.health_check.is_some() { "set" } else { "none" },
-                if c.and_then(|c| c.health_check.as_ref()).is_some() { "set" } else { "none" },
+                if s.health_check.is_some() {
+                    "set"
+                } else {
+                    "none"
+                },
+                if c.and_then(|c| c.health_check.as_ref()).is_some() {
+                    "set"
+                } else {
+                    "none"
+                },
             ),
         ]
     }
@@ -636,7 +741,9 @@ impl ResourceKind for EcsTaskDefinition {
                 "the container must run {} (Image URI in the task definition: the repository's URI with the image's digest), not an image from Docker Hub",
                 attr.expected
             ),
-            "launch_type" | "network_mode" => "create the task definition for AWS Fargate (network mode awsvpc)".to_owned(),
+            "launch_type" | "network_mode" => {
+                "create the task definition for AWS Fargate (network mode awsvpc)".to_owned()
+            }
             "log_group" => format!(
                 "in the container's log configuration choose the awslogs driver and the log group {}",
                 s.log_group.as_deref().unwrap_or("of the lab")
@@ -685,7 +792,13 @@ impl ResourceKind for EcsTaskDefinition {
         Ok(())
     }
 
-    fn own_name(&self, o: &Observed, res: &Resource, _owner: &Owner, names: &Names) -> Option<FoundBy> {
+    fn own_name(
+        &self,
+        o: &Observed,
+        res: &Resource,
+        _owner: &Owner,
+        names: &Names,
+    ) -> Option<FoundBy> {
         crate::resources::named_as(o, res, names, "family", &o.id)
     }
 
@@ -709,7 +822,12 @@ impl ResourceKind for EcsTaskDefinition {
 
 /// The image a task definition must run, and the one it runs, in the same words when they are
 /// the same: the lab's image in this account's ECR (by digest or by its tag), or any other.
-fn image_texts(want: &TaskImage, found: Option<&str>, bound: &Bindings, world: &World) -> (String, String) {
+fn image_texts(
+    want: &TaskImage,
+    found: Option<&str>,
+    bound: &Bindings,
+    world: &World,
+) -> (String, String) {
     let found = found.unwrap_or("none").to_owned();
     let TaskImage::Lab(name) = want else {
         let TaskImage::Uri(u) = want else {
@@ -717,7 +835,13 @@ fn image_texts(want: &TaskImage, found: Option<&str>, bound: &Bindings, world: &
         };
         return (u.clone(), found);
     };
-    let Some(Facts::Image(ImageFacts { repository, tag, digest, .. })) = bound.get(name).map(|o| &o.facts) else {
+    let Some(Facts::Image(ImageFacts {
+        repository,
+        tag,
+        digest,
+        ..
+    })) = bound.get(name).map(|o| &o.facts)
+    else {
         return (format!("{name} from this account's ECR"), found);
     };
     let want_text = format!("{repository}:{tag} from this account's ECR");
@@ -728,9 +852,8 @@ fn image_texts(want: &TaskImage, found: Option<&str>, bound: &Bindings, world: &
             Facts::Repository(crate::resources::RepositoryFacts { uri, .. }) => Some(uri.clone()),
             _ => None,
         });
-    let same = uri.is_some_and(|uri| {
-        found == format!("{uri}@{digest}") || found == format!("{uri}:{tag}")
-    });
+    let same = uri
+        .is_some_and(|uri| found == format!("{uri}@{digest}") || found == format!("{uri}:{tag}"));
     if same {
         (want_text.clone(), want_text)
     } else if !found.contains(".dkr.ecr.") {

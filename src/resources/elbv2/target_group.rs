@@ -87,17 +87,20 @@ impl ParseSpec for TargetGroupSpec {
                     String::new()
                 }
             },
-            target_type: d.target_type.as_ref().and_then(|t| match t.get_ref().as_str() {
-                "instance" | "ip" => Some(t.get_ref().clone()),
-                other => {
-                    cx.error(
-                        t.span(),
-                        format!("target type `{other}` must be `instance` or `ip`"),
-                        "invalid target type",
-                    );
-                    None
-                }
-            }),
+            target_type: d
+                .target_type
+                .as_ref()
+                .and_then(|t| match t.get_ref().as_str() {
+                    "instance" | "ip" => Some(t.get_ref().clone()),
+                    other => {
+                        cx.error(
+                            t.span(),
+                            format!("target type `{other}` must be `instance` or `ip`"),
+                            "invalid target type",
+                        );
+                        None
+                    }
+                }),
         }
     }
 }
@@ -318,7 +321,13 @@ impl ResourceKind for TargetGroup {
 
     fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
         let mut keys = vec!["vpc", "protocol", "port", "health_check_path"];
-        if matches!(&res.spec, Spec::TargetGroup(TargetGroupSpec { target_type: Some(_), .. })) {
+        if matches!(
+            &res.spec,
+            Spec::TargetGroup(TargetGroupSpec {
+                target_type: Some(_),
+                ..
+            })
+        ) {
             keys.push("target_type");
         }
         keys

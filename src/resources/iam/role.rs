@@ -309,7 +309,13 @@ impl ResourceKind for IamRole {
 
     fn attr_keys(&self, res: &Resource) -> Vec<&'static str> {
         let mut keys = vec!["service", "managed_policies"];
-        if matches!(&res.spec, Spec::IamRole(IamRoleSpec { exclusive: true, .. })) {
+        if matches!(
+            &res.spec,
+            Spec::IamRole(IamRoleSpec {
+                exclusive: true,
+                ..
+            })
+        ) {
             keys.push("other_policies");
         }
         keys
@@ -400,7 +406,11 @@ impl ResourceKind for IamRole {
             attrs.push(Attr::new(
                 "other_policies",
                 "none",
-                if others.is_empty() { "none".to_owned() } else { others.join(", ") },
+                if others.is_empty() {
+                    "none".to_owned()
+                } else {
+                    others.join(", ")
+                },
             ));
         }
         attrs
