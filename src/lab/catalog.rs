@@ -26,6 +26,11 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../labs/s3-static-website.toml"),
     ),
     ("ecr-push", include_str!("../../labs/ecr-push.toml")),
+    ("golden-ami", include_str!("../../labs/golden-ami.toml")),
+    (
+        "ecs-fargate-service",
+        include_str!("../../labs/ecs-fargate-service.toml"),
+    ),
 ];
 
 /// Files the bundled labs upload, by their path relative to `labs/`.
@@ -251,8 +256,12 @@ fn read(path: &Path) -> Result<(LabSource, String), Error> {
     }
 }
 
+/// One id a line, so that no id is broken where the terminal wraps.
 fn known_ids() -> String {
-    all_ids().join(", ")
+    all_ids()
+        .iter()
+        .map(|id| format!("\n  {id}"))
+        .collect()
 }
 
 /// Ids of every lab the tool can find: bundled ones and `./labs/*.toml`.
