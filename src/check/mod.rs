@@ -11,7 +11,7 @@ pub mod semantic;
 pub use bind::Binding;
 pub use live::Live;
 pub use names::Names;
-pub use report::{CheckResult, FoundBy, Method, Report, Status};
+pub use report::{CheckResult, FoundBy, Method, PathBlocked, Report, Status};
 
 use std::collections::BTreeMap;
 

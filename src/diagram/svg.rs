@@ -673,6 +673,7 @@ mod tests {
             expected: None,
             found: None,
             found_by: None,
+            blocked: None,
         };
         let report = Report::new(
             lab.id.clone(),
