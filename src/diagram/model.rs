@@ -1,11 +1,11 @@
 //! The model of a picture of a lab's network (boxes by containment, edges between them, what
 //! `check` found of each path and where a failed one stops), and the picture as the lab
-//! declares it ([`of_lab`]): each VPC with one column per
-//! availability zone, each subnet in its zone labelled public or private by its routes (a route
-//! to an internet gateway makes it public, whatever its name), what sits in each subnet (NAT
-//! gateways, instances, mount targets), route tables with their routes, gateways, NACLs and
-//! security groups; load balancers and Auto Scaling groups beside the subnets they span; the
-//! paths the reachability checks ask about.
+//! declares it ([`of_lab`]): each VPC with one column per availability zone, each subnet in its
+//! zone labelled public or private by its routes (a route to an internet gateway makes it
+//! public, whatever its name), what sits in each subnet (NAT gateways, instances, mount
+//! targets), route tables with their routes, gateways, NACLs and security groups; load
+//! balancers and Auto Scaling groups beside the subnets they span; the paths the reachability
+//! checks ask about.
 
 use std::collections::BTreeSet;
 
