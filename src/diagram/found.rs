@@ -137,6 +137,21 @@ pub fn of_found(lab: &Lab, stage: StageSel, world: &World, bound: &Bindings) -> 
         found: true,
     };
     add_missing(&mut d, lab, stage, world, bound);
+    // Only edges between boxes drawn: what the VPC's undrawn defaults or the region's other
+    // resources touch stays out of the picture.
+    let drawn: BTreeSet<String> = d
+        .nodes()
+        .map(|n| n.name.clone())
+        .chain(d.vpcs.iter().flat_map(|v| {
+            v.zones
+                .iter()
+                .flat_map(|z| z.subnets.iter().map(|s| s.name.clone()))
+                .chain([v.name.clone()])
+        }))
+        .chain([INTERNET.to_owned()])
+        .collect();
+    d.edges
+        .retain(|e| drawn.contains(&e.from) && drawn.contains(&e.to));
     d.edges.extend(path_edges(lab));
     d
 }
@@ -635,7 +650,12 @@ mod tests {
             ("app", instance("i-app", "subnet-va", "sg-app")),
         ];
         let others = [
-            table("rtb-main", true, &[], vec![local()]),
+            table(
+                "rtb-main",
+                true,
+                &[],
+                vec![local(), route("0.0.0.0/0", "igw-1")],
+            ),
             nacl("acl-def", true, &["subnet-pa", "subnet-pb"]),
             group("sg-def", "default"),
             obs(
@@ -801,6 +821,29 @@ mod tests {
         assert!(d.edges.iter().any(|e| e.from == "acl-def"
             && e.to == "public-b"
             && e.style == EdgeStyle::Association));
+        // The main table governs no subnet and is not drawn, nor is its route.
+        assert!(
+            !d.edges.iter().any(|e| e.from == "rtb-main"),
+            "{:?}",
+            d.edges
+        );
+        // Every edge but the checked paths joins two boxes drawn.
+        let text = mermaid(&d);
+        for e in d
+            .edges
+            .iter()
+            .filter(|e| !matches!(e.style, EdgeStyle::Reachable | EdgeStyle::NotReachable))
+        {
+            for end in [&e.from, &e.to] {
+                let id = crate::diagram::mermaid::id(end);
+                assert!(
+                    text.contains(&format!("{id}["))
+                        || text.contains(&format!("{id}{{{{"))
+                        || text.contains(&format!("{id}((")),
+                    "{end} is not drawn\n{text}"
+                );
+            }
+        }
     }
 
     #[test]
