@@ -202,9 +202,11 @@ pub enum Cmd {
         /// What awslab made for the env is found by its tags either way.
         #[arg(long, value_name = "PREFIX", env = "AWSLAB_NAME_PREFIX")]
         name_prefix: Option<String>,
-        /// Also draw the lab's network to FILE (.svg, or .mmd for Mermaid) with each
-        /// reachability path as check found it: green when it passed, red when it failed, the
-        /// failing check's message (the rule or route that decides it) in the legend.
+        /// Also draw the network check found in the account to FILE (.svg, or .mmd for
+        /// Mermaid): the real zones, subnets public or private by the routes found, what the lab
+        /// expects and check did not find marked `not found`, each reachability path green when
+        /// it passed and red when it failed, and the route table, NACL or security group that
+        /// blocks a failed path outlined red with the check's id.
         #[arg(long, value_name = "FILE", conflicts_with = "roster", value_hint = clap::ValueHint::FilePath)]
         diagram: Option<std::path::PathBuf>,
         #[command(flatten)]

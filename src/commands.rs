@@ -194,7 +194,7 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                 .await?;
             }
             let opts = check::CheckOptions { stage, live, names };
-            let report = check::check(&aws, &lab, opts, &owner(s, &lab)).await?;
+            let (report, found) = check::check_found(&aws, &lab, opts, &owner(s, &lab)).await?;
             if output.is_empty() {
                 p.out(&report_text(p, &report, p.format)?);
             } else {
@@ -225,7 +225,10 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
                 }
             }
             if let Some((path, format)) = &diagram {
-                let drawn = crate::diagram::with_results(crate::diagram::of_lab(&lab), &report);
+                let drawn = crate::diagram::with_results(
+                    crate::diagram::of_found(&lab, stage, &found.world, &found.bound),
+                    &report,
+                );
                 let text = match format {
                     crate::settings::DiagramFormat::Mermaid => crate::diagram::mermaid(&drawn),
                     _ => crate::diagram::svg(&drawn),

@@ -100,7 +100,7 @@ pub enum Command {
         names: crate::check::Names,
         /// `--name-prefix` as written (`{env}` stands for each student's env with a roster).
         name_prefix: Option<String>,
-        /// Also draw the network with the paths as found (`--diagram`).
+        /// Also draw the network as found, with the paths as found (`--diagram`).
         diagram: Option<(PathBuf, DiagramFormat)>,
         class: Option<Class>,
         jobs: usize,

@@ -11,7 +11,7 @@ pub mod semantic;
 pub use bind::Binding;
 pub use live::Live;
 pub use names::Names;
-pub use report::{CheckResult, FoundBy, Method, Report, Status};
+pub use report::{CheckResult, FoundBy, Method, PathBlocked, Report, Status};
 
 use std::collections::BTreeMap;
 
@@ -174,13 +174,32 @@ pub async fn check(
     opts: CheckOptions,
     owner: &Owner,
 ) -> Result<Report, AwsError> {
+    Ok(check_found(aws, lab, opts, owner).await?.0)
+}
+
+/// What `check` found in the account: everything it discovered, and the lab's names bound to
+/// what it found for them.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub world: World,
+    pub bound: Bindings,
+}
+
+/// [`check`], with what it found (to draw it).
+pub async fn check_found(
+    aws: &Aws,
+    lab: &Lab,
+    opts: CheckOptions,
+    owner: &Owner,
+) -> Result<(Report, Found), AwsError> {
     let mut world = discover_for(aws, lab, owner, &opts.names).await?;
     let (mut bound, bindings) = bind::bind(lab, &world, owner, &opts.names);
     // What listings do not return, for what the lab binds to only.
     let ids: Vec<String> = bound.iter().map(|(_, o)| o.id.clone()).collect();
     discover::details(aws, &mut world, &ids).await?;
     bound.refresh(&world);
-    Ok(grade(aws, lab, opts, owner, &world, (bound, bindings)).await)
+    let report = grade(aws, lab, opts, owner, &world, (bound.clone(), bindings)).await;
+    Ok((report, Found { world, bound }))
 }
 
 fn resource_checks(

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::lab::StageSel;
+use crate::lab::{Kind, StageSel};
 
 /// Version of the JSON report's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,6 +34,28 @@ pub struct CheckResult {
     /// How the resource was found, on a resource's `exists` check when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found_by: Option<FoundBy>,
+    /// Where a path that must get through breaks, on a failed `reachable` check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<PathBlocked>,
+}
+
+/// Where the traffic of a `reachable` check stops: the pair of hosts, the resource that stops
+/// it (a route table, NACL, security groups or NAT gateway, by id and by the lab's name where it
+/// has one) and why, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathBlocked {
+    pub from: String,
+    pub to: String,
+    /// The kind of resource that stops it; absent when no resource does (a host that is down).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+    /// The AWS ids of the resources that stop it (a host's security groups, together).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// The lab's names for them, where they are bound to one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    pub reason: String,
 }
 
 /// How `check` found a declared resource: by the awslab tags of the lab and env, by a name
@@ -104,6 +126,7 @@ impl CheckResult {
             expected: None,
             found: None,
             found_by: None,
+            blocked: None,
         }
     }
 
@@ -120,6 +143,7 @@ impl CheckResult {
             expected: None,
             found: None,
             found_by: None,
+            blocked: None,
         }
     }
 
@@ -135,6 +159,7 @@ impl CheckResult {
             expected: None,
             found: None,
             found_by: None,
+            blocked: None,
         }
     }
 }

@@ -17,25 +17,34 @@ pub fn mermaid(d: &Diagram) -> String {
     }
     for v in &d.vpcs {
         out.push_str(&format!(
-            "  subgraph {}[\"VPC {} {}\"]\n    direction LR\n",
+            "  subgraph {}[\"VPC {} {}{}\"]\n    direction LR\n",
             id(&v.name),
             v.name,
-            v.cidr
+            v.cidr,
+            found_text(&v.id, v.missing)
         ));
         for z in &v.zones {
+            let zone = match &z.name {
+                Some(name) => format!("AZ {} {name}", z.az + 1),
+                None => format!("AZ {}", z.az + 1),
+            };
             out.push_str(&format!(
-                "    subgraph {}_az{}[\"AZ {}\"]\n      direction TB\n",
+                "    subgraph {}_az{}[\"{zone}\"]\n      direction TB\n",
                 id(&v.name),
                 z.az,
-                z.az + 1
             ));
             for s in &z.subnets {
-                let kind = if s.public { "public" } else { "private" };
+                let kind = match (s.missing, s.public) {
+                    (true, _) => "",
+                    (false, true) => "public ",
+                    (false, false) => "private ",
+                };
                 out.push_str(&format!(
-                    "      subgraph {}[\"{kind} subnet {} {}\"]\n",
+                    "      subgraph {}[\"{kind}subnet {} {}{}\"]\n",
                     id(&s.name),
                     s.name,
-                    s.cidr
+                    s.cidr,
+                    found_text(&s.id, s.missing)
                 ));
                 for n in &s.members {
                     out.push_str(&format!("        {}\n", shape(n)));
@@ -66,6 +75,27 @@ pub fn mermaid(d: &Diagram) -> String {
         };
         out.push_str(&format!("  {} {arrow}{label} {}\n", id(&e.from), id(&e.to)));
     }
+    // Declared and not found: dashed; where a failed path stops: red.
+    for v in &d.vpcs {
+        let subnets = v.zones.iter().flat_map(|z| z.subnets.iter());
+        for name in std::iter::once((&v.name, v.missing))
+            .chain(subnets.map(|s| (&s.name, s.missing)))
+            .filter(|(_, missing)| *missing)
+            .map(|(n, _)| n)
+        {
+            out.push_str(&format!("  style {} {MISSING}\n", id(name)));
+        }
+    }
+    for n in d.nodes() {
+        if n.missing {
+            out.push_str(&format!("  style {} {MISSING}\n", id(&n.name)));
+        } else if !n.blocks.is_empty() {
+            out.push_str(&format!(
+                "  style {} fill:#fef2f2,stroke:#dc2626,stroke-width:4px\n",
+                id(&n.name)
+            ));
+        }
+    }
     // What check found of each path: green passed, red failed.
     for (i, e) in d.edges.iter().enumerate() {
         if let Some(r) = &e.result {
@@ -76,6 +106,18 @@ pub fn mermaid(d: &Diagram) -> String {
         }
     }
     out
+}
+
+/// How a box declared and not found is drawn.
+const MISSING: &str = "fill:#f1f5f9,stroke:#94a3b8,stroke-dasharray:5 5,color:#64748b";
+
+/// After a container's title: the AWS id found, or that none was.
+fn found_text(found: &Option<String>, missing: bool) -> String {
+    match (found, missing) {
+        (_, true) => ": not found".to_owned(),
+        (Some(id), false) => format!(" {id}"),
+        (None, false) => String::new(),
+    }
 }
 
 /// A Mermaid node id for a logical name: unique, and never a keyword (`end`).
@@ -97,9 +139,18 @@ pub(crate) fn id(name: &str) -> String {
     }
 }
 
-/// A node with its kind's label and a shape by kind.
+/// A node with its kind's label and a shape by kind; the AWS id found, or that none was; the
+/// checks whose path stops at it.
 fn shape(n: &Node) -> String {
-    let text = format!("{} {}", n.kind.label(), n.name);
+    let mut text = format!("{} {}", n.kind.label(), n.name);
+    if n.missing {
+        text.push_str(": not found");
+    } else if let Some(found) = &n.id {
+        text.push_str(&format!(" {found}"));
+    }
+    for check in &n.blocks {
+        text.push_str(&format!("<br/>✗ blocks {check}"));
+    }
     match n.kind {
         Kind::InternetGateway | Kind::NatGateway | Kind::VpcEndpoint => {
             format!("{}{{{{\"{text}\"}}}}", id(&n.name))

@@ -1,9 +1,11 @@
-//! A picture of a lab's network as the lab declares it: each VPC with one column per
-//! availability zone, each subnet in its zone labelled public or private by its routes (a route
-//! to an internet gateway makes it public, whatever its name), what sits in each subnet (NAT
-//! gateways, instances, mount targets), route tables with their routes, gateways, NACLs and
-//! security groups; load balancers and Auto Scaling groups beside the subnets they span; the
-//! paths the reachability checks ask about.
+//! The model of a picture of a lab's network (boxes by containment, edges between them, what
+//! `check` found of each path and where a failed one stops), and the picture as the lab
+//! declares it ([`of_lab`]): each VPC with one column per availability zone, each subnet in its
+//! zone labelled public or private by its routes (a route to an internet gateway makes it
+//! public, whatever its name), what sits in each subnet (NAT gateways, instances, mount
+//! targets), route tables with their routes, gateways, NACLs and security groups; load
+//! balancers and Auto Scaling groups beside the subnets they span; the paths the reachability
+//! checks ask about.
 
 use std::collections::BTreeSet;
 
@@ -28,12 +30,26 @@ pub struct Diagram {
     /// Whether the paths carry what `check` found (`check --diagram`), not only what the lab
     /// asks.
     pub graded: bool,
+    /// Whether the boxes are what `check` found in the account ([`of_found`]), not the lab's
+    /// declaration.
+    #[serde(skip_serializing_if = "is_false")]
+    pub found: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A VPC: its zones, and what belongs to it without being in one subnet.
 #[derive(Debug, Clone, Serialize)]
 pub struct VpcBox {
     pub name: String,
+    /// The AWS id of what was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Declared, and not found in the account.
+    #[serde(skip_serializing_if = "is_false")]
+    pub missing: bool,
     pub cidr: String,
     pub zones: Vec<Zone>,
     /// Gateways, route tables, NACLs, security groups, load balancers, groups.
@@ -44,12 +60,21 @@ pub struct VpcBox {
 #[derive(Debug, Clone, Serialize)]
 pub struct Zone {
     pub az: usize,
+    /// The zone's name in the region (`us-east-1b`), when found in an account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub subnets: Vec<SubnetBox>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SubnetBox {
     pub name: String,
+    /// The AWS id of what was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Declared, and not found in the account.
+    #[serde(skip_serializing_if = "is_false")]
+    pub missing: bool,
     pub cidr: String,
     /// Whether one of its route tables sends traffic to an internet gateway.
     pub public: bool,
@@ -59,8 +84,38 @@ pub struct SubnetBox {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Node {
+    /// The lab's name for it, or (found, and not the lab's) its `Name` tag or AWS id; edges name
+    /// their ends by it.
     pub name: String,
     pub kind: Kind,
+    /// The AWS id of what was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Declared, and not found in the account.
+    #[serde(skip_serializing_if = "is_false")]
+    pub missing: bool,
+    /// The failed `reachable` checks whose path stops at this resource.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<String>,
+}
+
+impl Node {
+    /// A resource as the lab declares it.
+    pub fn declared(name: &str, kind: Kind) -> Node {
+        Node {
+            name: name.to_owned(),
+            kind,
+            id: None,
+            missing: false,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Whether it stands for the resource with this AWS id or lab name.
+    fn is(&self, ids: &[String], names: &[String]) -> bool {
+        self.id.as_ref().is_some_and(|i| ids.contains(i))
+            || (self.id.is_none() && names.contains(&self.name))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +156,33 @@ pub enum EdgeStyle {
     NotReachable,
 }
 
+impl Diagram {
+    /// Every resource's box: in subnets, in VPCs, outside them.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.vpcs
+            .iter()
+            .flat_map(|v| {
+                v.zones
+                    .iter()
+                    .flat_map(|z| z.subnets.iter().flat_map(|s| s.members.iter()))
+                    .chain(v.members.iter())
+            })
+            .chain(self.outside.iter())
+    }
+
+    fn nodes_mut(&mut self) -> impl Iterator<Item = &mut Node> {
+        self.vpcs
+            .iter_mut()
+            .flat_map(|v| {
+                v.zones
+                    .iter_mut()
+                    .flat_map(|z| z.subnets.iter_mut().flat_map(|s| s.members.iter_mut()))
+                    .chain(v.members.iter_mut())
+            })
+            .chain(self.outside.iter_mut())
+    }
+}
+
 /// The internet, as the end of a route or a reachability path.
 pub const INTERNET: &str = "internet";
 
@@ -121,10 +203,7 @@ pub fn of_lab(lab: &Lab) -> Diagram {
         .flatten()
         .map(String::as_str)
         .collect();
-    let node = |r: &Resource| Node {
-        name: r.name.clone(),
-        kind: r.kind(),
-    };
+    let node = |r: &Resource| Node::declared(&r.name, r.kind());
     fn in_subnet(r: &Resource) -> Option<&str> {
         match &r.spec {
             Spec::NatGateway(NatGatewaySpec { subnet, .. })
@@ -178,6 +257,8 @@ pub fn of_lab(lab: &Lab) -> Diagram {
                 .collect();
             let subnet = SubnetBox {
                 name: s.name.clone(),
+                id: None,
+                missing: false,
                 cidr: sub.cidr.to_string(),
                 public: public.contains(s.name.as_str()),
                 members,
@@ -186,6 +267,7 @@ pub fn of_lab(lab: &Lab) -> Diagram {
                 Some(z) => z.subnets.push(subnet),
                 None => zones.push(Zone {
                     az: sub.az,
+                    name: None,
                     subnets: vec![subnet],
                 }),
             }
@@ -202,6 +284,8 @@ pub fn of_lab(lab: &Lab) -> Diagram {
             .collect();
         vpcs.push(VpcBox {
             name: v.name.clone(),
+            id: None,
+            missing: false,
             cidr: cidr.to_string(),
             zones,
             members,
@@ -220,11 +304,21 @@ pub fn of_lab(lab: &Lab) -> Diagram {
         outside,
         edges: edges(lab),
         graded: false,
+        found: false,
     }
 }
 
 fn edges(lab: &Lab) -> Vec<Edge> {
     let mut out = Vec::new();
+    for r in &lab.resources {
+        declared_edges(r, &mut out);
+    }
+    out.extend(path_edges(lab));
+    out
+}
+
+/// The edges a resource's declaration draws: its associations, routes and what it uses.
+pub(super) fn declared_edges(r: &Resource, out: &mut Vec<Edge>) {
     let mut edge = |from: &str, to: &str, label: String, style: EdgeStyle| {
         out.push(Edge {
             from: from.to_owned(),
@@ -235,48 +329,51 @@ fn edges(lab: &Lab) -> Vec<Edge> {
             result: None,
         });
     };
-    for r in &lab.resources {
-        match &r.spec {
-            Spec::RouteTable(RouteTableSpec {
-                subnets, routes, ..
-            }) => {
-                for s in subnets {
-                    edge(&r.name, s, String::new(), EdgeStyle::Association);
-                }
-                for rt in routes {
-                    edge(&r.name, &rt.target, rt.cidr.to_string(), EdgeStyle::Route);
-                }
+    match &r.spec {
+        Spec::RouteTable(RouteTableSpec {
+            subnets, routes, ..
+        }) => {
+            for s in subnets {
+                edge(&r.name, s, String::new(), EdgeStyle::Association);
             }
-            Spec::NetworkAcl(NetworkAclSpec { subnets, .. }) => {
-                for s in subnets {
-                    edge(&r.name, s, String::new(), EdgeStyle::Association);
-                }
+            for rt in routes {
+                edge(&r.name, &rt.target, rt.cidr.to_string(), EdgeStyle::Route);
             }
-            Spec::InternetGateway(_) => {
-                edge(&r.name, INTERNET, String::new(), EdgeStyle::Route);
-            }
-            Spec::NatGateway(NatGatewaySpec { eip, .. }) => {
-                edge(&r.name, eip, String::new(), EdgeStyle::Uses);
-            }
-            Spec::Instance(InstanceSpec {
-                security_groups, ..
-            })
-            | Spec::MountTarget(MountTargetSpec {
-                security_groups, ..
-            }) => {
-                for g in security_groups {
-                    edge(&r.name, g, String::new(), EdgeStyle::Uses);
-                }
-            }
-            Spec::LoadBalancer(LoadBalancerSpec { subnets, .. })
-            | Spec::AutoScalingGroup(AutoScalingGroupSpec { subnets, .. }) => {
-                for s in subnets {
-                    edge(&r.name, s, String::new(), EdgeStyle::Association);
-                }
-            }
-            _ => {}
         }
+        Spec::NetworkAcl(NetworkAclSpec { subnets, .. }) => {
+            for s in subnets {
+                edge(&r.name, s, String::new(), EdgeStyle::Association);
+            }
+        }
+        Spec::InternetGateway(_) => {
+            edge(&r.name, INTERNET, String::new(), EdgeStyle::Route);
+        }
+        Spec::NatGateway(NatGatewaySpec { eip, .. }) => {
+            edge(&r.name, eip, String::new(), EdgeStyle::Uses);
+        }
+        Spec::Instance(InstanceSpec {
+            security_groups, ..
+        })
+        | Spec::MountTarget(MountTargetSpec {
+            security_groups, ..
+        }) => {
+            for g in security_groups {
+                edge(&r.name, g, String::new(), EdgeStyle::Uses);
+            }
+        }
+        Spec::LoadBalancer(LoadBalancerSpec { subnets, .. })
+        | Spec::AutoScalingGroup(AutoScalingGroupSpec { subnets, .. }) => {
+            for s in subnets {
+                edge(&r.name, s, String::new(), EdgeStyle::Association);
+            }
+        }
+        _ => {}
     }
+}
+
+/// The paths the lab's reachability checks ask about.
+pub(super) fn path_edges(lab: &Lab) -> Vec<Edge> {
+    let mut out = Vec::new();
     for c in &lab.checks {
         if let CheckKind::Reach {
             expect,
@@ -314,9 +411,21 @@ fn edges(lab: &Lab) -> Vec<Edge> {
 }
 
 /// The diagram with each reachability path marked by what `check` found: passed, or failed
-/// with the check's message. A check that erred or was skipped leaves its path unmarked.
+/// with the check's message; the resource a failed path stops at (route table, NACL, security
+/// group, NAT gateway) is marked with the check's id. A check that erred or was skipped leaves
+/// its path unmarked.
 pub fn with_results(mut d: Diagram, report: &crate::check::Report) -> Diagram {
     use crate::check::Status;
+    for r in &report.checks {
+        let Some(b) = r.blocked.as_ref().filter(|_| r.status == Status::Fail) else {
+            continue;
+        };
+        for n in d.nodes_mut() {
+            if n.is(&b.ids, &b.names) && !n.blocks.contains(&r.id) {
+                n.blocks.push(r.id.clone());
+            }
+        }
+    }
     for e in &mut d.edges {
         let Some(id) = &e.check else { continue };
         let Some(r) = report.checks.iter().find(|c| &c.id == id) else {

@@ -12,6 +12,8 @@ use super::model::{Diagram, EdgeStyle, INTERNET, Node};
 
 /// Height of a resource's box, and of a container's title band.
 const NODE_H: f32 = 40.0;
+/// Height of each line under a resource naming a check whose path stops at it.
+const BLOCKS_H: f32 = 16.0;
 const TITLE_H: f32 = 26.0;
 const GAP: f32 = 14.0;
 /// Width of one character of the 12px sans-serif text, roughly.
@@ -57,8 +59,20 @@ impl Box2 {
 enum Shown {
     /// A container: its title, and how it is drawn.
     Group { title: String, class: &'static str },
-    /// A resource (or the internet).
-    Leaf { kind: String, name: String },
+    /// A resource (or the internet): the kind's line (with the AWS id, or `not found`), the
+    /// name, the checks whose path stops at it.
+    Leaf {
+        kind: String,
+        name: String,
+        id: Option<String>,
+        missing: bool,
+        blocks: Vec<String>,
+    },
+}
+
+/// The line under a resource that a failed path stops at.
+fn blocks_text(check: &str) -> String {
+    format!("✗ blocks {check}")
 }
 
 struct Layouts {
@@ -68,32 +82,59 @@ struct Layouts {
 
 impl Layouts {
     fn leaf(&mut self, kind: &str, name: &str) -> Option<NodeId> {
-        let chars = kind.len().max(name.len()) as f32;
+        self.shown_leaf(Shown::Leaf {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            id: None,
+            missing: false,
+            blocks: Vec::new(),
+        })
+    }
+
+    fn shown_leaf(&mut self, shown: Shown) -> Option<NodeId> {
+        let Shown::Leaf {
+            kind,
+            name,
+            id,
+            missing,
+            blocks,
+        } = &shown
+        else {
+            return None;
+        };
+        let kind_line = kind_line(kind, id.as_deref(), *missing);
+        let chars = blocks
+            .iter()
+            .map(|b| blocks_text(b).chars().count())
+            .chain([kind_line.chars().count(), name.chars().count()])
+            .max()
+            .unwrap_or(0) as f32;
         let width = (chars * CHAR_W + 24.0).max(120.0);
+        let height = NODE_H + BLOCKS_H * blocks.len() as f32;
+        let name = name.clone();
         let id = self
             .tree
             .new_leaf(Style {
                 size: Size {
                     width: length(width),
-                    height: length(NODE_H),
+                    height: length(height),
                 },
                 flex_shrink: 0.0,
                 ..Default::default()
             })
             .ok()?;
-        self.shown.push((
-            id,
-            Shown::Leaf {
-                kind: kind.to_owned(),
-                name: name.to_owned(),
-            },
-            Some(name.to_owned()),
-        ));
+        self.shown.push((id, shown, Some(name)));
         Some(id)
     }
 
     fn node(&mut self, n: &Node) -> Option<NodeId> {
-        self.leaf(n.kind.label(), &n.name)
+        self.shown_leaf(Shown::Leaf {
+            kind: n.kind.label().to_owned(),
+            name: n.name.clone(),
+            id: n.id.clone(),
+            missing: n.missing,
+            blocks: n.blocks.clone(),
+        })
     }
 
     fn group(
@@ -185,10 +226,19 @@ pub fn svg(d: &Diagram) -> String {
             ordered.sort_by_key(|s| !s.public);
             for s in ordered {
                 let members: Vec<NodeId> = s.members.iter().filter_map(|n| l.node(n)).collect();
-                let (title, class) = if s.public {
-                    (format!("public subnet {} {}", s.name, s.cidr), "public")
-                } else {
-                    (format!("private subnet {} {}", s.name, s.cidr), "private")
+                let (title, class) = match (s.missing, s.public) {
+                    (true, _) => (
+                        format!("subnet {} {}: not found", s.name, s.cidr),
+                        "missing-group",
+                    ),
+                    (false, true) => (
+                        with_id(format!("public subnet {} {}", s.name, s.cidr), &s.id),
+                        "public",
+                    ),
+                    (false, false) => (
+                        with_id(format!("private subnet {} {}", s.name, s.cidr), &s.id),
+                        "private",
+                    ),
                 };
                 subnets.extend(l.group(
                     title,
@@ -198,13 +248,11 @@ pub fn svg(d: &Diagram) -> String {
                     &members,
                 ));
             }
-            zones.extend(l.group(
-                format!("availability zone {}", z.az + 1),
-                "zone",
-                None,
-                FlexDirection::Column,
-                &subnets,
-            ));
+            let title = match &z.name {
+                Some(name) => format!("availability zone {} ({name})", z.az + 1),
+                None => format!("availability zone {}", z.az + 1),
+            };
+            zones.extend(l.group(title, "zone", None, FlexDirection::Column, &subnets));
         }
         let mut inside = Vec::new();
         inside.extend(l.plain(FlexDirection::Row, &zones));
@@ -213,13 +261,15 @@ pub fn svg(d: &Diagram) -> String {
         for chunk in members.chunks(4) {
             inside.extend(l.plain(FlexDirection::Row, chunk));
         }
-        rows.extend(l.group(
-            format!("VPC {} {}", v.name, v.cidr),
-            "vpc",
-            Some(&v.name),
-            FlexDirection::Column,
-            &inside,
-        ));
+        let (title, class) = if v.missing {
+            (
+                format!("VPC {} {}: not found", v.name, v.cidr),
+                "missing-group",
+            )
+        } else {
+            (with_id(format!("VPC {} {}", v.name, v.cidr), &v.id), "vpc")
+        };
+        rows.extend(l.group(title, class, Some(&v.name), FlexDirection::Column, &inside));
     }
     let Some(root) = l.plain(FlexDirection::Column, &rows) else {
         return String::new();
@@ -245,6 +295,23 @@ pub fn svg(d: &Diagram) -> String {
         .filter_map(|(id, _, name)| Some((name.as_deref()?, *boxes.get(id)?)))
         .collect();
     draw(d, &l, &boxes, &by_name, width, height)
+}
+
+/// A container's title with the AWS id of what was found.
+fn with_id(title: String, id: &Option<String>) -> String {
+    match id {
+        Some(id) => format!("{title} {id}"),
+        None => title,
+    }
+}
+
+/// The small line over a resource's name: its kind, and the AWS id found or `not found`.
+fn kind_line(kind: &str, id: Option<&str>, missing: bool) -> String {
+    match (id, missing) {
+        (_, true) => format!("{kind}: not found"),
+        (Some(id), false) => format!("{kind} {id}"),
+        (None, false) => kind.to_owned(),
+    }
 }
 
 /// Every node's box in absolute coordinates.
@@ -287,6 +354,10 @@ text { font-family: sans-serif; font-size: 12px; fill: #1f2933; }
 .leaf { fill: #ffffff; stroke: #475569; }
 .leaf-internet { fill: #fef9c3; stroke: #a16207; }
 .kind { font-size: 10px; fill: #64748b; }
+.missing, .missing-group { fill: #f1f5f9; stroke: #94a3b8; stroke-dasharray: 5 3; }
+.missing-name { font-weight: bold; fill: #94a3b8; }
+.blocking { fill: #fef2f2; stroke: #dc2626; stroke-width: 3; }
+.blocks { font-size: 11px; font-weight: bold; fill: #dc2626; }
 .name { font-weight: bold; }
 line.edge { fill: none; stroke: #475569; stroke-width: 1.5; }
 line.association, line.uses { stroke-dasharray: 3 3; stroke: #94a3b8; }
@@ -324,7 +395,9 @@ fn draw(
     let _ = writeln!(
         out,
         "<text class=\"title\" x=\"20\" y=\"26\">{}</text>",
-        esc(&if d.graded {
+        esc(&if d.found {
+            format!("{}: as `awslab check` found it in the account", d.lab)
+        } else if d.graded {
             format!("{}: the paths as `awslab check` found them", d.lab)
         } else {
             format!("{} (as the lab declares it)", d.lab)
@@ -414,36 +487,69 @@ fn draw(
         out.push_str("</g>\n");
     }
     // Resources over the lines that cross them; badges and labels over everything.
-    for (id, shown, _) in &l.shown {
-        let (Shown::Leaf { kind, name }, Some(b)) = (shown, boxes.get(id)) else {
+    for (node, shown, _) in &l.shown {
+        let (
+            Shown::Leaf {
+                kind,
+                name,
+                id,
+                missing,
+                blocks,
+            },
+            Some(b),
+        ) = (shown, boxes.get(node))
+        else {
             continue;
         };
-        let class = if name == INTERNET && kind == "the" {
-            "leaf-internet"
-        } else {
-            "leaf"
+        let internet = name == INTERNET && kind == "the";
+        let class = match (internet, *missing, blocks.is_empty()) {
+            (true, _, _) => "leaf-internet",
+            (false, true, _) => "leaf missing",
+            (false, false, false) => "leaf blocking",
+            (false, false, true) => "leaf",
         };
-        let kind_text = if class == "leaf-internet" {
-            ""
+        let kind_text = if internet {
+            String::new()
         } else {
-            kind.as_str()
+            kind_line(kind, id.as_deref(), *missing)
         };
-        let _ = writeln!(
+        let mut data = String::new();
+        if let Some(id) = id {
+            let _ = write!(data, " data-id=\"{}\"", esc(id));
+        }
+        if *missing {
+            data.push_str(" data-missing=\"true\"");
+        }
+        if !blocks.is_empty() {
+            let _ = write!(data, " data-blocks=\"{}\"", esc(&blocks.join(" ")));
+        }
+        let _ = write!(
             out,
-            "<g class=\"resource\" data-name=\"{}\"><rect class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{}\"/><text class=\"kind\" x=\"{:.1}\" y=\"{:.1}\">{}</text><text class=\"name\" x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+            "<g class=\"resource\" data-name=\"{}\"{data}><rect class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{}\"/><text class=\"kind\" x=\"{:.1}\" y=\"{:.1}\">{}</text><text class=\"{}\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             esc(name),
             b.x,
             b.y,
             b.w,
             b.h,
-            if class == "leaf-internet" { 18 } else { 4 },
+            if internet { 18 } else { 4 },
             b.x + 10.0,
             b.y + 14.0,
-            esc(kind_text),
+            esc(&kind_text),
+            if *missing { "missing-name" } else { "name" },
             b.x + 10.0,
             b.y + 31.0,
             esc(name)
         );
+        for (i, check) in blocks.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<text class=\"blocks\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                b.x + 10.0,
+                b.y + NODE_H + 10.0 + BLOCKS_H * i as f32,
+                esc(&blocks_text(check))
+            );
+        }
+        out.push_str("</g>\n");
     }
     out.push_str(&marks);
     // The paths the checks ask about, by number.
@@ -673,6 +779,7 @@ mod tests {
             expected: None,
             found: None,
             found_by: None,
+            blocked: None,
         };
         let report = Report::new(
             lab.id.clone(),

@@ -3,11 +3,12 @@
 
 use std::fmt;
 
+use serde::Serialize;
 use thiserror::Error;
 
 use super::Traffic;
 use super::ipset::IpSet;
-use crate::lab::{Ports, Proto};
+use crate::lab::{Kind, Ports, Proto};
 
 /// Where a path breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -67,7 +68,12 @@ pub enum Blocked {
     NothingToRoute { host: String },
     /// The NAT gateway a route goes to cannot carry the traffic.
     #[error("{}", nat_text(.nat, .why))]
-    Nat { nat: String, why: NatFault },
+    Nat {
+        nat: String,
+        /// The id the route names.
+        id: String,
+        why: NatFault,
+    },
 
     // Filters.
     /// A network ACL denies the traffic or its reply.
@@ -84,6 +90,52 @@ pub enum Blocked {
     /// No rule of the host's security groups admits the traffic.
     #[error("{0}")]
     Groups(GroupDeny),
+}
+
+/// The resource a path breaks at, by kind and AWS id: the route table whose routes fail it,
+/// the NACL whose rule denies it, the security groups none of whose rules admit it, or the NAT
+/// gateway that carries nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocker {
+    pub kind: Kind,
+    pub ids: Vec<String>,
+}
+
+impl Blocked {
+    /// Where the path breaks, when that is a route table, a NACL, security groups or a NAT
+    /// gateway (a host that is down or has no address breaks it at no such resource).
+    pub fn blocker(&self) -> Option<Blocker> {
+        let one = |kind: Kind, id: &str| {
+            Some(Blocker {
+                kind,
+                ids: vec![id.to_owned()],
+            })
+        };
+        match self {
+            Blocked::NoRouteToGateway { table, .. }
+            | Blocked::NoRouteToInternet { table, .. }
+            | Blocked::WrongRoute { table, .. }
+            | Blocked::NoPublicIpForGateway { table, .. }
+            | Blocked::NotLocal { table, .. } => one(Kind::RouteTable, &table.id),
+            Blocked::Nacl { acl, .. } => one(Kind::NetworkAcl, &acl.id),
+            Blocked::Groups(deny) => Some(Blocker {
+                kind: Kind::SecurityGroup,
+                ids: deny.group_ids.clone(),
+            }),
+            // The NAT gateway's own subnet has no way out: its route table blocks.
+            Blocked::Nat {
+                why: NatFault::PrivateSubnet { why, .. },
+                ..
+            } => why.blocker(),
+            Blocked::Nat { id, .. } => one(Kind::NatGateway, id),
+            Blocked::Down { .. }
+            | Blocked::NoPublicIp { .. }
+            | Blocked::DifferentVpcs { .. }
+            | Blocked::NoRouteTable { .. }
+            | Blocked::NothingToRoute { .. }
+            | Blocked::NoSecurityGroup { .. } => None,
+        }
+    }
 }
 
 /// Why a route's target does not carry traffic to the internet.
@@ -142,6 +194,7 @@ fn detached_text(detached: &Option<String>) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub label: String,
+    pub id: String,
     pub main: bool,
 }
 
@@ -160,6 +213,7 @@ impl fmt::Display for Table {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acl {
     pub label: String,
+    pub id: String,
     pub default: bool,
 }
 
@@ -248,6 +302,8 @@ fn partial_text(partial: &[String]) -> String {
 pub struct GroupDeny {
     /// The labels of the host's groups.
     pub groups: Vec<String>,
+    /// Their ids, in the same order.
+    pub group_ids: Vec<String>,
     /// Inbound rules judge the source, outbound rules the destination.
     pub direction: Direction,
     pub traffic: Traffic,
@@ -269,6 +325,7 @@ impl fmt::Display for GroupDeny {
             peer,
             peers,
             peer_groups,
+            ..
         } = self;
         let names = groups.join(", ");
         let member = if peer_groups.is_empty() {

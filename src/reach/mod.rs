@@ -17,7 +17,7 @@ mod unresolved;
 use std::net::Ipv4Addr;
 
 pub use blocked::{
-    Acl, Blocked, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Table,
+    Acl, Blocked, Blocker, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Table,
 };
 use ipset::IpSet;
 use rules::{EPHEMERAL, GroupRules, Refusal, Verdict};

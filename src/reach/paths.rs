@@ -27,6 +27,7 @@ impl<'w> Net<'w> {
     pub(super) fn table_label(&self, table: &Observed) -> Table {
         Table {
             label: self.label(table),
+            id: table.id.clone(),
             main: table.is_vpc_default(),
         }
     }
@@ -131,6 +132,7 @@ impl<'w> Net<'w> {
         };
         let acl = Acl {
             label: self.label(acl),
+            id: acl.id.clone(),
             default: acl.is_vpc_default(),
         };
         trace.narrow(far, v.allowed.clone(), step, || Blocked::Nacl {
@@ -180,6 +182,11 @@ impl<'w> Net<'w> {
                 _ => None,
             })
             .collect();
+        let evaluated: Vec<String> = groups
+            .iter()
+            .filter(|g| matches!(g.facts, Facts::SecurityGroup(_)))
+            .map(|g| g.id.clone())
+            .collect();
         let peers = trace.set(far).clone();
         let v = rules::security_groups(
             &rules,
@@ -202,6 +209,7 @@ impl<'w> Net<'w> {
             };
             Blocked::Groups(GroupDeny {
                 groups,
+                group_ids: evaluated.clone(),
                 direction: if ingress {
                     Direction::Inbound
                 } else {
@@ -362,6 +370,7 @@ impl<'w> Net<'w> {
         let nat_name = self.short(nat_id);
         let fault = |why| Blocked::Nat {
             nat: nat_name.clone(),
+            id: nat_id.to_owned(),
             why,
         };
         let nat = self

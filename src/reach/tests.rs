@@ -2,7 +2,7 @@
 //! make, each with the verdict and the message that names the blocking rule or route.
 
 use super::{
-    Answer, Blocked, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Traffic,
+    Answer, Blocked, Blocker, Direction, Flow, GroupDeny, NaclDeny, NatFault, RouteFault, Traffic,
     Unresolved, analyze,
 };
 use crate::lab::{Action, Endpoint, Kind, Ports, Proto};
@@ -378,6 +378,13 @@ fn the_lab_built_right_gets_every_verdict() {
         "{other:?}"
     );
     assert_eq!(
+        other.blocker(),
+        Some(Blocker {
+            kind: Kind::SecurityGroup,
+            ids: vec!["sg-app".into()]
+        })
+    );
+    assert_eq!(
         other.to_string(),
         "no rule of app-sg admits TCP 22 to app from a host in public-b (10.0.2.0/24)"
     );
@@ -441,6 +448,13 @@ fn nacl_without_outbound_ephemeral_ports_breaks_the_reply() {
     let Blocked::Nacl { acl, reply, rule } = &why else {
         panic!("not a NACL: {why:?}");
     };
+    assert_eq!(
+        why.blocker(),
+        Some(Blocker {
+            kind: Kind::NetworkAcl,
+            ids: vec!["acl-priv".into()]
+        })
+    );
     assert!(*reply && !acl.default, "{why:?}");
     assert!(
         matches!(rule, NaclDeny::Star { partial, flow: Flow { direction: Direction::Outbound, ports: Some(p), subnet, .. } }
@@ -564,10 +578,18 @@ fn nat_in_a_private_subnet_gives_no_egress() {
     }
     let why = lab.one("app", "internet", 443).expect_err("NAT in private");
     assert!(
-        matches!(&why, Blocked::Nat { nat, why: NatFault::PrivateSubnet { subnet, why } }
-            if nat == "lab-nat" && subnet == "private-a"
+        matches!(&why, Blocked::Nat { nat, id, why: NatFault::PrivateSubnet { subnet, why } }
+            if nat == "lab-nat" && id == "nat-1" && subnet == "private-a"
                 && matches!(**why, Blocked::NoRouteToGateway { .. })),
         "{why:?}"
+    );
+    // The NAT gateway carries nothing because its own subnet's table has no way out.
+    assert_eq!(
+        why.blocker(),
+        Some(Blocker {
+            kind: Kind::RouteTable,
+            ids: vec!["rtb-priv".into()]
+        })
     );
     let why = why.to_string();
     assert!(

@@ -26,7 +26,7 @@ use s3::*;
 
 use std::collections::BTreeSet;
 
-use super::report::CheckResult;
+use super::report::{CheckResult, PathBlocked};
 use crate::lab::{Check, CheckKind, Endpoint, Kind};
 use crate::reach::{self, Traffic};
 use crate::resources::s3::{Effect, Grant};
@@ -83,17 +83,41 @@ pub fn evaluate(check: &Check, bound: &Bindings, world: &World) -> CheckResult {
         Ok(message) => {
             CheckResult::pass(check.id.clone(), check.title.clone(), check.points, message)
         }
-        Err(failure) => CheckResult::fail(
-            check.id.clone(),
-            check.title.clone(),
-            check.points,
-            failure.to_string(),
-            check.hint.clone(),
-        ),
+        Err(failure) => {
+            let mut r = CheckResult::fail(
+                check.id.clone(),
+                check.title.clone(),
+                check.points,
+                failure.to_string(),
+                check.hint.clone(),
+            );
+            r.blocked = path_blocked(&failure, bound);
+            r
+        }
     };
     result.found = Some(result.message.clone());
     result.expected = Some(expected);
     result
+}
+
+/// Where a path that must get through stops, as the report carries it.
+fn path_blocked(failure: &Failure, bound: &Bindings) -> Option<PathBlocked> {
+    let Failure::Blocked { from, to, why } = failure else {
+        return None;
+    };
+    let blocker = why.blocker();
+    let ids = blocker.as_ref().map(|b| b.ids.clone()).unwrap_or_default();
+    Some(PathBlocked {
+        from: from.clone(),
+        to: to.clone(),
+        kind: blocker.map(|b| b.kind),
+        names: ids
+            .iter()
+            .filter_map(|id| bound.name_of(id).map(str::to_owned))
+            .collect(),
+        ids,
+        reason: why.to_string(),
+    })
 }
 
 /// What a semantic check expects, in the student's terms.
