@@ -258,10 +258,7 @@ fn read(path: &Path) -> Result<(LabSource, String), Error> {
 
 /// One id a line, so that no id is broken where the terminal wraps.
 fn known_ids() -> String {
-    all_ids()
-        .iter()
-        .map(|id| format!("\n  {id}"))
-        .collect()
+    all_ids().iter().map(|id| format!("\n  {id}")).collect()
 }
 
 /// Ids of every lab the tool can find: bundled ones and `./labs/*.toml`.
