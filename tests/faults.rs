@@ -565,3 +565,200 @@ async fn golden_ami_up_killed_at_ten_points_converges_and_cleans_up() {
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// `up`, `check`, `down` of the ECS lab in `region` through `proxy`; each must succeed and
+/// nothing of the env is left there.
+async fn cycle_ecs_through(proxy: &FaultProxy, env: &str, region: &str) {
+    let lab = &common::ecs_lab();
+    let home = tempfile::tempdir().expect("home");
+    for args in [
+        vec!["--env", env, "--stats", "up", lab, "--yes"],
+        vec!["--env", env, "--stats", "check", lab],
+        vec!["--env", env, "--stats", "down", lab, "--yes"],
+    ] {
+        let o = run(common::awslab_via(home.path(), &proxy.url)
+            .env("AWS_REGION", region)
+            .args(&args))
+        .await;
+        assert!(
+            o.status.success(),
+            "`{}` failed: {}{}",
+            args[3],
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        common::tagged_left_in(region, env).await,
+        Vec::<String>::new()
+    );
+}
+
+/// The ECS lab through throttling and server errors on a share of its calls, and the refusals
+/// AWS gives while a deleted service still drains: its cluster
+/// (`ClusterContainsServicesException`) and its tasks' subnets (`DependencyViolation`).
+#[tokio::test(flavor = "multi_thread")]
+async fn ecs_through_throttling_server_errors_and_draining_refusals() {
+    let scripts = [
+        (
+            "DeleteCluster",
+            2,
+            Fault::new(
+                400,
+                "ClusterContainsServicesException",
+                "The Cluster cannot be deleted while Services are active.",
+            ),
+        ),
+        (
+            "DeleteSubnet",
+            2,
+            Fault::new(
+                400,
+                "DependencyViolation",
+                "The subnet 'subnet-0' has dependencies and cannot be deleted.",
+            ),
+        ),
+    ];
+    let proxy = FaultProxy::start(
+        &common::ecs_endpoint(),
+        Faults {
+            throttle: 0.15,
+            server_error: 0.05,
+            seed: 20261205,
+            scripts: scripts
+                .iter()
+                .map(|(a, n, f)| ((*a).to_owned(), *n, f.clone()))
+                .collect(),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let env = common::env_name("ecs-faults");
+    cycle_ecs_through(&proxy, &env, "sa-east-1").await;
+    for (action, times, _) in &scripts {
+        let (calls, injected) = proxy.counts.action(action);
+        assert!(
+            injected >= u64::from(*times),
+            "{action}: {injected} injected"
+        );
+        assert!(calls > injected, "{action} never passed");
+    }
+    eprintln!(
+        "ecs-fargate-service: {} faults injected in {} calls",
+        proxy.counts.injected(),
+        proxy.counts.calls()
+    );
+}
+
+/// `up` of the ECS lab killed with SIGKILL at ten points, each in a region of its own (the
+/// lab's repository name is one per account and region): a second `up`, `check` and `down`
+/// converge and leave nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn ecs_up_killed_at_ten_points_converges_and_cleans_up() {
+    const REGIONS: [&str; 10] = [
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-north-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-southeast-1",
+        "ap-south-1",
+    ];
+    let lab = &common::ecs_lab();
+    let upstream = common::ecs_endpoint();
+    let probe = FaultProxy::start(&upstream, Faults::default()).await;
+    let env = common::env_name("probe-ecs");
+    let home = tempfile::tempdir().expect("home");
+    let up = run(common::awslab_via(home.path(), &probe.url)
+        .env("AWS_REGION", "us-east-2")
+        .args(["--env", &env, "up", lab, "--yes"]))
+    .await;
+    assert!(up.status.success(), "{}", stderr(&up));
+    let mutations = u32::try_from(
+        probe
+            .counts
+            .mutations
+            .load(std::sync::atomic::Ordering::SeqCst),
+    )
+    .unwrap_or(0);
+    let down = run(common::awslab_via(home.path(), &upstream)
+        .env("AWS_REGION", "us-east-2")
+        .args(["--env", &env, "down", lab, "--yes"]))
+    .await;
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(mutations >= 10, "{lab}: only {mutations} mutating calls");
+    let lab = lab.clone();
+    let mut rng = fastrand::Rng::with_seed(19);
+    let mut points: Vec<u32> = (1..=mutations).collect();
+    rng.shuffle(&mut points);
+    let mut points: Vec<u32> = points.into_iter().take(10).collect();
+    points.sort_unstable();
+    eprintln!("{lab}: kill points among {mutations} mutating calls: {points:?}");
+    let results = futures::future::join_all(points.iter().zip(REGIONS).map(|(p, region)| {
+        let upstream = upstream.clone();
+        let lab = lab.clone();
+        async move {
+            let lab = lab.as_str();
+            let point = *p;
+            let env = common::env_name(&format!("kill{point}-ecs"));
+            let home = tempfile::tempdir().expect("home");
+            let proxy = FaultProxy::start(
+                &upstream,
+                Faults {
+                    hang_at_mutation: Some(point),
+                    ..Faults::default()
+                },
+            )
+            .await;
+            let mut child = common::awslab_via(home.path(), &proxy.url)
+                .env("AWS_REGION", region)
+                .args(["--env", &env, "up", lab, "--yes"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn up");
+            tokio::select! {
+                () = proxy.hung() => {
+                    child.start_kill().expect("SIGKILL");
+                    let _ = child.wait().await;
+                }
+                status = child.wait() => {
+                    return Err(format!("point {point}: up finished ({status:?}) before its mutating call {point}"));
+                }
+                () = tokio::time::sleep(Duration::from_secs(120)) => {
+                    return Err(format!("point {point}: never reached"));
+                }
+            }
+            for args in [
+                vec!["--env", &env, "up", lab, "--yes"],
+                vec!["--env", &env, "check", lab],
+                vec!["--env", &env, "down", lab, "--yes"],
+            ] {
+                let o = run(common::awslab_via(home.path(), &upstream)
+                    .env("AWS_REGION", region)
+                    .args(&args))
+                .await;
+                if !o.status.success() {
+                    return Err(format!(
+                        "point {point} ({region}): `{}` failed: {}{}",
+                        args[2],
+                        String::from_utf8_lossy(&o.stdout),
+                        stderr(&o)
+                    ));
+                }
+            }
+            let left = common::tagged_left_in(region, &env).await;
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("point {point} ({region}): left {left:?}"))
+            }
+        }
+    }))
+    .await;
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -1896,3 +1896,210 @@ async fn golden_ami_up_killed_at_three_points_converges_through_the_realistic_pr
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// The ECS lab in a region of its own (its repository name is one per account and region),
+/// through the ECS shim on moto: its service deploying for over a minute, new cluster and
+/// service ARNs unknown to their first use (a describe answers `MISSING`), a deleted service
+/// draining while its cluster refuses to go, and its tasks' network interfaces holding the
+/// subnets and the security group after that; `down` leaves nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ecs_lab_through_the_realistic_profile() {
+    let region = "eu-west-3";
+    let lab = &common::ecs_lab();
+    let env = common::env_name("real-ecs");
+    let home = tempfile::tempdir().expect("home");
+    let upstream = common::ecs_endpoint();
+    let proxy = FaultProxy::start(
+        &upstream,
+        Faults::realistic(common::realistic_scale(), 20261204),
+    )
+    .await;
+    let result = cycle(&proxy, home.path(), region, &env, lab).await;
+    show(lab, &proxy);
+    proxy.settle().await;
+    if let Err(e) = result {
+        let _ = common::awslab(home.path())
+            .env("AWS_ENDPOINT_URL", &upstream)
+            .env("AWS_REGION", region)
+            .args(["--env", &env, "down", lab, "--yes"])
+            .output();
+        panic!("{e}");
+    }
+    let r = report(&proxy);
+    for kind in ["ecs_cluster", "ecs_service"] {
+        assert!(
+            r.resources.iter().any(|x| x.kind.as_str() == kind),
+            "no {kind} modeled: {}",
+            r.summary()
+        );
+    }
+    assert!(r.states_rewritten > 0, "{}", r.summary());
+    assert_eq!(
+        common::tagged_left_in(region, &env).await,
+        Vec::<String>::new()
+    );
+}
+
+/// `up` of the ECS lab killed at three points of its realistic run converges. One after the
+/// other: the lab's repository name is one per account and region.
+#[tokio::test(flavor = "multi_thread")]
+async fn ecs_up_killed_at_three_points_converges_through_the_realistic_profile() {
+    let lab = &common::ecs_lab();
+    let upstream = common::ecs_endpoint();
+    let stage = "full";
+    let points = kill_points_via(lab, 43, &upstream, stage)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut failures = Vec::new();
+    for p in points {
+        if let Err(e) = killed_at_via(p, lab, &upstream, stage).await {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// ECS through the model: a new cluster and a new service are `MISSING` from their first
+/// describe; the service deploys (no task running, deployment `IN_PROGRESS`) for a while; once
+/// deleted it drains while its cluster refuses to go, and its tasks' network interfaces keep its
+/// subnet after that.
+#[tokio::test(flavor = "multi_thread")]
+async fn ecs_services_deploy_drain_and_hold_their_subnets_for_a_while() {
+    let scale = 0.05;
+    let t = common::aws_model::Timings::aws();
+    let (vpc, subnets) = network(78, &["us-east-1a"]).await;
+    let sg = group_in(&vpc).await;
+    let proxy = FaultProxy::start(&common::ecs_endpoint(), Faults::realistic(scale, 7)).await;
+    let conf = via(&proxy).await;
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let cluster = ecs
+        .create_cluster()
+        .cluster_name(unique("model-cluster"))
+        .send()
+        .await
+        .expect("cluster")
+        .cluster()
+        .and_then(|c| c.cluster_arn())
+        .expect("arn")
+        .to_owned();
+    let described = ecs
+        .describe_clusters()
+        .clusters(&cluster)
+        .send()
+        .await
+        .expect("describe");
+    assert!(described.clusters().is_empty(), "{described:?}");
+    assert_eq!(described.failures()[0].reason(), Some("MISSING"));
+    let described = ecs
+        .describe_clusters()
+        .clusters(&cluster)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(described.clusters().len(), 1, "{described:?}");
+    let family = unique("model-family");
+    ecs.register_task_definition()
+        .family(&family)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("web")
+                .image("public.ecr.aws/nginx/nginx:stable")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("task definition");
+    let service = ecs
+        .create_service()
+        .cluster(&cluster)
+        .service_name(unique("model-service"))
+        .task_definition(&family)
+        .desired_count(2)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .network_configuration(
+            aws_sdk_ecs::types::NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                        .subnets(&subnets[0])
+                        .security_groups(&sg)
+                        .build()
+                        .expect("network"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("service")
+        .service()
+        .and_then(|s| s.service_arn())
+        .expect("arn")
+        .to_owned();
+    let describe = || async {
+        ecs.describe_services()
+            .cluster(&cluster)
+            .services(&service)
+            .send()
+            .await
+            .expect("describe services")
+    };
+    let first = describe().await;
+    assert!(first.services().is_empty(), "{first:?}");
+    assert_eq!(first.failures()[0].reason(), Some("MISSING"));
+    let deploying = describe().await;
+    let s = &deploying.services()[0];
+    assert_eq!((s.running_count(), s.desired_count()), (0, 2), "{s:?}");
+    assert_eq!(
+        s.deployments()[0].rollout_state().map(|r| r.as_str()),
+        Some("IN_PROGRESS")
+    );
+    let (_, took) = poll(
+        "service deployed",
+        t.ecs_service_deploying.mul_f64(scale * 4.0),
+        || async {
+            let out = describe().await;
+            let s = out.services().first()?;
+            (s.running_count() == 2).then_some(())
+        },
+    )
+    .await;
+    eprintln!("deployed after {took:?}");
+    ecs.delete_service()
+        .cluster(&cluster)
+        .service(&service)
+        .force(true)
+        .send()
+        .await
+        .expect("delete service");
+    assert_eq!(describe().await.services()[0].status(), Some("DRAINING"));
+    let delete_cluster = || ecs.delete_cluster().cluster(&cluster).send();
+    assert_eq!(
+        code(&delete_cluster().await),
+        "ClusterContainsServicesException"
+    );
+    let delete_subnet = || ec2.delete_subnet().subnet_id(&subnets[0]).send();
+    assert_eq!(code(&delete_subnet().await), "DependencyViolation");
+    poll(
+        "cluster deletable",
+        t.ecs_service_draining.mul_f64(scale * 4.0),
+        || async { delete_cluster().await.ok().map(drop) },
+    )
+    .await;
+    // The tasks have stopped; their interfaces still hold the subnet for a while.
+    assert_eq!(code(&delete_subnet().await), "DependencyViolation");
+    poll(
+        "subnet deletable",
+        t.ecs_task_eni_linger.mul_f64(scale * 4.0),
+        || async { delete_subnet().await.ok().map(drop) },
+    )
+    .await;
+    let direct = common::ec2().await;
+    let _ = direct.delete_security_group().group_id(&sg).send().await;
+    let _ = direct.delete_vpc().vpc_id(&vpc).send().await;
+    let r = report(&proxy);
+    assert!(r.dependency_refusals >= 3, "{}", r.summary());
+}

@@ -18,13 +18,19 @@
 //!   `deleting` ~10 s, mount targets `creating` ~90 s and `deleting` ~60 s; an instance profile
 //!   usable by EC2 ~10 s after its role was added; images `pending` ~4 min (made from an
 //!   instance, CreateImage), snapshots `pending` ~1 min (with their `progress`), volumes
-//!   `creating` ~5 s. Describe answers are rewritten (XML with
+//!   `creating` ~5 s; ECS services deploying ~75 s (no task running, the deployment
+//!   `IN_PROGRESS`), then, deleted, `DRAINING` ~30 s while their tasks stop, and their tasks'
+//!   network interfaces in the subnets and security groups ~60 s more. Describe answers are rewritten (XML with
 //!   quick-xml, JSON with serde_json); an item rewritten out of a request's state filter is
 //!   dropped. Deletes the emulators apply at once (`DeleteNatGateway`, `TerminateInstances`,
 //!   `DeleteMountTarget`, `DeleteFileSystem`) are answered here with a well-formed success and
 //!   forwarded when the window ends, so the emulator keeps the resource meanwhile;
 //!   `DeleteLoadBalancer` is forwarded at once (the load balancer leaves the describes at once on
 //!   AWS too; its interfaces stay).
+//! - **ECS** new cluster and service ARNs: the first use fails once (`ClusterNotFoundException`,
+//!   `ServiceNotFoundException`), and a describe answers as ECS does for what it does not know
+//!   yet: no item and a `MISSING` failure. `DeleteCluster` is refused
+//!   (`ClusterContainsServicesException`) while a service of the cluster is active or draining.
 //! - **Dependencies** while a resource is not gone: a NAT gateway holds its subnet
 //!   (`DependencyViolation`), its Elastic IP (`InvalidIPAddress.InUse`, sometimes `AuthFailure`)
 //!   and, as mapped public addresses, its VPC's internet gateway; an instance holds its subnet and
@@ -52,7 +58,11 @@
 //! "DeleteFileSystem" (`deleting`, `FileSystemInUse` 409, `FileSystemNotFound` 404); IAM API
 //! Reference "AddRoleToInstanceProfile" (eventual consistency) and IAM User Guide "Troubleshoot
 //! IAM" (changes not immediately visible); Amazon S3 "NoSuchBucket"; the measured timings in
-//! `shared/EMULATORS.md` (NAT ~1.5-2 min / ~1 min, ALB ~3 min, mount target 1-2 min).
+//! `shared/EMULATORS.md` (NAT ~1.5-2 min / ~1 min, ALB ~3 min, mount target 1-2 min); Amazon
+//! ECS API Reference "DescribeServices" (`failures`, `MISSING`), "DeleteService" (`DRAINING`,
+//! then `INACTIVE` once its tasks have stopped), "DeleteCluster"
+//! (`ClusterContainsServicesException`) and the ECS Developer Guide "Fargate task networking"
+//! (a task's elastic network interface is deleted after the task stops).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -89,6 +99,12 @@ pub struct Timings {
     pub image_pending: Duration,
     pub snapshot_pending: Duration,
     pub volume_creating: Duration,
+    /// An ECS service from its creation until its tasks run and its deployment completes.
+    pub ecs_service_deploying: Duration,
+    /// A deleted ECS service `DRAINING` while its tasks stop.
+    pub ecs_service_draining: Duration,
+    /// How long a stopped Fargate task's network interface stays in its subnet after that.
+    pub ecs_task_eni_linger: Duration,
 }
 
 impl Timings {
@@ -111,6 +127,9 @@ impl Timings {
             image_pending: s(240),
             snapshot_pending: s(60),
             volume_creating: s(5),
+            ecs_service_deploying: s(75),
+            ecs_service_draining: s(30),
+            ecs_task_eni_linger: s(60),
         }
     }
 }
@@ -173,6 +192,8 @@ pub enum Kind {
     Image,
     Snapshot,
     Volume,
+    EcsCluster,
+    EcsService,
 }
 
 impl Kind {
@@ -203,6 +224,8 @@ impl Kind {
             Kind::Image => "ami",
             Kind::Snapshot => "ebs_snapshot",
             Kind::Volume => "ebs_volume",
+            Kind::EcsCluster => "ecs_cluster",
+            Kind::EcsService => "ecs_service",
         }
     }
 }
@@ -230,13 +253,14 @@ const PREFIXES: [(&str, Kind); 17] = [
 ];
 
 const ELB_ARN: &str = "arn:aws:elasticloadbalancing:";
+const ECS_ARN: &str = "arn:aws:ecs:";
 
 fn id_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
 }
 
-/// Every EC2/EFS id (`vpc-0a1b2c3d`, 8 or more hex digits, standing alone) and every ELB load
-/// balancer, target group and listener ARN in `text`.
+/// Every EC2/EFS id (`vpc-0a1b2c3d`, 8 or more hex digits, standing alone), every ELB load
+/// balancer, target group and listener ARN and every ECS cluster and service ARN in `text`.
 pub fn scan_ids(text: &str) -> Vec<(String, Kind)> {
     let b = text.as_bytes();
     let mut out = Vec::new();
@@ -275,6 +299,25 @@ pub fn scan_ids(text: &str) -> Vec<(String, Kind)> {
             Some(Kind::TargetGroup)
         } else if arn.contains(":listener/") {
             Some(Kind::Listener)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            out.push((arn.to_owned(), kind));
+        }
+        from = end.max(start + 1);
+    }
+    let mut from = 0;
+    while let Some(at) = text[from..].find(ECS_ARN) {
+        let start = from + at;
+        let end = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || ":/_.-".contains(c)))
+            .map_or(text.len(), |e| start + e);
+        let arn = &text[start..end];
+        let kind = if arn.contains(":cluster/") {
+            Some(Kind::EcsCluster)
+        } else if arn.contains(":service/") {
+            Some(Kind::EcsService)
         } else {
             None
         };
@@ -1239,6 +1282,28 @@ impl Model {
                 continue;
             };
             let id = display_id(key);
+            // ECS describes what it does not know yet as a `MISSING` failure, not an error.
+            if let Some(list) = match (req.action.as_str(), new.kind) {
+                ("DescribeServices", Kind::EcsService) => Some("services"),
+                ("DescribeClusters", Kind::EcsCluster) => Some("clusters"),
+                _ => None,
+            } {
+                let keys = inner
+                    .res
+                    .get(&new.resource)
+                    .map(|r| r.keys.clone())
+                    .unwrap_or_default();
+                for k in keys {
+                    inner.fresh.remove(&k);
+                }
+                inner.counters.not_found += 1;
+                let body = serde_json::json!({
+                    list: [],
+                    "failures": [{"arn": id, "reason": "MISSING"}],
+                })
+                .to_string();
+                return Verdict::Answer(http(200, "application/x-amz-json-1.1", &body));
+            }
             let Some(fault) = not_found(new.kind, new.by_name, req, &id) else {
                 continue;
             };
@@ -1370,6 +1435,21 @@ impl Model {
                         "Value ({value}) for parameter iamInstanceProfile.{param} is invalid. Invalid IAM Instance Profile {what}"
                     ),
                 ));
+            }
+            ("ecs", "DeleteCluster") => {
+                let cluster = req.get("cluster")?;
+                let key = inner.alias.get(cluster)?.clone();
+                let draining = self.scaled(self.cfg.timings.ecs_service_draining);
+                inner.res.values().find(|r| {
+                    r.kind == Kind::EcsService
+                        && r.parents.contains(&key)
+                        && r.deleted_at.is_none_or(|d| now < d + draining)
+                })?;
+                Some(Fault::new(
+                    400,
+                    "ClusterContainsServicesException",
+                    "The Cluster cannot be deleted while Services are active.",
+                ))
             }
             ("elasticfilesystem", _) if req.rest("POST", &["2015-02-01", "mount-targets"]) => {
                 let fs = req.get("FileSystemId")?;
@@ -1553,6 +1633,13 @@ impl Model {
                 resp.body = v.to_string().into_bytes();
                 changed = true;
             }
+        } else if ok && json && req.service == "ecs" {
+            if let Ok(mut v) = serde_json::from_str::<Value>(&text)
+                && self.rewrite_ecs(&mut inner, &mut v, now)
+            {
+                resp.body = v.to_string().into_bytes();
+                changed = true;
+            }
         } else if req.service != "s3"
             && !json
             && text.contains('<')
@@ -1598,7 +1685,7 @@ impl Model {
         let scanned = scan_ids(text);
         let fresh_tokens: Vec<(String, Kind)> = if matches!(
             req.service.as_str(),
-            "ec2" | "elasticloadbalancing" | "elasticfilesystem"
+            "ec2" | "elasticloadbalancing" | "elasticfilesystem" | "ecs"
         ) {
             let mut v: Vec<(String, Kind)> = Vec::new();
             let made = created_kinds(req);
@@ -1789,6 +1876,17 @@ impl Model {
                 Kind::Image => r.ready_delay = self.scaled(t.image_pending),
                 Kind::Snapshot => r.ready_delay = self.scaled(t.snapshot_pending),
                 Kind::Volume => r.ready_delay = self.scaled(t.volume_creating),
+                Kind::EcsService => {
+                    r.ready_delay = self.scaled(t.ecs_service_deploying);
+                    r.gone_delay = self.scaled(t.ecs_service_draining + t.ecs_task_eni_linger);
+                    r.subnets = req.all("subnets");
+                    r.groups = req.all("securityGroups");
+                    r.public_ip = req.get("assignPublicIp") == Some("ENABLED");
+                    r.vpc = r
+                        .subnets
+                        .iter()
+                        .find_map(|s| inner.subnet_vpc.get(s).cloned());
+                }
                 Kind::Subnet => {
                     if let Some(vpc) = xml.as_ref().and_then(|d| find_text(&d.root, "vpcId")) {
                         inner.subnet_vpc.insert(id.clone(), vpc);
@@ -1857,6 +1955,8 @@ impl Model {
             ("iam", "DeleteInstanceProfile") => Some(Kind::InstanceProfile),
             ("autoscaling", "DeleteAutoScalingGroup") => Some(Kind::AutoScalingGroup),
             ("ecr", "DeleteRepository") => Some(Kind::Repository),
+            ("ecs", "DeleteService") => Some(Kind::EcsService),
+            ("ecs", "DeleteCluster") => Some(Kind::EcsCluster),
             ("s3", _) if req.method == "DELETE" && req.path.len() == 1 && req.query_empty => {
                 Some(Kind::Bucket)
             }
@@ -2167,6 +2267,51 @@ impl Model {
     }
 
     /// EFS file systems and mount targets in their modeled states.
+    /// ECS services in their modeled states: deploying (no task running yet, the deployment
+    /// `IN_PROGRESS`), then, deleted, `DRAINING` until their tasks have stopped.
+    fn rewrite_ecs(&self, inner: &mut Inner, v: &mut Value, now: Duration) -> bool {
+        let draining = self.scaled(self.cfg.timings.ecs_service_draining);
+        let (alias, res) = (&inner.alias, &inner.res);
+        let mut rewritten = 0;
+        let mut fix = |s: &mut Value| {
+            let Some(r) = s["serviceArn"]
+                .as_str()
+                .and_then(|arn| alias.get(arn))
+                .and_then(|k| res.get(k))
+            else {
+                return;
+            };
+            if r.creating(now) {
+                let desired = s["desiredCount"].clone();
+                s["runningCount"] = Value::from(0);
+                s["pendingCount"] = desired.clone();
+                if let Some(ds) = s["deployments"].as_array_mut() {
+                    for d in ds.iter_mut().filter(|d| d["status"] == "PRIMARY") {
+                        d["runningCount"] = Value::from(0);
+                        d["pendingCount"] = desired.clone();
+                        d["rolloutState"] = Value::from("IN_PROGRESS");
+                    }
+                }
+                rewritten += 1;
+            } else if let Some(d) = r.deleted_at
+                && now < d + draining
+            {
+                s["status"] = Value::from("DRAINING");
+                rewritten += 1;
+            }
+        };
+        if let Some(list) = v.get_mut("services").and_then(Value::as_array_mut) {
+            for s in list {
+                fix(s);
+            }
+        }
+        if let Some(s) = v.get_mut("service") {
+            fix(s);
+        }
+        inner.counters.states_rewritten += rewritten;
+        rewritten > 0
+    }
+
     fn rewrite_efs(&self, inner: &mut Inner, v: &mut Value, now: Duration) -> bool {
         let mut n = 0u64;
         let snapshot: &Inner = inner;
@@ -2304,6 +2449,7 @@ fn is_create(req: &Req) -> bool {
         "s3" => req.method == "PUT" && req.path.len() == 1 && req.query_empty,
         "ecr" => a == "CreateRepository",
         "autoscaling" => a == "CreateAutoScalingGroup",
+        "ecs" => matches!(a, "CreateCluster" | "CreateService"),
         _ => false,
     }
 }
@@ -2341,6 +2487,11 @@ fn created_kinds(req: &Req) -> Vec<Kind> {
             vec![Kind::FileSystem]
         }
         "elasticfilesystem" => vec![Kind::MountTarget],
+        "ecs" => match a {
+            "CreateCluster" => vec![Kind::EcsCluster],
+            "CreateService" => vec![Kind::EcsService],
+            _ => Vec::new(),
+        },
         _ => Vec::new(),
     }
 }
@@ -2518,6 +2669,16 @@ fn not_found(kind: Kind, by_name: bool, req: &Req, id: &str) -> Option<Fault> {
                 "You must use a valid fully-formed launch template. The specified launch template, with template {} {id}, does not exist.",
                 if by_name { "name" } else { "ID" }
             ),
+        ),
+        ("ecs", Kind::EcsCluster) => f(
+            400,
+            "ClusterNotFoundException",
+            "Cluster not found.".to_owned(),
+        ),
+        ("ecs", Kind::EcsService) => f(
+            400,
+            "ServiceNotFoundException",
+            "Service not found.".to_owned(),
         ),
         ("autoscaling", Kind::TargetGroup) => f(
             400,

@@ -657,6 +657,19 @@ pub fn ami_lab() -> String {
     }
 }
 
+/// The ECS lab, or its reduced form where the emulator loses NACL port ranges and NAT gateway
+/// addresses (MiniStack): its fault and kill-point runs must pass `check` there.
+pub fn ecs_lab() -> String {
+    if emulator() == "ministack" {
+        root()
+            .join("tests/labs/ecs-basic.toml")
+            .display()
+            .to_string()
+    } else {
+        "ecs-fargate-service".to_owned()
+    }
+}
+
 /// The ALB lab, or its reduced form where the emulator drops an Auto Scaling group's target
 /// groups (MiniStack).
 pub fn alb_lab() -> String {

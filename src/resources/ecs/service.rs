@@ -336,13 +336,17 @@ impl EcsService {
         let last = std::sync::Mutex::new(None);
         cx.wait
             .until(&res.name, "steady", STEADY, || async {
-                let Some(o) = Self::describe(cx.aws, cluster, arn).await? else {
-                    return Err(AwsError::from_fault(
-                        "ecs:DescribeServices",
-                        arn,
-                        Fault::NotListed,
-                    ));
-                };
+                // A new service may be `MISSING` from a describe for a while: asked again.
+                let o = cx
+                    .aws
+                    .settle(|| async {
+                        crate::aws::listed(
+                            Self::describe(cx.aws, cluster, arn).await?,
+                            "ecs:DescribeServices",
+                            arn,
+                        )
+                    })
+                    .await?;
                 let Facts::EcsService(f) = &o.facts else {
                     return Ok(Poll::Done);
                 };
