@@ -1,6 +1,7 @@
-//! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS, ALB, S3 and
-//! golden-ami labs, or their reduced forms on MiniStack; the golden-ami lab through the image shim
-//! on moto, `tests/common/image_shim.rs`), on the emulator and with
+//! Wall time and API calls of `up`, `check` and `down` of each lab (the VPC, EFS, ALB, S3,
+//! golden-ami and ECS labs, or their reduced forms on MiniStack; the golden-ami lab through the
+//! image shim on moto, `tests/common/image_shim.rs`, the ECS lab through the ECS shim,
+//! `tests/common/ecs_shim.rs`), on the emulator and with
 //! latency injected by the fault proxy (real AWS answers in tens of milliseconds, the emulator in
 //! one or two), and through the proxy's realistic AWS profile (`tests/common/aws_model.rs`): there
 //! the figure that matters is `up` and `down` wall time against the critical path of the model
@@ -174,12 +175,16 @@ async fn main() {
         common::alb_lab(),
         "s3-static-website".to_owned(),
         common::ami_lab(),
+        common::ecs_lab(),
     ];
     let upstream = common::endpoint();
-    // The image lab makes images: behind the image shim on moto.
+    // The image lab makes images: behind the image shim on moto; the ECS lab runs services:
+    // behind the ECS shim there.
     let upstream_of = |lab: &str| {
         if lab == common::ami_lab() {
             common::image_endpoint()
+        } else if lab == common::ecs_lab() {
+            common::ecs_endpoint()
         } else {
             upstream.clone()
         }
