@@ -340,3 +340,67 @@ trait Pipe: Sized {
 }
 
 impl<T> Pipe for T {}
+
+#[test]
+fn fargate_sizes_retentions_and_a_service_without_its_listener_are_located() {
+    let text = format!(
+        "{HEAD}
+[resources.role]
+type = \"iam_role\"
+service = \"ecs-tasks.amazonaws.com\"
+
+[resources.logs]
+type = \"log_group\"
+retention_days = 10
+
+[resources.task]
+type = \"ecs_task_definition\"
+cpu = 256
+memory = 4096
+image = \"public.ecr.aws/nginx/nginx:stable\"
+execution_role = \"role\"
+log_group = \"logs\"
+
+[resources.net]
+type = \"subnet\"
+vpc = \"lab-vpc\"
+cidr = \"10.0.1.0/24\"
+
+[resources.tg]
+type = \"target_group\"
+vpc = \"lab-vpc\"
+target_type = \"ip\"
+
+[resources.cluster]
+type = \"ecs_cluster\"
+
+[resources.svc]
+type = \"ecs_service\"
+cluster = \"cluster\"
+task_definition = \"task\"
+subnets = [\"net\"]
+target_group = \"tg\"
+"
+    );
+    let mut e = errors(&text);
+    e.sort_by_key(|(at, _, _)| at.split(':').next().and_then(|l| l.parse::<u32>().ok()));
+    let found: Vec<(&str, &str)> = e
+        .iter()
+        .map(|(at, m, _)| (at.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("14:18", "CloudWatch Logs keeps no retention of 10 days"),
+            ("19:10", "Fargate has no 4096 MiB size for 256 CPU"),
+            (
+                "42:16",
+                "a service registered with a target group needs `listener`"
+            ),
+        ],
+        "{e:?}"
+    );
+    assert!(e[0].2.contains("7, 14, 30"), "{e:?}");
+    assert_eq!(e[1].2, "for 256 CPU: 512, 1024, 2048");
+    assert!(e[2].2.contains("ECS refuses a target group"), "{e:?}");
+}
