@@ -79,19 +79,24 @@ async fn nothing_left(region: &str, env: &str) {
     );
     let conf = common::sdk_config(region).await;
     let ecs = aws_sdk_ecs::Client::new(&conf);
+    let ours = |tags: &[aws_sdk_ecs::types::Tag]| {
+        tags.iter()
+            .any(|t| t.key() == Some("awslab:env") && t.value() == Some(env))
+    };
     let clusters = ecs.list_clusters().send().await.expect("clusters");
     let mut active = Vec::new();
     if !clusters.cluster_arns().is_empty() {
         let d = ecs
             .describe_clusters()
             .set_clusters(Some(clusters.cluster_arns().to_vec()))
+            .include(aws_sdk_ecs::types::ClusterField::Tags)
             .send()
             .await
             .expect("describe clusters");
         active.extend(
             d.clusters()
                 .iter()
-                .filter(|c| c.status() == Some("ACTIVE"))
+                .filter(|c| c.status() == Some("ACTIVE") && ours(c.tags()))
                 .filter_map(|c| c.cluster_name().map(str::to_owned)),
         );
     }
@@ -103,7 +108,19 @@ async fn nothing_left(region: &str, env: &str) {
         .send()
         .await
         .expect("families");
-    for family in families.families().iter().filter(|f| f.contains(env)) {
+    for family in families.families() {
+        let Ok(latest) = ecs
+            .describe_task_definition()
+            .task_definition(family)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if !ours(latest.tags()) {
+            continue;
+        }
         for status in [
             aws_sdk_ecs::types::TaskDefinitionStatus::Active,
             aws_sdk_ecs::types::TaskDefinitionStatus::Inactive,
@@ -740,4 +757,118 @@ async fn student_runs_the_tasks_in_public_subnets_with_public_ips() {
         &["tasks-pull-through-nat"],
     )
     .await;
+}
+
+/// `down` deletes only the env's own: a hand-built cluster and task definition family, and
+/// another env's cluster, family and log group in the same region, all stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn down_leaves_a_hand_built_and_another_envs_cluster_family_and_log_group() {
+    let region = "af-south-1";
+    let env = common::env_name("ecs-own");
+    let other = format!("{env}-other");
+    let home = tempfile::tempdir().expect("home");
+    let conf = common::sdk_config(region).await;
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    let tag = |k: &str, v: &str| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build();
+    let others_tags = [
+        tag("awslab:lab", LAB),
+        tag("awslab:env", &other),
+        tag("awslab:resource", "web-cluster"),
+    ];
+    let hand_cluster = format!("{env}-web-cluster");
+    let others_cluster = format!("awslab-{LAB}-{other}-web-cluster");
+    for (name, tags) in [(&hand_cluster, None), (&others_cluster, Some(&others_tags))] {
+        ecs.create_cluster()
+            .cluster_name(name)
+            .set_tags(tags.map(|t| t.to_vec()))
+            .send()
+            .await
+            .expect("cluster");
+    }
+    let hand_family = format!("{env}-web-task");
+    let others_family = format!("awslab-{LAB}-{other}-web-task");
+    for (family, tags) in [(&hand_family, None), (&others_family, Some(&others_tags))] {
+        ecs.register_task_definition()
+            .family(family)
+            .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+            .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("web")
+                    .image("public.ecr.aws/nginx/nginx:stable")
+                    .build(),
+            )
+            .set_tags(tags.map(|t| t.to_vec()))
+            .send()
+            .await
+            .expect("task definition");
+    }
+    let others_logs = format!("/awslab/{LAB}/{other}/web-logs");
+    logs.create_log_group()
+        .log_group_name(&others_logs)
+        .tags("awslab:lab", LAB)
+        .tags("awslab:env", &other)
+        .tags("awslab:resource", "web-logs")
+        .send()
+        .await
+        .expect("log group");
+
+    ok(&cmd(home.path(), region, &env, &["up", LAB, "--yes"]));
+    ok(&cmd(home.path(), region, &env, &["down", LAB, "--yes"]));
+    nothing_left(region, &env).await;
+
+    let clusters = ecs
+        .describe_clusters()
+        .clusters(&hand_cluster)
+        .clusters(&others_cluster)
+        .send()
+        .await
+        .expect("clusters");
+    let active: Vec<&str> = clusters
+        .clusters()
+        .iter()
+        .filter(|c| c.status() == Some("ACTIVE"))
+        .filter_map(|c| c.cluster_name())
+        .collect();
+    assert_eq!(active.len(), 2, "{clusters:?}");
+    for family in [&hand_family, &others_family] {
+        let revisions = ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .expect("revisions");
+        assert_eq!(revisions.task_definition_arns().len(), 1, "{family}");
+    }
+    let left = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&others_logs)
+        .send()
+        .await
+        .expect("log groups");
+    assert_eq!(left.log_groups().len(), 1, "{others_logs}");
+
+    for c in [&hand_cluster, &others_cluster] {
+        ecs.delete_cluster()
+            .cluster(c)
+            .send()
+            .await
+            .expect("delete cluster");
+    }
+    for family in [&hand_family, &others_family] {
+        ecs.deregister_task_definition()
+            .task_definition(format!("{family}:1"))
+            .send()
+            .await
+            .expect("deregister");
+    }
+    logs.delete_log_group()
+        .log_group_name(&others_logs)
+        .send()
+        .await
+        .expect("delete log group");
 }
