@@ -346,10 +346,6 @@ impl ResourceKind for LogGroup {
         crate::resources::named_as(o, res, names, "log group name", &o.id)
     }
 
-    fn missing(&self, res: &Resource, names: &Names) -> String {
-        format!("no log group named `{}`", names.of(&res.name))
-    }
-
     fn create_hint(&self, res: &Resource, name: &str) -> String {
         format!(
             "create the log group `{name}` (CloudWatch -> Log groups -> Create log group) for `{}`",

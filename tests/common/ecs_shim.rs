@@ -133,28 +133,12 @@ impl EcsShim {
 
 /// Starts the shim in front of `upstream` on a thread of its own; its URL.
 pub fn start(upstream: &str) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let upstream = upstream.to_owned();
-    std::thread::Builder::new()
-        .name("ecs-shim".to_owned())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("shim runtime");
-            rt.block_on(async move {
-                let faults = super::proxy::Faults {
-                    ecs: Some(std::sync::Arc::new(EcsShim::default())),
-                    ..super::proxy::Faults::default()
-                };
-                let proxy = super::proxy::FaultProxy::start(&upstream, faults).await;
-                let _ = tx.send(proxy.url.clone());
-                // The proxy serves as long as it lives: until the test process exits.
-                std::future::pending::<()>().await;
-                drop(proxy);
-            });
-        })
-        .expect("start the ECS shim thread");
-    rx.recv().expect("the ECS shim's URL")
+    super::proxy::start_serving(
+        "ecs-shim",
+        upstream,
+        super::proxy::Faults {
+            ecs: Some(std::sync::Arc::new(EcsShim::default())),
+            ..super::proxy::Faults::default()
+        },
+    )
 }

@@ -298,28 +298,12 @@ impl ImageShim {
 
 /// Starts the shim in front of `upstream` on its own thread; its URL.
 pub fn start(upstream: &str) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let upstream = upstream.to_owned();
-    std::thread::Builder::new()
-        .name("image-shim".to_owned())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("shim runtime");
-            rt.block_on(async move {
-                let faults = super::proxy::Faults {
-                    images: Some(std::sync::Arc::new(ImageShim::default())),
-                    ..super::proxy::Faults::default()
-                };
-                let proxy = super::proxy::FaultProxy::start(&upstream, faults).await;
-                let _ = tx.send(proxy.url.clone());
-                // The proxy serves as long as it lives: until the test process exits.
-                std::future::pending::<()>().await;
-                drop(proxy);
-            });
-        })
-        .expect("start the image shim thread");
-    rx.recv().expect("the image shim's URL")
+    super::proxy::start_serving(
+        "image-shim",
+        upstream,
+        super::proxy::Faults {
+            images: Some(std::sync::Arc::new(ImageShim::default())),
+            ..super::proxy::Faults::default()
+        },
+    )
 }

@@ -33,12 +33,11 @@
 //! an ACL of another VPC (MiniStack's answers carry no VPC check, nor does the shim's).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
 use super::aws_model::{Doc, El, HttpResponse, Node, Req, http, with_length};
-use super::proxy::{Call, Fault, Faults, error_response, forward_raw};
+use super::proxy::{Call, Fault, error_response, forward_raw};
 
 /// A subnet's association after the shim moved it.
 #[derive(Debug, Clone)]
@@ -68,30 +67,14 @@ type Answer = Result<Doc, Vec<u8>>;
 /// Starts the shim in front of the MiniStack at `upstream` on a thread of its own (the tests'
 /// runtimes end with each test; the shim serves the whole process) and returns its URL.
 pub fn start(upstream: &str) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let upstream = upstream.to_owned();
-    std::thread::Builder::new()
-        .name("ministack-shim".to_owned())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("shim runtime");
-            rt.block_on(async move {
-                let faults = Faults {
-                    shim: Some(Arc::new(MinistackShim::default())),
-                    ..Faults::default()
-                };
-                let proxy = super::proxy::FaultProxy::start(&upstream, faults).await;
-                let _ = tx.send(proxy.url.clone());
-                // The proxy serves as long as it lives: until the test process exits.
-                std::future::pending::<()>().await;
-                drop(proxy);
-            });
-        })
-        .expect("start the MiniStack shim thread");
-    rx.recv().expect("the MiniStack shim's URL")
+    super::proxy::start_serving(
+        "ministack-shim",
+        upstream,
+        super::proxy::Faults {
+            shim: Some(std::sync::Arc::new(MinistackShim::default())),
+            ..super::proxy::Faults::default()
+        },
+    )
 }
 
 /// The region of a signed request (`Credential=AKID/20261123/us-east-1/ec2/aws4_request`).

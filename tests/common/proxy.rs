@@ -605,3 +605,28 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
     sock.write_all(&response).await?;
     sock.shutdown().await
 }
+
+/// Starts a proxy with `faults` (a shim) in front of `upstream` on a thread of its own, serving
+/// until the test process exits; its URL. `name` names the thread.
+pub(super) fn start_serving(name: &str, upstream: &str, faults: Faults) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let upstream = upstream.to_owned();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("shim runtime");
+            rt.block_on(async move {
+                let proxy = FaultProxy::start(&upstream, faults).await;
+                let _ = tx.send(proxy.url.clone());
+                // The proxy serves as long as it lives: until the test process exits.
+                std::future::pending::<()>().await;
+                drop(proxy);
+            });
+        })
+        .expect("start the shim thread");
+    rx.recv().expect("the shim's URL")
+}

@@ -130,15 +130,7 @@ impl ResourceKind for EcsCluster {
         key: &str,
         value: &str,
     ) -> Result<crate::resources::Stamped, AwsError> {
-        let tag = Tag::builder().key(key).value(value).build();
-        aws.known("ecs:TagResource", &obs.id, || {
-            aws.ecs
-                .tag_resource()
-                .resource_arn(&obs.id)
-                .tags(tag.clone())
-                .send()
-        })
-        .await?;
+        tag_arn(aws, &obs.id, key, value).await?;
         Ok(crate::resources::Stamped::Done)
     }
 
@@ -298,10 +290,6 @@ impl ResourceKind for EcsCluster {
             }
             _ => None,
         }
-    }
-
-    fn missing(&self, res: &Resource, names: &Names) -> String {
-        format!("no ECS cluster named `{}`", names.of(&res.name))
     }
 
     fn create_hint(&self, res: &Resource, name: &str) -> String {

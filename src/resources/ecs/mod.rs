@@ -43,6 +43,20 @@ fn ecs_tags(owner: &Owner, logical: &str) -> Vec<Tag> {
         .collect()
 }
 
+/// Adds `key = value` to the ECS resource `arn` (`up --ttl`).
+async fn tag_arn(aws: &Aws, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
+    let tag = Tag::builder().key(key).value(value).build();
+    aws.known("ecs:TagResource", arn, || {
+        aws.ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(tag.clone())
+            .send()
+    })
+    .await?;
+    Ok(())
+}
+
 fn tags_from(t: &[Tag]) -> Tags {
     t.iter()
         .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))

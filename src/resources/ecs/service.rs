@@ -449,15 +449,7 @@ impl ResourceKind for EcsService {
         key: &str,
         value: &str,
     ) -> Result<crate::resources::Stamped, AwsError> {
-        let tag = Tag::builder().key(key).value(value).build();
-        aws.known("ecs:TagResource", &obs.id, || {
-            aws.ecs
-                .tag_resource()
-                .resource_arn(&obs.id)
-                .tags(tag.clone())
-                .send()
-        })
-        .await?;
+        tag_arn(aws, &obs.id, key, value).await?;
         Ok(crate::resources::Stamped::Done)
     }
 
@@ -825,10 +817,6 @@ impl ResourceKind for EcsService {
             }
             _ => None,
         }
-    }
-
-    fn missing(&self, res: &Resource, names: &Names) -> String {
-        format!("no ECS service named `{}`", names.of(&res.name))
     }
 
     fn create_hint(&self, res: &Resource, name: &str) -> String {

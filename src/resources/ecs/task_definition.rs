@@ -435,16 +435,8 @@ impl ResourceKind for EcsTaskDefinition {
         let Facts::EcsTaskDefinition(f) = &obs.facts else {
             return Ok(crate::resources::Stamped::Done);
         };
-        let tag = Tag::builder().key(key).value(value).build();
         for arn in &f.active {
-            aws.known("ecs:TagResource", arn, || {
-                aws.ecs
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .tags(tag.clone())
-                    .send()
-            })
-            .await?;
+            tag_arn(aws, arn, key, value).await?;
         }
         Ok(crate::resources::Stamped::Done)
     }
