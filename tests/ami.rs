@@ -622,3 +622,55 @@ async fn an_instance_launched_without_the_template_fails_only_that() {
         .await;
     }
 }
+
+/// An image AWS gives up on making (`failed`, with its reason) fails `up` with that reason; the
+/// next `up` deregisters it and makes the image again, and `down` leaves nothing. Through a shim
+/// whose first image fails (moto makes images; MiniStack has no `CreateImage`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_image_is_reported_then_made_again_by_the_next_up() {
+    if !makes_images() {
+        return;
+    }
+    let region = "ca-west-1";
+    let env = common::env_name("ami-failed");
+    let home = tempfile::tempdir().expect("home");
+    let proxy = common::proxy::FaultProxy::start(
+        &common::endpoint(),
+        common::proxy::Faults {
+            images: Some(std::sync::Arc::new(common::image_shim::ImageShim::failing(
+                1,
+            ))),
+            ..common::proxy::Faults::default()
+        },
+    )
+    .await;
+    let via = |args: &'static [&'static str]| {
+        let mut c = common::awslab_via(home.path(), &proxy.url);
+        c.env("AWS_REGION", region).args(["--env", &env]).args(args);
+        c
+    };
+    let first = via(&["up", LAB, "--yes"]).output().await.expect("up");
+    assert_ne!(first.status.code(), Some(0), "{}", text(&first));
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        err.contains("is failed: Client.InternalError: snapshot creation failed"),
+        "{}",
+        text(&first)
+    );
+    let again = via(&["up", LAB, "--yes"]).output().await.expect("up again");
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let again_err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        again_err.contains("deregistering it and making the image again"),
+        "{}",
+        text(&again)
+    );
+    let check = via(&["check", LAB]).output().await.expect("check");
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let down = via(&["down", LAB, "--yes"]).output().await.expect("down");
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert_eq!(
+        common::tagged_left_in(region, &env).await,
+        Vec::<String>::new()
+    );
+}

@@ -161,6 +161,9 @@ fn observe(i: &Image) -> Option<Observed> {
     })
 }
 
+/// The states of an image AWS gave up on making.
+const FAILED: &[&str] = &["failed", "error", "invalid"];
+
 fn facts(o: &Observed) -> Option<&AmiFacts> {
     match &o.facts {
         Facts::Ami(f) => Some(f),
@@ -218,9 +221,7 @@ impl Ami {
                 Ok(match seen {
                     None => Poll::Waiting("not visible yet".to_owned()),
                     Some((state, _)) if state == "available" => Poll::Done,
-                    Some((state, reason))
-                        if matches!(state.as_str(), "failed" | "error" | "invalid") =>
-                    {
+                    Some((state, reason)) if FAILED.contains(&state.as_str()) => {
                         return Err(AwsError::from_fault(
                             "ec2:DescribeImages",
                             label,
@@ -324,9 +325,33 @@ impl ResourceKind for Ami {
             description,
             no_reboot,
         } = super::spec_of(res)?;
-        let id = match existing {
+        let pending = match existing {
             Some(o) if facts(o).is_some_and(|f| f.state == "available") => return Ok(o.clone()),
-            Some(o) => o.id.clone(),
+            // An image AWS gave up on making never becomes available: this owner's goes, and
+            // is made again (its snapshots, tagged at creation, go with `down`).
+            Some(o) if facts(o).is_some_and(|f| FAILED.contains(&f.state.as_str())) => {
+                cx.wait.note(format!(
+                    "{} is {}: deregistering it and making the image again",
+                    o.id,
+                    facts(o).map_or("failed", |f| f.state.as_str())
+                ));
+                super::ec2util::gone_ok(
+                    cx.aws
+                        .ec2
+                        .deregister_image()
+                        .image_id(&o.id)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| AwsError::from_sdk("ec2:DeregisterImage", &o.id, e)),
+                )?;
+                None
+            }
+            Some(o) => Some(o.id.clone()),
+            None => None,
+        };
+        let id = match pending {
+            Some(id) => id,
             None => {
                 let name = name_of(cx.owner, &res.name);
                 let instance_id = cx.bound.require(instance, &res.name)?;

@@ -26,13 +26,26 @@ use std::collections::HashMap;
 
 use tokio::sync::Mutex;
 
-use super::aws_model::{Doc, El, HttpResponse, form_pairs, with_length};
+use super::aws_model::{Doc, El, HttpResponse, Node, form_pairs, with_length};
 use super::proxy::{Call, forward_raw};
 
 #[derive(Debug, Default)]
 pub struct ImageShim {
     /// Snapshot id -> whether it is encrypted, for the snapshots of images made here.
     encrypted: Mutex<HashMap<String, bool>>,
+    /// How many of the next images AWS gives up on making, and those it gave up on: they are
+    /// described `failed`, with AWS's reason, until deregistered.
+    failing: Mutex<(u32, Vec<String>)>,
+}
+
+impl ImageShim {
+    /// A shim whose next `n` images fail, as AWS reports an image it gave up on making.
+    pub fn failing(n: u32) -> ImageShim {
+        ImageShim {
+            failing: Mutex::new((n, Vec::new())),
+            ..ImageShim::default()
+        }
+    }
 }
 
 fn encode(value: &str) -> String {
@@ -151,6 +164,13 @@ impl ImageShim {
         else {
             return Ok(raw);
         };
+        {
+            let mut failing = self.failing.lock().await;
+            if failing.0 > 0 {
+                failing.0 -= 1;
+                failing.1.push(image.clone());
+            }
+        }
         let instance = pairs
             .iter()
             .find(|(k, _)| k == "InstanceId")
@@ -263,7 +283,8 @@ impl ImageShim {
     async fn describe(&self, upstream: &str, call: &Call) -> std::io::Result<Vec<u8>> {
         let raw = forward_raw(upstream, &call.head, &call.body).await?;
         let recorded = self.encrypted.lock().await;
-        if recorded.is_empty() {
+        let failed = self.failing.lock().await.1.clone();
+        if recorded.is_empty() && failed.is_empty() {
             return Ok(raw);
         }
         let Some(mut response) = HttpResponse::parse(&raw).filter(|r| r.status < 300) else {
@@ -274,6 +295,20 @@ impl ImageShim {
         };
         let mut changed = false;
         doc.root.walk_mut(&mut |e| {
+            // An image AWS gave up on making.
+            if e.child_text("imageId").is_some_and(|i| failed.contains(&i))
+                && let Some(state) = e.child_mut("imageState")
+            {
+                state.set_text("failed");
+                e.children.push(Node::El(El::new(
+                    "stateReason",
+                    vec![
+                        El::leaf("code", "Client.InternalError"),
+                        El::leaf("message", "Client.InternalError: snapshot creation failed"),
+                    ],
+                )));
+                changed = true;
+            }
             // A snapshot of DescribeSnapshots, or an image's `ebs` mapping.
             let Some(enc) = e
                 .child_text("snapshotId")
