@@ -107,9 +107,14 @@ pub async fn run(
         load_balancer,
         group,
         live: true,
-        ..
+        tasks,
     } = &check.kind
     {
+        let hint = if *tasks {
+            "new tasks need a minute or two: ECS pulls the image, starts it and waits for its health check, then the target group needs consecutive passing health checks on `/`; the tasks' security group must admit the container port from the load balancer's, and a task that stops says why in the service's events"
+        } else {
+            "new instances need a few minutes: the user data installs the web server, then the target group needs consecutive passing health checks on `/`; web-sg must admit port 80 from alb-sg"
+        };
         let id = format!("{}.live", check.id);
         let title = format!("{} (live: healthy targets and an HTTP GET)", check.title);
         if let Some(s) = skipped(id.clone(), title.clone(), live) {
@@ -118,13 +123,9 @@ pub async fn run(
         return Some(
             match alb_serving(aws, load_balancer, group, bound, world).await {
                 Ok(evidence) => CheckResult::pass(id, title, check.points, evidence),
-                Err(why) => CheckResult::fail(
-                    id,
-                    title,
-                    check.points,
-                    why.to_string(),
-                    "new instances need a few minutes: the user data installs the web server, then the target group needs consecutive passing health checks on `/`; web-sg must admit port 80 from alb-sg".to_owned(),
-                ),
+                Err(why) => {
+                    CheckResult::fail(id, title, check.points, why.to_string(), hint.to_owned())
+                }
             },
         );
     }

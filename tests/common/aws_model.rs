@@ -1877,6 +1877,18 @@ impl Model {
                 Kind::Snapshot => r.ready_delay = self.scaled(t.snapshot_pending),
                 Kind::Volume => r.ready_delay = self.scaled(t.volume_creating),
                 Kind::EcsService => {
+                    // ECS takes a target group only once a listener forwards to it: the
+                    // service comes after that listener (its request does not name it).
+                    let listeners: Vec<String> = inner
+                        .res
+                        .iter()
+                        .filter(|(_, l)| {
+                            l.kind == Kind::Listener
+                                && l.parents.iter().any(|p| r.parents.contains(p))
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    r.parents.extend(listeners);
                     r.ready_delay = self.scaled(t.ecs_service_deploying);
                     r.gone_delay = self.scaled(t.ecs_service_draining + t.ecs_task_eni_linger);
                     r.subnets = req.all("subnets");
@@ -3013,13 +3025,15 @@ pub struct CriticalPath {
 /// own ordering and waiting cost.
 /// Whether a resource of kind `child` made from or with one of kind `parent` no longer holds
 /// it once made: an image its source instance, an instance the template or image it was
-/// launched from, a template its image. AWS deletes each of those while the other stays.
+/// launched from, a template its image, an ECS service the listener it waited for (it holds the
+/// target group, not the listener). AWS deletes each of those while the other stays.
 fn released(child: Kind, parent: Kind) -> bool {
     matches!(
         (child, parent),
         (Kind::Image, Kind::Instance)
             | (Kind::Instance, Kind::LaunchTemplate | Kind::Image)
             | (Kind::LaunchTemplate, Kind::Image)
+            | (Kind::EcsService, Kind::Listener)
     )
 }
 
