@@ -1188,8 +1188,13 @@ impl Model {
 
     /// Forwards the deferred deletes that are due (all of them with `all`), in order.
     pub(super) async fn flush(&self, upstream: &str, all: bool) {
+        self.flush_due(upstream, all, self.now()).await;
+    }
+
+    /// Forwards the deferred deletes due at `now` (all of them with `all`), in order: a call
+    /// arriving at `now` sees the emulator as the model says it is then.
+    pub(super) async fn flush_due(&self, upstream: &str, all: bool, now: Duration) {
         let _gate = self.flush_gate.lock().await;
-        let now = self.now();
         let due: Vec<Deferred> = {
             let mut inner = self.lock();
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.deferred)
@@ -1625,17 +1630,20 @@ impl Model {
             }
         }
         let mut changed = false;
+        // States are judged as of the call's arrival, when the deferred deletes due were
+        // forwarded: a slow answer does not show a window's end the emulator has not seen.
+        let at = arrived;
         let json = text.trim_start().starts_with('{');
         if ok && json && req.service == "elasticfilesystem" {
             if let Ok(mut v) = serde_json::from_str::<Value>(&text)
-                && self.rewrite_efs(&mut inner, &mut v, now)
+                && self.rewrite_efs(&mut inner, &mut v, at)
             {
                 resp.body = v.to_string().into_bytes();
                 changed = true;
             }
         } else if ok && json && req.service == "ecs" {
             if let Ok(mut v) = serde_json::from_str::<Value>(&text)
-                && self.rewrite_ecs(&mut inner, &mut v, now)
+                && self.rewrite_ecs(&mut inner, &mut v, at)
             {
                 resp.body = v.to_string().into_bytes();
                 changed = true;
@@ -1651,7 +1659,7 @@ impl Model {
                 edited = true;
             }
             self.learn_xml(&mut inner, &doc.root, now);
-            edited |= self.rewrite_xml(&mut inner, req, &mut doc.root, now);
+            edited |= self.rewrite_xml(&mut inner, req, &mut doc.root, at);
             if edited {
                 resp.body = doc.write().into_bytes();
                 changed = true;

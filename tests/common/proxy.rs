@@ -549,7 +549,7 @@ async fn serve(mut sock: TcpStream, state: &State) -> std::io::Result<()> {
         // whose time varies with the emulator's load (a token bucket judged after them sees
         // calls that arrived a second apart arrive together).
         let arrived = m.now();
-        m.flush(&state.upstream, false).await;
+        m.flush_due(&state.upstream, false, arrived).await;
         let req = Req::parse(&call);
         m.prepare(&state.upstream, &call, &req).await;
         match m.before(&call, &req, arrived) {
