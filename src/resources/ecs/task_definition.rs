@@ -448,7 +448,25 @@ impl ResourceKind for EcsTaskDefinition {
             // Families half torn down (deregistered, not deleted) are still the owner's to
             // delete: active and inactive ones, each asked for (`ALL` says the same in one call
             // on AWS, but not on every emulator).
-            Scope::Owned(_) | Scope::Owners(_) | Scope::AnyLab => (
+            // The owner's names start with `awslab-<lab>-<env>-<code>-` (their first 55
+            // characters are kept when a name is shortened): only those families are described.
+            Scope::Owned(o) => (
+                vec![Some(ecs_name(o, "").chars().take(55).collect())],
+                vec![S::Active, S::Inactive],
+            ),
+            Scope::Owners(owners) => {
+                let mut labs: Vec<String> = owners
+                    .iter()
+                    .map(|o| format!("awslab-{}-", o.lab).chars().take(55).collect())
+                    .collect();
+                labs.sort();
+                labs.dedup();
+                (
+                    labs.into_iter().map(Some).collect(),
+                    vec![S::Active, S::Inactive],
+                )
+            }
+            Scope::AnyLab => (
                 vec![Some("awslab-".to_owned())],
                 vec![S::Active, S::Inactive],
             ),
