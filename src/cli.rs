@@ -256,13 +256,18 @@ pub enum Cmd {
   docker save web:v1 api:v2 | gzip > all.tar.gz
   awslab push all.tar.gz:api:v2 --repository lab/api --tag v2     (one image of several)
   awslab push ./oci-layout-dir:v2 --repository lab/web --tag v2 --format json
+  awslab push labs/assets/hello-web --repository lab/web --tag v2 \\
+      --base public.ecr.aws/docker/library/nginx:1.27-alpine --dest /usr/share/nginx/html
+      (the files on top of nginx, like `FROM` and `COPY` in a Dockerfile)
 
 A directory is packed like a `docker build` context: `.git` and what its `.dockerignore`
 excludes are left out; a symbolic link that stays inside the directory is followed (the
 target's content is packed under the link's name); a link out of it, a dangling link or a
 FIFO, socket or device is an error naming each (exit 2). An archive or layout holding several
 images needs IMAGE:REF (a tag such as web:v1, an OCI ref name, or a digest); without it the
-error lists the images. Exit codes: 0 pushed, 1 refused or failed remotely, 2 bad input or
+error lists the images. --base pulls linux/amd64 of a public image anonymously over HTTPS
+(each blob checked against its digest, kept in awslab's cache) and pushes its layers with
+yours; AWSLAB_REGISTRY_MIRROR=URL pulls it from that registry instead. Exit codes: 0 pushed, 1 refused or failed remotely, 2 bad input or
 arguments (nothing was called), 3 AWS unreachable.")]
     Push {
         /// The image: a `docker save` tar, an OCI layout (directory or tar) or a directory to
@@ -275,6 +280,13 @@ arguments (nothing was called), 3 AWS unreachable.")]
         /// The tag to give the image: 1-128 of letters, digits, `_`, `.`, `-`.
         #[arg(long)]
         tag: String,
+        /// Pack the directory on top of this image (`[registry/]repository[:tag][@digest]`),
+        /// pulled from its registry, as `FROM` does in a Dockerfile.
+        #[arg(long, value_name = "IMAGE_REF")]
+        base: Option<String>,
+        /// Where the directory's files go in the image (with --base), as `COPY . DEST`.
+        #[arg(long, value_name = "PATH", requires = "base", default_value = "/")]
+        dest: String,
     },
     /// Lab environments found by their tags: lab, env, region, age, expiry, cost per hour now.
     #[command(
@@ -809,6 +821,8 @@ impl Cli {
                 image,
                 repository,
                 tag,
+                base,
+                dest,
             } => {
                 crate::push::check_tag(&tag)
                     .map_err(|m| Error::usage(format!("--tag: {m}"), Some("e.g. --tag v1")))?;
@@ -818,10 +832,27 @@ impl Cli {
                         Some("e.g. --repository lab/web"),
                     )
                 })?;
+                let base = base
+                    .map(|b| crate::image::Reference::parse(&b))
+                    .transpose()
+                    .map_err(|m| {
+                        Error::usage(
+                            format!("--base: {m}"),
+                            Some("e.g. --base public.ecr.aws/docker/library/nginx:1.27-alpine"),
+                        )
+                    })?;
+                let dest = crate::image::check_dest(&dest).map_err(|m| {
+                    Error::usage(
+                        format!("--dest: {m}"),
+                        Some("e.g. --dest /usr/share/nginx/html"),
+                    )
+                })?;
                 Command::Push {
                     image: crate::image::ImageArg::parse(&image),
                     repository,
                     tag,
+                    base,
+                    dest,
                 }
             }
             Cmd::Sweep {

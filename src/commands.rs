@@ -323,7 +323,12 @@ pub async fn run(s: &Settings, command: Command, p: &Printer) -> Result<u8, Erro
             image,
             repository,
             tag,
-        } => push(s, p, &image, &repository, &tag).await,
+            base,
+            dest,
+        } => {
+            let onto = base.as_ref().map(|b| (b, dest.as_str()));
+            push(s, p, &image, &repository, &tag, onto).await
+        }
         Command::Sweep {
             expired,
             over_budget,
@@ -539,6 +544,47 @@ async fn fill_resource_ids(s: &Settings, lab: &Lab) -> String {
     })
 }
 
+/// A directory packed on top of a base pulled from its registry (verified before any AWS call).
+async fn pull_onto(
+    p: &Printer,
+    image: &crate::image::ImageArg,
+    base: &crate::image::Reference,
+    dest: &str,
+) -> Result<crate::image::Image, Error> {
+    let path = &image.path;
+    let is_layout = path.join("oci-layout").exists();
+    if !path.is_dir() || is_layout || image.reference.is_some() {
+        return Err(Error::usage(
+            format!(
+                "--base packs a directory of files onto the base; {} is {}",
+                path.display(),
+                if is_layout {
+                    "an OCI image layout, already an image"
+                } else if path.is_dir() {
+                    "a directory, and :REF chooses among images"
+                } else {
+                    "not a directory"
+                }
+            ),
+            Some("give a directory, or leave --base out to push an image as it is"),
+        ));
+    }
+    p.info(&format!("pulling {base} (linux/amd64)"));
+    let bar = crate::ui::progress::bytes_bar(p);
+    let progress = |got: u64, total: u64| bar.update(got, total);
+    let pulled = crate::image::pull(base, &progress).await;
+    bar.finish();
+    let pulled = pulled?;
+    p.info(&format!(
+        "pulled {base} = {}: {} layer(s), {} bytes downloaded, {} from the cache",
+        pulled.digest,
+        pulled.layers.len(),
+        pulled.downloaded,
+        pulled.cached
+    ));
+    Ok(crate::image::pack_dir_onto(path, &pulled, dest)?)
+}
+
 /// `awslab push`: the image is read and verified first (a bad input changes nothing remotely).
 async fn push(
     s: &Settings,
@@ -546,8 +592,12 @@ async fn push(
     image: &crate::image::ImageArg,
     repository: &str,
     tag: &str,
+    onto: Option<(&crate::image::Reference, &str)>,
 ) -> Result<u8, Error> {
-    let loaded = crate::image::load(&image.path, image.reference.as_deref())?;
+    let loaded = match onto {
+        None => crate::image::load(&image.path, image.reference.as_deref())?,
+        Some((base, dest)) => pull_onto(p, image, base, dest).await?,
+    };
     let aws = aws::connect(&s.aws).await;
     crate::guard::check_allowed(
         &aws,

@@ -4,6 +4,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::aws::{AwsError, ErrorClass};
+use crate::image::PullError;
 use crate::lab::{LabDiagnostics, Severity};
 use crate::push::PushError;
 
@@ -78,6 +79,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     Push(#[from] crate::push::PushError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Pull(#[from] crate::image::PullError),
+
     /// `up 4 resource(s) could not be created`, `down: 1 kind(s) not looked at`.
     #[error("{what}: {summary}")]
     #[diagnostic(code(awslab::incomplete), help("{detail}"))]
@@ -142,6 +147,18 @@ impl Error {
                 _ => exit::FAILED,
             },
             Error::Push(PushError::TagTaken { .. }) => exit::FAILED,
+            // The base could not be had: the network (3), the reference (2, fixed by another
+            // base), or what the registry sent (1).
+            Error::Pull(e) => match e {
+                PullError::Unreachable { .. } => exit::UNREACHABLE,
+                PullError::Refused { .. }
+                | PullError::Login { .. }
+                | PullError::NoPlatform { .. }
+                | PullError::Unsupported { .. } => exit::USAGE,
+                PullError::DigestMismatch { .. }
+                | PullError::Corrupt { .. }
+                | PullError::Io { .. } => exit::FAILED,
+            },
             Error::Incomplete { .. } | Error::Io { .. } => exit::FAILED,
         }
     }

@@ -116,6 +116,9 @@ pub enum Command {
         image: crate::image::ImageArg,
         repository: String,
         tag: String,
+        /// A directory's files go at `dest` on top of this image.
+        base: Option<crate::image::Reference>,
+        dest: String,
     },
     Status {
         all_regions: bool,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use awslab::image;
 use common::ecr_store::EcrStore;
 use common::proxy::{FaultProxy, Faults};
+use common::upstream;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -249,6 +250,80 @@ impl Registry {
         );
         pulled
     }
+}
+
+/// `pulled` is the test registry's nginx base, layer for layer, with one layer on top holding
+/// exactly `top` (paths); the base's command, entrypoint and port are kept, the config's diff
+/// ids and history have one entry more, and the manifest names the base.
+fn assert_on_nginx(pulled: &Pulled, base_name: &str, top: &[&str]) {
+    let manifest: Value = serde_json::from_slice(&pulled.manifest).expect("manifest");
+    let base_layers = upstream::nginx_layers();
+    assert_eq!(pulled.tars.len(), base_layers.len() + 1, "{manifest:#}");
+    assert!(
+        pulled.tars[..base_layers.len()] == base_layers[..],
+        "the base's layers came through changed"
+    );
+    for (stored, d) in pulled
+        .layers
+        .iter()
+        .zip(manifest["layers"].as_array().expect("layers"))
+    {
+        let digest = d["digest"].as_str().expect("digest");
+        if let Some(original) = upstream::upstream().blob(digest) {
+            assert!(
+                *stored == original,
+                "{digest}: other bytes than the registry's"
+            );
+        }
+    }
+    let mut names: Vec<String> = tar::Archive::new(pulled.tars[base_layers.len()].as_slice())
+        .entries()
+        .expect("entries")
+        .map(|e| {
+            e.expect("entry")
+                .path()
+                .expect("path")
+                .display()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, top);
+    let config: Value = serde_json::from_slice(&pulled.config).expect("config");
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["nginx", "-g", "daemon off;"])
+    );
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/docker-entrypoint.sh"])
+    );
+    assert!(
+        config["config"]["ExposedPorts"]["80/tcp"].is_object(),
+        "{config:#}"
+    );
+    assert_eq!(
+        (config["os"].as_str(), config["architecture"].as_str()),
+        (Some("linux"), Some("amd64"))
+    );
+    let history = config["history"].as_array().expect("history");
+    assert!(
+        history
+            .last()
+            .and_then(|h| h["created_by"].as_str())
+            .is_some_and(|c| c.starts_with("awslab: COPY")),
+        "{history:?}"
+    );
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.name"],
+        base_name
+    );
+    assert!(
+        manifest["annotations"]["org.opencontainers.image.base.digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{manifest:#}"
+    );
 }
 
 fn pushed(out: &std::process::Output) -> Value {
@@ -756,9 +831,22 @@ async fn the_ecr_lab_up_check_and_down() {
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
+    // The image is the base nginx (pulled from the test's mirror of public.ecr.aws) with the
+    // lab's page on top, where nginx serves it.
     let pulled = reg.pull("lab/web", "v1").await;
-    let names: Vec<String> = pulled.files().into_iter().map(|(p, _)| p).collect();
-    assert_eq!(names, ["README.txt", "index.html"]);
+    assert_on_nginx(
+        &pulled,
+        "public.ecr.aws/docker/library/nginx:1.27-alpine",
+        &["usr/share/nginx/html/index.html"],
+    );
+    let page = pulled
+        .files()
+        .into_iter()
+        .filter(|(p, _)| p == "usr/share/nginx/html/index.html")
+        .map(|(_, c)| String::from_utf8_lossy(&c).into_owned())
+        .next_back()
+        .expect("the page");
+    assert!(page.contains("Hello from an image pushed to ECR"), "{page}");
     let (code, report) = common::check_in(home.path(), region, &env, "ecr-push");
     assert_eq!(common::failed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, Some(0));
@@ -876,4 +964,180 @@ async fn a_student_repository_with_mutable_tags_fails_the_right_checks() {
         lifecycle.2.contains("found keep last 10 tagged v*"),
         "{lifecycle:?}"
     );
+}
+
+/// The test registry's nginx, named by its own address (no mirror).
+fn nginx_at_upstream(repo_tag: &str) -> String {
+    format!(
+        "{}/{repo_tag}",
+        upstream::upstream().url.trim_start_matches("http://")
+    )
+}
+
+/// `push --base`: the folder's files go at `--dest` on top of a base pulled from a registry
+/// that wants a token and sends its blobs from another host: the base's layers arrive byte
+/// for byte, its command and port are kept, the token never leaves the registry, and a second
+/// push reads every base layer from the cache.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_goes_on_top_of_a_base_pulled_from_its_registry() {
+    let reg = Registry::start().await;
+    let repo = format!("t-base-{}", std::process::id());
+    repository(&repo, false).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("index.html"), "<h1>mine</h1>").expect("write");
+    let base = nginx_at_upstream(upstream::NGINX);
+    let home = tempfile::tempdir().expect("home");
+    let push = |tag: &'static str| {
+        let mut cmd = common::awslab_via(home.path(), &reg.proxy.url);
+        cmd.env_remove("AWSLAB_REGISTRY_MIRROR").args([
+            "--format",
+            "json",
+            "push",
+            &arg(dir.path()),
+            "--repository",
+            &repo,
+            "--tag",
+            tag,
+            "--base",
+            &base,
+            "--dest",
+            "/usr/share/nginx/html/",
+        ]);
+        cmd
+    };
+    let first = pushed(&push("v1").output().await.expect("awslab"));
+    let input = &first["input"];
+    assert!(
+        input["base"]
+            .as_str()
+            .is_some_and(|b| b.starts_with(&format!("{base}@sha256:"))),
+        "{first:#}"
+    );
+    assert_eq!(input["dest"], "/usr/share/nginx/html", "{first:#}");
+    assert_eq!(input["base_layers_cached"], 0, "{first:#}");
+    let pulled = reg.pull(&repo, "v1").await;
+    assert_on_nginx(&pulled, &base, &["usr/share/nginx/html/index.html"]);
+    let log = upstream::upstream().log();
+    assert!(
+        log.contains(&"token repository:docker/library/nginx:pull".to_owned()),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.starts_with("leak ")),
+        "the token was sent to the blob store: {log:?}"
+    );
+    // Again under another tag: the base comes from the cache, the image is the same.
+    let second = pushed(&push("v2").output().await.expect("awslab"));
+    assert_eq!(second["input"]["base_downloaded_bytes"], 0, "{second:#}");
+    assert_eq!(
+        second["input"]["base_layers_cached"],
+        upstream::nginx_layers().len(),
+        "{second:#}"
+    );
+    assert_eq!(second["digest"], first["digest"]);
+    assert_eq!(uploaded(&second), 0, "{second:#}");
+    remove(&repo).await;
+}
+
+/// A base that cannot be had stops the push before anything is uploaded, and says why: no
+/// linux/amd64 image (the platforms it has are listed), a tag the registry does not have, a
+/// layer whose bytes are not its digest's, a registry nobody answers on; and bad arguments.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_that_cannot_be_had_pushes_nothing_and_says_why() {
+    let reg = Registry::start().await;
+    let repo = format!("t-nobase-{}", std::process::id());
+    repository(&repo, false).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("index.html"), "x").expect("write");
+    let cases: [(String, &str, i32, &[&str]); 4] = [
+        (
+            nginx_at_upstream("only/arm:v1"),
+            "/",
+            2,
+            &["no linux/amd64 image", "linux/arm64/v8"],
+        ),
+        (
+            nginx_at_upstream("docker/library/nginx:9.9"),
+            "/",
+            2,
+            &[
+                "HTTP 404",
+                "MANIFEST_UNKNOWN",
+                "check the repository and the tag",
+            ],
+        ),
+        (
+            nginx_at_upstream("bad/layer:v1"),
+            "/",
+            1,
+            &["layer 1 of 1 does not match its digest"],
+        ),
+        (
+            "127.0.0.1:1/app:v1".to_owned(),
+            "/",
+            3,
+            &["pulling 127.0.0.1:1/app:v1: http://127.0.0.1:1/v2/app/manifests/v1"],
+        ),
+    ];
+    for (base, dest, code, says) in cases {
+        let home = tempfile::tempdir().expect("home");
+        let out = common::awslab_via(home.path(), &reg.proxy.url)
+            .env_remove("AWSLAB_REGISTRY_MIRROR")
+            .args([
+                "push",
+                &arg(dir.path()),
+                "--repository",
+                &repo,
+                "--tag",
+                "v1",
+            ])
+            .args(["--base", &base, "--dest", dest])
+            .output()
+            .await
+            .expect("awslab");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{base}: {err}");
+        for s in says {
+            assert!(err.contains(s), "{base}: no {s:?} in {err}");
+        }
+    }
+    assert_eq!(images(&repo).await, Vec::<(String, String)>::new());
+    // Arguments: a destination that climbs out, one without a base, a base for a file.
+    let base = nginx_at_upstream(upstream::NGINX);
+    let home = tempfile::tempdir().expect("home");
+    for (args, says) in [
+        (
+            vec![
+                arg(dir.path()),
+                "--base".into(),
+                base.clone(),
+                "--dest".into(),
+                "/usr/../etc".into(),
+            ],
+            "--dest",
+        ),
+        (
+            vec![arg(dir.path()), "--dest".into(), "/srv".into()],
+            "--base",
+        ),
+        (
+            vec![
+                arg(&dir.path().join("index.html")),
+                "--base".into(),
+                base.clone(),
+            ],
+            "--base packs a directory",
+        ),
+    ] {
+        let out = common::awslab(home.path())
+            .arg("push")
+            .args(&args)
+            .args(["--repository", &repo, "--tag", "v1"])
+            .output()
+            .expect("awslab");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: no {says:?} in {err}");
+    }
+    remove(&repo).await;
 }

@@ -147,6 +147,9 @@ pub enum Fault {
     /// Local I/O while packing an image.
     #[error("{0}")]
     Io(io::Error),
+    /// A base image that could not be pulled from its registry.
+    #[error("{0}")]
+    Pull(Box<crate::image::PullError>),
 }
 
 impl Fault {
@@ -181,6 +184,7 @@ impl Fault {
             Fault::WriteFailed { .. } => "WriteFailed",
             Fault::ReadFailed(_) => "ReadFailed",
             Fault::Io(_) => "Io",
+            Fault::Pull(e) => e.short_code(),
         }
     }
 
@@ -215,7 +219,8 @@ impl Fault {
             | Fault::NoLoadBalancer
             | Fault::WriteFailed { .. }
             | Fault::ReadFailed(_)
-            | Fault::Io(_) => ErrorClass::Fatal,
+            | Fault::Io(_)
+            | Fault::Pull(_) => ErrorClass::Fatal,
         }
     }
 }

@@ -13,6 +13,8 @@ mod error;
 mod layout;
 pub mod limits;
 mod pack;
+mod pull;
+mod reference;
 mod select;
 
 use std::fmt;
@@ -25,7 +27,9 @@ use serde_json::json;
 pub use blob::Blob;
 pub use digest::{Digest, sha256};
 pub use error::ImageError;
-pub use pack::{PackEntry, PackSource, pack_dir};
+pub use pack::{PackEntry, PackSource, check_dest, pack_dir, pack_dir_onto};
+pub use pull::{Base, MIRROR_VAR, PullError, pull};
+pub use reference::Reference;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -87,6 +91,17 @@ pub struct Input {
     pub links_followed: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<String>,
+    /// The image the files were packed on top of, pinned by its digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Where the files went in the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest: Option<String>,
+    /// How the base's layers were had: bytes downloaded, and layers read from the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_downloaded_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_layers_cached: Option<usize>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -125,6 +140,12 @@ impl fmt::Display for Input {
         }?;
         if let Some(r) = &self.reference {
             write!(f, ", image {r}")?;
+        }
+        if let Some(d) = &self.dest {
+            write!(f, ", at {d}")?;
+        }
+        if let Some(b) = &self.base {
+            write!(f, ", on {b}")?;
         }
         Ok(())
     }
@@ -252,8 +273,12 @@ pub fn load(path: &Path, reference: Option<&str>) -> Result<Image, ImageError> {
     })
 }
 
-/// [`pack_dir`] of files given as (path in the image, content, mode): a lab's `ecr_image`.
-pub fn pack_files(files: &[(String, Vec<u8>, u32)]) -> std::io::Result<Image> {
+/// [`pack_dir`] of files given as (path in the image, content, mode): a lab's `ecr_image`; at
+/// `dest` on top of `base` when it has one.
+pub fn pack_files(
+    files: &[(String, Vec<u8>, u32)],
+    base: Option<(&Base, &str)>,
+) -> std::io::Result<Image> {
     let entries = files
         .iter()
         .map(|(rel, data, mode)| PackEntry {
@@ -266,7 +291,10 @@ pub fn pack_files(files: &[(String, Vec<u8>, u32)]) -> std::io::Result<Image> {
         files: Some(files.len()),
         ..Input::default()
     };
-    pack::pack(entries, input)
+    match base {
+        Some((base, dest)) => pack::onto(base, entries, dest, input),
+        None => pack::pack(entries, input),
+    }
 }
 
 /// Writes an image as an OCI image layout directory (what `docker save` writes since Docker 25,

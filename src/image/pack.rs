@@ -9,9 +9,11 @@ use serde_json::json;
 
 use super::blob::{Backing, Blob};
 use super::digest::HashWriter;
-use super::docker::manifest_bytes;
+use super::docker::{descriptor, manifest_bytes};
 use super::error::ImageError;
 use super::limits::MAX_BLOB;
+use super::pull::Base;
+use super::reference::Reference;
 use super::{Image, Input, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 
 /// Where a packed file's content comes from.
@@ -51,7 +53,120 @@ impl<R: Read> Read for Exact<R> {
 }
 
 /// Packs `entries` (in any order) into an image.
-pub fn pack(mut entries: Vec<PackEntry>, input: Input) -> io::Result<Image> {
+pub fn pack(entries: Vec<PackEntry>, input: Input) -> io::Result<Image> {
+    let (layer, diff_id) = pack_layer(entries)?;
+    let config = Blob::bytes(
+        OCI_CONFIG,
+        json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": { "type": "layers", "diff_ids": [diff_id] },
+            "history": [{ "created_by": "awslab: files of a directory", "comment": "packed without Docker" }],
+        })
+        .to_string()
+        .into_bytes(),
+    );
+    let layers = vec![layer];
+    Ok(Image {
+        manifest: manifest_bytes(&config, &layers),
+        manifest_media_type: OCI_MANIFEST.to_owned(),
+        config,
+        layers,
+        input,
+    })
+}
+
+/// Packs `entries` at `dest` (a path checked by [`check_dest`]) as a layer on top of `base`:
+/// the base's config keeps its command, ports and environment and gains the layer's diff id
+/// and a history line; the manifest names the base by the OCI annotations.
+pub fn onto(base: &Base, entries: Vec<PackEntry>, dest: &str, input: Input) -> io::Result<Image> {
+    let prefix = dest.trim_matches('/');
+    let files = entries.len();
+    let entries = entries
+        .into_iter()
+        .map(|e| PackEntry {
+            rel: if prefix.is_empty() {
+                e.rel
+            } else {
+                format!("{prefix}/{}", e.rel)
+            },
+            ..e
+        })
+        .collect();
+    let (layer, diff_id) = pack_layer(entries)?;
+    let mut config = base.config.clone();
+    match config["rootfs"]["diff_ids"].as_array_mut() {
+        Some(ids) => ids.push(json!(diff_id)),
+        None => {
+            return Err(io::Error::other("the base's config has no rootfs.diff_ids"));
+        }
+    }
+    if let Some(history) = config["history"].as_array_mut() {
+        history.push(json!({
+            "created_by": format!("awslab: COPY {files} file(s) to /{prefix}"),
+            "comment": "packed without Docker",
+        }));
+    }
+    let config = Blob::bytes(OCI_CONFIG, config.to_string().into_bytes());
+    let mut layers = base.layers.clone();
+    layers.push(layer);
+    let name = Reference {
+        digest: None,
+        ..base.reference.clone()
+    };
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor(&config),
+        "layers": layers.iter().map(descriptor).collect::<Vec<_>>(),
+        "annotations": {
+            "org.opencontainers.image.base.name": name.to_string(),
+            "org.opencontainers.image.base.digest": base.digest,
+        },
+    });
+    Ok(Image {
+        manifest: manifest.to_string().into_bytes(),
+        manifest_media_type: OCI_MANIFEST.to_owned(),
+        config,
+        layers,
+        input: Input {
+            base: Some(format!("{name}@{}", base.digest)),
+            dest: Some(format!("/{prefix}")),
+            base_downloaded_bytes: Some(base.downloaded),
+            base_layers_cached: Some(base.cached),
+            ..input
+        },
+    })
+}
+
+/// Where files go in an image: an absolute path without `.`, `..` or empty parts; returned
+/// without its leading and trailing `/` (empty for the root).
+pub fn check_dest(dest: &str) -> Result<String, String> {
+    let why = |w: &str| {
+        Err(format!(
+            "{dest:?} is not a path in the image ({w}), e.g. /usr/share/nginx/html"
+        ))
+    };
+    let Some(rest) = dest.strip_prefix('/') else {
+        return why("it must start with /");
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if dest.len() > 255 || dest.chars().any(|c| c.is_control() || c == '\\') {
+        return why("over 255 characters, or with a control character or a backslash");
+    }
+    if !rest.is_empty()
+        && rest
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return why("no empty, `.` or `..` parts");
+    }
+    Ok(rest.to_owned())
+}
+
+/// The layer of `entries` (in any order) and its diff id, streamed through a temporary file.
+fn pack_layer(mut entries: Vec<PackEntry>) -> io::Result<(Blob, String)> {
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     let file = tempfile::NamedTempFile::new()?;
     let (file, path) = file.into_parts();
@@ -91,32 +206,31 @@ pub fn pack(mut entries: Vec<PackEntry>, input: Input) -> io::Result<Image> {
         .map_err(io::IntoInnerError::into_error)?
         .sync_all()?;
     let layer = Blob::in_file(OCI_LAYER_GZIP, digest, Backing::temp(path), 0, size);
-    let config = Blob::bytes(
-        OCI_CONFIG,
-        json!({
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {},
-            "rootfs": { "type": "layers", "diff_ids": [diff_id] },
-            "history": [{ "created_by": "awslab: files of a directory", "comment": "packed without Docker" }],
-        })
-        .to_string()
-        .into_bytes(),
-    );
-    let layers = vec![layer];
-    Ok(Image {
-        manifest: manifest_bytes(&config, &layers),
-        manifest_media_type: OCI_MANIFEST.to_owned(),
-        config,
-        layers,
-        input,
-    })
+    Ok((layer, diff_id.to_string()))
 }
 
 /// Packs a directory like `docker build` sends its context: `.git` and what `.dockerignore`
 /// excludes left out, links inside the folder followed, links out of it and special files
 /// refused (all named).
 pub fn pack_dir(dir: &Path) -> Result<Image, ImageError> {
+    let (entries, input) = dir_entries(dir)?;
+    pack(entries, input).map_err(|source| ImageError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// [`pack_dir`] at `dest` on top of `base`.
+pub fn pack_dir_onto(dir: &Path, base: &Base, dest: &str) -> Result<Image, ImageError> {
+    let (entries, input) = dir_entries(dir)?;
+    onto(base, entries, dest, input).map_err(|source| ImageError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// The files of a directory as `docker build` sends them, and what was packed.
+fn dir_entries(dir: &Path) -> Result<(Vec<PackEntry>, Input), ImageError> {
     let opts = crate::tree::Options {
         like_docker: true,
         max_bytes: MAX_BLOB,
@@ -155,8 +269,5 @@ pub fn pack_dir(dir: &Path) -> Result<Image, ImageError> {
             },
         })
         .collect();
-    pack(entries, input).map_err(|source| ImageError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })
+    Ok((entries, input))
 }

@@ -9,6 +9,7 @@ pub mod image_shim;
 pub mod ministack_shim;
 pub mod proxy;
 pub mod student;
+pub mod upstream;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -136,6 +137,7 @@ pub fn awslab(home: &std::path::Path) -> assert_cmd::Command {
         .env("AWSLAB_HOME", home)
         .env("CI", "true")
         .env("AWSLAB_CHECKIP_URL", NO_CHECKIP)
+        .env("AWSLAB_REGISTRY_MIRROR", &upstream::upstream().url)
         // The suite runs many envs in one emulated account and region at once, more than an
         // account's default quotas hold; the preflight's own tests turn it back on.
         .env("AWSLAB_SKIP_PREFLIGHT", "1")
@@ -157,6 +159,7 @@ pub fn awslab_via(home: &std::path::Path, endpoint: &str) -> tokio::process::Com
         .env("AWSLAB_HOME", home)
         .env("CI", "true")
         .env("AWSLAB_CHECKIP_URL", NO_CHECKIP)
+        .env("AWSLAB_REGISTRY_MIRROR", &upstream::upstream().url)
         .env("AWSLAB_SKIP_PREFLIGHT", "1")
         .env_remove("AWS_PROFILE")
         .env_remove("AWSLAB_ENV")

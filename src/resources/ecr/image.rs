@@ -1,4 +1,5 @@
-//! ECR images: a directory packed into a one-layer image and pushed under a tag.
+//! ECR images: a directory packed into a layer (on top of a base image pulled from a registry,
+//! or alone) and pushed under a tag.
 
 use super::*;
 use crate::check::Names;
@@ -11,6 +12,10 @@ pub struct ImageSpec {
     pub tag: String,
     pub source: String,
     pub files: Vec<crate::lab::SiteFile>,
+    /// The image the files go on top of (a checked reference).
+    pub base: Option<String>,
+    /// Where the files go in the image, without the leading `/`.
+    pub dest: String,
 }
 
 /// What AWS says of an ECR image.
@@ -47,6 +52,14 @@ pub struct ImageKeys {
     /// A directory, relative to the lab file.
     #[schemars(with = "Option<String>")]
     pub source: Option<toml::Spanned<String>>,
+    /// The image the files go on top of, pulled from its registry when the image is pushed,
+    /// e.g. `public.ecr.aws/docker/library/nginx:1.27-alpine` (linux/amd64 of an index). Without
+    /// it the image holds the files alone.
+    #[schemars(with = "Option<String>")]
+    pub base: Option<toml::Spanned<String>>,
+    /// Where the files go in the image, e.g. `/usr/share/nginx/html`; `/` if left out.
+    #[schemars(with = "Option<String>")]
+    pub dest: Option<toml::Spanned<String>>,
 }
 
 impl ParseSpec for ImageSpec {
@@ -67,6 +80,33 @@ impl ParseSpec for ImageSpec {
             cx.error(t.span(), why, "invalid tag");
         }
         let (source, files) = cx.source_files(name, kind, &d.source, true);
+        let base =
+            d.base
+                .as_ref()
+                .and_then(|b| match crate::image::Reference::parse(b.get_ref()) {
+                    Ok(_) => Some(b.get_ref().clone()),
+                    Err(why) => {
+                        cx.error(b.span(), why, "an image reference");
+                        None
+                    }
+                });
+        let dest = match &d.dest {
+            Some(p) => match crate::image::check_dest(p.get_ref()) {
+                Ok(p) => p,
+                Err(why) => {
+                    cx.error(p.span(), why, "an absolute path in the image");
+                    String::new()
+                }
+            },
+            None => String::new(),
+        };
+        if let (Some(p), None) = (&d.dest, &d.base) {
+            cx.error(
+                p.span(),
+                "`dest` places the files in a base image: give `base` too".to_owned(),
+                "without `base`",
+            );
+        }
         ImageSpec {
             repository: repo
                 .and_then(|r| cx.reference(&r, &[Kind::Repository]))
@@ -74,11 +114,32 @@ impl ParseSpec for ImageSpec {
             tag,
             source,
             files,
+            base,
+            dest,
         }
     }
 }
 
 pub struct Image;
+
+/// The base image, pulled (or read from the cache), with its progress on the wait's line.
+async fn pull_base(cx: &ApplyCx<'_>, base: &str) -> Result<crate::image::Base, AwsError> {
+    let fail = |e: crate::image::PullError| {
+        AwsError::from_fault("registry:pull", base, Fault::Pull(Box::new(e)))
+    };
+    let reference = crate::image::Reference::parse(base).map_err(|why| {
+        fail(crate::image::PullError::Unsupported {
+            reference: base.to_owned(),
+            what: why,
+        })
+    })?;
+    let report = |got: u64, total: u64| {
+        if total > 0 {
+            cx.wait.note(format!("pulling {base}: {got}/{total} bytes"));
+        }
+    };
+    crate::image::pull(&reference, &report).await.map_err(fail)
+}
 
 #[async_trait]
 impl ResourceKind for Image {
@@ -109,7 +170,8 @@ impl ResourceKind for Image {
         Ok(Vec::new())
     }
 
-    /// Packs the lab's files and pushes them (`awslab push`'s code: skips what is there).
+    /// Pulls the base, packs the lab's files onto it and pushes them (`awslab push`'s code:
+    /// skips what is there).
     async fn apply(
         &self,
         cx: &ApplyCx<'_>,
@@ -120,14 +182,21 @@ impl ResourceKind for Image {
             repository,
             tag,
             files,
+            base,
+            dest,
             ..
         } = crate::resources::spec_of(res)?;
         let repo = cx.bound.require(repository, &res.name)?.to_owned();
+        let base = match base {
+            Some(b) => Some(pull_base(cx, b).await?),
+            None => None,
+        };
         let image = crate::image::pack_files(
             &files
                 .iter()
                 .map(|f| (f.key.clone(), f.content.clone(), 0o644))
                 .collect::<Vec<_>>(),
+            base.as_ref().map(|b| (b, dest.as_str())),
         )
         .map_err(|e| AwsError::from_fault("pack", &res.name, Fault::Io(e)))?;
         let report = |sent: u64, total: u64| {
