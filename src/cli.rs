@@ -268,7 +268,7 @@ images needs IMAGE:REF (a tag such as web:v1, an OCI ref name, or a digest); wit
 error lists the images. --base pulls linux/amd64 of a public image anonymously over HTTPS
 (each blob checked against its digest, kept in awslab's cache) and pushes its layers with
 yours; AWSLAB_REGISTRY_MIRROR=URL pulls it from that registry instead. Exit codes: 0 pushed, 1 refused or failed remotely, 2 bad input or
-arguments (nothing was called), 3 AWS unreachable.")]
+arguments (nothing was called), 3 AWS or the base's registry unreachable.")]
     Push {
         /// The image: a `docker save` tar, an OCI layout (directory or tar) or a directory to
         /// pack, optionally followed by `:REF` to choose one of several images.
