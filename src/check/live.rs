@@ -17,7 +17,7 @@ pub use failure::{
 use super::mounts;
 use super::report::CheckResult;
 use crate::aws::Aws;
-use crate::lab::{Check, CheckKind, Endpoint, Kind};
+use crate::lab::{Check, CheckKind, Endpoint, Kind, Lab};
 use crate::resources::{
     AutoScalingGroupFacts, InstanceFacts, ListenerFacts, LoadBalancerFacts, MountTargetFacts,
 };
@@ -55,6 +55,7 @@ fn skipped(id: String, title: String, live: Live) -> Option<CheckResult> {
 /// The live result of `check`, or `None` when the check has no live part.
 pub async fn run(
     aws: &Aws,
+    lab: &Lab,
     check: &Check,
     bound: &Bindings,
     world: &World,
@@ -120,8 +121,9 @@ pub async fn run(
         if let Some(s) = skipped(id.clone(), title.clone(), live) {
             return Some(s);
         }
+        let page = tasks.then(|| service_page(lab, group)).flatten();
         return Some(
-            match alb_serving(aws, load_balancer, group, bound, world).await {
+            match alb_serving(aws, load_balancer, group, page.as_deref(), bound, world).await {
                 Ok(evidence) => CheckResult::pass(id, title, check.points, evidence),
                 Err(why) => {
                     CheckResult::fail(id, title, check.points, why.to_string(), hint.to_owned())
@@ -324,12 +326,41 @@ async fn scan_findings(
     }
 }
 
+/// The page a service's tasks serve at `/`: the `index.html` of the lab's image their task
+/// definition runs, when the lab builds that image.
+fn service_page(lab: &Lab, service: &str) -> Option<String> {
+    use crate::resources::ecs::TaskImage;
+    use crate::resources::{EcsServiceSpec, EcsTaskDefinitionSpec, ImageSpec, Spec};
+    let Spec::EcsService(EcsServiceSpec {
+        task_definition, ..
+    }) = &lab.resource(service)?.spec
+    else {
+        return None;
+    };
+    let Spec::EcsTaskDefinition(EcsTaskDefinitionSpec {
+        image: TaskImage::Lab(image),
+        ..
+    }) = &lab.resource(task_definition)?.spec
+    else {
+        return None;
+    };
+    let Spec::Image(ImageSpec { files, .. }) = &lab.resource(image)?.spec else {
+        return None;
+    };
+    files
+        .iter()
+        .find(|f| f.key == "index.html")
+        .map(|f| String::from_utf8_lossy(&f.content).trim().to_owned())
+        .filter(|p| !p.is_empty())
+}
+
 /// Healthy targets in the target group the load balancer forwards to (at least the group's
-/// minimum), then `GET /` on the load balancer's DNS name answers 200.
+/// minimum), then `GET /` on the load balancer's DNS name answers 200, with `page` when given.
 async fn alb_serving(
     aws: &Aws,
     lb_name: &str,
     group_name: &str,
+    page: Option<&str>,
     bound: &Bindings,
     world: &World,
 ) -> Result<String, LiveFailure> {
@@ -420,26 +451,43 @@ async fn alb_serving(
             states,
         });
     }
-    let status = http_get(dns, u16::try_from(port).unwrap_or(80)).await?;
+    let (status, body) = http_get_page(dns, u16::try_from(port).unwrap_or(80), "/").await?;
     if status != 200 {
         return Err(LiveFailure::Status {
             dns: dns.clone(),
             status,
         });
     }
+    let body = String::from_utf8_lossy(&body);
+    let served = match page {
+        Some(p) if !body.contains(p) => {
+            return Err(LiveFailure::WrongPage {
+                dns: dns.clone(),
+                begins: body.trim().chars().take(80).collect(),
+            });
+        }
+        Some(_) => " with the image's index.html",
+        None => "",
+    };
     Ok(format!(
-        "{healthy} healthy target(s) in {}; GET http://{dns}/ answered 200",
+        "{healthy} healthy target(s) in {}; GET http://{dns}/ answered 200{served}",
         bound.label(&tg)
     ))
 }
 
-/// The status code of `GET /` over plain HTTP/1.1.
-async fn http_get(host: &str, port: u16) -> Result<u16, HttpError> {
-    http_get_path(host, port, "/").await
-}
-
 /// The status code of `GET path` over plain HTTP/1.1.
 async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, HttpError> {
+    http_get_page(host, port, path)
+        .await
+        .map(|(status, _)| status)
+}
+
+/// The most of a page that is read.
+const MAX_PAGE: usize = 64 * 1024;
+
+/// The status code and the body (its first [`MAX_PAGE`] bytes) of `GET path` over plain
+/// HTTP/1.1: read to the end of the body its `Content-Length` gives, or of the connection.
+async fn http_get_page(host: &str, port: u16, path: &str) -> Result<(u16, Vec<u8>), HttpError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut stream =
@@ -460,25 +508,43 @@ async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, HttpErr
                 host: host.to_owned(),
                 source,
             })?;
-        // Up to the end of the status line (a first read may hold only part of it).
-        let mut head = Vec::new();
-        let mut chunk = [0_u8; 256];
-        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-            let n = stream
-                .read(&mut chunk)
-                .await
-                .map_err(|source| HttpError::Read {
-                    host: host.to_owned(),
-                    source,
-                })?;
+        let mut raw = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        loop {
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let body = raw.len() - end - 4;
+                let want = content_length(&raw[..end]).unwrap_or(usize::MAX);
+                if body >= want.min(MAX_PAGE) {
+                    break;
+                }
+            } else if raw.len() > MAX_PAGE {
+                break;
+            }
+            let n = match stream.read(&mut chunk).await {
+                Ok(n) => n,
+                // A server that closes without a clean end after its status line still answered.
+                Err(_) if status_code(&raw).is_some() => 0,
+                Err(source) => {
+                    return Err(HttpError::Read {
+                        host: host.to_owned(),
+                        source,
+                    });
+                }
+            };
             if n == 0 {
                 break;
             }
-            head.extend_from_slice(&chunk[..n]);
+            raw.extend_from_slice(&chunk[..n]);
         }
-        status_code(&head).ok_or_else(|| HttpError::NotHttp {
+        let status = status_code(&raw).ok_or_else(|| HttpError::NotHttp {
             host: host.to_owned(),
-        })
+        })?;
+        let body = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|end| raw[end + 4..].iter().copied().take(MAX_PAGE).collect())
+            .unwrap_or_default();
+        Ok((status, body))
     };
     tokio::time::timeout(HTTP_TIMEOUT, exchange)
         .await
@@ -489,9 +555,24 @@ async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, HttpErr
         })?
 }
 
-/// `HTTP/1.1 200 OK` -> 200.
+/// The `Content-Length` of a response head.
+fn content_length(head: &[u8]) -> Option<usize> {
+    String::from_utf8_lossy(head).lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())
+            .flatten()
+    })
+}
+
+/// `HTTP/1.1 200 OK` -> 200 (from the first line; what follows may be any bytes).
 fn status_code(head: &[u8]) -> Option<u16> {
-    let line = std::str::from_utf8(head).ok()?.lines().next()?;
+    let end = head
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(head.len());
+    let line = std::str::from_utf8(&head[..end]).ok()?;
     let mut parts = line.split_whitespace();
     parts.next().filter(|v| v.starts_with("HTTP/"))?;
     parts.next()?.parse().ok()
@@ -655,7 +736,7 @@ mod tests {
                     .await;
             }
         });
-        let answer = super::http_get("127.0.0.1", port).await;
+        let answer = super::http_get_path("127.0.0.1", port, "/").await;
         assert!(matches!(answer, Ok(200)), "{answer:?}");
     }
 
@@ -675,7 +756,7 @@ mod tests {
                 let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
             }
         });
-        let answer = super::http_get("127.0.0.1", port).await;
+        let answer = super::http_get_path("127.0.0.1", port, "/").await;
         assert!(
             matches!(&answer, Err(HttpError::NotHttp { host }) if host == "127.0.0.1"),
             "{answer:?}"
@@ -690,7 +771,7 @@ mod tests {
             .expect("bind");
         let port = closed.local_addr().expect("addr").port();
         drop(closed);
-        let answer = super::http_get("127.0.0.1", port).await;
+        let answer = super::http_get_path("127.0.0.1", port, "/").await;
         assert!(
             matches!(&answer, Err(HttpError::Connect { port: p, .. }) if *p == port),
             "{answer:?}"
@@ -699,6 +780,60 @@ mod tests {
         assert!(
             text.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")),
             "{text}"
+        );
+    }
+
+    /// The body is read to its `Content-Length`, even from a server that sends it in pieces
+    /// and keeps the connection open.
+    #[tokio::test]
+    async fn a_page_is_read_to_its_length() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0_u8; 256];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello")
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let _ = s.write_all(b" world").await;
+                // Open until the client is done.
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        });
+        let (status, body) = super::http_get_page("127.0.0.1", port, "/")
+            .await
+            .expect("page");
+        assert_eq!((status, body.as_slice()), (200, &b"hello world"[..]));
+    }
+
+    /// The page the ECS lab's tasks must serve is the index.html of the lab's image.
+    #[test]
+    fn the_ecs_lab_service_serves_its_image_page() {
+        use std::collections::BTreeMap;
+
+        use crate::lab::catalog::{BUNDLED, LabSource, load_text};
+        let (id, text) = BUNDLED
+            .iter()
+            .find(|(b, _)| *b == "ecs-fargate-service")
+            .expect("bundled lab");
+        let lab = load_text(&LabSource::Bundled(id), text, &BTreeMap::new())
+            .expect("loads")
+            .lab;
+        let page = super::service_page(&lab, "web-service").expect("a page");
+        assert!(page.contains("Hello from an image pushed to ECR"), "{page}");
+        assert_eq!(super::service_page(&lab, "web-alb"), None);
+        let wrong = super::LiveFailure::WrongPage {
+            dns: "web-alb-1.elb.amazonaws.com".to_owned(),
+            begins: "<!DOCTYPE html><title>Welcome to nginx!</title>".to_owned(),
+        };
+        assert_eq!(
+            wrong.to_string(),
+            "GET http://web-alb-1.elb.amazonaws.com/ answered 200, but not with the lab image's index.html: it begins \"<!DOCTYPE html><title>Welcome to nginx!</title>\""
         );
     }
 }

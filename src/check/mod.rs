@@ -160,7 +160,7 @@ async fn grade(
     if opts.stage == StageSel::Full {
         for check in &lab.checks {
             results.push(semantic::evaluate(check, &bound, world));
-            results.extend(live::run(aws, check, &bound, world, opts.live).await);
+            results.extend(live::run(aws, lab, check, &bound, world, opts.live).await);
         }
     }
     let mut report = Report::new(lab.id.clone(), owner.env.clone(), opts.stage, results);

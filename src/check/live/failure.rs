@@ -54,6 +54,11 @@ pub enum LiveFailure {
     Http(#[from] HttpError),
     #[error("GET http://{dns}/ answered {status}, not 200")]
     Status { dns: String, status: u16 },
+    /// A page other than the one the lab's image serves.
+    #[error(
+        "GET http://{dns}/ answered 200, but not with the lab image's index.html: it begins {begins:?}"
+    )]
+    WrongPage { dns: String, begins: String },
     /// Instances without the file system mounted.
     #[error("{}", join(.0))]
     Unmounted(Vec<Unmounted>),
