@@ -147,9 +147,10 @@ impl Error {
                 _ => exit::FAILED,
             },
             Error::Push(PushError::TagTaken { .. }) => exit::FAILED,
-            // The base could not be had: the network (3), the reference (2, fixed by another
-            // base), or what the registry sent (1).
+            // The base could not be had: the network or a registry that limits or fails (3),
+            // the reference (2, fixed by another base), or what the registry sent (1).
             Error::Pull(e) => match e {
+                _ if e.transient() => exit::UNREACHABLE,
                 PullError::Unreachable { .. } => exit::UNREACHABLE,
                 PullError::Refused { .. }
                 | PullError::Login { .. }

@@ -1141,3 +1141,49 @@ async fn a_base_that_cannot_be_had_pushes_nothing_and_says_why() {
     }
     remove(&repo).await;
 }
+
+/// A registry under load (503 on the manifest, then 429 with `Retry-After` and a 502 on a
+/// layer) is asked again, after the wait it asks for, and the push goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_that_refuses_for_a_while_is_asked_again() {
+    let reg = Registry::start().await;
+    let repo = format!("t-flaky-{}", std::process::id());
+    repository(&repo, false).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("index.html"), "x").expect("write");
+    let home = tempfile::tempdir().expect("home");
+    let started = std::time::Instant::now();
+    let out = common::awslab_via(home.path(), &reg.proxy.url)
+        .env_remove("AWSLAB_REGISTRY_MIRROR")
+        .args([
+            "--format",
+            "json",
+            "push",
+            &arg(dir.path()),
+            "--repository",
+            &repo,
+        ])
+        .args(["--tag", "v1", "--base", &nginx_at_upstream("flaky/app:v1")])
+        .output()
+        .await
+        .expect("awslab");
+    let v = pushed(&out);
+    assert!(
+        v["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{v:#}"
+    );
+    let refused: Vec<String> = upstream::upstream()
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("refused ") && l.contains("flaky/app"))
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    // The 429's `Retry-After: 1` was waited out.
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let pulled = reg.pull(&repo, "v1").await;
+    let names: Vec<String> = pulled.files().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(names, ["etc/flaky", "index.html"]);
+    remove(&repo).await;
+}

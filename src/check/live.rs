@@ -458,12 +458,12 @@ async fn alb_serving(
             status,
         });
     }
-    let body = String::from_utf8_lossy(&body);
+    let body = squeeze(&String::from_utf8_lossy(&body));
     let served = match page {
-        Some(p) if !body.contains(p) => {
+        Some(p) if !body.contains(&squeeze(p)) => {
             return Err(LiveFailure::WrongPage {
                 dns: dns.clone(),
-                begins: body.trim().chars().take(80).collect(),
+                begins: body.chars().take(80).collect(),
             });
         }
         Some(_) => " with the image's index.html",
@@ -477,17 +477,28 @@ async fn alb_serving(
 
 /// The status code of `GET path` over plain HTTP/1.1.
 async fn http_get_path(host: &str, port: u16, path: &str) -> Result<u16, HttpError> {
-    http_get_page(host, port, path)
+    http_get(host, port, path, false)
         .await
         .map(|(status, _)| status)
+}
+
+/// The status code and the body of `GET path` over plain HTTP/1.1.
+async fn http_get_page(host: &str, port: u16, path: &str) -> Result<(u16, Vec<u8>), HttpError> {
+    http_get(host, port, path, true).await
 }
 
 /// The most of a page that is read.
 const MAX_PAGE: usize = 64 * 1024;
 
-/// The status code and the body (its first [`MAX_PAGE`] bytes) of `GET path` over plain
-/// HTTP/1.1: read to the end of the body its `Content-Length` gives, or of the connection.
-async fn http_get_page(host: &str, port: u16, path: &str) -> Result<(u16, Vec<u8>), HttpError> {
+/// `GET path`: the status code, and with `body` the body (its first [`MAX_PAGE`] bytes, chunked
+/// transfer decoded) read to the end its `Content-Length` or last chunk gives, or to the end of
+/// the connection.
+async fn http_get(
+    host: &str,
+    port: u16,
+    path: &str,
+    body: bool,
+) -> Result<(u16, Vec<u8>), HttpError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut stream =
@@ -511,26 +522,23 @@ async fn http_get_page(host: &str, port: u16, path: &str) -> Result<(u16, Vec<u8
         let mut raw = Vec::new();
         let mut chunk = [0_u8; 4096];
         loop {
-            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                let body = raw.len() - end - 4;
-                let want = content_length(&raw[..end]).unwrap_or(usize::MAX);
-                if body >= want.min(MAX_PAGE) {
+            if !body && raw.windows(2).any(|w| w == b"\r\n") {
+                break;
+            }
+            if let Some(end) = head_end(&raw) {
+                if complete(&raw[..end], &raw[end + 4..]) {
                     break;
                 }
             } else if raw.len() > MAX_PAGE {
                 break;
             }
-            let n = match stream.read(&mut chunk).await {
-                Ok(n) => n,
-                // A server that closes without a clean end after its status line still answered.
-                Err(_) if status_code(&raw).is_some() => 0,
-                Err(source) => {
-                    return Err(HttpError::Read {
-                        host: host.to_owned(),
-                        source,
-                    });
-                }
-            };
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|source| HttpError::Read {
+                    host: host.to_owned(),
+                    source,
+                })?;
             if n == 0 {
                 break;
             }
@@ -539,12 +547,20 @@ async fn http_get_page(host: &str, port: u16, path: &str) -> Result<(u16, Vec<u8
         let status = status_code(&raw).ok_or_else(|| HttpError::NotHttp {
             host: host.to_owned(),
         })?;
-        let body = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|end| raw[end + 4..].iter().copied().take(MAX_PAGE).collect())
-            .unwrap_or_default();
-        Ok((status, body))
+        let page = match head_end(&raw) {
+            Some(end) if body => {
+                let (head, rest) = (&raw[..end], &raw[end + 4..]);
+                let mut page = if chunked(head) {
+                    dechunk(rest)
+                } else {
+                    rest.to_vec()
+                };
+                page.truncate(MAX_PAGE);
+                page
+            }
+            _ => Vec::new(),
+        };
+        Ok((status, page))
     };
     tokio::time::timeout(HTTP_TIMEOUT, exchange)
         .await
@@ -555,15 +571,59 @@ async fn http_get_page(host: &str, port: u16, path: &str) -> Result<(u16, Vec<u8
         })?
 }
 
-/// The `Content-Length` of a response head.
-fn content_length(head: &[u8]) -> Option<usize> {
-    String::from_utf8_lossy(head).lines().find_map(|l| {
+/// Where a response's head ends (the blank line).
+fn head_end(raw: &[u8]) -> Option<usize> {
+    raw.windows(4).position(|w| w == b"\r\n\r\n")
+}
+
+/// A header's value in a response head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| v.trim().parse().ok())
-            .flatten()
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
+}
+
+fn chunked(head: &[u8]) -> bool {
+    header(&String::from_utf8_lossy(head), "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+}
+
+/// Whether the body read so far is all of it (or all that is read).
+fn complete(head: &[u8], body: &[u8]) -> bool {
+    if body.len() >= MAX_PAGE {
+        return true;
+    }
+    if chunked(head) {
+        return body.windows(5).any(|w| w == b"0\r\n\r\n");
+    }
+    header(&String::from_utf8_lossy(head), "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| body.len() >= len)
+}
+
+/// A chunked body's data: each chunk's size line, then its bytes, to the last (0) chunk.
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..eol])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok());
+        let Some(size) = size.filter(|s| *s > 0) else {
+            break;
+        };
+        let data = &rest[eol + 2..];
+        let take = size.min(data.len());
+        out.extend_from_slice(&data[..take]);
+        rest = data.get(take + 2..).unwrap_or_default();
+    }
+    out
+}
+
+/// Text with every run of white space made one space, trimmed: pages compared so, line endings
+/// (a checkout with CRLF) and indentation do not count.
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `HTTP/1.1 200 OK` -> 200 (from the first line; what follows may be any bytes).
@@ -809,6 +869,26 @@ mod tests {
             .await
             .expect("page");
         assert_eq!((status, body.as_slice()), (200, &b"hello world"[..]));
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded_and_pages_compared_without_line_endings() {
+        assert_eq!(
+            super::dechunk(b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"),
+            b"hello world"
+        );
+        assert!(super::complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked",
+            b"5\r\nhello\r\n0\r\n\r\n"
+        ));
+        assert!(!super::complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9",
+            b"hello"
+        ));
+        assert_eq!(
+            super::squeeze("<h1>\r\n  Hello\r\n</h1>\n"),
+            super::squeeze("<h1>\n Hello\n</h1>")
+        );
     }
 
     /// The page the ECS lab's tasks must serve is the index.html of the lab's image.

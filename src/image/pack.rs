@@ -5,7 +5,7 @@
 use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::blob::{Backing, Blob};
 use super::digest::HashWriter;
@@ -83,6 +83,22 @@ pub fn pack(entries: Vec<PackEntry>, input: Input) -> io::Result<Image> {
 pub fn onto(base: &Base, entries: Vec<PackEntry>, dest: &str, input: Input) -> io::Result<Image> {
     let prefix = dest.trim_matches('/');
     let files = entries.len();
+    // A file named `.wh.<name>` deletes `<name>` of the layers below (`.wh..wh..opq` all of its
+    // folder): on top of a base it would hide the base's files.
+    if let Some(e) = entries.iter().find(|e| {
+        e.rel
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with(".wh."))
+    }) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: a name starting with `.wh.` is a whiteout, which would delete files of the base image; rename it",
+                e.rel
+            ),
+        ));
+    }
     let entries = entries
         .into_iter()
         .map(|e| PackEntry {
@@ -96,13 +112,16 @@ pub fn onto(base: &Base, entries: Vec<PackEntry>, dest: &str, input: Input) -> i
         .collect();
     let (layer, diff_id) = pack_layer(entries)?;
     let mut config = base.config.clone();
-    match config["rootfs"]["diff_ids"].as_array_mut() {
+    match config
+        .pointer_mut("/rootfs/diff_ids")
+        .and_then(Value::as_array_mut)
+    {
         Some(ids) => ids.push(json!(diff_id)),
         None => {
             return Err(io::Error::other("the base's config has no rootfs.diff_ids"));
         }
     }
-    if let Some(history) = config["history"].as_array_mut() {
+    if let Some(history) = config.get_mut("history").and_then(Value::as_array_mut) {
         history.push(json!({
             "created_by": format!("awslab: COPY {files} file(s) to /{prefix}"),
             "comment": "packed without Docker",

@@ -20,7 +20,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use miette::Diagnostic;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::blob::{self, Backing, Blob};
 use super::digest::{Digest, HashWriter};
@@ -88,6 +88,8 @@ pub enum PullError {
         message: String,
         #[help]
         hint: &'static str,
+        /// How long the registry asked to wait (429, 503).
+        retry_after: Option<Duration>,
     },
 
     #[error("pulling {reference}: the registry asks for a login ({challenge})")]
@@ -183,6 +185,71 @@ impl PullError {
     }
 }
 
+impl PullError {
+    /// Worth asking again: a dropped connection, a registry that limits the rate or fails.
+    pub fn transient(&self) -> bool {
+        match self {
+            PullError::Unreachable { .. } => true,
+            PullError::Refused { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// Attempts of one request (and of one layer's download) before a transient failure is final.
+const ATTEMPTS: u32 = 4;
+
+/// The wait before attempt `n + 1`: 0.5 s, 1 s, 2 s.
+fn backoff(n: u32) -> Duration {
+    Duration::from_millis(500 << (n - 1).min(4))
+}
+
+/// A failed attempt: to be asked again after a wait (the registry's, if it gave one), or not.
+enum Retry {
+    After(Option<Duration>),
+    Failed(Box<PullError>),
+}
+
+impl From<PullError> for Retry {
+    fn from(e: PullError) -> Retry {
+        match &e {
+            PullError::Refused {
+                retry_after: Some(wait),
+                status,
+                ..
+            } if *status == 429 || *status >= 500 => Retry::After(Some(*wait)),
+            _ => Retry::Failed(Box::new(e)),
+        }
+    }
+}
+
+fn unreachable_after(client: &Client, url: &str, attempts: u32) -> Result<(), PullError> {
+    Err(client.unreachable(
+        url,
+        format!("the registry asked to wait {attempts} times running"),
+    ))
+}
+
+/// A URL as errors show it: without its query (blob stores sign their URLs there).
+fn shown(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+/// Where a redirect from `from` to `location` goes: an absolute URL, one of the same scheme
+/// (`//host/path`) or a path on the same host; `None` for anything else.
+fn resolve(from: &str, location: &str) -> Option<String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        Some(location.to_owned())
+    } else if let Some(rest) = location.strip_prefix("//") {
+        let scheme = from.split("://").next()?;
+        Some(format!("{scheme}://{rest}"))
+    } else if location.starts_with('/') {
+        Some(format!("{}{location}", origin(from)))
+    } else {
+        None
+    }
+}
+
 /// Reports bytes downloaded so far of the total to download.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
@@ -255,18 +322,37 @@ pub async fn pull(reference: &Reference, progress: Progress<'_>) -> Result<Base,
             platforms: vec![format!("{os}/{arch}")],
         });
     }
-    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
+    if config["rootfs"]["type"] != "layers"
+        || config
+            .get("config")
+            .is_some_and(|c| !c.is_object() && !c.is_null())
+    {
+        return Err(client.corrupt(
+            "the config",
+            "no `rootfs` of type `layers`, or a `config` that is not an object".to_owned(),
+        ));
+    }
+    let mut diff_ids = Vec::new();
+    for d in config["rootfs"]["diff_ids"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+    {
+        diff_ids.push(client.digest_of(&json!({ "digest": d }), "a diff id of the config")?);
+    }
     let descriptors = doc["layers"].as_array().cloned().unwrap_or_default();
-    if descriptors.len() > MAX_LAYERS || descriptors.len() != diff_ids.len() {
+    // One layer more goes on top: the base may have one fewer than the limit.
+    if descriptors.is_empty()
+        || descriptors.len() >= MAX_LAYERS
+        || descriptors.len() != diff_ids.len()
+    {
         return Err(client.corrupt(
             "the manifest",
             format!(
-                "{} layers, and the config names {} (at most {MAX_LAYERS})",
+                "{} layer(s), and the config names {} (1 to {} for a base)",
                 descriptors.len(),
-                diff_ids.len()
+                diff_ids.len(),
+                MAX_LAYERS - 1
             ),
         ));
     }
@@ -297,7 +383,7 @@ pub async fn pull(reference: &Reference, progress: Progress<'_>) -> Result<Base,
             digest,
             size,
             gzip,
-            diff_id: (*diff_id).to_owned(),
+            diff_id: diff_id.to_string(),
         });
     }
 
@@ -317,9 +403,19 @@ pub async fn pull(reference: &Reference, progress: Progress<'_>) -> Result<Base,
         let path = cache.join(l.digest.hex());
         if !client.cached(&path, l).await? {
             let before = done;
-            client
-                .download(l, &cache, &path, &|n| progress(before + n, total))
-                .await?;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match client
+                    .download(l, &cache, &path, &|n| progress(before + n, total))
+                    .await
+                {
+                    Err(e) if e.transient() && attempt < ATTEMPTS => {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                    other => break other?,
+                }
+            }
             base.downloaded += l.size;
         } else {
             base.cached += 1;
@@ -372,9 +468,13 @@ fn choose_platform(index: &Value) -> Result<Value, Vec<String>> {
         }
         s
     };
+    let ours = |e: &&Value| e["platform"]["os"] == OS && e["platform"]["architecture"] == ARCH;
+    let plain = |e: &&Value| e["platform"]["variant"].as_str().is_none_or(|v| v == "v1");
     entries
         .iter()
-        .find(|e| platform(e) == format!("{OS}/{ARCH}"))
+        .filter(ours)
+        .find(plain)
+        .or_else(|| entries.iter().find(ours))
         .cloned()
         .ok_or_else(|| {
             let mut all: Vec<String> = entries
@@ -533,8 +633,10 @@ impl Client {
         if self.verify(path, l).await.is_ok() {
             return Ok(true);
         }
-        std::fs::remove_file(path).map_err(|e| self.io(path, e))?;
-        Ok(false)
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io(path, e)),
+            _ => Ok(false),
+        }
     }
 
     /// Checks a file against a layer's digest, size and diff id, off the async threads.
@@ -614,10 +716,16 @@ impl Client {
             return Err(self.mismatch(&l.what, &l.digest, &digest));
         }
         self.verify(&temp_path, l).await?;
-        temp_path
-            .persist(path)
-            .map_err(|e| self.io(path, e.error))?;
-        Ok(())
+        match temp_path.persist(path) {
+            Ok(()) => Ok(()),
+            // Another awslab put the same layer there first (a file in use cannot be replaced
+            // everywhere): what is there is as good, once verified.
+            Err(e) if self.verify(path, l).await.is_ok() => {
+                drop(e);
+                Ok(())
+            }
+            Err(e) => Err(self.io(path, e.error)),
+        }
     }
 
     async fn next_chunk(
@@ -654,7 +762,7 @@ impl Client {
     fn unreachable(&self, url: &str, message: String) -> PullError {
         PullError::Unreachable {
             reference: self.reference.clone(),
-            url: url.to_owned(),
+            url: shown(url).to_owned(),
             message,
         }
     }
@@ -666,6 +774,12 @@ impl Client {
         accept: Option<&str>,
         token: Option<&str>,
     ) -> Result<HttpResponse, PullError> {
+        if host(url).contains('@') {
+            return Err(self.unreachable(
+                url,
+                "a URL with a user name is not asked (awslab pulls anonymously)".to_owned(),
+            ));
+        }
         let plain_ok = url.starts_with("http://")
             && (is_loopback(host(url)) || origin(url) == origin(&self.base));
         if !url.starts_with("https://") && !plain_ok {
@@ -692,9 +806,28 @@ impl Client {
         }
     }
 
-    /// A GET that logs in when challenged, follows redirects, and fails on any other answer
+    /// A GET that logs in when challenged, follows redirects, asks again after a dropped
+    /// connection, 429 or a 5xx (after `Retry-After` when given), and fails on any other answer
     /// than 200 with the registry's own error code.
     async fn get(&mut self, url: &str, accept: Option<&str>) -> Result<HttpResponse, PullError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.get_once(url, accept).await {
+                Err(Retry::After(wait)) if attempt < ATTEMPTS => {
+                    tokio::time::sleep(wait.unwrap_or_else(|| backoff(attempt))).await;
+                }
+                Err(Retry::After(_)) => unreachable_after(self, url, attempt)?,
+                Err(Retry::Failed(e)) if e.transient() && attempt < ATTEMPTS => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(Retry::Failed(e)) => return Err(*e),
+                Ok(r) => return Ok(r),
+            }
+        }
+    }
+
+    async fn get_once(&mut self, url: &str, accept: Option<&str>) -> Result<HttpResponse, Retry> {
         let mut url = url.to_owned();
         let mut logged_in = false;
         for _ in 0..=MAX_HOPS {
@@ -715,40 +848,49 @@ impl Client {
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     let location = response.headers().get("location").unwrap_or_default();
-                    url = if location.starts_with("http://") || location.starts_with("https://") {
-                        location.to_owned()
-                    } else if location.starts_with('/') {
-                        format!("{}{location}", origin(&url))
-                    } else {
-                        return Err(
-                            self.corrupt("a redirect", format!("HTTP {status} to {location:?}"))
-                        );
-                    };
+                    url = resolve(&url, location).ok_or_else(|| {
+                        self.corrupt(
+                            "a redirect",
+                            format!("HTTP {status} to {:?}", shown(location)),
+                        )
+                    })?;
                 }
-                _ => {
-                    let body = self
-                        .read_all(&url, response.into_body(), 64 * 1024, "an error")
-                        .await
-                        .unwrap_or_default();
-                    let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let first = &doc["errors"][0];
-                    return Err(PullError::Refused {
-                        reference: self.reference.clone(),
-                        url,
-                        status,
-                        code: first["code"].as_str().unwrap_or_default().to_owned(),
-                        message: first["message"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .chars()
-                            .take(300)
-                            .collect(),
-                        hint: status_help(status),
-                    });
-                }
+                _ => return Err(self.refused(&url, response).await.into()),
             }
         }
-        Err(self.unreachable(&url, format!("more than {MAX_HOPS} redirects")))
+        Err(self
+            .unreachable(&url, format!("more than {MAX_HOPS} redirects"))
+            .into())
+    }
+
+    /// A refusal with the registry's own error code and message.
+    async fn refused(&self, url: &str, response: HttpResponse) -> PullError {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(30)));
+        let body = self
+            .read_all(url, response.into_body(), 64 * 1024, "an error")
+            .await
+            .unwrap_or_default();
+        let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let first = &doc["errors"][0];
+        PullError::Refused {
+            reference: self.reference.clone(),
+            url: shown(url).to_owned(),
+            status,
+            code: first["code"].as_str().unwrap_or_default().to_owned(),
+            message: first["message"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect(),
+            hint: status_help(status),
+            retry_after,
+        }
     }
 
     /// An anonymous pull token from the challenge's realm.
@@ -766,13 +908,16 @@ impl Client {
         let realm = challenge_param(challenge, "realm").ok_or_else(login)?;
         let scope = challenge_param(challenge, "scope")
             .unwrap_or_else(|| format!("repository:{}:pull", self.repository));
-        let mut url = format!("{realm}?scope={}", encode(&scope));
+        let join = if realm.contains('?') { '&' } else { '?' };
+        let mut url = format!("{realm}{join}scope={}", encode(&scope));
         if let Some(service) = challenge_param(challenge, "service") {
             url.push_str(&format!("&service={}", encode(&service)));
         }
         let response = self.send(&url, None, None).await?;
-        if response.status().as_u16() != 200 {
-            return Err(login());
+        match response.status().as_u16() {
+            200 => {}
+            401 | 403 => return Err(login()),
+            _ => return Err(self.refused(&url, response).await),
         }
         let body = self
             .read_all(&url, response.into_body(), 64 * 1024, "the token")
@@ -806,7 +951,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn challenges_are_read_with_quotes_and_commas() {
@@ -846,6 +990,44 @@ mod tests {
             choose_platform(&arm).expect_err("no amd64"),
             vec!["linux/arm64/v8".to_owned()]
         );
+    }
+
+    #[test]
+    fn an_amd64_entry_with_a_variant_is_taken_when_there_is_no_other() {
+        let index = json!({"manifests": [
+            {"digest": "a", "platform": {"os": "linux", "architecture": "amd64", "variant": "v3"}},
+            {"digest": "b", "platform": {"os": "linux", "architecture": "amd64"}},
+        ]});
+        assert_eq!(choose_platform(&index).expect("amd64")["digest"], "b");
+        let only = json!({"manifests": [
+            {"digest": "a", "platform": {"os": "linux", "architecture": "amd64", "variant": "v3"}},
+        ]});
+        assert_eq!(choose_platform(&only).expect("amd64")["digest"], "a");
+    }
+
+    #[test]
+    fn redirects_resolve_and_errors_hide_signatures() {
+        let from = "https://reg.io/v2/a/blobs/sha256:1";
+        assert_eq!(
+            resolve(from, "//cdn.io/x?sig=1").as_deref(),
+            Some("https://cdn.io/x?sig=1")
+        );
+        assert_eq!(resolve(from, "/b").as_deref(), Some("https://reg.io/b"));
+        assert_eq!(
+            resolve(from, "http://s3.io/b").as_deref(),
+            Some("http://s3.io/b")
+        );
+        assert_eq!(resolve(from, "b"), None);
+        assert_eq!(
+            shown("https://s3.io/b?X-Amz-Signature=abc"),
+            "https://s3.io/b"
+        );
+        assert_eq!(
+            host("http://localhost:1@evil.example/v2/"),
+            "localhost:1@evil.example"
+        );
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(3), Duration::from_secs(2));
     }
 
     #[test]

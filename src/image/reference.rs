@@ -9,6 +9,8 @@ use super::Digest;
 /// Docker Hub's name in references, and the host its registry API answers on.
 const HUB: &str = "docker.io";
 const HUB_API: &str = "registry-1.docker.io";
+/// The names Docker Hub goes by in references.
+const HUB_NAMES: [&str; 3] = [HUB, "index.docker.io", "registry-1.docker.io"];
 
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +56,18 @@ impl Reference {
             {
                 (first.to_owned(), path.to_owned())
             }
-            _ if !name.contains('/') => (HUB.to_owned(), format!("library/{name}")),
             _ => (HUB.to_owned(), name.to_owned()),
+        };
+        // Docker Hub by any of its names; there a one-part name is an official image.
+        let (registry, path) = if HUB_NAMES.contains(&registry.as_str()) {
+            let path = if path.contains('/') {
+                path
+            } else {
+                format!("library/{path}")
+            };
+            (HUB.to_owned(), path)
+        } else {
+            (registry, path)
         };
         if !registry_ok(&registry) {
             return bad("the registry is a host name, optionally with :port");
@@ -108,8 +120,12 @@ impl fmt::Display for Reference {
     }
 }
 
-/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port (and no user name: `a@b` is
+/// host `b`).
 pub fn is_loopback(host: &str) -> bool {
+    if host.contains('@') {
+        return false;
+    }
     let name = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host.split(':').next().unwrap_or_default(),
@@ -180,6 +196,11 @@ mod tests {
             Reference::parse("user/app").expect("ok").to_string(),
             "docker.io/user/app"
         );
+        for hub in ["docker.io/nginx:1.27", "index.docker.io/library/nginx:1.27"] {
+            let r = Reference::parse(hub).expect("ok");
+            assert_eq!(r.to_string(), "docker.io/library/nginx:1.27", "{hub}");
+            assert_eq!(r.api_base(), "https://registry-1.docker.io");
+        }
     }
 
     #[test]
@@ -206,6 +227,8 @@ mod tests {
         assert!(is_loopback("127.0.0.1"));
         assert!(is_loopback("[::1]:5000"));
         assert!(!is_loopback("localhost.evil.com"));
+        assert!(!is_loopback("localhost:1@evil.example"));
+        assert!(!is_loopback("[::1]@evil.example"));
         assert!(!is_loopback("10.0.0.1:5000"));
         assert!(!is_loopback("public.ecr.aws"));
     }

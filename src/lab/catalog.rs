@@ -33,7 +33,8 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Files the bundled labs upload, by their path relative to `labs/`.
+/// Files the bundled labs upload, by their path relative to `labs/`: only what goes into the
+/// bucket or the image (an image's folder without what its `.dockerignore` leaves out).
 const BUNDLED_ASSETS: &[(&str, &[u8])] = &[
     (
         "assets/site/index.html",
@@ -50,10 +51,6 @@ const BUNDLED_ASSETS: &[(&str, &[u8])] = &[
     (
         "assets/hello-web/index.html",
         include_bytes!("../../labs/assets/hello-web/index.html"),
-    ),
-    (
-        "assets/hello-web/README.txt",
-        include_bytes!("../../labs/assets/hello-web/README.txt"),
     ),
 ];
 

@@ -4,7 +4,9 @@
 //! another host (`localhost` for `127.0.0.1`), which refuses a request carrying the token, as a
 //! blob store signed by URL does. It holds a small nginx-like base at
 //! `docker/library/nginx:1.27-alpine`, an arm64-only image at `only/arm:v1`, and at
-//! `bad/layer:v1` an image whose layer comes back with other bytes than its digest names.
+//! `bad/layer:v1` an image whose layer comes back with other bytes than its digest names, and
+//! at `flaky/app:v1` one whose manifest first answers 503 and whose layer first answers 429
+//! (with `Retry-After: 1`) then 502, as a registry under load does.
 //!
 //! Every awslab the tests start pulls its bases here (`AWSLAB_REGISTRY_MIRROR`), so a lab with
 //! `base = "public.ecr.aws/docker/library/nginx:1.27-alpine"` runs offline.
@@ -33,6 +35,8 @@ struct State {
     tampered: HashMap<String, Vec<u8>>,
     /// (repository, tag or digest) -> (media type, bytes).
     manifests: HashMap<(String, String), (&'static str, Vec<u8>)>,
+    /// Answers still to refuse before serving, by request path: (status, `Retry-After`).
+    refusals: HashMap<String, Vec<(u16, Option<u64>)>>,
     /// What was asked: `token <scope>`, `manifest <repo> <ref>`, `blob <digest>`, and
     /// `leak <digest>` for a blob request that carried the token to the blob store.
     log: Vec<String>,
@@ -207,6 +211,19 @@ impl Upstream {
             "v1",
             vec![(json!({"os": "linux", "architecture": "amd64"}), bad)],
         );
+        let flaky_layer = tar(&[("etc/flaky", "up at last", 0o644)]);
+        let flaky = s.image("amd64", std::slice::from_ref(&flaky_layer));
+        s.publish(
+            "flaky/app",
+            "v1",
+            vec![(json!({"os": "linux", "architecture": "amd64"}), flaky)],
+        );
+        s.refusals
+            .insert("/v2/flaky/app/manifests/v1".to_owned(), vec![(503, None)]);
+        s.refusals.insert(
+            format!("/v2/flaky/app/blobs/{}", sha256(&gzip(&flaky_layer))),
+            vec![(429, Some(1)), (502, None)],
+        );
         // Its bytes as sent: the same length, one byte changed on the way.
         let mut sent = gzip(&layer);
         let middle = sent.len() / 2;
@@ -326,6 +343,28 @@ impl Upstream {
                     ("Content-Type", "application/json".to_owned()),
                 ],
                 json!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})
+                    .to_string()
+                    .as_bytes(),
+            );
+        }
+        if let Some(queue) = s.refusals.get_mut(target)
+            && !queue.is_empty()
+        {
+            let (status, retry_after) = queue.remove(0);
+            s.log.push(format!("refused {status} {target}"));
+            let mut headers = vec![("Content-Type", "application/json".to_owned())];
+            if let Some(secs) = retry_after {
+                headers.push(("Retry-After", secs.to_string()));
+            }
+            let code = if status == 429 {
+                "TOOMANYREQUESTS"
+            } else {
+                "UNAVAILABLE"
+            };
+            return respond(
+                status,
+                &headers,
+                json!({"errors": [{"code": code, "message": "try again"}]})
                     .to_string()
                     .as_bytes(),
             );
