@@ -117,7 +117,14 @@ pub async fn run(
             "new instances need a few minutes: the user data installs the web server, then the target group needs consecutive passing health checks on `/`; web-sg must admit port 80 from alb-sg"
         };
         let id = format!("{}.live", check.id);
-        let title = format!("{} (live: healthy targets and an HTTP GET)", check.title);
+        let title = if *tasks {
+            format!(
+                "{} (live: tasks running, healthy targets, the image's page)",
+                check.title
+            )
+        } else {
+            format!("{} (live: healthy targets and an HTTP GET)", check.title)
+        };
         if let Some(s) = skipped(id.clone(), title.clone(), live) {
             return Some(s);
         }
@@ -389,8 +396,20 @@ async fn alb_serving(
         Facts::EcsService(crate::resources::EcsServiceFacts {
             target_groups,
             desired,
+            running,
+            last_event,
             ..
-        }) => (target_groups, *desired),
+        }) => {
+            if running != desired {
+                return Err(LiveFailure::NotRunning {
+                    service: group_name.to_owned(),
+                    running: *running,
+                    desired: *desired,
+                    last_event: last_event.clone().unwrap_or_default(),
+                });
+            }
+            (target_groups, *desired)
+        }
         _ => {
             return Err(LiveFailure::NotForwarded {
                 load_balancer: lb_name.to_owned(),
@@ -469,8 +488,12 @@ async fn alb_serving(
         Some(_) => " with the image's index.html",
         None => "",
     };
+    let running = match &group.facts {
+        Facts::EcsService(f) => format!("{} of {} task(s) running; ", f.running, f.desired),
+        _ => String::new(),
+    };
     Ok(format!(
-        "{healthy} healthy target(s) in {}; GET http://{dns}/ answered 200{served}",
+        "{running}{healthy} healthy target(s) in {}; GET http://{dns}/ answered 200{served}",
         bound.label(&tg)
     ))
 }
@@ -907,6 +930,17 @@ mod tests {
         let page = super::service_page(&lab, "web-service").expect("a page");
         assert!(page.contains("Hello from an image pushed to ECR"), "{page}");
         assert_eq!(super::service_page(&lab, "web-alb"), None);
+        let stopped = super::LiveFailure::NotRunning {
+            service: "web-service".to_owned(),
+            running: 0,
+            desired: 2,
+            last_event: "(service web-service) is unable to consistently start tasks successfully."
+                .to_owned(),
+        };
+        assert_eq!(
+            stopped.to_string(),
+            "web-service runs 0 task(s), wants 2 (ECS: (service web-service) is unable to consistently start tasks successfully.)"
+        );
         let wrong = super::LiveFailure::WrongPage {
             dns: "web-alb-1.elb.amazonaws.com".to_owned(),
             begins: "<!DOCTYPE html><title>Welcome to nginx!</title>".to_owned(),

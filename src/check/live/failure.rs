@@ -54,6 +54,15 @@ pub enum LiveFailure {
     Http(#[from] HttpError),
     #[error("GET http://{dns}/ answered {status}, not 200")]
     Status { dns: String, status: u16 },
+    /// A service running another number of tasks than it wants (`last_event`: ECS's newest
+    /// event, which says why).
+    #[error("{service} runs {running} task(s), wants {desired}{}", if .last_event.is_empty() { String::new() } else { format!(" (ECS: {})", .last_event) })]
+    NotRunning {
+        service: String,
+        running: i32,
+        desired: i32,
+        last_event: String,
+    },
     /// A page other than the one the lab's image serves.
     #[error(
         "GET http://{dns}/ answered 200, but not with the lab image's index.html: it begins {begins:?}"
