@@ -4,7 +4,8 @@
 //! answers 401 with a Bearer challenge gives a token for `repository:<name>:pull`. Redirects
 //! are followed (blob stores) and the token is not sent to another host. Every blob is checked
 //! against its digest and size as it streams to disk, and each layer against the config's diff
-//! id; verified blobs are kept in a cache by digest, so a second pull reads no layer again.
+//! id; a blob takes its name (its digest) in the cache only once verified, so a second pull
+//! downloads no layer again.
 //!
 //! `AWSLAB_REGISTRY_MIRROR` (a URL) sends every pull to that registry instead, with the same
 //! repository names: a pull-through mirror, or a local registry for a classroom offline.
@@ -625,17 +626,17 @@ impl Client {
         Ok(bytes)
     }
 
-    /// A cached layer at `path` that still has its digest; a damaged one is removed.
+    /// A cached layer at `path`: a file takes its name (the digest) there only once verified,
+    /// so its size is checked (a file cut short by a full disk is removed and fetched again);
+    /// ECR checks each uploaded layer's digest again.
     async fn cached(&self, path: &Path, l: &Wanted) -> Result<bool, PullError> {
-        if !path.is_file() {
-            return Ok(false);
-        }
-        if self.verify(path, l).await.is_ok() {
-            return Ok(true);
-        }
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io(path, e)),
-            _ => Ok(false),
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() == l.size => Ok(true),
+            Ok(_) => match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io(path, e)),
+                _ => Ok(false),
+            },
+            Err(_) => Ok(false),
         }
     }
 
