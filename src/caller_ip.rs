@@ -110,7 +110,8 @@ async fn ask(url: &str) -> Result<Ipv4Addr, LookupError> {
     })
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, each once: `a: b: c`.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut next = e.source();
     while let Some(s) = next {

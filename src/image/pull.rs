@@ -28,6 +28,7 @@ use super::digest::{Digest, HashWriter};
 use super::limits::{MAX_BLOB, MAX_JSON};
 use super::reference::{Reference, is_loopback};
 use super::{OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_MANIFEST};
+use crate::caller_ip::error_chain;
 
 /// The environment variable naming a registry every base is pulled from instead.
 pub const MIRROR_VAR: &str = "AWSLAB_REGISTRY_MIRROR";
@@ -936,17 +937,6 @@ impl Client {
 fn host(url: &str) -> &str {
     let o = origin(url);
     o.find("://").map_or(o, |i| &o[i + 3..])
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut next = e.source();
-    while let Some(s) = next {
-        parts.push(s.to_string());
-        next = s.source();
-    }
-    parts.dedup();
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub struct EcrStore {
     state: Mutex<State>,
 }
 
-fn respond(status: u16, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+/// An HTTP/1.1 answer that closes its connection.
+pub fn respond(status: u16, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {status} Store\r\nContent-Length: {}\r\n",
         body.len()

@@ -17,6 +17,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use awslab::image::sha256;
+
+use super::ecr_store::respond;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "anonymous-pull-token";
@@ -389,18 +391,4 @@ impl Upstream {
         }
         error(404, "NOT_FOUND", "not a registry path")
     }
-}
-
-fn respond(status: u16, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status} Upstream\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    let mut out = out.into_bytes();
-    out.extend_from_slice(body);
-    out
 }
