@@ -1,5 +1,7 @@
 //! A public registry for tests, answering as Docker Hub and ECR Public do: manifests and blobs
-//! only with a Bearer token, got anonymously from the realm its 401 challenge names; a tag that
+//! only with a Bearer token, got anonymously from the realm its 401 challenge names (with
+//! public.ecr.aws's one `aws` scope for `docker/library/*`, Docker Hub's repository scope for
+//! the others); a tag that
 //! names an index (linux/amd64, linux/arm64/v8 and an attestation entry); blobs redirected to
 //! another host (`localhost` for `127.0.0.1`), which refuses a request carrying the token, as a
 //! blob store signed by URL does. It holds a small nginx-like base at
@@ -299,7 +301,10 @@ impl Upstream {
                     .as_bytes(),
             )
         };
-        if let Some(query) = target.strip_prefix("/token?") {
+        if let Some(query) = target
+            .strip_prefix("/token?")
+            .or_else(|| target.strip_prefix("/token/?"))
+        {
             let scope = query
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("scope="))
@@ -334,10 +339,19 @@ impl Upstream {
         if !authorized {
             let repo = path.split("/manifests/").next().unwrap_or_default();
             let repo = repo.split("/blobs/").next().unwrap_or_default();
-            let challenge = format!(
-                "Bearer realm=\"http://127.0.0.1:{}/token\",service=\"upstream\",scope=\"repository:{repo}:pull\"",
-                self.port
-            );
+            // public.ecr.aws (which mirrors Docker's official images under docker/library)
+            // names one scope for every public pull; Docker Hub names the repository's.
+            let challenge = if repo.starts_with("docker/library/") {
+                format!(
+                    "Bearer realm=\"http://127.0.0.1:{}/token/\",service=\"public.ecr.aws\",scope=\"aws\"",
+                    self.port
+                )
+            } else {
+                format!(
+                    "Bearer realm=\"http://127.0.0.1:{}/token\",service=\"registry.docker.io\",scope=\"repository:{repo}:pull\"",
+                    self.port
+                )
+            };
             return respond(
                 401,
                 &[
