@@ -1190,3 +1190,63 @@ async fn a_registry_that_refuses_for_a_while_is_asked_again() {
     assert_eq!(names, ["etc/flaky", "index.html"]);
     remove(&repo).await;
 }
+
+/// `up` of the ECR lab where the base cannot be pulled: the image fails with the registry's
+/// error, the call and the way out (a mirror), the repository stays for the next `up`, and
+/// `down` removes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_up_whose_base_cannot_be_pulled_says_so_and_resumes() {
+    let region = "mx-central-1";
+    let env = common::env_name("ecr-offline");
+    let home = tempfile::tempdir().expect("home");
+    let up = common::awslab(home.path())
+        .env("AWS_REGION", region)
+        .env("AWSLAB_REGISTRY_MIRROR", "http://127.0.0.1:1")
+        .args(["--env", &env, "up", "ecr-push", "--yes"])
+        .output()
+        .expect("awslab");
+    let err = String::from_utf8_lossy(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{err}");
+    for says in [
+        "registry:pull on public.ecr.aws/docker/library/nginx:1.27-alpine",
+        "RegistryUnreachable",
+        "point AWSLAB_REGISTRY_MIRROR at a registry that holds it",
+        "1 resource(s) could not be created",
+    ] {
+        assert!(err.contains(says), "no {says:?} in {err}");
+    }
+    assert!(
+        repo_exists(region, "lab/web").await,
+        "the repository is kept"
+    );
+    // With the registry back, the next `up` makes only the image.
+    let again = common::json(&lab_cmd(
+        home.path(),
+        region,
+        &env,
+        &["--format", "json", "up", "ecr-push", "--yes"],
+    ));
+    let made: Vec<(&str, &str)> = again["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| r["action"] != "keep")
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or_default(),
+                r["action"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(made, [("web-v1", "create")], "{again:#}");
+    let down = lab_cmd(home.path(), region, &env, &["down", "ecr-push", "--yes"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(
+        !repo_exists(region, "lab/web").await,
+        "the repository is left"
+    );
+}

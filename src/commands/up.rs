@@ -52,7 +52,10 @@ impl Provisioned {
         self.outcome
             .failed
             .iter()
-            .map(|(n, e)| format!("{n}: {e}"))
+            .map(|(n, e)| match &e.help {
+                Some(h) => format!("{n}: {e}\n  {h}"),
+                None => format!("{n}: {e}"),
+            })
             .chain(
                 self.outcome
                     .skipped

@@ -125,7 +125,10 @@ pub struct Image;
 /// The base image, pulled (or read from the cache), with its progress on the wait's line.
 async fn pull_base(cx: &ApplyCx<'_>, base: &str) -> Result<crate::image::Base, AwsError> {
     let fail = |e: crate::image::PullError| {
-        AwsError::from_fault("registry:pull", base, Fault::Pull(Box::new(e)))
+        let help = miette::Diagnostic::help(&e).map(|h| h.to_string());
+        let mut err = AwsError::from_fault("registry:pull", base, Fault::Pull(Box::new(e)));
+        err.help = help;
+        err
     };
     let reference = crate::image::Reference::parse(base).map_err(|why| {
         fail(crate::image::PullError::Unsupported {
