@@ -151,7 +151,7 @@ impl Error {
             // the reference (2, fixed by another base), or what the registry sent (1).
             Error::Pull(e) => match e {
                 _ if e.transient() => exit::UNREACHABLE,
-                PullError::Unreachable { .. } => exit::UNREACHABLE,
+                PullError::Unreachable { .. } | PullError::Interrupted { .. } => exit::UNREACHABLE,
                 PullError::Refused { .. }
                 | PullError::Login { .. }
                 | PullError::NoPlatform { .. }

@@ -1139,8 +1139,9 @@ async fn a_base_that_cannot_be_had_pushes_nothing_and_says_why() {
     remove(&repo).await;
 }
 
-/// A registry under load (503 on the manifest, then 429 with `Retry-After` and a 502 on a
-/// layer) is asked again, after the wait it asks for, and the push goes through.
+/// A registry under load (503 on the manifest, then 429 with `Retry-After`, a 502 and a body
+/// cut off halfway on a layer) is asked again, after the wait it asks for, and the push goes
+/// through.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_that_refuses_for_a_while_is_asked_again() {
     let reg = Registry::start().await;
@@ -1177,6 +1178,15 @@ async fn a_registry_that_refuses_for_a_while_is_asked_again() {
         .filter(|l| l.starts_with("refused ") && l.contains("flaky/app"))
         .collect();
     assert_eq!(refused.len(), 3, "{refused:?}");
+    let cut = upstream::upstream()
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("cut "))
+        .count();
+    assert_eq!(
+        cut, 1,
+        "the layer was cut off once, and fetched whole again"
+    );
     assert!(
         upstream::upstream()
             .log()

@@ -400,7 +400,8 @@ async fn alb_serving(
             last_event,
             ..
         }) => {
-            if running != desired {
+            // During a rolling deployment the old and the new tasks run together: more is fine.
+            if running < desired {
                 return Err(LiveFailure::NotRunning {
                     service: group_name.to_owned(),
                     running: *running,
@@ -555,13 +556,17 @@ async fn http_get(
             } else if raw.len() > MAX_PAGE {
                 break;
             }
-            let n = stream
-                .read(&mut chunk)
-                .await
-                .map_err(|source| HttpError::Read {
-                    host: host.to_owned(),
-                    source,
-                })?;
+            let n = match stream.read(&mut chunk).await {
+                Ok(n) => n,
+                // A connection reset after a whole head still answered: keep what came.
+                Err(_) if head_end(&raw).is_some() => 0,
+                Err(source) => {
+                    return Err(HttpError::Read {
+                        host: host.to_owned(),
+                        source,
+                    });
+                }
+            };
             if n == 0 {
                 break;
             }
@@ -574,7 +579,7 @@ async fn http_get(
             Some(end) if body => {
                 let (head, rest) = (&raw[..end], &raw[end + 4..]);
                 let mut page = if chunked(head) {
-                    dechunk(rest)
+                    dechunk(rest).0
                 } else {
                     rest.to_vec()
                 };
@@ -618,29 +623,36 @@ fn complete(head: &[u8], body: &[u8]) -> bool {
         return true;
     }
     if chunked(head) {
-        return body.windows(5).any(|w| w == b"0\r\n\r\n");
+        return dechunk(body).1;
     }
     header(&String::from_utf8_lossy(head), "content-length")
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|len| body.len() >= len)
 }
 
-/// A chunked body's data: each chunk's size line, then its bytes, to the last (0) chunk.
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+/// A chunked body's data: each chunk's size line, then its bytes, to the last (0) chunk; and
+/// whether that last chunk was reached.
+fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
         let size = std::str::from_utf8(&rest[..eol])
             .ok()
             .and_then(|l| usize::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok());
-        let Some(size) = size.filter(|s| *s > 0) else {
-            break;
-        };
-        let data = &rest[eol + 2..];
-        let take = size.min(data.len());
-        out.extend_from_slice(&data[..take]);
-        rest = data.get(take + 2..).unwrap_or_default();
+        match size {
+            Some(0) => return (out, true),
+            None => break,
+            Some(size) => {
+                let data = &rest[eol + 2..];
+                if data.len() < size {
+                    out.extend_from_slice(data);
+                    break;
+                }
+                out.extend_from_slice(&data[..size]);
+                rest = data.get(size + 2..).unwrap_or_default();
+            }
+        }
     }
-    out
+    (out, false)
 }
 
 /// Text with every run of white space made one space, trimmed: pages compared so, line endings
@@ -898,8 +910,17 @@ mod tests {
     fn chunked_bodies_are_decoded_and_pages_compared_without_line_endings() {
         assert_eq!(
             super::dechunk(b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"),
-            b"hello world"
+            (b"hello world".to_vec(), true)
         );
+        // A chunk whose data holds "0\r\n\r\n" is not the end.
+        assert_eq!(
+            super::dechunk(b"8\r\na: 0\r\n\r\n\r\n"),
+            (b"a: 0\r\n\r\n".to_vec(), false)
+        );
+        assert!(!super::complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked",
+            b"8\r\na: 0\r\n\r\n\r\n"
+        ));
         assert!(super::complete(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked",
             b"5\r\nhello\r\n0\r\n\r\n"

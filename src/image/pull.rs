@@ -4,8 +4,8 @@
 //! answers 401 with a Bearer challenge gives a token for `repository:<name>:pull`. Redirects
 //! are followed (blob stores) and the token is not sent to another host. Every blob is checked
 //! against its digest and size as it streams to disk, and each layer against the config's diff
-//! id; a blob takes its name (its digest) in the cache only once verified, so a second pull
-//! downloads no layer again.
+//! id; a blob takes its name (its digest) in the cache only once verified, with its diff id
+//! beside it, so a second pull downloads no layer again.
 //!
 //! `AWSLAB_REGISTRY_MIRROR` (a URL) sends every pull to that registry instead, with the same
 //! repository names: a pull-through mirror, or a local registry for a classroom offline.
@@ -75,6 +75,19 @@ pub enum PullError {
         )
     )]
     Unreachable {
+        reference: String,
+        url: String,
+        message: String,
+    },
+
+    #[error("pulling {reference}: {url}: cut off while sending: {message}")]
+    #[diagnostic(
+        code(awslab::pull::interrupted),
+        help(
+            "the connection to the registry broke off; run the command again (what arrived whole is kept)"
+        )
+    )]
+    Interrupted {
         reference: String,
         url: String,
         message: String,
@@ -176,6 +189,7 @@ impl PullError {
     pub fn short_code(&self) -> &'static str {
         match self {
             PullError::Unreachable { .. } => "RegistryUnreachable",
+            PullError::Interrupted { .. } => "RegistryInterrupted",
             PullError::Refused { .. } => "RegistryRefused",
             PullError::Login { .. } => "RegistryLogin",
             PullError::NoPlatform { .. } => "NoPlatform",
@@ -188,10 +202,11 @@ impl PullError {
 }
 
 impl PullError {
-    /// Worth asking again: a dropped connection, a registry that limits the rate or fails.
+    /// Worth asking again later: no connection, one broken off, a registry that limits the
+    /// rate or fails.
     pub fn transient(&self) -> bool {
         match self {
-            PullError::Unreachable { .. } => true,
+            PullError::Unreachable { .. } | PullError::Interrupted { .. } => true,
             PullError::Refused { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }
@@ -206,30 +221,29 @@ fn backoff(n: u32) -> Duration {
     Duration::from_millis(500 << (n - 1).min(4))
 }
 
-/// A failed attempt: to be asked again after a wait (the registry's, if it gave one), or not.
-enum Retry {
-    After(Option<Duration>),
-    Failed(Box<PullError>),
+/// Why one request failed, and whether to ask again: after the registry's own wait, after
+/// [`backoff`], or not at all.
+struct Retry {
+    error: PullError,
+    wait: Option<Duration>,
+    again: bool,
 }
 
 impl From<PullError> for Retry {
-    fn from(e: PullError) -> Retry {
-        match &e {
+    /// A request is asked again when nothing was had (no connection) or the registry limits or
+    /// fails; a body cut off midway is the caller's to ask again.
+    fn from(error: PullError) -> Retry {
+        let (again, wait) = match &error {
+            PullError::Unreachable { .. } => (true, None),
             PullError::Refused {
-                retry_after: Some(wait),
                 status,
+                retry_after,
                 ..
-            } if *status == 429 || *status >= 500 => Retry::After(Some(*wait)),
-            _ => Retry::Failed(Box::new(e)),
-        }
+            } if *status == 429 || *status >= 500 => (true, *retry_after),
+            _ => (false, None),
+        };
+        Retry { error, wait, again }
     }
-}
-
-fn unreachable_after(client: &Client, url: &str, attempts: u32) -> Result<(), PullError> {
-    Err(client.unreachable(
-        url,
-        format!("the registry asked to wait {attempts} times running"),
-    ))
 }
 
 /// A URL as errors show it: without its query (blob stores sign their URLs there).
@@ -412,7 +426,9 @@ pub async fn pull(reference: &Reference, progress: Progress<'_>) -> Result<Base,
                     .download(l, &cache, &path, &|n| progress(before + n, total))
                     .await
                 {
-                    Err(e) if e.transient() && attempt < ATTEMPTS => {
+                    // The request itself was asked again already; a body cut off midway is
+                    // fetched whole again.
+                    Err(PullError::Interrupted { .. }) if attempt < ATTEMPTS => {
                         tokio::time::sleep(backoff(attempt)).await;
                     }
                     other => break other?,
@@ -628,11 +644,13 @@ impl Client {
     }
 
     /// A cached layer at `path`: a file takes its name (the digest) there only once verified,
-    /// so its size is checked (a file cut short by a full disk is removed and fetched again);
-    /// ECR checks each uploaded layer's digest again.
+    /// beside `<digest>.diffid` holding the diff id it expands to, so its size and that diff id
+    /// are checked against what this config names (a file cut short by a full disk is removed
+    /// and fetched again); ECR checks each uploaded layer's digest again.
     async fn cached(&self, path: &Path, l: &Wanted) -> Result<bool, PullError> {
+        let diff_id = std::fs::read_to_string(diff_id_path(path)).unwrap_or_default();
         match std::fs::metadata(path) {
-            Ok(m) if m.is_file() && m.len() == l.size => Ok(true),
+            Ok(m) if m.is_file() && m.len() == l.size && diff_id.trim() == l.diff_id => Ok(true),
             Ok(_) => match std::fs::remove_file(path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io(path, e)),
                 _ => Ok(false),
@@ -718,6 +736,12 @@ impl Client {
             return Err(self.mismatch(&l.what, &l.digest, &digest));
         }
         self.verify(&temp_path, l).await?;
+        let sidecar = diff_id_path(path);
+        let mut note = tempfile::NamedTempFile::new_in(dir).map_err(|e| self.io(dir, e))?;
+        note.write_all(l.diff_id.as_bytes())
+            .map_err(|e| self.io(&sidecar, e))?;
+        note.persist(&sidecar)
+            .map_err(|e| self.io(&sidecar, e.error))?;
         match temp_path.persist(path) {
             Ok(()) => Ok(()),
             // Another awslab put the same layer there first (a file in use cannot be replaced
@@ -736,10 +760,10 @@ impl Client {
         body: &mut ByteStream,
     ) -> Result<Option<Vec<u8>>, PullError> {
         match tokio::time::timeout(WAIT, body.next()).await {
-            Err(_) => Err(self.unreachable(url, format!("no data for {} s", WAIT.as_secs()))),
+            Err(_) => Err(self.interrupted(url, format!("no data for {} s", WAIT.as_secs()))),
             Ok(None) => Ok(None),
             Ok(Some(Ok(chunk))) => Ok(Some(chunk.to_vec())),
-            Ok(Some(Err(e))) => Err(self.unreachable(url, error_chain(&e))),
+            Ok(Some(Err(e))) => Err(self.interrupted(url, error_chain(&e))),
         }
     }
 
@@ -761,6 +785,22 @@ impl Client {
         Ok(out)
     }
 
+    fn interrupted(&self, url: &str, message: String) -> PullError {
+        PullError::Interrupted {
+            reference: self.reference.clone(),
+            url: shown(url).to_owned(),
+            message,
+        }
+    }
+
+    /// A request awslab does not make (plain HTTP elsewhere, a user name, not a URL).
+    fn not_asked(&self, url: &str, why: &str) -> PullError {
+        PullError::Unsupported {
+            reference: self.reference.clone(),
+            what: format!("{}: {why}", shown(url)),
+        }
+    }
+
     fn unreachable(&self, url: &str, message: String) -> PullError {
         PullError::Unreachable {
             reference: self.reference.clone(),
@@ -777,21 +817,21 @@ impl Client {
         token: Option<&str>,
     ) -> Result<HttpResponse, PullError> {
         if host(url).contains('@') {
-            return Err(self.unreachable(
+            return Err(self.not_asked(
                 url,
-                "a URL with a user name is not asked (awslab pulls anonymously)".to_owned(),
+                "a URL with a user name is not asked (awslab pulls anonymously)",
             ));
         }
         let plain_ok = url.starts_with("http://")
             && (is_loopback(host(url)) || origin(url) == origin(&self.base));
         if !url.starts_with("https://") && !plain_ok {
-            return Err(self.unreachable(
+            return Err(self.not_asked(
                 url,
-                "awslab asks registries over HTTPS (plain HTTP only on this machine, or to the mirror given)".to_owned(),
+                "awslab asks registries over HTTPS (plain HTTP only on this machine, or to the mirror given)",
             ));
         }
         let mut request =
-            HttpRequest::get(url).map_err(|e| self.unreachable(url, format!("not a URL: {e}")))?;
+            HttpRequest::get(url).map_err(|e| self.not_asked(url, &format!("not a URL: {e}")))?;
         if let Some(a) = accept {
             request.headers_mut().insert("accept", a.to_owned());
         }
@@ -816,15 +856,11 @@ impl Client {
         loop {
             attempt += 1;
             match self.get_once(url, accept).await {
-                Err(Retry::After(wait)) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(wait.unwrap_or_else(|| backoff(attempt))).await;
-                }
-                Err(Retry::After(_)) => unreachable_after(self, url, attempt)?,
-                Err(Retry::Failed(e)) if e.transient() && attempt < ATTEMPTS => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(Retry::Failed(e)) => return Err(*e),
                 Ok(r) => return Ok(r),
+                Err(r) if r.again && attempt < ATTEMPTS => {
+                    tokio::time::sleep(r.wait.unwrap_or_else(|| backoff(attempt))).await;
+                }
+                Err(r) => return Err(r.error),
             }
         }
     }
@@ -861,7 +897,7 @@ impl Client {
             }
         }
         Err(self
-            .unreachable(&url, format!("more than {MAX_HOPS} redirects"))
+            .corrupt("its redirects", format!("more than {MAX_HOPS} in a row"))
             .into())
     }
 
@@ -931,6 +967,11 @@ impl Client {
             .map(str::to_owned)
             .ok_or_else(|| self.corrupt("the token", "no `token` in the answer".to_owned()))
     }
+}
+
+/// Where a cached layer's diff id is kept: `<digest>.diffid` beside it.
+fn diff_id_path(layer: &Path) -> PathBuf {
+    layer.with_extension("diffid")
 }
 
 /// The host (with port) of a URL.

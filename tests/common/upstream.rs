@@ -8,7 +8,7 @@
 //! `docker/library/nginx:1.27-alpine`, an arm64-only image at `only/arm:v1`, and at
 //! `bad/layer:v1` an image whose layer comes back with other bytes than its digest names, and
 //! at `flaky/app:v1` one whose manifest first answers 503 and whose layer first answers 429
-//! (with `Retry-After: 1`) then 502, as a registry under load does.
+//! (with `Retry-After: 1`), then 502, then comes cut off halfway, as a registry under load does.
 //!
 //! Every awslab the tests start pulls its bases here (`AWSLAB_REGISTRY_MIRROR`), so a lab with
 //! `base = "public.ecr.aws/docker/library/nginx:1.27-alpine"` runs offline.
@@ -39,6 +39,8 @@ struct State {
     tampered: HashMap<String, Vec<u8>>,
     /// (repository, tag or digest) -> (media type, bytes).
     manifests: HashMap<(String, String), (&'static str, Vec<u8>)>,
+    /// Blobs whose next download is cut off halfway (the connection closes mid-body).
+    cut: Vec<String>,
     /// Answers still to refuse before serving, by request path: (status, `Retry-After`).
     refusals: HashMap<String, Vec<(u16, Option<u64>)>>,
     /// What was asked: `token <scope>`, `manifest <repo> <ref>`, `blob <digest>`, and
@@ -228,6 +230,7 @@ impl Upstream {
             format!("/v2/flaky/app/blobs/{}", sha256(&gzip(&flaky_layer))),
             vec![(429, Some(1)), (502, None)],
         );
+        s.cut.push(sha256(&gzip(&flaky_layer)));
         // Its bytes as sent: the same length, one byte changed on the way.
         let mut sent = gzip(&layer);
         let middle = sent.len() / 2;
@@ -328,6 +331,14 @@ impl Upstream {
                 .get(digest)
                 .or_else(|| s.blobs.get(digest))
                 .cloned();
+            if let Some(i) = s.cut.iter().position(|d| d == digest) {
+                s.cut.remove(i);
+                s.log.push(format!("cut {digest}"));
+                let whole = respond(200, &[], &body.unwrap_or_default());
+                let head = whole.len() - s.blobs.get(digest).map_or(0, Vec::len);
+                let half = head + (whole.len() - head) / 2;
+                return whole[..half].to_vec();
+            }
             return match body {
                 Some(b) => respond(200, &[], &b),
                 None => error(404, "NoSuchKey", "no such key"),
