@@ -111,20 +111,19 @@ pub async fn run(
         tasks,
     } = &check.kind
     {
-        let hint = if *tasks {
-            "new tasks need a minute or two: ECS pulls the image, starts it and waits for its health check, then the target group needs consecutive passing health checks on `/`; the tasks' security group must admit the container port from the load balancer's, and a task that stops says why in the service's events"
-        } else {
-            "new instances need a few minutes: the user data installs the web server, then the target group needs consecutive passing health checks on `/`; web-sg must admit port 80 from alb-sg"
-        };
-        let id = format!("{}.live", check.id);
-        let title = if *tasks {
-            format!(
-                "{} (live: tasks running, healthy targets, the image's page)",
-                check.title
+        let (proves, hint) = if *tasks {
+            (
+                "tasks running, healthy targets, the image's page",
+                "new tasks need a minute or two: ECS pulls the image, starts it and waits for its health check, then the target group needs consecutive passing health checks on `/`; the tasks' security group must admit the container port from the load balancer's, and a task that stops says why in the service's events",
             )
         } else {
-            format!("{} (live: healthy targets and an HTTP GET)", check.title)
+            (
+                "healthy targets and an HTTP GET",
+                "new instances need a few minutes: the user data installs the web server, then the target group needs consecutive passing health checks on `/`; web-sg must admit port 80 from alb-sg",
+            )
         };
+        let id = format!("{}.live", check.id);
+        let title = format!("{} (live: {proves})", check.title);
         if let Some(s) = skipped(id.clone(), title.clone(), live) {
             return Some(s);
         }

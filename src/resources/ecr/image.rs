@@ -12,8 +12,8 @@ pub struct ImageSpec {
     pub tag: String,
     pub source: String,
     pub files: Vec<crate::lab::SiteFile>,
-    /// The image the files go on top of (a checked reference).
-    pub base: Option<String>,
+    /// The image the files go on top of.
+    pub base: Option<crate::image::Reference>,
     /// Where the files go in the image, without the leading `/`.
     pub dest: String,
 }
@@ -84,7 +84,7 @@ impl ParseSpec for ImageSpec {
             d.base
                 .as_ref()
                 .and_then(|b| match crate::image::Reference::parse(b.get_ref()) {
-                    Ok(_) => Some(b.get_ref().clone()),
+                    Ok(r) => Some(r),
                     Err(why) => {
                         cx.error(b.span(), why, "an image reference");
                         None
@@ -123,25 +123,22 @@ impl ParseSpec for ImageSpec {
 pub struct Image;
 
 /// The base image, pulled (or read from the cache), with its progress on the wait's line.
-async fn pull_base(cx: &ApplyCx<'_>, base: &str) -> Result<crate::image::Base, AwsError> {
-    let fail = |e: crate::image::PullError| {
-        let help = miette::Diagnostic::help(&e).map(|h| h.to_string());
-        let mut err = AwsError::from_fault("registry:pull", base, Fault::Pull(Box::new(e)));
-        err.help = help;
-        err
-    };
-    let reference = crate::image::Reference::parse(base).map_err(|why| {
-        fail(crate::image::PullError::Unsupported {
-            reference: base.to_owned(),
-            what: why,
-        })
-    })?;
+async fn pull_base(
+    cx: &ApplyCx<'_>,
+    base: &crate::image::Reference,
+) -> Result<crate::image::Base, AwsError> {
     let report = |got: u64, total: u64| {
         if total > 0 {
             cx.wait.note(format!("pulling {base}: {got}/{total} bytes"));
         }
     };
-    crate::image::pull(&reference, &report).await.map_err(fail)
+    crate::image::pull(base, &report).await.map_err(|e| {
+        let help = miette::Diagnostic::help(&e).map(|h| h.to_string());
+        let mut err =
+            AwsError::from_fault("registry:pull", base.to_string(), Fault::Pull(Box::new(e)));
+        err.help = help;
+        err
+    })
 }
 
 #[async_trait]
